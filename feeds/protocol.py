@@ -1,0 +1,237 @@
+"""The contract between venue codecs and the shared feed machinery.
+
+A codec only translates: it builds the frames a client sends (subscribe, ping, pong) and
+turns one received frame into a list of typed events. It does no I/O, keeps no book, does
+no sequencing and reads no clock. Everything that differs between venues in *how a book is
+kept honest* is declared as data on the codec class (:class:`Integrity`), and the machinery
+in :mod:`feeds` applies it, written once.
+
+Levels are passed through as the venue sent them: ``(price, size)`` pairs of decimal
+strings (or numbers, for venues that send JSON numbers). The book converts them; checksum
+rules that are defined over the venue's own text use the original strings.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, TypeAlias
+
+Number: TypeAlias = str | float | int
+Level: TypeAlias = Sequence[Number]
+"""One price level as sent: ``[price, size, ...]``; extra fields (counts, ids) are ignored."""
+
+
+class ParseError(ValueError):
+    """A frame that does not parse as this venue's protocol. The machinery drops and counts it."""
+
+
+class SeqRule(enum.Enum):
+    """How consecutive book messages of one symbol are proven contiguous."""
+
+    NONE = "none"
+    """No sequence: the venue gives no way to detect a lost message (Gemini, Bitstamp)."""
+    RANGE = "range"
+    """Update-id ranges ``[first, last]`` against a snapshot id (Binance spot, Gate, KuCoin):
+    drop ``last <= snapshot_id``; the first applied must bridge
+    ``first <= snapshot_id + 1 <= last``; then ``first == previous last + 1``."""
+    PREV_LINK = "prev_link"
+    """Each message names the id of the one before it: ``prev == previous last`` (OKX
+    ``prevSeqId``, Binance futures ``pu``, Deribit, Poloniex, HTX mbp)."""
+    COUNTER = "counter"
+    """A per-symbol counter: ``last == previous last + 1`` (Bybit ``u``, Bitfinex SEQ_ALL)."""
+    SNAPSHOT_ONLY = "snapshot_only"
+    """Every book message is a full snapshot (Upbit, Coinone, LBank, HTX step0)."""
+    TIME = "time"
+    """Snapshot and deltas are ordered by a venue timestamp only (Bitstamp microtimestamp):
+    drop deltas at or before the snapshot's time."""
+
+
+class ChecksumRule(enum.Enum):
+    """Which checksum (if any) the venue sends over the book after each message."""
+
+    NONE = "none"
+    KRAKEN_CRC32_TOP10 = "kraken_crc32_top10"
+    """CRC32 (unsigned) of the top 10 asks ascending then top 10 bids descending; each level
+    is price text then size text with ``.`` removed and leading zeros stripped."""
+    OKX_CRC32_TOP25 = "okx_crc32_top25"
+    """CRC32 as signed int32 of ``bid:bidsz:ask:asksz:...`` interleaved over the top 25 of
+    each side (the longer side continues alone), over the venue's original strings."""
+
+
+class SnapshotSource(enum.Enum):
+    IN_BAND = "in_band"
+    """The venue pushes a snapshot on the stream after subscribing."""
+    REST = "rest"
+    """The book is seeded from a REST request, built by :meth:`Codec.snapshot_request`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Integrity:
+    """The integrity rule of one venue's book channel, as data."""
+
+    seq: SeqRule
+    checksum: ChecksumRule = ChecksumRule.NONE
+    snapshot: SnapshotSource = SnapshotSource.IN_BAND
+    connection_counter: bool = False
+    """One message counter per connection across all channels (Coinbase ``sequence_num``):
+    a gap desyncs every book on that connection."""
+    keep_text: bool = False
+    """Whether the book must keep the venue's original level strings (checksums over text)."""
+
+
+# --- typed events out of Codec.parse ---------------------------------------------------
+
+
+@dataclass(slots=True)
+class BookSnapshot:
+    """A full book for one symbol. ``seq`` is the id a following delta continues from
+    (Binance/Gate ``lastUpdateId``, OKX ``seqId``, Bybit ``u``); None if the rule has none."""
+
+    symbol: str
+    bids: Sequence[Level]
+    asks: Sequence[Level]
+    seq: int | None = None
+    checksum: int | None = None
+    venue_ts_ns: int | None = None
+
+
+@dataclass(slots=True)
+class BookDelta:
+    """Changed levels of one symbol; size 0 deletes the level.
+
+    ``first``/``last`` are the update-id range (RANGE), ``last`` alone the counter (COUNTER),
+    ``prev``+``last`` the link (PREV_LINK). ``checksum`` is the venue's checksum after the
+    delta is applied, or None when the message carries none (OKX sends 0 meaning none: the
+    codec maps that to None).
+    """
+
+    symbol: str
+    bids: Sequence[Level]
+    asks: Sequence[Level]
+    first: int | None = None
+    last: int | None = None
+    prev: int | None = None
+    checksum: int | None = None
+    venue_ts_ns: int | None = None
+
+
+@dataclass(slots=True)
+class Subscribed:
+    """The venue acknowledged a subscription. ``depth`` is the book depth the venue will
+    maintain (Kraken truncates to it before checksumming), when the ack says."""
+
+    symbol: str | None = None
+    depth: int | None = None
+
+
+@dataclass(slots=True)
+class Heartbeat:
+    """A keep-alive with no book content (proves the connection is alive)."""
+
+
+@dataclass(slots=True)
+class Reply:
+    """A frame the client must send back right away (e.g. a pong to an application ping)."""
+
+    frame: str
+
+
+@dataclass(slots=True)
+class VenueError:
+    """The venue reported an error (bad subscription, rate limit...)."""
+
+    message: str
+    symbol: str | None = None
+
+
+@dataclass(slots=True)
+class ConnectionSeq:
+    """The per-connection message counter carried by this frame (see
+    :attr:`Integrity.connection_counter`). Emitted first, before the frame's other events."""
+
+    seq: int
+
+
+Event: TypeAlias = (
+    BookSnapshot | BookDelta | Subscribed | Heartbeat | Reply | VenueError | ConnectionSeq
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    """A REST request for a snapshot: absolute URL (built from the overridable REST base)."""
+
+    url: str
+    symbol: str
+
+
+@dataclass(slots=True)
+class Endpoints:
+    """Where a venue lives. Every URL can be overridden (emulator, testnet)."""
+
+    ws: str
+    rest: str = ""
+
+
+class Codec:
+    """Base of every venue codec.
+
+    Subclasses set the class attributes and implement :meth:`venue_symbol`, :meth:`parse`
+    and :meth:`subscribe_frames` (plus the REST pair for SnapshotSource.REST). Construct one
+    per connection with the canonical symbols it serves; the codec maps canonical
+    ``BASE/QUOTE`` symbols to venue ids and back, by explicit table (never by guessing).
+    """
+
+    venue: ClassVar[str]
+    """ccxt id of the venue (``binance``, ``okx``...)."""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    """Older ccxt ids accepted for this venue (``okex``, ``huobipro``...)."""
+    integrity: ClassVar[Integrity]
+    endpoints: ClassVar[Endpoints]
+    ping_interval_s: ClassVar[float | None] = None
+    """How often :meth:`ping_frame` must be sent; None if the venue needs no app ping."""
+    max_symbols_per_connection: ClassVar[int] = 100
+
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        self.symbols: tuple[str, ...] = tuple(symbols)
+        self.depth = depth
+
+    # -- symbol mapping ---------------------------------------------------------------
+    def venue_symbol(self, symbol: str) -> str:
+        """The venue's id for a canonical symbol."""
+        raise NotImplementedError
+
+    # -- frames out -------------------------------------------------------------------
+    def ws_url(self, base: str) -> str:
+        """The URL to connect to, from the (possibly overridden) WS base URL."""
+        return base
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        """Frames that subscribe the book channel of ``symbols`` (sent right after the
+        connection opens, and again for one symbol to resync it in-band)."""
+        raise NotImplementedError
+
+    def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        """Frames that unsubscribe ``symbols`` (in-band resync: unsubscribe, then subscribe,
+        and the venue sends a fresh snapshot). Empty if the venue has no unsubscribe."""
+        return []
+
+    def ping_frame(self) -> str | None:
+        """An application-level ping, sent every :attr:`ping_interval_s`."""
+        return None
+
+    def snapshot_request(self, symbol: str, rest_base: str) -> RestRequest:
+        """The REST request that seeds ``symbol`` (only for SnapshotSource.REST)."""
+        raise NotImplementedError
+
+    def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
+        """Turn a REST snapshot body into a snapshot (only for SnapshotSource.REST)."""
+        raise NotImplementedError
+
+    # -- frames in --------------------------------------------------------------------
+    def parse(self, frame: str | bytes) -> list[Event]:
+        """Translate one received frame. Raise :class:`ParseError` for anything that is not
+        this venue's protocol; return ``[]`` for frames that carry nothing we use."""
+        raise NotImplementedError
