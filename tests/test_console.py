@@ -1,0 +1,150 @@
+"""The console renders the venue table, live opportunities, closed ones and status to text."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from scanner.console import ConsoleModel, Status, VenueHealth, render
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+
+
+def _opp(kind: str, oid: str, ts: int, net_bps: float, **extra: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "schema": 1,
+        "type": kind,
+        "id": oid,
+        "ts": ts,
+        "symbol": "BTC/USDT",
+        "buy_venue": "okx",
+        "sell_venue": "binance",
+        "buy_price": 100.0,
+        "sell_price": 101.0,
+        "size": 1.5,
+        "buy_vwap": 100.0,
+        "sell_vwap": 101.0,
+        "cost": 150.15,
+        "proceeds": 151.3485,
+        "profit": 1.1985,
+        "net_bps": net_bps,
+        "gross_bps": 100.0,
+        "buy_fee_bps": 10.0,
+        "sell_fee_bps": 10.0,
+        "buy_age_ms": 5.0,
+        "sell_age_ms": 12.0,
+    }
+    event.update(extra)
+    return event
+
+
+def _text(model: ConsoleModel, now_ns: int) -> str:
+    console = Console(width=80, record=True, color_system=None, file=open("/dev/null", "w"))  # noqa: SIM115
+    health = [
+        VenueHealth("binance", msgs_per_s=812.0, latency_ms=3.0, book_age_ms=40.0, resyncs=1),
+        VenueHealth("okx", msgs_per_s=95.4, book_age_ms=120.0, reconnects=2, drops=3),
+    ]
+    console.print(render(model, health, Status(61.0, 2.5, 7.25, 12345), now_ns))
+    text = console.export_text()
+    console.file.close()
+    return text
+
+
+def test_console_shows_health_open_closed_and_status() -> None:
+    model = ConsoleModel()
+    model.on_event(
+        {
+            "schema": 1,
+            "type": "venue",
+            "venue": "binance",
+            "state": "live",
+            "reason": None,
+            "ts": T0,
+        }
+    )
+    model.on_event(
+        {
+            "schema": 1,
+            "type": "venue",
+            "venue": "okx",
+            "state": "resyncing",
+            "reason": "desynced",
+            "ts": T0,
+        }
+    )
+    model.on_event(_opp("opened", "1", T0, 9.87))
+    model.on_event(_opp("opened", "2", T0 + 10 * MS, 14.5, symbol="ETH/USDT"))
+    model.on_event(_opp("updated", "1", T0 + 500 * MS, 11.25))
+    model.on_event(_opp("opened", "3", T0, 6.0, symbol="SOL/USDT"))
+    model.on_event(
+        _opp(
+            "closed",
+            "3",
+            T0 + 900 * MS,
+            1.5,
+            reason="spread_closed",
+            duration_ms=900.0,
+            peak_net_bps=8.5,
+            peak_profit=2.25,
+        )
+    )
+    text = _text(model, T0 + 1000 * MS)
+    lines = [line.strip() for line in text.splitlines()]
+    assert all(len(line) <= 80 for line in lines)
+    # venue table: state with its reason, rates, latency, ages and counters
+    assert any(
+        line.split() == ["binance", "live", "812", "3ms", "40ms", "1", "0", "0"] for line in lines
+    )
+    assert any(
+        line.split() == ["okx", "resyncing:desynced", "95", "-", "120ms", "0", "2", "3"]
+        for line in lines
+    )
+    # open opportunities sorted by net bps: ETH (14.5) before BTC (11.25); SOL is closed
+    assert "open opportunities (2)" in text
+    eth = next(i for i, line in enumerate(lines) if line.startswith("ETH/USDT"))
+    btc = next(i for i, line in enumerate(lines) if line.startswith("BTC/USDT"))
+    assert eth < btc
+    # BTC row: updated at +500ms, now +1000ms -> leg ages 5+500 / 12+500; open since T0 -> 1000ms
+    assert lines[btc].split() == [
+        "BTC/USDT",
+        "okx",
+        "→",
+        "binance",
+        "1.5",
+        "11.2",
+        "1.20",
+        "505ms/512ms",
+        "1000ms",
+    ]
+    sol = next(line for line in lines if line.startswith("SOL/USDT"))
+    assert sol.split() == [
+        "SOL/USDT",
+        "okx",
+        "→",
+        "binance",
+        "spread_closed",
+        "900ms",
+        "8.5",
+        "2.25",
+    ]
+    assert "up 61s · 2.5 events/s · engine 7.2 µs/update · 12345 updates" in text
+
+
+def test_closed_list_is_bounded_and_newest_first() -> None:
+    model = ConsoleModel(closed_kept=2)
+    for i in range(3):
+        model.on_event(_opp("opened", str(i), T0, 9.0, symbol=f"C{i}/USDT"))
+        model.on_event(
+            _opp(
+                "closed",
+                str(i),
+                T0 + i * MS,
+                1.0,
+                reason="stale",
+                duration_ms=float(i),
+                peak_net_bps=9.0,
+                peak_profit=1.0,
+            )
+        )
+    assert [e["id"] for e in model.closed] == ["2", "1"]
+    assert model.open == {} and model.opened_at == {}
