@@ -82,6 +82,7 @@ def test_console_shows_health_open_closed_and_status() -> None:
             "3",
             T0 + 900 * MS,
             1.5,
+            symbol="SOL/USDT",
             reason="spread_closed",
             duration_ms=900.0,
             peak_net_bps=8.5,
