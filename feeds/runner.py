@@ -1,0 +1,321 @@
+"""The async shell around one :class:`feeds.session.FeedSession` per connection (DESIGN 1, 6).
+
+A :class:`Runner` owns one logical connection to a venue: it connects, feeds every received
+frame to a fresh session, executes the session's actions, calls ``session.tick`` a few times
+a second, and reconnects with capped, jittered exponential backoff when the connection closes,
+is refused, or the session asks (stale, desynced). REST snapshots are fetched by separate
+tasks, at most one per symbol and a bounded number at once, so a resync never blocks the read
+loop or other symbols; a failed fetch is reported to the session and retried with backoff.
+Every task is owned by an :class:`asyncio.TaskGroup`; cancelling :meth:`Runner.run` closes
+the connection and returns cleanly. With a recorder, every open/out/in/close/rest is written
+as capture v1 with ``t`` from the injected clock.
+
+Failures map to one action each (DESIGN 6): :class:`~feeds.transport.ConnectFailed` and
+:class:`~feeds.transport.TransportClosed` -> state ``down`` + reconnect with backoff;
+``httpx.TimeoutException`` / ``httpx.HTTPStatusError`` / other ``httpx.HTTPError`` ->
+``session.snapshot_failed`` + retry that symbol with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from feeds.backoff import Backoff
+from feeds.capture import CaptureWriter, Direction, Record
+from feeds.protocol import Codec, RestRequest, SnapshotSource
+from feeds.session import (
+    Action,
+    BookListener,
+    FeedSession,
+    FetchSnapshot,
+    Reconnect,
+    Send,
+    StateCallback,
+)
+from feeds.transport import (
+    ConnectFailed,
+    Connection,
+    Connector,
+    Frame,
+    TransportClosed,
+    websocket_connect,
+)
+
+log = logging.getLogger(__name__)
+
+CodecFactory = Callable[[Sequence[str]], Codec]
+"""Builds the codec of one connection from its canonical symbols (a codec class fits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """The knobs of each :class:`~feeds.session.FeedSession` (contract B), shared by live
+    runs and replay so both apply the same rules."""
+
+    top_n: int = 20
+    stale_after_s: float = 10.0
+    max_book_age_s: float = 60.0
+    max_buffered: int = 1000
+
+    def new_session(
+        self,
+        codec: Codec,
+        listener_for: Callable[[str], BookListener],
+        on_state: StateCallback,
+        rest_base: str,
+    ) -> FeedSession:
+        """A fresh session for one connection."""
+        return FeedSession(
+            codec,
+            listener_for,
+            on_state,
+            rest_base=rest_base,
+            top_n=self.top_n,
+            stale_after_s=self.stale_after_s,
+            max_book_age_s=self.max_book_age_s,
+            max_buffered=self.max_buffered,
+        )
+
+
+@dataclass(slots=True)
+class RunnerStats:
+    """What the runner did, across all its connections."""
+
+    connects: int = 0
+    """Connections opened."""
+    refused: int = 0
+    """Connection attempts that failed."""
+    snapshot_fetches: int = 0
+    """REST snapshots received and handed to the session."""
+    snapshot_failures: int = 0
+    """REST snapshot requests that failed (HTTP error, timeout, transport error)."""
+    backoff_s: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+    """The reconnect delays waited, in order (the last 64)."""
+
+
+@dataclass(slots=True)
+class _Live:
+    """The state of one open connection (one session)."""
+
+    conn: Connection
+    session: FeedSession
+    tasks: asyncio.TaskGroup
+    stop: asyncio.Future[str]
+    fetch_slots: asyncio.Semaphore
+    fetches: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    loops: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def finish(self, reason: str) -> None:
+        if not self.stop.done():
+            self.stop.set_result(reason)
+
+    def cancel_all(self) -> None:
+        for task in (*self.loops, *self.fetches.values()):
+            task.cancel()
+
+
+class Runner:
+    """One venue connection, kept alive until :meth:`run` is cancelled (contract C).
+
+    ``codec_factory(symbols)`` builds the codec (a fresh one per connection); the session
+    reports states through ``on_state`` (``syncing``/``live``/``resyncing``/``stale``) and the
+    runner adds ``connecting`` before each attempt and ``down`` (with the reason) after each
+    failed attempt or closed connection. ``http`` is required for REST-snapshot venues.
+    ``connect``, ``clock`` and ``sleep`` (used for backoff waits only) are injectable for
+    tests. ``conn`` is the connection number written into capture records.
+    """
+
+    def __init__(
+        self,
+        codec_factory: CodecFactory,
+        symbols: Sequence[str],
+        listener_for: Callable[[str], BookListener],
+        on_state: StateCallback,
+        *,
+        ws_url: str = "",
+        rest_url: str = "",
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        recorder: CaptureWriter | None = None,
+        conn: int = 0,
+        connect: Connector = websocket_connect,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        backoff: Backoff | None = None,
+        options: SessionOptions | None = None,
+        max_frame_bytes: int = 16 * 1024 * 1024,
+        tick_interval_s: float = 0.25,
+        healthy_after_s: float = 30.0,
+        rest_timeout_s: float = 10.0,
+        max_concurrent_fetches: int = 4,
+    ) -> None:
+        self.codec_factory = codec_factory
+        self.symbols = tuple(symbols)
+        probe = codec_factory(self.symbols)
+        if probe.integrity.snapshot is SnapshotSource.REST and http is None:
+            raise ValueError(f"{probe.venue}: REST snapshots need an httpx.AsyncClient")
+        self.venue = probe.venue
+        self.ws_url = probe.ws_url(ws_url or probe.endpoints.ws)
+        self.rest_url = rest_url or probe.endpoints.rest
+        self.listener_for = listener_for
+        self.on_state = on_state
+        self.http = http
+        self.clock = clock
+        self.recorder = recorder
+        self.conn = conn
+        self._connect = connect
+        self._sleep = sleep
+        self.backoff = backoff if backoff is not None else Backoff()
+        self.options = options if options is not None else SessionOptions()
+        self.max_frame_bytes = max_frame_bytes
+        self.tick_interval_s = tick_interval_s
+        self.healthy_after_ns = int(healthy_after_s * 1e9)
+        self.rest_timeout_s = rest_timeout_s
+        self.max_concurrent_fetches = max_concurrent_fetches
+        self.stats = RunnerStats()
+        self.session: FeedSession | None = None
+        """The session of the current (or last) connection."""
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect with backoff; forever, until cancelled."""
+        while True:
+            self.on_state("connecting", None, self.clock())
+            try:
+                conn = await self._connect(self.ws_url, self.max_frame_bytes)
+            except ConnectFailed as exc:
+                self.stats.refused += 1
+                log.warning("%s: %s: %s", self.venue, self.ws_url, exc.reason)
+                self.on_state("down", exc.reason, self.clock())
+            else:
+                self.stats.connects += 1
+                if await self._serve(conn) >= self.healthy_after_ns:
+                    self.backoff.reset()
+            delay = self.backoff.next()
+            self.stats.backoff_s.append(delay)
+            await self._sleep(delay)
+
+    async def _serve(self, conn: Connection) -> int:
+        """Serve one open connection until it ends; returns how long it lived (ns)."""
+        opened_ns = self.clock()
+        self._record("open", self.ws_url, "", opened_ns)
+        session = self.options.new_session(
+            self.codec_factory(self.symbols), self.listener_for, self.on_state, self.rest_url
+        )
+        self.session = session
+        reason = "stopped"
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                live = _Live(
+                    conn,
+                    session,
+                    tasks,
+                    asyncio.get_running_loop().create_future(),
+                    asyncio.Semaphore(self.max_concurrent_fetches),
+                )
+                await self._execute(live, session.opened(opened_ns))
+                live.loops.append(tasks.create_task(self._read_loop(live)))
+                live.loops.append(tasks.create_task(self._tick_loop(live)))
+                reason = await live.stop
+                live.cancel_all()
+        finally:
+            await conn.close()
+            closed_ns = self.clock()
+            session.closed(closed_ns)
+            self._record("close", self.ws_url, "", closed_ns)
+            if self.recorder is not None:
+                self.recorder.flush()
+            log.info("%s: connection %d down: %s", self.venue, self.conn, reason)
+            self.on_state("down", reason, closed_ns)
+        return closed_ns - opened_ns
+
+    async def _read_loop(self, live: _Live) -> None:
+        while not live.stop.done():
+            try:
+                data: Frame = await live.conn.recv()
+            except TransportClosed as exc:
+                live.finish(exc.reason)
+                return
+            now = self.clock()
+            self._record("in", self.ws_url, data, now)
+            await self._execute(live, live.session.frame(data, now))
+
+    async def _tick_loop(self, live: _Live) -> None:
+        while not live.stop.done():
+            await asyncio.sleep(self.tick_interval_s)
+            await self._execute(live, live.session.tick(self.clock()))
+
+    async def _execute(self, live: _Live, actions: Iterable[Action]) -> None:
+        for action in actions:
+            if live.stop.done():
+                return
+            if isinstance(action, Send):
+                self._record("out", self.ws_url, action.frame, self.clock())
+                try:
+                    await live.conn.send(action.frame)
+                except TransportClosed as exc:
+                    live.finish(exc.reason)
+            elif isinstance(action, FetchSnapshot):
+                symbol = action.request.symbol
+                previous = live.fetches.get(symbol)
+                if previous is not None and previous is not asyncio.current_task():
+                    previous.cancel()  # the newer request supersedes it
+                live.fetches[symbol] = live.tasks.create_task(self._fetch(live, action.request))
+            elif isinstance(action, Reconnect):
+                live.finish(action.reason)
+
+    async def _fetch(self, live: _Live, request: RestRequest) -> None:
+        """Fetch one symbol's snapshot until it arrives; failures go to the session and are
+        retried with this symbol's own backoff."""
+        backoff = self.backoff.fresh()
+        while True:
+            body, error = await self._get(live, request.url)
+            now = self.clock()
+            if body is not None:
+                self.stats.snapshot_fetches += 1
+                self._record("rest", request.url, _text_or_bytes(body), now)
+                await self._execute(live, live.session.snapshot(request.symbol, body, now))
+                return
+            self.stats.snapshot_failures += 1
+            actions = live.session.snapshot_failed(request.symbol, error, now)
+            again = [
+                a
+                for a in actions
+                if isinstance(a, FetchSnapshot) and a.request.symbol == request.symbol
+            ]
+            await self._execute(live, (a for a in actions if a not in again))
+            if again:
+                request = again[-1].request
+            await self._sleep(backoff.next())
+
+    async def _get(self, live: _Live, url: str) -> tuple[bytes | None, str]:
+        """One GET within the concurrency bound: ``(body, "")`` or ``(None, error)``."""
+        assert self.http is not None  # checked in __init__ for REST venues
+        async with live.fetch_slots:
+            try:
+                response = await self.http.get(url, timeout=self.rest_timeout_s)
+                response.raise_for_status()
+            except httpx.TimeoutException:
+                return None, "timeout"
+            except httpx.HTTPStatusError as exc:
+                return None, f"HTTP {exc.response.status_code}"
+            except httpx.HTTPError as exc:  # connect, read and protocol errors
+                return None, f"{type(exc).__name__}: {exc}"
+        return response.content, ""
+
+    def _record(self, direction: Direction, url: str, data: Frame, t: int) -> None:
+        if self.recorder is not None:
+            self.recorder.write(Record(t, self.venue, direction, url, data, self.conn))
+
+
+def _text_or_bytes(body: bytes) -> Frame:
+    """A REST body as capture data: text when it is UTF-8 (the usual JSON), else bytes."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body

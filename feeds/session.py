@@ -1,0 +1,463 @@
+"""The sans-I/O feed session: one per connection, written once for every venue (DESIGN 1, 6).
+
+A :class:`FeedSession` takes what the connection delivers (frames, REST snapshot bodies,
+clock ticks, all with their time as ``now_ns``) and returns what the runner must do
+(:data:`Action`). It applies the venue's :class:`~feeds.protocol.Integrity` rule as data:
+snapshot buffering, sequencing, connection counter, checksums, crossed-book detection,
+per-symbol resync and staleness; and it tells each symbol's :class:`BookListener` its top
+levels and whether the book can be used.
+
+Errors a codec raises: :class:`~feeds.protocol.ParseError` means a malformed frame (dropped,
+counted in ``stats.malformed``, logged at debug with the raw frame). The exception types a
+codec bug raises on an unexpected frame shape (``ValueError``, ``KeyError``,
+``IndexError``, ``TypeError``, ``AttributeError``) also drop the frame, but are counted in
+``stats.codec_errors`` and logged at ERROR with the traceback: one odd frame must not take
+a live venue down, and tests assert ``codec_errors == 0``. Anything else propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol, TypeAlias
+
+from feeds import checksum
+from feeds.book import Book
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    ChecksumRule,
+    Codec,
+    ConnectionSeq,
+    Level,
+    ParseError,
+    Reply,
+    RestRequest,
+    SeqRule,
+    SnapshotSource,
+    Subscribed,
+    VenueError,
+)
+from feeds.sequencing import SeqState, Verdict, verdict
+
+log = logging.getLogger(__name__)
+
+CODEC_BUGS: Final = (ValueError, KeyError, IndexError, TypeError, AttributeError)
+"""Exception types from a codec (or from ``float()`` of a level) that drop one frame and
+are counted as ``codec_errors`` (``ParseError`` is counted as ``malformed`` first)."""
+
+REFETCH_DELAY_NS: Final = 1_000_000_000
+"""After an unparsable REST snapshot, wait this long before asking again (via tick)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send this text frame on the connection."""
+
+    frame: str
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSnapshot:
+    """Fetch this REST snapshot and hand it to :meth:`FeedSession.snapshot` (a newer request
+    for the same symbol supersedes an older one)."""
+
+    request: RestRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Close this connection and open a new one (``reason``: "stale", "desynced")."""
+
+    reason: str
+
+
+Action: TypeAlias = Send | FetchSnapshot | Reconnect
+StateCallback = Callable[[str, str | None, int], None]
+"""``on_state(state, reason, ts_ns)`` with state in syncing / live / resyncing / stale."""
+
+
+class BookListener(Protocol):
+    """Receives one symbol's book (contract A; ``scanner.engine.Leg`` matches it)."""
+
+    def on_book(
+        self,
+        bid_px: list[float],
+        bid_sz: list[float],
+        ask_px: list[float],
+        ask_sz: list[float],
+        ts_ns: int,
+    ) -> None:
+        """Top levels best first; once per frame that changed them, only while synced."""
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        """False with a reason (desynced, crossed_book, stale, disconnected); True (reason
+        None) when the book is live again, immediately followed by :meth:`on_book`."""
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """Counters of one session (one connection)."""
+
+    frames: int = 0
+    book_msgs: int = 0
+    """Snapshots and deltas applied to a book."""
+    older: int = 0
+    """Deltas dropped because the book already contains them (before the snapshot)."""
+    malformed: int = 0
+    codec_errors: int = 0
+    gaps: int = 0
+    checksum_ok: int = 0
+    checksum_fail: int = 0
+    crossed: int = 0
+    resyncs: int = 0
+    buffer_overflow: int = 0
+    pings: int = 0
+    venue_errors: int = 0
+    unknown_symbol: int = 0
+    snapshot_failures: int = 0
+    last_frame_ns: int = 0
+    book_updated_ns: dict[str, int] = field(default_factory=dict)
+    """Per symbol, when its book was last applied (its age is ``now - value``)."""
+
+
+@dataclass(slots=True, eq=False)
+class _Symbol:
+    """One symbol of the connection: its book, listener and sequencing state."""
+
+    symbol: str
+    book: Book
+    listener: BookListener
+    synced: bool = False
+    usable: bool = False  # what the listener was last told
+    seq: SeqState = field(default_factory=SeqState)
+    buffer: list[BookDelta] = field(default_factory=list)  # before the REST snapshot; bounded
+    updated_ns: int = 0
+    refetch_at: int | None = None
+
+    def reset(self) -> None:
+        self.synced = False
+        self.seq = SeqState()
+        self.buffer.clear()
+        self.book.clear()
+
+
+class FeedSession:
+    """The books of one connection; see the module docstring and contract B.
+
+    ``stats`` counts what happened; ``books`` maps each canonical symbol to its book.
+    """
+
+    def __init__(
+        self,
+        codec: Codec,
+        listener_for: Callable[[str], BookListener],
+        on_state: StateCallback,
+        *,
+        rest_base: str = "",
+        top_n: int = 20,
+        stale_after_s: float = 10.0,
+        max_book_age_s: float = 60.0,
+        max_buffered: int = 1000,
+    ) -> None:
+        self.codec = codec
+        self._on_state = on_state
+        self._rest_base = rest_base
+        self._top_n = top_n
+        self._stale_ns = int(stale_after_s * 1e9)
+        self._max_age_ns = int(max_book_age_s * 1e9)
+        self._max_buffered = max_buffered
+        rule = codec.integrity
+        self._seq_rule = rule.seq
+        self._rest = rule.snapshot is SnapshotSource.REST
+        self._checksum = rule.checksum
+        self._checksum_depth = checksum.CHECKSUM_DEPTH.get(rule.checksum, 0)
+        self._conn_counter = rule.connection_counter
+        # Kraken keeps (and checksums) its book at the subscribed depth; levels pushed out
+        # are not deleted on the wire (https://docs.kraken.com/api/docs/guides/spot-ws-book-v2).
+        self._kraken = rule.checksum is ChecksumRule.KRAKEN_CRC32_TOP10
+        max_depth = codec.depth if self._kraken else None
+        self.stats = SessionStats()
+        self.books: dict[str, Book] = {}
+        self._symbols: dict[str, _Symbol] = {}
+        for s in codec.symbols:
+            book = Book(top_n=top_n, keep_text=rule.keep_text, max_depth=max_depth)
+            self.books[s] = book
+            self._symbols[s] = _Symbol(s, book, listener_for(s))
+        self._state: str | None = None
+        self._was_live = False
+        self._reason: str | None = None
+        self._done = False
+        self._sync_lost = False  # a symbol lost sync since the last _update_state
+        self._conn_seq: int | None = None
+        self._opened_ns = 0
+        self._last_ping_ns = 0
+        # What the current input produced: actions for the runner, books to publish.
+        self._actions: list[Action] = []
+        self._touched: dict[_Symbol, bool] = {}
+
+    # -- inputs --------------------------------------------------------------------------
+    def opened(self, now_ns: int) -> list[Action]:
+        """The connection is open: subscribe (and fetch REST snapshots)."""
+        self._opened_ns = self._last_ping_ns = now_ns
+        self._set_state("syncing", None, now_ns)
+        actions: list[Action] = [Send(f) for f in self.codec.subscribe_frames(self.codec.symbols)]
+        if self._rest:
+            actions += [self._fetch(s) for s in self.codec.symbols]
+        return actions
+
+    def frame(self, data: str | bytes, now_ns: int) -> list[Action]:
+        """One received frame."""
+        stats = self.stats
+        stats.frames += 1
+        stats.last_frame_ns = now_ns
+        if self._done:
+            return []
+        try:
+            events = self.codec.parse(data)
+        except ParseError as exc:
+            stats.malformed += 1
+            log.debug("%s: malformed frame dropped (%s): %.500r", self.codec.venue, exc, data)
+            return []
+        except CODEC_BUGS:
+            stats.codec_errors += 1
+            log.exception("%s: codec failed on frame %.500r", self.codec.venue, data)
+            return []
+        actions = self._actions = []
+        for ev in events:
+            if isinstance(ev, BookDelta):
+                sym = self._symbol(ev.symbol)
+                if sym is not None:
+                    self._delta(sym, ev, now_ns)
+            elif isinstance(ev, BookSnapshot):
+                sym = self._symbol(ev.symbol)
+                if sym is not None:
+                    self._snapshot(sym, ev, now_ns)
+            elif isinstance(ev, ConnectionSeq) and self._conn_counter:
+                if self._conn_seq is not None and ev.seq != self._conn_seq + 1:
+                    # Coinbase sequence_num: one counter for the whole connection.
+                    stats.gaps += 1
+                    log.warning(
+                        "%s: connection seq %d -> %d", self.codec.venue, self._conn_seq, ev.seq
+                    )
+                    self._touched.clear()
+                    self._finish("desynced", now_ns)
+                    return [*actions, Reconnect("desynced")]
+                self._conn_seq = ev.seq
+            elif isinstance(ev, Reply):
+                actions.append(Send(ev.frame))
+            elif isinstance(ev, Subscribed):
+                if ev.depth is not None and self._kraken:
+                    for s in self._symbols.values():
+                        if ev.symbol is None or ev.symbol == s.symbol:
+                            s.book.max_depth = ev.depth
+            elif isinstance(ev, VenueError):
+                stats.venue_errors += 1
+                log.warning("%s: venue error (%s): %s", self.codec.venue, ev.symbol, ev.message)
+        return self._publish(now_ns)
+
+    def snapshot(self, symbol: str, body: bytes, now_ns: int) -> list[Action]:
+        """The answer to a :class:`FetchSnapshot` (REST venues). Ignored when the symbol is
+        already synced (a superseded request)."""
+        sym = self._symbols.get(symbol)
+        if self._done or sym is None or sym.synced:
+            return []
+        try:
+            ev = self.codec.parse_snapshot(symbol, body)
+        except (ParseError, *CODEC_BUGS) as exc:
+            if isinstance(exc, ParseError):
+                self.stats.malformed += 1
+            else:
+                self.stats.codec_errors += 1
+            log.warning("%s: bad %s snapshot (%s): %.500r", self.codec.venue, symbol, exc, body)
+            sym.refetch_at = now_ns + REFETCH_DELAY_NS
+            return []
+        self._actions = []
+        buffered = list(sym.buffer)
+        self._snapshot(sym, ev, now_ns)
+        for delta in buffered:
+            if not sym.synced:
+                break
+            self._delta(sym, delta, now_ns)
+        return self._publish(now_ns)
+
+    def snapshot_failed(self, symbol: str, error: str, now_ns: int) -> list[Action]:
+        """A REST snapshot request failed (the runner retries it with backoff)."""
+        self.stats.snapshot_failures += 1
+        log.info("%s: snapshot of %s failed: %s", self.codec.venue, symbol, error)
+        return []
+
+    def tick(self, now_ns: int) -> list[Action]:
+        """Periodic: app pings that are due, connection and book staleness, refetches."""
+        if self._done or not self._opened_ns:
+            return []
+        actions: list[Action] = []
+        interval = self.codec.ping_interval_s
+        if interval is not None and now_ns - self._last_ping_ns >= interval * 1e9:
+            ping = self.codec.ping_frame()
+            if ping is not None:
+                actions.append(Send(ping))
+                self.stats.pings += 1
+            self._last_ping_ns = now_ns
+        seen = max(self.stats.last_frame_ns, self._opened_ns)
+        if now_ns - seen > self._stale_ns:
+            self._finish("stale", now_ns)
+            self._set_state("stale", f"no frame for {(now_ns - seen) / 1e9:.1f} s", now_ns)
+            return [*actions, Reconnect("stale")]
+        for sym in self._symbols.values():
+            if sym.usable and now_ns - sym.updated_ns > self._max_age_ns:
+                # the connection is alive (heartbeats) but this book has not moved
+                sym.usable = False
+                sym.listener.on_usable(False, "stale", now_ns)
+            if sym.refetch_at is not None and now_ns >= sym.refetch_at:
+                sym.refetch_at = None
+                if not sym.synced:
+                    actions.append(self._fetch(sym.symbol))
+        return actions
+
+    def closed(self, now_ns: int, reason: str = "disconnected") -> None:
+        """The connection closed: every usable leg becomes unusable with ``reason``."""
+        if not self._done:
+            self._finish(reason, now_ns)
+
+    # -- rules ---------------------------------------------------------------------------
+    def _symbol(self, symbol: str) -> _Symbol | None:
+        sym = self._symbols.get(symbol)
+        if sym is None:
+            self.stats.unknown_symbol += 1
+            log.debug("%s: event for unknown symbol %r", self.codec.venue, symbol)
+        return sym
+
+    def _snapshot(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
+        sym.reset()
+        sym.synced = True
+        sym.refetch_at = None
+        sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
+        self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
+
+    def _delta(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> None:
+        if not sym.synced:
+            if self._rest:
+                sym.buffer.append(ev)
+                if len(sym.buffer) > self._max_buffered:
+                    # Bounded (DESIGN 6): drop what we held and ask for a newer snapshot.
+                    sym.buffer.clear()
+                    self.stats.buffer_overflow += 1
+                    log.warning("%s: %s buffer overflow", self.codec.venue, sym.symbol)
+                    self._actions.append(self._fetch(sym.symbol))
+            return  # in-band: ignored until the (re)subscription's snapshot
+        found = verdict(self._seq_rule, self._rest, sym.seq, ev)
+        if found is Verdict.APPLY:
+            self._apply(sym, ev.bids, ev.asks, ev.checksum, False, now_ns)
+        elif found is Verdict.DROP:
+            self.stats.older += 1
+        else:
+            self.stats.gaps += 1
+            log.info("%s: %s gap after %s: %s", self.codec.venue, sym.symbol, sym.seq.last, ev)
+            self._resync(sym, "desynced", now_ns)
+
+    def _apply(
+        self,
+        sym: _Symbol,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+        crc: int | None,
+        full: bool,
+        now_ns: int,
+    ) -> None:
+        book = sym.book
+        try:
+            if full:
+                book.apply_snapshot(bids, asks)
+                changed = True
+            else:
+                changed = book.apply(bids, asks)
+        except CODEC_BUGS:  # a level that float() refuses: the book is now unknown
+            self.stats.codec_errors += 1
+            log.exception("%s: bad level in %s", self.codec.venue, sym.symbol)
+            self._resync(sym, "desynced", now_ns)
+            return
+        self.stats.book_msgs += 1
+        sym.updated_ns = self.stats.book_updated_ns[sym.symbol] = now_ns
+        if crc is not None and self._checksum_depth:
+            ours = checksum.compute(self._checksum, *book.top_text(self._checksum_depth))
+            if ours != crc:
+                self.stats.checksum_fail += 1
+                log.info("%s: %s checksum %d != %d", self.codec.venue, sym.symbol, ours, crc)
+                self._resync(sym, "desynced", now_ns)
+                return
+            self.stats.checksum_ok += 1
+        touched = self._touched
+        touched[sym] = touched.get(sym, False) or changed
+
+    def _publish(self, now_ns: int) -> list[Action]:
+        """After a whole input: crossed check, then one on_book per changed synced book;
+        then the venue state. Returns the actions collected."""
+        for sym, changed in self._touched.items():
+            if not sym.synced:
+                continue
+            book = sym.book
+            if book.crossed():
+                self.stats.crossed += 1
+                log.info("%s: %s crossed book", self.codec.venue, sym.symbol)
+                self._resync(sym, "crossed_book", now_ns)
+                continue
+            if not sym.usable:
+                sym.usable = True
+                sym.listener.on_usable(True, None, now_ns)
+                changed = True
+            if changed:
+                sym.listener.on_book(*book.top(self._top_n), now_ns)
+        self._touched.clear()
+        self._update_state(now_ns)
+        return self._actions
+
+    def _resync(self, sym: _Symbol, reason: str, now_ns: int) -> None:
+        """Resync one symbol; the others keep flowing."""
+        self.stats.resyncs += 1
+        self._reason = reason
+        self._sync_lost = True
+        sym.reset()
+        if sym.usable:
+            sym.usable = False
+            sym.listener.on_usable(False, reason, now_ns)
+        actions = self._actions
+        if self._rest:
+            actions.append(self._fetch(sym.symbol))
+        elif self._seq_rule is not SeqRule.SNAPSHOT_ONLY:  # snapshot-only: the next push resyncs
+            unsubscribe = self.codec.unsubscribe_frames([sym.symbol])
+            if not unsubscribe:  # no way to ask for a fresh snapshot of one symbol
+                actions.append(Reconnect(reason))
+                return
+            actions += [Send(f) for f in unsubscribe]
+            actions += [Send(f) for f in self.codec.subscribe_frames([sym.symbol])]
+
+    def _fetch(self, symbol: str) -> FetchSnapshot:
+        return FetchSnapshot(self.codec.snapshot_request(symbol, self._rest_base))
+
+    def _finish(self, reason: str, now_ns: int) -> None:
+        """The connection is over (closed, stale, desynced): every book is unusable. The books
+        keep their last levels for diagnostics (replay summaries); a new connection gets a
+        new session."""
+        self._done = True
+        for sym in self._symbols.values():
+            sym.synced = False
+            if sym.usable:
+                sym.usable = False
+                sym.listener.on_usable(False, reason, now_ns)
+
+    def _update_state(self, now_ns: int) -> None:
+        if self._done or (self._state == "live" and not self._sync_lost):
+            return
+        self._sync_lost = False
+        if all(s.synced for s in self._symbols.values()):
+            self._was_live = True
+            self._set_state("live", None, now_ns)
+        elif self._was_live:
+            self._set_state("resyncing", self._reason, now_ns)
+
+    def _set_state(self, state: str, reason: str | None, now_ns: int) -> None:
+        if state != self._state:
+            self._state = state
+            self._on_state(state, reason, now_ns)

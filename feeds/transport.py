@@ -1,0 +1,201 @@
+"""The transport seam: what the runner needs from a WebSocket, and nothing more.
+
+:class:`Connection` is three coroutines (send, recv, close). :func:`websocket_connect`
+implements it on the ``websockets`` asyncio client (frame size cap, keepalive pings answered
+and sent by the library, a pong overdue closes the connection). :class:`FakeConnector` and
+:class:`FakeConnection` implement it in memory so tests push frames through the real runner.
+Every failure surfaces as one of two exceptions, each mapped to one action by the runner:
+:class:`ConnectFailed` (connect refused, handshake rejected, timeout) and
+:class:`TransportClosed` (the open connection ended, for whatever reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Final, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+Frame = str | bytes
+
+
+class ConnectFailed(Exception):
+    """The connection could not be opened; ``reason`` says why (for the ``down`` state)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransportClosed(Exception):
+    """The connection is closed (by either side, or lost); ``reason`` says how."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Connection(Protocol):
+    """One open WebSocket connection."""
+
+    async def send(self, frame: str) -> None:
+        """Send one text frame; :class:`TransportClosed` if the connection is closed."""
+        ...
+
+    async def recv(self) -> Frame:
+        """The next frame (``str`` for text, ``bytes`` for binary); :class:`TransportClosed`
+        when the connection ends, including when a frame exceeds the size cap."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection (idempotent; never raises for an already closed one)."""
+        ...
+
+
+Connector = Callable[[str, int], Awaitable[Connection]]
+"""``connect(url, max_frame_bytes)``: open a connection or raise :class:`ConnectFailed`."""
+
+
+def close_reason(exc: ConnectionClosed) -> str:
+    """A short reason for a closed connection: the close code and text of whichever side
+    closed first (``closed 1009 frame with 40 bytes exceeds limit of 32 bytes``)."""
+    venue_first = exc.rcvd is not None and (exc.sent is None or bool(exc.rcvd_then_sent))
+    frame = exc.rcvd if venue_first else exc.sent
+    if frame is None:
+        return "connection lost"
+    return f"closed {int(frame.code)} {frame.reason}".rstrip()
+
+
+class WebSocketConnection:
+    """:class:`Connection` over a ``websockets`` client connection."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+
+    async def send(self, frame: str) -> None:
+        try:
+            await self._ws.send(frame)
+        except ConnectionClosed as exc:
+            raise TransportClosed(close_reason(exc)) from None
+
+    async def recv(self) -> Frame:
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise TransportClosed(close_reason(exc)) from None
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+async def websocket_connect(
+    url: str,
+    max_frame_bytes: int,
+    *,
+    open_timeout_s: float = 10.0,
+    ping_interval_s: float = 20.0,
+    ping_timeout_s: float = 20.0,
+    close_timeout_s: float = 2.0,
+) -> Connection:
+    """Open ``url`` with the ``websockets`` client. A frame larger than ``max_frame_bytes``
+    closes the connection (code 1009); protocol pings are sent every ``ping_interval_s`` and
+    a pong overdue by ``ping_timeout_s`` closes it (code 1011). An invalid URL is a
+    configuration error and propagates (``websockets.exceptions.InvalidURI``)."""
+    try:
+        ws = await connect(
+            url,
+            max_size=max_frame_bytes,
+            open_timeout=open_timeout_s,
+            ping_interval=ping_interval_s,
+            ping_timeout=ping_timeout_s,
+            close_timeout=close_timeout_s,
+        )
+    except InvalidHandshake as exc:  # HTTP status, bad upgrade, proxy refused...
+        raise ConnectFailed(f"handshake failed: {exc}") from None
+    except TimeoutError:  # before OSError: TimeoutError is one
+        raise ConnectFailed("connect timed out") from None
+    except OSError as exc:  # refused, unreachable, DNS, TLS
+        raise ConnectFailed(f"connect failed: {exc}") from None
+    return WebSocketConnection(ws)
+
+
+# --- in memory, for tests ------------------------------------------------------------
+
+_QUEUE_BOUND: Final = 4096
+_EOF: Final = object()
+
+
+class FakeConnection:
+    """An in-memory :class:`Connection`: the test feeds frames in and reads what was sent.
+    Enforces the frame size cap the way the real transport does (close code 1009)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.closed = False
+        self.max_frame_bytes = 0
+        """Set by :class:`FakeConnector` to the runner's cap (0: no cap)."""
+        self._incoming: asyncio.Queue[Frame | object] = asyncio.Queue(_QUEUE_BOUND)
+        self._end_reason = "closed 1000"
+
+    def feed(self, frame: Frame) -> None:
+        """Queue one received frame."""
+        self._incoming.put_nowait(frame)
+
+    def drop(self, reason: str = "connection lost") -> None:
+        """The venue side ends the connection after the frames already queued."""
+        self._end_reason = reason
+        self._incoming.put_nowait(_EOF)
+
+    async def send(self, frame: str) -> None:
+        if self.closed:
+            raise TransportClosed(self._end_reason)
+        self.sent.append(frame)
+
+    async def recv(self) -> Frame:
+        if not self.closed:
+            item = await self._incoming.get()
+            if not self.closed and isinstance(item, str | bytes):
+                size = len(item.encode()) if isinstance(item, str) else len(item)
+                if self.max_frame_bytes and size > self.max_frame_bytes:
+                    limit = self.max_frame_bytes
+                    self._end_reason = f"closed 1009 frame exceeds limit of {limit} bytes"
+                    self.closed = True
+                    raise TransportClosed(self._end_reason)
+                return item
+            self.closed = True
+        raise TransportClosed(self._end_reason)
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if not self._incoming.full():  # a full queue has no recv waiting on it
+                self._incoming.put_nowait(_EOF)
+
+
+class FakeConnector:
+    """A :data:`Connector` whose outcomes the test scripts: each call takes the next queued
+    :class:`FakeConnection` (or refusal reason), waiting until one is queued."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self._outcomes: asyncio.Queue[FakeConnection | str] = asyncio.Queue(_QUEUE_BOUND)
+
+    def accept(self) -> FakeConnection:
+        """Queue a connection that will be accepted; returns it for the test to drive."""
+        conn = FakeConnection()
+        self._outcomes.put_nowait(conn)
+        return conn
+
+    def refuse(self, reason: str = "connect failed: [Errno 111] Connection refused") -> None:
+        """Queue a refused connection attempt."""
+        self._outcomes.put_nowait(reason)
+
+    async def __call__(self, url: str, max_frame_bytes: int) -> Connection:
+        outcome = await self._outcomes.get()
+        self.urls.append(url)
+        if isinstance(outcome, str):
+            raise ConnectFailed(outcome)
+        outcome.max_frame_bytes = max_frame_bytes
+        return outcome

@@ -1,0 +1,195 @@
+"""Binance spot diff-depth codec (``binance``) and Binance.US (``binanceus``: same protocol,
+other hosts).
+
+Protocol (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams):
+subscribe ``<symbol>@depth@100ms`` with a ``SUBSCRIBE`` request, seed each book from the REST
+snapshot ``GET /api/v3/depth``, then apply ``depthUpdate`` events whose ``[U, u]`` ranges
+continue the snapshot's ``lastUpdateId`` (:attr:`SeqRule.RANGE`, applied by the session).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import count
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import orjson
+
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Codec,
+    Endpoints,
+    Event,
+    Integrity,
+    Level,
+    ParseError,
+    RestRequest,
+    SeqRule,
+    SnapshotSource,
+    Subscribed,
+    VenueError,
+)
+
+_DEPTH_STREAM = "@depth@100ms"
+"""Diff depth every 100 ms; ``@depth`` alone is every 1000 ms."""
+
+
+class Binance(Codec):
+    """Binance spot: diff depth over WebSocket, books seeded by REST snapshots."""
+
+    venue = "binance"
+    integrity = Integrity(seq=SeqRule.RANGE, snapshot=SnapshotSource.REST)
+    endpoints = Endpoints(ws="wss://stream.binance.com:9443", rest="https://api.binance.com")
+    # Server pings are WebSocket-level control frames (about every 20 s); the websockets
+    # library answers them, so no application ping. (web-socket-streams.md, "General WSS
+    # information")
+    ping_interval_s = None
+    # A REST snapshot with limit=1000 costs request weight 50 of the 6000/min per IP budget
+    # (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints
+    # #order-book): 100 symbols per connection keeps one full (re)seed within a minute.
+    max_symbols_per_connection = 100
+    snapshot_limit: ClassVar[int] = 1000
+
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        super().__init__(symbols, depth=depth)
+        self._ids = count(1)
+        self._canonical: dict[str, str] = {}
+        for symbol in self.symbols:
+            vid = self.venue_symbol(symbol)
+            # "AB/CD" and "ABC/D" would both be "ABCD": refuse rather than guess (DESIGN 2.1).
+            if self._canonical.setdefault(vid, symbol) != symbol:
+                raise ValueError(f"{symbol!r} and {self._canonical[vid]!r} are both {vid!r}")
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC/USDT`` -> ``BTCUSDT``."""
+        base, sep, quote = symbol.partition("/")
+        if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
+            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        return base + quote
+
+    def ws_url(self, base: str) -> str:
+        """The raw-stream endpoint ``<base>/ws`` unless ``base`` already names a path."""
+        base = base or self.endpoints.ws
+        return base if urlsplit(base).path not in ("", "/") else base.rstrip("/") + "/ws"
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        # Stream names are lower case; one request may name many streams
+        # (web-socket-streams.md, "Live Subscribing/Unsubscribing to streams").
+        params = [self.venue_symbol(s).lower() + _DEPTH_STREAM for s in symbols]
+        if not params:
+            return []
+        return [
+            orjson.dumps({"method": "SUBSCRIBE", "params": params, "id": next(self._ids)}).decode()
+        ]
+
+    def snapshot_request(self, symbol: str, rest_base: str) -> RestRequest:
+        base = (rest_base or self.endpoints.rest).rstrip("/")
+        url = f"{base}/api/v3/depth?symbol={self.venue_symbol(symbol)}&limit={self.snapshot_limit}"
+        return RestRequest(url=url, symbol=symbol)
+
+    def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
+        obj = _loads(body)
+        if isinstance(obj, dict) and "code" in obj and "lastUpdateId" not in obj:
+            raise ParseError(f"REST error for {symbol}: {str(obj.get('msg'))[:200]}")
+        if not isinstance(obj, dict):
+            raise ParseError("snapshot: expected a JSON object")
+        return BookSnapshot(
+            symbol=symbol,
+            bids=_levels(obj.get("bids"), "bids"),
+            asks=_levels(obj.get("asks"), "asks"),
+            seq=_int(obj.get("lastUpdateId"), "lastUpdateId"),
+        )
+
+    def parse(self, frame: str | bytes) -> list[Event]:
+        obj = _loads(frame)
+        if not isinstance(obj, dict):
+            raise ParseError("expected a JSON object")
+        if "stream" in obj and "data" in obj:
+            # Combined streams (/stream?streams=...) wrap each event as {"stream","data"}.
+            stream, obj = obj["stream"], obj["data"]
+            if not isinstance(stream, str) or not isinstance(obj, dict):
+                raise ParseError("combined-stream wrapper: bad 'stream' or 'data'")
+            if "@depth" not in stream:
+                return []  # bookTicker, aggTrade, kline...: not used
+            if obj.get("e") != "depthUpdate":
+                raise ParseError(f"{stream[:40]!r} without a depthUpdate event")
+        event = obj.get("e")
+        if event == "depthUpdate":
+            return [self._delta(obj)]
+        if isinstance(event, str) or {"u", "s", "b", "a", "B", "A"} <= obj.keys():
+            return []  # another event type, or a raw bookTicker (the only one without "e")
+        if "result" in obj and "id" in obj:
+            # {"result": null, "id": N} acknowledges a SUBSCRIBE (the only request we send).
+            return [Subscribed()] if obj["result"] is None else []
+        error = obj.get("error", obj)
+        if isinstance(error, dict) and "code" in error and "msg" in error:
+            # Request errors: {"code": 0, "msg": "Unknown property", "id": N} or the same
+            # object nested under "error" (web-socket-streams.md, "Error Messages").
+            return [VenueError(message=f"{error['code']}: {str(error['msg'])[:200]}")]
+        raise ParseError("not a Binance market-stream frame")
+
+    def _delta(self, obj: dict[str, object]) -> BookDelta:
+        vid = obj.get("s")
+        symbol = self._canonical.get(vid) if isinstance(vid, str) else None
+        if symbol is None:
+            raise ParseError(f"depthUpdate for an unsubscribed symbol {vid!r}")
+        first, last = _int(obj.get("U"), "U"), _int(obj.get("u"), "u")
+        if first > last:
+            raise ParseError(f"depthUpdate range U={first} > u={last}")
+        return BookDelta(
+            symbol=symbol,
+            bids=_levels(obj.get("b"), "b"),
+            asks=_levels(obj.get("a"), "a"),
+            first=first,
+            last=last,
+            venue_ts_ns=_int(obj.get("E"), "E") * 1_000_000,
+        )
+
+
+class BinanceUS(Binance):
+    """Binance.US: the Binance spot protocol on its own hosts (https://docs.binance.us/)."""
+
+    venue = "binanceus"
+    endpoints = Endpoints(ws="wss://stream.binance.us:9443", rest="https://api.binance.us")
+
+
+def _loads(frame: str | bytes) -> object:
+    try:
+        return orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"not JSON: {exc}") from None
+
+
+def _int(value: object, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ParseError(f"{what}: expected a non-negative integer, got {str(value)[:40]!r}")
+
+
+def _levels(raw: object, what: str) -> list[Level]:
+    """``[["price", "qty"], ...]`` as sent, after checking each is a usable decimal string."""
+    if not isinstance(raw, list):
+        raise ParseError(f"{what}: expected a list of levels")
+    for level in raw:
+        if not (
+            isinstance(level, list)
+            and len(level) >= 2
+            and _decimal(level[0]) > 0.0
+            and _decimal(level[1]) >= 0.0
+        ):
+            raise ParseError(f"{what}: bad level {str(level)[:80]}")
+    return raw
+
+
+def _decimal(text: object) -> float:
+    """The value of a decimal string; -1.0 (rejected by the callers) for anything else."""
+    if not isinstance(text, str):
+        return -1.0
+    try:
+        value = float(text)
+    except ValueError:
+        return -1.0
+    return value if math.isfinite(value) else -1.0

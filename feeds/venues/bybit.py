@@ -1,0 +1,151 @@
+"""Bybit v5 spot order-book codec (``bybit``).
+
+Protocol (https://bybit-exchange.github.io/docs/v5/websocket/public/orderbook): subscribe
+``orderbook.{depth}.{SYMBOL}``; the venue pushes a ``snapshot`` then ``delta`` messages whose
+update id ``u`` grows by exactly one per message (:attr:`SeqRule.COUNTER`, applied by the
+session). Sizes are absolute; ``"0"`` deletes the level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import ClassVar, Final
+
+import orjson
+
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Codec,
+    Endpoints,
+    Event,
+    Heartbeat,
+    Integrity,
+    Level,
+    ParseError,
+    SeqRule,
+    SnapshotSource,
+    Subscribed,
+    VenueError,
+)
+
+_SPOT_DEPTHS: Final = frozenset({1, 50, 200, 1000})
+# Spot accepts at most 10 topics per subscribe request
+# (https://bybit-exchange.github.io/docs/v5/ws/connect, "How to Subscribe to Topics").
+_ARGS_PER_REQUEST: Final = 10
+
+
+class Bybit(Codec):
+    """Bybit v5 spot: in-band snapshot + deltas with a per-symbol update counter ``u``."""
+
+    venue = "bybit"
+    integrity = Integrity(seq=SeqRule.COUNTER, snapshot=SnapshotSource.IN_BAND)
+    endpoints = Endpoints(ws="wss://stream.bybit.com/v5/public/spot", rest="https://api.bybit.com")
+    # Bybit drops connections without an application heartbeat; its docs recommend
+    # {"op":"ping"} every 20 s (https://bybit-exchange.github.io/docs/v5/ws/connect).
+    ping_interval_s = 20.0
+    default_depth: ClassVar[int] = 50
+
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        depth = self.default_depth if depth is None else depth
+        if depth not in _SPOT_DEPTHS:
+            raise ValueError(f"bybit spot order-book depth must be one of {sorted(_SPOT_DEPTHS)}")
+        super().__init__(symbols, depth=depth)
+        self._canonical: dict[str, str] = {}
+        for symbol in self.symbols:
+            vid = self.venue_symbol(symbol)
+            # "AB/CD" and "ABC/D" would both be "ABCD": refuse rather than guess (DESIGN 2.1).
+            if self._canonical.setdefault(vid, symbol) != symbol:
+                raise ValueError(f"{symbol!r} and {self._canonical[vid]!r} are both {vid!r}")
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC/USDT`` -> ``BTCUSDT``."""
+        base, sep, quote = symbol.partition("/")
+        if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
+            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        return base + quote
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return self._requests("subscribe", symbols)
+
+    def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return self._requests("unsubscribe", symbols)
+
+    def _requests(self, op: str, symbols: Sequence[str]) -> list[str]:
+        topics = [f"orderbook.{self.depth}.{self.venue_symbol(s)}" for s in symbols]
+        return [
+            orjson.dumps({"op": op, "args": topics[i : i + _ARGS_PER_REQUEST]}).decode()
+            for i in range(0, len(topics), _ARGS_PER_REQUEST)
+        ]
+
+    def ping_frame(self) -> str:
+        return '{"op":"ping"}'
+
+    def parse(self, frame: str | bytes) -> list[Event]:
+        try:
+            obj = orjson.loads(frame)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise ParseError("expected a JSON object")
+        topic = obj.get("topic")
+        if isinstance(topic, str):
+            return [self._book(obj)] if topic.startswith("orderbook.") else []
+        op = obj.get("op")
+        if not isinstance(op, str):
+            raise ParseError("neither a topic message nor an op response")
+        if obj.get("success") is False:
+            return [VenueError(message=f"{op}: {str(obj.get('ret_msg'))[:200]}")]
+        # Public pong: {"success":true,"ret_msg":"pong","op":"ping",...}; the private
+        # streams answer {"op":"pong",...} (https://bybit-exchange.github.io/docs/v5/ws/connect).
+        if op == "pong" or obj.get("ret_msg") == "pong":
+            return [Heartbeat()]
+        # {"success":true,"ret_msg":"subscribe","op":"subscribe",...}: the ack names no topic.
+        return [Subscribed()] if op == "subscribe" else []
+
+    def _book(self, obj: dict[str, object]) -> BookSnapshot | BookDelta:
+        data, kind, ts = obj.get("data"), obj.get("type"), obj.get("ts")
+        if not isinstance(data, dict) or kind not in ("snapshot", "delta"):
+            raise ParseError("orderbook message: bad 'data' or 'type'")
+        vid = data.get("s")
+        symbol = self._canonical.get(vid) if isinstance(vid, str) else None
+        if symbol is None:
+            raise ParseError(f"orderbook message for an unsubscribed symbol {vid!r}")
+        u = data.get("u")
+        if not isinstance(u, int) or isinstance(u, bool) or u < 1:
+            raise ParseError(f"orderbook message: bad update id u={str(u)[:40]!r}")
+        if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
+            raise ParseError("orderbook message: bad 'ts'")
+        bids, asks = _levels(data.get("b"), "b"), _levels(data.get("a"), "a")
+        # u == 1 means the service restarted: the message is a full book whatever its type
+        # ("u" in the response parameters of the orderbook page linked above).
+        if kind == "snapshot" or u == 1:
+            return BookSnapshot(symbol, bids, asks, seq=u, venue_ts_ns=ts * 1_000_000)
+        return BookDelta(symbol, bids, asks, last=u, venue_ts_ns=ts * 1_000_000)
+
+
+def _levels(raw: object, what: str) -> list[Level]:
+    """``[["price", "size"], ...]`` as sent, after checking each is a usable decimal string."""
+    if not isinstance(raw, list):
+        raise ParseError(f"{what}: expected a list of levels")
+    for level in raw:
+        if not (
+            isinstance(level, list)
+            and len(level) >= 2
+            and _decimal(level[0]) > 0.0
+            and _decimal(level[1]) >= 0.0
+        ):
+            raise ParseError(f"{what}: bad level {str(level)[:80]}")
+    return raw
+
+
+def _decimal(text: object) -> float:
+    """The value of a decimal string; -1.0 (rejected by the callers) for anything else."""
+    if not isinstance(text, str):
+        return -1.0
+    try:
+        value = float(text)
+    except ValueError:
+        return -1.0
+    return value if math.isfinite(value) else -1.0

@@ -1,0 +1,149 @@
+"""Kraken spot WebSocket v1 order-book codec (``kraken``, the protocol of the 2021 recordings).
+
+Protocol (https://docs.kraken.com/api/docs/websocket-v1/book): subscribe ``book`` for
+``pair`` names such as ``XBT/USD``; book messages are arrays ``[channelID, {"as": [...],
+"bs": [...]}, "book-1000", "XBT/USD"]`` (snapshot) and ``[channelID, {"a": [...]},
+{"b": [...], "c": "974942666"}, "book-1000", "XBT/USD"]`` (update: one or two objects, the
+checksum ``c`` in the last). Levels are ``[price, volume, timestamp]`` strings, with a fourth
+``"r"`` on republished levels; volume ``"0.00000000"`` deletes. The checksum rule is v2's
+(https://docs.kraken.com/api/docs/guides/spot-ws-book-v1), but v1 snapshots carry none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import orjson
+
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Codec,
+    Endpoints,
+    Event,
+    Heartbeat,
+    Level,
+    ParseError,
+    Subscribed,
+    VenueError,
+)
+from feeds.venues.kraken import DEPTHS, Kraken, decimal_value
+
+# v1 names two assets by Kraken's legacy codes, v2 by the common ones ("Symbol format XBT/USD |
+# BTC/USD", https://docs.kraken.com/exchange/api-reference/spot-websocket; DOGE's v1 ``wsname``
+# in REST AssetPairs is XDG/USD): the explicit table, both ways.
+V1_ASSETS: Final = {"BTC": "XBT", "DOGE": "XDG"}
+
+
+class KrakenV1(Codec):
+    """Kraken spot WS v1 ``book``: in-band snapshot, CRC32 over the top 10 (updates only)."""
+
+    venue = Kraken.venue
+    integrity = Kraken.integrity
+    endpoints = Endpoints(ws="wss://ws.kraken.com", rest="https://api.kraken.com")
+    # v1 sends {"event":"heartbeat"} when idle; {"event":"ping"} is answered by
+    # {"event":"pong"} (https://docs.kraken.com/api/docs/websocket-v1/ping).
+    ping_interval_s = Kraken.ping_interval_s
+
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        depth = Kraken.default_depth if depth is None else depth
+        if depth not in DEPTHS:
+            raise ValueError(f"kraken book depth must be one of {sorted(DEPTHS)}")
+        super().__init__(symbols, depth=depth)
+        self._canonical = {self.venue_symbol(s): s for s in self.symbols}
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC/USD`` -> ``XBT/USD``, ``DOGE/EUR`` -> ``XDG/EUR``; other tickers unchanged."""
+        base, sep, quote = symbol.partition("/")
+        if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
+            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        return f"{V1_ASSETS.get(base, base)}/{V1_ASSETS.get(quote, quote)}"
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return [self._request("subscribe", symbols)] if symbols else []
+
+    def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return [self._request("unsubscribe", symbols)] if symbols else []
+
+    def _request(self, event: str, symbols: Sequence[str]) -> str:
+        pairs = [self.venue_symbol(s) for s in symbols]
+        subscription = {"name": "book", "depth": self.depth}
+        return orjson.dumps({"event": event, "pair": pairs, "subscription": subscription}).decode()
+
+    def ping_frame(self) -> str:
+        return '{"event":"ping"}'
+
+    def parse(self, frame: str | bytes) -> list[Event]:
+        try:
+            obj = orjson.loads(frame)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"not JSON: {exc}") from None
+        if isinstance(obj, list):
+            return self._channel_message(obj)
+        if not isinstance(obj, dict):
+            raise ParseError("expected a JSON array or object")
+        event = obj.get("event")
+        if event in ("heartbeat", "pong"):
+            return [Heartbeat()]
+        if event == "subscriptionStatus":
+            pair, sub = obj.get("pair"), obj.get("subscription")
+            known = self._canonical.get(pair) if isinstance(pair, str) else None
+            if obj.get("status") == "error":
+                return [VenueError(f"subscribe: {str(obj.get('errorMessage'))[:200]}", known)]
+            if (
+                obj.get("status") == "subscribed"
+                and isinstance(sub, dict)
+                and sub.get("name") == "book"
+            ):
+                depth = sub.get("depth")
+                if known is None or not (type(depth) is int and depth > 0):
+                    raise ParseError("subscriptionStatus: unknown pair or bad depth")
+                return [Subscribed(known, depth)]
+            return []
+        if event == "error":
+            return [VenueError(f"error: {str(obj.get('errorMessage'))[:200]}")]
+        if not isinstance(event, str):
+            raise ParseError("an object without 'event'")
+        return []  # systemStatus and answers we do not use
+
+    def _channel_message(self, msg: list[object]) -> list[Event]:
+        # [channelID, payload..., channelName, pair]; trade/ticker arrays share the shape.
+        if len(msg) < 4 or not isinstance(msg[-2], str) or not isinstance(msg[-1], str):
+            raise ParseError("channel message: expected [id, payload..., name, pair]")
+        if not msg[-2].startswith("book-"):
+            return []
+        symbol = self._canonical.get(msg[-1])
+        if symbol is None:
+            raise ParseError(f"book message for an unsubscribed pair {msg[-1][:40]!r}")
+        parts = [p for p in msg[1:-2] if isinstance(p, dict)]
+        if not 1 <= len(parts) == len(msg) - 3 <= 2:
+            raise ParseError("book message: expected one or two objects")
+        if "as" in parts[0] or "bs" in parts[0]:
+            if len(parts) != 1:
+                raise ParseError("book snapshot: expected one object")
+            bids, asks = _levels(parts[0].get("bs", [])), _levels(parts[0].get("as", []))
+            return [BookSnapshot(symbol, bids, asks)]
+        asks, bids = [], []
+        for part in parts:
+            asks += _levels(part.get("a", []))
+            bids += _levels(part.get("b", []))
+        checksum = parts[-1].get("c")
+        if not (isinstance(checksum, str) and checksum.isdigit() and checksum.isascii()):
+            raise ParseError("book update: bad or missing checksum 'c'")
+        return [BookDelta(symbol, bids, asks, checksum=int(checksum))]
+
+
+def _levels(raw: object) -> list[Level]:
+    """``[[price, volume, timestamp(, "r")], ...]`` as sent, after checking the numbers."""
+    if not isinstance(raw, list):
+        raise ParseError("book levels: expected a list")
+    for level in raw:
+        if not (
+            isinstance(level, list)
+            and len(level) >= 2
+            and decimal_value(level[0]) > 0.0
+            and decimal_value(level[1]) >= 0.0
+        ):
+            raise ParseError(f"book levels: bad level {str(level)[:80]}")
+    return raw

@@ -1,0 +1,191 @@
+"""OKX v5 public order-book codec (``okx``; the seed's ``okex``/``okex3``).
+
+Protocol (https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel):
+subscribe the ``books`` channel (400 levels, 100 ms); the venue pushes ``action:"snapshot"``
+then ``action:"update"`` messages. Each carries ``seqId`` and ``prevSeqId``; ``prevSeqId``
+names the previous message's ``seqId`` (:attr:`SeqRule.PREV_LINK`, applied by the session),
+and a ``checksum`` (CRC32 of the top 25 levels interleaved, over the original strings). Sizes
+are absolute; ``"0"`` deletes the level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Final
+
+import orjson
+
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    ChecksumRule,
+    Codec,
+    Endpoints,
+    Event,
+    Heartbeat,
+    Integrity,
+    Level,
+    ParseError,
+    SeqRule,
+    SnapshotSource,
+    Subscribed,
+    VenueError,
+)
+
+_CHANNEL: Final = "books"
+
+
+class Okx(Codec):
+    """OKX v5 ``books``: in-band snapshot, ``prevSeqId`` links, CRC32 over the top 25."""
+
+    venue = "okx"
+    aliases = ("okex", "okex3")
+    integrity = Integrity(
+        seq=SeqRule.PREV_LINK,
+        checksum=ChecksumRule.OKX_CRC32_TOP25,
+        snapshot=SnapshotSource.IN_BAND,
+        keep_text=True,
+    )
+    # Port 443: OKX stopped accepting WebSocket connections on 8443 on 2026-10-31 (reported in
+    # https://siebly.hashnode.dev, "OKX WebSocket port 8443 is retired"; ccxt already uses 443).
+    endpoints = Endpoints(ws="wss://ws.okx.com:443/ws/v5/public", rest="https://www.okx.com")
+    # The connection drops after 30 s without data; OKX asks for the text frame "ping" when
+    # nothing arrived for N < 30 s and answers "pong"
+    # (https://www.okx.com/docs-v5/en/#overview-websocket-connect).
+    ping_interval_s = 20.0
+
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        super().__init__(symbols, depth=depth)
+        # The explicit table for this connection: venue id -> canonical symbol.
+        self._canonical = {self.venue_symbol(s): s for s in self.symbols}
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC/USDT`` -> ``BTC-USDT`` (spot). Derivatives use ccxt's unified form:
+        ``BTC/USDT:USDT`` -> ``BTC-USDT-SWAP``, ``BTC/USD:BTC-220527`` -> ``BTC-USD-220527``."""
+        pair, _, contract = symbol.partition(":")
+        base, sep, quote = pair.partition("/")
+        if not (sep and base.isalnum() and quote.isalnum() and pair.isupper()):
+            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        if not contract:
+            return f"{base}-{quote}"
+        settle, _, expiry = contract.partition("-")
+        if settle not in (base, quote) or not (expiry == "" or _is_yymmdd(expiry)):
+            raise ValueError(f"not an OKX swap or future: {symbol!r}")
+        return f"{base}-{quote}-{expiry or 'SWAP'}"
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return [self._request("subscribe", symbols)] if symbols else []
+
+    def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return [self._request("unsubscribe", symbols)] if symbols else []
+
+    def _request(self, op: str, symbols: Sequence[str]) -> str:
+        args = [{"channel": _CHANNEL, "instId": self.venue_symbol(s)} for s in symbols]
+        return orjson.dumps({"op": op, "args": args}).decode()
+
+    def ping_frame(self) -> str:
+        return "ping"
+
+    def parse(self, frame: str | bytes) -> list[Event]:
+        if frame in ("pong", b"pong"):
+            return [Heartbeat()]
+        try:
+            obj = orjson.loads(frame)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise ParseError("expected a JSON object")
+        arg = obj.get("arg")
+        channel = arg.get("channel") if isinstance(arg, dict) else None
+        inst = arg.get("instId") if isinstance(arg, dict) else None
+        event = obj.get("event")
+        if event is not None:
+            # {"event":"subscribe","arg":{...}}, {"event":"error","code":"60012","msg":...};
+            # "notice" warns of a service upgrade that will close the connection
+            # (https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection).
+            if event in ("error", "notice"):
+                message = f"{event} {obj.get('code')}: {str(obj.get('msg'))[:200]}"
+                known = self._canonical.get(inst) if isinstance(inst, str) else None
+                return [VenueError(message, known)]
+            if event == "subscribe" and channel == _CHANNEL:
+                return [Subscribed(symbol=self._symbol(inst))]
+            return []
+        if channel != _CHANNEL:
+            if channel is None:
+                raise ParseError("neither an event nor a channel push")
+            return []  # tickers, trades... on the same connection
+        symbol, action, data = self._symbol(inst), obj.get("action"), obj.get("data")
+        if action not in ("snapshot", "update") or not isinstance(data, list):
+            raise ParseError("books push: bad 'action' or 'data'")
+        return [self._book(symbol, action == "snapshot", item) for item in data]
+
+    def _symbol(self, inst: object) -> str:
+        symbol = self._canonical.get(inst) if isinstance(inst, str) else None
+        if symbol is None:
+            raise ParseError(f"book message for an unsubscribed instrument {str(inst)[:40]!r}")
+        return symbol
+
+    def _book(self, symbol: str, snapshot: bool, item: object) -> BookSnapshot | BookDelta:
+        if not isinstance(item, dict):
+            raise ParseError("books push: 'data' item is not an object")
+        bids, asks = _levels(item.get("bids"), "bids"), _levels(item.get("asks"), "asks")
+        ts = item.get("ts")
+        if not (isinstance(ts, str) and ts.isdigit() and ts.isascii()):
+            raise ParseError("books push: bad 'ts'")
+        # OKX announced that the JSON checksum is always 0 from 2026-06-23 (production); 0
+        # therefore means "no checksum", not a value to verify.
+        checksum = _int(item.get("checksum", 0), "checksum", signed=True) or None
+        # seqId/prevSeqId were added in 2022-2023: older messages (the 2022 recording) have
+        # neither, so they carry no link information (None) and only the checksum proves them.
+        # A keep-alive has empty sides and prevSeqId == seqId; after a sequence reset seqId
+        # drops below prevSeqId, which still names the previous seqId (order-book channel
+        # page above): both satisfy PREV_LINK as they stand.
+        seq = _int(item["seqId"], "seqId") if "seqId" in item else None
+        prev = _int(item["prevSeqId"], "prevSeqId", signed=True) if "prevSeqId" in item else None
+        ts_ns = int(ts) * 1_000_000
+        if snapshot:
+            return BookSnapshot(symbol, bids, asks, seq=seq, checksum=checksum, venue_ts_ns=ts_ns)
+        if (seq is None) != (prev is None):
+            raise ParseError("books update: seqId without prevSeqId or the reverse")
+        return BookDelta(
+            symbol, bids, asks, last=seq, prev=prev, checksum=checksum, venue_ts_ns=ts_ns
+        )
+
+
+def _is_yymmdd(text: str) -> bool:
+    return len(text) == 6 and text.isdigit() and text.isascii()
+
+
+def _int(value: object, what: str, *, signed: bool = False) -> int:
+    """A JSON integer (``prevSeqId`` is -1 in a snapshot; the checksum is a signed int32)."""
+    if not isinstance(value, int) or isinstance(value, bool) or (value < 0 and not signed):
+        raise ParseError(f"books push: bad {what} {str(value)[:40]!r}")
+    return value
+
+
+def _levels(raw: object, what: str) -> list[Level]:
+    """``[["price", "size", "0", "orders"], ...]`` as sent, after checking each level holds
+    usable decimal strings (price > 0, size >= 0)."""
+    if not isinstance(raw, list):
+        raise ParseError(f"{what}: expected a list of levels")
+    for level in raw:
+        if not (
+            isinstance(level, list)
+            and len(level) >= 2
+            and _decimal(level[0]) > 0.0
+            and _decimal(level[1]) >= 0.0
+        ):
+            raise ParseError(f"{what}: bad level {str(level)[:80]}")
+    return raw
+
+
+def _decimal(text: object) -> float:
+    """The value of a decimal string; -1.0 (rejected by the callers) for anything else."""
+    if not isinstance(text, str):
+        return -1.0
+    try:
+        value = float(text)
+    except ValueError:
+        return -1.0
+    return value if math.isfinite(value) else -1.0

@@ -1,0 +1,141 @@
+"""feeds.book.Book against a plain dict model, plus exact cases."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.book import Book
+from feeds.protocol import Level
+
+# Prices on a small grid so deltas hit existing levels often; sizes include 0 (delete).
+prices = st.integers(1, 40).map(lambda i: f"{i / 4:.2f}")
+sizes = st.sampled_from(["0", "0.0", "1", "2.5", "0.001", "7"])
+levels = st.lists(st.tuples(prices, sizes).map(list), max_size=8)
+messages = st.lists(st.tuples(levels, levels), max_size=30)
+
+
+def model_top(side: dict[float, float], bids: bool, n: int) -> tuple[list[float], list[float]]:
+    px = sorted(side, reverse=bids)[:n]
+    return px, [side[p] for p in px]
+
+
+def apply_model(side: dict[float, float], lv: list[Level], depth: int | None, bids: bool) -> None:
+    for p, q in lv:
+        if float(q) == 0.0:
+            side.pop(float(p), None)
+        else:
+            side[float(p)] = float(q)
+    if depth is not None:
+        for p in sorted(side, reverse=bids)[depth:]:
+            del side[p]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    snapshot=st.tuples(levels, levels),
+    stream=messages,
+    top_n=st.integers(1, 6),
+    depth=st.none() | st.integers(1, 8),
+)
+def test_book_equals_dict_model(
+    snapshot: tuple[list[Level], list[Level]],
+    stream: list[tuple[list[Level], list[Level]]],
+    top_n: int,
+    depth: int | None,
+) -> None:
+    book = Book(top_n=top_n, keep_text=True, max_depth=depth)
+    mb: dict[float, float] = {}
+    ma: dict[float, float] = {}
+    book.apply_snapshot(*snapshot)
+    apply_model(mb, snapshot[0], depth, True)
+    apply_model(ma, snapshot[1], depth, False)
+    for bids, asks in stream:
+        before = book.top()
+        changed = book.apply(bids, asks)
+        apply_model(mb, bids, depth, True)
+        apply_model(ma, asks, depth, False)
+        bp, bs = model_top(mb, True, top_n)
+        ap, az = model_top(ma, False, top_n)
+        assert book.top() == (bp, bs, ap, az)
+        if not changed:  # the hint may be conservative, never wrong
+            assert book.top() == before
+        assert book.side(True) == list(zip(*model_top(mb, True, 99), strict=True))
+        assert book.side(False) == list(zip(*model_top(ma, False, 99), strict=True))
+        assert book.best_bid() == (max(mb) if mb else None)
+        assert book.best_ask() == (min(ma) if ma else None)
+        assert book.crossed() == (bool(mb) and bool(ma) and max(mb) >= min(ma))
+        tb, ta = book.top_text(top_n)
+        assert [(float(p), float(q)) for p, q in tb] == list(zip(bp, bs, strict=True))
+        assert [(float(p), float(q)) for p, q in ta] == list(zip(ap, az, strict=True))
+
+
+def test_exact_top_text_and_numbers() -> None:
+    book = Book(top_n=2, keep_text=True)
+    book.apply_snapshot(
+        [["100.10", "1.50"], ["99.9", "2"], [98, 3]], [["101.0", "0.5"], [102.5, 1]]
+    )
+    assert book.top() == ([100.1, 99.9], [1.5, 2.0], [101.0, 102.5], [0.5, 1.0])
+    assert book.top(5) == ([100.1, 99.9, 98.0], [1.5, 2.0, 3.0], [101.0, 102.5], [0.5, 1.0])
+    assert book.top_text(3) == (
+        [("100.10", "1.50"), ("99.9", "2"), (98, 3)],
+        [("101.0", "0.5"), (102.5, 1)],
+    )
+    # same price, new text: the text follows the venue's latest spelling
+    assert book.apply([["100.1", "1.5000"]], []) is True
+    assert book.top_text(1) == ([("100.1", "1.5000")], [("101.0", "0.5")])
+    assert (book.bid_count, book.ask_count) == (3, 2)
+
+
+def test_changed_top_hint() -> None:
+    book = Book(top_n=2)
+    book.apply_snapshot(
+        [["10", "1"], ["9", "1"], ["8", "1"]], [["11", "1"], ["12", "1"], ["13", "1"]]
+    )
+    assert book.apply([["8", "5"], ["7", "1"]], [["13", "0"], ["14", "1"]]) is False
+    assert book.apply([["6", "0"]], []) is False  # deleting an absent level
+    assert book.apply([["9", "2"]], []) is True
+    assert book.apply([], [["11.5", "1"]]) is True
+    assert book.apply([["10", "0"]], []) is True
+
+
+def test_truncation_keeps_best_levels() -> None:
+    book = Book(top_n=1, max_depth=2)
+    book.apply_snapshot(
+        [["10", "1"], ["9", "1"], ["8", "1"]], [["11", "1"], ["13", "1"], ["12", "1"]]
+    )
+    assert book.side(True) == [(10.0, 1.0), (9.0, 1.0)]
+    assert book.side(False) == [(11.0, 1.0), (12.0, 1.0)]
+    assert book.apply([["10.5", "1"]], []) is True
+    assert book.side(True) == [(10.5, 1.0), (10.0, 1.0)]
+    # a level below the depth is dropped at once, and the top is unchanged
+    assert book.apply([], [["20", "1"]]) is False
+    assert book.side(False) == [(11.0, 1.0), (12.0, 1.0)]
+
+
+def test_truncation_below_top_n_reports_change() -> None:
+    book = Book(top_n=5, max_depth=2)
+    book.apply_snapshot([["10", "1"], ["9", "1"]], [])
+    assert book.apply([["11", "1"]], []) is True
+    assert book.top() == ([11.0, 10.0], [1.0, 1.0], [], [])
+
+
+def test_empty_book_and_errors() -> None:
+    book = Book()
+    assert (book.best_bid(), book.best_ask(), book.crossed()) == (None, None, False)
+    assert book.top() == ([], [], [], [])
+    with pytest.raises(ValueError, match="text"):
+        book.top_text(1)
+    with pytest.raises(ValueError, match="top_n"):
+        Book(top_n=0)
+    with pytest.raises(ValueError):
+        book.apply([["x", "1"]], [])
+
+
+def test_crossed_and_locked() -> None:
+    book = Book()
+    book.apply_snapshot([["10", "1"]], [["10", "1"]])
+    assert book.crossed() is True
+    book.apply([], [["10", "0"], ["10.01", "1"]])
+    assert (book.crossed(), book.best_bid(), book.best_ask()) == (False, 10.0, 10.01)

@@ -1,0 +1,653 @@
+"""FeedSession: every integrity rule, driven through tests/fakecodec.py with exact call logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from feeds.capture import read_capture
+from feeds.checksum import kraken_crc32
+from feeds.protocol import ChecksumRule, Codec, RestRequest, SeqRule
+from feeds.session import Action, BookListener, FeedSession, FetchSnapshot, Reconnect, Send
+from feeds.venues.binance import Binance
+from feeds.venues.kraken_v1 import KrakenV1
+from feeds.venues.okx import Okx
+from tests.fakecodec import FakeCodec, make_codec
+from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
+
+BTC, ETH = "BTC/USD", "ETH/USD"
+S = 1_000_000_000
+T0 = 1_700_000_000 * S
+SUB_ALL = Send('{"op": "sub", "args": ["BTCUSD", "ETHUSD"]}')
+UNSUB_BTC = Send('{"op": "unsub", "args": ["BTCUSD"]}')
+SUB_BTC = Send('{"op": "sub", "args": ["BTCUSD"]}')
+FETCH_BTC = FetchSnapshot(RestRequest("http://r/depth?symbol=BTCUSD", BTC))
+FETCH_ETH = FetchSnapshot(RestRequest("http://r/depth?symbol=ETHUSD", ETH))
+
+
+class Log:
+    """Records every listener and state call in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.states: list[tuple[object, ...]] = []
+
+    def listener_for(self, symbol: str) -> BookListener:
+        return _Leg(self, symbol)
+
+    def on_state(self, state: str, reason: str | None, ts_ns: int) -> None:
+        self.states.append((state, reason, ts_ns))
+
+    def take(self) -> list[tuple[object, ...]]:
+        out, self.calls = self.calls, []
+        return out
+
+
+class _Leg:
+    def __init__(self, log: Log, symbol: str) -> None:
+        self.log, self.symbol = log, symbol
+
+    def on_book(
+        self,
+        bid_px: list[float],
+        bid_sz: list[float],
+        ask_px: list[float],
+        ask_sz: list[float],
+        ts_ns: int,
+    ) -> None:
+        self.log.calls.append(("book", self.symbol, bid_px, bid_sz, ask_px, ask_sz, ts_ns))
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        self.log.calls.append(("usable", self.symbol, usable, reason, ts_ns))
+
+
+def new(codec: FakeCodec, **kw: Any) -> tuple[FeedSession, Log]:
+    log = Log()
+    return FeedSession(codec, log.listener_for, log.on_state, rest_base="http://r", **kw), log
+
+
+def snap(sym: str, b: list[list[str]], a: list[list[str]], **kw: object) -> str:
+    return json.dumps({"snap": sym, "b": b, "a": a, **kw})
+
+
+def delta(sym: str, b: list[list[str]], a: list[list[str]], **kw: object) -> str:
+    return json.dumps({"d": sym, "b": b, "a": a, **kw})
+
+
+def body(b: list[list[str]], a: list[list[str]], **kw: object) -> bytes:
+    return json.dumps({"b": b, "a": a, **kw}).encode()
+
+
+def book(
+    sym: str, bp: list[float], bs: list[float], ap: list[float], az: list[float], t: int
+) -> tuple[object, ...]:
+    return ("book", sym, bp, bs, ap, az, t)
+
+
+def usable(sym: str, ok: bool, reason: str | None, t: int) -> tuple[object, ...]:
+    return ("usable", sym, ok, reason, t)
+
+
+def live_in_band(codec: FakeCodec, **kw: Any) -> tuple[FeedSession, Log]:
+    """A session with BTC (100/101) and ETH (10/11) synced at T0, log cleared."""
+    s, log = new(codec, **kw)
+    s.opened(T0)
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=10), T0)
+    s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=10), T0)
+    log.take()
+    return s, log
+
+
+# -- basics -------------------------------------------------------------------------------
+
+
+def test_in_band_sync_then_live() -> None:
+    s, log = new(make_codec())
+    assert s.opened(T0) == [SUB_ALL]
+    assert s.frame(snap("BTCUSD", [["100", "1"], ["99", "2"]], [["101", "3"]]), T0 + 1) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 1),
+        book(BTC, [100.0, 99.0], [1.0, 2.0], [101.0], [3.0], T0 + 1),
+    ]
+    assert log.states == [("syncing", None, T0)]
+    s.frame(snap("ETHUSD", [["10", "1"]], []), T0 + 2)
+    assert log.take() == [usable(ETH, True, None, T0 + 2), book(ETH, [10.0], [1.0], [], [], T0 + 2)]
+    assert log.states == [("syncing", None, T0), ("live", None, T0 + 2)]
+    assert s.books[BTC].top(5) == ([100.0, 99.0], [1.0, 2.0], [101.0], [3.0])
+
+
+def test_one_on_book_per_symbol_per_frame_after_whole_frame() -> None:
+    s, log = live_in_band(make_codec())
+    frame = {
+        "events": [
+            {"d": "BTCUSD", "b": [["100", "5"]], "a": []},
+            {"d": "ETHUSD", "b": [], "a": [["11", "0"], ["12", "2"]]},
+            {"d": "BTCUSD", "b": [], "a": [["100.5", "4"]]},
+        ]
+    }
+    assert s.frame(json.dumps(frame), T0 + S) == []
+    assert log.take() == [
+        book(BTC, [100.0], [5.0], [100.5, 101.0], [4.0, 1.0], T0 + S),
+        book(ETH, [10.0], [1.0], [12.0], [2.0], T0 + S),
+    ]
+    assert s.stats.book_msgs == 2 + 3
+    assert s.stats.book_updated_ns == {BTC: T0 + S, ETH: T0 + S}
+
+
+def test_no_on_book_when_top_n_unchanged() -> None:
+    s, log = live_in_band(make_codec(), top_n=1)
+    s.frame(delta("BTCUSD", [["99", "7"]], [["102", "1"]]), T0 + S)  # below the top 1
+    assert log.take() == []
+    s.frame(delta("BTCUSD", [["100", "0"]], []), T0 + 2 * S)  # 99 becomes best
+    assert log.take() == [book(BTC, [99.0], [7.0], [101.0], [1.0], T0 + 2 * S)]
+
+
+def test_reply_sent_back_heartbeat_and_venue_error_counted() -> None:
+    s, log = live_in_band(make_codec())
+    assert s.frame('{"events": [{"ping": 7}, {"hb": 1}, {"err": "bad", "sym": "BTCUSD"}]}', T0) == [
+        Send('{"pong": 7}')
+    ]
+    assert s.stats.venue_errors == 1
+    assert log.take() == []
+
+
+def test_connection_seq_ignored_without_connection_counter_rule() -> None:
+    s, log = live_in_band(make_codec())
+    assert s.frame('{"conn": 1}', T0) == []
+    assert s.frame('{"conn": 5}', T0) == []
+    assert (s.stats.gaps, log.take()) == (0, [])
+
+
+def test_unknown_symbol_counted() -> None:
+    s, log = live_in_band(make_codec())
+    assert s.frame(delta("XRPUSD", [["1", "1"]], []), T0) == []
+    assert s.stats.unknown_symbol == 1
+    assert log.take() == []
+
+
+def test_malformed_and_codec_bug_dropped_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    s, log = live_in_band(make_codec())
+    with caplog.at_level(logging.DEBUG, logger="feeds.session"):
+        assert s.frame(b"not json", T0) == []
+        assert s.frame('{"bug": 1}', T0) == []
+    assert (s.stats.frames, s.stats.malformed, s.stats.codec_errors) == (4, 1, 1)
+    assert [r.levelname for r in caplog.records] == ["DEBUG", "ERROR"]
+    assert "b'not json'" in caplog.records[0].getMessage()
+    assert log.take() == []
+
+
+def test_other_codec_exceptions_propagate() -> None:
+    s, log = live_in_band(make_codec())
+    with pytest.raises(RuntimeError, match="boom"):
+        s.frame('{"boom": 1}', T0)
+    assert (s.stats.malformed, s.stats.codec_errors, log.take()) == (0, 0, [])
+
+
+def test_bad_level_resyncs_that_symbol() -> None:
+    s, log = live_in_band(make_codec())
+    assert s.frame(delta("BTCUSD", [["abc", "1"]], []), T0 + S) == [UNSUB_BTC, SUB_BTC]
+    assert s.stats.codec_errors == 1
+    assert log.take() == [usable(BTC, False, "desynced", T0 + S)]
+
+
+# -- sequencing rules -------------------------------------------------------------------
+
+
+def rest_session(seq: SeqRule, **kw: Any) -> tuple[FeedSession, Log]:
+    s, log = new(make_codec(seq, rest=True), **kw)
+    assert s.opened(T0) == [SUB_ALL, FETCH_BTC, FETCH_ETH]
+    return s, log
+
+
+def test_range_buffer_drop_bridge_continue_then_gap_resyncs_one_symbol() -> None:
+    s, log = rest_session(SeqRule.RANGE)
+    for first, last, px in [(5, 9, "1"), (9, 11, "2"), (12, 12, "3")]:
+        assert s.frame(delta("BTCUSD", [["100", px]], [], first=first, last=last), T0 + S) == []
+    assert log.take() == []
+    assert s.snapshot(ETH, body([["10", "1"]], [["11", "1"]], seq=3), T0 + S) == []
+    assert s.snapshot(BTC, body([["100", "9"]], [["101", "1"]], seq=10), T0 + 2 * S) == []
+    assert (s.stats.older, s.stats.book_msgs) == (1, 4)
+    assert log.take() == [
+        usable(ETH, True, None, T0 + S),
+        book(ETH, [10.0], [1.0], [11.0], [1.0], T0 + S),
+        usable(BTC, True, None, T0 + 2 * S),
+        book(BTC, [100.0], [3.0], [101.0], [1.0], T0 + 2 * S),
+    ]
+    assert log.states == [("syncing", None, T0), ("live", None, T0 + 2 * S)]
+    # 13 missing: BTC resyncs through REST, ETH keeps flowing.
+    assert s.frame(delta("BTCUSD", [["100", "4"]], [], first=14, last=15), T0 + 3 * S) == [
+        FETCH_BTC
+    ]
+    assert s.frame(delta("ETHUSD", [["10", "2"]], [], first=4, last=4), T0 + 3 * S) == []
+    assert s.frame(delta("BTCUSD", [], [["102", "1"]], first=16, last=16), T0 + 3 * S) == []
+    assert log.take() == [
+        usable(BTC, False, "desynced", T0 + 3 * S),
+        book(ETH, [10.0], [2.0], [11.0], [1.0], T0 + 3 * S),
+    ]
+    assert log.states[-1] == ("resyncing", "desynced", T0 + 3 * S)
+    assert s.snapshot(BTC, body([["99", "1"]], [["102", "5"]], seq=15), T0 + 4 * S) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 4 * S),
+        book(BTC, [99.0], [1.0], [102.0], [1.0], T0 + 4 * S),
+    ]
+    assert log.states[-2:] == [("resyncing", "desynced", T0 + 3 * S), ("live", None, T0 + 4 * S)]
+    assert (s.stats.gaps, s.stats.resyncs) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "verdict"),
+    [(11, 11, "apply"), (8, 12, "apply"), (3, 10, "drop"), (12, 13, "gap")],
+)
+def test_range_first_message_after_snapshot(first: int, last: int, verdict: str) -> None:
+    s, log = rest_session(SeqRule.RANGE)
+    s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], seq=10), T0)
+    log.take()
+    actions = s.frame(delta("BTCUSD", [["100", "2"]], [], first=first, last=last), T0 + S)
+    expected = {
+        "apply": ([], [book(BTC, [100.0], [2.0], [101.0], [1.0], T0 + S)]),
+        "drop": ([], []),
+        "gap": ([FETCH_BTC], [usable(BTC, False, "desynced", T0 + S)]),
+    }[verdict]
+    assert (actions, log.take()) == expected
+
+
+def test_range_after_bridge_requires_exact_continuity() -> None:
+    s, log = rest_session(SeqRule.RANGE)
+    s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], seq=10), T0)
+    s.frame(delta("BTCUSD", [["100", "2"]], [], first=9, last=12), T0)
+    log.take()
+    # overlapping (first 12 != 13) after the bridge is a gap, not a second bridge
+    assert s.frame(delta("BTCUSD", [["100", "3"]], [], first=12, last=14), T0 + S) == [FETCH_BTC]
+    assert log.take() == [usable(BTC, False, "desynced", T0 + S)]
+
+
+def test_prev_link_in_band_keepalive_gap_and_in_band_resync() -> None:
+    s, log = new(make_codec(SeqRule.PREV_LINK))
+    s.opened(T0)
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=100), T0)
+    s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=7), T0)
+    log.take()
+    assert s.frame(delta("BTCUSD", [["100", "2"]], [], prev=100, last=105), T0 + S) == []
+    # OKX keep-alive: prevSeqId == seqId, no levels: not a gap, nothing changes
+    assert s.frame(delta("BTCUSD", [], [], prev=105, last=105), T0 + 2 * S) == []
+    assert s.stats.book_updated_ns[BTC] == T0 + 2 * S
+    assert s.frame(delta("BTCUSD", [["100", "3"]], [], prev=104, last=106), T0 + 3 * S) == [
+        UNSUB_BTC,
+        SUB_BTC,
+    ]
+    # ignored until the new snapshot; ETH unaffected
+    assert s.frame(delta("BTCUSD", [["100", "4"]], [], prev=106, last=107), T0 + 3 * S) == []
+    assert s.frame(delta("ETHUSD", [["10", "5"]], [], prev=7, last=8), T0 + 3 * S) == []
+    assert s.frame(snap("BTCUSD", [["99", "1"]], [["101", "2"]], seq=200), T0 + 4 * S) == []
+    assert s.frame(delta("BTCUSD", [["99", "3"]], [], prev=200, last=201), T0 + 5 * S) == []
+    # OKX sequence reset (maintenance): seqId drops below prevSeqId, which still links
+    assert s.frame(delta("BTCUSD", [], [], prev=201, last=3), T0 + 6 * S) == []
+    assert s.frame(delta("BTCUSD", [], [], prev=3, last=4), T0 + 6 * S) == []
+    assert log.take() == [
+        book(BTC, [100.0], [2.0], [101.0], [1.0], T0 + S),
+        usable(BTC, False, "desynced", T0 + 3 * S),
+        book(ETH, [10.0], [5.0], [11.0], [1.0], T0 + 3 * S),
+        usable(BTC, True, None, T0 + 4 * S),
+        book(BTC, [99.0], [1.0], [101.0], [2.0], T0 + 4 * S),
+        book(BTC, [99.0], [3.0], [101.0], [2.0], T0 + 5 * S),
+    ]
+    assert [st for st, _, _ in log.states] == ["syncing", "live", "resyncing", "live"]
+
+
+def test_prev_link_rest_bridges_like_binance_futures() -> None:
+    s, log = rest_session(SeqRule.PREV_LINK)
+    s.frame(delta("BTCUSD", [["100", "2"]], [], first=90, last=99, prev=89), T0)  # u < id: drop
+    s.frame(delta("BTCUSD", [["100", "3"]], [], first=95, last=102, prev=99), T0)  # U <= id <= u
+    s.frame(delta("BTCUSD", [["100", "4"]], [], first=103, last=104, prev=102), T0)
+    s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], seq=100), T0 + S)
+    assert log.take() == [
+        usable(BTC, True, None, T0 + S),
+        book(BTC, [100.0], [4.0], [101.0], [1.0], T0 + S),
+    ]
+    assert s.stats.older == 1
+    assert s.frame(delta("BTCUSD", [], [], first=106, last=106, prev=105), T0 + 2 * S) == [
+        FETCH_BTC
+    ]
+
+
+def test_counter_duplicate_gap_and_snapshot_reset() -> None:
+    s, log = live_in_band(make_codec(SeqRule.COUNTER))
+    s.frame(delta("BTCUSD", [["100", "2"]], [], last=11), T0 + S)
+    s.frame(delta("BTCUSD", [["100", "9"]], [], last=11), T0 + S)  # duplicate: dropped
+    # Bybit: a message with u == 1 is a fresh snapshot (the codec emits it as one)
+    s.frame(snap("BTCUSD", [["98", "1"]], [["99", "1"]], seq=1), T0 + 2 * S)
+    s.frame(delta("BTCUSD", [["98", "2"]], [], last=2), T0 + 3 * S)
+    assert s.frame(delta("BTCUSD", [], [], last=4), T0 + 4 * S) == [UNSUB_BTC, SUB_BTC]
+    assert log.take() == [
+        book(BTC, [100.0], [2.0], [101.0], [1.0], T0 + S),
+        book(BTC, [98.0], [1.0], [99.0], [1.0], T0 + 2 * S),
+        book(BTC, [98.0], [2.0], [99.0], [1.0], T0 + 3 * S),
+        usable(BTC, False, "desynced", T0 + 4 * S),
+    ]
+    assert (s.stats.older, s.stats.gaps) == (1, 1)
+
+
+def test_time_rule_drops_deltas_at_or_before_snapshot_time() -> None:
+    s, log = rest_session(SeqRule.TIME)
+    for ts, px in [(900, "2"), (1000, "3"), (1001, "4")]:
+        s.frame(delta("BTCUSD", [["100", px]], [], ts=ts), T0)
+    s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], ts=1000), T0 + S)
+    s.frame(delta("BTCUSD", [["100", "5"]], [], ts=999), T0 + S)  # old, late: dropped too
+    assert log.take() == [
+        usable(BTC, True, None, T0 + S),
+        book(BTC, [100.0], [4.0], [101.0], [1.0], T0 + S),
+    ]
+    assert s.stats.older == 3
+
+
+def test_snapshot_only_crossed_waits_for_next_push() -> None:
+    s, log = live_in_band(make_codec(SeqRule.SNAPSHOT_ONLY))
+    assert s.frame(snap("BTCUSD", [["102", "1"]], [["101", "1"]]), T0 + S) == []
+    assert s.frame(snap("BTCUSD", [["100", "1"]], [["103", "1"]]), T0 + 2 * S) == []
+    assert log.take() == [
+        usable(BTC, False, "crossed_book", T0 + S),
+        usable(BTC, True, None, T0 + 2 * S),
+        book(BTC, [100.0], [1.0], [103.0], [1.0], T0 + 2 * S),
+    ]
+    assert s.stats.crossed == 1
+
+
+def test_crossed_book_resyncs_in_band() -> None:
+    s, log = live_in_band(make_codec(SeqRule.NONE))
+    assert s.frame(delta("BTCUSD", [["101", "1"]], []), T0 + S) == [UNSUB_BTC, SUB_BTC]
+    assert log.take() == [usable(BTC, False, "crossed_book", T0 + S)]
+    assert s.stats.crossed == 1
+    assert s.books[BTC].bid_count == 0
+
+
+def test_resync_without_unsubscribe_reconnects() -> None:
+    s, log = live_in_band(make_codec(SeqRule.COUNTER, unsubscribe=False))
+    assert s.frame(delta("BTCUSD", [], [], last=99), T0 + S) == [Reconnect("desynced")]
+    assert log.take() == [usable(BTC, False, "desynced", T0 + S)]
+
+
+# -- buffer, connection counter, checksums ------------------------------------------------
+
+
+def test_buffer_overflow_drops_and_rerequests() -> None:
+    s, log = rest_session(SeqRule.RANGE, max_buffered=2)
+    assert s.frame(delta("BTCUSD", [["100", "1"]], [], first=1, last=1), T0) == []
+    assert s.frame(delta("BTCUSD", [["100", "2"]], [], first=2, last=2), T0) == []
+    assert s.frame(delta("BTCUSD", [["100", "3"]], [], first=3, last=3), T0) == [FETCH_BTC]
+    assert s.stats.buffer_overflow == 1
+    s.frame(delta("BTCUSD", [["100", "4"]], [], first=4, last=4), T0)
+    s.snapshot(BTC, body([["100", "9"]], [["101", "1"]], seq=3), T0 + S)
+    assert log.take() == [
+        usable(BTC, True, None, T0 + S),
+        book(BTC, [100.0], [4.0], [101.0], [1.0], T0 + S),
+    ]
+    assert s.snapshot(BTC, body([["1", "1"]], [["2", "1"]], seq=3), T0 + S) == []  # superseded
+    assert s.books[BTC].top(1) == ([100.0], [4.0], [101.0], [1.0])
+
+
+def test_connection_counter_gap_desyncs_every_book() -> None:
+    s, log = new(make_codec(connection_counter=True))
+    s.opened(T0)
+    s.frame('{"events": [{"conn": 1}, {"snap": "BTCUSD", "b": [["100", "1"]], "a": []}]}', T0)
+    s.frame('{"events": [{"conn": 2}, {"snap": "ETHUSD", "b": [["10", "1"]], "a": []}]}', T0)
+    log.take()
+    assert s.frame(
+        '{"events": [{"conn": 4}, {"d": "BTCUSD", "b": [["100", "2"]], "a": []}]}', T0 + S
+    ) == [Reconnect("desynced")]
+    assert log.take() == [
+        usable(BTC, False, "desynced", T0 + S),
+        usable(ETH, False, "desynced", T0 + S),
+    ]
+    assert (
+        s.frame('{"events": [{"conn": 5}, {"snap": "BTCUSD", "b": [["1", "1"]], "a": []}]}', T0 + S)
+        == []
+    )
+    assert log.take() == []
+    assert s.stats.gaps == 1
+
+
+OKX_BIDS = [["3366.1", "7"], ["3366", "6"]]
+OKX_ASKS = [["3366.8", "9"], ["3368", "8"]]
+
+
+def test_okx_checksum_verified_and_mismatch_resyncs() -> None:
+    s, log = new(make_codec(SeqRule.NONE, checksum=ChecksumRule.OKX_CRC32_TOP25, keep_text=True))
+    s.opened(T0)
+    # the OKX docs examples (tests/fixtures/checksum_vectors/okx_books_checksum.json)
+    assert s.frame(snap("BTCUSD", OKX_BIDS, OKX_ASKS, cs=-1881014294), T0) == []
+    assert s.frame(delta("BTCUSD", [["3366", "0"]], [["3372", "8"]], cs=831078360), T0 + S) == []
+    assert s.frame(delta("BTCUSD", [["3366.1", "8"]], [], cs=831078360), T0 + 2 * S) == [
+        UNSUB_BTC,
+        SUB_BTC,
+    ]
+    assert log.take() == [
+        usable(BTC, True, None, T0),
+        book(BTC, [3366.1, 3366.0], [7.0, 6.0], [3366.8, 3368.0], [9.0, 8.0], T0),
+        book(BTC, [3366.1], [7.0], [3366.8, 3368.0, 3372.0], [9.0, 8.0, 8.0], T0 + S),
+        usable(BTC, False, "desynced", T0 + 2 * S),
+    ]
+    assert (s.stats.checksum_ok, s.stats.checksum_fail) == (2, 1)
+
+
+def test_kraken_truncates_to_subscribed_depth_before_checksum() -> None:
+    codec = make_codec(checksum=ChecksumRule.KRAKEN_CRC32_TOP10, keep_text=True, depth=10)
+    s, log = new(codec, top_n=2)
+    s.opened(T0)
+    bids = [[f"0.{50 - i:02d}", "1.0"] for i in range(10)]  # 0.50 .. 0.41
+    asks = [[f"0.{51 + i:02d}", "2.0"] for i in range(10)]
+    cs = kraken_crc32([(p, q) for p, q in bids], [(p, q) for p, q in asks])
+    assert s.frame(snap("BTCUSD", bids, asks, cs=cs), T0) == []
+    # a new best bid pushes 0.41 out of the depth-10 book; Kraken does not delete it on the wire
+    after = [("0.505", "3.0"), *[(p, q) for p, q in bids[:9]]]
+    cs2 = kraken_crc32(after, [(p, q) for p, q in asks])
+    assert s.frame(delta("BTCUSD", [["0.505", "3.0"]], [], cs=cs2), T0 + S) == []
+    assert s.stats.checksum_ok == 2
+    assert s.books[BTC].side(True)[-1] == (0.42, 1.0)
+    assert s.books[BTC].bid_count == 10
+    # Subscribed.depth overrides the codec's depth
+    s.frame('{"sub": "BTCUSD", "depth": 5}', T0 + S)
+    assert s.books[BTC].max_depth == 5
+    assert s.books[ETH].max_depth == 10
+    assert log.take() == [
+        usable(BTC, True, None, T0),
+        book(BTC, [0.5, 0.49], [1.0, 1.0], [0.51, 0.52], [2.0, 2.0], T0),
+        book(BTC, [0.505, 0.5], [3.0, 1.0], [0.51, 0.52], [2.0, 2.0], T0 + S),
+    ]
+
+
+# -- clock: pings, staleness, REST failures, close ---------------------------------------------
+
+
+def test_pings_due_every_interval() -> None:
+    s, log = new(make_codec(ping_interval_s=5.0))
+    assert s.tick(T0) == []  # not opened yet
+    s.opened(T0)
+    assert s.tick(T0 + 4 * S) == []
+    assert s.tick(T0 + 5 * S) == [Send('{"op":"ping"}')]
+    assert s.tick(T0 + 9 * S) == []
+    assert s.tick(T0 + 10 * S) == [Send('{"op":"ping"}')]
+    assert s.stats.pings == 2
+    assert (log.calls, log.states) == ([], [("syncing", None, T0)])
+
+
+def test_silent_connection_goes_stale() -> None:
+    s, log = live_in_band(make_codec(), stale_after_s=10.0)
+    s.frame('{"hb": 1}', T0 + 5 * S)
+    assert s.tick(T0 + 15 * S) == []
+    assert s.tick(T0 + 15 * S + 1) == [Reconnect("stale")]
+    assert log.take() == [
+        usable(BTC, False, "stale", T0 + 15 * S + 1),
+        usable(ETH, False, "stale", T0 + 15 * S + 1),
+    ]
+    assert log.states[-1] == ("stale", "no frame for 10.0 s", T0 + 15 * S + 1)
+    assert s.tick(T0 + 30 * S) == []
+    s.closed(T0 + 31 * S)
+    assert log.take() == []
+
+
+def test_old_book_unusable_until_next_update() -> None:
+    s, log = live_in_band(make_codec(), stale_after_s=10.0, max_book_age_s=60.0)
+    for t in range(5, 61, 5):
+        s.frame('{"hb": 1}' if t != 30 else delta("BTCUSD", [["100", "2"]], []), T0 + t * S)
+    assert s.tick(T0 + 60 * S) == []
+    assert s.tick(T0 + 60 * S + 1) == []
+    s.frame(delta("ETHUSD", [["9", "1"]], []), T0 + 61 * S)  # below the top: still republished
+    assert log.take() == [
+        book(BTC, [100.0], [2.0], [101.0], [1.0], T0 + 30 * S),
+        usable(ETH, False, "stale", T0 + 60 * S + 1),
+        usable(ETH, True, None, T0 + 61 * S),
+        book(ETH, [10.0, 9.0], [1.0, 1.0], [11.0], [1.0], T0 + 61 * S),
+    ]
+
+
+def test_snapshot_failures_and_unparsable_snapshot_refetch() -> None:
+    s, log = rest_session(SeqRule.RANGE)
+    assert s.snapshot_failed(BTC, "HTTP 429", T0) == []
+    assert s.snapshot(BTC, b"<html>", T0 + S) == []
+    assert (s.stats.snapshot_failures, s.stats.malformed) == (1, 1)
+    assert s.tick(T0 + 2 * S - 1) == []
+    assert s.tick(T0 + 2 * S) == [FETCH_BTC]
+    assert s.tick(T0 + 3 * S) == []
+    assert log.take() == []
+
+
+def test_closed_makes_usable_legs_unusable() -> None:
+    s, log = live_in_band(make_codec())
+    s.closed(T0 + S)
+    assert log.take() == [
+        usable(BTC, False, "disconnected", T0 + S),
+        usable(ETH, False, "disconnected", T0 + S),
+    ]
+    assert s.frame(snap("BTCUSD", [["1", "1"]], []), T0 + 2 * S) == []
+    assert log.take() == []
+    assert s.books[BTC].top(1) == ([100.0], [1.0], [101.0], [1.0])  # kept for diagnostics
+    assert s.tick(T0 + 99 * S) == []
+
+
+# -- real recordings through real codecs (tests/fixtures, see ATTRIBUTION.md) ----------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class LastTop:
+    """Keeps each symbol's last best level and counts on_book / unusable calls."""
+
+    def __init__(self) -> None:
+        self.top: dict[str, tuple[float, float, float, float]] = {}
+        self.books: dict[str, int] = {}
+        self.unusable: list[tuple[object, ...]] = []
+
+    def listener_for(self, symbol: str) -> BookListener:
+        outer = self
+
+        class Leg:
+            def on_book(
+                self, bp: list[float], bs: list[float], ap: list[float], az: list[float], ts: int
+            ) -> None:
+                outer.top[symbol] = (bp[0], bs[0], ap[0], az[0])
+                outer.books[symbol] = outer.books.get(symbol, 0) + 1
+
+            def on_usable(self, ok: bool, reason: str | None, ts_ns: int) -> None:
+                if not ok:
+                    outer.unusable.append((symbol, reason, ts_ns))
+
+        return Leg()
+
+
+def replay_fixture(name: str, codec: Codec) -> tuple[FeedSession, LastTop]:
+    """Feed one recorded connection to a session; REST snapshots are answered with the
+    recorded body of the same symbol, at its recorded time (or at once if already past)."""
+    records = list(read_capture(FIXTURES / name))
+    rest = {parse_qs(urlsplit(r.url).query)["symbol"][0]: r for r in records if r.dir == "rest"}
+    tops = LastTop()
+    s = FeedSession(codec, tops.listener_for, lambda *a: None, rest_base=codec.endpoints.rest)
+    due: list[tuple[int, str, bytes]] = []
+
+    def run(actions: list[Action], t: int) -> None:
+        for a in actions:
+            assert isinstance(a, Send | FetchSnapshot), a
+            if isinstance(a, FetchSnapshot):
+                r = rest[parse_qs(urlsplit(a.request.url).query)["symbol"][0]]
+                data = r.data if isinstance(r.data, bytes) else r.data.encode()
+                due.append((max(r.t, t), a.request.symbol, data))
+
+    for r in records:
+        for t, symbol, data in sorted(d for d in due if d[0] <= r.t):
+            due.remove((t, symbol, data))
+            run(s.snapshot(symbol, data, t), t)
+        if r.dir == "open":
+            run(s.opened(r.t), r.t)
+        elif r.dir == "in":
+            run(s.frame(r.data, r.t), r.t)
+    assert due == []
+    return s, tops
+
+
+def test_okx_recording_every_checksum_verified() -> None:
+    symbols = ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")
+    s, tops = replay_fixture("okx.ndjson.gz", Okx(symbols))
+    st = s.stats
+    assert (st.book_msgs, st.checksum_ok, st.checksum_fail, st.gaps, st.crossed) == (
+        290,
+        290,
+        0,
+        0,
+        0,
+    )
+    assert (st.malformed, st.codec_errors, st.resyncs) == (0, 0, 0)
+    assert tops.top == {
+        "BTC/USD:BTC-220527": (30229.4, 2.0, 30238.8, 3.0),
+        "UNI/USD:UNI": (5.137, 20.0, 5.145, 50.0),
+        "BTC/USDT": (30236.1, 0.18050747, 30236.2, 0.001),
+    }
+    assert tops.unusable == []
+
+
+def test_kraken_v1_recording_truncated_to_depth_1000_every_checksum_verified() -> None:
+    codec = KrakenV1(KRAKEN_SYMBOLS, depth=1000)
+    s, tops = replay_fixture("kraken.ndjson.gz", codec)
+    st = s.stats
+    assert (st.book_msgs, st.checksum_ok, st.checksum_fail, st.gaps, st.crossed) == (
+        4279,
+        4269,
+        0,
+        0,
+        0,
+    )
+    assert (st.malformed, st.codec_errors, st.resyncs) == (0, 0, 0)
+    # (these books never reach depth 1000: truncation is proven by the synthetic Kraken test)
+    assert {k: (b.bid_count, b.ask_count) for k, b in s.books.items()} == {
+        "WAVES/EUR": (384, 272),
+        "XMR/USD": (657, 426),
+        "KSM/BTC": (189, 243),
+        "GRT/ETH": (60, 73),
+        "SC/EUR": (847, 588),
+        "ETH/CHF": (278, 148),
+        "OCEAN/BTC": (153, 248),
+        "OMG/USD": (226, 298),
+        "BTC/CHF": (500, 315),
+        "ADA/BTC": (707, 840),
+    }
+    assert tops.top["XMR/USD"] == (353.64, 30.3, 354.48, 6.86050247)
+    assert tops.top["OCEAN/BTC"] == (2.774e-05, 606.11897, 2.781e-05, 606.16153)
+    assert tops.unusable == []
+
+
+def test_binance_recording_rest_snapshots_bridge_and_continue() -> None:
+    symbols = ("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR")
+    s, tops = replay_fixture("binance.ndjson.gz", Binance(symbols))
+    st = s.stats
+    # cryptofeed counts 176 L2_BOOK callbacks: 4 snapshots + 172 applied diffs (5 older dropped)
+    assert (st.book_msgs, st.older, st.gaps, st.crossed, st.resyncs) == (176, 5, 0, 0, 0)
+    assert (st.malformed, st.codec_errors, st.buffer_overflow) == (0, 0, 0)
+    assert tops.top == {
+        "NKN/USDT": (0.3527, 9602.0, 0.3531, 152.0),
+        "BLZ/ETH": (6.547e-05, 100.0, 6.56e-05, 1528.0),
+        "LRC/BTC": (6.37e-06, 2500.0, 6.38e-06, 2285.0),
+        "RUNE/EUR": (6.251, 69.3, 6.269, 69.3),
+    }

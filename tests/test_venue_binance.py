@@ -1,0 +1,526 @@
+"""Binance / Binance.US codec: golden events, the real recordings, fuzzing.
+
+The recordings (tests/fixtures/binance*.ndjson.gz, see ATTRIBUTION.md) are replayed twice:
+by :class:`ReferenceBook`, an independent plain-dict model that applies the raw JSON with the
+published rule (it never calls the code under test), and through the codec + FeedSession.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.capture import Record, read_capture
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    ConnectionSeq,
+    Event,
+    Heartbeat,
+    ParseError,
+    Reply,
+    RestRequest,
+    SeqRule,
+    SnapshotSource,
+    Subscribed,
+    VenueError,
+)
+from feeds.session import FeedSession, FetchSnapshot
+from feeds.venues.binance import Binance, BinanceUS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BINANCE_SYMBOLS = ("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR")
+BINANCEUS_SYMBOLS = ("CRV/USDT", "COMP/USDT", "OMG/BUSD", "ZRX/USDT")
+Top = tuple[float, float, float, float]
+
+
+def records(name: str) -> list[Record]:
+    return list(read_capture(FIXTURES / f"{name}.ndjson.gz"))
+
+
+# --- the independent reference model ----------------------------------------------------
+
+
+@dataclass
+class ReferenceBook:
+    """Plain dicts fed the raw JSON, with the Binance spot rule (realdata README §3)."""
+
+    bids: dict[float, float] = field(default_factory=dict)
+    asks: dict[float, float] = field(default_factory=dict)
+    snapshot_id: int | None = None
+    last_u: int | None = None
+
+    def apply_levels(self, bids: list[list[str]], asks: list[list[str]]) -> None:
+        for side, levels in ((self.bids, bids), (self.asks, asks)):
+            for price, qty in levels:
+                if float(qty) == 0.0:
+                    side.pop(float(price), None)
+                else:
+                    side[float(price)] = float(qty)
+
+    def top(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
+        bids = sorted(self.bids.items(), reverse=True)[:n]
+        asks = sorted(self.asks.items())[:n]
+        return (
+            [p for p, _ in bids],
+            [q for _, q in bids],
+            [p for p, _ in asks],
+            [q for _, q in asks],
+        )
+
+    def best(self) -> Top:
+        bid, ask = max(self.bids), min(self.asks)
+        return (bid, self.bids[bid], ask, self.asks[ask])
+
+
+@dataclass
+class ReferenceReplay:
+    books: dict[str, ReferenceBook] = field(default_factory=dict)
+    pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    dropped: int = 0
+    bridged: int = 0
+    continued: int = 0
+    crossed: int = 0
+
+    def rest(self, record: Record) -> str:
+        venue_id = record.url.split("symbol=")[1].split("&")[0]
+        body = orjson.loads(record.data)
+        book = self.books[venue_id] = ReferenceBook(snapshot_id=body["lastUpdateId"])
+        book.apply_levels(body["bids"], body["asks"])
+        for event in self.pending.pop(venue_id, []):
+            self.depth(event)
+        return venue_id
+
+    def frame(self, record: Record) -> str | None:
+        wrapper = orjson.loads(record.data)
+        if not wrapper["stream"].endswith("@depth@100ms"):
+            return None
+        event = wrapper["data"]
+        if event["s"] not in self.books:
+            self.pending.setdefault(event["s"], []).append(event)
+            return None
+        return event["s"] if self.depth(event) else None
+
+    def depth(self, event: dict[str, Any]) -> bool:
+        book = self.books[event["s"]]
+        assert book.snapshot_id is not None
+        if event["u"] <= book.snapshot_id:
+            self.dropped += 1
+            return False
+        if book.last_u is None:
+            assert event["U"] <= book.snapshot_id + 1 <= event["u"], "bridging event"
+            self.bridged += 1
+        else:
+            assert event["U"] == book.last_u + 1, "continuity"
+            self.continued += 1
+        book.last_u = event["u"]
+        book.apply_levels(event["b"], event["a"])
+        if max(book.bids) >= min(book.asks):
+            self.crossed += 1
+        return True
+
+
+def reference(name: str) -> ReferenceReplay:
+    ref = ReferenceReplay()
+    for record in records(name):
+        if record.dir == "rest":
+            ref.rest(record)
+        elif record.dir == "in":
+            ref.frame(record)
+    return ref
+
+
+@pytest.mark.parametrize(
+    ("name", "dropped", "bridged", "continued"),
+    [("binance", 5, 4, 168), ("binanceus", 4, 4, 328)],
+)
+def test_reference_replay_proves_the_published_rule_on_every_message(
+    name: str, dropped: int, bridged: int, continued: int
+) -> None:
+    ref = reference(name)
+    assert (ref.dropped, ref.bridged, ref.continued, ref.crossed) == (
+        dropped,
+        bridged,
+        continued,
+        0,
+    )
+    assert ref.pending == {}
+
+
+def test_reference_final_tops_are_the_golden_values() -> None:
+    # Best bid, its size, best ask, its size after the last message of each recording.
+    golden = {
+        "NKNUSDT": (0.3527, 9602.0, 0.3531, 152.0),
+        "BLZETH": (6.547e-05, 100.0, 6.56e-05, 1528.0),
+        "LRCBTC": (6.37e-06, 2500.0, 6.38e-06, 2285.0),
+        "RUNEEUR": (6.251, 69.3, 6.269, 69.3),
+        "COMPUSDT": (296.92, 16.81835, 297.46, 2.9),
+        "OMGBUSD": (13.7307, 91.95, 13.7728, 72.96),
+        "CRVUSDT": (2.643, 1889.6, 2.648, 2026.9),
+        "ZRXUSDT": (0.9947, 307.93, 0.9978, 7119.69),
+    }
+    books = reference("binance").books | reference("binanceus").books
+    assert {venue_id: book.best() for venue_id, book in books.items()} == golden
+
+
+# --- the codec on the recordings ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "symbols"),
+    [("binance", Binance, BINANCE_SYMBOLS), ("binanceus", BinanceUS, BINANCEUS_SYMBOLS)],
+)
+def test_codec_translates_every_recorded_frame_exactly(
+    name: str, cls: type[Binance], symbols: tuple[str, ...]
+) -> None:
+    codec = cls(symbols)
+    canonical = {codec.venue_symbol(s): s for s in symbols}
+    kinds: dict[str, int] = {}
+    for record in records(name):
+        if record.dir == "rest":
+            assert isinstance(record.data, str)
+            body = orjson.loads(record.data)
+            venue_id = record.url.split("symbol=")[1].split("&")[0]
+            assert codec.parse_snapshot(canonical[venue_id], record.data.encode()) == BookSnapshot(
+                canonical[venue_id], body["bids"], body["asks"], seq=body["lastUpdateId"]
+            )
+        elif record.dir == "in":
+            assert isinstance(record.data, str)
+            wrapper = orjson.loads(record.data)
+            stream_kind = wrapper["stream"].split("@", 1)[1]
+            kinds[stream_kind] = kinds.get(stream_kind, 0) + 1
+            raw = wrapper["data"]
+            expected: list[Event] = []
+            if stream_kind == "depth@100ms":
+                expected = [
+                    BookDelta(
+                        canonical[raw["s"]], raw["b"], raw["a"], first=raw["U"], last=raw["u"],
+                        venue_ts_ns=raw["E"] * 1_000_000,
+                    )
+                ]  # fmt: skip
+            assert codec.parse(record.data) == expected
+            # The same event on a raw /ws connection arrives without the wrapper.
+            assert codec.parse(orjson.dumps(raw)) == expected
+    expected_kinds = {
+        "binance": {"depth@100ms": 177, "bookTicker": 84, "aggTrade": 2, "kline_1m": 2},
+        "binanceus": {"depth@100ms": 336, "bookTicker": 128, "aggTrade": 11, "kline_1m": 5},
+    }
+    assert kinds == expected_kinds[name]
+
+
+def test_first_recorded_frame_golden_event() -> None:
+    frame = next(r.data for r in records("binance") if r.dir == "in")
+    assert Binance(BINANCE_SYMBOLS).parse(frame) == [
+        BookDelta(
+            symbol="NKN/USDT",
+            bids=[
+                ["0.35130000", "6195.00000000"],
+                ["0.34750000", "5548.00000000"],
+                ["0.34640000", "6222.00000000"],
+            ],
+            asks=[],
+            first=499869750,
+            last=499869752,
+            venue_ts_ns=1633998512068_000000,
+        )
+    ]
+
+
+# --- frames out, control frames, symbols -----------------------------------------------
+
+
+def test_class_attributes_declare_the_rule() -> None:
+    assert (Binance.venue, BinanceUS.venue) == ("binance", "binanceus")
+    assert Binance.integrity.seq is SeqRule.RANGE
+    assert Binance.integrity.snapshot is SnapshotSource.REST
+    assert Binance.ping_interval_s is None
+    assert BinanceUS.endpoints.ws == "wss://stream.binance.us:9443"
+    assert BinanceUS.endpoints.rest == "https://api.binance.us"
+
+
+def test_subscribe_frames_and_urls() -> None:
+    codec = Binance(["BTC/USDT", "ETH/BTC"])
+    assert codec.subscribe_frames(["BTC/USDT", "ETH/BTC"]) == [
+        '{"method":"SUBSCRIBE","params":["btcusdt@depth@100ms","ethbtc@depth@100ms"],"id":1}'
+    ]
+    assert codec.subscribe_frames(["ETH/BTC"]) == [
+        '{"method":"SUBSCRIBE","params":["ethbtc@depth@100ms"],"id":2}'
+    ]
+    assert codec.subscribe_frames([]) == []
+    assert codec.unsubscribe_frames(["ETH/BTC"]) == []
+    assert codec.ws_url("") == "wss://stream.binance.com:9443/ws"
+    assert codec.ws_url("ws://127.0.0.1:8765/") == "ws://127.0.0.1:8765/ws"
+    assert codec.ws_url("ws://127.0.0.1:8765/stream") == "ws://127.0.0.1:8765/stream"
+    assert codec.snapshot_request("BTC/USDT", "") == RestRequest(
+        "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", "BTC/USDT"
+    )
+    assert BinanceUS(["ZRX/USDT"]).snapshot_request("ZRX/USDT", "http://127.0.0.1:9/") == (
+        RestRequest("http://127.0.0.1:9/api/v3/depth?symbol=ZRXUSDT&limit=1000", "ZRX/USDT")
+    )
+
+
+def test_control_frames() -> None:
+    codec = Binance(["BTC/USDT"])
+    assert codec.parse('{"result":null,"id":1}') == [Subscribed()]
+    assert codec.parse('{"result":["btcusdt@depth@100ms"],"id":3}') == []
+    assert codec.parse('{"code":0,"msg":"Unknown property","id":1}') == [
+        VenueError("0: Unknown property")
+    ]
+    assert codec.parse(b'{"error":{"code":2,"msg":"Invalid request"},"id":4}') == [
+        VenueError("2: Invalid request")
+    ]
+    ticker = '{"u":400900217,"s":"BTCUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"}'
+    assert codec.parse(ticker) == []
+    assert codec.parse('{"e":"aggTrade","E":1,"s":"BTCUSDT"}') == []
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "",
+        "[]",
+        '{"hello":1}',
+        '{"stream":"btcusdt@depth@100ms","data":[]}',
+        '{"stream":"btcusdt@depth@100ms","data":{"e":"kline"}}',
+        '{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":3,"u":2,"b":[],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":true,"u":2,"b":[],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1","x"]],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[["0","1"]]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["nan","1"]],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[[1.5,"1"]],"a":[]}',
+    ],
+)
+def test_malformed_frames_raise_parse_error(frame: str) -> None:
+    with pytest.raises(ParseError):
+        Binance(["BTC/USDT"]).parse(frame)
+
+
+def test_rest_error_body_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match=r"Invalid symbol"):
+        Binance(["BTC/USDT"]).parse_snapshot("BTC/USDT", b'{"code":-1121,"msg":"Invalid symbol."}')
+
+
+def test_symbols_are_mapped_by_explicit_table() -> None:
+    assert Binance(["1INCH/USDT"]).venue_symbol("1INCH/USDT") == "1INCHUSDT"
+    with pytest.raises(ValueError, match="both"):
+        Binance(["AB/CD", "ABC/D"])
+    for bad in ("BTCUSDT", "btc/usdt", "BTC/", "BTC-USD/T"):
+        with pytest.raises(ValueError, match="canonical"):
+            Binance([bad])
+
+
+# --- fuzzing ------------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+ARBITRARY_INPUT = st.binary(max_size=64) | st.text(max_size=64) | JSON_VALUES.map(json.dumps)
+"""Random bytes, random text, random JSON documents."""
+
+
+def _paths(obj: object, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if prefix:
+        yield prefix
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj):
+            yield from _paths(value, (*prefix, index))
+
+
+@st.composite
+def mutated(draw: st.DrawFn, frames: list[Any]) -> str:
+    """A valid frame with 1-3 keys/items dropped or replaced by random JSON."""
+    obj = copy.deepcopy(draw(st.sampled_from(frames)))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        paths = list(_paths(obj))
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = obj
+        for key in path[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(JSON_VALUES)
+    return json.dumps(obj)  # stdlib: keeps huge ints and writes NaN, both invalid for orjson
+
+
+def check_events(events: list[Event], symbols: tuple[str, ...]) -> None:
+    """What a codec may return: typed events, book levels of positive finite decimals."""
+    for event in events:
+        assert isinstance(
+            event,
+            BookSnapshot | BookDelta | Subscribed | Heartbeat | Reply | VenueError | ConnectionSeq,
+        )
+        if isinstance(event, BookSnapshot | BookDelta):
+            assert event.symbol in symbols
+            for price, size, *_ in [*event.bids, *event.asks]:
+                assert float(price) > 0.0
+                assert float(size) >= 0.0
+
+
+def fuzz(parse: Any, data: str | bytes, symbols: tuple[str, ...]) -> None:
+    try:
+        events = parse(data)
+    except ParseError:
+        return
+    check_events(events, symbols)
+
+
+SAMPLE_FRAMES = [orjson.loads(r.data) for r in records("binance")[1:40] if r.dir == "in"]
+SAMPLE_SNAPSHOT = orjson.loads(next(r.data for r in records("binance") if r.dir == "rest"))
+SAMPLE_SNAPSHOT |= {"bids": SAMPLE_SNAPSHOT["bids"][:4], "asks": SAMPLE_SNAPSHOT["asks"][:4]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARBITRARY_INPUT)
+def test_fuzz_arbitrary_input(data: str | bytes) -> None:
+    fuzz(Binance(BINANCE_SYMBOLS).parse, data, BINANCE_SYMBOLS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated(SAMPLE_FRAMES))
+def test_fuzz_mutated_frames(frame: str) -> None:
+    fuzz(Binance(BINANCE_SYMBOLS).parse, frame, BINANCE_SYMBOLS)
+
+
+@settings(max_examples=150, deadline=None)
+@given(mutated([SAMPLE_SNAPSHOT]) | st.binary(max_size=32))
+def test_fuzz_mutated_rest_snapshots(body: str | bytes) -> None:
+    data = body.encode() if isinstance(body, str) else body
+    fuzz(lambda b: [Binance(BINANCE_SYMBOLS).parse_snapshot("NKN/USDT", b)], data, BINANCE_SYMBOLS)
+
+
+# --- through the real sequencing machinery ------------------------------------------------
+
+
+@dataclass
+class RecordingLeg:
+    """A BookListener that keeps every call."""
+
+    books: list[tuple[list[float], list[float], list[float], list[float], int]] = field(
+        default_factory=list
+    )
+    usable: list[tuple[bool, str | None, int]] = field(default_factory=list)
+
+    def on_book(
+        self,
+        bid_px: list[float],
+        bid_sz: list[float],
+        ask_px: list[float],
+        ask_sz: list[float],
+        ts_ns: int,
+    ) -> None:
+        self.books.append((list(bid_px), list(bid_sz), list(ask_px), list(ask_sz), ts_ns))
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        self.usable.append((usable, reason, ts_ns))
+
+    def view(self) -> tuple[list[float], list[float], list[float], list[float]]:
+        """What the listener currently knows: the levels of its last on_book."""
+        return self.books[-1][:4]
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "symbols", "first_tops"),
+    [
+        (
+            "binance",
+            Binance,
+            BINANCE_SYMBOLS,
+            {
+                "NKN/USDT": (0.3521, 672.0, 0.3525, 3959.0),
+                "BLZ/ETH": (6.547e-05, 100.0, 6.555e-05, 6617.0),
+                "LRC/BTC": (6.37e-06, 6500.0, 6.38e-06, 24365.0),
+                "RUNE/EUR": (6.251, 69.3, 6.269, 69.3),
+            },
+        ),
+        (
+            "binanceus",
+            BinanceUS,
+            BINANCEUS_SYMBOLS,
+            {
+                "COMP/USDT": (296.58, 1.4, 297.08, 1.5),
+                "OMG/BUSD": (13.7664, 30.28, 13.7964, 2.49),
+                "CRV/USDT": (2.64, 1892.1, 2.648, 2029.9),
+                "ZRX/USDT": (0.9939, 5023.17, 0.9955, 2100.0),
+            },
+        ),
+    ],
+)
+def test_session_replay_matches_the_reference_after_every_message(
+    name: str, cls: type[Binance], symbols: tuple[str, ...], first_tops: dict[str, Top]
+) -> None:
+    codec = cls(symbols)
+    canonical = {codec.venue_symbol(s): s for s in symbols}
+    legs = {s: RecordingLeg() for s in symbols}
+    states: list[tuple[str, str | None]] = []
+    session = FeedSession(codec, legs.__getitem__, lambda st_, why, _t: states.append((st_, why)))
+    ref = ReferenceReplay()
+    recorded_urls = sorted(r.url for r in records(name) if r.dir == "rest")
+    for record in records(name):
+        if record.dir == "open":
+            actions = session.opened(record.t)
+            # The snapshot requests are exactly the recorded ones (host, path, query).
+            assert sorted(a.request.url for a in actions if isinstance(a, FetchSnapshot)) == (
+                recorded_urls
+            )
+            continue
+        assert isinstance(record.data, str)
+        before = {s: len(leg.books) for s, leg in legs.items()}
+        if record.dir == "rest":
+            venue_id = ref.rest(record)
+            actions = session.snapshot(canonical[venue_id], record.data.encode(), record.t)
+            assert legs[canonical[venue_id]].usable == [(True, None, record.t)]
+            bid_px, bid_sz, ask_px, ask_sz = legs[canonical[venue_id]].view()
+            assert (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]) == first_tops[canonical[venue_id]]
+        else:
+            ref.frame(record)
+            actions = session.frame(record.data, record.t)
+        assert actions == []
+        # After every message, each synced leg knows exactly the reference's top 20, learnt
+        # at most once per frame, never crossed.
+        for symbol, leg in legs.items():
+            book = ref.books.get(codec.venue_symbol(symbol))
+            if book is None:
+                assert leg.books == []
+                continue
+            assert len(leg.books) - before[symbol] in (0, 1)
+            assert leg.view() == book.top(20)
+            assert leg.view()[0][0] < leg.view()[2][0]
+            if len(leg.books) > before[symbol]:
+                assert leg.books[-1][4] == record.t
+    stats = session.stats
+    assert (ref.dropped, ref.bridged, ref.continued) == {
+        "binance": (5, 4, 168),
+        "binanceus": (4, 4, 328),
+    }[name]
+    # Every diff was applied or dropped as older by the session, none was a gap.
+    assert stats.book_msgs == len(symbols) + ref.bridged + ref.continued
+    assert stats.older == ref.dropped
+    assert (stats.gaps, stats.resyncs, stats.crossed) == (0, 0, 0)
+    assert (stats.malformed, stats.codec_errors, stats.unknown_symbol) == (0, 0, 0)
+    assert states == [("syncing", None), ("live", None)]

@@ -1,0 +1,268 @@
+"""Bybit v5 codec: the real ob500 recording (tests/fixtures/bybit.ndjson.gz, see
+ATTRIBUTION.md), the documented control frames, fuzzing.
+
+The golden book tops come from :func:`reference_tops`, a plain-dict model that applies the
+raw JSON itself (it never calls the code under test).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+
+from feeds.capture import read_capture
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Heartbeat,
+    ParseError,
+    SeqRule,
+    SnapshotSource,
+    Subscribed,
+    VenueError,
+)
+from feeds.session import FeedSession, Send
+from feeds.venues.bybit import Bybit
+from tests.test_venue_binance import (
+    ARBITRARY_INPUT,
+    RecordingLeg,
+    ReferenceBook,
+    Top,
+    fuzz,
+    mutated,
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "bybit.ndjson.gz"
+FRAMES = [r.data for r in read_capture(FIXTURE) if r.dir == "in"]
+SYMBOLS = ("XRP/USDT",)
+
+
+def reference_tops() -> list[Top]:
+    """Best bid/size/ask/size after each message, from the raw JSON; asserts ``u``
+    continuity (each delta's ``u`` = previous ``u`` + 1) and no crossing on every message."""
+    book = ReferenceBook()
+    last_u = 0
+    tops: list[Top] = []
+    for frame in FRAMES:
+        msg = orjson.loads(frame)
+        data = msg["data"]
+        if msg["type"] == "snapshot":
+            book = ReferenceBook()
+        else:
+            assert data["u"] == last_u + 1
+        last_u = data["u"]
+        book.apply_levels(data["b"], data["a"])
+        assert max(book.bids) < min(book.asks)
+        assert (len(book.bids), len(book.asks)) == (500, 500)
+        tops.append(book.best())
+    return tops
+
+
+def test_reference_replay_golden_tops() -> None:
+    tops = reference_tops()
+    assert len(tops) == 50
+    assert tops[0] == (1.9531, 6203.0, 1.9532, 10480.0)
+    assert tops[1] == (1.9531, 6198.0, 1.9532, 10480.0)
+    assert tops[24] == (1.9534, 6851.0, 1.9535, 1301.0)
+    assert tops[49] == (1.9537, 10605.0, 1.9538, 6702.0)
+
+
+def test_codec_translates_every_recorded_message_exactly() -> None:
+    codec = Bybit(SYMBOLS)
+    kinds = []
+    for frame in FRAMES:
+        msg = orjson.loads(frame)
+        data, ts_ns = msg["data"], msg["ts"] * 1_000_000
+        kinds.append(msg["type"])
+        if msg["type"] == "snapshot":
+            expected: Any = BookSnapshot("XRP/USDT", data["b"], data["a"], data["u"], None, ts_ns)
+        else:
+            expected = BookDelta(
+                "XRP/USDT", data["b"], data["a"], last=data["u"], venue_ts_ns=ts_ns
+            )
+        assert codec.parse(frame) == [expected]
+    assert kinds == ["snapshot"] + ["delta"] * 49
+
+
+def test_second_message_golden_event() -> None:
+    (delta,) = Bybit(SYMBOLS).parse(FRAMES[1])
+    assert isinstance(delta, BookDelta)
+    assert (delta.symbol, delta.first, delta.last, delta.prev) == ("XRP/USDT", None, 20254870, None)
+    assert delta.venue_ts_ns == 1733011200693_000000
+    assert delta.bids[0] == ["1.9531", "6198"]
+    assert (len(delta.bids), len(delta.asks)) == (13, 22)
+
+
+def test_u_equal_one_is_a_snapshot_whatever_its_type() -> None:
+    # Bybit docs: "Occasionally, you'll receive "u"=1, which is a snapshot data due to the
+    # restart of the service. So please overwrite your local orderbook".
+    frame = (
+        '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1733011200693,'
+        '"data":{"s":"XRPUSDT","b":[["1.95","10"]],"a":[["1.96","5"]],"u":1,"seq":7},'
+        '"cts":1733011200691}'
+    )
+    assert Bybit(SYMBOLS).parse(frame) == [
+        BookSnapshot("XRP/USDT", [["1.95", "10"]], [["1.96", "5"]], 1, None, 1733011200693_000000)
+    ]
+
+
+def test_class_attributes_and_frames_out() -> None:
+    assert Bybit.venue == "bybit"
+    assert Bybit.integrity.seq is SeqRule.COUNTER
+    assert Bybit.integrity.snapshot is SnapshotSource.IN_BAND
+    assert Bybit.ping_interval_s == 20.0
+    assert Bybit.endpoints.ws == "wss://stream.bybit.com/v5/public/spot"
+    codec = Bybit(["BTC/USDT", "ETH/USDT"])
+    assert codec.depth == 50
+    assert codec.ping_frame() == '{"op":"ping"}'
+    assert codec.subscribe_frames(["BTC/USDT"]) == [
+        '{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}'
+    ]
+    assert codec.unsubscribe_frames(["ETH/USDT"]) == [
+        '{"op":"unsubscribe","args":["orderbook.50.ETHUSDT"]}'
+    ]
+    many = [f"C{i}/USDT" for i in range(23)]
+    frames = Bybit(many, depth=200).subscribe_frames(many)
+    assert [len(orjson.loads(f)["args"]) for f in frames] == [10, 10, 3]
+    assert orjson.loads(frames[2])["args"] == [f"orderbook.200.C{i}USDT" for i in (20, 21, 22)]
+    with pytest.raises(ValueError, match="depth"):
+        Bybit(SYMBOLS, depth=500)
+    with pytest.raises(ValueError, match="both"):
+        Bybit(["AB/CD", "ABC/D"])
+
+
+def test_documented_control_frames() -> None:
+    # Examples from https://bybit-exchange.github.io/docs/v5/ws/connect
+    codec = Bybit(SYMBOLS)
+    public_pong = (
+        '{"success":true,"ret_msg":"pong","conn_id":"465772b1-7630-4fdc-a492-e003e6f0f260",'
+        '"req_id":"","op":"ping"}'
+    )
+    private_pong = '{"req_id":"test","op":"pong","args":["1675418560633"],"conn_id":"cfcb4"}'
+    ack = '{"success":true,"ret_msg":"subscribe","conn_id":"2324d924","req_id":"","op":"subscribe"}'
+    refused = (
+        '{"success":false,"ret_msg":"error:handler not found,topic:orderbook.50.NOPE",'
+        '"conn_id":"c","req_id":"","op":"subscribe"}'
+    )
+    assert codec.parse(public_pong) == [Heartbeat()]
+    assert codec.parse(private_pong) == [Heartbeat()]
+    assert codec.parse(ack) == [Subscribed()]
+    assert codec.parse(refused) == [
+        VenueError("subscribe: error:handler not found,topic:orderbook.50.NOPE")
+    ]
+    assert codec.parse('{"success":true,"ret_msg":"","op":"unsubscribe","conn_id":"c"}') == []
+    assert codec.parse('{"topic":"publicTrade.XRPUSDT","type":"snapshot","data":[]}') == []
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "null",
+        '{"x":1}',
+        '{"topic":"orderbook.50.XRPUSDT","type":"partial","ts":1,"data":{}}',
+        '{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT",'
+        '"b":[],"a":[],"u":2}}',
+        '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT",'
+        '"b":[],"a":[],"u":0}}',
+        '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":"1","data":{"s":"XRPUSDT",'
+        '"b":[],"a":[],"u":2}}',
+        '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT",'
+        '"b":[["1.9","-1"]],"a":[],"u":2}}',
+    ],
+)
+def test_malformed_frames_raise_parse_error(frame: str) -> None:
+    with pytest.raises(ParseError):
+        Bybit(SYMBOLS).parse(frame)
+
+
+SMALL_FRAMES = [orjson.loads(f) for f in FRAMES[1:4]]
+SMALL_SNAPSHOT = orjson.loads(FRAMES[0])
+SMALL_SNAPSHOT["data"] |= {
+    "b": SMALL_SNAPSHOT["data"]["b"][:3],
+    "a": SMALL_SNAPSHOT["data"]["a"][:3],
+}
+CONTROL = [{"success": True, "ret_msg": "pong", "conn_id": "c", "req_id": "", "op": "ping"}]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARBITRARY_INPUT)
+def test_fuzz_arbitrary_input(data: str | bytes) -> None:
+    fuzz(Bybit(SYMBOLS).parse, data, SYMBOLS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated([*SMALL_FRAMES, SMALL_SNAPSHOT, *CONTROL]))
+def test_fuzz_mutated_frames(frame: str) -> None:
+    fuzz(Bybit(SYMBOLS).parse, frame, SYMBOLS)
+
+
+# --- through the real sequencing machinery ------------------------------------------------
+
+TIMES = [r.t for r in read_capture(FIXTURE) if r.dir == "in"]
+
+
+def session_with_leg() -> tuple[FeedSession, RecordingLeg]:
+    leg = RecordingLeg()
+    return FeedSession(Bybit(SYMBOLS), lambda _symbol: leg, lambda *_: None), leg
+
+
+def test_session_replay_checks_u_on_every_message() -> None:
+    session, leg = session_with_leg()
+    assert session.opened(TIMES[0] - 1) == [
+        Send('{"op":"subscribe","args":["orderbook.50.XRPUSDT"]}')
+    ]
+    ref = ReferenceBook()
+    for frame, t in zip(FRAMES, TIMES, strict=True):
+        msg = orjson.loads(frame)
+        if msg["type"] == "snapshot":
+            ref = ReferenceBook()
+        ref.apply_levels(msg["data"]["b"], msg["data"]["a"])
+        before = len(leg.books)
+        assert session.frame(frame, t) == []
+        assert len(leg.books) - before in (0, 1)
+        assert leg.view() == ref.top(20)  # after every message
+        assert leg.view()[0][0] < leg.view()[2][0]
+    assert leg.usable == [(True, None, TIMES[0])]
+    bid_px, bid_sz, ask_px, ask_sz = leg.view()
+    assert (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]) == reference_tops()[-1]
+    stats = session.stats
+    assert (stats.book_msgs, stats.gaps, stats.resyncs, stats.crossed) == (50, 0, 0, 0)
+    assert (stats.malformed, stats.codec_errors) == (0, 0)
+
+
+def test_session_resyncs_in_band_on_a_lost_message() -> None:
+    session, leg = session_with_leg()
+    session.opened(TIMES[0] - 1)
+    for frame, t in zip(FRAMES[:10], TIMES[:10], strict=True):
+        session.frame(frame, t)
+    # Message 10 (u=20254879) is lost: message 11 is a gap -> unsubscribe + subscribe.
+    assert session.frame(FRAMES[11], TIMES[11]) == [
+        Send('{"op":"unsubscribe","args":["orderbook.50.XRPUSDT"]}'),
+        Send('{"op":"subscribe","args":["orderbook.50.XRPUSDT"]}'),
+    ]
+    assert leg.usable[-1] == (False, "desynced", TIMES[11])
+    calls = len(leg.books)
+    assert session.frame(FRAMES[12], TIMES[12]) == []  # ignored until the new snapshot
+    assert len(leg.books) == calls
+    # A service restart: "u" = 1 in a delta message is a full book, then u = 2 continues.
+    restart = orjson.loads(FRAMES[1])
+    restart["data"]["u"] = 1
+    session.frame(orjson.dumps(restart), TIMES[13])
+    assert leg.usable == [
+        (True, None, TIMES[0]),
+        (False, "desynced", TIMES[11]),
+        (True, None, TIMES[13]),
+    ]
+    restarted = ReferenceBook()
+    restarted.apply_levels(restart["data"]["b"], restart["data"]["a"])
+    assert leg.view() == restarted.top(20)
+    follow = orjson.loads(FRAMES[2])
+    follow["data"]["u"] = 2
+    assert session.frame(orjson.dumps(follow), TIMES[14]) == []
+    restarted.apply_levels(follow["data"]["b"], follow["data"]["a"])
+    assert leg.view() == restarted.top(20)
+    assert (session.stats.gaps, session.stats.resyncs) == (1, 1)

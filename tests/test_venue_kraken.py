@@ -1,0 +1,557 @@
+"""Kraken codecs: WS v1 on the real 2021 recording (tests/fixtures/kraken.ndjson.gz, see
+ATTRIBUTION.md); WS v2 (no recording exists) on Kraken's documented messages and checksum
+example, with the exact number text the v2 checksum needs; fuzzing of both.
+
+The golden book tops and checksums come from :func:`reference_replay_v1`, a plain-dict model
+that applies the raw JSON itself and computes the CRC32 with zlib (it never calls the code
+under test).
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+
+from feeds.capture import read_capture
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    ChecksumRule,
+    Heartbeat,
+    ParseError,
+    SeqRule,
+    SnapshotSource,
+    Subscribed,
+    VenueError,
+)
+from feeds.session import FeedSession, Send
+from feeds.venues.kraken import Kraken
+from feeds.venues.kraken_v1 import KrakenV1
+from tests.test_venue_binance import ARBITRARY_INPUT, Top, fuzz, mutated
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FRAMES = [r.data for r in read_capture(FIXTURES / "kraken.ndjson.gz") if r.dir == "in"]
+PAIRS = {  # v1 pair -> canonical: XBT is BTC (the explicit table in kraken_v1)
+    "WAVES/EUR": "WAVES/EUR",
+    "XMR/USD": "XMR/USD",
+    "KSM/XBT": "KSM/BTC",
+    "GRT/ETH": "GRT/ETH",
+    "SC/EUR": "SC/EUR",
+    "ETH/CHF": "ETH/CHF",
+    "OCEAN/XBT": "OCEAN/BTC",
+    "OMG/USD": "OMG/USD",
+    "XBT/CHF": "BTC/CHF",
+    "ADA/XBT": "ADA/BTC",
+}
+SYMBOLS = tuple(PAIRS.values())
+
+
+def kraken_checksum(asks: list[Any], bids: list[Any]) -> int:
+    """Kraken's published rule, written independently of feeds/: top 10 asks ascending then
+    top 10 bids descending, each level price+qty text without '.' and leading zeros."""
+
+    def text(value: str) -> str:
+        return value.replace(".", "").lstrip("0")
+
+    return zlib.crc32("".join(text(p) + text(q) for p, q, *_ in asks[:10] + bids[:10]).encode())
+
+
+def reference_replay_v1(depth: int = 1000) -> list[tuple[int, str, Top]]:
+    """(frame index, pair, best bid/size/ask/size) after every book message; asserts on every
+    update that the venue's checksum matches (book truncated to the subscribed depth) and on
+    every message that the book is not crossed."""
+    books: dict[str, tuple[dict[float, list[str]], dict[float, list[str]]]] = {}
+    tops: list[tuple[int, str, Top]] = []
+    for index, frame in enumerate(FRAMES):
+        msg = orjson.loads(frame)
+        if not (isinstance(msg, list) and msg[-2].startswith("book-")):
+            continue
+        pair = msg[-1]
+        if "as" in msg[1]:
+            books[pair] = ({float(lv[0]): lv for lv in msg[1]["bs"]}, {})
+            books[pair][1].update({float(lv[0]): lv for lv in msg[1]["as"]})
+        bids, asks = books[pair]
+        if "as" not in msg[1]:
+            for part in msg[1:-2]:
+                for side, key in ((asks, "a"), (bids, "b")):
+                    for level in part.get(key, []):
+                        if float(level[1]) == 0.0:
+                            side.pop(float(level[0]), None)
+                        else:
+                            side[float(level[0])] = level
+            for side, worst_first in ((bids, False), (asks, True)):
+                for price in sorted(side, reverse=worst_first)[: max(0, len(side) - depth)]:
+                    del side[price]
+            best_asks = [asks[p] for p in sorted(asks)[:10]]
+            best_bids = [bids[p] for p in sorted(bids, reverse=True)[:10]]
+            assert kraken_checksum(best_asks, best_bids) == int(msg[-3]["c"])
+        bid, ask = max(bids), min(asks)
+        assert bid < ask
+        tops.append((index, pair, (bid, float(bids[bid][1]), ask, float(asks[ask][1]))))
+    return tops
+
+
+def test_v1_reference_replay_proves_every_checksum_and_golden_tops() -> None:
+    tops = reference_replay_v1()
+    assert len(tops) == 4279  # 10 snapshots + 4269 updates, every update's checksum matched
+    assert tops[0] == (12, "ADA/XBT", (2.289e-05, 31.75709827, 2.29e-05, 13355.87450757))
+    assert tops[1] == (13, "XBT/CHF", (56119.0, 0.14375128, 56218.3, 0.15))
+    assert tops[1000] == (1021, "XMR/USD", (354.1, 5.0, 354.74, 6.85516463))
+    assert tops[-2] == (4319, "SC/EUR", (0.04307, 5794.10440061, 0.04317, 20000.0))
+    assert tops[-1] == (4320, "WAVES/EUR", (13.233, 651.13730823, 13.2581, 29.25957971))
+
+
+def test_independent_checksum_matches_the_published_vectors() -> None:
+    # kraken_book_checksum_v1.json (Kraken's v1 docs example + 3 books from bmoscon/orderbook
+    # tests; see ATTRIBUTION.md) and the v2 docs example: proves the test's reference rule.
+    cases = orjson.loads((FIXTURES / "kraken_book_checksum_v1.json").read_bytes())["cases"]
+    assert [kraken_checksum(c["asks_best_first"], c["bids_best_first"]) for c in cases] == [
+        974947235,
+        577149452,
+        2369158246,
+        1611253991,
+    ]
+    assert kraken_checksum(DOCS_ASKS, DOCS_BIDS) == 3310070434
+
+
+def test_v1_codec_translates_every_recorded_frame_exactly() -> None:
+    codec = KrakenV1(SYMBOLS, depth=1000)
+    counts: dict[str, int] = {}
+    for frame in FRAMES:
+        msg = orjson.loads(frame)
+        expected: list[Any]
+        if isinstance(msg, dict):
+            if msg["event"] == "heartbeat":
+                expected = [Heartbeat()]
+            elif msg["event"] == "subscriptionStatus":
+                expected = [Subscribed(PAIRS[msg["pair"]], 1000)]
+            else:
+                expected = []  # systemStatus
+        elif not msg[-2].startswith("book-"):
+            expected = []
+        elif "as" in msg[1]:
+            expected = [BookSnapshot(PAIRS[msg[-1]], msg[1]["bs"], msg[1]["as"])]
+        else:
+            parts = msg[1:-2]
+            asks = [lv for p in parts for lv in p.get("a", [])]
+            bids = [lv for p in parts for lv in p.get("b", [])]
+            expected = [BookDelta(PAIRS[msg[-1]], bids, asks, checksum=int(parts[-1]["c"]))]
+        events = codec.parse(frame)
+        assert events == expected
+        for event in events:
+            counts[type(event).__name__] = counts.get(type(event).__name__, 0) + 1
+    assert counts == {"Subscribed": 10, "Heartbeat": 31, "BookSnapshot": 10, "BookDelta": 4269}
+
+
+def test_v1_golden_update_with_both_sides() -> None:
+    # Kraken's docs example (https://docs.kraken.com/api/docs/guides/spot-ws-book-v1): the
+    # asks and bids arrive in two objects, the checksum in the last.
+    frame = (
+        '[0,{"a":[["0.05120","0.00000500","1582905486.493008"],'
+        '["0.05275","0.00000500","1582905486.493034"]]},'
+        '{"b":[["0.04765","0.00000500","1582905486.493008"],'
+        '["0.04940","0.00000500","1582905486.493034","r"]],"c":"974947235"},"book-100","XBT/USD"]'
+    )
+    assert KrakenV1(["BTC/USD"]).parse(frame) == [
+        BookDelta(
+            "BTC/USD",
+            [
+                ["0.04765", "0.00000500", "1582905486.493008"],
+                ["0.04940", "0.00000500", "1582905486.493034", "r"],
+            ],
+            [
+                ["0.05120", "0.00000500", "1582905486.493008"],
+                ["0.05275", "0.00000500", "1582905486.493034"],
+            ],
+            checksum=974947235,
+        )
+    ]
+
+
+def test_v1_frames_out_and_symbol_table() -> None:
+    codec = KrakenV1(["BTC/USD", "DOGE/EUR", "ETH/BTC"], depth=10)
+    assert codec.venue_symbol("BTC/USD") == "XBT/USD"
+    assert codec.venue_symbol("DOGE/EUR") == "XDG/EUR"
+    assert codec.venue_symbol("ETH/BTC") == "ETH/XBT"
+    assert codec.subscribe_frames(["BTC/USD", "DOGE/EUR"]) == [
+        '{"event":"subscribe","pair":["XBT/USD","XDG/EUR"],'
+        '"subscription":{"name":"book","depth":10}}'
+    ]
+    assert codec.unsubscribe_frames(["ETH/BTC"]) == [
+        '{"event":"unsubscribe","pair":["ETH/XBT"],"subscription":{"name":"book","depth":10}}'
+    ]
+    assert codec.ping_frame() == '{"event":"ping"}'
+    assert (KrakenV1.venue, KrakenV1.integrity, KrakenV1.endpoints.ws) == (
+        "kraken",
+        Kraken.integrity,
+        "wss://ws.kraken.com",
+    )
+    # the recorded subscription, byte for byte
+    recorded = next(r.data for r in read_capture(FIXTURES / "kraken.ndjson.gz") if r.dir == "out")
+    assert KrakenV1(SYMBOLS, depth=1000).subscribe_frames(SYMBOLS) == [recorded]
+    with pytest.raises(ValueError, match="depth"):
+        KrakenV1(SYMBOLS, depth=50)
+
+
+def test_v1_control_frames() -> None:
+    codec = KrakenV1(["BTC/USD"])
+    assert codec.parse('{"event":"pong","reqid":42}') == [Heartbeat()]
+    assert codec.parse('{"event":"heartbeat"}') == [Heartbeat()]
+    assert codec.parse(
+        '{"errorMessage":"Currency pair not supported","event":"subscriptionStatus",'
+        '"pair":"XBT/USD","status":"error","subscription":{"depth":10,"name":"book"}}'
+    ) == [VenueError("subscribe: Currency pair not supported", "BTC/USD")]
+    assert (
+        codec.parse(
+            '{"channelID":10001,"channelName":"book-10","event":"subscriptionStatus",'
+            '"pair":"XBT/USD","status":"unsubscribed","subscription":{"depth":10,"name":"book"}}'
+        )
+        == []
+    )
+    assert (
+        codec.parse('[42,[["5541.2","0.150","1534614057.3212","s","l",""]],"trade","XBT/USD"]')
+        == []
+    )
+
+
+# --- WS v2: Kraken's documented messages -------------------------------------------------------
+
+# https://docs.kraken.com/api/docs/guides/spot-ws-book-v2 (the checksum example, 3310070434).
+DOCS_BIDS = [
+    ("45283.5", "0.10000000"), ("45283.4", "1.54582015"), ("45282.1", "0.10000000"),
+    ("45281.0", "0.10000000"), ("45280.3", "1.54592586"), ("45279.0", "0.07990000"),
+    ("45277.6", "0.03310103"), ("45277.5", "0.30000000"), ("45277.3", "1.54602737"),
+    ("45276.6", "0.15445238"),
+]  # fmt: skip
+DOCS_ASKS = [
+    ("45285.2", "0.00100000"), ("45286.4", "1.54571953"), ("45286.6", "1.54571109"),
+    ("45289.6", "1.54560911"), ("45290.2", "0.15890660"), ("45291.8", "1.54553491"),
+    ("45294.7", "0.04454749"), ("45296.1", "0.35380000"), ("45297.5", "0.09945542"),
+    ("45299.5", "0.18772827"),
+]  # fmt: skip
+
+
+def v2_book(
+    kind: str,
+    bids: list[tuple[str, str]],
+    asks: list[tuple[str, str]],
+    checksum: int,
+    timestamp: str | None = None,
+    symbol: str = "BTC/USD",
+) -> str:
+    """A v2 book message as the wire sends it: prices and quantities as JSON number tokens."""
+
+    def side(levels: list[tuple[str, str]]) -> str:
+        return ",".join(f'{{"price":{p},"qty":{q}}}' for p, q in levels)
+
+    ts = f',"timestamp":"{timestamp}"' if timestamp else ""
+    return (
+        f'{{"channel":"book","type":"{kind}","data":[{{"symbol":"{symbol}","bids":[{side(bids)}],'
+        f'"asks":[{side(asks)}],"checksum":{checksum}{ts}}}]}}'
+    )
+
+
+def test_v2_keeps_the_exact_number_text_the_checksum_needs() -> None:
+    (snapshot,) = Kraken(["BTC/USD"], depth=10).parse(
+        v2_book("snapshot", DOCS_BIDS, DOCS_ASKS, 3310070434)
+    )
+    assert isinstance(snapshot, BookSnapshot)
+    assert snapshot.bids == [list(level) for level in DOCS_BIDS]  # "0.10000000", not 0.1
+    assert snapshot.asks == [list(level) for level in DOCS_ASKS]
+    assert (snapshot.checksum, snapshot.seq, snapshot.venue_ts_ns) == (3310070434, None, None)
+    assert kraken_checksum(list(snapshot.asks), list(snapshot.bids)) == 3310070434
+    # a float parser would print these as 0.509301 and 5.1e-05, and the CRC would differ
+    (delta,) = Kraken(["BTC/USD"]).parse(
+        v2_book(
+            "update",
+            [("62807.0", "0.00000000")],
+            [("0.12275", "0.00005100")],
+            1,
+            "2026-08-16T23:37:03.745044Z",
+        )
+    )
+    assert delta == BookDelta(
+        "BTC/USD",
+        [["62807.0", "0.00000000"]],
+        [["0.12275", "0.00005100"]],
+        checksum=1,
+        venue_ts_ns=1786923423745044000,
+    )
+
+
+def test_v2_documented_book_messages() -> None:
+    # https://docs.kraken.com/api/docs/websocket-v2/book (snapshot and update examples; the
+    # snapshot cut to its first level a side, so its checksum is not this book's)
+    codec = Kraken(["MATIC/USD"], depth=10)
+    snapshot = (
+        '{"channel":"book","type":"snapshot","data":[{"symbol":"MATIC/USD","bids":'
+        '[{"price":0.5666,"qty":4831.75496356}],"asks":[{"price":0.5668,"qty":4410.79769741}],'
+        '"checksum":2439117997}]}'
+    )
+    update = (
+        '{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD","bids":'
+        '[{"price":0.5657,"qty":1098.3947558}],"asks":[],"checksum":2114181697,'
+        '"timestamp":"2023-10-06T17:35:55.440295Z"}]}'
+    )
+    assert codec.parse(snapshot) == [
+        BookSnapshot(
+            "MATIC/USD",
+            [["0.5666", "4831.75496356"]],
+            [["0.5668", "4410.79769741"]],
+            checksum=2439117997,
+        )
+    ]
+    assert codec.parse(update) == [
+        BookDelta(
+            "MATIC/USD",
+            [["0.5657", "1098.3947558"]],
+            [],
+            checksum=2114181697,
+            venue_ts_ns=1696613755440295000,
+        )
+    ]
+
+
+def test_v2_control_frames_and_acks() -> None:
+    # https://docs.kraken.com/api/docs/websocket-v2/book (subscribe ack), .../ping, .../status
+    codec = Kraken(["BTC/USD"])
+    assert codec.parse(
+        '{"method":"subscribe","result":{"channel":"book","depth":25,"snapshot":true,'
+        '"symbol":"BTC/USD"},"success":true,"time_in":"2023-09-25T09:04:31.742599Z",'
+        '"time_out":"2023-09-25T09:04:31.742648Z"}'
+    ) == [Subscribed("BTC/USD", 25)]
+    assert codec.parse(
+        '{"error":"Subscription depth not supported","method":"subscribe","success":false,'
+        '"symbol":"BTC/USD","time_in":"2026-08-16T23:54:19.629313Z"}'
+    ) == [VenueError("subscribe: Subscription depth not supported", "BTC/USD")]
+    assert codec.parse('{"channel":"heartbeat"}') == [Heartbeat()]
+    assert codec.parse(
+        '{"method":"pong","req_id":101,"time_in":"2023-09-24T14:10:23.799685Z",'
+        '"time_out":"2023-09-24T14:10:23.799703Z"}'
+    ) == [Heartbeat()]
+    assert (
+        codec.parse(
+            '{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online",'
+            '"api_version":"v2","connection_id":15113583034416118705}]}'
+        )
+        == []
+    )
+    assert (
+        codec.parse(
+            '{"method":"unsubscribe","result":{"channel":"book","depth":25,"symbol":"BTC/USD"},'
+            '"success":true}'
+        )
+        == []
+    )
+
+
+def test_v2_class_attributes_and_frames_out() -> None:
+    assert Kraken.venue == "kraken"
+    assert Kraken.integrity.seq is SeqRule.NONE
+    assert Kraken.integrity.checksum is ChecksumRule.KRAKEN_CRC32_TOP10
+    assert Kraken.integrity.snapshot is SnapshotSource.IN_BAND
+    assert Kraken.integrity.keep_text is True
+    assert Kraken.endpoints.ws == "wss://ws.kraken.com/v2"
+    codec = Kraken(["BTC/USD", "DOGE/USD"], depth=10)
+    assert codec.depth == 10 and Kraken(["BTC/USD"]).depth == 25
+    assert codec.venue_symbol("DOGE/USD") == "DOGE/USD"
+    assert codec.subscribe_frames(["BTC/USD", "DOGE/USD"]) == [
+        '{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USD","DOGE/USD"],'
+        '"depth":10},"req_id":1}'
+    ]
+    assert codec.unsubscribe_frames(["BTC/USD"]) == [
+        '{"method":"unsubscribe","params":{"channel":"book","symbol":["BTC/USD"],"depth":10},'
+        '"req_id":2}'
+    ]
+    assert codec.ping_frame() == '{"method":"ping"}'
+    for bad in ("BTCUSD", "btc/usd", "BTC-USD", "BTC/"):
+        with pytest.raises(ValueError):
+            codec.venue_symbol(bad)
+    with pytest.raises(ValueError, match="depth"):
+        Kraken(["BTC/USD"], depth=20)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "null",
+        "[1]",
+        '{"x":1}',
+        '{"channel":"book","type":"partial","data":[]}',
+        v2_book("update", [("45283.5", "1")], [], 1, symbol="ETH/USD"),
+        v2_book("update", [("-45283.5", "1")], [], 1),
+        v2_book("update", [("45283.5", "NaN")], [], 1),
+        v2_book("update", [("45283.5", "1")], [], -1),
+        v2_book("update", [("45283.5", "1")], [], 1, timestamp="yesterday"),
+        v2_book("update", [("45283.5", "1")], [], 1, timestamp="2023-10-06T17:35:55"),
+        '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":1}],'
+        '"asks":[],"checksum":1}]}',
+        '{"method":"subscribe","result":{"channel":"book","depth":-5,"symbol":"BTC/USD"},'
+        '"success":true}',
+        b"\xff\xfe",
+    ],
+)
+def test_v2_malformed_frames_raise_parse_error(frame: str | bytes) -> None:
+    with pytest.raises(ParseError):
+        Kraken(["BTC/USD"]).parse(frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"event":"subscriptionStatus","pair":"ETH/USD","status":"subscribed",'
+        '"subscription":{"depth":10,"name":"book"}}',
+        '[1,{"as":[],"bs":[]},{"a":[]},"book-10","XBT/USD"]',
+        '[1,{"a":[["1","1","1"]]},"book-10","XBT/USD"]',
+        '[1,{"a":[["1","1","1"]],"c":"-4"},"book-10","XBT/USD"]',
+        '[1,{"a":[["1","-1","1"]],"c":"4"},"book-10","XBT/USD"]',
+        '[1,{"a":[["1","1","1"]],"c":"4"},"book-10","ETH/USD"]',
+        '[1,"book-10","XBT/USD"]',
+        "{}",
+    ],
+)
+def test_v1_malformed_frames_raise_parse_error(frame: str) -> None:
+    with pytest.raises(ParseError):
+        KrakenV1(["BTC/USD"]).parse(frame)
+
+
+V1_SAMPLES: list[Any] = [orjson.loads(f) for f in FRAMES[1:3] + FRAMES[40:46]]
+V1_SAMPLES.append(
+    [
+        1360,
+        {"as": [["0.1", "2", "3"], ["0.2", "2", "3"]], "bs": [["0.05", "1", "3"]]},
+        "book-1000",
+        "ADA/XBT",
+    ]
+)
+V2_SAMPLES: list[Any] = [
+    orjson.loads(v2_book("snapshot", DOCS_BIDS[:3], DOCS_ASKS[:3], 3310070434)),
+    orjson.loads(v2_book("update", DOCS_BIDS[3:5], [], 1, "2023-10-06T17:35:55.440295Z")),
+    {
+        "method": "subscribe",
+        "result": {"channel": "book", "depth": 10, "symbol": "BTC/USD"},
+        "success": True,
+    },
+    {"channel": "heartbeat"},
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARBITRARY_INPUT)
+def test_fuzz_arbitrary_input(data: str | bytes) -> None:
+    fuzz(KrakenV1(SYMBOLS).parse, data, SYMBOLS)
+    fuzz(Kraken(["BTC/USD"]).parse, data, ("BTC/USD",))
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated(V1_SAMPLES))
+def test_fuzz_mutated_v1_frames(frame: str) -> None:
+    fuzz(KrakenV1(SYMBOLS).parse, frame, SYMBOLS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated(V2_SAMPLES))
+def test_fuzz_mutated_v2_frames(frame: str) -> None:
+    fuzz(Kraken(["BTC/USD"]).parse, frame, ("BTC/USD",))
+
+
+# --- through the real machinery (feeds.session.FeedSession) ---------------------------------
+
+
+class Recorder:
+    """A BookListener that keeps every call."""
+
+    def __init__(self) -> None:
+        self.tops: list[Top] = []
+        self.usable: list[tuple[bool, str | None, int]] = []
+
+    def on_book(
+        self,
+        bid_px: list[float],
+        bid_sz: list[float],
+        ask_px: list[float],
+        ask_sz: list[float],
+        ts_ns: int,
+    ) -> None:
+        self.tops.append((bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]))
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        self.usable.append((usable, reason, ts_ns))
+
+
+def session_for(codec: Kraken | KrakenV1) -> tuple[FeedSession, dict[str, Recorder], list[str]]:
+    recorders = {s: Recorder() for s in codec.symbols}
+    states: list[str] = []
+    session = FeedSession(codec, recorders.__getitem__, lambda s, r, t: states.append(s))
+    return session, recorders, states
+
+
+def test_v1_session_replays_the_recording_proving_every_message() -> None:
+    # Constructed at the default depth (25): the subscriptionStatus acks (depth 1000) set the
+    # depth the books are truncated to before checksumming.
+    session, recorders, states = session_for(KrakenV1(SYMBOLS))
+    reference = iter(reference_replay_v1())
+    records = [r for r in read_capture(FIXTURES / "kraken.ndjson.gz") if r.dir == "in"]
+    session.opened(records[0].t)
+    for index, record in enumerate(records):
+        assert session.frame(record.data, record.t) == []
+        assert isinstance(record.data, str)  # every recorded frame is text
+        if '"book-1000"' in record.data and record.data.startswith("["):
+            at, pair, top = next(reference)
+            assert at == index
+            bid_px, bid_sz, ask_px, ask_sz = session.books[PAIRS[pair]].top(1)
+            assert (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]) == top
+    stats = session.stats
+    assert (stats.book_msgs, stats.checksum_ok, stats.checksum_fail) == (4279, 4269, 0)
+    assert (stats.gaps, stats.crossed, stats.resyncs, stats.malformed) == (0, 0, 0, 0)
+    assert states == ["syncing", "live"]
+    assert recorders["WAVES/EUR"].tops[-1] == (13.233, 651.13730823, 13.2581, 29.25957971)
+    assert [[u for u, _, _ in r.usable] for r in recorders.values()] == [[True]] * 10
+
+
+def test_v2_session_truncates_to_the_acked_depth_and_checks_the_number_text() -> None:
+    codec = Kraken(["BTC/USD"], depth=10)
+    session, recorders, _ = session_for(codec)
+    listener = recorders["BTC/USD"]
+    assert session.opened(0) == [
+        Send(
+            '{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USD"],"depth":10},'
+            '"req_id":1}'
+        )
+    ]
+    ack = '{"method":"subscribe","result":{"channel":"book","depth":10,"symbol":"BTC/USD"},'
+    assert session.frame(ack + '"success":true}', 1) == []
+    assert session.frame(v2_book("snapshot", DOCS_BIDS, DOCS_ASKS, 3310070434), 2) == []
+    # a new best bid pushes the 11th bid out (no delete is sent for it); the best ask goes
+    bids = [("45284.0", "0.50000000"), *DOCS_BIDS[:9]]
+    asks = DOCS_ASKS[1:]
+    update = v2_book(
+        "update",
+        [("45284.0", "0.50000000")],
+        [("45285.2", "0.00000000")],
+        kraken_checksum(asks, bids),
+        "2026-08-16T23:37:03.745044Z",
+    )
+    assert session.frame(update, 3) == []
+    assert (session.stats.checksum_ok, session.stats.checksum_fail) == (2, 0)
+    assert session.books["BTC/USD"].bid_count == 10
+    assert listener.tops == [(45283.5, 0.1, 45285.2, 0.001), (45284.0, 0.5, 45286.4, 1.54571953)]
+    # a float round trip of 0.50000000 would have made this checksum wrong: it resyncs
+    wrong = v2_book("update", [("45284.0", "0.5")], [], kraken_checksum(asks, bids))
+    assert session.frame(wrong, 4) == [
+        Send(
+            '{"method":"unsubscribe","params":{"channel":"book","symbol":["BTC/USD"],'
+            '"depth":10},"req_id":2}'
+        ),
+        Send(
+            '{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USD"],"depth":10},'
+            '"req_id":3}'
+        ),
+    ]
+    assert (session.stats.checksum_fail, session.stats.resyncs) == (1, 1)
+    assert listener.usable == [(True, None, 2), (False, "desynced", 4)]
