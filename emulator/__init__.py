@@ -1,0 +1,20 @@
+"""The local venue emulator: real venue protocols on 127.0.0.1 over a seeded market model.
+
+``async with Emulator(EmulatorConfig(...)) as emu:`` then give a feed ``emu.ws_url(venue)``
+and ``emu.rest_url(venue)``; ``emu.inject(venue, fault, ...)`` breaks things on demand and
+``emu.dislocations`` is the ground truth of every injected price dislocation.
+"""
+
+from emulator.market import Dislocation, MarketConfig, MarketModel, VenueProfile
+from emulator.server import FAULTS, Emulator, EmulatorConfig, FaultSpec
+
+__all__ = [
+    "FAULTS",
+    "Dislocation",
+    "Emulator",
+    "EmulatorConfig",
+    "FaultSpec",
+    "MarketConfig",
+    "MarketModel",
+    "VenueProfile",
+]

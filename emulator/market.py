@@ -1,0 +1,289 @@
+"""The emulator's market model: sans-I/O, deterministic under a seed, time injected.
+
+Per symbol one common log-price random walk; each venue follows it with its own lag (in
+steps), noise, spread and depth on its own price grid, and keeps a full book of integer
+levels (price in units of ``10**-price_decimals``, size in units of ``10**-size_decimals``).
+Each :meth:`MarketModel.step` advances the model by one interval and returns, per venue and
+symbol, the levels that changed (size 0 deletes), exactly what a venue's diff channel sends.
+
+Dislocations move one venue's book by a known number of bps for a known time; every one,
+random or added by hand, is recorded in :attr:`MarketModel.dislocations` (ground truth).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+BASE_PRICES: Final[Mapping[str, float]] = {
+    "BTC": 60_000.0,
+    "ETH": 3_000.0,
+    "SOL": 150.0,
+    "BNB": 600.0,
+    "XRP": 0.6,
+    "DOGE": 0.15,
+    "ADA": 0.45,
+}
+_TABLE_BITS: Final = 12
+_PRICE_DECIMALS: Final[Mapping[str, int]] = {"BTC": 1, "ETH": 2, "SOL": 2, "BNB": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class VenueProfile:
+    """How one venue renders the common price: lag, noise, spread, grid and sizes."""
+
+    lag_steps: int = 0
+    noise_bps: float = 0.2
+    spread_bps: float = 1.0
+    level_bps: float = 0.37
+    """Distance between book levels (the venue's grid), in bps of the base price."""
+    extra_price_decimals: int = 0
+    """Added to the symbol's price decimals (Binance ticks BTC at 0.01, OKX at 0.1)."""
+    size_decimals: int = 8
+    level_notional: float = 20_000.0
+    """Mean quote notional of one level."""
+
+
+PROFILES: Final[Mapping[str, VenueProfile]] = {
+    "binance": VenueProfile(lag_steps=0, spread_bps=0.8, extra_price_decimals=1, size_decimals=5),
+    "binanceus": VenueProfile(lag_steps=2, spread_bps=3.0, extra_price_decimals=1, size_decimals=5),
+    "okx": VenueProfile(lag_steps=1, spread_bps=1.0, size_decimals=8),
+    "bybit": VenueProfile(lag_steps=1, spread_bps=1.2, extra_price_decimals=1, size_decimals=6),
+    "coinbase": VenueProfile(lag_steps=2, spread_bps=1.5, extra_price_decimals=1),
+    "kraken": VenueProfile(lag_steps=3, spread_bps=2.0, noise_bps=0.4, size_decimals=8),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MarketConfig:
+    """The market: which venues and symbols, the seed, the step and the dislocation rate."""
+
+    venues: tuple[str, ...] = ("binance", "okx", "bybit", "coinbase", "kraken")
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT")
+    seed: int = 1
+    interval_ms: int = 100
+    depth: int = 25
+    vol_bps: float = 0.5
+    """Standard deviation of the common log-price per step, in bps."""
+    dislocations_per_min: float = 2.0
+    """Per symbol; 0 disables random dislocations."""
+    dislocation_bps: tuple[float, float] = (20.0, 60.0)
+    """Size range (either sign); fees make moves smaller than both legs' taker fees unprofitable."""
+    dislocation_ms: tuple[int, int] = (500, 3000)
+    redraw_prob: float = 0.15
+    """Chance per step that a resting level's size changes."""
+    base_prices: Mapping[str, float] = field(default_factory=dict)
+    profiles: Mapping[str, VenueProfile] = field(default_factory=dict)
+
+    def profile(self, venue: str) -> VenueProfile:
+        return self.profiles.get(venue) or PROFILES.get(venue) or VenueProfile()
+
+    def base_price(self, symbol: str) -> float:
+        base = symbol.partition("/")[0]
+        return self.base_prices.get(symbol) or BASE_PRICES.get(base) or 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Dislocation:
+    """Ground truth: ``venue``'s book of ``symbol`` is moved by ``bps`` (signed) over
+    ``[start_ns, end_ns)`` relative to where the common price puts it."""
+
+    symbol: str
+    venue: str
+    start_ns: int
+    end_ns: int
+    bps: float
+
+
+@dataclass(slots=True)
+class Book:
+    """One venue's book of one symbol in integer units; ``bids``/``asks``: price -> size."""
+
+    price_decimals: int
+    size_decimals: int
+    bids: dict[int, int] = field(default_factory=dict)
+    asks: dict[int, int] = field(default_factory=dict)
+
+    def top(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The best ``n`` levels of each side, best first."""
+        bids = sorted(self.bids.items(), reverse=True)[:n]
+        return bids, sorted(self.asks.items())[:n]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Changed levels (price, new size; 0 deletes) of one book in one step, best first."""
+
+    bids: tuple[tuple[int, int], ...]
+    asks: tuple[tuple[int, int], ...]
+
+
+def stable_seed(seed: int, *names: str) -> int:
+    """A seed for one stream of the model that does not depend on Python's hash salt."""
+    return zlib.crc32("/".join((str(seed), *names)).encode())
+
+
+class MarketModel:
+    """The market: call :meth:`step` once per interval; read :attr:`books`."""
+
+    def __init__(self, config: MarketConfig, start_ns: int) -> None:
+        self.config = config
+        self.interval_ns = config.interval_ms * 1_000_000
+        self.now_ns = start_ns
+        self.steps = 0
+        self.dislocations: list[Dislocation] = []
+        self._live: dict[str, list[Dislocation]] = {}
+        self._rng = random.Random(stable_seed(config.seed, "market"))
+        self._multipliers = [self._rng.lognormvariate(0.0, 0.8) for _ in range(1 << _TABLE_BITS)]
+        self._log_px = {s: math.log(config.base_price(s)) for s in config.symbols}
+        max_lag = max((config.profile(v).lag_steps for v in config.venues), default=0)
+        self._history = {
+            s: deque([x] * (max_lag + 1), maxlen=max_lag + 1) for s, x in self._log_px.items()
+        }
+        self._crossed: dict[tuple[str, str], int] = {}
+        self.books: dict[tuple[str, str], Book] = {}
+        self._grid: dict[tuple[str, str], int] = {}
+        self._venue_rng: dict[tuple[str, str], random.Random] = {}
+        for venue in config.venues:
+            profile = config.profile(venue)
+            for symbol in config.symbols:
+                price = config.base_price(symbol)
+                digits = math.floor(math.log10(price)) + 1
+                base = _PRICE_DECIMALS.get(symbol.partition("/")[0], max(0, 6 - digits))
+                pd = min(8, base + profile.extra_price_decimals)
+                key = (venue, symbol)
+                self.books[key] = Book(pd, profile.size_decimals)
+                self._grid[key] = max(1, round(price * 10**pd * profile.level_bps * 1e-4))
+                self._venue_rng[key] = random.Random(stable_seed(config.seed, venue, symbol))
+        self._rebuild(initial=True)
+
+    # -- control ---------------------------------------------------------------------------
+    def add_dislocation(
+        self, symbol: str, venue: str, bps: float, duration_ms: int, start_ns: int | None = None
+    ) -> Dislocation:
+        """Move ``venue``'s ``symbol`` book by ``bps`` from ``start_ns`` (default: the next
+        step) for ``duration_ms``; recorded as ground truth and returned."""
+        if (venue, symbol) not in self.books:
+            raise KeyError(f"no book {venue} {symbol}")
+        start = self.now_ns + self.interval_ns if start_ns is None else start_ns
+        found = Dislocation(symbol, venue, start, start + duration_ms * 1_000_000, bps)
+        self.dislocations.append(found)
+        self._live.setdefault(symbol, []).append(found)
+        return found
+
+    def cross(self, venue: str, symbol: str, steps: int = 1) -> None:
+        """For the next ``steps`` steps, keep a bid one grid step above the best ask."""
+        if (venue, symbol) not in self.books:
+            raise KeyError(f"no book {venue} {symbol}")
+        self._crossed[(venue, symbol)] = steps
+
+    # -- time ------------------------------------------------------------------------------
+    def skip(self, steps: int) -> None:
+        """Move the clock ``steps`` intervals on without moving the market (a driver that
+        fell far behind catches up this way instead of flooding its clients)."""
+        self.now_ns += steps * self.interval_ns
+
+    def step(self) -> dict[tuple[str, str], Change]:
+        """Advance one interval: move prices, maybe start a dislocation, diff every book."""
+        self.now_ns += self.interval_ns
+        self.steps += 1
+        cfg = self.config
+        for symbol in cfg.symbols:
+            self._log_px[symbol] += self._rng.gauss(0.0, cfg.vol_bps * 1e-4)
+            self._history[symbol].append(self._log_px[symbol])
+            self._maybe_dislocate(symbol)
+        return self._rebuild(initial=False)
+
+    def _maybe_dislocate(self, symbol: str) -> None:
+        cfg, rng = self.config, self._rng
+        p = cfg.dislocations_per_min * cfg.interval_ms / 60_000.0
+        if p <= 0.0 or rng.random() >= p or self._active(symbol, None) or not cfg.venues:
+            return
+        venue = rng.choice(cfg.venues)
+        bps = rng.uniform(*cfg.dislocation_bps) * rng.choice((-1.0, 1.0))
+        duration = rng.randint(*cfg.dislocation_ms)
+        self.add_dislocation(symbol, venue, round(bps, 2), duration, start_ns=self.now_ns)
+
+    def _active(self, symbol: str, venue: str | None) -> float:
+        """The summed bps of the dislocations live now on ``symbol`` (at ``venue``)."""
+        live = self._live.get(symbol)
+        if not live:
+            return 0.0
+        live[:] = [d for d in live if d.end_ns > self.now_ns]
+        return sum(d.bps for d in live if d.start_ns <= self.now_ns and venue in (None, d.venue))
+
+    def _rebuild(self, *, initial: bool) -> dict[tuple[str, str], Change]:
+        changes: dict[tuple[str, str], Change] = {}
+        for (venue, symbol), book in self.books.items():
+            profile, rng = self.config.profile(venue), self._venue_rng[(venue, symbol)]
+            history = self._history[symbol]
+            lagged = history[max(0, len(history) - 1 - profile.lag_steps)]
+            shift = (rng.gauss(0.0, profile.noise_bps) + self._active(symbol, venue)) * 1e-4
+            mid = math.exp(lagged) * (1.0 + shift) * 10**book.price_decimals
+            grid, half = self._grid[(venue, symbol)], profile.spread_bps * 0.5e-4
+            best_bid = math.floor(mid * (1.0 - half) / grid) * grid
+            best_ask = max(best_bid + grid, math.ceil(mid * (1.0 + half) / grid) * grid)
+            depth = self.config.depth
+            bid_px = [best_bid - k * grid for k in range(depth) if best_bid - k * grid > 0]
+            ask_px = [best_ask + k * grid for k in range(depth)]
+            if self._crossed.get((venue, symbol), 0) > 0:
+                self._crossed[(venue, symbol)] -= 1
+                bid_px.insert(0, best_ask + grid)
+            unit = 10**book.size_decimals
+            size_of = self._sizer(rng, profile.level_notional, mid / 10**book.price_decimals, unit)
+            new_bids = _diff(book.bids, bid_px, size_of, rng, self.config.redraw_prob, initial)
+            new_asks = _diff(book.asks, ask_px, size_of, rng, self.config.redraw_prob, initial)
+            changes[(venue, symbol)] = Change(
+                tuple(sorted(new_bids, reverse=True)), tuple(sorted(new_asks))
+            )
+        return changes
+
+    def _sizer(self, rng: random.Random, notional: float, price: float, unit: int) -> _Sizer:
+        return _Sizer(rng, notional / price * unit, self._multipliers)
+
+
+@dataclass(slots=True)
+class _Sizer:
+    """Level sizes: the mean times a lognormal multiplier drawn from a seeded table (a table
+    lookup is several times cheaper than ``lognormvariate``, and sizes need no more)."""
+
+    rng: random.Random
+    mean_units: float
+    table: list[float]
+
+    def __call__(self) -> int:
+        return max(1, round(self.mean_units * self.table[self.rng.getrandbits(_TABLE_BITS)]))
+
+
+def _diff(
+    side: dict[int, int],
+    prices: Sequence[int],
+    size_of: _Sizer,
+    rng: random.Random,
+    redraw: float,
+    initial: bool,
+) -> list[tuple[int, int]]:
+    """Make ``side`` hold exactly ``prices`` (new levels get sizes; about ``redraw`` of the
+    kept ones get new sizes); return the changes."""
+    out: list[tuple[int, int]] = []
+    wanted = set(prices)
+    for px in [p for p in side if p not in wanted]:
+        del side[px]
+        out.append((px, 0))
+    kept = [p for p in prices if p in side]
+    for px in [p for p in prices if p not in side]:
+        side[px] = size_of()
+        out.append((px, side[px]))
+    if not initial and kept:
+        count = int(redraw * len(kept) + rng.random())  # the expected number, drawn fairly
+        for px in set(rng.choices(kept, k=count)):
+            size = size_of()
+            if size != side[px]:
+                side[px] = size
+                out.append((px, size))
+    return out

@@ -1,0 +1,348 @@
+"""The emulator's I/O shell: one WebSocket + REST server per venue on 127.0.0.1.
+
+``async with Emulator(config) as emu:`` starts every venue on its own port (ephemeral unless
+``port_base``), drives the market model from the loop clock (or not: ``autorun=False`` and
+the test calls :meth:`Emulator.step`), and publishes each step to every connection. Plain
+HTTP GETs on the same port are the venue's REST endpoints (``process_request`` answers
+them before any WebSocket handshake). Faults are injected with :meth:`Emulator.inject`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from emulator.market import Dislocation, MarketConfig, MarketModel
+from emulator.venues import VENUES, Venue
+from emulator.venues.base import Out, Session
+
+CONN_FAULTS: Final = frozenset(
+    {"disconnect", "abort", "gap", "bad_checksum", "malformed", "stall", "slow"}
+)
+FAULTS: Final = CONN_FAULTS | {"crossed", "rest_error", "rest_timeout"}
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """A fault applied at start-up (to the first connection of the venue, or its REST)."""
+
+    venue: str
+    fault: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    market: MarketConfig = field(default_factory=MarketConfig)
+    host: str = "127.0.0.1"
+    port_base: int = 0
+    """0: every venue on an ephemeral port; else venue i of ``market.venues`` on base + i."""
+    autorun: bool = True
+    """Step the model from the loop clock; False: only :meth:`Emulator.step` moves it."""
+    okx_checksum_zero: bool = False
+    faults: tuple[FaultSpec, ...] = ()
+    max_queued: int = 10_000
+    """Frames queued for one connection before the emulator drops it as too slow."""
+
+
+@dataclass(slots=True)
+class _Conn:
+    cid: int
+    ws: ServerConnection
+    session: Session
+    queue: asyncio.Queue[str]
+    gap: int = 0
+    corrupt: int = 0
+    stall_until: float = 0.0
+    slow_delay: float = 0.0
+    slow_until: float = 0.0
+    last: str = ""
+
+
+@dataclass(slots=True)
+class _VenueServer:
+    venue: Venue
+    server: Server | None = None
+    port: int = 0
+    conns: dict[int, _Conn] = field(default_factory=dict)
+    pending: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    rest_faults: deque[tuple[str, dict[str, object]]] = field(default_factory=deque)
+    rest_served: int = 0
+
+
+class Emulator:
+    """The local venue emulator (see the module docstring)."""
+
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], int] = time.time_ns) -> None:
+        unknown = [v for v in config.market.venues if v not in VENUES]
+        if unknown:
+            raise ValueError(f"no emulated venue {unknown} (have {sorted(VENUES)})")
+        self.config, self.clock = config, clock
+        self.model = MarketModel(config.market, clock())
+        options = {"okx_checksum_zero": config.okx_checksum_zero}
+        self._venues = {
+            v: _VenueServer(VENUES[v](self.model, options)) for v in config.market.venues
+        }
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self._steps_per_s = max(1, round(1000 / config.market.interval_ms))
+        for spec in config.faults:
+            self._inject(spec.venue, spec.fault, None, spec.params)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def __aenter__(self) -> Emulator:
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def _start(self) -> None:
+        for i, vs in enumerate(self._venues.values()):
+            port = self.config.port_base + i if self.config.port_base else 0
+            vs.server = await serve(
+                functools.partial(self._handle, vs),
+                self.config.host,
+                port,
+                process_request=functools.partial(self._process_request, vs),
+                compression=None,
+                max_size=2**16,
+            )
+            vs.port = next(iter(vs.server.sockets)).getsockname()[1]
+        if self.config.autorun:
+            self._task = asyncio.create_task(self._run(), name="emulator-clock")
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for vs in self._venues.values():
+            if vs.server is not None:
+                vs.server.close()
+                await vs.server.wait_closed()
+
+    # -- addresses and ground truth --------------------------------------------------------
+    def ws_url(self, venue: str) -> str:
+        """The WebSocket URL to give the feed as its override (the venue's real path)."""
+        vs = self._venues[venue]
+        path = vs.venue.ws_path if vs.venue.ws_path != "/" else ""
+        return f"ws://{self.config.host}:{vs.port}{path}"
+
+    url = ws_url
+
+    def rest_url(self, venue: str) -> str:
+        """The REST base URL (same port as the WebSocket server)."""
+        return f"http://{self.config.host}:{self._venues[venue].port}"
+
+    @property
+    def dislocations(self) -> list[Dislocation]:
+        """Every dislocation so far (random and injected), in start order: ground truth."""
+        return self.model.dislocations
+
+    def connections(self, venue: str) -> list[int]:
+        """Ids of the venue's open connections, oldest first."""
+        return list(self._venues[venue].conns)
+
+    def venue(self, name: str) -> Venue:
+        return self._venues[name].venue
+
+    def rest_requests(self, venue: str) -> int:
+        """REST requests answered so far (including injected errors)."""
+        return self._venues[venue].rest_served
+
+    # -- time ------------------------------------------------------------------------------
+    def step(self, n: int = 1) -> None:
+        """Advance the model ``n`` steps and queue every resulting frame."""
+        for _ in range(n):
+            changes = self.model.step()
+            now = self.model.now_ns
+            beat = self.model.steps % self._steps_per_s == 0
+            for name, vs in self._venues.items():
+                mine = {s: ch for (v, s), ch in changes.items() if v == name}
+                vs.venue.advance(mine, now)
+                for conn in list(vs.conns.values()):
+                    corrupt = conn.corrupt > 0 and vs.venue.has_checksum
+                    outs = conn.session.publish(mine, now, corrupt)
+                    if corrupt and any(o.book for o in outs):
+                        conn.corrupt -= 1
+                    if beat:
+                        outs += conn.session.heartbeat(now)
+                    self._put(vs, conn, outs)
+
+    async def _run(self) -> None:
+        interval = self.model.interval_ns
+        while True:
+            behind = (self.clock() - self.model.now_ns) // interval
+            if behind > 50:  # the loop was blocked: skip ahead rather than flood
+                self.model.skip(int(behind) - 1)
+                behind = 1
+            if behind > 0:
+                self.step(int(behind))
+            await asyncio.sleep(max(0.0, (self.model.now_ns + interval - self.clock()) / 1e9))
+
+    # -- faults ----------------------------------------------------------------------------
+    def inject(self, venue: str, fault: str, *, conn: int | None = None, **params: object) -> None:
+        """Inject ``fault`` on ``venue`` (on connection ``conn``, or on every open one; with
+        none open, on the next that opens). Faults and their parameters:
+
+        ``disconnect`` (code=1001, reason), ``abort`` (transport dropped, no close frame),
+        ``gap`` (count=1 book frames not sent: a sequence skip), ``bad_checksum`` (count=1
+        frames with a wrong checksum; OKX, Kraken), ``malformed`` (a truncated frame),
+        ``stall`` (seconds=inf: send nothing, keep the connection), ``slow`` (delay_s per
+        frame for seconds=inf), ``crossed`` (symbol=all, steps=1: a bid above the best ask,
+        venue-wide), ``rest_error`` (status=429, count=1), ``rest_timeout`` (delay_s=30,
+        count=1: REST answers late).
+        """
+        self._inject(venue, fault, conn, params)
+
+    def _inject(
+        self, venue: str, fault: str, conn: int | None, params: Mapping[str, object]
+    ) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r} (have {sorted(FAULTS)})")
+        vs = self._venues[venue]
+        if fault == "bad_checksum" and not vs.venue.has_checksum:
+            raise ValueError(f"{venue} sends no checksum")
+        if fault == "crossed":
+            symbol = params.get("symbol")
+            for s in [symbol] if isinstance(symbol, str) else self.config.market.symbols:
+                self.model.cross(venue, s, int(_num(params.get("steps", 1))))
+            return
+        if fault in ("rest_error", "rest_timeout"):
+            for _ in range(int(_num(params.get("count", 1)))):
+                vs.rest_faults.append((fault, dict(params)))
+            return
+        targets = [vs.conns[conn]] if conn is not None else list(vs.conns.values())
+        if not targets:
+            vs.pending.append((fault, dict(params)))
+        for target in targets:
+            self._apply(vs, target, fault, params)
+
+    def _apply(
+        self, vs: _VenueServer, conn: _Conn, fault: str, params: Mapping[str, object]
+    ) -> None:
+        now = asyncio.get_running_loop().time()
+        seconds = _num(params.get("seconds", math.inf))
+        count = int(_num(params.get("count", 1)))
+        if fault == "disconnect":
+            code, reason = int(_num(params.get("code", 1001))), str(params.get("reason", ""))
+            task = asyncio.get_running_loop().create_task(conn.ws.close(code, reason))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        elif fault == "abort":
+            conn.ws.transport.abort()
+        elif fault == "gap":
+            conn.gap += count
+        elif fault == "bad_checksum":
+            conn.corrupt += count
+        elif fault == "malformed":
+            text = conn.last or '{"channel":"book","type":"update","data":[{"symbol":'
+            self._put(vs, conn, [Out(text[: max(1, len(text) // 2)])] * count)
+        elif fault == "stall":
+            conn.stall_until = now + seconds
+        elif fault == "slow":
+            conn.slow_delay, conn.slow_until = _num(params.get("delay_s", 0.05)), now + seconds
+
+    # -- connections -----------------------------------------------------------------------
+    def _put(self, vs: _VenueServer, conn: _Conn, outs: list[Out]) -> None:
+        for out in outs:
+            if out.book and conn.gap > 0:
+                conn.gap -= 1
+                continue
+            try:
+                conn.queue.put_nowait(out.frame)
+            except asyncio.QueueFull:
+                conn.ws.transport.abort()  # a consumer this slow is dropped, like a venue does
+                return
+
+    async def _process_request(
+        self, vs: _VenueServer, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        if "upgrade" in request.headers.get("Connection", "").lower():
+            if vs.venue.session(request.path, 0, self.model.now_ns) is None:
+                return connection.respond(404, "no such stream\n")
+            return None  # a WebSocket: the handler makes its session
+        url = urlsplit(request.path)
+        vs.rest_served += 1
+        if vs.rest_faults:
+            fault, params = vs.rest_faults.popleft()
+            if fault == "rest_timeout":
+                await asyncio.sleep(_num(params.get("delay_s", 30.0)))
+            else:
+                status = int(_num(params.get("status", 429)))
+                return _json(connection, status, '{"code":-1003,"msg":"Too many requests."}')
+        answer = vs.venue.rest(url.path, dict(parse_qsl(url.query)), self.model.now_ns)
+        if answer is None:
+            return connection.respond(404, "not found\n")
+        return _json(connection, answer.status, answer.body)
+
+    async def _handle(self, vs: _VenueServer, ws: ServerConnection) -> None:
+        cid = next(self._ids)
+        session = vs.venue.session(ws.request.path if ws.request else "", cid, self.model.now_ns)
+        if session is None:  # process_request refused such paths already
+            raise RuntimeError(f"no session for {ws.request}")
+        conn = _Conn(cid, ws, session, asyncio.Queue(self.config.max_queued))
+        vs.conns[cid] = conn
+        pending, vs.pending = vs.pending, []
+        writer = asyncio.create_task(self._write(conn), name=f"emulator-{vs.venue.name}-{cid}")
+        try:
+            self._put(vs, conn, session.opened(self.model.now_ns))
+            for fault, params in pending:
+                self._apply(vs, conn, fault, params)
+            async for message in ws:
+                text = message if isinstance(message, str) else message.decode()
+                self._put(vs, conn, session.received(text, self.model.now_ns))
+        except ConnectionClosed:
+            pass  # the client went away: nothing to answer
+        finally:
+            del vs.conns[cid]
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _write(self, conn: _Conn) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frame = await conn.queue.get()
+                now = loop.time()
+                if now < conn.stall_until:
+                    continue  # stalled: the frame is never sent
+                if now < conn.slow_until:
+                    await asyncio.sleep(conn.slow_delay)
+                conn.last = frame
+                await conn.ws.send(frame)
+
+
+def _num(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _json(connection: ServerConnection, status: int, body: str) -> Response:
+    response = connection.respond(status, body)
+    headers = Headers(response.headers)
+    del headers["Content-Type"]
+    headers["Content-Type"] = "application/json;charset=UTF-8"
+    return Response(response.status_code, response.reason_phrase, headers, response.body)

@@ -1,0 +1,143 @@
+"""What every emulated venue implements (sans-I/O), and the number formatting they share.
+
+A :class:`Venue` holds the venue-wide state (its books live in the market model; its
+per-symbol sequence ids live here, shared by every connection like on the real venue) and
+makes one :class:`Session` per WebSocket connection. Sessions turn client frames into
+replies and market changes into the venue's frames; the server does the I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from emulator.market import Book, Change, MarketModel
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    """A frame to send. ``book`` marks book frames (those a ``gap`` fault may drop)."""
+
+    frame: str
+    book: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    status: int
+    body: str
+
+
+class Session:
+    """One connection's protocol state."""
+
+    def opened(self, now_ns: int) -> list[Out]:
+        """Frames sent as soon as the connection opens."""
+        return []
+
+    def received(self, text: str, now_ns: int) -> list[Out]:
+        """Replies to one client frame (acks, snapshots, pongs, errors)."""
+        raise NotImplementedError
+
+    def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
+        """Book frames for this step's ``changes`` of the subscribed symbols (venue state
+        already advanced by :meth:`Venue.advance`); ``corrupt``: the first book frame carries
+        a wrong checksum (venues with checksums)."""
+        raise NotImplementedError
+
+    def heartbeat(self, now_ns: int) -> list[Out]:
+        """Frames sent once a second (venue heartbeats)."""
+        return []
+
+
+class Venue:
+    """One emulated venue: paths, venue-wide state, sessions, REST."""
+
+    name: ClassVar[str]
+    ws_path: ClassVar[str]
+    """The path the real venue serves (the feed's default URL path)."""
+    has_checksum: ClassVar[bool] = False
+
+    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
+        self.model = model
+        self.options = options
+        self.symbols: dict[str, str] = {self.venue_symbol(s): s for s in model.config.symbols}
+
+    def venue_symbol(self, symbol: str) -> str:
+        raise NotImplementedError
+
+    def book(self, symbol: str) -> Book:
+        return self.model.books[(self.name, symbol)]
+
+    def advance(self, changes: Mapping[str, Change], now_ns: int) -> None:
+        """Move the venue-wide ids for this step's changes (before sessions publish)."""
+
+    def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
+        """A session for a connection to ``path`` (with query), or None to refuse (404)."""
+        raise NotImplementedError
+
+    def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
+        """Answer a REST GET, or None if the venue serves no such path."""
+        return None
+
+
+# -- number text -------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def fixed(units: int, decimals: int, places: int | None = None) -> str:
+    """``units * 10**-decimals`` with exactly ``places`` (default ``decimals``) decimals."""
+    places = decimals if places is None else places
+    if places < decimals:
+        raise ValueError("cannot drop precision")
+    units *= 10 ** (places - decimals)
+    if places == 0:
+        return str(units)
+    whole, frac = divmod(units, 10**places)
+    return f"{whole}.{frac:0{places}d}"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def minimal(units: int, decimals: int) -> str:
+    """The shortest plain decimal: ``30316``, ``30238.8``, ``0.00029527`` (OKX, Coinbase)."""
+    text = fixed(units, decimals)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def rfc3339(now_ns: int, digits: int = 9, trim: bool = False) -> str:
+    """``2023-10-06T17:35:55.440295Z`` (``digits`` fraction digits; ``trim`` drops trailing
+    zeros like Go's RFC3339Nano, and the point when nothing is left)."""
+    seconds, ns = divmod(now_ns, 1_000_000_000)
+    whole = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{ns:09d}"[:digits]
+    if trim:
+        frac = frac.rstrip("0")
+    return f"{whole}.{frac}Z" if frac else f"{whole}Z"
+
+
+# -- checksums (written here independently of feeds.checksum; the tests cross-check) ------
+
+
+def kraken_checksum(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]]) -> int:
+    """CRC32 of the top 10 asks then the top 10 bids, ``.`` removed, leading zeros dropped."""
+    text = "".join(
+        (px.replace(".", "").lstrip("0") + sz.replace(".", "").lstrip("0"))
+        for px, sz in (*asks[:10], *bids[:10])
+    )
+    return zlib.crc32(text.encode())
+
+
+def okx_checksum(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]]) -> int:
+    """Signed CRC32 of ``bid:bidsz:ask:asksz:...`` interleaved over the top 25 levels."""
+    parts: list[str] = []
+    for i in range(25):
+        if i < len(bids):
+            parts += bids[i]
+        if i < len(asks):
+            parts += asks[i]
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
