@@ -1,0 +1,174 @@
+"""The board: every book's top-N levels as numpy arrays over (symbol × venue × level).
+
+One ``write`` per book update copies that book's levels into its preallocated slot (O(levels),
+never reallocates) and refreshes the fee-adjusted top of book of that leg. The kernel
+(:mod:`scanner.kernel`) reads the board and keeps ``net``, the V×V fee-net top-of-book spread
+matrix of each symbol, up to date for the rows and columns it recomputes.
+
+Layout of ``levels[s, v]`` (4 × L, best first): ``[bid_px, bid_sz, ask_px, ask_sz]``. A missing
+bid level is ``px = 0, sz = 0``; a missing ask level is ``px = MISSING_ASK, sz = 0``, a huge
+finite price, so ``px * sz == 0`` and a missing ask never crosses a bid. Bids must be descending
+and asks ascending, sizes positive (the feeds' books guarantee it); the kernel relies on it.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+MISSING_ASK = 1e300
+"""Price of a missing ask level: finite (so ``MISSING_ASK * 0.0 == 0.0``) and above any price."""
+
+BID_PX, BID_SZ, ASK_PX, ASK_SZ = 0, 1, 2, 3
+"""Rows of ``levels[s, v]``."""
+
+F64 = npt.NDArray[np.float64]
+
+
+class Board:
+    """Top-N levels of every (symbol, venue) book, usability, fees and the top-of-book spreads.
+
+    Attributes (all preallocated at construction):
+
+    * ``levels`` float64 (S, V, 4, L) — see the module docstring.
+    * ``updated_ns`` int64 (S, V) — ``ts_ns`` of the last ``write``, 0 before the first.
+    * ``usable`` bool (S, V) — False until ``set_usable(s, v, True)``.
+    * ``fee`` float64 (V,) — taker fee per venue as a fraction (10 bps = 0.001).
+    * ``fee_mult`` float64 (V, 4) — per row of ``levels[s, v]``: ``1 - f`` for bid prices,
+      ``1 + f`` for ask prices, 1 for sizes.
+    * ``bid_eff`` float64 (S, V) — ``b0 (1 - f_v)``, or -inf if unusable or no bid.
+    * ``ask_eff`` float64 (S, V) — ``a0 (1 + f_v)``, or +inf if unusable or no ask.
+    * ``net`` float64 (S, V, V) — ``net[s, i, j] = bid_eff[s, j] - ask_eff[s, i]``: the marginal
+      profit per unit of the first unit bought at venue i and sold at venue j; -inf where
+      i == j or a leg is unusable or has no level. Row and column v are refreshed by
+      :meth:`refresh_net`, which ``set_usable`` and the kernel's ``evaluate`` call (a
+      ``write`` alone leaves them to the ``evaluate`` that follows it).
+    """
+
+    __slots__ = (
+        "_ask_fee",
+        "_bid_fee",
+        "_bytes",
+        "_miss",
+        "_pack",
+        "_slot",
+        "_zero",
+        "ask_eff",
+        "bid_eff",
+        "depth",
+        "fee",
+        "fee_mult",
+        "levels",
+        "n_symbols",
+        "n_venues",
+        "net",
+        "updated_ns",
+        "usable",
+    )
+
+    def __init__(self, n_symbols: int, n_venues: int, depth: int, fee_frac: npt.ArrayLike) -> None:
+        fee = np.array(fee_frac, dtype=np.float64)
+        if n_symbols < 1 or n_venues < 1 or depth < 1:
+            raise ValueError(f"need >= 1 symbol, venue and level, got {n_symbols, n_venues, depth}")
+        if fee.shape != (n_venues,):
+            raise ValueError(f"fee_frac must have shape ({n_venues},), got {fee.shape}")
+        if not np.all((fee >= 0.0) & (fee < 1.0)):
+            raise ValueError(f"fees must be fractions in [0, 1), got {fee.tolist()}")
+        self.n_symbols, self.n_venues, self.depth = n_symbols, n_venues, depth
+        self.fee: F64 = fee
+        self.fee_mult: F64 = np.ones((n_venues, 4))
+        self.fee_mult[:, BID_PX] = 1.0 - fee
+        self.fee_mult[:, ASK_PX] = 1.0 + fee
+        self.levels: F64 = np.zeros((n_symbols, n_venues, 4, depth))
+        self.levels[:, :, ASK_PX, :] = MISSING_ASK
+        # The raw bytes of ``levels``: ``write`` packs a whole book into its slot with one
+        # struct.pack_into. Measured for 20 levels a side: 0.9 µs, against 2.3 µs to assign
+        # one packed list to a (4L,) view and 2.7 µs for four slice assignments.
+        self._bytes = self.levels.data.cast("B")
+        self._pack = struct.Struct(f"{4 * depth}d").pack_into
+        self._slot = 4 * depth * self.levels.itemsize
+        self.updated_ns = np.zeros((n_symbols, n_venues), dtype=np.int64)
+        self.usable = np.zeros((n_symbols, n_venues), dtype=np.bool_)
+        self.bid_eff: F64 = np.full((n_symbols, n_venues), -np.inf)
+        self.ask_eff: F64 = np.full((n_symbols, n_venues), np.inf)
+        self.net: F64 = np.full((n_symbols, n_venues, n_venues), -np.inf)
+        self._bid_fee = [1.0 - f for f in fee.tolist()]
+        self._ask_fee = [1.0 + f for f in fee.tolist()]
+        self._zero = [0.0] * depth
+        self._miss = [MISSING_ASK] * depth
+
+    def write(
+        self,
+        s: int,
+        v: int,
+        bid_px: Sequence[float],
+        bid_sz: Sequence[float],
+        ask_px: Sequence[float],
+        ask_sz: Sequence[float],
+        ts_ns: int,
+    ) -> None:
+        """Replace the levels of book (s, v) with these (best first; extra levels beyond ``depth``
+        are ignored) and refresh its fee-adjusted top of book. O(depth), no allocation on the
+        board. Raises ValueError if a side's prices and sizes differ in length or the best
+        prices are not finite and positive (the board is then unchanged); TypeError if a level
+        is not a number. Deeper levels are not checked: the feeds' books keep them finite,
+        positive and ordered."""
+        nb, na, depth = len(bid_px), len(ask_px), self.depth
+        if len(bid_sz) != nb or len(ask_sz) != na:
+            sizes = f"bids {nb}/{len(bid_sz)}, asks {na}/{len(ask_sz)}"
+            raise ValueError(f"prices and sizes differ in length: {sizes}")
+        b0 = float(bid_px[0]) if nb else 0.0
+        a0 = float(ask_px[0]) if na else 1.0
+        if not (0.0 < a0 < math.inf and 0.0 <= b0 < math.inf):
+            raise ValueError(f"bad best prices: bid {b0!r} ask {a0!r}")
+        if nb > depth:
+            nb = depth
+            bid_px, bid_sz = bid_px[:depth], bid_sz[:depth]
+        if na > depth:
+            na = depth
+            ask_px, ask_sz = ask_px[:depth], ask_sz[:depth]
+        zero = self._zero
+        try:
+            self._pack(
+                self._bytes,
+                (s * self.n_venues + v) * self._slot,
+                *bid_px,
+                *zero[nb:],
+                *bid_sz,
+                *zero[nb:],
+                *ask_px,
+                *self._miss[na:],
+                *ask_sz,
+                *zero[na:],
+            )
+        except struct.error as exc:  # a level that is not a number: a caller's bug
+            raise TypeError(f"levels must be floats: {exc}") from exc
+        self.updated_ns[s, v] = ts_ns
+        if self.usable[s, v]:
+            has_bid = nb and bid_sz[0] > 0.0
+            has_ask = na and ask_sz[0] > 0.0
+            self.bid_eff[s, v] = b0 * self._bid_fee[v] if has_bid else -math.inf
+            self.ask_eff[s, v] = a0 * self._ask_fee[v] if has_ask else math.inf
+
+    def set_usable(self, s: int, v: int, usable: bool) -> None:
+        """Mark leg (s, v) usable or not and refresh its top of book and its row/column of
+        ``net`` (an unusable leg is never paired)."""
+        self.usable[s, v] = usable
+        lv = self.levels[s, v]
+        has_bid = usable and lv[BID_SZ, 0] > 0.0
+        has_ask = usable and lv[ASK_SZ, 0] > 0.0
+        self.bid_eff[s, v] = lv[BID_PX, 0] * self._bid_fee[v] if has_bid else -math.inf
+        self.ask_eff[s, v] = lv[ASK_PX, 0] * self._ask_fee[v] if has_ask else math.inf
+        self.refresh_net(s, v)
+
+    def refresh_net(self, s: int, v: int) -> tuple[F64, F64]:
+        """Recompute row v (buy at v) and column v (sell at v) of ``net[s]``; return both views."""
+        row, col = self.net[s, v], self.net[s, :, v]
+        np.subtract(self.bid_eff[s], self.ask_eff.item(s, v), row)
+        np.subtract(self.bid_eff.item(s, v), self.ask_eff[s], col)
+        row[v] = -math.inf
+        return row, col

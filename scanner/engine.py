@@ -1,0 +1,280 @@
+"""The engine: book callbacks in, opportunity events out (board → kernel → lifecycle → emit).
+
+``run.py`` wires ``listener_for(venue, symbol) = engine.leg(venue, symbol)``; the returned
+:class:`Leg` satisfies the feeds' ``BookListener`` (CONTRACTS A) and runs inline in the
+receiving task: one ``on_book`` call = one board write + one evaluation of that symbol.
+
+Usability of a leg (DESIGN 2.3): ``on_usable(False, reason)`` marks it unusable at once and
+closes its opportunities with ``reason`` at that ``ts``. ``on_usable(True)`` (or, defensively, an
+``on_book`` on an unusable leg, which is how a book that was stale by age comes back) starts
+its warm-up at that ``ts``. The leg is paired again at the first ``on_book`` of any leg of the
+same symbol whose ``ts - usable_since >= warmup_ms``, provided its own book has been written
+since it became unusable; it is then evaluated at that ``ts`` as well. ``on_usable(True)`` on a
+leg that is usable or already warming changes nothing.
+
+Errors: an ``ArithmeticError``, ``ValueError`` or ``IndexError`` raised while handling one
+``on_book`` (bad numbers from a feed reaching the board/kernel, or a bug there) is caught in
+:meth:`Leg.on_book`, counted in ``stats.errors`` and logged (with traceback the first time per
+leg). The scanner's copy of that book can no longer be trusted, so the leg is made unusable and
+its opportunities close as ``desynced``; its next ``on_book`` rewrites the whole top-N and starts
+a new warm-up. Anything else (a TypeError is a programming error) propagates to the feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scanner.board import Board
+from scanner.config import ScannerConfig
+from scanner.events import Event, LegInfo, book_event, closed_event, opportunity_event
+from scanner.kernel import evaluate
+from scanner.lifecycle import CLOSED, Lifecycle, Transition
+
+log = logging.getLogger(__name__)
+
+UNUSABLE_REASONS = frozenset({"stale", "desynced", "disconnected", "crossed_book"})
+"""Reasons a feed may pass to ``on_usable(False, reason, ts)``."""
+CAUGHT = (ArithmeticError, ValueError, IndexError)
+"""Exceptions of one update that are counted and logged instead of reaching the feed."""
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters for the console and benchmarks."""
+
+    updates: int = 0
+    """``on_book`` calls."""
+    evaluations: int = 0
+    usable_changes: int = 0
+    """``on_usable`` calls."""
+    events: int = 0
+    """Events passed to ``emit``."""
+    errors: int = 0
+    """Updates that raised and were caught (see the module docstring)."""
+    engine_ns: int = 0
+    """Time spent inside ``on_book``, by the injected perf counter."""
+
+    def us_per_update(self) -> float:
+        """Mean µs per ``on_book`` call (0.0 before the first)."""
+        return self.engine_ns / self.updates / 1e3 if self.updates else 0.0
+
+
+class Leg:
+    """One (venue, symbol) of the engine; the feeds' book listener for that book."""
+
+    __slots__ = ("_engine", "errors", "s", "since", "symbol", "usable", "v", "venue", "written")
+
+    def __init__(self, engine: Engine, venue: str, symbol: str, v: int, s: int) -> None:
+        self._engine = engine
+        self.venue = venue
+        self.symbol = symbol
+        self.v = v
+        self.s = s
+        self.usable = False
+        self.since: int | None = None
+        """ts of the start of the current warm-up, None when not warming."""
+        self.written = False
+        """Book written since the leg last became unusable."""
+        self.errors = 0
+
+    def warmed(self, ts: int, warmup_ns: int) -> bool:
+        """Warming, book written since, and warm for ``warmup_ns`` at ``ts``."""
+        return self.since is not None and self.written and ts - self.since >= warmup_ns
+
+    def on_book(
+        self,
+        bid_px: list[float],
+        bid_sz: list[float],
+        ask_px: list[float],
+        ask_sz: list[float],
+        ts_ns: int,
+    ) -> None:
+        """Write the top-N levels (best first) at ``ts_ns`` and evaluate this symbol once."""
+        engine = self._engine
+        t0 = engine.perf_ns()
+        engine.stats.updates += 1
+        try:
+            engine._book(self, bid_px, bid_sz, ask_px, ask_sz, ts_ns)
+        except CAUGHT as exc:
+            engine._failed(self, exc, ts_ns)
+        finally:
+            engine.stats.engine_ns += engine.perf_ns() - t0
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        """The feed says this book became unusable (with ``reason``) or usable again."""
+        engine = self._engine
+        engine.stats.usable_changes += 1
+        if usable:
+            if reason is not None:
+                raise ValueError(f"{self.venue} {self.symbol}: usable=True with reason {reason!r}")
+            if not self.usable and self.since is None:
+                engine._start_warmup(self, ts_ns)
+            return
+        if reason not in UNUSABLE_REASONS:
+            raise ValueError(
+                f"{self.venue} {self.symbol}: unusable reason {reason!r} "
+                f"(known: {', '.join(sorted(UNUSABLE_REASONS))})"
+            )
+        engine._make_unusable(self, reason, ts_ns)
+
+
+class Engine:
+    """Maps venue/symbol names to board indices once and runs the scan for every update."""
+
+    def __init__(
+        self,
+        config: ScannerConfig,
+        venues: Sequence[str],
+        symbols: Sequence[str],
+        fees_bps: Mapping[str, float],
+        emit: Callable[[Event], None],
+        *,
+        warmup_ms: int = 0,
+        book_levels: int = 0,
+        perf_ns: Callable[[], int] = time.perf_counter_ns,
+    ) -> None:
+        """``book_levels`` > 0 also emits a ``book`` event with that many levels per update."""
+        for kind, names in (("venue", venues), ("symbol", symbols)):
+            if len(set(names)) != len(names):
+                raise ValueError(f"duplicate {kind} in {list(names)}")
+        missing = [v for v in venues if v not in fees_bps]
+        if missing:
+            raise ValueError(f"no taker fee for venue {missing[0]!r}")
+        if warmup_ms < 0 or book_levels < 0:
+            raise ValueError("warmup_ms and book_levels must be >= 0")
+        self.config = config
+        self.venues = list(venues)
+        self.symbols = list(symbols)
+        self.fees_bps = [float(fees_bps[v]) for v in venues]
+        self.board = Board(
+            len(symbols), len(venues), config.depth_levels, np.array(self.fees_bps) / 1e4
+        )
+        self.lifecycle = Lifecycle(config)
+        self.stats = EngineStats()
+        self.perf_ns = perf_ns
+        self._emit = emit
+        self._warmup_ns = warmup_ms * 1_000_000
+        self._book_levels = book_levels
+        self._venue_index = {name: i for i, name in enumerate(self.venues)}
+        self._symbol_index = {name: i for i, name in enumerate(self.symbols)}
+        self._legs: dict[tuple[int, int], Leg] = {}
+        self._warming: list[list[Leg]] = [[] for _ in symbols]
+
+    def leg(self, venue: str, symbol: str) -> Leg:
+        """The listener of (venue, symbol); the same object on every call."""
+        v = self._venue_index.get(venue)
+        if v is None:
+            raise ValueError(f"unknown venue {venue!r} (known: {', '.join(self.venues)})")
+        s = self._symbol_index.get(symbol)
+        if s is None:
+            raise ValueError(f"unknown symbol {symbol!r} (known: {', '.join(self.symbols)})")
+        leg = self._legs.get((s, v))
+        if leg is None:
+            leg = self._legs[(s, v)] = Leg(self, venue, symbol, v, s)
+        return leg
+
+    def shutdown(self, ts_ns: int) -> None:
+        """Close every open opportunity with reason ``shutdown``."""
+        self._publish(self.lifecycle.shutdown(ts_ns))
+
+    # --- called by Leg ------------------------------------------------------------------
+
+    def _book(
+        self,
+        leg: Leg,
+        bid_px: list[float],
+        bid_sz: list[float],
+        ask_px: list[float],
+        ask_sz: list[float],
+        ts: int,
+    ) -> None:
+        """Board write, warm-up promotion, evaluation(s), lifecycle, emit."""
+        s, v = leg.s, leg.v
+        self.board.write(s, v, bid_px, bid_sz, ask_px, ask_sz, ts)
+        leg.written = True
+        if self._book_levels:
+            self._emit_one(
+                book_event(
+                    leg.venue, leg.symbol, bid_px, bid_sz, ask_px, ask_sz, ts, self._book_levels
+                )
+            )
+        if not leg.usable and leg.since is None:
+            self._start_warmup(leg, ts)
+        warming = self._warming[s]
+        if warming:
+            for other in [w for w in warming if w.warmed(ts, self._warmup_ns)]:
+                warming.remove(other)
+                other.usable = True
+                other.since = None
+                self.board.set_usable(s, other.v, True)
+                if other is not leg:
+                    self._evaluate(s, other.v, ts)
+        if leg.usable:
+            self._evaluate(s, v, ts)
+
+    def _start_warmup(self, leg: Leg, ts: int) -> None:
+        leg.since = ts
+        self._warming[leg.s].append(leg)
+
+    def _make_unusable(self, leg: Leg, reason: str, ts: int) -> None:
+        leg.usable = False
+        leg.written = False
+        if leg.since is not None:
+            leg.since = None
+            self._warming[leg.s].remove(leg)
+        self.board.set_usable(leg.s, leg.v, False)
+        self._publish(self.lifecycle.leg_unusable(leg.s, leg.v, reason, ts))
+
+    def _failed(self, leg: Leg, exc: BaseException, ts: int) -> None:
+        self.stats.errors += 1
+        leg.errors += 1
+        message = "%s %s: update at ts=%d failed (%d so far); leg made unusable: %r"
+        args = (leg.venue, leg.symbol, ts, leg.errors, exc)
+        if leg.errors == 1:
+            log.error(message, *args, exc_info=exc)
+        else:
+            log.debug(message, *args, exc_info=exc)
+        self._make_unusable(leg, "desynced", ts)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _evaluate(self, s: int, v: int, ts: int) -> None:
+        self.stats.evaluations += 1
+        pairs = evaluate(self.board, s, v, self.config.max_notional)
+        self._publish(self.lifecycle.evaluate(s, v, pairs, ts))
+
+    def _publish(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            self._emit_one(self.event(t))
+
+    def _emit_one(self, event: Event) -> None:
+        self.stats.events += 1
+        self._emit(event)
+
+    def event(self, t: Transition) -> Event:
+        """The schema-1 event of transition ``t`` (ages of both legs' books at ``t.ts``)."""
+        symbol = self.symbols[t.symbol]
+        buy, sell = self._leg_info(t.symbol, t.buy, t.ts), self._leg_info(t.symbol, t.sell, t.ts)
+        if t.kind != CLOSED:
+            return opportunity_event(t.kind, t.oid, t.ts, symbol, buy, sell, t.figures)
+        return closed_event(
+            t.oid,
+            t.ts,
+            symbol,
+            buy,
+            sell,
+            t.figures,
+            reason=t.reason or "",
+            duration_ms=t.duration_ns / 1e6,
+            peak_net_bps=t.peak_net_bps,
+            peak_profit=t.peak_profit,
+        )
+
+    def _leg_info(self, s: int, v: int, ts: int) -> LegInfo:
+        age_ns = max(0, ts - int(self.board.updated_ns[s, v]))
+        return LegInfo(self.venues[v], self.fees_bps[v], age_ns / 1e6)

@@ -1,0 +1,158 @@
+"""Event dicts of the JSON event stream, schema 1 (DESIGN 2.4).
+
+Every builder returns a plain ``dict`` whose keys are in the documented field order, so that
+``orjson.dumps`` writes the same bytes for the same inputs on every run. Values are plain Python
+``int``/``float``/``str``/``None`` (never numpy scalars). ``events.schema.json`` beside this
+module is the JSON Schema of the stream; :func:`schema` loads it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+SCHEMA_VERSION = 1
+NS_PER_MS = 1_000_000
+
+CLOSE_REASONS = ("spread_closed", "stale", "desynced", "disconnected", "crossed_book", "shutdown")
+"""Every ``reason`` a ``closed`` event may carry."""
+VENUE_STATES = ("connecting", "syncing", "live", "resyncing", "stale", "down")
+"""Every ``state`` a ``venue`` event may carry."""
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The numbers of one evaluation of one pair (DESIGN 2.2), in quote/base units."""
+
+    buy_price: float
+    sell_price: float
+    size: float
+    buy_vwap: float
+    sell_vwap: float
+    cost: float
+    proceeds: float
+    profit: float
+    net_bps: float
+    gross_bps: float
+
+
+@dataclass(frozen=True, slots=True)
+class LegInfo:
+    """What an opportunity event says about one leg: venue id, taker fee used, book age."""
+
+    venue: str
+    fee_bps: float
+    age_ms: float
+
+
+def opportunity_event(
+    kind: str,
+    oid: str,
+    ts: int,
+    symbol: str,
+    buy: LegInfo,
+    sell: LegInfo,
+    fig: Figures,
+) -> Event:
+    """An ``opened`` or ``updated`` event (also the common head of ``closed``)."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": kind,
+        "id": oid,
+        "ts": ts,
+        "symbol": symbol,
+        "buy_venue": buy.venue,
+        "sell_venue": sell.venue,
+        "buy_price": fig.buy_price,
+        "sell_price": fig.sell_price,
+        "size": fig.size,
+        "buy_vwap": fig.buy_vwap,
+        "sell_vwap": fig.sell_vwap,
+        "cost": fig.cost,
+        "proceeds": fig.proceeds,
+        "profit": fig.profit,
+        "net_bps": fig.net_bps,
+        "gross_bps": fig.gross_bps,
+        "buy_fee_bps": buy.fee_bps,
+        "sell_fee_bps": sell.fee_bps,
+        "buy_age_ms": buy.age_ms,
+        "sell_age_ms": sell.age_ms,
+    }
+
+
+def closed_event(
+    oid: str,
+    ts: int,
+    symbol: str,
+    buy: LegInfo,
+    sell: LegInfo,
+    fig: Figures,
+    *,
+    reason: str,
+    duration_ms: float,
+    peak_net_bps: float,
+    peak_profit: float,
+) -> Event:
+    """A ``closed`` event: the figures of the last evaluation while open, plus the close data."""
+    if reason not in CLOSE_REASONS:
+        raise ValueError(f"unknown close reason {reason!r} (known: {', '.join(CLOSE_REASONS)})")
+    event = opportunity_event("closed", oid, ts, symbol, buy, sell, fig)
+    event["reason"] = reason
+    event["duration_ms"] = duration_ms
+    event["peak_net_bps"] = peak_net_bps
+    event["peak_profit"] = peak_profit
+    return event
+
+
+def venue_event(venue: str, state: str, reason: str | None, ts: int) -> Event:
+    """A feed state event (``type`` = ``venue``); ``reason`` is None when there is none."""
+    if state not in VENUE_STATES:
+        raise ValueError(f"unknown venue state {state!r} (known: {', '.join(VENUE_STATES)})")
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "venue",
+        "venue": venue,
+        "state": state,
+        "reason": reason,
+        "ts": ts,
+    }
+
+
+def book_event(
+    venue: str,
+    symbol: str,
+    bid_px: Sequence[float],
+    bid_sz: Sequence[float],
+    ask_px: Sequence[float],
+    ask_sz: Sequence[float],
+    ts: int,
+    levels: int,
+) -> Event:
+    """A ``book`` tape event with the top ``levels`` of each side, best first, as [price, size]."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "book",
+        "ts": ts,
+        "venue": venue,
+        "symbol": symbol,
+        "bids": _side(bid_px, bid_sz, levels),
+        "asks": _side(ask_px, ask_sz, levels),
+    }
+
+
+def _side(px: Sequence[float], sz: Sequence[float], levels: int) -> list[list[float]]:
+    return [[float(p), float(q)] for p, q in zip(px[:levels], sz[:levels], strict=True)]
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the event stream, shipped as package data."""
+    text = resources.files("scanner").joinpath("events.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded

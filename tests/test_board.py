@@ -1,0 +1,152 @@
+"""scanner.board: layout, padding, usability, fee-adjusted tops, validation, no reallocation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.board import MISSING_ASK, Board
+
+M = MISSING_ASK
+
+
+def test_write_pads_missing_levels_and_truncates_extra_ones() -> None:
+    board = Board(2, 3, 4, [0.001, 0.002, 0.0])
+    board.write(1, 2, [10.0, 9.5], [1.0, 2.0], [11.0], [3.0], 123)
+    assert board.levels[1, 2].tolist() == [
+        [10.0, 9.5, 0.0, 0.0],
+        [1.0, 2.0, 0.0, 0.0],
+        [11.0, M, M, M],
+        [3.0, 0.0, 0.0, 0.0],
+    ]
+    assert board.updated_ns.tolist() == [[0, 0, 0], [0, 0, 123]]
+    board.write(
+        1, 2, [6.0, 5.0, 4.0, 3.0, 2.0, 1.0], [1.0] * 6, [7.0, 8.0, 9.0, 10.0, 11.0], [2.0] * 5, 124
+    )
+    assert board.levels[1, 2].tolist() == [
+        [6.0, 5.0, 4.0, 3.0],
+        [1.0, 1.0, 1.0, 1.0],
+        [7.0, 8.0, 9.0, 10.0],
+        [2.0, 2.0, 2.0, 2.0],
+    ]
+    board.write(1, 2, [], [], [7.5], [0.5], 125)  # fewer levels clear the old ones
+    assert board.levels[1, 2].tolist() == [[0.0] * 4, [0.0] * 4, [7.5, M, M, M], [0.5, 0, 0, 0]]
+    empty = [[0.0] * 4, [0.0] * 4, [M] * 4, [0.0] * 4]
+    assert [board.levels[s, v].tolist() for s, v in ((0, 0), (0, 2), (1, 0), (1, 1))] == [empty] * 4
+    assert MISSING_ASK * 0.0 == 0.0
+
+
+def test_write_never_reallocates() -> None:
+    board = Board(3, 4, 5, [0.0] * 4)
+    arrays = (board.levels, board.updated_ns, board.usable, board.bid_eff, board.ask_eff, board.net)
+    addresses = [a.__array_interface__["data"][0] for a in arrays]
+    for v in range(4):
+        board.set_usable(2, v, True)
+        board.write(2, v, [1.0 + v], [1.0], [2.0 + v], [1.0], v)
+    after = (board.levels, board.updated_ns, board.usable, board.bid_eff, board.ask_eff, board.net)
+    assert all(a is b for a, b in zip(arrays, after, strict=True))
+    assert [a.__array_interface__["data"][0] for a in after] == addresses
+
+
+def test_fee_adjusted_tops_follow_usability_and_writes() -> None:
+    board = Board(1, 2, 3, [0.001, 0.0025])
+    board.write(0, 0, [100.0], [1.0], [101.0], [1.0], 1)
+    assert (board.bid_eff[0, 0], board.ask_eff[0, 0]) == (-math.inf, math.inf)  # not usable yet
+    board.set_usable(0, 0, True)
+    assert (board.bid_eff[0, 0], board.ask_eff[0, 0]) == (100.0 * 0.999, 101.0 * 1.001)
+    board.write(0, 0, [99.0], [1.0], [], [], 2)  # usable: the write refreshes the top
+    assert (board.bid_eff[0, 0], board.ask_eff[0, 0]) == (99.0 * 0.999, math.inf)
+    board.set_usable(0, 1, True)  # usable but never written: no levels
+    assert (board.bid_eff[0, 1], board.ask_eff[0, 1]) == (-math.inf, math.inf)
+    board.write(0, 1, [98.0], [2.0], [98.5], [2.0], 3)
+    board.refresh_net(0, 1)
+    # net[i, j] = b0_j (1 - f_j) - a0_i (1 + f_i); venue 0 has no ask.
+    assert board.net[0].tolist() == [
+        [-math.inf, -math.inf],
+        [99.0 * 0.999 - 98.5 * 1.0025, -math.inf],
+    ]
+    board.set_usable(0, 0, False)
+    assert (board.bid_eff[0, 0], board.ask_eff[0, 0]) == (-math.inf, math.inf)
+    assert board.net[0].tolist() == [[-math.inf] * 2] * 2
+    assert board.levels[0, 0, 0, 0] == 99.0  # levels are kept while unusable
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks", "message"),
+    [
+        (([1.0], [1.0, 2.0]), ([2.0], [1.0]), "prices and sizes differ in length: bids 1/2"),
+        (([1.0], [1.0]), ([2.0, 3.0], [1.0]), "asks 2/1"),
+        (([math.nan], [1.0]), ([2.0], [1.0]), "bad best prices: bid nan"),
+        (([1.0], [1.0]), ([math.inf], [1.0]), "ask inf"),
+        (([1.0], [1.0]), ([0.0], [1.0]), "ask 0.0"),
+        (([-1.0], [1.0]), ([2.0], [1.0]), "bid -1.0"),
+    ],
+)
+def test_write_rejects_bad_input_and_leaves_the_board_unchanged(
+    bids: tuple[list[float], list[float]], asks: tuple[list[float], list[float]], message: str
+) -> None:
+    board = Board(1, 1, 2, [0.001])
+    board.set_usable(0, 0, True)
+    board.write(0, 0, [5.0], [1.0], [6.0], [1.0], 9)
+    before = (board.levels.copy(), board.bid_eff.copy(), board.ask_eff.copy())
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        board.write(0, 0, *bids, *asks, 10)
+    assert np.array_equal(board.levels, before[0])
+    assert (board.bid_eff[0, 0], board.ask_eff[0, 0]) == (before[1][0, 0], before[2][0, 0])
+    assert board.updated_ns[0, 0] == 9
+
+
+def test_constructor_validates_shapes_and_fees() -> None:
+    with pytest.raises(ValueError, match=r"fee_frac must have shape \(2,\)"):
+        Board(1, 2, 3, [0.001])
+    with pytest.raises(ValueError, match="fees must be fractions"):
+        Board(1, 2, 3, [0.001, 1.0])
+    with pytest.raises(ValueError, match="need >= 1 symbol"):
+        Board(1, 2, 0, [0.0, 0.0])
+    board = Board(2, 3, 4, np.array([0.0, 0.001, 0.01]))
+    assert board.levels.shape == (2, 3, 4, 4)
+    assert board.net.shape == (2, 3, 3)
+    assert board.fee_mult.tolist() == [
+        [1.0, 1.0, 1.0, 1.0],
+        [0.999, 1.0, 1.001, 1.0],
+        [0.99, 1.0, 1.01, 1.0],
+    ]
+    assert not board.usable.any()
+
+
+ladder = st.lists(st.integers(1, 10_000), max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), ladder, ladder), max_size=30))
+def test_levels_hold_the_last_write_of_each_leg(
+    writes: list[tuple[int, int, list[int], list[int]]],
+) -> None:
+    depth = 5
+    board = Board(3, 4, depth, [0.0] * 4)
+    last: dict[tuple[int, int], tuple[list[float], list[float]]] = {}
+    for t, (s, v, bid_ticks, ask_ticks) in enumerate(writes):
+        bids = [x / 4 for x in sorted(set(bid_ticks), reverse=True)]
+        asks = [x / 4 for x in sorted(set(ask_ticks))]
+        board.write(s, v, bids, [2.0] * len(bids), asks, [3.0] * len(asks), t)
+        last[(s, v)] = (bids[:depth], asks[:depth])
+    for s in range(3):
+        for v in range(4):
+            bids, asks = last.get((s, v), ([], []))
+            nb, na = len(bids), len(asks)
+            assert board.levels[s, v].tolist() == [
+                bids + [0.0] * (depth - nb),
+                [2.0] * nb + [0.0] * (depth - nb),
+                asks + [M] * (depth - na),
+                [3.0] * na + [0.0] * (depth - na),
+            ]
+
+
+def test_a_level_that_is_not_a_number_is_a_type_error() -> None:
+    board = Board(1, 1, 3, [0.0])
+    with pytest.raises(TypeError, match="levels must be floats"):
+        board.write(0, 0, [2.0, "1.5"], [1.0, 1.0], [3.0], [1.0], 1)  # type: ignore[list-item]
