@@ -392,25 +392,26 @@ class FeedSession:
         touched[sym] = touched.get(sym, False) or changed
 
     def _publish(self, now_ns: int) -> list[Action]:
-        """After a whole input: crossed check, then one on_book per changed synced book;
-        then the venue state. Returns the actions collected."""
-        for sym, changed in self._touched.items():
-            if not sym.synced:
-                continue
-            book = sym.book
-            if book.crossed():
+        """After a whole input: crossed check, then the venue state (so a venue is reported
+        live before any opportunity can use its books), then one on_book per changed synced
+        book. Returns the actions collected."""
+        touched = self._touched
+        for sym in touched:
+            if sym.synced and sym.book.crossed():
                 self.stats.crossed += 1
                 log.info("%s: %s crossed book", self.codec.venue, sym.symbol)
                 self._resync(sym, "crossed_book", now_ns)
+        self._update_state(now_ns)
+        for sym, changed in touched.items():
+            if not sym.synced:
                 continue
             if not sym.usable:
                 sym.usable = True
                 sym.listener.on_usable(True, None, now_ns)
                 changed = True
             if changed:
-                sym.listener.on_book(*book.top(self._top_n), now_ns)
-        self._touched.clear()
-        self._update_state(now_ns)
+                sym.listener.on_book(*sym.book.top(self._top_n), now_ns)
+        touched.clear()
         return self._actions
 
     def _resync(self, sym: _Symbol, reason: str, now_ns: int) -> None:
