@@ -1,0 +1,470 @@
+"""arbscan — the composition root: wires feeds, the scanner engine and the sinks.
+
+    python run.py                        scan the simulated market (local emulator), console
+    python run.py live   --venues ... --symbols ...     scan the real venues
+    python run.py record OUT.ndjson.gz [--live] ...     scan and write a capture (v1)
+    python run.py replay CAPTURE --symbols ...          replay a capture, print the events
+    python run.py emulate ...                           run the venue emulator alone
+
+``feeds`` and ``scanner`` never import each other; this file is where they meet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+
+from feeds.capture import CaptureError, CaptureWriter, read_capture
+from feeds.protocol import Codec
+from feeds.replay import replay_file
+from feeds.runner import Runner, SessionOptions
+from feeds.venues import VENUES, UnknownVenue, canonical_venue, codec_class
+from scanner.config import Config, ConfigError, load_config
+from scanner.console import LiveConsole, Status, VenueHealth
+from scanner.engine import Engine, Leg
+from scanner.events import Event, venue_event
+from scanner.sinks import CallbackSink, NdjsonSink, Sinks, WsEventServer
+
+DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
+"""The embedded default market: every venue quotes these in the emulator."""
+
+
+Drained = NdjsonSink | CallbackSink | WsEventServer
+
+
+DISLOCATIONS_PER_MIN = 20.0
+"""Per symbol, in the embedded simulated market: often enough to watch opportunities live."""
+
+
+class UsageError(ValueError):
+    """A bad command line (named option)."""
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to scan and where the events go, resolved from the command line and config."""
+
+    config: Config
+    venues: list[str]
+    symbols: list[str]
+    json: bool = False
+    out: str | None = None
+    serve: tuple[str, int] | None = None
+    duration: float | None = None
+    books: int = 0
+    record: str | None = None
+    emulated: bool = True
+    seed: int = 1
+    ws_urls: dict[str, str] = field(default_factory=dict)
+    rest_urls: dict[str, str] = field(default_factory=dict)
+
+
+def _csv(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _symbols(text: str | None, default: Sequence[str]) -> list[str]:
+    symbols = _csv(text) or list(default)
+    for symbol in symbols:
+        base, sep, quote = symbol.partition("/")
+        if not (sep and base and quote and symbol == symbol.upper() and " " not in symbol):
+            raise UsageError(f"--symbols: {symbol!r} is not a canonical BASE/QUOTE symbol")
+    if len(set(symbols)) != len(symbols):
+        raise UsageError(f"--symbols: duplicate symbol in {symbols}")
+    return symbols
+
+
+def _venues(text: str | None) -> list[str]:
+    names = _csv(text) or list(VENUES)
+    try:
+        venues = [canonical_venue(name) for name in names]
+    except UnknownVenue as exc:
+        raise UsageError(f"--venues: {exc}") from None
+    if len(set(venues)) != len(venues):
+        raise UsageError(f"--venues: duplicate venue in {names}")
+    return venues
+
+
+def _serve(text: str | None) -> tuple[str, int] | None:
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise UsageError(f"--serve: expected HOST:PORT, got {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
+    p.add_argument("--config", help="TOML configuration file")
+    p.add_argument("--venues", help=f"comma-separated venue ids (default: {','.join(VENUES)})")
+    p.add_argument("--symbols", help=symbols_help)
+    p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
+    p.add_argument("--out", help="also write NDJSON events to this file")
+    p.add_argument("--serve", help="WebSocket event server on HOST:PORT (host default 127.0.0.1)")
+    p.add_argument("--books", type=int, default=0, help="add a book event of N levels per update")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="run.py", description="cross-exchange arbitrage scanner")
+    sub = ap.add_subparsers(dest="command")
+    default_help = f"comma-separated BASE/QUOTE (default: {','.join(DEFAULT_SYMBOLS)})"
+    for name, helptext in (
+        ("scan", "scan the simulated market (the default)"),
+        ("live", "scan the real venues"),
+        ("record", "scan and record a capture"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        if name == "record":
+            p.add_argument("capture", help="capture file to write (.gz compresses)")
+            p.add_argument("--live", action="store_true", help="record the real venues")
+        _add_scan_options(p, symbols_help=default_help)
+        p.add_argument("--duration", type=float, help="stop after this many seconds")
+        p.add_argument("--seed", type=int, default=1, help="seed of the simulated market")
+    p = sub.add_parser("replay", help="replay a capture and print the event stream")
+    p.add_argument("capture", help="capture v1 file (.ndjson or .ndjson.gz)")
+    _add_scan_options(p, symbols_help="comma-separated BASE/QUOTE symbols in the capture")
+    sub.add_parser("emulate", help="run the venue emulator alone", add_help=False)
+    # the top level accepts the scan options too: `python run.py --json` scans the emulator
+    _add_scan_options(ap, symbols_help=default_help)
+    ap.add_argument("--duration", type=float, help="stop after this many seconds")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the simulated market")
+    return ap
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    config = load_config(args.config)
+    if args.books < 0:
+        raise UsageError("--books: must be >= 0")
+    duration = getattr(args, "duration", None)
+    if duration is not None and duration <= 0:
+        raise UsageError("--duration: must be > 0")
+    plan = Plan(
+        config=config,
+        venues=_venues(args.venues),
+        symbols=_symbols(args.symbols, DEFAULT_SYMBOLS),
+        json=args.json,
+        out=args.out,
+        serve=_serve(args.serve),
+        duration=duration,
+        books=args.books,
+        record=getattr(args, "capture", None),
+        emulated=args.command in (None, "scan") or (args.command == "record" and not args.live),
+        seed=getattr(args, "seed", 1),
+    )
+    for venue in plan.venues:
+        config.fee_bps(venue)  # a venue without a fee is a configuration error
+        endpoint = config.urls.get(venue)
+        if endpoint is not None and endpoint.ws:
+            plan.ws_urls[venue] = endpoint.ws
+        if endpoint is not None and endpoint.rest:
+            plan.rest_urls[venue] = endpoint.rest
+    return plan
+
+
+# --- the live pipeline ------------------------------------------------------------------
+
+
+def _chunks(codec: type[Codec], symbols: list[str]) -> list[list[str]]:
+    n = max(1, codec.max_symbols_per_connection)
+    return [symbols[i : i + n] for i in range(0, len(symbols), n)]
+
+
+async def scan(plan: Plan) -> int:
+    """Run feeds -> engine -> sinks until the duration ends, Ctrl-C or SIGTERM."""
+    sinks = Sinks()
+    drained: list[Drained] = []
+    console: LiveConsole | None = None
+    if plan.json:
+        drained.append(NdjsonSink.open("-"))
+    if plan.out:
+        drained.append(NdjsonSink.open(plan.out))
+    if plan.serve:
+        server = WsEventServer(*plan.serve)
+        await server.start()
+        drained.append(server)
+    engine = Engine(
+        plan.config.scanner,
+        plan.venues,
+        plan.symbols,
+        {v: plan.config.fee_bps(v) for v in plan.venues},
+        sinks.emit,
+        warmup_ms=plan.config.feeds.warmup_ms,
+        book_levels=plan.books,
+    )
+    runners: list[Runner] = []
+    started = time.monotonic()
+    if not plan.json:
+        console = LiveConsole(
+            _Health(runners, plan.venues, drained),
+            lambda: _status(engine, sinks, started),
+        )
+        drained.append(CallbackSink(console.on_event))
+    for sink in drained:
+        sinks.add(sink)
+
+    recorder = CaptureWriter(plan.record) if plan.record else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    options = SessionOptions(
+        top_n=plan.config.scanner.depth_levels,
+        stale_after_s=plan.config.feeds.stale_after_s,
+        max_book_age_s=plan.config.feeds.max_book_age_s,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
+        if plan.emulated:
+            await _start_emulator(stack, plan)
+        conn = 0
+        for venue in plan.venues:
+            cls = codec_class(venue)
+            for symbols in _chunks(cls, plan.symbols):
+                runners.append(
+                    Runner(
+                        cls,
+                        symbols,
+                        functools.partial(engine.leg, venue),
+                        _state_reporter(venue, sinks.emit),
+                        ws_url=plan.ws_urls.get(venue, ""),
+                        rest_url=plan.rest_urls.get(venue, ""),
+                        http=http,
+                        recorder=recorder,
+                        conn=conn,
+                        options=options,
+                    )
+                )
+                conn += 1
+        async with asyncio.TaskGroup() as tg:
+            sink_tasks = [tg.create_task(s.run()) for s in drained]
+            feed_tasks = [tg.create_task(r.run()) for r in runners]
+            ui = tg.create_task(console.run()) if console else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), plan.duration)
+            for task in feed_tasks:
+                task.cancel()
+            await asyncio.gather(*feed_tasks, return_exceptions=True)
+            engine.shutdown(time.time_ns())
+            if ui is not None:
+                await asyncio.sleep(0)  # let the console sink take the shutdown events
+                ui.cancel()
+            for sink in drained:
+                sink.close()
+            await asyncio.gather(*sink_tasks)
+    if recorder is not None:
+        recorder.close()
+    return 0
+
+
+async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
+    from emulator.market import MarketConfig
+    from emulator.server import Emulator, EmulatorConfig
+
+    market = MarketConfig(
+        venues=tuple(plan.venues),
+        symbols=tuple(plan.symbols),
+        seed=plan.seed,
+        dislocations_per_min=DISLOCATIONS_PER_MIN,
+    )
+    emu = await stack.enter_async_context(Emulator(EmulatorConfig(market=market)))
+    for venue in plan.venues:
+        plan.ws_urls.setdefault(venue, emu.ws_url(venue))
+        plan.rest_urls.setdefault(venue, emu.rest_url(venue))
+
+
+def _state_reporter(
+    venue: str, emit: Callable[[Event], None]
+) -> Callable[[str, str | None, int], None]:
+    def report(state: str, reason: str | None, ts: int) -> None:
+        emit(venue_event(venue, state, reason, ts))
+
+    return report
+
+
+class _Health:
+    """Per-venue health rows for the console, from the runners' sessions (rates are taken
+    between two calls: the console refreshes a few times a second)."""
+
+    def __init__(self, runners: list[Runner], venues: list[str], sinks: Sequence[Drained]) -> None:
+        self.runners = runners
+        self.venues = venues
+        self.sinks = sinks
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def __call__(self) -> list[VenueHealth]:
+        now_ns, now = time.time_ns(), time.monotonic()
+        rows = []
+        sink_drops = sum(s.dropped for s in self.sinks)
+        for venue in self.venues:
+            mine = [r for r in self.runners if r.venue == venue]
+            stats = [r.session.stats for r in mine if r.session is not None]
+            frames = sum(st.frames for st in stats)
+            t0, f0 = self._last.get(venue, (now, frames))
+            f0 = min(f0, frames)  # a reconnect starts a new session and its counters
+            self._last[venue] = (now, frames)
+            updated = [t for st in stats for t in st.book_updated_ns.values()]
+            rows.append(
+                VenueHealth(
+                    venue,
+                    msgs_per_s=(frames - f0) / (now - t0) if now > t0 else 0.0,
+                    book_age_ms=(now_ns - min(updated)) / 1e6 if updated else None,
+                    resyncs=sum(st.resyncs for st in stats),
+                    reconnects=sum(max(0, r.stats.connects - 1) for r in mine),
+                    drops=sum(st.malformed for st in stats) + sink_drops,
+                )
+            )
+        return rows
+
+
+def _status(engine: Engine, sinks: Sinks, started: float) -> Status:
+    up = time.monotonic() - started
+    return Status(
+        uptime_s=up,
+        events_per_s=sinks.events / up if up > 0 else 0.0,
+        engine_us_per_update=engine.stats.us_per_update(),
+        updates=engine.stats.updates,
+    )
+
+
+# --- replay -----------------------------------------------------------------------------
+
+
+def _recorded_connections(path: str) -> tuple[dict[tuple[str, int], str], int]:
+    """Per recorded connection (venue, conn): its URL and the text it sent, lower-cased;
+    and the time of the capture's last record."""
+    seen: dict[tuple[str, int], list[str]] = {}
+    last_t = 0
+    for r in read_capture(path):
+        last_t = max(last_t, r.t)
+        key = (canonical_venue(r.venue), r.conn)
+        texts = seen.setdefault(key, [])
+        if r.dir == "open":
+            texts.append(r.url)
+        elif r.dir == "out" and isinstance(r.data, str):
+            texts.append(r.data)
+    return {key: "\n".join(texts).lower() for key, texts in seen.items()}, last_t
+
+
+def _replay_codec(venue: str, conn_text: str, symbols: list[str]) -> Codec:
+    """The codec of one recorded connection: the venue's codec (Kraken WS v1 for v1 URLs),
+    serving the symbols whose venue ids that connection subscribed (all when none is named)."""
+    cls: type[Codec] = codec_class(venue)
+    if venue == "kraken" and "ws.kraken.com/v2" not in conn_text and "/v2" not in conn_text:
+        from feeds.venues.kraken_v1 import KrakenV1
+
+        cls = KrakenV1
+    probe = cls(symbols)
+    named = [
+        s
+        for s in symbols
+        if re.search(
+            rf"(?<![a-z0-9]){re.escape(probe.venue_symbol(s).lower())}(?![a-z0-9])", conn_text
+        )
+    ]
+    return cls(named or symbols)
+
+
+def replay_main(args: argparse.Namespace) -> int:
+    """Replay a capture through the same codecs, books and engine; print the events."""
+    config = load_config(args.config)
+    if not args.symbols:
+        raise UsageError("--symbols: replay needs the capture's canonical symbols")
+    symbols = _symbols(args.symbols, ())
+    connections, last_t = _recorded_connections(args.capture)
+    recorded = sorted({venue for venue, _ in connections})
+    venues = _venues(args.venues) if args.venues else recorded
+    out = sys.stdout.buffer
+    files = [open(args.out, "wb")] if args.out else []  # noqa: SIM115 - closed below
+
+    def emit(event: Event) -> None:
+        line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+        out.write(line)
+        for fh in files:
+            fh.write(line)
+
+    engine = Engine(
+        config.scanner,
+        venues,
+        symbols,
+        {v: config.fee_bps(v) for v in venues},
+        emit,
+        warmup_ms=config.feeds.warmup_ms,
+        book_levels=args.books,
+    )
+
+    def on_state(venue: str, state: str, reason: str | None, ts: int) -> None:
+        emit(venue_event(canonical_venue(venue), state, reason, ts))
+
+    def listener_for(venue: str, symbol: str) -> Leg:
+        return engine.leg(canonical_venue(venue), symbol)
+
+    def codec_for(venue: str, conn: int) -> Codec:
+        name = canonical_venue(venue)
+        return _replay_codec(name, connections.get((name, conn), ""), symbols)
+
+    try:
+        replay_file(
+            args.capture,
+            codec_for,
+            listener_for,
+            on_state,
+            options=SessionOptions(
+                top_n=config.scanner.depth_levels,
+                stale_after_s=config.feeds.stale_after_s,
+                max_book_age_s=config.feeds.max_book_age_s,
+            ),
+        )
+        engine.shutdown(last_t)
+    finally:
+        out.flush()
+        for fh in files:
+            fh.close()
+    return 0
+
+
+# --- entry point ------------------------------------------------------------------------
+
+
+def _event_loop_runner() -> Callable[..., object]:
+    try:
+        import uvloop
+    except ImportError:  # uvloop does not exist on Windows; asyncio's loop is the fallback
+        return asyncio.run
+    return uvloop.run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulate"]:
+        from emulator.cli import main as emulate
+
+        return emulate(argv[1:])
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "replay":
+            return replay_main(args)
+        plan = plan_from(args)
+    except (ConfigError, UsageError, UnknownVenue, CaptureError, OSError) as exc:
+        print(f"run.py: {exc}", file=sys.stderr)
+        return 2
+    run = _event_loop_runner()
+    try:
+        result = run(scan(plan))
+    except KeyboardInterrupt:
+        return 130
+    return int(result) if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
