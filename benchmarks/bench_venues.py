@@ -1,0 +1,134 @@
+"""Every venue on its real recording: messages per second through codec + sequencing + book.
+
+Each fixture in ``tests/fixtures`` is replayed through the real :class:`FeedSession` (the
+venue's codec, its integrity rule, checksums where the venue sends them) with a listener that
+does nothing, so the figure is the feed machinery alone. REST snapshots are answered from the
+capture's own ``rest`` records before timing starts. Run: ``python -m benchmarks.bench_venues``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from feeds.capture import Record, read_capture
+from feeds.protocol import Codec, SnapshotSource
+from feeds.session import FeedSession
+from feeds.venues.binance import Binance, BinanceUS
+from feeds.venues.bybit import Bybit
+from feeds.venues.kraken_v1 import KrakenV1
+from feeds.venues.okx import Okx
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+
+
+@dataclass(frozen=True)
+class Case:
+    venue: str
+    fixture: str
+    codec: Callable[[list[str]], Codec]
+    symbols: tuple[str, ...]
+
+
+CASES = (
+    Case("binance", "binance.ndjson.gz", Binance, ("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR")),
+    Case(
+        "binanceus",
+        "binanceus.ndjson.gz",
+        BinanceUS,
+        ("CRV/USDT", "COMP/USDT", "OMG/BUSD", "ZRX/USDT"),
+    ),
+    Case("okx", "okx.ndjson.gz", Okx, ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")),
+    Case("bybit", "bybit.ndjson.gz", lambda s: Bybit(s, depth=50), ("XRP/USDT",)),
+    Case(
+        "kraken (v1, checksums)",
+        "kraken.ndjson.gz",
+        KrakenV1,
+        (
+            "WAVES/EUR",
+            "XMR/USD",
+            "KSM/BTC",
+            "GRT/ETH",
+            "SC/EUR",
+            "ETH/CHF",
+            "OCEAN/BTC",
+            "OMG/USD",
+            "BTC/CHF",
+            "ADA/BTC",
+        ),
+    ),
+)
+
+
+class _Null:
+    def on_book(
+        self,
+        bid_px: list[float],
+        bid_sz: list[float],
+        ask_px: list[float],
+        ask_sz: list[float],
+        ts_ns: int,
+    ) -> None:
+        pass
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        pass
+
+
+_NULL = _Null()
+
+
+def _session(case: Case, records: list[Record]) -> FeedSession:
+    codec = case.codec(list(case.symbols))
+    session = FeedSession(codec, lambda _s: _NULL, lambda *_a: None)
+    session.opened(0)
+    if codec.integrity.snapshot is SnapshotSource.REST:
+        for r in records:
+            if r.dir == "rest":
+                symbol = next(s for s in case.symbols if codec.venue_symbol(s) in r.url)
+                body = r.data if isinstance(r.data, bytes) else r.data.encode()
+                session.snapshot(symbol, body, 0)
+    return session
+
+
+def measure(case: Case, repeats: int) -> dict[str, object]:
+    records = list(read_capture(FIXTURES / case.fixture))
+    frames = [r.data for r in records if r.dir == "in"]
+    rates = []
+    for _ in range(repeats):
+        session = _session(case, records)
+        frame = session.frame
+        start = time.perf_counter()
+        for i, data in enumerate(frames):
+            frame(data, i)
+        rates.append(len(frames) / (time.perf_counter() - start))
+        assert session.stats.gaps == 0 and session.stats.checksum_fail == 0
+    return {
+        "venue": case.venue,
+        "frames": len(frames),
+        "book_msgs": session.stats.book_msgs,
+        "checksums": session.stats.checksum_ok,
+        "msgs_per_s_min": min(rates),
+        "msgs_per_s_median": statistics.median(rates),
+        "msgs_per_s_max": max(rates),
+    }
+
+
+def run(quick: bool = False) -> list[dict[str, object]]:
+    """One row per venue (figures in frames per second)."""
+    repeats = 3 if quick else 9
+    rows = [measure(case, repeats) for case in CASES]
+    print(f"{'venue':<24}{'frames':>8}{'book':>7}{'crc ok':>8}{'median msg/s':>14}{'min':>10}")
+    for r in rows:
+        print(
+            f"{r['venue']!s:<24}{r['frames']!s:>8}{r['book_msgs']!s:>7}{r['checksums']!s:>8}"
+            f"{float(r['msgs_per_s_median']):>14,.0f}{float(r['msgs_per_s_min']):>10,.0f}"  # type: ignore[arg-type]
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    run()
