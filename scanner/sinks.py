@@ -91,22 +91,11 @@ class BoundedQueue:
         return batch
 
 
-class NdjsonSink:
-    """NDJSON lines to a binary stream, written by a worker thread behind a bounded queue."""
+class _QueuedSink:
+    """The part every queued sink shares: a bounded queue, drops, close and drain."""
 
-    def __init__(self, out: IO[bytes], *, max_events: int = 65536, owns: bool = False) -> None:
+    def __init__(self, max_events: int) -> None:
         self.queue = BoundedQueue(max_events)
-        self.written = 0
-        self._out = out
-        self._owns = owns
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson-sink")
-
-    @classmethod
-    def open(cls, target: str | Path, *, max_events: int = 65536) -> NdjsonSink:
-        """``"-"`` for stdout, else a file path (truncated)."""
-        if str(target) == "-":
-            return cls(sys.stdout.buffer, max_events=max_events)
-        return cls(Path(target).open("wb"), max_events=max_events, owns=True)
 
     @property
     def dropped(self) -> int:
@@ -124,6 +113,24 @@ class NdjsonSink:
     async def drained(self) -> None:
         """Wait until every queued event is written: lossless pacing for a replay driver."""
         await self.queue.idle()
+
+
+class NdjsonSink(_QueuedSink):
+    """NDJSON lines to a binary stream, written by a worker thread behind a bounded queue."""
+
+    def __init__(self, out: IO[bytes], *, max_events: int = 65536, owns: bool = False) -> None:
+        super().__init__(max_events)
+        self.written = 0
+        self._out = out
+        self._owns = owns
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson-sink")
+
+    @classmethod
+    def open(cls, target: str | Path, *, max_events: int = 65536) -> NdjsonSink:
+        """``"-"`` for stdout, else a file path (truncated)."""
+        if str(target) == "-":
+            return cls(sys.stdout.buffer, max_events=max_events)
+        return cls(Path(target).open("wb"), max_events=max_events, owns=True)
 
     async def run(self) -> None:
         """Drain until :meth:`close` and the queue is empty; then flush (and close if owned).
@@ -162,29 +169,12 @@ def _log_failure(future: Future[None]) -> None:
         log.error("event sink: final flush failed: %r", exc)
 
 
-class CallbackSink:
+class CallbackSink(_QueuedSink):
     """Calls ``callback(event)`` for each event from a drain task (the console's sink)."""
 
     def __init__(self, callback: Callable[[Event], None], *, max_events: int = 10000) -> None:
-        self.queue = BoundedQueue(max_events)
+        super().__init__(max_events)
         self._callback = callback
-
-    @property
-    def dropped(self) -> int:
-        """Events dropped because the queue was full (or emitted after close)."""
-        return self.queue.dropped
-
-    def emit(self, event: Event) -> None:
-        """Queue ``event``, or count a drop; never blocks."""
-        self.queue.put(event)
-
-    def close(self) -> None:
-        """Accept no more events; ``run()`` returns once the queue is written."""
-        self.queue.close()
-
-    async def drained(self) -> None:
-        """Wait until every queued event is written: lossless pacing for a replay driver."""
-        await self.queue.idle()
 
     async def run(self) -> None:
         while batch := await self.queue.take():
