@@ -13,6 +13,11 @@ codec bug raises on an unexpected frame shape (``ValueError``, ``KeyError``,
 ``IndexError``, ``TypeError``, ``AttributeError``) also drop the frame, but are counted in
 ``stats.codec_errors`` and logged at ERROR with the traceback: one odd frame must not take
 a live venue down, and tests assert ``codec_errors == 0``. Anything else propagates.
+
+Level values are validated by the book, once (:class:`~feeds.book.BadLevel`: a price that is
+not a finite number > 0, a size that is not a finite number >= 0, a level of the wrong
+shape): such a message is counted as ``malformed``, logged once at debug, and its symbol
+resyncs with reason ``desynced`` (the book may hold part of the message).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeAlias
 
 from feeds import checksum
-from feeds.book import Book
+from feeds.book import BadLevel, Book
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -39,13 +44,13 @@ from feeds.protocol import (
     Subscribed,
     VenueError,
 )
-from feeds.sequencing import SeqState, Verdict, verdict
+from feeds.sequencing import APPLY, DROP, SeqState, verdict
 
 log = logging.getLogger(__name__)
 
 CODEC_BUGS: Final = (ValueError, KeyError, IndexError, TypeError, AttributeError)
-"""Exception types from a codec (or from ``float()`` of a level) that drop one frame and
-are counted as ``codec_errors`` (``ParseError`` is counted as ``malformed`` first)."""
+"""Exception types from a codec that drop one frame and are counted as ``codec_errors``
+(``ParseError`` is counted as ``malformed`` first)."""
 
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
@@ -225,14 +230,19 @@ class FeedSession:
             log.exception("%s: codec failed on frame %.500r", self.codec.venue, data)
             return []
         actions = self._actions = []
+        symbols = self._symbols
         for ev in events:
             if isinstance(ev, BookDelta):
-                sym = self._symbol(ev.symbol)
-                if sym is not None:
+                sym = symbols.get(ev.symbol)
+                if sym is None:
+                    self._unknown(ev.symbol)
+                else:
                     self._delta(sym, ev, now_ns)
             elif isinstance(ev, BookSnapshot):
-                sym = self._symbol(ev.symbol)
-                if sym is not None:
+                sym = symbols.get(ev.symbol)
+                if sym is None:
+                    self._unknown(ev.symbol)
+                else:
                     self._snapshot(sym, ev, now_ns)
             elif isinstance(ev, ConnectionSeq) and self._conn_counter:
                 if self._conn_seq is not None and ev.seq != self._conn_seq + 1:
@@ -249,7 +259,7 @@ class FeedSession:
                 actions.append(Send(ev.frame))
             elif isinstance(ev, Subscribed):
                 if ev.depth is not None and self._kraken:
-                    for s in self._symbols.values():
+                    for s in symbols.values():
                         if ev.symbol is None or ev.symbol == s.symbol:
                             s.book.max_depth = ev.depth
             elif isinstance(ev, VenueError):
@@ -322,12 +332,9 @@ class FeedSession:
             self._finish(reason, now_ns)
 
     # -- rules ---------------------------------------------------------------------------
-    def _symbol(self, symbol: str) -> _Symbol | None:
-        sym = self._symbols.get(symbol)
-        if sym is None:
-            self.stats.unknown_symbol += 1
-            log.debug("%s: event for unknown symbol %r", self.codec.venue, symbol)
-        return sym
+    def _unknown(self, symbol: str) -> None:
+        self.stats.unknown_symbol += 1
+        log.debug("%s: event for unknown symbol %r", self.codec.venue, symbol)
 
     def _snapshot(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
         sym.reset()
@@ -348,9 +355,9 @@ class FeedSession:
                     self._actions.append(self._fetch(sym.symbol))
             return  # in-band: ignored until the (re)subscription's snapshot
         found = verdict(self._seq_rule, self._rest, sym.seq, ev)
-        if found is Verdict.APPLY:
+        if found is APPLY:
             self._apply(sym, ev.bids, ev.asks, ev.checksum, False, now_ns)
-        elif found is Verdict.DROP:
+        elif found is DROP:
             self.stats.older += 1
         else:
             self.stats.gaps += 1
@@ -373,23 +380,26 @@ class FeedSession:
                 changed = True
             else:
                 changed = book.apply(bids, asks)
-        except CODEC_BUGS:  # a level that float() refuses: the book is now unknown
-            self.stats.codec_errors += 1
-            log.exception("%s: bad level in %s", self.codec.venue, sym.symbol)
+        except BadLevel as exc:  # a venue's bad number or level shape: the book is unknown
+            self.stats.malformed += 1
+            log.debug("%s: %s dropped, resyncing: %s", self.codec.venue, sym.symbol, exc)
             self._resync(sym, "desynced", now_ns)
             return
-        self.stats.book_msgs += 1
-        sym.updated_ns = self.stats.book_updated_ns[sym.symbol] = now_ns
+        stats = self.stats
+        stats.book_msgs += 1
+        sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
         if crc is not None and self._checksum_depth:
             ours = checksum.compute(self._checksum, *book.top_text(self._checksum_depth))
             if ours != crc:
-                self.stats.checksum_fail += 1
+                stats.checksum_fail += 1
                 log.info("%s: %s checksum %d != %d", self.codec.venue, sym.symbol, ours, crc)
                 self._resync(sym, "desynced", now_ns)
                 return
-            self.stats.checksum_ok += 1
-        touched = self._touched
-        touched[sym] = touched.get(sym, False) or changed
+            stats.checksum_ok += 1
+        if changed:
+            self._touched[sym] = True
+        else:
+            self._touched.setdefault(sym, False)
 
     def _publish(self, now_ns: int) -> list[Action]:
         """After a whole input: crossed check, then the venue state (so a venue is reported
@@ -401,7 +411,9 @@ class FeedSession:
                 self.stats.crossed += 1
                 log.info("%s: %s crossed book", self.codec.venue, sym.symbol)
                 self._resync(sym, "crossed_book", now_ns)
-        self._update_state(now_ns)
+        if self._sync_lost or self._state != "live":  # else _update_state has nothing to do
+            self._update_state(now_ns)
+        top_n = self._top_n
         for sym, changed in touched.items():
             if not sym.synced:
                 continue
@@ -410,7 +422,7 @@ class FeedSession:
                 sym.listener.on_usable(True, None, now_ns)
                 changed = True
             if changed:
-                sym.listener.on_book(*sym.book.top(self._top_n), now_ns)
+                sym.listener.on_book(*sym.book.top(top_n), now_ns)
         touched.clear()
         return self._actions
 

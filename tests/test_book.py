@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.book import Book
+from feeds import book as book_module
+from feeds.book import BadLevel, Book
 from feeds.protocol import Level
 
 # Prices on a small grid so deltas hit existing levels often; sizes include 0 (delete).
@@ -129,7 +130,7 @@ def test_empty_book_and_errors() -> None:
         book.top_text(1)
     with pytest.raises(ValueError, match="top_n"):
         Book(top_n=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(BadLevel, match="bad price 'x'"):
         book.apply([["x", "1"]], [])
 
 
@@ -139,3 +140,65 @@ def test_crossed_and_locked() -> None:
     assert book.crossed() is True
     book.apply([], [["10", "0"], ["10.01", "1"]])
     assert (book.crossed(), book.best_bid(), book.best_ask()) == (False, 10.0, 10.01)
+
+
+@pytest.mark.parametrize(
+    ("level", "error"),
+    [
+        (["abc", "1"], "bad level \\['abc', '1'\\]: bad price 'abc'"),
+        (["nan", "1"], "bad price 'nan'"),
+        (["-inf", "1"], "bad price '-inf'"),
+        (["0", "1"], "bad price '0'"),
+        ([0.0, "1"], "bad price 0.0"),
+        (["-1", "1"], "bad price '-1'"),
+        (["1", "-1"], "bad size '-1'"),
+        (["1", "inf"], "bad size 'inf'"),
+        (["1", "x"], "ValueError\\(\"could not convert string to float: 'x'\"\\)"),
+        ([10**400, "1"], "bad price 1000"),
+        (["1", 10**400], "OverflowError"),
+        (["1", float("nan")], "bad size nan"),
+        (["1", "1e400"], "bad size '1e400'"),
+        ([True, "1"], "bad price True"),
+        (["1", None], "TypeError"),
+        (["1", ["1"]], "TypeError"),
+        ([["1"], "1"], "unhashable type: 'list'"),
+        (["1"], "IndexError"),
+        ([], "IndexError"),
+        ("12", "not a \\[price, size, ...\\] sequence"),
+        ({"price": "1"}, "KeyError"),
+        (None, "TypeError"),
+        (7, "TypeError"),
+    ],
+)
+def test_bad_level_is_refused(level: object, error: str) -> None:
+    book = Book()
+    book.apply_snapshot([["10", "1"]], [["11", "1"]])
+    with pytest.raises(BadLevel, match=error):
+        book.apply([["9", "2"], level], [])  # type: ignore[list-item]
+    # the level before the bad one was applied: the caller must resync (see feeds.session)
+    assert book.side(True) == [(10.0, 1.0), (9.0, 2.0)]
+    with pytest.raises(BadLevel, match=error):
+        Book().apply_snapshot([], [level])  # type: ignore[list-item]
+
+
+def test_json_numbers_and_decimal_spellings_are_values() -> None:
+    book = Book(top_n=3)
+    book.apply_snapshot([[100, 2], ["99.50", 1.25], ["1e2", "3"]], [["1.01E2", " 4 "]])
+    assert book.top() == ([100.0, 99.5], [3.0, 1.25], [101.0], [4.0])
+    assert book.apply([["100.0", "0.0"], ["99.5", -0.0]], []) is True  # -0.0 deletes too
+    assert book.top() == ([], [], [101.0], [4.0])
+
+
+def test_price_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(book_module, "MEMO_MAX", 4)
+    book_module.clear_memo()
+    assert book_module._PRICES == {}
+    book = Book(top_n=10)
+    prices = [f"{p}.5" for p in range(1, 10)]
+    book.apply_snapshot([[p, "1"] for p in prices], [])
+    # 1.5..4.5 fill it, 5.5 clears it, 5.5..8.5 fill it, 9.5 clears it
+    assert book_module._PRICES == {"9.5": 9.5}
+    # memo hits and misses give the same values
+    book.apply([[p, "2"] for p in prices], [])
+    assert book.top() == ([9.5, 8.5, 7.5, 6.5, 5.5, 4.5, 3.5, 2.5, 1.5], [2.0] * 9, [], [])
+    assert book_module._PRICES == {"8.5": 8.5, "9.5": 9.5}

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.capture import read_capture
 from feeds.checksum import kraken_crc32
 from feeds.protocol import ChecksumRule, Codec, RestRequest, SeqRule
 from feeds.session import Action, BookListener, FeedSession, FetchSnapshot, Reconnect, Send
 from feeds.venues.binance import Binance
+from feeds.venues.bybit import Bybit
+from feeds.venues.coinbase import Coinbase
+from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.okx import Okx
+from tests import test_venue_binance as tvb
+from tests import test_venue_bybit as tvy
+from tests import test_venue_coinbase as tvc
+from tests import test_venue_kraken as tvk
+from tests import test_venue_okx as tvo
 from tests.fakecodec import FakeCodec, make_codec
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
 
@@ -188,11 +200,58 @@ def test_other_codec_exceptions_propagate() -> None:
     assert (s.stats.malformed, s.stats.codec_errors, log.take()) == (0, 0, [])
 
 
-def test_bad_level_resyncs_that_symbol() -> None:
+@pytest.mark.parametrize(
+    ("level", "logged"),
+    [
+        (["abc", "1"], "bad price 'abc'"),
+        (["nan", "1"], "bad price 'nan'"),
+        (["inf", "1"], "bad price 'inf'"),
+        (["0", "1"], "bad price '0'"),
+        (["-5", "1"], "bad price '-5'"),
+        (["99", "-1"], "bad size '-1'"),
+        (["99", "1e999"], "bad size '1e999'"),
+        (["99", True], "bad size True"),
+        (["99", None], "TypeError"),
+        (["99"], "IndexError"),
+        ("99", "not a [price, size, ...] sequence"),
+        ({"p": "99"}, "KeyError"),
+        ([["99"], "1"], "TypeError"),
+    ],
+)
+def test_bad_level_is_malformed_and_resyncs_that_symbol(
+    level: object, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
     s, log = live_in_band(make_codec())
-    assert s.frame(delta("BTCUSD", [["abc", "1"]], []), T0 + S) == [UNSUB_BTC, SUB_BTC]
-    assert s.stats.codec_errors == 1
+    frame = json.dumps({"d": "BTCUSD", "b": [["100", "2"], level], "a": []})
+    with caplog.at_level(logging.DEBUG, logger="feeds.session"):
+        assert s.frame(frame, T0 + S) == [UNSUB_BTC, SUB_BTC]
+    assert (s.stats.malformed, s.stats.codec_errors, s.stats.resyncs) == (1, 0, 1)
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("DEBUG", None)]
+    assert logged in caplog.records[0].getMessage()
     assert log.take() == [usable(BTC, False, "desynced", T0 + S)]
+    assert log.states[-1] == ("resyncing", "desynced", T0 + S)
+    # the other symbol keeps flowing; BTC stays out until its new snapshot
+    s.frame(delta("ETHUSD", [["10", "3"]], []), T0 + 2 * S)
+    s.frame(delta("BTCUSD", [["100", "4"]], []), T0 + 2 * S)
+    assert log.take() == [book(ETH, [10.0], [3.0], [11.0], [1.0], T0 + 2 * S)]
+    s.frame(snap("BTCUSD", [["100", "5"]], [["101", "1"]]), T0 + 3 * S)
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 3 * S),
+        book(BTC, [100.0], [5.0], [101.0], [1.0], T0 + 3 * S),
+    ]
+
+
+def test_bad_level_in_rest_snapshot_refetches() -> None:
+    s, log = new(make_codec(SeqRule.RANGE, rest=True))
+    s.opened(T0)
+    assert s.snapshot(BTC, body([["100", "1"], ["x", "1"]], [], seq=5), T0) == [FETCH_BTC]
+    assert (s.stats.malformed, s.stats.codec_errors, s.stats.book_msgs) == (1, 0, 0)
+    assert log.take() == []
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "2"]], seq=5), T0 + 1) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 1),
+        book(BTC, [100.0], [1.0], [101.0], [2.0], T0 + 1),
+    ]
 
 
 # -- sequencing rules -------------------------------------------------------------------
@@ -651,3 +710,74 @@ def test_binance_recording_rest_snapshots_bridge_and_continue() -> None:
         "LRC/BTC": (6.37e-06, 2500.0, 6.38e-06, 2285.0),
         "RUNE/EUR": (6.251, 69.3, 6.269, 69.3),
     }
+
+
+# -- fuzzing through the whole session ---------------------------------------------------
+
+
+def _binance_session(sample: dict[str, Any]) -> FeedSession:
+    """Every symbol synced by a REST snapshot that the depthUpdate ``sample`` continues."""
+    s = FeedSession(Binance(tvb.BINANCE_SYMBOLS), Log().listener_for, Log().on_state)
+    s.opened(T0)
+    first = sample.get("data", {}).get("U", 1)
+    for symbol in tvb.BINANCE_SYMBOLS:
+        s.snapshot(symbol, orjson.dumps(tvb.SAMPLE_SNAPSHOT | {"lastUpdateId": first - 1}), T0)
+    return s
+
+
+def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
+    s = FeedSession(codec, Log().listener_for, Log().on_state)
+    s.opened(T0)
+    for frame in warmup:
+        s.frame(frame if isinstance(frame, str) else json.dumps(frame), T0)
+    return s
+
+
+_OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(json.dumps(tvo.SMALL_SNAPSHOT))
+_OKX_SNAPSHOT_WITHOUT_CHECKSUM["data"][0]["checksum"] = 0  # 0 means none (2026 rule)
+_KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
+
+# Per venue: a session with synced books (made for the sample to be mutated), and valid
+# frames to mutate (snapshots included).
+FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
+    "binance": (_binance_session, tvb.SAMPLE_FRAMES),
+    "okx": (
+        lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
+        [tvo.SMALL_SNAPSHOT, *tvo.SMALL_UPDATES],
+    ),
+    "bybit": (
+        lambda _: _in_band_session(Bybit(tvy.SYMBOLS), [tvy.SMALL_SNAPSHOT]),
+        [tvy.SMALL_SNAPSHOT, *tvy.SMALL_FRAMES],
+    ),
+    "coinbase": (
+        lambda _: _in_band_session(Coinbase(tvc.SYMBOLS), [orjson.loads(tvc.STREAM[2])]),
+        [orjson.loads(f) for f in tvc.STREAM],
+    ),
+    "kraken_v1": (
+        lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),
+        tvk.V1_SAMPLES,
+    ),
+    "kraken": (
+        lambda _: _in_band_session(Kraken(["BTC/USD"], depth=10), [_KRAKEN_V2_SNAPSHOT]),
+        tvk.V2_SAMPLES,
+    ),
+}
+
+
+@pytest.mark.parametrize("venue", FUZZED_SESSIONS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_fuzz_mutated_frames_never_raise_through_the_session(
+    venue: str, data: st.DataObject
+) -> None:
+    make, samples = FUZZED_SESSIONS[venue]
+    sample = data.draw(st.sampled_from(samples))
+    s = make(sample)
+    synced_before = {sym for sym, book in s.books.items() if book.bid_count or book.ask_count}
+    for frame in data.draw(st.lists(tvb.mutated([sample]), min_size=1, max_size=3)):
+        s.frame(frame, T0 + S)  # a ParseError, a BadLevel or a gap is handled, never raised
+    assert s.stats.codec_errors == 0
+    assert synced_before  # the warm-up really synced a book the mutations could corrupt
+    for book in s.books.values():  # whatever the session kept is a valid book
+        for price, size in book.side(True) + book.side(False):
+            assert 0.0 < price < math.inf and 0.0 < size < math.inf

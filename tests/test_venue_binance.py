@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.book import BadLevel, Book
 from feeds.capture import Record, read_capture
 from feeds.protocol import (
     BookDelta,
@@ -294,15 +296,56 @@ def test_control_frames() -> None:
         '{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}',
         '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":3,"u":2,"b":[],"a":[]}',
         '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":true,"u":2,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1","x"]],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[["0","1"]]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["nan","1"]],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[[1.5,"1"]],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"E":-1,"b":[],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":{},"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[]}',
     ],
 )
 def test_malformed_frames_raise_parse_error(frame: str) -> None:
     with pytest.raises(ParseError):
         Binance(["BTC/USDT"]).parse(frame)
+
+
+def book_refuses(events: list[Event], bids: list[Any], asks: list[Any], error: str) -> None:
+    """``events`` is one book event carrying ``bids``/``asks`` exactly as sent, and the book
+    refuses them with BadLevel (the session then resyncs: tests/test_session.py)."""
+    assert len(events) == 1 and isinstance(events[0], BookSnapshot | BookDelta)
+    assert (events[0].bids, events[0].asks) == (bids, asks)
+    with pytest.raises(BadLevel, match=error):
+        Book().apply_snapshot(events[0].bids, events[0].asks)
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks", "error"),
+    [
+        (
+            [["1", "x"]],
+            [],
+            "bad level \\['1', 'x'\\]: ValueError\\(\"could not convert string to float: 'x'\"\\)",
+        ),
+        ([], [["0", "1"]], "bad price '0'"),
+        ([["nan", "1"]], [], "bad price 'nan'"),
+        ([["1", "-0.5"]], [], "bad size '-0.5'"),
+        ([["1", False]], [], "bad size False"),
+        ([["1"]], [], "IndexError"),
+    ],
+)
+def test_bad_levels_pass_the_codec_and_the_book_refuses_them(
+    bids: list[Any], asks: list[Any], error: str
+) -> None:
+    frame = {"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": 1, "u": 2, "b": bids, "a": asks}
+    book_refuses(Binance(["BTC/USDT"]).parse(json.dumps(frame)), bids, asks, error)
+
+
+def test_json_number_levels_are_accepted_by_the_book() -> None:
+    # Binance sends strings; a JSON number is still an exact value, so the book takes it.
+    (event,) = Binance(["BTC/USDT"]).parse(
+        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[[1.5,"2"]],"a":[["1.75",3]]}'
+    )
+    book = Book()
+    assert isinstance(event, BookDelta)
+    book.apply_snapshot(event.bids, event.asks)
+    assert book.top() == ([1.5], [2.0], [1.75], [3.0])
 
 
 def test_rest_error_body_is_a_parse_error() -> None:
@@ -369,7 +412,8 @@ def mutated(draw: st.DrawFn, frames: list[Any]) -> str:
 
 
 def check_events(events: list[Event], symbols: tuple[str, ...]) -> None:
-    """What a codec may return: typed events, book levels of positive finite decimals."""
+    """What a codec may return: typed events; book events of a known symbol whose level
+    lists the book either refuses (BadLevel) or holds exactly as the plain dict model."""
     for event in events:
         assert isinstance(
             event,
@@ -377,9 +421,21 @@ def check_events(events: list[Event], symbols: tuple[str, ...]) -> None:
         )
         if isinstance(event, BookSnapshot | BookDelta):
             assert event.symbol in symbols
-            for price, size, *_ in [*event.bids, *event.asks]:
-                assert float(price) > 0.0
-                assert float(size) >= 0.0
+            assert isinstance(event.bids, list) and isinstance(event.asks, list)
+            book = Book()
+            try:
+                book.apply_snapshot(event.bids, event.asks)
+            except BadLevel:
+                continue
+            for levels, bids in ((event.bids, True), (event.asks, False)):
+                model: dict[float, float] = {}
+                for price, size, *_ in levels:
+                    assert 0.0 < float(price) < math.inf and 0.0 <= float(size) < math.inf
+                    if float(size):
+                        model[float(price)] = float(size)
+                    else:
+                        model.pop(float(price), None)
+                assert book.side(bids) == sorted(model.items(), reverse=bids)
 
 
 def fuzz(parse: Any, data: str | bytes, symbols: tuple[str, ...]) -> None:

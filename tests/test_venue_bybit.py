@@ -32,6 +32,7 @@ from tests.test_venue_binance import (
     RecordingLeg,
     ReferenceBook,
     Top,
+    book_refuses,
     fuzz,
     mutated,
 )
@@ -171,12 +172,20 @@ def test_documented_control_frames() -> None:
         '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":"1","data":{"s":"XRPUSDT",'
         '"b":[],"a":[],"u":2}}',
         '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT",'
-        '"b":[["1.9","-1"]],"a":[],"u":2}}',
+        '"b":{},"a":[],"u":2}}',
     ],
 )
 def test_malformed_frames_raise_parse_error(frame: str) -> None:
     with pytest.raises(ParseError):
         Bybit(SYMBOLS).parse(frame)
+
+
+def test_a_bad_level_passes_the_codec_and_the_book_refuses_it() -> None:
+    frame = (
+        '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT",'
+        '"b":[["1.9","-1"]],"a":[],"u":2}}'
+    )
+    book_refuses(Bybit(SYMBOLS).parse(frame), [["1.9", "-1"]], [], "bad size '-1'")
 
 
 SMALL_FRAMES = [orjson.loads(f) for f in FRAMES[1:4]]

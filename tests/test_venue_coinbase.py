@@ -29,7 +29,7 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession, Reconnect, Send
 from feeds.venues.coinbase import Coinbase
-from tests.test_venue_binance import ARBITRARY_INPUT, RecordingLeg, fuzz, mutated
+from tests.test_venue_binance import ARBITRARY_INPUT, RecordingLeg, book_refuses, fuzz, mutated
 
 DOC_LEVEL2_EXAMPLE = """{
   "channel": "l2_data",
@@ -221,14 +221,28 @@ def test_error_frame() -> None:
         msg("l2_data", 1, [l2("update", "BTC-USD", ("ask", "1", "1"))]),
         msg("l2_data", 1, [l2("update", "SOL-USD", ("bid", "1", "1"))]),
         msg("l2_data", 1, [l2("partial", "BTC-USD", ("bid", "1", "1"))]),
-        msg("l2_data", 1, [l2("update", "BTC-USD", ("bid", "1", "-2"))]),
-        msg("l2_data", 1, [l2("update", "BTC-USD", ("bid", "inf", "1"))]),
         msg("l2_data", 1, [{"type": "update", "product_id": "BTC-USD"}]),
+        msg("l2_data", 1, [{"type": "update", "product_id": "BTC-USD", "updates": [[1, 2]]}]),
+        msg("l2_data", 1, [{"type": "update", "product_id": "BTC-USD", "updates": [{}]}]),
     ],
 )
 def test_malformed_frames_raise_parse_error(frame: str) -> None:
     with pytest.raises(ParseError):
         Coinbase(SYMBOLS).parse(frame)
+
+
+@pytest.mark.parametrize(
+    ("update", "error"),
+    [(("bid", "1", "-2"), "bad size '-2'"), (("offer", "inf", "1"), "bad price 'inf'")],
+)
+def test_bad_levels_pass_the_codec_and_the_book_refuses_them(
+    update: tuple[str, str, str], error: str
+) -> None:
+    events = Coinbase(SYMBOLS).parse(msg("l2_data", 1, [l2("update", "BTC-USD", update)]))
+    assert events[0] == ConnectionSeq(1)
+    level = [(update[1], update[2])]
+    bids, asks = (level, []) if update[0] == "bid" else ([], level)
+    book_refuses(events[1:], bids, asks, error)
 
 
 @settings(max_examples=200, deadline=None)

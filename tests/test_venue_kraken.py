@@ -32,7 +32,7 @@ from feeds.protocol import (
 from feeds.session import FeedSession, Send
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
-from tests.test_venue_binance import ARBITRARY_INPUT, Top, fuzz, mutated
+from tests.test_venue_binance import ARBITRARY_INPUT, Top, book_refuses, fuzz, mutated
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FRAMES = [r.data for r in read_capture(FIXTURES / "kraken.ndjson.gz") if r.dir == "in"]
@@ -384,7 +384,6 @@ def test_v2_class_attributes_and_frames_out() -> None:
         '{"x":1}',
         '{"channel":"book","type":"partial","data":[]}',
         v2_book("update", [("45283.5", "1")], [], 1, symbol="ETH/USD"),
-        v2_book("update", [("-45283.5", "1")], [], 1),
         v2_book("update", [("45283.5", "NaN")], [], 1),
         v2_book("update", [("45283.5", "1")], [], -1),
         v2_book("update", [("45283.5", "1")], [], 1, timestamp="yesterday"),
@@ -409,7 +408,7 @@ def test_v2_malformed_frames_raise_parse_error(frame: str | bytes) -> None:
         '[1,{"as":[],"bs":[]},{"a":[]},"book-10","XBT/USD"]',
         '[1,{"a":[["1","1","1"]]},"book-10","XBT/USD"]',
         '[1,{"a":[["1","1","1"]],"c":"-4"},"book-10","XBT/USD"]',
-        '[1,{"a":[["1","-1","1"]],"c":"4"},"book-10","XBT/USD"]',
+        '[1,{"a":{},"c":"4"},"book-10","XBT/USD"]',
         '[1,{"a":[["1","1","1"]],"c":"4"},"book-10","ETH/USD"]',
         '[1,"book-10","XBT/USD"]',
         "{}",
@@ -418,6 +417,13 @@ def test_v2_malformed_frames_raise_parse_error(frame: str | bytes) -> None:
 def test_v1_malformed_frames_raise_parse_error(frame: str) -> None:
     with pytest.raises(ParseError):
         KrakenV1(["BTC/USD"]).parse(frame)
+
+
+def test_bad_levels_pass_the_codecs_and_the_book_refuses_them() -> None:
+    v2 = Kraken(["BTC/USD"]).parse(v2_book("update", [("-45283.5", "1")], [], 1))
+    book_refuses(v2, [["-45283.5", "1"]], [], "bad price '-45283.5'")
+    v1 = KrakenV1(["BTC/USD"]).parse('[1,{"a":[["1","-1","1"]],"c":"4"},"book-10","XBT/USD"]')
+    book_refuses(v1, [], [["1", "-1", "1"]], "bad size '-1'")
 
 
 V1_SAMPLES: list[Any] = [orjson.loads(f) for f in FRAMES[1:3] + FRAMES[40:46]]

@@ -30,7 +30,7 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession, Send
 from feeds.venues.okx import Okx
-from tests.test_venue_binance import ARBITRARY_INPUT, Top, fuzz, mutated
+from tests.test_venue_binance import ARBITRARY_INPUT, Top, book_refuses, fuzz, mutated
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FRAMES = [r.data for r in read_capture(FIXTURES / "okx.ndjson.gz") if r.dir == "in"]
@@ -274,9 +274,8 @@ def test_control_frames() -> None:
         "[]",
         '{"x":1}',
         push("partial", [], []),
-        push("update", [["8476.97", "-1"]], [], checksum=1, prevSeqId=1, seqId=2),
-        push("update", [["0", "1"]], [], checksum=1, prevSeqId=1, seqId=2),
-        push("update", [["nan", "1"]], [], checksum=1, prevSeqId=1, seqId=2),
+        '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],'
+        '"bids":"8476.97","ts":"1597026383085","checksum":1,"prevSeqId":1,"seqId":2}]}',
         push("update", [], [], checksum=1, seqId=2),
         push("update", [], [], checksum=1, prevSeqId=1, seqId=-2),
         push("update", [], [], checksum=True, prevSeqId=1, seqId=2),
@@ -288,6 +287,15 @@ def test_control_frames() -> None:
 def test_malformed_frames_raise_parse_error(frame: str) -> None:
     with pytest.raises(ParseError):
         Okx(["BTC/USDT"]).parse(frame)
+
+
+@pytest.mark.parametrize(
+    ("level", "error"),
+    [(["8476.97", "-1"], "bad size '-1'"), (["0", "1"], "bad price '0'"), (["nan", "1"], "'nan'")],
+)
+def test_bad_levels_pass_the_codec_and_the_book_refuses_them(level: list[str], error: str) -> None:
+    events = Okx(["BTC/USDT"]).parse(push("update", [level], [], prevSeqId=1, seqId=2))
+    book_refuses(events, [level], [], error)
 
 
 SMALL_SNAPSHOT = orjson.loads(DOCS_SNAPSHOT)

@@ -9,7 +9,6 @@ continue the snapshot's ``lastUpdateId`` (:attr:`SeqRule.RANGE`, applied by the 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from itertools import count
 from typing import ClassVar
@@ -104,18 +103,22 @@ class Binance(Codec):
         )
 
     def parse(self, frame: str | bytes) -> list[Event]:
-        obj = _loads(frame)
-        if not isinstance(obj, dict):
+        try:
+            obj = orjson.loads(frame)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"not JSON: {exc}") from None
+        if obj.__class__ is not dict:
             raise ParseError("expected a JSON object")
         if "stream" in obj and "data" in obj:
             # Combined streams (/stream?streams=...) wrap each event as {"stream","data"}.
             stream, obj = obj["stream"], obj["data"]
-            if not isinstance(stream, str) or not isinstance(obj, dict):
+            if stream.__class__ is not str or obj.__class__ is not dict:
                 raise ParseError("combined-stream wrapper: bad 'stream' or 'data'")
             if "@depth" not in stream:
                 return []  # bookTicker, aggTrade, kline...: not used
             if obj.get("e") != "depthUpdate":
                 raise ParseError(f"{stream[:40]!r} without a depthUpdate event")
+            return [self._delta(obj)]
         event = obj.get("e")
         if event == "depthUpdate":
             return [self._delta(obj)]
@@ -132,21 +135,27 @@ class Binance(Codec):
         raise ParseError("not a Binance market-stream frame")
 
     def _delta(self, obj: dict[str, object]) -> BookDelta:
-        vid = obj.get("s")
-        symbol = self._canonical.get(vid) if isinstance(vid, str) else None
+        """The hot path: structure only; the book validates each level's numbers."""
+        try:
+            vid, first, last, ts = obj["s"], obj["U"], obj["u"], obj["E"]
+            bids, asks = obj["b"], obj["a"]
+        except KeyError as exc:
+            raise ParseError(f"depthUpdate without {exc}") from None
+        symbol = self._canonical.get(vid) if vid.__class__ is str else None
         if symbol is None:
-            raise ParseError(f"depthUpdate for an unsubscribed symbol {vid!r}")
-        first, last = _int(obj.get("U"), "U"), _int(obj.get("u"), "u")
-        if first > last:
-            raise ParseError(f"depthUpdate range U={first} > u={last}")
-        return BookDelta(
-            symbol=symbol,
-            bids=_levels(obj.get("b"), "b"),
-            asks=_levels(obj.get("a"), "a"),
-            first=first,
-            last=last,
-            venue_ts_ns=_int(obj.get("E"), "E") * 1_000_000,
-        )
+            raise ParseError(f"depthUpdate for an unsubscribed symbol {str(vid)[:40]!r}")
+        # ``__class__ is int`` refuses bools; U <= u is the update-id range.
+        if not (
+            first.__class__ is int
+            and last.__class__ is int
+            and ts.__class__ is int
+            and 0 <= first <= last
+            and ts >= 0
+        ):
+            raise ParseError(f"depthUpdate: bad U={first!r:.40} u={last!r:.40} E={ts!r:.40}")
+        if bids.__class__ is not list or asks.__class__ is not list:
+            raise ParseError("depthUpdate: 'b' and 'a' must be lists of levels")
+        return BookDelta(symbol, bids, asks, first, last, None, None, ts * 1_000_000)
 
 
 class BinanceUS(Binance):
@@ -170,26 +179,8 @@ def _int(value: object, what: str) -> int:
 
 
 def _levels(raw: object, what: str) -> list[Level]:
-    """``[["price", "qty"], ...]`` as sent, after checking each is a usable decimal string."""
-    if not isinstance(raw, list):
+    """``[["price", "qty"], ...]`` as sent: only the list is checked here, the book converts
+    and validates every level (:class:`feeds.book.BadLevel`)."""
+    if raw.__class__ is not list:
         raise ParseError(f"{what}: expected a list of levels")
-    for level in raw:
-        if not (
-            isinstance(level, list)
-            and len(level) >= 2
-            and _decimal(level[0]) > 0.0
-            and _decimal(level[1]) >= 0.0
-        ):
-            raise ParseError(f"{what}: bad level {str(level)[:80]}")
     return raw
-
-
-def _decimal(text: object) -> float:
-    """The value of a decimal string; -1.0 (rejected by the callers) for anything else."""
-    if not isinstance(text, str):
-        return -1.0
-    try:
-        value = float(text)
-    except ValueError:
-        return -1.0
-    return value if math.isfinite(value) else -1.0

@@ -8,7 +8,6 @@ session). Sizes are absolute; ``"0"`` deletes the level.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import ClassVar, Final
 
@@ -126,26 +125,8 @@ class Bybit(Codec):
 
 
 def _levels(raw: object, what: str) -> list[Level]:
-    """``[["price", "size"], ...]`` as sent, after checking each is a usable decimal string."""
-    if not isinstance(raw, list):
+    """``[["price", "size"], ...]`` as sent: only the list is checked here, the book
+    converts and validates every level (:class:`feeds.book.BadLevel`)."""
+    if raw.__class__ is not list:
         raise ParseError(f"{what}: expected a list of levels")
-    for level in raw:
-        if not (
-            isinstance(level, list)
-            and len(level) >= 2
-            and _decimal(level[0]) > 0.0
-            and _decimal(level[1]) >= 0.0
-        ):
-            raise ParseError(f"{what}: bad level {str(level)[:80]}")
     return raw
-
-
-def _decimal(text: object) -> float:
-    """The value of a decimal string; -1.0 (rejected by the callers) for anything else."""
-    if not isinstance(text, str):
-        return -1.0
-    try:
-        value = float(text)
-    except ValueError:
-        return -1.0
-    return value if math.isfinite(value) else -1.0

@@ -10,7 +10,6 @@ across every channel (subscriptions and heartbeats included), emitted as
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -110,22 +109,18 @@ class Coinbase(Codec):
         bids: list[Level] = []
         asks: list[Level] = []
         for update in event["updates"]:
-            if not isinstance(update, dict):
+            if update.__class__ is not dict:
                 raise ParseError("l2_data update: expected an object")
-            price, size = update.get("price_level"), update.get("new_quantity")
-            if not (
-                isinstance(price, str)
-                and isinstance(size, str)
-                and _decimal(price) > 0.0
-                and _decimal(size) >= 0.0
-            ):
-                raise ParseError(f"l2_data update: bad level {str(update)[:80]}")
+            if "price_level" not in update or "new_quantity" not in update:
+                raise ParseError(f"l2_data update: no level in {str(update)[:80]}")
+            # Price and size pass as sent; the book validates them (feeds.book.BadLevel).
+            level = (update["price_level"], update["new_quantity"])
             side = update.get("side")
             # Sides are "bid" and "offer" (not "ask") in Advanced Trade level2.
             if side == "bid":
-                bids.append((price, size))
+                bids.append(level)
             elif side == "offer":
-                asks.append((price, size))
+                asks.append(level)
             else:
                 raise ParseError(f"l2_data update: bad side {str(side)[:20]!r}")
         kind = event.get("type")
@@ -147,15 +142,6 @@ class Coinbase(Codec):
                 self._canonical[p] for p in level2 if isinstance(p, str) and p in self._canonical
             ]
         return symbols
-
-
-def _decimal(text: str) -> float:
-    """The value of a decimal string; -1.0 (rejected by the callers) if it is not one."""
-    try:
-        value = float(text)
-    except ValueError:
-        return -1.0
-    return value if math.isfinite(value) else -1.0
 
 
 def _timestamp_ns(text: object) -> int | None:

@@ -28,7 +28,7 @@ from feeds.protocol import (
     Subscribed,
     VenueError,
 )
-from feeds.venues.kraken import DEPTHS, Kraken, decimal_value
+from feeds.venues.kraken import DEPTHS, Kraken
 
 # v1 names two assets by Kraken's legacy codes, v2 by the common ones ("Symbol format XBT/USD |
 # BTC/USD", https://docs.kraken.com/exchange/api-reference/spot-websocket; DOGE's v1 ``wsname``
@@ -135,15 +135,8 @@ class KrakenV1(Codec):
 
 
 def _levels(raw: object) -> list[Level]:
-    """``[[price, volume, timestamp(, "r")], ...]`` as sent, after checking the numbers."""
-    if not isinstance(raw, list):
+    """``[[price, volume, timestamp(, "r")], ...]`` as sent: only the list is checked here,
+    the book converts and validates every level (:class:`feeds.book.BadLevel`)."""
+    if raw.__class__ is not list:
         raise ParseError("book levels: expected a list")
-    for level in raw:
-        if not (
-            isinstance(level, list)
-            and len(level) >= 2
-            and decimal_value(level[0]) > 0.0
-            and decimal_value(level[1]) >= 0.0
-        ):
-            raise ParseError(f"book levels: bad level {str(level)[:80]}")
     return raw

@@ -10,7 +10,6 @@ are absolute; ``"0"`` deletes the level.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Final
 
@@ -165,27 +164,8 @@ def _int(value: object, what: str, *, signed: bool = False) -> int:
 
 
 def _levels(raw: object, what: str) -> list[Level]:
-    """``[["price", "size", "0", "orders"], ...]`` as sent, after checking each level holds
-    usable decimal strings (price > 0, size >= 0)."""
-    if not isinstance(raw, list):
+    """``[["price", "size", "0", "orders"], ...]`` as sent: only the list is checked here,
+    the book converts and validates every level (:class:`feeds.book.BadLevel`)."""
+    if raw.__class__ is not list:
         raise ParseError(f"{what}: expected a list of levels")
-    for level in raw:
-        if not (
-            isinstance(level, list)
-            and len(level) >= 2
-            and _decimal(level[0]) > 0.0
-            and _decimal(level[1]) >= 0.0
-        ):
-            raise ParseError(f"{what}: bad level {str(level)[:80]}")
     return raw
-
-
-def _decimal(text: object) -> float:
-    """The value of a decimal string; -1.0 (rejected by the callers) for anything else."""
-    if not isinstance(text, str):
-        return -1.0
-    try:
-        value = float(text)
-    except ValueError:
-        return -1.0
-    return value if math.isfinite(value) else -1.0
