@@ -1,0 +1,297 @@
+"""A load generator for the end-to-end benchmark: emulator frames made once, replayed at a rate.
+
+The emulator renders every frame when it sends it (about 6,000 frames/s per process on this
+machine), so it cannot offer the rates the scanner is measured at. This process builds the
+same frames ahead of time with the emulator's sans-I/O pieces (:class:`~emulator.market.
+MarketModel`, the emulated venues and their sessions), in parallel worker processes split by
+venue, and then replays them over loopback WebSockets at the rate asked for:
+
+1. Each venue's connection is recorded once, in memory: what the venue sends on open and in
+   reply to each subscribe frame of the feeds' codec (in-band snapshots), its REST snapshots,
+   then ``steps`` market steps of book frames (with scheduled dislocations, so the scanner
+   also opens and closes opportunities). Each frame is framed once as an unmasked RFC 6455
+   text frame (https://www.rfc-editor.org/rfc/rfc6455#section-5.2).
+2. A client that connects gets the recorded handshake, snapshots and, on ``run``, the book
+   frames, written straight to the transport at the target aggregate rate (paced per frame,
+   across venues in turn). A client that reconnects gets the recording from its start again
+   after ``rewind``; the books it was seeded with then match the frames that follow.
+
+Control, one command per line on stdin, answers on stdout (``python -m benchmarks.loadgen``
+prints ``venue ws_url rest_url`` lines, then ``ready FRAMES``):
+``run RATE SECONDS`` -> ``start T0_NS`` then ``done SENT CPU_S BLOCKED_S LATE_MAX_MS`` (the run
+ends after SECONDS even if frames were held back);
+``rewind`` -> ``ok``; ``quit`` or end of input exits, and so does ``--max-seconds``.
+``BLOCKED_S`` is time held back because a client's send buffer was full (the receiver is
+slow); ``LATE_MAX_MS`` is the worst lateness of a frame when sent (this process is slow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import random
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+import uvloop
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from emulator.market import MarketConfig, MarketModel
+from emulator.venues import VENUES as EMULATED
+from feeds.protocol import SnapshotSource
+from feeds.venues import codec_class
+
+MAX_BUFFERED = 1 << 20
+"""Bytes waiting in a client's transport before the replay holds back (bounded buffers)."""
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """One unmasked text frame, FIN set (server to client, RFC 6455 section 5.2)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
+@dataclass(slots=True)
+class Recording:
+    """One venue's connection: handshake, REST answers and its book frames, step by step."""
+
+    venue: str
+    path: str
+    opened: list[str]
+    replies: list[list[str]]
+    rest: dict[str, tuple[int, str]]
+    blob: bytes = b""
+    offsets: list[int] = field(default_factory=lambda: [0])
+    """Frame i is ``blob[offsets[i]:offsets[i + 1]]``."""
+    per_step: list[int] = field(default_factory=list)
+    """Frames in each step."""
+
+
+Dislocations = list[tuple[int, str, str, float, int]]
+"""(step, symbol, venue, bps, duration in steps)."""
+
+
+def schedule(venues: Sequence[str], symbols: Sequence[str], steps: int, seed: int) -> Dislocations:
+    """A dislocation every 40 steps on a random (venue, symbol): 20-60 bps for 20-100 steps."""
+    rng = random.Random(seed)
+    plan: Dislocations = []
+    for k in range(40, steps, 40):
+        symbol, venue = rng.choice(symbols), rng.choice(venues)
+        bps = rng.uniform(20, 60) * rng.choice((-1, 1))
+        plan.append((k, symbol, venue, bps, rng.randint(20, 100)))
+    return plan
+
+
+def record(
+    venues: tuple[str, ...],
+    symbols: tuple[str, ...],
+    seed: int,
+    steps: int,
+    dislocations: Dislocations,
+    start_ns: int,
+) -> list[Recording]:
+    """Record ``venues`` (run in a worker). Every worker's model walks the same common price:
+    the walk depends on the seed and the symbols only, random dislocations are off and the
+    scheduled ones are added for the worker's own venues."""
+    config = MarketConfig(venues, symbols, seed, interval_ms=1, dislocations_per_min=0.0)
+    model = MarketModel(config, start_ns)
+    recs, objs = [], []
+    for name in venues:
+        venue = EMULATED[name](model, {})
+        codec = codec_class(name)(symbols)
+        url = urlsplit(codec.ws_url("ws://127.0.0.1:1" + venue.ws_path.rstrip("/")))
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        session = venue.session(path, 1, model.now_ns)
+        if session is None:
+            raise RuntimeError(f"{name}: the emulator refuses {path}")
+        rest: dict[str, tuple[int, str]] = {}
+        if codec.integrity.snapshot is SnapshotSource.REST:
+            for symbol in symbols:
+                req = urlsplit(codec.snapshot_request(symbol, "http://127.0.0.1:1").url)
+                answer = venue.rest(req.path, dict(parse_qsl(req.query)), model.now_ns)
+                if answer is None:
+                    raise RuntimeError(f"{name}: no REST answer for {req.path}")
+                rest[f"{req.path}?{req.query}"] = (answer.status, answer.body)
+        opened = [o.frame for o in session.opened(model.now_ns)]
+        replies = [
+            [o.frame for o in session.received(f, model.now_ns)]
+            for f in codec.subscribe_frames(symbols)
+        ]
+        recs.append(Recording(name, path, opened, replies, rest))
+        objs.append((venue, session, bytearray()))
+    todo = sorted(d for d in dislocations if d[2] in venues)
+    for k in range(steps):
+        while todo and todo[0][0] <= k:
+            _, symbol, name, bps, duration = todo.pop(0)
+            model.add_dislocation(symbol, name, round(bps, 2), duration)  # 1 step = 1 ms
+        changes = model.step()
+        for rec, (venue, session, blob) in zip(recs, objs, strict=True):
+            mine = {s: ch for (v, s), ch in changes.items() if v == rec.venue}
+            venue.advance(mine, model.now_ns)
+            outs = session.publish(mine, model.now_ns, False)
+            for out in outs:
+                blob += ws_text_frame(out.frame.encode())
+                rec.offsets.append(len(blob))
+            rec.per_step.append(len(outs))
+    for rec, (_, _, blob) in zip(recs, objs, strict=True):
+        rec.blob = bytes(blob)
+    return recs
+
+
+def record_all(
+    venues: Sequence[str], symbols: Sequence[str], frames: int, seed: int, workers: int
+) -> list[Recording]:
+    """Record every venue in ``workers`` processes, enough steps for ``frames`` frames."""
+    steps = frames // (len(venues) * len(symbols)) + 3
+    plan = schedule(venues, symbols, steps, seed)
+    start = time.time_ns()
+    groups = [tuple(venues[i::workers]) for i in range(workers) if venues[i::workers]]
+    with ProcessPoolExecutor(len(groups)) as pool:
+        futures = [pool.submit(record, g, tuple(symbols), seed, steps, plan, start) for g in groups]
+        by_name = {r.venue: r for f in futures for r in f.result()}
+    return [by_name[v] for v in venues]
+
+
+def interleave(recs: Sequence[Recording]) -> np.ndarray:
+    """The send order: step by step, venues in turn within a step (venue index per frame)."""
+    order: list[int] = []
+    for k in range(len(recs[0].per_step)):
+        counts = [r.per_step[k] for r in recs]
+        for i in range(max(counts)):
+            order += [v for v, c in enumerate(counts) if i < c]
+    return np.array(order, dtype=np.int64)
+
+
+class Replayer:
+    """Serves the recordings and replays them on command."""
+
+    def __init__(self, recs: list[Recording]) -> None:
+        self.recs = recs
+        self.order = interleave(recs)
+        self.clients: dict[str, ServerConnection] = {}
+        self.ptr = 0
+        self.vptr = [0] * len(recs)
+        self.urls: list[tuple[str, str, str]] = []
+
+    async def start(self, stack: contextlib.AsyncExitStack) -> None:
+        for rec in self.recs:
+            server = await stack.enter_async_context(
+                serve(
+                    functools.partial(self._handle, rec),
+                    "127.0.0.1",
+                    0,
+                    process_request=functools.partial(self._rest, rec),
+                    compression=None,
+                    ping_interval=None,
+                )
+            )
+            port = next(iter(server.sockets)).getsockname()[1]
+            path = rec.path if rec.path != "/" else ""
+            self.urls.append(
+                (rec.venue, f"ws://127.0.0.1:{port}{path}", f"http://127.0.0.1:{port}")
+            )
+
+    def _rest(self, rec: Recording, conn: ServerConnection, request: Request) -> Response | None:
+        if "upgrade" in request.headers.get("Connection", "").lower():
+            return None
+        status, body = rec.rest.get(request.path, (404, '{"msg":"not recorded"}'))
+        return conn.respond(status, body)
+
+    async def _handle(self, rec: Recording, ws: ServerConnection) -> None:
+        for frame in rec.opened:
+            await ws.send(frame)
+        seen = 0
+        if not rec.replies:
+            self.clients[rec.venue] = ws
+        async for _ in ws:  # later client frames (app pings) get no answer
+            if seen < len(rec.replies):
+                for frame in rec.replies[seen]:
+                    await ws.send(frame)
+            seen += 1
+            if seen == len(rec.replies):
+                self.clients[rec.venue] = ws
+
+    async def run(self, rate: float, seconds: float) -> str:
+        """Replay from where the last run stopped; returns the ``done`` line."""
+        transports = [self.clients[r.venue].transport for r in self.recs]
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        print(f"start {time.time_ns()}", flush=True)
+        first, total = self.ptr, min(len(self.order), self.ptr + int(rate * seconds))
+        blocked = late = 0.0
+        while self.ptr < total:
+            now = time.perf_counter()
+            if now - t0 >= seconds:
+                break  # the frames held back by a slow receiver are sent in the next run
+            due = min(total, first + int((now - t0) * rate) + 1)
+            if due > self.ptr:
+                if any(t.get_write_buffer_size() > MAX_BUFFERED for t in transports):
+                    blocked += 0.001
+                else:
+                    late = max(late, now - t0 - (self.ptr - first) / rate)
+                    counts = np.bincount(self.order[self.ptr : due], minlength=len(self.recs))
+                    for v, count in enumerate(counts.tolist()):
+                        if count:
+                            rec, i = self.recs[v], self.vptr[v]
+                            transports[v].write(rec.blob[rec.offsets[i] : rec.offsets[i + count]])
+                            self.vptr[v] = i + count
+                    self.ptr = due
+            await asyncio.sleep(0.001)
+        cpu = time.process_time() - cpu0
+        return f"done {self.ptr - first} {cpu:.4f} {blocked:.3f} {late * 1e3:.2f}"
+
+    def rewind(self) -> None:
+        self.ptr, self.vptr = 0, [0] * len(self.recs)
+
+
+async def serve_commands(recs: list[Recording], max_seconds: float) -> None:
+    """Serve, print the URLs and ``ready``, then obey stdin until quit, EOF or timeout."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async with contextlib.AsyncExitStack() as stack:
+        replayer = Replayer(recs)
+        await replayer.start(stack)
+        for venue, ws_url, rest_url in replayer.urls:
+            print(venue, ws_url, rest_url, flush=True)
+        print(f"ready {len(replayer.order)}", flush=True)
+        async with asyncio.timeout(max_seconds):
+            while line := (await reader.readline()).decode().split():
+                if line[0] == "run":
+                    print(await replayer.run(float(line[1]), float(line[2])), flush=True)
+                elif line[0] == "rewind":
+                    replayer.rewind()
+                    print("ok", flush=True)
+                else:
+                    break
+
+
+def main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.loadgen", description=__doc__)
+    p.add_argument("--venues", default=",".join(EMULATED))
+    p.add_argument("--symbols", required=True, help="comma-separated BASE/QUOTE")
+    p.add_argument("--frames", type=int, required=True, help="book frames to record")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2, help="recording processes")
+    p.add_argument("--max-seconds", type=float, default=300.0, help="exit after this long")
+    args = p.parse_args(list(argv))
+    venues, symbols = args.venues.split(","), args.symbols.split(",")
+    recs = record_all(venues, symbols, args.frames, args.seed, args.workers)
+    with contextlib.suppress(TimeoutError, KeyboardInterrupt):
+        uvloop.run(serve_commands(recs, args.max_seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
