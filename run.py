@@ -314,10 +314,12 @@ class _Health:
             f0 = min(f0, frames)  # a reconnect starts a new session and its counters
             self._last[venue] = (now, frames)
             updated = [t for st in stats for t in st.book_updated_ns.values()]
+            latencies = [st.latency_ns for st in stats if st.latency_ns is not None]
             rows.append(
                 VenueHealth(
                     venue,
                     msgs_per_s=(frames - f0) / (now - t0) if now > t0 else 0.0,
+                    latency_ms=max(latencies) / 1e6 if latencies else None,
                     book_age_ms=(now_ns - min(updated)) / 1e6 if updated else None,
                     resyncs=sum(st.resyncs for st in stats),
                     reconnects=sum(max(0, r.stats.connects - 1) for r in mine),

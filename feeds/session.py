@@ -123,6 +123,9 @@ class SessionStats:
     unknown_symbol: int = 0
     snapshot_failures: int = 0
     last_frame_ns: int = 0
+    latency_ns: int | None = None
+    """Receive time minus the venue's own timestamp, of the last book delta that carried one
+    (includes any clock offset between the venue and this machine)."""
     book_updated_ns: dict[str, int] = field(default_factory=dict)
     """Per symbol, when its book was last applied (its age is ``now - value``)."""
 
@@ -344,6 +347,8 @@ class FeedSession:
         self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
 
     def _delta(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> None:
+        if ev.venue_ts_ns is not None:
+            self.stats.latency_ns = now_ns - ev.venue_ts_ns
         if not sym.synced:
             if self._rest:
                 sym.buffer.append(ev)

@@ -781,3 +781,12 @@ def test_fuzz_mutated_frames_never_raise_through_the_session(
     for book in s.books.values():  # whatever the session kept is a valid book
         for price, size in book.side(True) + book.side(False):
             assert 0.0 < price < math.inf and 0.0 < size < math.inf
+
+
+def test_latency_is_receive_time_minus_the_venue_timestamp() -> None:
+    s, _log = live_in_band(make_codec(SeqRule.NONE))
+    assert s.stats.latency_ns is None
+    s.frame(delta("BTCUSD", [["100", "2"]], [], ts=T0 + 5_000_000), T0 + 7_500_000)
+    assert s.stats.latency_ns == 2_500_000
+    s.frame(delta("BTCUSD", [["100", "3"]], []), T0 + 9_000_000)  # no venue time: kept
+    assert s.stats.latency_ns == 2_500_000
