@@ -4,6 +4,7 @@ SIGTERM shuts a live scan down cleanly (every opportunity closed, exit 0)."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import signal
 import subprocess
@@ -170,3 +171,46 @@ def test_emulate_serves_urls_and_stops_by_itself() -> None:
     lines = result.stdout.splitlines()
     assert lines[0].startswith("binance ws://127.0.0.1:") and "/ws http://127.0.0.1:" in lines[0]
     assert lines[1].startswith("kraken ws://127.0.0.1:") and "/v2 http://127.0.0.1:" in lines[1]
+
+
+def test_record_then_replay_gives_the_live_events(tmp_path: Path) -> None:
+    capture = tmp_path / "session.ndjson.gz"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    live = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "record",
+            str(capture),
+            "--venues",
+            "binance,okx",
+            "--symbols",
+            SYMBOLS,
+            "--duration",
+            "4",
+            "--seed",
+            "3",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        env=env,
+    )
+    assert live.returncode == 0, live.stderr
+    replayed = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "replay", str(capture), "--symbols", SYMBOLS],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        env=env,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+
+    def opportunities(out: bytes) -> list[bytes]:
+        return [line for line in out.splitlines() if b'"type":"venue"' not in line]
+
+    assert opportunities(replayed.stdout) == opportunities(live.stdout)
+    with gzip.open(capture) as fh:
+        kinds = {orjson.loads(line)["dir"] for line in fh.read().splitlines()}
+    assert kinds == {"open", "out", "in", "rest", "close"}
