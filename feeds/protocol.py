@@ -23,6 +23,15 @@ Level: TypeAlias = Sequence[Number]
 """One price level as sent: ``[price, size, ...]``; extra fields (counts, ids) are ignored."""
 
 
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """``BTC/USDT`` -> ``("BTC", "USDT")``; ValueError for anything that is not a canonical
+    upper-case ``BASE/QUOTE`` symbol."""
+    base, sep, quote = symbol.partition("/")
+    if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
+        raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+    return base, quote
+
+
 class ParseError(ValueError):
     """A frame that does not parse as this venue's protocol. The machinery drops and counts it."""
 
@@ -197,6 +206,14 @@ class Codec:
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.depth = depth
+        self._canonical: dict[str, str] = {}
+        """The explicit table of this connection: venue id -> canonical symbol."""
+        for symbol in self.symbols:
+            vid = self.venue_symbol(symbol)
+            # "AB/CD" and "ABC/D" are both "ABCD" on some venues: refuse rather than guess
+            # (DESIGN 2.1: asset identity by explicit mapping, never by guessing).
+            if self._canonical.setdefault(vid, symbol) != symbol:
+                raise ValueError(f"{symbol!r} and {self._canonical[vid]!r} are both {vid!r}")
 
     # -- symbol mapping ---------------------------------------------------------------
     def venue_symbol(self, symbol: str) -> str:

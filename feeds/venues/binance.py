@@ -30,6 +30,7 @@ from feeds.protocol import (
     SnapshotSource,
     Subscribed,
     VenueError,
+    split_symbol,
 )
 
 _DEPTH_STREAM = "@depth@100ms"
@@ -55,18 +56,10 @@ class Binance(Codec):
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
         self._ids = count(1)
-        self._canonical: dict[str, str] = {}
-        for symbol in self.symbols:
-            vid = self.venue_symbol(symbol)
-            # "AB/CD" and "ABC/D" would both be "ABCD": refuse rather than guess (DESIGN 2.1).
-            if self._canonical.setdefault(vid, symbol) != symbol:
-                raise ValueError(f"{symbol!r} and {self._canonical[vid]!r} are both {vid!r}")
 
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USDT`` -> ``BTCUSDT``."""
-        base, sep, quote = symbol.partition("/")
-        if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
-            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        base, quote = split_symbol(symbol)
         return base + quote
 
     def ws_url(self, base: str) -> str:

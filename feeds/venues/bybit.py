@@ -27,6 +27,7 @@ from feeds.protocol import (
     SnapshotSource,
     Subscribed,
     VenueError,
+    split_symbol,
 )
 
 _SPOT_DEPTHS: Final = frozenset({1, 50, 200, 1000})
@@ -51,18 +52,10 @@ class Bybit(Codec):
         if depth not in _SPOT_DEPTHS:
             raise ValueError(f"bybit spot order-book depth must be one of {sorted(_SPOT_DEPTHS)}")
         super().__init__(symbols, depth=depth)
-        self._canonical: dict[str, str] = {}
-        for symbol in self.symbols:
-            vid = self.venue_symbol(symbol)
-            # "AB/CD" and "ABC/D" would both be "ABCD": refuse rather than guess (DESIGN 2.1).
-            if self._canonical.setdefault(vid, symbol) != symbol:
-                raise ValueError(f"{symbol!r} and {self._canonical[vid]!r} are both {vid!r}")
 
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USDT`` -> ``BTCUSDT``."""
-        base, sep, quote = symbol.partition("/")
-        if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
-            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        base, quote = split_symbol(symbol)
         return base + quote
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:

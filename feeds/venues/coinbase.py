@@ -30,6 +30,7 @@ from feeds.protocol import (
     SnapshotSource,
     Subscribed,
     VenueError,
+    split_symbol,
 )
 
 
@@ -48,18 +49,11 @@ class Coinbase(Codec):
     # (websocket-channels page above, "Heartbeats Channel").
     ping_interval_s = None
 
-    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
-        super().__init__(symbols, depth=depth)
-        # Explicit table, no USDC aliasing: on market-data channels a "-USDC" product returns
-        # the "-USD" product's data (websocket-channels page), but BTC/USDC maps to BTC-USDC
-        # only; l2_data naming BTC-USD is then not ours (ParseError), never silently USDC.
-        self._canonical = {self.venue_symbol(s): s for s in self.symbols}
-
     def venue_symbol(self, symbol: str) -> str:
-        """``BTC/USD`` -> ``BTC-USD``."""
-        base, sep, quote = symbol.partition("/")
-        if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
-            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        """``BTC/USD`` -> ``BTC-USD``. No USDC aliasing: on market-data channels a "-USDC"
+        product returns the "-USD" product's data (websocket-channels page), but BTC/USDC maps
+        to BTC-USDC only; l2_data naming BTC-USD is then not ours (ParseError), never USDC."""
+        base, quote = split_symbol(symbol)
         return f"{base}-{quote}"
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:

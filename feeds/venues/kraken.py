@@ -44,6 +44,7 @@ from feeds.protocol import (
     SnapshotSource,
     Subscribed,
     VenueError,
+    split_symbol,
 )
 
 DEPTHS: Final = frozenset({10, 25, 100, 500, 1000})
@@ -80,15 +81,12 @@ class Kraken(Codec):
         if depth not in DEPTHS:
             raise ValueError(f"kraken book depth must be one of {sorted(DEPTHS)}")
         super().__init__(symbols, depth=depth)
-        self._canonical = {self.venue_symbol(s): s for s in self.symbols}
         self._req_ids = itertools.count(1)
 
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USD`` -> ``BTC/USD``: v2 uses the common tickers (BTC, DOGE), unlike v1's
         XBT/XDG (https://docs.kraken.com/api/docs/websocket-v2/book, ``symbol``)."""
-        base, sep, quote = symbol.partition("/")
-        if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
-            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        split_symbol(symbol)  # validates
         return symbol
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:

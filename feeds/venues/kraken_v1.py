@@ -27,6 +27,7 @@ from feeds.protocol import (
     ParseError,
     Subscribed,
     VenueError,
+    split_symbol,
 )
 from feeds.venues.kraken import DEPTHS, Kraken
 
@@ -51,13 +52,10 @@ class KrakenV1(Codec):
         if depth not in DEPTHS:
             raise ValueError(f"kraken book depth must be one of {sorted(DEPTHS)}")
         super().__init__(symbols, depth=depth)
-        self._canonical = {self.venue_symbol(s): s for s in self.symbols}
 
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USD`` -> ``XBT/USD``, ``DOGE/EUR`` -> ``XDG/EUR``; other tickers unchanged."""
-        base, sep, quote = symbol.partition("/")
-        if not (sep and base.isalnum() and quote.isalnum() and symbol.isupper()):
-            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        base, quote = split_symbol(symbol)
         return f"{V1_ASSETS.get(base, base)}/{V1_ASSETS.get(quote, quote)}"
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:

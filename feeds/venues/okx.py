@@ -30,6 +30,7 @@ from feeds.protocol import (
     SnapshotSource,
     Subscribed,
     VenueError,
+    split_symbol,
 )
 
 _CHANNEL: Final = "books"
@@ -54,18 +55,11 @@ class Okx(Codec):
     # (https://www.okx.com/docs-v5/en/#overview-websocket-connect).
     ping_interval_s = 20.0
 
-    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
-        super().__init__(symbols, depth=depth)
-        # The explicit table for this connection: venue id -> canonical symbol.
-        self._canonical = {self.venue_symbol(s): s for s in self.symbols}
-
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USDT`` -> ``BTC-USDT`` (spot). Derivatives use ccxt's unified form:
         ``BTC/USDT:USDT`` -> ``BTC-USDT-SWAP``, ``BTC/USD:BTC-220527`` -> ``BTC-USD-220527``."""
         pair, _, contract = symbol.partition(":")
-        base, sep, quote = pair.partition("/")
-        if not (sep and base.isalnum() and quote.isalnum() and pair.isupper()):
-            raise ValueError(f"not a canonical BASE/QUOTE symbol: {symbol!r}")
+        base, quote = split_symbol(pair)
         if not contract:
             return f"{base}-{quote}"
         settle, _, expiry = contract.partition("-")
