@@ -41,6 +41,7 @@ import functools
 import gc
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -373,23 +374,46 @@ def print_table(rows: Sequence[Row], mem: Sequence[Row]) -> None:
         print(f"memory per book, {m['levels']} levels a side ({text}): {m['bytes_per_book']} B")
 
 
+def aggregate(runs: Sequence[Sequence[Row]]) -> list[Row]:
+    """One row per (loop, rate) over repeated runs: the median of each figure, with
+    ``<figure>_min``/``_max``; sustained only if every run sustained the rate."""
+    out: list[Row] = []
+    for same in zip(*runs, strict=True):
+        row = dict(same[0])
+        for key, value in same[0].items():
+            if key != "offered" and isinstance(value, int | float) and not isinstance(value, bool):
+                values = sorted(float(str(r[key])) for r in same)
+                row[key] = round(statistics.median(values), 2)
+                row[f"{key}_min"], row[f"{key}_max"] = values[0], values[-1]
+        row["sustained"] = all(r["sustained"] for r in same)
+        row["saturated"] = next((r["saturated"] for r in same if r["saturated"] != "-"), "-")
+        row["runs"] = len(same)
+        out.append(row)
+    return out
+
+
 def run(quick: bool = False) -> list[Row]:
-    """Run the benchmark, print the table, return one row per (loop, rate) then memory rows."""
-    rates, seconds = (QUICK_RATES, 1.0) if quick else (RATES, 1.5)
+    """Run the benchmark (each rate and loop ``repeats`` times), print the medians, return one
+    row per (loop, rate) with min/median/max, then the memory rows."""
+    rates, seconds, repeats = (QUICK_RATES, 1.0, 1) if quick else (RATES, 1.5, 3)
     lg = Loadgen(int(sum(rates) * seconds * 1.02) + 1000)
     try:
         mem = memory_rows()  # while the generator records
         lg.wait_ready()
-        rows: list[Row] = []
-        for name in ("asyncio", "uvloop"):
-            rows += _runner(name)(phase(lg, name, rates, seconds))
-            lg.send("rewind")
-            if lg.readline() != "ok":
-                raise RuntimeError("load generator did not rewind")
+        runs: list[list[Row]] = []
+        for _ in range(repeats):
+            rows: list[Row] = []
+            for name in ("asyncio", "uvloop"):
+                rows += _runner(name)(phase(lg, name, rates, seconds))
+                lg.send("rewind")
+                if lg.readline() != "ok":
+                    raise RuntimeError("load generator did not rewind")
+            runs.append(rows)
     finally:
         lg.close()
-    print_table(rows, mem)
-    return rows + mem
+    table = aggregate(runs)
+    print_table(table, mem)
+    return table + mem
 
 
 def main(argv: Sequence[str]) -> int:
