@@ -278,9 +278,9 @@ async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
         dislocations_per_min=DISLOCATIONS_PER_MIN,
     )
     emu = await stack.enter_async_context(Emulator(EmulatorConfig(market=market)))
-    for venue in plan.venues:
-        plan.ws_urls.setdefault(venue, emu.ws_url(venue))
-        plan.rest_urls.setdefault(venue, emu.rest_url(venue))
+    for venue in plan.venues:  # the simulated scan never reaches a configured real endpoint
+        plan.ws_urls[venue] = emu.ws_url(venue)
+        plan.rest_urls[venue] = emu.rest_url(venue)
 
 
 def _state_reporter(
