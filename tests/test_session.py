@@ -31,6 +31,7 @@ from tests import test_venue_kraken as tvk
 from tests import test_venue_okx as tvo
 from tests.fakecodec import FakeCodec, make_codec
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
+from tests.venue_helpers import mutated
 
 BTC, ETH = "BTC/USD", "ETH/USD"
 S = 1_000_000_000
@@ -774,7 +775,7 @@ def test_fuzz_mutated_frames_never_raise_through_the_session(
     sample = data.draw(st.sampled_from(samples))
     s = make(sample)
     synced_before = {sym for sym, book in s.books.items() if book.bid_count or book.ask_count}
-    for frame in data.draw(st.lists(tvb.mutated([sample]), min_size=1, max_size=3)):
+    for frame in data.draw(st.lists(mutated([sample]), min_size=1, max_size=3)):
         s.frame(frame, T0 + S)  # a ParseError, a BadLevel or a gap is handled, never raised
     assert s.stats.codec_errors == 0
     assert synced_before  # the warm-up really synced a book the mutations could corrupt

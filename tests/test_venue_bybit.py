@@ -27,7 +27,7 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession, Send
 from feeds.venues.bybit import Bybit
-from tests.test_venue_binance import (
+from tests.venue_helpers import (
     ARBITRARY_INPUT,
     RecordingLeg,
     ReferenceBook,

@@ -29,7 +29,7 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession, Reconnect, Send
 from feeds.venues.coinbase import Coinbase
-from tests.test_venue_binance import ARBITRARY_INPUT, RecordingLeg, book_refuses, fuzz, mutated
+from tests.venue_helpers import ARBITRARY_INPUT, RecordingLeg, book_refuses, fuzz, mutated
 
 DOC_LEVEL2_EXAMPLE = """{
   "channel": "l2_data",

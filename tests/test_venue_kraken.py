@@ -32,7 +32,7 @@ from feeds.protocol import (
 from feeds.session import FeedSession, Send
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
-from tests.test_venue_binance import ARBITRARY_INPUT, Top, book_refuses, fuzz, mutated
+from tests.venue_helpers import ARBITRARY_INPUT, Recorder, Top, book_refuses, fuzz, mutated
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FRAMES = [r.data for r in read_capture(FIXTURES / "kraken.ndjson.gz") if r.dir == "in"]
@@ -467,27 +467,6 @@ def test_fuzz_mutated_v2_frames(frame: str) -> None:
 
 
 # --- through the real machinery (feeds.session.FeedSession) ---------------------------------
-
-
-class Recorder:
-    """A BookListener that keeps every call."""
-
-    def __init__(self) -> None:
-        self.tops: list[Top] = []
-        self.usable: list[tuple[bool, str | None, int]] = []
-
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
-        self.tops.append((bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]))
-
-    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
-        self.usable.append((usable, reason, ts_ns))
 
 
 def session_for(codec: Kraken | KrakenV1) -> tuple[FeedSession, dict[str, Recorder], list[str]]:
