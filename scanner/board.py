@@ -110,13 +110,14 @@ class Board:
         ask_px: Sequence[float],
         ask_sz: Sequence[float],
         ts_ns: int,
-    ) -> None:
+    ) -> bool:
         """Replace the levels of book (s, v) with these (best first; extra levels beyond ``depth``
-        are ignored) and refresh its fee-adjusted top of book. O(depth), no allocation on the
-        board. Raises ValueError if a side's prices and sizes differ in length or the best
-        prices are not finite and positive (the board is then unchanged); TypeError if a level
-        is not a number. Deeper levels are not checked: the feeds' books keep them finite,
-        positive and ordered."""
+        are ignored) and refresh its fee-adjusted top of book; return whether that top changed
+        (when it did not, row and column v of ``net`` are still current). O(depth), no
+        allocation on the board. Raises ValueError if a side's prices and sizes differ in
+        length or the best prices are not finite and positive (the board is then unchanged);
+        TypeError if a level is not a number. Deeper levels are not checked: the feeds' books
+        keep them finite, positive and ordered."""
         nb, na, depth = len(bid_px), len(ask_px), self.depth
         if len(bid_sz) != nb or len(ask_sz) != na:
             sizes = f"bids {nb}/{len(bid_sz)}, asks {na}/{len(ask_sz)}"
@@ -148,11 +149,15 @@ class Board:
         except struct.error as exc:  # a level that is not a number: a caller's bug
             raise TypeError(f"levels must be floats: {exc}") from exc
         self.updated_ns[s, v] = ts_ns
-        if self.usable[s, v]:
-            has_bid = nb and bid_sz[0] > 0.0
-            has_ask = na and ask_sz[0] > 0.0
-            self.bid_eff[s, v] = b0 * self._bid_fee[v] if has_bid else -math.inf
-            self.ask_eff[s, v] = a0 * self._ask_fee[v] if has_ask else math.inf
+        if not self.usable[s, v]:
+            return False  # its top stays at -inf/+inf until set_usable
+        bid = b0 * self._bid_fee[v] if nb and bid_sz[0] > 0.0 else -math.inf
+        ask = a0 * self._ask_fee[v] if na and ask_sz[0] > 0.0 else math.inf
+        if bid == self.bid_eff.item(s, v) and ask == self.ask_eff.item(s, v):
+            return False
+        self.bid_eff[s, v] = bid
+        self.ask_eff[s, v] = ask
+        return True
 
     def set_usable(self, s: int, v: int, usable: bool) -> None:
         """Mark leg (s, v) usable or not and refresh its top of book and its row/column of

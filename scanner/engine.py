@@ -195,7 +195,7 @@ class Engine:
     ) -> None:
         """Board write, warm-up promotion, evaluation(s), lifecycle, emit."""
         s, v = leg.s, leg.v
-        self.board.write(s, v, bid_px, bid_sz, ask_px, ask_sz, ts)
+        top_changed = self.board.write(s, v, bid_px, bid_sz, ask_px, ask_sz, ts)
         leg.written = True
         if self._book_levels:
             self._emit_one(
@@ -215,7 +215,7 @@ class Engine:
                 if other is not leg:
                     self._evaluate(s, other.v, ts)
         if leg.usable:
-            self._evaluate(s, v, ts)
+            self._evaluate(s, v, ts, refresh=top_changed)
 
     def _start_warmup(self, leg: Leg, ts: int) -> None:
         leg.since = ts
@@ -243,9 +243,9 @@ class Engine:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _evaluate(self, s: int, v: int, ts: int) -> None:
+    def _evaluate(self, s: int, v: int, ts: int, *, refresh: bool = True) -> None:
         self.stats.evaluations += 1
-        pairs = evaluate(self.board, s, v, self.config.max_notional)
+        pairs = evaluate(self.board, s, v, self.config.max_notional, refresh=refresh)
         self._publish(self.lifecycle.evaluate(s, v, pairs, ts))
 
     def _publish(self, transitions: list[Transition]) -> None:

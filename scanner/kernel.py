@@ -77,10 +77,14 @@ EMPTY = Pairs(_NO_INT, _NO_INT, *([_NO_F64] * 10))
 """The (shared, read-only) result when no pair pays."""
 
 
-def evaluate(board: Board, s: int, v: int, max_notional: float) -> Pairs:
+def evaluate(board: Board, s: int, v: int, max_notional: float, *, refresh: bool = True) -> Pairs:
     """Recompute row v and column v of ``board.net[s]``, prune the pairs with net <= 0, walk the
-    books of the rest to Q* and return those pairs involving v whose profit is > 0."""
-    row, col = board.refresh_net(s, v)
+    books of the rest to Q* and return those pairs involving v whose profit is > 0.
+
+    ``refresh=False`` skips the recompute when v's fee-adjusted top has not changed since its
+    row and column were last computed (:meth:`Board.write` says so): every other leg's
+    refresh rewrites the entries it shares with v, so they are current."""
+    row, col = board.refresh_net(s, v) if refresh else (board.net[s, v], board.net[s, :, v])
     # argmax is a plain C loop, measured several times cheaper than the max() reduction.
     buy_here, sell_here = row[row.argmax()] > 0.0, col[col.argmax()] > 0.0
     if not (buy_here or sell_here):

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scanner.engine
+import scanner.kernel
 from scanner.config import ScannerConfig
 from scanner.engine import Engine
 from scanner.events import venue_event
@@ -208,7 +209,7 @@ def test_update_error_is_counted_logged_and_closes_as_desynced(
 
 
 def test_kernel_failure_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(*args: object) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
         raise FloatingPointError("overflow")
 
     events: list[dict[str, Any]] = []
@@ -366,3 +367,48 @@ def test_random_sessions_keep_stream_invariants(
     assert open_ == {}  # shutdown closed everything
     # replays are byte-identical
     assert orjson.dumps(session(actions, warmup_ms)) == orjson.dumps(events)
+
+
+@st.composite
+def deep_and_top_changes(draw: st.DrawFn) -> list[tuple[int, list[list[float]]]]:
+    """Books of three venues around 100 where most updates move only deeper levels: the case
+    in which the engine skips recomputing the changed venue's row and column."""
+    steps = []
+    for _ in range(draw(st.integers(min_value=1, max_value=25))):
+        v = draw(st.integers(min_value=0, max_value=2))
+        best_bid = draw(st.sampled_from([99.6, 99.8, 100.0, 100.2]))
+        best_ask = best_bid + draw(st.sampled_from([0.1, 0.3]))
+        deep = draw(st.lists(st.sampled_from([0.5, 1.0, 2.0]), min_size=4, max_size=4))
+        bid_px = [best_bid, best_bid - 0.1, best_bid - 0.2]
+        ask_px = [best_ask, best_ask + 0.1, best_ask + 0.2]
+        steps.append((v, [bid_px, [1.0, *deep[:2]], ask_px, [1.0, *deep[2:]]]))
+    return steps
+
+
+def _refresh_always(board: Any, s: int, v: int, max_notional: float, **_: Any) -> Any:
+    return scanner.kernel.evaluate(board, s, v, max_notional, refresh=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(deep_and_top_changes())
+def test_skipping_unchanged_tops_gives_the_same_events(
+    steps: list[tuple[int, list[list[float]]]],
+) -> None:
+    venues = ["binance", "okx", "kraken"]
+    fees = {"binance": 5.0, "okx": 5.0, "kraken": 5.0}
+    runs: list[list[dict[str, Any]]] = []
+    for force_refresh in (False, True):
+        events: list[dict[str, Any]] = []
+        engine = Engine(CFG, venues, [SYM], fees, events.append)
+        with pytest.MonkeyPatch.context() as patch:
+            if force_refresh:  # the reference: recompute the row and column on every update
+                patch.setattr(scanner.engine, "evaluate", _refresh_always)
+            legs = [engine.leg(v, SYM) for v in venues]
+            for leg in legs:
+                leg.on_usable(True, None, T)
+            for i, (v, (bp, bs, ap, az)) in enumerate(steps):
+                legs[v].on_book(bp, bs, ap, az, T + i * MS)
+            engine.shutdown(T + len(steps) * MS)
+        runs.append(events)
+    assert runs[0] == runs[1]
+    assert engine.stats.evaluations >= len(steps)
