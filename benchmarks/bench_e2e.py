@@ -53,7 +53,6 @@ import httpx
 import numpy as np
 import uvloop
 
-import feeds.book
 from feeds.book import Book
 from feeds.runner import Runner, SessionOptions
 from feeds.venues import codec_class
@@ -289,7 +288,6 @@ def book_memory(levels: int, keep_text: bool, n_books: int) -> float:
         book.apply_snapshot(bids, asks)
         books.append(book)
         del bids, asks
-    feeds.book.clear_memo()  # the shared, bounded price memo is not part of any one book
     gc.collect()
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()

@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeAlias
 
-from feeds import checksum
 from feeds.book import BadLevel, Book
 from feeds.protocol import (
     BookDelta,
@@ -51,6 +50,11 @@ log = logging.getLogger(__name__)
 CODEC_BUGS: Final = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 """Exception types from a codec that drop one frame and are counted as ``codec_errors``
 (``ParseError`` is counted as ``malformed`` first)."""
+
+_CRC: Final[dict[ChecksumRule, Callable[[Book], int]]] = {
+    ChecksumRule.KRAKEN_CRC32_TOP10: Book.kraken_crc32,
+    ChecksumRule.OKX_CRC32_TOP25: Book.okx_crc32,
+}
 
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
@@ -179,8 +183,9 @@ class FeedSession:
         rule = codec.integrity
         self._seq_rule = rule.seq
         self._rest = rule.snapshot is SnapshotSource.REST
-        self._checksum = rule.checksum
-        self._checksum_depth = checksum.CHECKSUM_DEPTH.get(rule.checksum, 0)
+        # The book computes the venue's checksum over its kept text (same definitions as
+        # feeds.checksum, proven equal in tests).
+        self._crc: Callable[[Book], int] | None = _CRC.get(rule.checksum)
         self._conn_counter = rule.connection_counter
         # Kraken keeps (and checksums) its book at the subscribed depth; levels pushed out
         # are not deleted on the wire (https://docs.kraken.com/api/docs/guides/spot-ws-book-v2).
@@ -393,8 +398,8 @@ class FeedSession:
         stats = self.stats
         stats.book_msgs += 1
         sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
-        if crc is not None and self._checksum_depth:
-            ours = checksum.compute(self._checksum, *book.top_text(self._checksum_depth))
+        if crc is not None and self._crc is not None:
+            ours = self._crc(book)
             if ours != crc:
                 stats.checksum_fail += 1
                 log.info("%s: %s checksum %d != %d", self.codec.venue, sym.symbol, ours, crc)

@@ -1,4 +1,5 @@
-"""feeds.checksum against every Kraken / OKX / Bitget vector in fixtures/checksum_vectors/."""
+"""feeds.checksum and the compiled book's checksums against every Kraken / OKX / Bitget vector
+in fixtures/checksum_vectors/, and against each other on random books."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from feeds.checksum import compute, kraken_crc32, okx_crc32
-from feeds.protocol import ChecksumRule
+from feeds.book import Book
+from feeds.checksum import kraken_crc32, okx_crc32
 
 VECTORS = Path(__file__).parent / "fixtures" / "checksum_vectors"
 
@@ -48,14 +51,14 @@ def test_vector_files_hold_the_expected_cases() -> None:
 def test_kraken_vectors(case: dict[str, Any]) -> None:
     bids, asks = pairs(case["bids_best_first"]), pairs(case["asks_best_first"])
     assert kraken_crc32(bids, asks) == case["expected_checksum"]
-    assert compute(ChecksumRule.KRAKEN_CRC32_TOP10, bids, asks) == case["expected_checksum"]
+    assert book_of(bids, asks).kraken_crc32() == case["expected_checksum"]
 
 
 @pytest.mark.parametrize("case", OKX, ids=[c["id"] for c in OKX])
 def test_okx_vectors(case: dict[str, Any]) -> None:
     bids, asks = pairs(case["bids_best_first"]), pairs(case["asks_best_first"])
     assert okx_crc32(bids, asks) == case["expected_checksum"]
-    assert compute(ChecksumRule.OKX_CRC32_TOP25, bids, asks) == case["expected_checksum"]
+    assert book_of(bids, asks).okx_crc32() == case["expected_checksum"]
 
 
 def test_kraken_uses_text_not_floats() -> None:
@@ -88,6 +91,36 @@ def test_okx_longer_side_continues_alone_and_top_25_only() -> None:
     assert okx_crc32(bids, asks) == expected
 
 
-def test_compute_rejects_none() -> None:
-    with pytest.raises(ValueError, match="no checksum"):
-        compute(ChecksumRule.NONE, [], [])
+def book_of(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> Book:
+    book = Book(keep_text=True)
+    book.apply_snapshot(bids, asks)
+    return book
+
+
+def test_book_needs_text() -> None:
+    with pytest.raises(ValueError, match="text"):
+        Book().kraken_crc32()
+    with pytest.raises(ValueError, match="text"):
+        Book().okx_crc32()
+
+
+texts = st.decimals(min_value="0.00000001", max_value="99999", places=8).map(
+    lambda d: format(d, "f")
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bids=st.dictionaries(texts, texts | st.integers(1, 9) | st.floats(0.5, 9.0), max_size=40),
+    asks=st.dictionaries(texts, texts, max_size=40),
+)
+def test_book_checksums_equal_the_definitions(
+    bids: dict[str, str | float], asks: dict[str, str]
+) -> None:
+    # JSON numbers (int, float) are rendered with str(), as the Python definitions do
+    book = Book(keep_text=True)
+    levels = [[p, q] for p, q in bids.items() if float(q) > 0.0]
+    book.apply_snapshot(levels, [[p, q] for p, q in asks.items() if float(q) > 0.0])
+    tb, ta = book.top_text(1000)
+    assert book.kraken_crc32() == kraken_crc32(tb, ta)
+    assert book.okx_crc32() == okx_crc32(tb, ta)

@@ -212,11 +212,11 @@ def test_other_codec_exceptions_propagate() -> None:
         (["99", "-1"], "bad size '-1'"),
         (["99", "1e999"], "bad size '1e999'"),
         (["99", True], "bad size True"),
-        (["99", None], "TypeError"),
-        (["99"], "IndexError"),
-        ("99", "not a [price, size, ...] sequence"),
-        ({"p": "99"}, "KeyError"),
-        ([["99"], "1"], "TypeError"),
+        (["99", None], "bad size None"),
+        (["99"], "bad level ['99']: not a [price, size, ...] list or tuple"),
+        ("99", "not a [price, size, ...] list or tuple"),
+        ({"p": "99"}, "not a [price, size, ...] list or tuple"),
+        ([["99"], "1"], "bad price ['99']"),
     ],
 )
 def test_bad_level_is_malformed_and_resyncs_that_symbol(

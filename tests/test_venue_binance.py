@@ -282,13 +282,13 @@ def test_malformed_frames_raise_parse_error(frame: str) -> None:
         (
             [["1", "x"]],
             [],
-            "bad level \\['1', 'x'\\]: ValueError\\(\"could not convert string to float: 'x'\"\\)",
+            "bad level \\['1', 'x'\\]: bad size 'x'",
         ),
         ([], [["0", "1"]], "bad price '0'"),
         ([["nan", "1"]], [], "bad price 'nan'"),
         ([["1", "-0.5"]], [], "bad size '-0.5'"),
         ([["1", False]], [], "bad size False"),
-        ([["1"]], [], "IndexError"),
+        ([["1"]], [], "bad level \\['1'\\]: not a \\[price, size, ...\\] list or tuple"),
     ],
 )
 def test_bad_levels_pass_the_codec_and_the_book_refuses_them(

@@ -1,0 +1,645 @@
+/* feeds._book: the L2 order book of one (venue, symbol), compiled (see feeds/book.py).
+ *
+ * Each side is a sorted C array of keys (sign * price: bids ascending by price, asks by negated
+ * price) with the sizes (and, with keep_text, the venue's price and size objects) in parallel,
+ * best level LAST: most changes happen near the top, so inserting or deleting there moves few
+ * items. A level is found by binary search.
+ *
+ * Numbers arrive as the venue sent them (str, or JSON float/int). A decimal string that is
+ * plain digits with at most one '.' and whose digits fit in 53 bits is converted as
+ * m / 10^k, both exact doubles, so the one IEEE division is correctly rounded: the same
+ * value Python's float() gives (Clinger's fast path). Anything else goes through Python's
+ * own float(), so every spelling float() accepts is accepted, with the same value.
+ *
+ * The checksums over the venue's text (Kraken's top 10, OKX's top 25) are computed here too,
+ * from the kept text objects, with the same definitions as feeds/checksum.py.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static PyObject *BadLevel;
+static uint32_t CRC_TABLE[256];
+
+static const double POW10[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+typedef struct {
+    double *keys;     /* sign * price, ascending; best last */
+    double *sizes;    /* > 0 */
+    PyObject **text;  /* 2 per level (price, size) when keep_text, else NULL */
+    Py_ssize_t n, cap;
+} Side;
+
+typedef struct {
+    PyObject_HEAD
+    Side bids, asks;
+    Py_ssize_t top_n;
+    Py_ssize_t max_depth; /* 0: none */
+    int keep_text;
+} BookObject;
+
+/* ---- numbers ------------------------------------------------------------------------- */
+
+/* 1 and *out set if `p` is a plain decimal on the exact fast path, else 0 (no error set). */
+static int fast_decimal(const char *p, Py_ssize_t len, double *out) {
+    uint64_t m = 0;
+    int digits = 0, frac = -1;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (c >= '0' && c <= '9') {
+            m = m * 10 + (uint64_t)(c - '0');
+            if (m > (UINT64_C(1) << 53)) return 0;
+            digits++;
+            if (frac >= 0) frac++;
+        } else if (c == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (digits == 0 || frac > 22) return 0;
+    *out = (double)m / POW10[frac < 0 ? 0 : frac];
+    return 1;
+}
+
+/* 0 and *out set, or -1 with a Python error set: only exact str, float and int are numbers
+ * (a bool is not). */
+static int to_double(PyObject *o, double *out) {
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyUnicode_Type) {
+        if (PyUnicode_IS_COMPACT_ASCII(o) &&
+            fast_decimal((const char *)PyUnicode_DATA(o), PyUnicode_GET_LENGTH(o), out))
+            return 0;
+        PyObject *f = PyFloat_FromString(o);
+        if (f == NULL) return -1;
+        *out = PyFloat_AS_DOUBLE(f);
+        Py_DECREF(f);
+        return 0;
+    }
+    if (t == &PyFloat_Type) {
+        *out = PyFloat_AS_DOUBLE(o);
+        return 0;
+    }
+    if (t == &PyLong_Type) {
+        double d = PyLong_AsDouble(o);
+        if (d == -1.0 && PyErr_Occurred()) return -1;
+        *out = d;
+        return 0;
+    }
+    PyErr_SetString(PyExc_TypeError, "not a number");
+    return -1;
+}
+
+static int bad_level(PyObject *level, const char *what, PyObject *value) {
+    PyErr_Clear();
+    if (value != NULL)
+        PyErr_Format(BadLevel, "bad level %.80R: bad %s %.40R", level, what, value);
+    else
+        PyErr_Format(BadLevel, "bad level %.80R: %s", level, what);
+    return -1;
+}
+
+/* ---- sides --------------------------------------------------------------------------- */
+
+static int side_reserve(Side *s, Py_ssize_t need, int keep_text) {
+    if (need <= s->cap) return 0;
+    Py_ssize_t cap = s->cap ? s->cap : 32;
+    while (cap < need) cap *= 2;
+    double *keys = PyMem_Realloc(s->keys, (size_t)cap * sizeof(double));
+    if (keys == NULL) return PyErr_NoMemory(), -1;
+    s->keys = keys;
+    double *sizes = PyMem_Realloc(s->sizes, (size_t)cap * sizeof(double));
+    if (sizes == NULL) return PyErr_NoMemory(), -1;
+    s->sizes = sizes;
+    if (keep_text) {
+        PyObject **text = PyMem_Realloc(s->text, (size_t)cap * 2 * sizeof(PyObject *));
+        if (text == NULL) return PyErr_NoMemory(), -1;
+        s->text = text;
+    }
+    s->cap = cap;
+    return 0;
+}
+
+/* Remove levels [0, count): the worst ones. */
+static void side_drop_worst(Side *s, Py_ssize_t count) {
+    if (count <= 0) return;
+    if (s->text != NULL) {
+        for (Py_ssize_t i = 0; i < 2 * count; i++) Py_DECREF(s->text[i]);
+        memmove(s->text, s->text + 2 * count, (size_t)(s->n - count) * 2 * sizeof(PyObject *));
+    }
+    memmove(s->keys, s->keys + count, (size_t)(s->n - count) * sizeof(double));
+    memmove(s->sizes, s->sizes + count, (size_t)(s->n - count) * sizeof(double));
+    s->n -= count;
+}
+
+static void side_clear(Side *s) { side_drop_worst(s, s->n); }
+
+static void side_free(Side *s) {
+    side_clear(s);
+    PyMem_Free(s->keys);
+    PyMem_Free(s->sizes);
+    PyMem_Free(s->text);
+    s->keys = s->sizes = NULL;
+    s->text = NULL;
+    s->cap = 0;
+}
+
+/* Apply absolute levels (size 0 deletes) to one side; set *touched if a level within the
+ * current top `top_n` (or one entering it) changed. 0, or -1 with BadLevel set (the side
+ * then holds the levels before the bad one). */
+static int side_apply(Side *s, PyObject *levels, double sign, int keep_text, Py_ssize_t top_n,
+                      int *touched) {
+    PyObject *seq = PySequence_Fast(levels, "levels must be a sequence");
+    if (seq == NULL) return bad_level(levels, "levels are not a sequence", NULL);
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    double edge = s->n >= top_n ? s->keys[s->n - top_n] : -INFINITY;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        PyObject *level = items[j], *po, *so;
+        PyTypeObject *lt = Py_TYPE(level);
+        if (lt == &PyList_Type && PyList_GET_SIZE(level) >= 2) {
+            po = PyList_GET_ITEM(level, 0);
+            so = PyList_GET_ITEM(level, 1);
+        } else if (lt == &PyTuple_Type && PyTuple_GET_SIZE(level) >= 2) {
+            po = PyTuple_GET_ITEM(level, 0);
+            so = PyTuple_GET_ITEM(level, 1);
+        } else {
+            Py_DECREF(seq);
+            return bad_level(level, "not a [price, size, ...] list or tuple", NULL);
+        }
+        double price, size;
+        if (to_double(po, &price) < 0 || !(price > 0.0 && price < INFINITY)) {
+            Py_DECREF(seq);
+            return bad_level(level, "price", po);
+        }
+        if (to_double(so, &size) < 0 || !(size >= 0.0 && size < INFINITY)) {
+            Py_DECREF(seq);
+            return bad_level(level, "size", so);
+        }
+        double key = sign * price;
+        double *keys = s->keys;
+        Py_ssize_t lo = 0, hi = s->n;
+        while (lo < hi) { /* bisect_left */
+            Py_ssize_t mid = (lo + hi) >> 1;
+            if (keys[mid] < key) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < s->n && keys[lo] == key) { /* the level exists */
+            if (size == 0.0) {
+                Py_ssize_t tail = s->n - lo - 1;
+                if (keep_text) {
+                    Py_DECREF(s->text[2 * lo]);
+                    Py_DECREF(s->text[2 * lo + 1]);
+                    memmove(s->text + 2 * lo, s->text + 2 * lo + 2,
+                            (size_t)tail * 2 * sizeof(PyObject *));
+                }
+                memmove(keys + lo, keys + lo + 1, (size_t)tail * sizeof(double));
+                memmove(s->sizes + lo, s->sizes + lo + 1, (size_t)tail * sizeof(double));
+                s->n--;
+            } else {
+                s->sizes[lo] = size;
+                if (keep_text) {
+                    Py_INCREF(po);
+                    Py_INCREF(so);
+                    Py_SETREF(s->text[2 * lo], po);
+                    Py_SETREF(s->text[2 * lo + 1], so);
+                }
+            }
+        } else if (size == 0.0) {
+            continue; /* deleting an absent level is a no-op */
+        } else {
+            if (side_reserve(s, s->n + 1, keep_text) < 0) {
+                Py_DECREF(seq);
+                return -1;
+            }
+            keys = s->keys;
+            Py_ssize_t tail = s->n - lo;
+            memmove(keys + lo + 1, keys + lo, (size_t)tail * sizeof(double));
+            memmove(s->sizes + lo + 1, s->sizes + lo, (size_t)tail * sizeof(double));
+            keys[lo] = key;
+            s->sizes[lo] = size;
+            if (keep_text) {
+                memmove(s->text + 2 * lo + 2, s->text + 2 * lo,
+                        (size_t)tail * 2 * sizeof(PyObject *));
+                Py_INCREF(po);
+                Py_INCREF(so);
+                s->text[2 * lo] = po;
+                s->text[2 * lo + 1] = so;
+            }
+            s->n++;
+        }
+        if (key >= edge) {
+            *touched = 1;
+            edge = INFINITY;
+        }
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+/* ---- the Book type ------------------------------------------------------------------- */
+
+static int Book_init(BookObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"top_n", "keep_text", "max_depth", NULL};
+    Py_ssize_t top_n = 20;
+    int keep_text = 0;
+    PyObject *max_depth = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$npO", kwlist, &top_n, &keep_text, &max_depth))
+        return -1;
+    if (top_n < 1) {
+        PyErr_SetString(PyExc_ValueError, "top_n must be >= 1");
+        return -1;
+    }
+    Py_ssize_t depth = 0;
+    if (max_depth != Py_None) {
+        depth = PyLong_AsSsize_t(max_depth);
+        if (depth == -1 && PyErr_Occurred()) return -1;
+        if (depth < 1) {
+            PyErr_SetString(PyExc_ValueError, "max_depth must be >= 1 or None");
+            return -1;
+        }
+    }
+    if (self->bids.keys != NULL || self->asks.keys != NULL) { /* __init__ called again */
+        side_free(&self->bids);
+        side_free(&self->asks);
+    }
+    self->top_n = top_n;
+    self->keep_text = keep_text;
+    self->max_depth = depth;
+    return 0;
+}
+
+static void Book_dealloc(BookObject *self) {
+    side_free(&self->bids);
+    side_free(&self->asks);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Book_clear(BookObject *self, PyObject *Py_UNUSED(ignored)) {
+    side_clear(&self->bids);
+    side_clear(&self->asks);
+    Py_RETURN_NONE;
+}
+
+/* 1 if either side was cut (levels below max_depth removed). */
+static int truncate_both(BookObject *self) {
+    Py_ssize_t d = self->max_depth, cut = 0;
+    if (d == 0) return 0;
+    if (self->bids.n > d) {
+        side_drop_worst(&self->bids, self->bids.n - d);
+        cut = 1;
+    }
+    if (self->asks.n > d) {
+        side_drop_worst(&self->asks, self->asks.n - d);
+        cut = 1;
+    }
+    return (int)cut;
+}
+
+/* -1 on error, else whether the top changed. */
+static int apply_both(BookObject *self, PyObject *bids, PyObject *asks) {
+    int touched = 0, t;
+    if ((t = PyObject_IsTrue(bids)) < 0) return -1;
+    if (t && side_apply(&self->bids, bids, 1.0, self->keep_text, self->top_n, &touched) < 0)
+        return -1;
+    if ((t = PyObject_IsTrue(asks)) < 0) return -1;
+    if (t && side_apply(&self->asks, asks, -1.0, self->keep_text, self->top_n, &touched) < 0)
+        return -1;
+    /* truncation removes only levels below max_depth: a change of the top only when
+     * max_depth < top_n, where any removal is within the top */
+    if (truncate_both(self) && self->max_depth < self->top_n) touched = 1;
+    return touched;
+}
+
+static PyObject *Book_apply(BookObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "apply(bids, asks) takes 2 arguments");
+        return NULL;
+    }
+    int changed = apply_both(self, args[0], args[1]);
+    if (changed < 0) return NULL;
+    return PyBool_FromLong(changed);
+}
+
+static PyObject *Book_apply_snapshot(BookObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "apply_snapshot(bids, asks) takes 2 arguments");
+        return NULL;
+    }
+    side_clear(&self->bids);
+    side_clear(&self->asks);
+    if (apply_both(self, args[0], args[1]) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *prices_list(const Side *s, double sign, Py_ssize_t n) {
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PyFloat_FromDouble(sign * s->keys[s->n - 1 - i]);
+        if (f == NULL) return Py_DECREF(out), NULL;
+        PyList_SET_ITEM(out, i, f);
+    }
+    return out;
+}
+
+static PyObject *sizes_list(const Side *s, Py_ssize_t n) {
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PyFloat_FromDouble(s->sizes[s->n - 1 - i]);
+        if (f == NULL) return Py_DECREF(out), NULL;
+        PyList_SET_ITEM(out, i, f);
+    }
+    return out;
+}
+
+static int parse_n(BookObject *self, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t *n) {
+    *n = self->top_n;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "takes at most 1 argument");
+        return -1;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        *n = PyLong_AsSsize_t(args[0]);
+        if (*n == -1 && PyErr_Occurred()) return -1;
+        if (*n < 0) {
+            PyErr_SetString(PyExc_ValueError, "n must be >= 0");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *Book_top(BookObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t n;
+    if (parse_n(self, args, nargs, &n) < 0) return NULL;
+    Py_ssize_t nb = n < self->bids.n ? n : self->bids.n;
+    Py_ssize_t na = n < self->asks.n ? n : self->asks.n;
+    PyObject *bp = prices_list(&self->bids, 1.0, nb), *bs = sizes_list(&self->bids, nb);
+    PyObject *ap = prices_list(&self->asks, -1.0, na), *as = sizes_list(&self->asks, na);
+    if (bp == NULL || bs == NULL || ap == NULL || as == NULL) {
+        Py_XDECREF(bp), Py_XDECREF(bs), Py_XDECREF(ap), Py_XDECREF(as);
+        return NULL;
+    }
+    PyObject *out = PyTuple_Pack(4, bp, bs, ap, as);
+    Py_DECREF(bp);
+    Py_DECREF(bs);
+    Py_DECREF(ap);
+    Py_DECREF(as);
+    return out;
+}
+
+static PyObject *text_list(const Side *s, Py_ssize_t n) {
+    if (n > s->n) n = s->n;
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t k = s->n - 1 - i;
+        PyObject *pair = PyTuple_Pack(2, s->text[2 * k], s->text[2 * k + 1]);
+        if (pair == NULL) return Py_DECREF(out), NULL;
+        PyList_SET_ITEM(out, i, pair);
+    }
+    return out;
+}
+
+static int need_text(BookObject *self) {
+    if (self->keep_text) return 0;
+    PyErr_SetString(PyExc_ValueError, "this book does not keep the venue's text");
+    return -1;
+}
+
+static PyObject *Book_top_text(BookObject *self, PyObject *arg) {
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "n must be >= 0");
+        return NULL;
+    }
+    if (need_text(self) < 0) return NULL;
+    PyObject *b = text_list(&self->bids, n), *a = text_list(&self->asks, n);
+    if (b == NULL || a == NULL) return Py_XDECREF(b), Py_XDECREF(a), NULL;
+    PyObject *out = PyTuple_Pack(2, b, a);
+    Py_DECREF(b);
+    Py_DECREF(a);
+    return out;
+}
+
+static PyObject *Book_side(BookObject *self, PyObject *arg) {
+    int bids = PyObject_IsTrue(arg);
+    if (bids < 0) return NULL;
+    const Side *s = bids ? &self->bids : &self->asks;
+    double sign = bids ? 1.0 : -1.0;
+    PyObject *out = PyList_New(s->n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < s->n; i++) {
+        Py_ssize_t k = s->n - 1 - i;
+        PyObject *pair = Py_BuildValue("(dd)", sign * s->keys[k], s->sizes[k]);
+        if (pair == NULL) return Py_DECREF(out), NULL;
+        PyList_SET_ITEM(out, i, pair);
+    }
+    return out;
+}
+
+static PyObject *Book_best_bid(BookObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->bids.n == 0) Py_RETURN_NONE;
+    return PyFloat_FromDouble(self->bids.keys[self->bids.n - 1]);
+}
+
+static PyObject *Book_best_ask(BookObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->asks.n == 0) Py_RETURN_NONE;
+    return PyFloat_FromDouble(-self->asks.keys[self->asks.n - 1]);
+}
+
+static PyObject *Book_crossed(BookObject *self, PyObject *Py_UNUSED(ignored)) {
+    const Side *b = &self->bids, *a = &self->asks;
+    return PyBool_FromLong(b->n && a->n && b->keys[b->n - 1] >= -a->keys[a->n - 1]);
+}
+
+/* ---- checksums over the venue's text ------------------------------------------------- */
+
+static uint32_t crc_bytes(uint32_t crc, const char *p, Py_ssize_t len) {
+    for (Py_ssize_t i = 0; i < len; i++)
+        crc = CRC_TABLE[(crc ^ (uint8_t)p[i]) & 0xFF] ^ (crc >> 8);
+    return crc;
+}
+
+/* The text of a kept number: the str itself, else str() of the JSON number (a new reference
+ * in *owned to release). NULL with an error set on failure. */
+static const char *text_of(PyObject *o, Py_ssize_t *len, PyObject **owned) {
+    *owned = NULL;
+    if (Py_TYPE(o) != &PyUnicode_Type) {
+        o = *owned = PyObject_Str(o);
+        if (o == NULL) return NULL;
+    }
+    const char *p = PyUnicode_AsUTF8AndSize(o, len);
+    if (p == NULL) Py_CLEAR(*owned);
+    return p;
+}
+
+/* Kraken: price then size of each level, '.' removed and leading zeros stripped. */
+static int crc_kraken_level(uint32_t *crc, PyObject *const *pair) {
+    for (int f = 0; f < 2; f++) {
+        Py_ssize_t len;
+        PyObject *owned;
+        const char *p = text_of(pair[f], &len, &owned);
+        if (p == NULL) return -1;
+        int leading = 1;
+        for (Py_ssize_t i = 0; i < len; i++) {
+            char c = p[i];
+            if (c == '.' || (leading && c == '0')) continue;
+            leading = 0;
+            *crc = CRC_TABLE[(*crc ^ (uint8_t)c) & 0xFF] ^ (*crc >> 8);
+        }
+        Py_XDECREF(owned);
+    }
+    return 0;
+}
+
+static PyObject *Book_kraken_crc32(BookObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (need_text(self) < 0) return NULL;
+    uint32_t crc = 0xFFFFFFFFu;
+    const Side *sides[2] = {&self->asks, &self->bids};
+    for (int k = 0; k < 2; k++) {
+        const Side *s = sides[k];
+        for (Py_ssize_t i = 0; i < 10 && i < s->n; i++)
+            if (crc_kraken_level(&crc, s->text + 2 * (s->n - 1 - i)) < 0) return NULL;
+    }
+    return PyLong_FromUnsignedLong(crc ^ 0xFFFFFFFFu);
+}
+
+/* OKX: "bidPx:bidSz:askPx:askSz:..." over the top 25, the longer side continuing alone. */
+static PyObject *Book_okx_crc32(BookObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (need_text(self) < 0) return NULL;
+    uint32_t crc = 0xFFFFFFFFu;
+    int first = 1;
+    const Side *b = &self->bids, *a = &self->asks;
+    for (Py_ssize_t i = 0; i < 25 && (i < b->n || i < a->n); i++) {
+        const Side *sides[2] = {b, a};
+        for (int k = 0; k < 2; k++) {
+            const Side *s = sides[k];
+            if (i >= s->n) continue;
+            for (int f = 0; f < 2; f++) {
+                Py_ssize_t len;
+                PyObject *owned;
+                const char *p = text_of(s->text[2 * (s->n - 1 - i) + f], &len, &owned);
+                if (p == NULL) return NULL;
+                if (!first) crc = crc_bytes(crc, ":", 1);
+                first = 0;
+                crc = crc_bytes(crc, p, len);
+                Py_XDECREF(owned);
+            }
+        }
+    }
+    crc ^= 0xFFFFFFFFu;
+    return PyLong_FromLong(crc >= 0x80000000u ? (long)crc - 0x100000000L : (long)crc);
+}
+
+/* ---- attributes ---------------------------------------------------------------------- */
+
+static PyObject *Book_get_top_n(BookObject *self, void *c) { return PyLong_FromSsize_t(self->top_n); }
+static PyObject *Book_get_keep_text(BookObject *self, void *c) {
+    return PyBool_FromLong(self->keep_text);
+}
+static PyObject *Book_get_bid_count(BookObject *self, void *c) {
+    return PyLong_FromSsize_t(self->bids.n);
+}
+static PyObject *Book_get_ask_count(BookObject *self, void *c) {
+    return PyLong_FromSsize_t(self->asks.n);
+}
+static PyObject *Book_get_max_depth(BookObject *self, void *c) {
+    if (self->max_depth == 0) Py_RETURN_NONE;
+    return PyLong_FromSsize_t(self->max_depth);
+}
+static int Book_set_max_depth(BookObject *self, PyObject *value, void *c) {
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "max_depth cannot be deleted");
+        return -1;
+    }
+    Py_ssize_t depth = 0;
+    if (value != Py_None) {
+        depth = PyLong_AsSsize_t(value);
+        if (depth == -1 && PyErr_Occurred()) return -1;
+        if (depth < 1) {
+            PyErr_SetString(PyExc_ValueError, "max_depth must be >= 1 or None");
+            return -1;
+        }
+    }
+    self->max_depth = depth;
+    return 0;
+}
+
+static PyGetSetDef Book_getset[] = {
+    {"top_n", (getter)Book_get_top_n, NULL, "The depth the caller publishes.", NULL},
+    {"keep_text", (getter)Book_get_keep_text, NULL, "Whether the venue's text is kept.", NULL},
+    {"max_depth", (getter)Book_get_max_depth, (setter)Book_set_max_depth,
+     "Levels kept per side after every apply (None: all).", NULL},
+    {"bid_count", (getter)Book_get_bid_count, NULL, "Number of bid levels.", NULL},
+    {"ask_count", (getter)Book_get_ask_count, NULL, "Number of ask levels.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Book_methods[] = {
+    {"clear", (PyCFunction)Book_clear, METH_NOARGS, "Remove every level."},
+    {"apply", (PyCFunction)(void (*)(void))Book_apply, METH_FASTCALL,
+     "apply(bids, asks) -> changed_top"},
+    {"apply_snapshot", (PyCFunction)(void (*)(void))Book_apply_snapshot, METH_FASTCALL,
+     "apply_snapshot(bids, asks): replace the book"},
+    {"top", (PyCFunction)(void (*)(void))Book_top, METH_FASTCALL,
+     "top(n=None) -> (bid_px, bid_sz, ask_px, ask_sz), best first"},
+    {"top_text", (PyCFunction)Book_top_text, METH_O, "top_text(n) -> (bids, asks) as sent"},
+    {"side", (PyCFunction)Book_side, METH_O, "side(bids) -> every level, best first"},
+    {"best_bid", (PyCFunction)Book_best_bid, METH_NOARGS, "Highest bid, None if none."},
+    {"best_ask", (PyCFunction)Book_best_ask, METH_NOARGS, "Lowest ask, None if none."},
+    {"crossed", (PyCFunction)Book_crossed, METH_NOARGS, "best bid >= best ask"},
+    {"kraken_crc32", (PyCFunction)Book_kraken_crc32, METH_NOARGS, "Kraken top-10 CRC32."},
+    {"okx_crc32", (PyCFunction)Book_okx_crc32, METH_NOARGS, "OKX top-25 CRC32 (signed)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject BookType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "feeds._book.Book",
+    .tp_doc = PyDoc_STR("L2 book of one symbol; see feeds.book."),
+    .tp_basicsize = sizeof(BookObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Book_init,
+    .tp_dealloc = (destructor)Book_dealloc,
+    .tp_methods = Book_methods,
+    .tp_getset = Book_getset,
+};
+
+static struct PyModuleDef book_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "feeds._book",
+    .m_doc = "The compiled L2 order book (see feeds.book).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__book(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        CRC_TABLE[i] = c;
+    }
+    if (PyType_Ready(&BookType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&book_module);
+    if (m == NULL) return NULL;
+    BadLevel = PyErr_NewExceptionWithDoc(
+        "feeds._book.BadLevel",
+        "A level the book refuses: not [price, size, ...], a price that is not a finite number "
+        "> 0, or a size that is not a finite number >= 0. The book may hold part of the "
+        "message that carried it: the caller must resync the symbol.",
+        PyExc_ValueError, NULL);
+    if (BadLevel == NULL || PyModule_AddObjectRef(m, "BadLevel", BadLevel) < 0 ||
+        PyModule_AddObjectRef(m, "Book", (PyObject *)&BookType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
