@@ -30,11 +30,12 @@ import numpy as np
 
 from benchmarks import peers
 from benchmarks.messages import Stream, binance_stream, kraken_stream
+from feeds.book import Book
 from feeds.protocol import Codec
 from feeds.session import FeedSession
 from feeds.venues.binance import Binance
 from feeds.venues.kraken_v1 import KrakenV1
-from scanner.board import Board
+from scanner.board import Board, Levels
 from scanner.config import ScannerConfig
 from scanner.engine import Engine
 
@@ -48,15 +49,8 @@ class BoardListener:
     def __init__(self) -> None:
         self.board = Board(1, 2, 20, np.full(2, 0.001))
 
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
-        self.board.write(0, 0, bid_px, bid_sz, ask_px, ask_sz, ts_ns)
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        self.board.write_book(0, 0, book, ts_ns)
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
         self.board.set_usable(0, 0, usable)
@@ -77,7 +71,7 @@ def _engine(venue: str) -> Engine:
     other = engine.leg("other", symbol)
     other.on_usable(True, None, 0)
     px = [29_985.0 - k for k in range(20)], [1.0] * 20, [30_015.0 + k for k in range(20)]
-    other.on_book(px[0], px[1], px[2], [1.0] * 20, 0)
+    other.on_book(Levels(px[0], px[1], px[2], [1.0] * 20), 0)
     return engine
 
 

@@ -1,8 +1,10 @@
-"""µs per book update through the numpy core: ``Board.write`` + ``evaluate``.
+"""µs per book update through the numpy core: ``Board.write_book`` + ``evaluate``.
 
 Realistic books: 20 levels a side, 1 bp tick around a common mid, each venue's mid jittered so
 that most pairs never cross and a few do (the depth walk then runs). Updates cycle over random
-(symbol, venue) legs; the cost per update must be flat in the number of symbols S.
+(symbol, venue) legs, each a pre-built feeds book (:class:`feeds.book.Book`) that the board
+copies itself from, as in the running scanner; the cost per update must be flat in the
+number of symbols S.
 
     python -m benchmarks.bench_core            # full grid
     python -m benchmarks.bench_core --quick    # fewer repeats
@@ -17,6 +19,7 @@ import time
 
 import numpy as np
 
+from feeds.book import Book
 from scanner.board import Board
 from scanner.kernel import evaluate
 
@@ -27,8 +30,7 @@ FEE = 0.001
 N_BOOKS = 2000
 """Distinct pre-built updates cycled through (building them is not timed)."""
 
-Book = tuple[list[float], list[float], list[float], list[float]]
-Update = tuple[int, int, list[float], list[float], list[float], list[float]]
+Update = tuple[int, int, Book]
 
 
 def make_book(mid: float, rng: random.Random) -> Book:
@@ -37,7 +39,11 @@ def make_book(mid: float, rng: random.Random) -> Book:
     ask_px = [round(mid + 0.005 + 0.01 * k, 2) for k in range(DEPTH)]
     bid_sz = [round(rng.uniform(0.1, 5.0), 3) for _ in range(DEPTH)]
     ask_sz = [round(rng.uniform(0.1, 5.0), 3) for _ in range(DEPTH)]
-    return bid_px, bid_sz, ask_px, ask_sz
+    book = Book(top_n=DEPTH)
+    book.apply_snapshot(
+        list(zip(bid_px, bid_sz, strict=True)), list(zip(ask_px, ask_sz, strict=True))
+    )
+    return book
 
 
 def make_board(n_symbols: int, n_venues: int, seed: int) -> tuple[Board, list[Update]]:
@@ -58,35 +64,35 @@ def make_board(n_symbols: int, n_venues: int, seed: int) -> tuple[Board, list[Up
     initial = [[make_book(mid(v), rng) for _ in range(8)] for v in range(n_venues)]
     for s in range(n_symbols):
         for v in range(n_venues):
-            board.write(s, v, *initial[v][s % 8], 0)
+            board.write_book(s, v, initial[v][s % 8], 0)
             board.set_usable(s, v, True)
     updates: list[Update] = []
     while len(updates) < N_BOOKS:
         s, v = pick.randrange(n_symbols), rng.randrange(n_venues)
         if len(updates) % 100 == 50:  # a shocked update, reverted by the next one
-            updates.append((s, v, *make_book(mid(v, rng.choice((-0.0015, 0.0015))), rng)))
-        updates.append((s, v, *make_book(mid(v), rng)))
+            updates.append((s, v, make_book(mid(v, rng.choice((-0.0015, 0.0015))), rng)))
+        updates.append((s, v, make_book(mid(v), rng)))
     return board, updates
 
 
 def measure(n_symbols: int, n_venues: int, repeats: int, batch: int = 2000) -> dict[str, object]:
     """min/median/max µs per update over ``repeats`` batches of ``batch`` updates."""
     board, updates = make_board(n_symbols, n_venues, seed=n_venues)
-    write, clock = board.write, time.perf_counter_ns
+    write, clock = board.write_book, time.perf_counter_ns
     per_update: list[float] = []
     i = 0
     for _ in range(repeats):
         t0 = clock()
         for _ in range(batch):
-            s, v, bp, bs, ap, az = updates[i % N_BOOKS]
+            s, v, book = updates[i % N_BOOKS]
             i += 1
-            write(s, v, bp, bs, ap, az, i)
+            write(s, v, book, i)
             evaluate(board, s, v, 0.0)
         per_update.append((clock() - t0) / batch / 1e3)
     paying: list[float] = []  # one more cycle, timing each update: those with a paying pair
-    for s, v, bp, bs, ap, az in updates:
+    for s, v, book in updates:
         t0 = clock()
-        write(s, v, bp, bs, ap, az, 0)
+        write(s, v, book, 0)
         pays = len(evaluate(board, s, v, 0.0)) > 0
         if pays:
             paying.append((clock() - t0) / 1e3)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from feeds.book import Book
 from feeds.capture import Record, read_capture
 from feeds.protocol import Codec, SnapshotSource
 from feeds.session import FeedSession
@@ -64,14 +65,7 @@ CASES = (
 
 
 class _Null:
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
+    def on_book(self, book: Book, ts_ns: int) -> None:
         pass
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:

@@ -461,6 +461,53 @@ static PyObject *Book_crossed(BookObject *self, PyObject *Py_UNUSED(ignored)) {
     return PyBool_FromLong(b->n && a->n && b->keys[b->n - 1] >= -a->keys[a->n - 1]);
 }
 
+/* write_top(buffer, offset, n, missing_ask): the best n levels as four float64 rows
+ * [bid_px * n, bid_sz * n, ask_px * n, ask_sz * n], best first, into a writable buffer at
+ * byte `offset`; a missing bid is (0, 0), a missing ask (missing_ask, 0). This is how the
+ * scanner's board takes a book without 4n Python floats in between. */
+static PyObject *Book_write_top(BookObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "write_top(buffer, offset, n, missing_ask)");
+        return NULL;
+    }
+    Py_ssize_t offset = PyLong_AsSsize_t(args[1]);
+    if (offset == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t n = PyLong_AsSsize_t(args[2]);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    double miss = PyFloat_AsDouble(args[3]);
+    if (miss == -1.0 && PyErr_Occurred()) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) return NULL;
+    char *at = (char *)view.buf + offset;
+    if (offset < 0 || n < 0 || n > (view.len - offset) / (4 * (Py_ssize_t)sizeof(double)) ||
+        ((uintptr_t)at) % sizeof(double) != 0) {
+        PyBuffer_Release(&view);
+        PyErr_Format(PyExc_ValueError,
+                     "write_top: %zd levels at byte %zd do not fit an aligned buffer of %zd bytes",
+                     n, offset, view.len);
+        return NULL;
+    }
+    double *out = (double *)at;
+    const Side *b = &self->bids, *a = &self->asks;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i < b->n) {
+            out[i] = b->keys[b->n - 1 - i];
+            out[n + i] = b->sizes[b->n - 1 - i];
+        } else {
+            out[i] = out[n + i] = 0.0;
+        }
+        if (i < a->n) {
+            out[2 * n + i] = -a->keys[a->n - 1 - i];
+            out[3 * n + i] = a->sizes[a->n - 1 - i];
+        } else {
+            out[2 * n + i] = miss;
+            out[3 * n + i] = 0.0;
+        }
+    }
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+}
+
 /* ---- checksums over the venue's text ------------------------------------------------- */
 
 static uint32_t crc_bytes(uint32_t crc, const char *p, Py_ssize_t len) {
@@ -592,6 +639,8 @@ static PyMethodDef Book_methods[] = {
      "apply_snapshot(bids, asks): replace the book"},
     {"top", (PyCFunction)(void (*)(void))Book_top, METH_FASTCALL,
      "top(n=None) -> (bid_px, bid_sz, ask_px, ask_sz), best first"},
+    {"write_top", (PyCFunction)(void (*)(void))Book_write_top, METH_FASTCALL,
+     "write_top(buffer, offset, n, missing_ask): the top n as four float64 rows"},
     {"top_text", (PyCFunction)Book_top_text, METH_O, "top_text(n) -> (bids, asks) as sent"},
     {"side", (PyCFunction)Book_side, METH_O, "side(bids) -> every level, best first"},
     {"best_bid", (PyCFunction)Book_best_bid, METH_NOARGS, "Highest bid, None if none."},

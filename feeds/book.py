@@ -29,6 +29,10 @@ path, every other spelling by ``float()`` itself).
 * ``top(n=None)``: ``(bid_px, bid_sz, ask_px, ask_sz)`` of the best ``n`` (default
   ``top_n``), best first; ``top_text(n)``: the venue's ``(price, size)`` objects of the best
   ``n`` per side (``keep_text`` only); ``side(bids)``: every level, best first.
+* ``write_top(buffer, offset, n, missing_ask)``: the best ``n`` levels as four float64 rows
+  ``[bid_px * n, bid_sz * n, ask_px * n, ask_sz * n]``, best first, into a writable buffer at
+  byte ``offset``; a missing bid is ``(0, 0)``, a missing ask ``(missing_ask, 0)``. The
+  scanner's board takes each update this way, with no Python float in between.
 * ``best_bid()``, ``best_ask()`` (None when empty), ``crossed()``, ``bid_count``,
   ``ask_count``, ``clear()``.
 * ``kraken_crc32()``, ``okx_crc32()``: the venue checksums over the kept text, defined as in

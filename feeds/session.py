@@ -88,17 +88,13 @@ StateCallback = Callable[[str, str | None, int], None]
 
 
 class BookListener(Protocol):
-    """Receives one symbol's book (contract A; ``scanner.engine.Leg`` matches it)."""
+    """Receives one symbol's book (contract A; ``scanner.engine.Leg`` matches it: the board
+    copies the top levels straight from the compiled book, ``Book.write_top``)."""
 
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
-        """Top levels best first; once per frame that changed them, only while synced."""
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        """The book changed within its top ``top_n`` levels; once per frame that changed it,
+        only while synced. The book is read-only for the listener and valid only during the
+        call: read what you need (``book.top()``, ``book.write_top(...)``) before returning."""
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
         """False with a reason (desynced, crossed_book, stale, disconnected); True (reason
@@ -176,7 +172,6 @@ class FeedSession:
         self.codec = codec
         self._on_state = on_state
         self._rest_base = rest_base
-        self._top_n = top_n
         self._stale_ns = int(stale_after_s * 1e9)
         self._max_age_ns = int(max_book_age_s * 1e9)
         self._max_buffered = max_buffered
@@ -423,7 +418,6 @@ class FeedSession:
                 self._resync(sym, "crossed_book", now_ns)
         if self._sync_lost or self._state != "live":  # else _update_state has nothing to do
             self._update_state(now_ns)
-        top_n = self._top_n
         for sym, changed in touched.items():
             if not sym.synced:
                 continue
@@ -432,7 +426,7 @@ class FeedSession:
                 sym.listener.on_usable(True, None, now_ns)
                 changed = True
             if changed:
-                sym.listener.on_book(*sym.book.top(top_n), now_ns)
+                sym.listener.on_book(sym.book, now_ns)
         touched.clear()
         return self._actions
 

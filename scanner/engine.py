@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scanner.board import Board
+from scanner.board import Board, BookView
 from scanner.config import ScannerConfig
 from scanner.events import Event, LegInfo, book_event, closed_event, opportunity_event
 from scanner.kernel import evaluate
@@ -86,20 +86,13 @@ class Leg:
         """Warming, book written since, and warm for ``warmup_ns`` at ``ts``."""
         return self.since is not None and self.written and ts - self.since >= warmup_ns
 
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
-        """Write the top-N levels (best first) at ``ts_ns`` and evaluate this symbol once."""
+    def on_book(self, book: BookView, ts_ns: int) -> None:
+        """Write the top-N levels of ``book`` at ``ts_ns`` and evaluate this symbol once."""
         engine = self._engine
         t0 = engine.perf_ns()
         engine.stats.updates += 1
         try:
-            engine._book(self, bid_px, bid_sz, ask_px, ask_sz, ts_ns)
+            engine._book(self, book, ts_ns)
         except CAUGHT as exc:
             engine._failed(self, exc, ts_ns)
         finally:
@@ -184,25 +177,14 @@ class Engine:
 
     # --- called by Leg ------------------------------------------------------------------
 
-    def _book(
-        self,
-        leg: Leg,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts: int,
-    ) -> None:
+    def _book(self, leg: Leg, book: BookView, ts: int) -> None:
         """Board write, warm-up promotion, evaluation(s), lifecycle, emit."""
         s, v = leg.s, leg.v
-        top_changed = self.board.write(s, v, bid_px, bid_sz, ask_px, ask_sz, ts)
+        top_changed = self.board.write_book(s, v, book, ts)
         leg.written = True
         if self._book_levels:
-            self._emit_one(
-                book_event(
-                    leg.venue, leg.symbol, bid_px, bid_sz, ask_px, ask_sz, ts, self._book_levels
-                )
-            )
+            n = self._book_levels
+            self._emit_one(book_event(leg.venue, leg.symbol, *book.top(n), ts, n))
         if not leg.usable and leg.since is None:
             self._start_warmup(leg, ts)
         warming = self._warming[s]

@@ -14,6 +14,7 @@ import httpx
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from feeds.backoff import Backoff
+from feeds.book import Book
 from feeds.runner import Runner
 from feeds.venues import codec_class
 
@@ -29,14 +30,8 @@ class Leg:
     top: Top | None = None
     usable: list[tuple[bool, str | None]] = field(default_factory=list)
 
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        bid_px, bid_sz, ask_px, ask_sz = book.top()
         self.top = (list(bid_px), list(bid_sz), list(ask_px), list(ask_sz))
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:

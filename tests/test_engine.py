@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import scanner.engine
 import scanner.kernel
+from scanner.board import Levels
 from scanner.config import ScannerConfig
 from scanner.engine import Engine
 from scanner.events import venue_event
@@ -88,16 +89,16 @@ def test_golden_lifecycle_through_legs() -> None:
     okx, bn = engine.leg("okx", SYM), engine.leg("binance", SYM)
     assert engine.leg("okx", SYM) is okx
     okx.on_usable(True, None, T)
-    okx.on_book(*OKX, T)
+    okx.on_book(Levels(*OKX), T)
     bn.on_usable(True, None, T + 1 * MS)
-    bn.on_book(*BIN, T + 1 * MS)
-    bn.on_book(*BIN2, T + 500 * MS)  # +6.6 bps, 499 ms after opened: updated
-    bn.on_book(*BIN3, T + 600 * MS)  # not material, rate-limited anyway; a new peak net
+    bn.on_book(Levels(*BIN), T + 1 * MS)
+    bn.on_book(Levels(*BIN2), T + 500 * MS)  # +6.6 bps, 499 ms after opened: updated
+    bn.on_book(Levels(*BIN3), T + 600 * MS)  # not material, rate-limited anyway; a new peak net
     okx.on_usable(False, "desynced", T + 700 * MS)
     okx.on_usable(True, None, T + 800 * MS)
-    okx.on_book(*OKX, T + 800 * MS)  # resynced, warmup 0: a new opportunity
-    bn.on_book(*BIN_FLAT, T + 900 * MS)  # nothing pays any more
-    bn.on_book(*BIN2, T + 1000 * MS)
+    okx.on_book(Levels(*OKX), T + 800 * MS)  # resynced, warmup 0: a new opportunity
+    bn.on_book(Levels(*BIN_FLAT), T + 900 * MS)  # nothing pays any more
+    bn.on_book(Levels(*BIN2), T + 1000 * MS)
     engine.shutdown(T + 2000 * MS)
     peak3 = FIG3["net_bps"]
     assert_events(
@@ -127,19 +128,19 @@ def test_warmup_from_usable_ts_and_implicit_return_after_stale() -> None:
     engine = make(events, warmup_ms=200)
     okx, bn = engine.leg("okx", SYM), engine.leg("binance", SYM)
     okx.on_usable(True, None, T)
-    okx.on_book(*OKX, T)
+    okx.on_book(Levels(*OKX), T)
     bn.on_usable(True, None, T)
-    bn.on_book(*BIN, T)
-    bn.on_book(*BIN, T + 199 * MS)  # 199 ms < warmup: neither leg paired yet
+    bn.on_book(Levels(*BIN), T)
+    bn.on_book(Levels(*BIN), T + 199 * MS)  # 199 ms < warmup: neither leg paired yet
     assert events == []
     # 200 ms: both legs promoted; okx's pairs evaluated first (one opened), then binance's
-    bn.on_book(*BIN, T + 200 * MS)
+    bn.on_book(Levels(*BIN), T + 200 * MS)
     okx.on_usable(False, "stale", T + 300 * MS)
     # a book stale by age comes back with its next update: warm-up from that update
-    okx.on_book(*OKX, T + 400 * MS)
-    bn.on_book(*BIN, T + 599 * MS)
+    okx.on_book(Levels(*OKX), T + 400 * MS)
+    bn.on_book(Levels(*BIN), T + 599 * MS)
     assert len(events) == 2
-    bn.on_book(*BIN, T + 600 * MS)  # 600 - 400 >= 200: okx promoted by binance's frame
+    bn.on_book(Levels(*BIN), T + 600 * MS)  # 600 - 400 >= 200: okx promoted by binance's frame
     assert_events(
         events,
         [
@@ -158,11 +159,11 @@ def test_resync_needs_a_fresh_book_before_pairing() -> None:
     events: list[dict[str, Any]] = []
     engine = make(events)
     okx, bn = engine.leg("okx", SYM), engine.leg("binance", SYM)
-    okx.on_book(*OKX, T)
-    bn.on_book(*BIN, T)
+    okx.on_book(Levels(*OKX), T)
+    bn.on_book(Levels(*BIN), T)
     okx.on_usable(False, "crossed_book", T + 1 * MS)
     okx.on_usable(True, None, T + 2 * MS)
-    bn.on_book(*BIN2, T + 3 * MS)  # okx not written since: not paired
+    bn.on_book(Levels(*BIN2), T + 3 * MS)  # okx not written since: not paired
     assert [(e["type"], e["id"], e["ts"]) for e in events] == [
         ("opened", "1", T),
         ("closed", "1", T + 1 * MS),
@@ -173,7 +174,7 @@ def test_resync_needs_a_fresh_book_before_pairing() -> None:
 def test_book_tape_events() -> None:
     events: list[dict[str, Any]] = []
     engine = make(events, book_levels=2)
-    engine.leg("binance", "ETH/USDT").on_book(*BIN, T + 5)
+    engine.leg("binance", "ETH/USDT").on_book(Levels(*BIN), T + 5)
     assert events == [
         {"schema": 1, "type": "book", "ts": T + 5, "venue": "binance", "symbol": "ETH/USDT",
          "bids": [[101.0, 0.5], [100.8, 1.0]], "asks": [[101.5, 1.0]]},
@@ -187,12 +188,12 @@ def test_update_error_is_counted_logged_and_closes_as_desynced(
     events: list[dict[str, Any]] = []
     engine = make(events)
     okx, bn = engine.leg("okx", SYM), engine.leg("binance", SYM)
-    okx.on_book(*OKX, T)
-    bn.on_book(*BIN, T)
+    okx.on_book(Levels(*OKX), T)
+    bn.on_book(Levels(*BIN), T)
     with caplog.at_level(logging.DEBUG, logger="scanner.engine"):
-        bn.on_book([101.0, 100.8], [0.5], [101.5], [1.0], T + 1 * MS)  # lengths differ
-        bn.on_book([101.0], [0.5], [float("nan")], [1.0], T + 2 * MS)  # bad best ask
-    bn.on_book(*BIN, T + 3 * MS)  # a good book: usable again, a new opportunity
+        bn.on_book(Levels([101.0, 100.8], [0.5], [101.5], [1.0]), T + 1 * MS)  # lengths differ
+        bn.on_book(Levels([101.0], [0.5], [float("nan")], [1.0]), T + 2 * MS)  # bad best ask
+    bn.on_book(Levels(*BIN), T + 3 * MS)  # a good book: usable again, a new opportunity
     assert [(e["type"], e["id"], e["ts"], e.get("reason")) for e in events] == [
         ("opened", "1", T, None),
         ("closed", "1", T + 1 * MS, "desynced"),
@@ -214,9 +215,9 @@ def test_kernel_failure_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
     events: list[dict[str, Any]] = []
     engine = make(events)
-    engine.leg("okx", SYM).on_book(*OKX, T)
+    engine.leg("okx", SYM).on_book(Levels(*OKX), T)
     monkeypatch.setattr(scanner.engine, "evaluate", boom)
-    engine.leg("binance", SYM).on_book(*BIN, T)
+    engine.leg("binance", SYM).on_book(Levels(*BIN), T)
     assert engine.stats.errors == 1 and events == []
 
 
@@ -225,7 +226,7 @@ def test_perf_counter_is_injected() -> None:
     engine = make([], perf_ns=lambda: next(ticks))
     leg = engine.leg("okx", SYM)
     for i in range(3):
-        leg.on_book(*OKX, T + i)
+        leg.on_book(Levels(*OKX), T + i)
     assert engine.stats.engine_ns == 21
     assert engine.stats.us_per_update() == 0.007
 
@@ -292,8 +293,8 @@ def test_builders_reject_unknown_enums_and_keep_field_order() -> None:
     ]  # fmt: skip
     events: list[dict[str, Any]] = []
     engine = make(events)
-    engine.leg("okx", SYM).on_book(*OKX, T)
-    engine.leg("binance", SYM).on_book(*BIN, T)
+    engine.leg("okx", SYM).on_book(Levels(*OKX), T)
+    engine.leg("binance", SYM).on_book(Levels(*BIN), T)
     engine.shutdown(T)
     assert list(events[1]) == [
         "schema", "type", "id", "ts", "symbol", "buy_venue", "sell_venue", "buy_price",
@@ -328,8 +329,10 @@ def session(actions: list[tuple[str, int, int, int]], warmup_ms: int) -> list[di
             leg.on_usable(True, None, t)
         else:
             mid = 100.0 + cents / 100
-            leg.on_book([mid - 0.01, mid - 0.02], [1.0, 2.0], [mid + 0.01, mid + 0.03],
-                        [0.5, 3.0], t)  # fmt: skip
+            book = Levels(
+                [mid - 0.01, mid - 0.02], [1.0, 2.0], [mid + 0.01, mid + 0.03], [0.5, 3.0]
+            )
+            leg.on_book(book, t)
     engine.shutdown(t + 1)
     return events
 
@@ -407,7 +410,7 @@ def test_skipping_unchanged_tops_gives_the_same_events(
             for leg in legs:
                 leg.on_usable(True, None, T)
             for i, (v, (bp, bs, ap, az)) in enumerate(steps):
-                legs[v].on_book(bp, bs, ap, az, T + i * MS)
+                legs[v].on_book(Levels(bp, bs, ap, az), T + i * MS)
             engine.shutdown(T + len(steps) * MS)
         runs.append(events)
     assert runs[0] == runs[1]

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.book import Book
 from feeds.capture import CaptureWriter, Record, read_capture
 from feeds.protocol import Codec
 from feeds.replay import ReplaySummary, replay, replay_file, rest_key
@@ -230,14 +231,8 @@ def test_real_binance_capture_replays_to_the_model_books() -> None:
     last: dict[str, Call] = {}
 
     class Last(Listener):
-        def on_book(
-            self,
-            bid_px: list[float],
-            bid_sz: list[float],
-            ask_px: list[float],
-            ask_sz: list[float],
-            ts_ns: int,
-        ) -> None:
+        def on_book(self, book: Book, ts_ns: int) -> None:
+            bid_px, bid_sz, ask_px, ask_sz = book.top()
             last[self.symbol] = (bid_px, bid_sz, ask_px, ask_sz, ts_ns)
 
     log: list[Call] = []

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from feeds.backoff import Backoff
+from feeds.book import Book
 from feeds.capture import CaptureWriter
 from feeds.protocol import (
     BookDelta,
@@ -170,14 +171,8 @@ class Listener:
     def __init__(self, symbol: str, log: list[Call]) -> None:
         self.symbol, self.log = symbol, log
 
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        bid_px, bid_sz, ask_px, ask_sz = book.top()
         self.log.append(("book", self.symbol, bid_px, bid_sz, ask_px, ask_sz, ts_ns))
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.book import Book
 from feeds.capture import read_capture
 from feeds.checksum import kraken_crc32
 from feeds.protocol import ChecksumRule, Codec, RestRequest, SeqRule
@@ -65,14 +66,8 @@ class _Leg:
     def __init__(self, log: Log, symbol: str) -> None:
         self.log, self.symbol = log, symbol
 
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        bid_px, bid_sz, ask_px, ask_sz = book.top()
         self.log.calls.append(("book", self.symbol, bid_px, bid_sz, ask_px, ask_sz, ts_ns))
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
@@ -606,9 +601,8 @@ class LastTop:
         outer = self
 
         class Leg:
-            def on_book(
-                self, bp: list[float], bs: list[float], ap: list[float], az: list[float], ts: int
-            ) -> None:
+            def on_book(self, book: Book, ts: int) -> None:
+                bp, bs, ap, az = book.top(1)
                 outer.top[symbol] = (bp[0], bs[0], ap[0], az[0])
                 outer.books[symbol] = outer.books.get(symbol, 0) + 1
 

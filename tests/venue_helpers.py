@@ -71,14 +71,8 @@ class RecordingLeg:
     )
     usable: list[tuple[bool, str | None, int]] = field(default_factory=list)
 
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        bid_px, bid_sz, ask_px, ask_sz = book.top()
         self.books.append((list(bid_px), list(bid_sz), list(ask_px), list(ask_sz), ts_ns))
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
@@ -96,14 +90,8 @@ class Recorder:
         self.tops: list[Top] = []
         self.usable: list[tuple[bool, str | None, int]] = []
 
-    def on_book(
-        self,
-        bid_px: list[float],
-        bid_sz: list[float],
-        ask_px: list[float],
-        ask_sz: list[float],
-        ts_ns: int,
-    ) -> None:
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        bid_px, bid_sz, ask_px, ask_sz = book.top()
         self.tops.append((bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]))
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
