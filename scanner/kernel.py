@@ -84,7 +84,12 @@ def evaluate(board: Board, s: int, v: int, max_notional: float, *, refresh: bool
     ``refresh=False`` skips the recompute when v's fee-adjusted top has not changed since its
     row and column were last computed (:meth:`Board.write` says so): every other leg's
     refresh rewrites the entries it shares with v, so they are current."""
-    row, col = board.refresh_net(s, v) if refresh else (board.net[s, v], board.net[s, :, v])
+    if refresh:
+        board.refresh_net(s, v)
+    # The O(1) prune first (most updates end here), then the exact test on row and column v.
+    if not board.may_pay(s, v):
+        return EMPTY
+    row, col = board.net[s, v], board.net[s, :, v]
     # argmax is a plain C loop, measured several times cheaper than the max() reduction.
     buy_here, sell_here = row[row.argmax()] > 0.0, col[col.argmax()] > 0.0
     if not (buy_here or sell_here):

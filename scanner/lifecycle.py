@@ -106,6 +106,11 @@ class Lifecycle:
         """The open opportunities, by (symbol, buy, sell)."""
         return [self._open[s][key] for s in sorted(self._open) for key in sorted(self._open[s])]
 
+    def has_open(self, s: int) -> bool:
+        """Whether symbol ``s`` has an open opportunity (else an evaluation that found no
+        paying pair changes nothing)."""
+        return s in self._open
+
     def evaluate(self, s: int, v: int, pairs: Pairs, ts: int) -> list[Transition]:
         """Apply one evaluation of symbol ``s`` caused by leg ``v`` (``pairs``: those that pay)."""
         book = self._open.get(s)

@@ -150,3 +150,48 @@ def test_a_level_that_is_not_a_number_is_a_type_error() -> None:
     board = Board(1, 1, 3, [0.0])
     with pytest.raises(TypeError, match="levels must be floats"):
         board.write(0, 0, [2.0, "1.5"], [1.0, 1.0], [3.0], [1.0], 1)  # type: ignore[list-item]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.integers(0, 4), st.integers(90, 110), st.integers(0, 2)),
+        max_size=40,
+    )
+)
+def test_extremes_and_may_pay_stay_exact(steps: list[tuple[int, int, int, int]]) -> None:
+    # action 0: write a book (bid = mid - 1, ask = mid + 1), 1: usable, 2: unusable
+    board = Board(2, 5, 3, [0.001, 0.002, 0.0, 0.003, 0.001])
+    for t, (s, v, mid, action) in enumerate(steps):
+        if action == 0:
+            board.write(s, v, [mid - 1.0], [1.0], [mid + 1.0], [1.0], t)
+        else:
+            board.set_usable(s, v, action == 1)
+        for k in range(2):
+            assert board.bid_max[k] == board.bid_eff[k].max()
+            assert board.ask_min[k] == board.ask_eff[k].min()
+            for w in range(5):
+                board.refresh_net(k, w)
+            for w in range(5):
+                pays = bool((board.net[k, w] > 0).any() or (board.net[k, :, w] > 0).any())
+                assert board.may_pay(k, w) == pays  # exact here: no leg's own book crosses
+
+
+def test_write_book_copies_a_feeds_book() -> None:
+    from feeds.book import Book  # the board's real source, as run.py wires it
+
+    book = Book(top_n=2)
+    book.apply_snapshot([["10", "1"], ["9.5", "2"], ["9", "3"]], [["11", "0.5"]])
+    board = Board(1, 2, 3, [0.001, 0.0])
+    board.set_usable(0, 1, True)
+    assert board.write_book(0, 1, book, 7) is True
+    assert board.levels[0, 1].tolist() == [
+        [10.0, 9.5, 9.0],
+        [1.0, 2.0, 3.0],
+        [11.0, M, M],
+        [0.5, 0.0, 0.0],
+    ]
+    assert (board.bid_eff[0, 1], board.ask_eff[0, 1], board.updated_ns[0, 1]) == (10.0, 11.0, 7)
+    assert board.write_book(0, 1, book, 8) is False  # same top: row and column stay current
+    with pytest.raises(ValueError, match="do not fit"):
+        book.write_top(memoryview(bytearray(64)), 0, 3, M)
