@@ -23,7 +23,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy scanner feeds emulator tests benchmarks run.py
 
+# The compiled book's tests run first under CPython's debug allocator and dev mode, so a
+# memory error in feeds/_book.c fails loudly instead of passing by luck.
 test: lint
+	PYTHONMALLOC=debug $(PY) -X dev -m pytest -q tests/test_book.py tests/test_checksum.py
 	$(VENV)/bin/pytest
 
 # The peers (cryptofeed, ccxt.pro) go into their own environment, never into .venv.

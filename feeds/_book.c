@@ -168,18 +168,21 @@ static int side_apply(Side *s, PyObject *levels, double sign, int keep_text, Py_
         } else if (lt == &PyTuple_Type && PyTuple_GET_SIZE(level) >= 2) {
             po = PyTuple_GET_ITEM(level, 0);
             so = PyTuple_GET_ITEM(level, 1);
-        } else {
+        } else { /* the message is built before `seq` (which may own `level`) is released */
+            bad_level(level, "not a [price, size, ...] list or tuple", NULL);
             Py_DECREF(seq);
-            return bad_level(level, "not a [price, size, ...] list or tuple", NULL);
+            return -1;
         }
         double price, size;
         if (to_double(po, &price) < 0 || !(price > 0.0 && price < INFINITY)) {
+            bad_level(level, "price", po);
             Py_DECREF(seq);
-            return bad_level(level, "price", po);
+            return -1;
         }
         if (to_double(so, &size) < 0 || !(size >= 0.0 && size < INFINITY)) {
+            bad_level(level, "size", so);
             Py_DECREF(seq);
-            return bad_level(level, "size", so);
+            return -1;
         }
         double key = sign * price;
         double *keys = s->keys;

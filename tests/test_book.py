@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import sys
 
 import pytest
@@ -170,6 +172,7 @@ def test_crossed_and_locked() -> None:
         (["1"], "bad level \\['1'\\]: not a \\[price, size, ...\\] list or tuple"),
         ([], "not a \\[price, size"),
         ("12", "bad level '12': not a \\[price, size"),
+        ("٣", "bad level '٣': not a \\[price, size"),
         ({"price": "1"}, "not a \\[price, size"),
         (None, "bad level None: not a \\[price, size"),
         (7, "not a \\[price, size"),
@@ -258,3 +261,38 @@ def test_top_arguments() -> None:
     assert book.max_depth == 1
     book.apply([], [])
     assert book.side(True) == [(10.0, 1.0)]
+
+
+def test_levels_given_as_text_are_refused() -> None:
+    # The book iterates a string into a temporary list; the error message must be built from
+    # its item before that list is released (a use-after-free found by the fuzz test below
+    # under PYTHONMALLOC=debug, which `make test` runs this file with).
+    with pytest.raises(BadLevel, match="bad level '٣': not a \\[price, size"):
+        Book().apply("٣٣", [])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bids=json_values, asks=json_values, keep_text=st.booleans())
+def test_any_json_value_is_applied_or_refused_never_a_crash(
+    bids: object, asks: object, keep_text: bool
+) -> None:
+    # what a codec could pass through from a hostile frame: the book applies it or raises
+    # BadLevel, and stays consistent (sorted, positive sizes) either way
+    book = Book(top_n=3, keep_text=keep_text, max_depth=5)
+    book.apply_snapshot([["10", "1"]], [["11", "1"]])
+    with contextlib.suppress(BadLevel):
+        book.apply(bids, asks)  # type: ignore[arg-type]
+    for bid_side in (True, False):
+        levels = book.side(bid_side)
+        prices = [p for p, _ in levels]
+        assert prices == sorted(prices, reverse=bid_side)
+        assert all(0.0 < p < math.inf and 0.0 < q < math.inf for p, q in levels)
+    if keep_text:
+        book.kraken_crc32(), book.okx_crc32()
