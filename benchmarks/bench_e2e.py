@@ -7,13 +7,15 @@ The load generator (:mod:`benchmarks.loadgen`) runs in its own process: it recor
 emulator's frames for 6 venues x 20 symbols once, then replays them at each offered rate,
 paced per frame. This process is the scanner, wired as ``run.py`` wires it: one
 :class:`feeds.runner.Runner` per venue (websockets client, FeedSession, codec, sequencing,
-checksums, books) -> :class:`scanner.engine.Engine` with ``book_levels=1`` -> an
+checksums, books) -> :class:`scanner.engine.Engine` -> an
 :class:`scanner.sinks.NdjsonSink` writing to ``/dev/null``. For each rate, with asyncio's
 default loop and with uvloop (the same recorded frames each time):
 
 * ``recv/s``: frames received in the send window / its length;
-* ``p50/p99/p99.9 µs``: frame receipt to event: wall clock when the engine emits the ``book``
-  event minus the event's ``ts`` (the frame's receive time), over every book event of the run;
+* ``p50/p99/p99.9 µs``: frame receipt to event: wall clock when the engine has handled a book
+  update (board written, symbol evaluated, any opportunity event emitted to the sink) minus the
+  frame's receive time, over every update of the run. The sink gets the opportunity events,
+  as in a real scan; no per-update ``book`` tape event inflates the cost;
 * ``lag``: how far the receiver is behind the send schedule (sampled every 5 ms: the time since
   the first frame not yet received was due), median and max over the send window; ``drain``:
   how long after the last frame was due it was received. A rate is *sustained* when the
@@ -58,8 +60,7 @@ from feeds.runner import Runner, SessionOptions
 from feeds.venues import codec_class
 from scanner.board import Board
 from scanner.config import load_config
-from scanner.engine import Engine
-from scanner.events import Event
+from scanner.engine import Engine, Leg
 from scanner.sinks import NdjsonSink
 
 VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken")
@@ -117,18 +118,33 @@ class Loadgen:
 
 
 class Probe:
-    """The engine's ``emit``: latency of each ``book`` event into a preallocated array."""
+    """Latency of every book update: wraps each engine leg, and after the engine has written
+    the board, evaluated the symbol and emitted whatever events that produced, records wall
+    clock minus the frame's receive time into a preallocated array."""
 
-    def __init__(self, forward: Callable[[Event], None]) -> None:
+    def __init__(self) -> None:
         self.lat_ns = np.zeros(LATENCY_SLOTS, dtype=np.int64)
         self.n = 0
-        self.forward = forward
 
-    def emit(self, event: Event) -> None:
-        if event["type"] == "book" and self.n < LATENCY_SLOTS:
-            self.lat_ns[self.n] = time.time_ns() - event["ts"]
-            self.n += 1
-        self.forward(event)
+    def wrap(self, leg: Leg) -> ProbedLeg:
+        return ProbedLeg(leg, self)
+
+
+class ProbedLeg:
+    """An engine leg with the probe after it (the feeds' BookListener)."""
+
+    def __init__(self, leg: Leg, probe: Probe) -> None:
+        self.leg, self.probe = leg, probe
+
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        self.leg.on_book(book, ts_ns)
+        probe = self.probe
+        if probe.n < LATENCY_SLOTS:
+            probe.lat_ns[probe.n] = time.time_ns() - ts_ns
+            probe.n += 1
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        self.leg.on_usable(usable, reason, ts_ns)
 
 
 class Scanner:
@@ -137,16 +153,16 @@ class Scanner:
     def __init__(self, lg: Loadgen, http: httpx.AsyncClient) -> None:
         config = load_config(None)
         self.sink = NdjsonSink(open(os.devnull, "wb"), owns=True)  # noqa: SIM115 (sink closes)
-        self.probe = Probe(self.sink.emit)
+        self.probe = Probe()
         fees = {v: config.fee_bps(v) for v in VENUES}
-        self.engine = Engine(config.scanner, VENUES, SYMBOLS, fees, self.probe.emit, book_levels=1)
+        self.engine = Engine(config.scanner, VENUES, SYMBOLS, fees, self.sink.emit)
         options = SessionOptions(top_n=config.scanner.depth_levels, stale_after_s=30.0)
         self.states: list[tuple[str, str, str | None]] = []
         self.runners = [
             Runner(
                 codec_class(v),
                 SYMBOLS,
-                functools.partial(self.engine.leg, v),
+                functools.partial(self._leg, v),
                 functools.partial(self._state, v),
                 ws_url=lg.ws[v],
                 rest_url=lg.rest[v],
@@ -155,6 +171,9 @@ class Scanner:
             )
             for v in VENUES
         ]
+
+    def _leg(self, venue: str, symbol: str) -> ProbedLeg:
+        return self.probe.wrap(self.engine.leg(venue, symbol))
 
     def _state(self, venue: str, state: str, reason: str | None, ts: int) -> None:
         self.states.append((venue, state, reason))
@@ -228,7 +247,7 @@ async def measure(sc: Scanner, lg: Loadgen, loop_name: str, rate: int, seconds: 
         "offered": rate,
         "sent": sent,
         "recv_per_s": round(recv_rate),
-        "events": sc.probe.n,
+        "updates": sc.probe.n,
         "lat_p50_us": round(float(p50), 1),
         "lat_p99_us": round(float(p99), 1),
         "lat_p999_us": round(float(p999), 1),
