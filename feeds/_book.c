@@ -247,6 +247,19 @@ static int side_apply(Side *s, PyObject *levels, double sign, int keep_text, Py_
 
 /* ---- the Book type ------------------------------------------------------------------- */
 
+/* max_depth: None -> 0 (no truncation), else an int >= 1. */
+static int parse_depth(PyObject *value, Py_ssize_t *depth) {
+    *depth = 0;
+    if (value == Py_None) return 0;
+    *depth = PyLong_AsSsize_t(value);
+    if (*depth == -1 && PyErr_Occurred()) return -1;
+    if (*depth < 1) {
+        PyErr_SetString(PyExc_ValueError, "max_depth must be >= 1 or None");
+        return -1;
+    }
+    return 0;
+}
+
 static int Book_init(BookObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"top_n", "keep_text", "max_depth", NULL};
     Py_ssize_t top_n = 20;
@@ -258,15 +271,8 @@ static int Book_init(BookObject *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "top_n must be >= 1");
         return -1;
     }
-    Py_ssize_t depth = 0;
-    if (max_depth != Py_None) {
-        depth = PyLong_AsSsize_t(max_depth);
-        if (depth == -1 && PyErr_Occurred()) return -1;
-        if (depth < 1) {
-            PyErr_SetString(PyExc_ValueError, "max_depth must be >= 1 or None");
-            return -1;
-        }
-    }
+    Py_ssize_t depth;
+    if (parse_depth(max_depth, &depth) < 0) return -1;
     if (self->bids.keys != NULL || self->asks.keys != NULL) { /* __init__ called again */
         side_free(&self->bids);
         side_free(&self->asks);
@@ -611,15 +617,8 @@ static int Book_set_max_depth(BookObject *self, PyObject *value, void *c) {
         PyErr_SetString(PyExc_AttributeError, "max_depth cannot be deleted");
         return -1;
     }
-    Py_ssize_t depth = 0;
-    if (value != Py_None) {
-        depth = PyLong_AsSsize_t(value);
-        if (depth == -1 && PyErr_Occurred()) return -1;
-        if (depth < 1) {
-            PyErr_SetString(PyExc_ValueError, "max_depth must be >= 1 or None");
-            return -1;
-        }
-    }
+    Py_ssize_t depth;
+    if (parse_depth(value, &depth) < 0) return -1;
     self->max_depth = depth;
     return 0;
 }
