@@ -235,15 +235,19 @@ class Runner:
         return closed_ns - opened_ns
 
     async def _read_loop(self, live: _Live) -> None:
-        while not live.stop.done():
+        recv, frame, clock, stop = live.conn.recv, live.session.frame, self.clock, live.stop
+        while not stop.done():
             try:
-                data: Frame = await live.conn.recv()
+                data: Frame = await recv()
             except TransportClosed as exc:
                 live.finish(exc.reason)
                 return
-            now = self.clock()
-            self._record("in", self.ws_url, data, now)
-            await self._execute(live, live.session.frame(data, now))
+            now = clock()
+            if self.recorder is not None:
+                self._record("in", self.ws_url, data, now)
+            actions = frame(data, now)
+            if actions:  # most frames produce none: no coroutine to create and await
+                await self._execute(live, actions)
 
     async def _tick_loop(self, live: _Live) -> None:
         while not live.stop.done():
