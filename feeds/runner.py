@@ -39,14 +39,8 @@ from feeds.session import (
     Send,
     StateCallback,
 )
-from feeds.transport import (
-    ConnectFailed,
-    Connection,
-    Connector,
-    Frame,
-    TransportClosed,
-    websocket_connect,
-)
+from feeds.transport import ConnectFailed, Connection, Connector, Frame, TransportClosed
+from feeds.wsclient import websocket_connect
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The transport seam: what the runner needs from a WebSocket, and nothing more.
 
-:class:`Connection` is three coroutines (send, recv, close). :func:`websocket_connect`
-implements it on the ``websockets`` asyncio client (frame size cap, keepalive pings answered
-and sent by the library, a pong overdue closes the connection). :class:`FakeConnector` and
+:class:`Connection` is three coroutines (send, recv, close).
+:func:`feeds.wsclient.websocket_connect` implements it over TCP/TLS (frame size cap,
+keepalive pings answered and sent, a pong overdue closes the connection). :class:`FakeConnector` and
 :class:`FakeConnection` implement it in memory so tests push frames through the real runner.
 Every failure surfaces as one of two exceptions, each mapped to one action by the runner:
 :class:`ConnectFailed` (connect refused, handshake rejected, timeout) and
@@ -14,9 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
-
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 Frame = str | bytes
 
@@ -56,69 +53,6 @@ class Connection(Protocol):
 
 Connector = Callable[[str, int], Awaitable[Connection]]
 """``connect(url, max_frame_bytes)``: open a connection or raise :class:`ConnectFailed`."""
-
-
-def close_reason(exc: ConnectionClosed) -> str:
-    """A short reason for a closed connection: the close code and text of whichever side
-    closed first (``closed 1009 frame with 40 bytes exceeds limit of 32 bytes``)."""
-    venue_first = exc.rcvd is not None and (exc.sent is None or bool(exc.rcvd_then_sent))
-    frame = exc.rcvd if venue_first else exc.sent
-    if frame is None:
-        return "connection lost"
-    return f"closed {int(frame.code)} {frame.reason}".rstrip()
-
-
-class WebSocketConnection:
-    """:class:`Connection` over a ``websockets`` client connection."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self._ws = ws
-
-    async def send(self, frame: str) -> None:
-        try:
-            await self._ws.send(frame)
-        except ConnectionClosed as exc:
-            raise TransportClosed(close_reason(exc)) from None
-
-    async def recv(self) -> Frame:
-        try:
-            return await self._ws.recv()
-        except ConnectionClosed as exc:
-            raise TransportClosed(close_reason(exc)) from None
-
-    async def close(self) -> None:
-        await self._ws.close()
-
-
-async def websocket_connect(
-    url: str,
-    max_frame_bytes: int,
-    *,
-    open_timeout_s: float = 10.0,
-    ping_interval_s: float = 20.0,
-    ping_timeout_s: float = 20.0,
-    close_timeout_s: float = 2.0,
-) -> Connection:
-    """Open ``url`` with the ``websockets`` client. A frame larger than ``max_frame_bytes``
-    closes the connection (code 1009); protocol pings are sent every ``ping_interval_s`` and
-    a pong overdue by ``ping_timeout_s`` closes it (code 1011). An invalid URL is a
-    configuration error and propagates (``websockets.exceptions.InvalidURI``)."""
-    try:
-        ws = await connect(
-            url,
-            max_size=max_frame_bytes,
-            open_timeout=open_timeout_s,
-            ping_interval=ping_interval_s,
-            ping_timeout=ping_timeout_s,
-            close_timeout=close_timeout_s,
-        )
-    except InvalidHandshake as exc:  # HTTP status, bad upgrade, proxy refused...
-        raise ConnectFailed(f"handshake failed: {exc}") from None
-    except TimeoutError:  # before OSError: TimeoutError is one
-        raise ConnectFailed("connect timed out") from None
-    except OSError as exc:  # refused, unreachable, DNS, TLS
-        raise ConnectFailed(f"connect failed: {exc}") from None
-    return WebSocketConnection(ws)
 
 
 # --- in memory, for tests ------------------------------------------------------------

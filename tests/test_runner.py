@@ -41,13 +41,8 @@ from feeds.protocol import (
     SnapshotSource,
 )
 from feeds.runner import Runner, SessionOptions
-from feeds.transport import (
-    ConnectFailed,
-    FakeConnection,
-    FakeConnector,
-    TransportClosed,
-    websocket_connect,
-)
+from feeds.transport import ConnectFailed, FakeConnection, FakeConnector, TransportClosed
+from feeds.wsclient import websocket_connect
 
 T0 = 1_700_000_000_000_000_000
 S = 1_000_000_000
