@@ -355,12 +355,14 @@ async def websocket_connect(
     ping_interval_s: float = 20.0,
     ping_timeout_s: float = 20.0,
     close_timeout_s: float = 2.0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> ClientConnection:
     """Open ``url`` (``ws://`` or ``wss://``): :class:`feeds.transport.Connector`. A frame or
     message larger than ``max_frame_bytes`` closes the connection (1009); a ping is sent every
     ``ping_interval_s`` and a pong overdue by ``ping_timeout_s`` closes it (1011). Raises
     :class:`ConnectFailed` when the connection or the handshake fails; ValueError for a URL
-    that is not a WebSocket URL (a configuration error)."""
+    that is not a WebSocket URL (a configuration error). ``wss://`` verifies the server's
+    certificate with ``ssl_context`` (default: the system's trusted CAs)."""
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ValueError(f"not a ws:// or wss:// URL: {url!r}")
@@ -377,7 +379,7 @@ async def websocket_connect(
         "User-Agent: arbscan\r\n\r\n"
     ).encode()
     loop = asyncio.get_running_loop()
-    context = ssl.create_default_context() if secure else None
+    context = (ssl_context or ssl.create_default_context()) if secure else None
     client: _Client | None = None
     try:
         async with asyncio.timeout(open_timeout_s):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from contextlib import suppress
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from feeds.transport import TransportClosed
+from feeds.transport import ConnectFailed, TransportClosed
 from feeds.wsclient import (
     BINARY,
     CLOSE,
@@ -198,6 +200,29 @@ def test_keepalive_ping_and_overdue_pong() -> None:
                 with pytest.raises(TransportClosed, match=r"^closed 1011 keepalive ping timeout$"):
                     await conn.recv()
                 await conn.close()
+
+    asyncio.run(body())
+
+
+TLS = Path(__file__).parent / "fixtures" / "tls"
+"""A self-signed certificate for 127.0.0.1 (test use only; valid until 2126)."""
+
+
+def test_wss_verifies_the_server_certificate() -> None:
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(TLS / "localhost.pem", TLS / "localhost.key")
+
+    async def body() -> None:
+        async with asyncio.timeout(10), serve(_server, "127.0.0.1", 0, ssl=server_ctx) as server:
+            url = f"wss://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+            trusting = ssl.create_default_context(cafile=TLS / "localhost.pem")
+            conn = await websocket_connect(url, 1024, ssl_context=trusting)
+            await conn.send("over tls")
+            assert await conn.recv() == "echo over tls"
+            await conn.close()
+            # the system's CAs do not know this certificate: refused, as for any venue
+            with pytest.raises(ConnectFailed, match="CERTIFICATE_VERIFY_FAILED"):
+                await websocket_connect(url, 1024)
 
     asyncio.run(body())
 
