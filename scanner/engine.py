@@ -180,7 +180,7 @@ class Engine:
     def _book(self, leg: Leg, book: BookView, ts: int) -> None:
         """Board write, warm-up promotion, evaluation(s), lifecycle, emit."""
         s, v = leg.s, leg.v
-        top_changed = self.board.write_book(s, v, book, ts)
+        self.board.write_book(s, v, book, ts)
         leg.written = True
         if self._book_levels:
             n = self._book_levels
@@ -197,7 +197,7 @@ class Engine:
                 if other is not leg:
                     self._evaluate(s, other.v, ts)
         if leg.usable:
-            self._evaluate(s, v, ts, refresh=top_changed)
+            self._evaluate(s, v, ts)
 
     def _start_warmup(self, leg: Leg, ts: int) -> None:
         leg.since = ts
@@ -225,9 +225,9 @@ class Engine:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _evaluate(self, s: int, v: int, ts: int, *, refresh: bool = True) -> None:
+    def _evaluate(self, s: int, v: int, ts: int) -> None:
         self.stats.evaluations += 1
-        pairs = evaluate(self.board, s, v, self.config.max_notional, refresh=refresh)
+        pairs = evaluate(self.board, s, v, self.config.max_notional)
         if pairs is not EMPTY or self.lifecycle.has_open(s):
             self._publish(self.lifecycle.evaluate(s, v, pairs, ts))
 

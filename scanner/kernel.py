@@ -12,9 +12,10 @@ least b'_k - a'_m > 0; the last paying unit is reached by some crossing (k, m)).
 not pay. ``max_notional > 0`` caps the cost: Q_cap = C^-1(max_notional), interpolated inside the
 ask level where the cumulative cost reaches it, and Q = min(Q*, Q_cap) (P is increasing below
 Q*). The top-of-book spread b'_0 - a'_0 bounds every marginal profit, so only pairs with
-``net > 0`` are walked, all K of them at once: (K, 2, L) ladders and a (K, L, L) crossing
+b'_0 > a'_0 are walked, all K of them at once: (K, 2, L) ladders and a (K, L, L) crossing
 matrix, about 25 numpy calls whatever K is (K is usually 0, sometimes 1 or 2). On the usual
-update nothing crosses and ``evaluate`` costs two subtractions and two argmax calls.
+update nothing crosses: the board's exact per-symbol best tops (``Board.may_pay``) say so in
+O(1), and ``evaluate`` returns without a numpy call.
 """
 
 from __future__ import annotations
@@ -77,28 +78,20 @@ EMPTY = Pairs(_NO_INT, _NO_INT, *([_NO_F64] * 10))
 """The (shared, read-only) result when no pair pays."""
 
 
-def evaluate(board: Board, s: int, v: int, max_notional: float, *, refresh: bool = True) -> Pairs:
-    """Recompute row v and column v of ``board.net[s]``, prune the pairs with net <= 0, walk the
-    books of the rest to Q* and return those pairs involving v whose profit is > 0.
-
-    ``refresh=False`` skips the recompute when v's fee-adjusted top has not changed since its
-    row and column were last computed (:meth:`Board.write` says so): every other leg's
-    refresh rewrites the entries it shares with v, so they are current."""
-    if refresh:
-        board.refresh_net(s, v)
-    # The O(1) prune first (most updates end here), then the exact test on row and column v.
+def evaluate(board: Board, s: int, v: int, max_notional: float) -> Pairs:
+    """The pairs of symbol s with leg v (bought or sold at v) whose profit is > 0: prune those
+    whose fee-adjusted top of book does not cross, walk the books of the rest to Q*."""
+    # The O(1) prune first (most updates end here), then v against every venue at once.
     if not board.may_pay(s, v):
         return EMPTY
-    row, col = board.net[s, v], board.net[s, :, v]
-    # argmax is a plain C loop, measured several times cheaper than the max() reduction.
-    buy_here, sell_here = row[row.argmax()] > 0.0, col[col.argmax()] > 0.0
-    if not (buy_here or sell_here):
-        return EMPTY
+    bid, ask = board.bid_eff[s], board.ask_eff[s]
     # (buy, buy, sell, sell) per candidate pair, to gather levels[s] rows (ask_px, ask_sz, bid_px,
-    # bid_sz). Comprehensions over the (1-2) candidates: cheaper than 4 more numpy calls.
-    legs = [(v, v, j, j) for j in (row > 0.0).nonzero()[0].tolist()] if buy_here else []
-    if sell_here:
-        legs += [(i, i, v, v) for i in (col > 0.0).nonzero()[0].tolist()]
+    # bid_sz): buy at v and sell where the bid crosses v's ask, then buy where the ask is below
+    # v's bid and sell at v. Comprehensions over the (1-2) candidates: cheaper than numpy calls.
+    legs = [(v, v, j, j) for j in (bid > ask[v]).nonzero()[0].tolist() if j != v]
+    legs += [(i, i, v, v) for i in (ask < bid[v]).nonzero()[0].tolist() if i != v]
+    if not legs:
+        return EMPTY
     return _walk(board, s, np.array(legs), max_notional)
 
 

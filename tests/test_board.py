@@ -42,12 +42,12 @@ def test_write_pads_missing_levels_and_truncates_extra_ones() -> None:
 
 def test_write_never_reallocates() -> None:
     board = Board(3, 4, 5, [0.0] * 4)
-    arrays = (board.levels, board.updated_ns, board.usable, board.bid_eff, board.ask_eff, board.net)
+    arrays = (board.levels, board.updated_ns, board.usable, board.bid_eff, board.ask_eff)
     addresses = [a.__array_interface__["data"][0] for a in arrays]
     for v in range(4):
         board.set_usable(2, v, True)
         board.write(2, v, [1.0 + v], [1.0], [2.0 + v], [1.0], v)
-    after = (board.levels, board.updated_ns, board.usable, board.bid_eff, board.ask_eff, board.net)
+    after = (board.levels, board.updated_ns, board.usable, board.bid_eff, board.ask_eff)
     assert all(a is b for a, b in zip(arrays, after, strict=True))
     assert [a.__array_interface__["data"][0] for a in after] == addresses
 
@@ -63,15 +63,13 @@ def test_fee_adjusted_tops_follow_usability_and_writes() -> None:
     board.set_usable(0, 1, True)  # usable but never written: no levels
     assert (board.bid_eff[0, 1], board.ask_eff[0, 1]) == (-math.inf, math.inf)
     board.write(0, 1, [98.0], [2.0], [98.5], [2.0], 3)
-    board.refresh_net(0, 1)
-    # net[i, j] = b0_j (1 - f_j) - a0_i (1 + f_i); venue 0 has no ask.
-    assert board.net[0].tolist() == [
-        [-math.inf, -math.inf],
-        [99.0 * 0.999 - 98.5 * 1.0025, -math.inf],
-    ]
+    assert (board.bid_eff[0, 1], board.ask_eff[0, 1]) == (98.0 * 0.9975, 98.5 * 1.0025)
+    assert (board.bid_max[0], board.ask_min[0]) == (99.0 * 0.999, 98.5 * 1.0025)
+    assert board.may_pay(0, 0) and board.may_pay(0, 1)  # buy at 1, sell at 0 crosses
     board.set_usable(0, 0, False)
     assert (board.bid_eff[0, 0], board.ask_eff[0, 0]) == (-math.inf, math.inf)
-    assert board.net[0].tolist() == [[-math.inf] * 2] * 2
+    assert (board.bid_max[0], board.ask_min[0]) == (98.0 * 0.9975, 98.5 * 1.0025)
+    assert not board.may_pay(0, 0) and not board.may_pay(0, 1)
     assert board.levels[0, 0, 0, 0] == 99.0  # levels are kept while unusable
 
 
@@ -109,7 +107,6 @@ def test_constructor_validates_shapes_and_fees() -> None:
         Board(1, 2, 0, [0.0, 0.0])
     board = Board(2, 3, 4, np.array([0.0, 0.001, 0.01]))
     assert board.levels.shape == (2, 3, 4, 4)
-    assert board.net.shape == (2, 3, 3)
     assert board.fee_mult.tolist() == [
         [1.0, 1.0, 1.0, 1.0],
         [0.999, 1.0, 1.001, 1.0],
@@ -170,10 +167,10 @@ def test_extremes_and_may_pay_stay_exact(steps: list[tuple[int, int, int, int]])
         for k in range(2):
             assert board.bid_max[k] == board.bid_eff[k].max()
             assert board.ask_min[k] == board.ask_eff[k].min()
+            bid, ask = board.bid_eff[k].tolist(), board.ask_eff[k].tolist()
             for w in range(5):
-                board.refresh_net(k, w)
-            for w in range(5):
-                pays = bool((board.net[k, w] > 0).any() or (board.net[k, :, w] > 0).any())
+                others = [u for u in range(5) if u != w]
+                pays = any(bid[u] > ask[w] or bid[w] > ask[u] for u in others)
                 assert board.may_pay(k, w) == pays  # exact here: no leg's own book crosses
 
 
@@ -184,7 +181,7 @@ def test_write_book_copies_a_feeds_book() -> None:
     book.apply_snapshot([["10", "1"], ["9.5", "2"], ["9", "3"]], [["11", "0.5"]])
     board = Board(1, 2, 3, [0.001, 0.0])
     board.set_usable(0, 1, True)
-    assert board.write_book(0, 1, book, 7) is True
+    board.write_book(0, 1, book, 7)
     assert board.levels[0, 1].tolist() == [
         [10.0, 9.5, 9.0],
         [1.0, 2.0, 3.0],
@@ -192,6 +189,7 @@ def test_write_book_copies_a_feeds_book() -> None:
         [0.5, 0.0, 0.0],
     ]
     assert (board.bid_eff[0, 1], board.ask_eff[0, 1], board.updated_ns[0, 1]) == (10.0, 11.0, 7)
-    assert board.write_book(0, 1, book, 8) is False  # same top: row and column stay current
+    board.write_book(0, 1, book, 8)  # same top
+    assert (board.bid_eff[0, 1], board.ask_eff[0, 1], board.updated_ns[0, 1]) == (10.0, 11.0, 8)
     with pytest.raises(ValueError, match="do not fit"):
         book.write_top(memoryview(bytearray(64)), 0, 3, M)

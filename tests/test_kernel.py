@@ -125,11 +125,11 @@ def test_matches_brute_force(
     v = data.draw(st.integers(0, n_venues - 1))
     got = evaluate(board, 1, v, max_notional)
     assert_matches(got, brute.evaluate(books, v, max_notional))
-    for other in range(n_venues):  # row v and column v of net
-        want_row = brute.top_net(books[v], books[other]) if other != v else -math.inf
-        want_col = brute.top_net(books[other], books[v]) if other != v else -math.inf
-        assert board.net[1, v, other] == want_row
-        assert board.net[1, other, v] == want_col
+    bid, ask = board.bid_eff[1], board.ask_eff[1]
+    for other in range(n_venues):  # the fee-adjusted tops the kernel prunes with
+        if other != v:
+            assert bid[other] - ask[v] == brute.top_net(books[v], books[other])
+            assert bid[v] - ask[other] == brute.top_net(books[other], books[v])
     if max_notional > 0.0:  # the cap holds (up to the rounding of its division)
         assert all(cost <= max_notional * (1 + 1e-12) for cost in got.cost.tolist())
 
@@ -244,11 +244,9 @@ def test_depth_walk_stops_where_the_marginal_unit_stops_paying() -> None:
         },
         rel=1e-12,
     )
-    # net row/column of venue 1: buy 1 sell 0 = 99 · 0.999 - 102 · 1.002; buy 0 sell 1 as above.
-    assert board.net[0].tolist() == [
-        [-math.inf, pytest.approx(101.297 - 100.1, rel=1e-12)],
-        [pytest.approx(98.901 - 102.204, rel=1e-12), -math.inf],
-    ]
+    # fee-adjusted tops: bids 101.5 · 0.998 and 99 · 0.999, asks 100 · 1.001 and 102 · 1.002
+    assert board.bid_eff[0].tolist() == pytest.approx([98.901, 101.297], rel=1e-12)
+    assert board.ask_eff[0].tolist() == pytest.approx([100.1, 102.204], rel=1e-12)
 
 
 def test_max_notional_cuts_inside_the_first_level() -> None:
@@ -353,10 +351,9 @@ def test_missing_sides_ties_and_unusable_legs_never_pair() -> None:
         3: [],
     }
     assert got[1][(2, 1)]["profit"] == 1.5  # 101 - 99.5
-    assert board.net[0, :, 3].tolist() == [-math.inf] * 4  # unusable: never a sell leg
-    assert board.net[0, 3].tolist() == [-math.inf] * 4  # nor a buy leg
-    assert board.net[0, 1].tolist() == [-math.inf] * 4  # no asks: never a buy leg
-    assert board.net[0, 0, 2] == 0.0  # the tie
+    assert (board.bid_eff[0, 3], board.ask_eff[0, 3]) == (-math.inf, math.inf)  # unusable
+    assert board.ask_eff[0, 1] == math.inf  # no asks: never a buy leg
+    assert board.bid_eff[0, 2] == board.ask_eff[0, 0] == 100.0  # the tie
     board.set_usable(0, 3, True)
     assert sorted(as_dict(evaluate(board, 0, 3, 0.0))) == [(0, 3), (2, 3)]
 
@@ -374,4 +371,4 @@ def test_a_candidate_whose_profit_rounds_to_zero_is_dropped() -> None:
     bid = 109.05732377419032
     board = book_board([0.0027, 0.0027], [([], [(108.47, 1.862)]), ([(bid, 1.862)], [])])
     assert evaluate(board, 0, 1, 0.0) is EMPTY
-    assert board.net[0, 0, 1] == 2.0**-46  # one ulp at 108.76: a candidate
+    assert board.bid_eff[0, 1] - board.ask_eff[0, 0] == 2.0**-46  # one ulp at 108.76: a candidate
