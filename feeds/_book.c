@@ -149,6 +149,20 @@ static void side_free(Side *s) {
     s->cap = 0;
 }
 
+/* The first index whose key is >= `key` (bisect_left), without a branch the CPU can
+ * mispredict: the halving step is a conditional move. Measured ~20 % of a level's cost with
+ * the branchy loop over a 1,000-level side. */
+static inline Py_ssize_t lower_bound(const double *keys, Py_ssize_t n, double key) {
+    if (n == 0) return 0;
+    const double *base = keys;
+    while (n > 1) {
+        Py_ssize_t half = n >> 1;
+        base = base[half - 1] < key ? base + half : base;
+        n -= half;
+    }
+    return (base - keys) + (*base < key);
+}
+
 /* Apply absolute levels (size 0 deletes) to one side; set *touched if a level within the
  * current top `top_n` (or one entering it) changed. 0, or -1 with BadLevel set (the side
  * then holds the levels before the bad one). */
@@ -186,12 +200,7 @@ static int side_apply(Side *s, PyObject *levels, double sign, int keep_text, Py_
         }
         double key = sign * price;
         double *keys = s->keys;
-        Py_ssize_t lo = 0, hi = s->n;
-        while (lo < hi) { /* bisect_left */
-            Py_ssize_t mid = (lo + hi) >> 1;
-            if (keys[mid] < key) lo = mid + 1;
-            else hi = mid;
-        }
+        Py_ssize_t lo = lower_bound(keys, s->n, key);
         if (lo < s->n && keys[lo] == key) { /* the level exists */
             if (size == 0.0) {
                 Py_ssize_t tail = s->n - lo - 1;
