@@ -32,7 +32,7 @@ import numpy as np
 from scanner.board import Board, BookView
 from scanner.config import ScannerConfig
 from scanner.events import Event, LegInfo, book_event, closed_event, opportunity_event
-from scanner.kernel import EMPTY, evaluate
+from scanner.kernel import evaluate
 from scanner.lifecycle import CLOSED, Lifecycle, Transition
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class Engine:
     def _evaluate(self, s: int, v: int, ts: int) -> None:
         self.stats.evaluations += 1
         pairs = evaluate(self.board, s, v, self.config.max_notional)
-        if pairs is not EMPTY or self.lifecycle.has_open(s):
+        if pairs or self.lifecycle.has_open(s):
             self._publish(self.lifecycle.evaluate(s, v, pairs, ts))
 
     def _publish(self, transitions: list[Transition]) -> None:

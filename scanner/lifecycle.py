@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING
 from scanner.events import CLOSE_REASONS, Figures
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from scanner.config import ScannerConfig
-    from scanner.kernel import Pairs
+    from scanner.kernel import Pair
 
 SIZE_CHANGE = 0.10
 """Relative change of Q* that is material for an ``updated`` event."""
@@ -77,15 +79,6 @@ class Opportunity:
     peak_profit: float
 
 
-def figures_of(pairs: Pairs) -> list[Figures]:
-    """The figures of every entry of ``pairs``, as plain floats (one ``tolist`` per column)."""
-    columns = (
-        pairs.buy_price, pairs.sell_price, pairs.size, pairs.buy_vwap, pairs.sell_vwap,
-        pairs.cost, pairs.proceeds, pairs.profit, pairs.net_bps, pairs.gross_bps,
-    )  # fmt: skip
-    return [Figures(*row) for row in zip(*(c.tolist() for c in columns), strict=True)]
-
-
 class Lifecycle:
     """All open opportunities and the rules that open, update and close them."""
 
@@ -111,35 +104,30 @@ class Lifecycle:
         paying pair changes nothing)."""
         return s in self._open
 
-    def evaluate(self, s: int, v: int, pairs: Pairs, ts: int) -> list[Transition]:
+    def evaluate(self, s: int, v: int, pairs: Sequence[Pair], ts: int) -> list[Transition]:
         """Apply one evaluation of symbol ``s`` caused by leg ``v`` (``pairs``: those that pay)."""
         book = self._open.get(s)
-        n = len(pairs.buy)
-        if n == 0 and not book:
+        if not pairs and not book:
             return []
-        found = {
-            (b, x): k
-            for k, (b, x) in enumerate(zip(pairs.buy.tolist(), pairs.sell.tolist(), strict=True))
-            if b == v or x == v
-        }
+        found = {(p.buy, p.sell): p.figures for p in pairs if v in (p.buy, p.sell)}
         keys = set(found)
         if book:
             keys.update(key for key in book if v in key)
-        figures = figures_of(pairs) if found else []
         out: list[Transition] = []
         for key in sorted(keys):
-            k = found.get(key)
+            fig = found.get(key)
             opp = book.get(key) if book else None
             if opp is None:
-                if k is not None:
-                    fig = figures[k]
-                    if fig.net_bps >= self._open_bps and fig.profit >= self._min_profit:
-                        out.append(self._opened(s, key, fig, ts))
+                if (
+                    fig is not None
+                    and fig.net_bps >= self._open_bps
+                    and fig.profit >= self._min_profit
+                ):
+                    out.append(self._opened(s, key, fig, ts))
                 continue
-            if k is None:
+            if fig is None:
                 out.append(self._close(opp, "spread_closed", ts))
                 continue
-            fig = figures[k]
             opp.last = fig
             opp.peak_net_bps = max(opp.peak_net_bps, fig.net_bps)
             opp.peak_profit = max(opp.peak_profit, fig.profit)

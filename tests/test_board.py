@@ -107,11 +107,7 @@ def test_constructor_validates_shapes_and_fees() -> None:
         Board(1, 2, 0, [0.0, 0.0])
     board = Board(2, 3, 4, np.array([0.0, 0.001, 0.01]))
     assert board.levels.shape == (2, 3, 4, 4)
-    assert board.fee_mult.tolist() == [
-        [1.0, 1.0, 1.0, 1.0],
-        [0.999, 1.0, 1.001, 1.0],
-        [0.99, 1.0, 1.01, 1.0],
-    ]
+    assert (board.bid_fee, board.ask_fee) == ([1.0, 0.999, 0.99], [1.0, 1.001, 1.01])
     assert not board.usable.any()
 
 

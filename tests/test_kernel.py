@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.board import Board
-from scanner.kernel import EMPTY, Pairs, evaluate
+from scanner.kernel import Pair, evaluate
 from tests import brute
 
 FIELDS = (
@@ -85,16 +85,16 @@ def load(books: list[brute.VenueBook], depth: int, s: int = 1, n_symbols: int = 
     return board
 
 
-def as_dict(pairs: Pairs) -> dict[tuple[int, int], dict[str, float]]:
+def as_dict(pairs: list[Pair]) -> dict[tuple[int, int], dict[str, float]]:
     out = {}
-    for k in range(len(pairs)):
-        key = (int(pairs.buy[k]), int(pairs.sell[k]))
+    for pair in pairs:
+        key = (pair.buy, pair.sell)
         assert key not in out
-        out[key] = {name: float(getattr(pairs, name)[k]) for name in FIELDS}
+        out[key] = {name: getattr(pair.figures, name) for name in FIELDS}
     return out
 
 
-def assert_matches(got: Pairs, want: dict[tuple[int, int], brute.Fill]) -> None:
+def assert_matches(got: list[Pair], want: dict[tuple[int, int], brute.Fill]) -> None:
     got_d = as_dict(got)
     assert sorted(got_d) == sorted(want)
     for key, fill in want.items():
@@ -131,7 +131,7 @@ def test_matches_brute_force(
             assert bid[other] - ask[v] == brute.top_net(books[v], books[other])
             assert bid[v] - ask[other] == brute.top_net(books[other], books[v])
     if max_notional > 0.0:  # the cap holds (up to the rounding of its division)
-        assert all(cost <= max_notional * (1 + 1e-12) for cost in got.cost.tolist())
+        assert all(p.figures.cost <= max_notional * (1 + 1e-12) for p in got)
 
 
 @settings(max_examples=60, deadline=None)
@@ -219,7 +219,7 @@ TWO_VENUES = (
 )
 
 
-def only(pairs: Pairs) -> dict[str, float]:
+def only(pairs: list[Pair]) -> dict[str, float]:
     got = as_dict(pairs)
     assert len(got) == 1
     return next(iter(got.values()))
@@ -228,7 +228,7 @@ def only(pairs: Pairs) -> dict[str, float]:
 def test_depth_walk_stops_where_the_marginal_unit_stops_paying() -> None:
     board = book_board(*TWO_VENUES)
     pairs = evaluate(board, 0, 1, 0.0)
-    assert (pairs.buy.tolist(), pairs.sell.tolist()) == ([0], [1])
+    assert [(p.buy, p.sell) for p in pairs] == [(0, 1)]
     assert only(pairs) == pytest.approx(
         {
             "buy_price": 100.0,
@@ -358,11 +358,9 @@ def test_missing_sides_ties_and_unusable_legs_never_pair() -> None:
     assert sorted(as_dict(evaluate(board, 0, 3, 0.0))) == [(0, 3), (2, 3)]
 
 
-def test_no_pair_returns_the_shared_empty_result() -> None:
+def test_no_pair_gives_an_empty_list() -> None:
     board = book_board([0.001, 0.001], [([(99.0, 1.0)], [(100.0, 1.0)])] * 2)
-    assert evaluate(board, 0, 0, 0.0) is EMPTY
-    assert len(EMPTY) == 0
-    assert not EMPTY.profit.flags.writeable
+    assert evaluate(board, 0, 0, 0.0) == []
 
 
 def test_a_candidate_whose_profit_rounds_to_zero_is_dropped() -> None:
@@ -370,5 +368,5 @@ def test_a_candidate_whose_profit_rounds_to_zero_is_dropped() -> None:
     # but R = (b · 1.862) · 0.9973 does not exceed C = (108.47 · 1.862) · 1.0027 in float64.
     bid = 109.05732377419032
     board = book_board([0.0027, 0.0027], [([], [(108.47, 1.862)]), ([(bid, 1.862)], [])])
-    assert evaluate(board, 0, 1, 0.0) is EMPTY
+    assert evaluate(board, 0, 1, 0.0) == []
     assert board.bid_eff[0, 1] - board.ask_eff[0, 0] == 2.0**-46  # one ulp at 108.76: a candidate

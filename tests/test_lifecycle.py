@@ -1,4 +1,4 @@
-"""Lifecycle transitions (DESIGN 2.3), table-driven on hand-built Pairs.
+"""Lifecycle transitions (DESIGN 2.3), table-driven on hand-built pairs.
 
 Config throughout unless a case says otherwise: open 5 bps, close 2 bps, update 1 bps,
 min_profit 0, update interval 250 ms. Times in the tables are ms; venue indices 0, 1, 2.
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.config import ScannerConfig
-from scanner.kernel import Pairs
+from scanner.events import Figures
+from scanner.kernel import Pair
 from scanner.lifecycle import Lifecycle, Transition
 
 MS = 1_000_000
@@ -27,29 +27,17 @@ CFG = ScannerConfig(
 Row = tuple[int, int, float, float, float]
 
 
-def pairs(*rows: Row) -> Pairs:
+def pairs(*rows: Row) -> list[Pair]:
     """Pairs with the given (buy, sell, net_bps, profit, size) and consistent derived figures."""
-    buy = [r[0] for r in rows]
-    sell = [r[1] for r in rows]
-    net = [r[2] for r in rows]
-    profit = [r[3] for r in rows]
-    size = [r[4] for r in rows]
-    cost = [p * 1e4 / n for p, n in zip(profit, net, strict=True)]
-    f = np.array
-    return Pairs(
-        buy=f(buy, dtype=np.int64),
-        sell=f(sell, dtype=np.int64),
-        buy_price=f([100.0] * len(rows)),
-        sell_price=f([101.0] * len(rows)),
-        size=f(size, dtype=np.float64),
-        buy_vwap=f([c / q for c, q in zip(cost, size, strict=True)], dtype=np.float64),
-        sell_vwap=f([(c + p) / q for c, p, q in zip(cost, profit, size, strict=True)], dtype=float),
-        cost=f(cost, dtype=np.float64),
-        proceeds=f([c + p for c, p in zip(cost, profit, strict=True)], dtype=np.float64),
-        profit=f(profit, dtype=np.float64),
-        net_bps=f(net, dtype=np.float64),
-        gross_bps=f([100.0] * len(rows)),
-    )
+    out = []
+    for buy, sell, net, profit, size in rows:
+        cost = profit * 1e4 / net
+        figures = Figures(
+            100.0, 101.0, size, cost / size, (cost + profit) / size, cost, cost + profit,
+            profit, net, 100.0,
+        )  # fmt: skip
+        out.append(Pair(buy, sell, figures))
+    return out
 
 
 @dataclass(frozen=True)
