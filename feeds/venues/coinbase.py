@@ -10,6 +10,7 @@ across every channel (subscriptions and heartbeats included), emitted as
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -145,8 +146,17 @@ def _timestamp_ns(text: object) -> int | None:
     whole, _, frac = text[:-1].partition(".")
     if frac and not (frac.isascii() and frac.isdigit()):
         return None
+    seconds = _epoch_seconds(whole)
+    if seconds is None:
+        return None
+    return seconds * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+@functools.lru_cache(maxsize=16)
+def _epoch_seconds(whole: str) -> int | None:
+    """``2023-02-09T20:32:50`` (UTC) -> seconds since the epoch. Cached: every message of the
+    same second shares it, and the datetime parse was ~1 µs of the ~1.5 µs per message."""
     try:
-        seconds = datetime.fromisoformat(whole + "+00:00").timestamp()
+        return int(datetime.fromisoformat(whole + "+00:00").timestamp())
     except ValueError:
         return None
-    return int(seconds) * 1_000_000_000 + int((frac + "000000000")[:9])
