@@ -62,8 +62,8 @@ def _codec(venue: str) -> Codec:
 
 
 def _engine(venue: str) -> Engine:
-    """Two venues, one symbol; the other venue rests 5 bp around the mid so the kernel runs
-    its fee-net row/column on every update (no pair pays, as on most real updates)."""
+    """Two venues, one symbol; the other venue rests 5 bp around the mid, so no pair pays (as
+    on most real updates) and the kernel's O(1) prune ends each evaluation."""
     symbol = SYMBOLS[venue]
     engine = Engine(
         ScannerConfig(), [venue, "other"], [symbol], {venue: 10.0, "other": 10.0}, _drop
