@@ -150,8 +150,8 @@ static void side_free(Side *s) {
 }
 
 /* The first index whose key is >= `key` (bisect_left), without a branch the CPU can
- * mispredict: the halving step is a conditional move. Measured ~20 % of a level's cost with
- * the branchy loop over a 1,000-level side. */
+ * mispredict: the halving step is a conditional move. On the Binance bench stream (1,000-level
+ * sides) a level cost 69 ns with it, 75 ns with the branchy loop. */
 static inline Py_ssize_t lower_bound(const double *keys, Py_ssize_t n, double key) {
     if (n == 0) return 0;
     const double *base = keys;

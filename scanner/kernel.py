@@ -86,11 +86,13 @@ def _walk(board: Board, s: int, buy: int, sell: int, max_notional: float) -> Pai
             if m == depth:
                 break
             cum_a += ask_sz[m]
-    if max_notional > 0.0 and _notional(ask_px, ask_sz, q) * fa > max_notional:
+    paid = _notional(ask_px, ask_sz, q)
+    if max_notional > 0.0 and paid * fa > max_notional:
         q = min(q, _affordable(ask_px, ask_sz, fa, max_notional))
+        paid = _notional(ask_px, ask_sz, q)
     if not q > 0.0:
         return None
-    paid, got = _notional(ask_px, ask_sz, q), _notional(bid_px, bid_sz, q)
+    got = _notional(bid_px, bid_sz, q)
     cost, proceeds = paid * fa, got * fb
     profit = proceeds - cost
     if not profit > 0.0:
