@@ -21,7 +21,7 @@
 #include <string.h>
 
 static PyObject *BadLevel;
-static uint32_t CRC_TABLE[256];
+static uint32_t CRC_TABLE[8][256]; /* slicing-by-8: table k advances a byte k places */
 
 static const double POW10[23] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
@@ -528,16 +528,59 @@ static PyObject *Book_write_top(BookObject *self, PyObject *const *args, Py_ssiz
 
 /* ---- checksums over the venue's text ------------------------------------------------- */
 
+/* CRC32 (zlib's, reflected 0xEDB88320) of `len` bytes, eight at a time where the CPU is
+ * little-endian (slicing-by-8), else one at a time. */
 static uint32_t crc_bytes(uint32_t crc, const char *p, Py_ssize_t len) {
-    for (Py_ssize_t i = 0; i < len; i++)
-        crc = CRC_TABLE[(crc ^ (uint8_t)p[i]) & 0xFF] ^ (crc >> 8);
+    const unsigned char *s = (const unsigned char *)p;
+#if PY_LITTLE_ENDIAN
+    for (; len >= 8; s += 8, len -= 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + 4, 4);
+        lo ^= crc;
+        crc = CRC_TABLE[7][lo & 0xFF] ^ CRC_TABLE[6][(lo >> 8) & 0xFF] ^
+              CRC_TABLE[5][(lo >> 16) & 0xFF] ^ CRC_TABLE[4][lo >> 24] ^
+              CRC_TABLE[3][hi & 0xFF] ^ CRC_TABLE[2][(hi >> 8) & 0xFF] ^
+              CRC_TABLE[1][(hi >> 16) & 0xFF] ^ CRC_TABLE[0][hi >> 24];
+    }
+#endif
+    for (; len > 0; s++, len--) crc = CRC_TABLE[0][(crc ^ *s) & 0xFF] ^ (crc >> 8);
     return crc;
+}
+
+/* The checksummed text is gathered here and hashed in one pass per buffer-full: the fields
+ * are a few bytes each, too short for the eight-byte steps on their own. */
+typedef struct {
+    uint32_t crc;
+    Py_ssize_t n;
+    char buf[2048];
+} CrcText;
+
+static void crc_flush(CrcText *c) {
+    c->crc = crc_bytes(c->crc, c->buf, c->n);
+    c->n = 0;
+}
+
+static void crc_put(CrcText *c, const char *p, Py_ssize_t len) {
+    if (c->n + len > (Py_ssize_t)sizeof c->buf) {
+        crc_flush(c);
+        if (len > (Py_ssize_t)sizeof c->buf) {
+            c->crc = crc_bytes(c->crc, p, len);
+            return;
+        }
+    }
+    memcpy(c->buf + c->n, p, (size_t)len);
+    c->n += len;
 }
 
 /* The text of a kept number: the str itself, else str() of the JSON number (a new reference
  * in *owned to release). NULL with an error set on failure. */
 static const char *text_of(PyObject *o, Py_ssize_t *len, PyObject **owned) {
     *owned = NULL;
+    if (Py_TYPE(o) == &PyUnicode_Type && PyUnicode_IS_COMPACT_ASCII(o)) { /* the usual case */
+        *len = PyUnicode_GET_LENGTH(o);
+        return (const char *)PyUnicode_DATA(o);
+    }
     if (Py_TYPE(o) != &PyUnicode_Type) {
         o = *owned = PyObject_Str(o);
         if (o == NULL) return NULL;
@@ -548,18 +591,17 @@ static const char *text_of(PyObject *o, Py_ssize_t *len, PyObject **owned) {
 }
 
 /* Kraken: price then size of each level, '.' removed and leading zeros stripped. */
-static int crc_kraken_level(uint32_t *crc, PyObject *const *pair) {
+static int crc_kraken_level(CrcText *c, PyObject *const *pair) {
     for (int f = 0; f < 2; f++) {
         Py_ssize_t len;
         PyObject *owned;
         const char *p = text_of(pair[f], &len, &owned);
         if (p == NULL) return -1;
-        int leading = 1;
-        for (Py_ssize_t i = 0; i < len; i++) {
-            char c = p[i];
-            if (c == '.' || (leading && c == '0')) continue;
-            leading = 0;
-            *crc = CRC_TABLE[(*crc ^ (uint8_t)c) & 0xFF] ^ (*crc >> 8);
+        Py_ssize_t i = 0;
+        while (i < len && (p[i] == '0' || p[i] == '.')) i++; /* leading zeros, and any '.' */
+        for (; i < len; i++) {
+            if (c->n == (Py_ssize_t)sizeof c->buf) crc_flush(c);
+            if (p[i] != '.') c->buf[c->n++] = p[i];
         }
         Py_XDECREF(owned);
     }
@@ -568,20 +610,21 @@ static int crc_kraken_level(uint32_t *crc, PyObject *const *pair) {
 
 static PyObject *Book_kraken_crc32(BookObject *self, PyObject *Py_UNUSED(ignored)) {
     if (need_text(self) < 0) return NULL;
-    uint32_t crc = 0xFFFFFFFFu;
+    CrcText c = {.crc = 0xFFFFFFFFu, .n = 0};
     const Side *sides[2] = {&self->asks, &self->bids};
     for (int k = 0; k < 2; k++) {
         const Side *s = sides[k];
         for (Py_ssize_t i = 0; i < 10 && i < s->n; i++)
-            if (crc_kraken_level(&crc, s->text + 2 * (s->n - 1 - i)) < 0) return NULL;
+            if (crc_kraken_level(&c, s->text + 2 * (s->n - 1 - i)) < 0) return NULL;
     }
-    return PyLong_FromUnsignedLong(crc ^ 0xFFFFFFFFu);
+    crc_flush(&c);
+    return PyLong_FromUnsignedLong(c.crc ^ 0xFFFFFFFFu);
 }
 
 /* OKX: "bidPx:bidSz:askPx:askSz:..." over the top 25, the longer side continuing alone. */
 static PyObject *Book_okx_crc32(BookObject *self, PyObject *Py_UNUSED(ignored)) {
     if (need_text(self) < 0) return NULL;
-    uint32_t crc = 0xFFFFFFFFu;
+    CrcText c = {.crc = 0xFFFFFFFFu, .n = 0};
     int first = 1;
     const Side *b = &self->bids, *a = &self->asks;
     for (Py_ssize_t i = 0; i < 25 && (i < b->n || i < a->n); i++) {
@@ -594,14 +637,15 @@ static PyObject *Book_okx_crc32(BookObject *self, PyObject *Py_UNUSED(ignored)) 
                 PyObject *owned;
                 const char *p = text_of(s->text[2 * (s->n - 1 - i) + f], &len, &owned);
                 if (p == NULL) return NULL;
-                if (!first) crc = crc_bytes(crc, ":", 1);
+                if (!first) crc_put(&c, ":", 1);
                 first = 0;
-                crc = crc_bytes(crc, p, len);
+                crc_put(&c, p, len);
                 Py_XDECREF(owned);
             }
         }
     }
-    crc ^= 0xFFFFFFFFu;
+    crc_flush(&c);
+    uint32_t crc = c.crc ^ 0xFFFFFFFFu;
     return PyLong_FromLong(crc >= 0x80000000u ? (long)crc - 0x100000000L : (long)crc);
 }
 
@@ -685,8 +729,11 @@ PyMODINIT_FUNC PyInit__book(void) {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        CRC_TABLE[i] = c;
+        CRC_TABLE[0][i] = c;
     }
+    for (int k = 1; k < 8; k++)
+        for (int i = 0; i < 256; i++)
+            CRC_TABLE[k][i] = (CRC_TABLE[k - 1][i] >> 8) ^ CRC_TABLE[0][CRC_TABLE[k - 1][i] & 0xFF];
     if (PyType_Ready(&BookType) < 0) return NULL;
     PyObject *m = PyModule_Create(&book_module);
     if (m == NULL) return NULL;
