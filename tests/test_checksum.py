@@ -124,3 +124,40 @@ def test_book_checksums_equal_the_definitions(
     tb, ta = book.top_text(1000)
     assert book.kraken_crc32() == kraken_crc32(tb, ta)
     assert book.okx_crc32() == okx_crc32(tb, ta)
+
+
+# Long texts (trailing zeros keep the value): the compiled checksums gather the text into a
+# 2,048-byte buffer, so these cross its end at every alignment, and one field outgrows it.
+long_texts = st.builds(
+    lambda d, zeros: d + ("" if "." in d else ".") + "0" * zeros, texts, st.integers(0, 400)
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    bids=st.dictionaries(long_texts, long_texts, max_size=30),
+    asks=st.dictionaries(long_texts, long_texts, max_size=30),
+)
+def test_book_checksums_of_long_texts_equal_the_definitions(
+    bids: dict[str, str], asks: dict[str, str]
+) -> None:
+    book = Book(keep_text=True)
+    book.apply_snapshot(
+        [[p, q] for p, q in bids.items() if float(q) > 0.0],
+        [[p, q] for p, q in asks.items() if float(q) > 0.0],
+    )
+    tb, ta = book.top_text(1000)
+    assert book.kraken_crc32() == kraken_crc32(tb, ta)
+    assert book.okx_crc32() == okx_crc32(tb, ta)
+
+
+def test_book_checksums_of_a_field_longer_than_the_buffer() -> None:
+    huge = "1." + "0" * 3000 + "1"
+    bids = [["100.5", huge], ["100.25", "0" * 3000 + "1.5"]]  # Kraken strips 3,000 zeros
+    asks = [["101", "2." + "0" * 5000]]
+    book = Book(keep_text=True)
+    book.apply_snapshot(bids, asks)
+    tb, ta = book.top_text(1000)
+    assert (tb, ta) == ([("100.5", huge), ("100.25", bids[1][1])], [("101", asks[0][1])])
+    assert book.kraken_crc32() == kraken_crc32(tb, ta)
+    assert book.okx_crc32() == okx_crc32(tb, ta)
