@@ -19,7 +19,8 @@ default loop and with uvloop (the same recorded frames each time):
 * ``lag``: how far the receiver is behind the send schedule (sampled every 5 ms: the time since
   the first frame not yet received was due), median and max over the send window; ``drain``:
   how long after the last frame was due it was received. A rate is *sustained* when the
-  drain is <= 25 ms (the receive lag did not grow);
+  drain is <= 25 ms (the receive lag did not grow); the table's ``sustained`` is True when
+  every repeat sustained it, and ``sust runs`` says how many did;
 * ``cpu µs/msg``: ``time.process_time`` of this process (all threads, user + system) per frame
   received; ``engine µs``: the engine's own mean wall time per ``on_book`` (its stats);
   ``cpu%`` of this process and of the generator over the run; ``gen held s``: time the
@@ -349,6 +350,7 @@ COLUMNS = (
     ("gen_blocked_s", "gen held s", 10),
     ("faults", "faults", 6),
     ("sustained", "sustained", 9),
+    ("sustained_runs", "sust runs", 9),
     ("saturated", "saturated", 9),
 )
 
@@ -392,7 +394,8 @@ def print_table(rows: Sequence[Row], mem: Sequence[Row]) -> None:
 
 def aggregate(runs: Sequence[Sequence[Row]]) -> list[Row]:
     """One row per (loop, rate) over repeated runs: the median of each figure, with
-    ``<figure>_min``/``_max``; sustained only if every run sustained the rate."""
+    ``<figure>_min``/``_max``; sustained only if every run sustained the rate, and
+    ``sustained_runs`` says how many did ("2/3")."""
     out: list[Row] = []
     for same in zip(*runs, strict=True):
         row = dict(same[0])
@@ -402,6 +405,7 @@ def aggregate(runs: Sequence[Sequence[Row]]) -> list[Row]:
                 row[key] = round(statistics.median(values), 2)
                 row[f"{key}_min"], row[f"{key}_max"] = values[0], values[-1]
         row["sustained"] = all(r["sustained"] for r in same)
+        row["sustained_runs"] = f"{sum(bool(r['sustained']) for r in same)}/{len(same)}"
         row["saturated"] = next((r["saturated"] for r in same if r["saturated"] != "-"), "-")
         row["runs"] = len(same)
         out.append(row)
