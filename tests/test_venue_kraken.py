@@ -390,6 +390,10 @@ def test_v2_class_attributes_and_frames_out() -> None:
         v2_book("update", [("45283.5", "1")], [], 1, timestamp="2023-10-06T17:35:55"),
         '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":1}],'
         '"asks":[],"checksum":1}]}',
+        '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[["1","2"]],'
+        '"asks":[],"checksum":1}]}',
+        v2_book("update", [("45283.5", "1")], [], 1) + ' {"x":1}',  # trailing data
+        " ",
         '{"method":"subscribe","result":{"channel":"book","depth":-5,"symbol":"BTC/USD"},'
         '"success":true}',
         b"\xff\xfe",
@@ -398,6 +402,17 @@ def test_v2_class_attributes_and_frames_out() -> None:
 def test_v2_malformed_frames_raise_parse_error(frame: str | bytes) -> None:
     with pytest.raises(ParseError):
         Kraken(["BTC/USD"]).parse(frame)
+
+
+def test_v2_whitespace_around_a_frame_is_json_too() -> None:
+    frame = v2_book("update", [("45283.5", "1.50")], [], 7, "2023-10-06T17:35:55.440295Z")
+    codec = Kraken(["BTC/USD"])
+    expected = codec.parse(frame)
+    assert expected[0] == BookDelta(
+        "BTC/USD", [["45283.5", "1.50"]], [], checksum=7, venue_ts_ns=1696613755440295000
+    )
+    assert codec.parse(f" \r\n{frame}\n ") == expected
+    assert codec.parse(frame.encode()) == expected
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,12 @@ full precision (``"qty":0.50930100``), and the checksum is defined over that tex
 onto the wire containing full precision ... parse the book message using a decimal (or
 string decoder)"). orjson (like any float parser) would turn ``0.50930100`` into ``0.509301``
 and ``0.00005100`` into ``5.1e-05``, failing the checksum. So v2 frames are decoded with the
-standard library's C-accelerated decoder with ``parse_float=str, parse_int=str``: every
-number arrives as its exact token text, no regex or second pass. Decoding costs 2-3x orjson
-(5-7 us vs 2.6 us for a two-level update on the 2-core dev machine); it is exact by
+standard library's C-accelerated scanner, every number token handed to ``str.strip``: it
+arrives as its exact text (a token has no whitespace, so ``strip`` returns the token itself;
+the method is cheaper to call than the ``str`` type), no regex or second pass. It is exact by
 construction, and it also keeps ids beyond 2**64 (``connection_id``) from failing a frame.
+A nine-level update decodes in ~3.3 us against 1.5 us with orjson; quoting the numbers with a
+regex so that orjson could keep them measured slower than this.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import itertools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from json.scanner import make_scanner
 from typing import Any, ClassVar, Final
 
 import orjson
@@ -56,7 +59,21 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number Kraken sends")
 
 
-_TEXT_NUMBERS: Final = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=_no_constant)
+_TEXT_NUMBERS: Final = json.JSONDecoder(
+    parse_float=str.strip, parse_int=str.strip, parse_constant=_no_constant
+)
+_SCAN: Final = make_scanner(_TEXT_NUMBERS)  # type: ignore[arg-type]  # typeshed: a context
+
+
+def _decode(text: str) -> Any:
+    """The frame's JSON value, numbers as their text. The scanner alone when the value spans
+    the whole text (every Kraken frame); the full decoder decides anything else (surrounding
+    whitespace, trailing data, not JSON), raising ValueError."""
+    try:
+        obj, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    return obj if end == len(text) else _TEXT_NUMBERS.decode(text)
 
 
 class Kraken(Codec):
@@ -111,7 +128,7 @@ class Kraken(Codec):
     def parse(self, frame: str | bytes) -> list[Event]:
         try:
             text = frame.decode() if isinstance(frame, bytes) else frame
-            obj = _TEXT_NUMBERS.decode(text)
+            obj = _decode(text)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"not JSON: {str(exc)[:80]}") from None
         if not isinstance(obj, dict):
@@ -186,9 +203,7 @@ def _levels(raw: object, what: str) -> list[Level]:
     (the book validates the numbers, :class:`feeds.book.BadLevel`; the checksum, the text)."""
     if raw.__class__ is not list:
         raise ParseError(f"{what}: expected a list of levels")
-    out: list[Level] = []
-    for level in raw:
-        if level.__class__ is not dict or "price" not in level or "qty" not in level:
-            raise ParseError(f"{what}: bad level {str(level)[:80]}")
-        out.append([level["price"], level["qty"]])
-    return out
+    try:
+        return [[level["price"], level["qty"]] for level in raw]
+    except (KeyError, TypeError):  # not an object, or no price or qty
+        raise ParseError(f"{what}: bad level in {str(raw)[:80]}") from None
