@@ -103,21 +103,20 @@ class Coinbase(Codec):
             raise ParseError(f"l2_data for an unsubscribed product {vid!r}")
         bids: list[Level] = []
         asks: list[Level] = []
-        for update in event["updates"]:
-            if update.__class__ is not dict:
-                raise ParseError("l2_data update: expected an object")
-            if "price_level" not in update or "new_quantity" not in update:
-                raise ParseError(f"l2_data update: no level in {str(update)[:80]}")
-            # Price and size pass as sent; the book validates them (feeds.book.BadLevel).
-            level = (update["price_level"], update["new_quantity"])
-            side = update.get("side")
-            # Sides are "bid" and "offer" (not "ask") in Advanced Trade level2.
-            if side == "bid":
-                bids.append(level)
-            elif side == "offer":
-                asks.append(level)
-            else:
-                raise ParseError(f"l2_data update: bad side {str(side)[:20]!r}")
+        try:
+            for update in event["updates"]:
+                # Price and size pass as sent; the book validates them (feeds.book.BadLevel).
+                level = (update["price_level"], update["new_quantity"])
+                side = update["side"]
+                # Sides are "bid" and "offer" (not "ask") in Advanced Trade level2.
+                if side == "bid":
+                    bids.append(level)
+                elif side == "offer":
+                    asks.append(level)
+                else:
+                    raise ParseError(f"l2_data update: bad side {str(side)[:20]!r}")
+        except (KeyError, TypeError):  # an update that is not an object, or lacks a field
+            raise ParseError(f"l2_data update: bad update in {str(event)[:80]}") from None
         kind = event.get("type")
         if kind == "snapshot":
             return BookSnapshot(symbol, bids, asks, venue_ts_ns=ts)
