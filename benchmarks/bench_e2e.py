@@ -205,7 +205,7 @@ async def measure(sc: Scanner, lg: Loadgen, loop_name: str, rate: int, seconds: 
     sc.probe.lat_ns.clear()
     faults0, n0 = sc.faults(), sc.frames()
     stats = sc.engine.stats
-    updates0, engine_ns0 = stats.updates, stats.engine_ns
+    timed0, engine_ns0 = stats.timed, stats.engine_ns
     gc.collect()
     cpu0, w0 = time.process_time(), time.perf_counter()
     lg.send(f"run {rate} {seconds}")
@@ -257,7 +257,7 @@ async def measure(sc: Scanner, lg: Loadgen, loop_name: str, rate: int, seconds: 
         "cpu_us_per_msg": round(cpu / max(1, got[k - 1]) * 1e6, 1),
         "scanner_cpu_pct": round(100 * cpu / wall),
         "engine_us_per_update": round(
-            (stats.engine_ns - engine_ns0) / 1e3 / max(1, stats.updates - updates0), 1
+            (stats.engine_ns - engine_ns0) / 1e3 / max(1, stats.timed - timed0), 1
         ),
         "gen_cpu_pct": round(100 * float(lg_cpu) / seconds),
         "gen_blocked_s": float(blocked),

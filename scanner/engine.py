@@ -41,6 +41,9 @@ UNUSABLE_REASONS = frozenset({"stale", "desynced", "disconnected", "crossed_book
 """Reasons a feed may pass to ``on_usable(False, reason, ts)``."""
 CAUGHT = (ArithmeticError, ValueError, IndexError)
 """Exceptions of one update that are counted and logged instead of reaching the feed."""
+TIMED_EVERY = 16
+"""``on_book`` times one update in this many: the statistics' mean is over that sample. Two
+clock reads on every update cost ~0.25 µs, 3 % of a Binance message's whole path."""
 
 
 @dataclass(slots=True)
@@ -56,12 +59,14 @@ class EngineStats:
     """Events passed to ``emit``."""
     errors: int = 0
     """Updates that raised and were caught (see the module docstring)."""
+    timed: int = 0
+    """``on_book`` calls timed: one in :data:`TIMED_EVERY`."""
     engine_ns: int = 0
-    """Time spent inside ``on_book``, by the injected perf counter."""
+    """Time spent inside the timed ``on_book`` calls, by the injected perf counter."""
 
     def us_per_update(self) -> float:
-        """Mean µs per ``on_book`` call (0.0 before the first)."""
-        return self.engine_ns / self.updates / 1e3 if self.updates else 0.0
+        """Mean µs per ``on_book`` call, over the timed ones (0.0 before the first)."""
+        return self.engine_ns / self.timed / 1e3 if self.timed else 0.0
 
 
 class Leg:
@@ -89,14 +94,22 @@ class Leg:
     def on_book(self, book: BookView, ts_ns: int) -> None:
         """Write the top-N levels of ``book`` at ``ts_ns`` and evaluate this symbol once."""
         engine = self._engine
+        stats = engine.stats
+        stats.updates += 1
+        if stats.updates % TIMED_EVERY:
+            try:
+                engine._book(self, book, ts_ns)
+            except CAUGHT as exc:
+                engine._failed(self, exc, ts_ns)
+            return
         t0 = engine.perf_ns()
-        engine.stats.updates += 1
         try:
             engine._book(self, book, ts_ns)
         except CAUGHT as exc:
             engine._failed(self, exc, ts_ns)
         finally:
-            engine.stats.engine_ns += engine.perf_ns() - t0
+            stats.timed += 1
+            stats.engine_ns += engine.perf_ns() - t0
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
         """The feed says this book became unusable (with ``reason``) or usable again."""

@@ -19,7 +19,7 @@ import scanner.engine
 import scanner.kernel
 from scanner.board import Levels
 from scanner.config import ScannerConfig
-from scanner.engine import Engine
+from scanner.engine import TIMED_EVERY, Engine
 from scanner.events import venue_event
 from tests.schema_check import check, check_all, is_valid
 
@@ -221,12 +221,14 @@ def test_kernel_failure_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     assert engine.stats.errors == 1 and events == []
 
 
-def test_perf_counter_is_injected() -> None:
+def test_perf_counter_is_injected_and_times_one_update_in_timed_every() -> None:
     ticks = itertools.count(1000, 7)
     engine = make([], perf_ns=lambda: next(ticks))
     leg = engine.leg("okx", SYM)
-    for i in range(3):
+    assert engine.stats.us_per_update() == 0.0
+    for i in range(3 * TIMED_EVERY + 1):
         leg.on_book(Levels(*OKX), T + i)
+    assert (engine.stats.updates, engine.stats.timed) == (3 * TIMED_EVERY + 1, 3)
     assert engine.stats.engine_ns == 21
     assert engine.stats.us_per_update() == 0.007
 
