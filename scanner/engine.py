@@ -96,20 +96,16 @@ class Leg:
         engine = self._engine
         stats = engine.stats
         stats.updates += 1
-        if stats.updates % TIMED_EVERY:
-            try:
-                engine._book(self, book, ts_ns)
-            except CAUGHT as exc:
-                engine._failed(self, exc, ts_ns)
-            return
-        t0 = engine.perf_ns()
+        timed = not stats.updates % TIMED_EVERY
+        t0 = engine.perf_ns() if timed else 0
         try:
             engine._book(self, book, ts_ns)
         except CAUGHT as exc:
             engine._failed(self, exc, ts_ns)
         finally:
-            stats.timed += 1
-            stats.engine_ns += engine.perf_ns() - t0
+            if timed:
+                stats.timed += 1
+                stats.engine_ns += engine.perf_ns() - t0
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
         """The feed says this book became unusable (with ``reason``) or usable again."""
