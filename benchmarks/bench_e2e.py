@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_e2e            # 8 rates (1k-50k msgs/s) x 2 event loops x 3 runs
     python -m benchmarks.bench_e2e --quick    # 5k, 20k, 30k msgs/s x 2 event loops, once
+    python -m benchmarks.bench_e2e --rates 50000 --repeats 10   # one rate, 10 runs per loop
 
 The load generator (:mod:`benchmarks.loadgen`) runs in its own process: it records the
 emulator's frames for 6 venues x 20 symbols once, then replays them at each offered rate,
@@ -412,10 +413,14 @@ def aggregate(runs: Sequence[Sequence[Row]]) -> list[Row]:
     return out
 
 
-def run(quick: bool = False) -> list[Row]:
+def run(
+    quick: bool = False, rates: Sequence[int] | None = None, repeats: int | None = None
+) -> list[Row]:
     """Run the benchmark (each rate and loop ``repeats`` times), print the medians, return one
     row per (loop, rate) with min/median/max, then the memory rows."""
-    rates, seconds, repeats = (QUICK_RATES, 1.0, 1) if quick else (RATES, 1.5, 3)
+    default_rates, seconds, default_repeats = (QUICK_RATES, 1.0, 1) if quick else (RATES, 1.5, 3)
+    rates = rates or default_rates
+    repeats = repeats or default_repeats
     lg = Loadgen(int(sum(rates) * seconds * 1.02) + 1000)
     try:
         mem = memory_rows()  # while the generator records
@@ -439,8 +444,18 @@ def run(quick: bool = False) -> list[Row]:
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_e2e", description=__doc__)
     p.add_argument("--quick", action="store_true", help="3 rates, 1 s each (< 30 s)")
-    run(quick=p.parse_args(list(argv)).quick)
+    p.add_argument("--rates", type=_rates, help="comma-separated msgs/s, e.g. 50000 or 20000,50000")
+    p.add_argument("--repeats", type=int, choices=range(1, 21), metavar="N", help="runs per rate")
+    args = p.parse_args(list(argv))
+    run(quick=args.quick, rates=args.rates, repeats=args.repeats)
     return 0
+
+
+def _rates(text: str) -> list[int]:
+    rates = [int(r) for r in text.split(",")]
+    if not all(100 <= r <= 200_000 for r in rates):
+        raise argparse.ArgumentTypeError("each rate must be 100..200000 msgs/s")
+    return rates
 
 
 if __name__ == "__main__":
