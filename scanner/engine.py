@@ -59,10 +59,13 @@ class EngineStats:
     """Events passed to ``emit``."""
     errors: int = 0
     """Updates that raised and were caught (see the module docstring)."""
-    timed: int = 0
-    """``on_book`` calls timed: one in :data:`TIMED_EVERY`."""
     engine_ns: int = 0
     """Time spent inside the timed ``on_book`` calls, by the injected perf counter."""
+
+    @property
+    def timed(self) -> int:
+        """``on_book`` calls timed: one in :data:`TIMED_EVERY`."""
+        return self.updates // TIMED_EVERY
 
     def us_per_update(self) -> float:
         """Mean µs per ``on_book`` call, over the timed ones (0.0 before the first)."""
@@ -104,7 +107,6 @@ class Leg:
             engine._failed(self, exc, ts_ns)
         finally:
             if timed:
-                stats.timed += 1
                 stats.engine_ns += engine.perf_ns() - t0
 
     def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
