@@ -252,10 +252,10 @@ async def scan(plan: Plan) -> int:
             ui = tg.create_task(console.run()) if console else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), plan.duration)
+            engine.shutdown(time.time_ns())  # before the feeds go: their closes find nothing
             for task in feed_tasks:
                 task.cancel()
             await asyncio.gather(*feed_tasks, return_exceptions=True)
-            engine.shutdown(time.time_ns())
             if ui is not None:
                 await asyncio.sleep(0)  # let the console sink take the shutdown events
                 ui.cancel()

@@ -168,6 +168,8 @@ class Engine:
         self._symbol_index = {name: i for i, name in enumerate(self.symbols)}
         self._legs: dict[tuple[int, int], Leg] = {}
         self._warming: list[list[Leg]] = [[] for _ in symbols]
+        self.stopped = False
+        """Set by :meth:`shutdown`: nothing opens after it, and no leg closes anything."""
 
     def leg(self, venue: str, symbol: str) -> Leg:
         """The listener of (venue, symbol); the same object on every call."""
@@ -183,7 +185,9 @@ class Engine:
         return leg
 
     def shutdown(self, ts_ns: int) -> None:
-        """Close every open opportunity with reason ``shutdown``."""
+        """Close every open opportunity with reason ``shutdown`` and stop evaluating: call it
+        before the feeds are torn down, so their disconnects find nothing left to close."""
+        self.stopped = True
         self._publish(self.lifecycle.shutdown(ts_ns))
 
     # --- called by Leg ------------------------------------------------------------------
@@ -237,6 +241,8 @@ class Engine:
     # --- internals ----------------------------------------------------------------------
 
     def _evaluate(self, s: int, v: int, ts: int) -> None:
+        if self.stopped:
+            return
         self.stats.evaluations += 1
         pairs = evaluate(self.board, s, v, self.config.max_notional)
         if pairs or self.lifecycle.has_open(s):

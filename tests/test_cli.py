@@ -144,6 +144,10 @@ def test_sigterm_closes_every_opportunity_and_exits_cleanly(tmp_path: Path) -> N
     opened = {e["id"] for e in events if e["type"] == "opened"}
     closed = {e["id"]: e["reason"] for e in events if e["type"] == "closed"}
     assert opened and opened == set(closed)
+    # the ones still open at the signal close as shutdown, after which nothing else happens
+    assert "shutdown" in closed.values() and "disconnected" not in closed.values()
+    last_close = max(i for i, e in enumerate(events) if e["type"] == "closed")
+    assert all(e["type"] == "venue" for e in events[last_close + 1 :])
     last_states = {e["venue"]: e["state"] for e in events if e["type"] == "venue"}
     assert last_states == {"binance": "down", "okx": "down", "bybit": "down"}
 

@@ -372,3 +372,20 @@ def test_random_sessions_keep_stream_invariants(
     assert open_ == {}  # shutdown closed everything
     # replays are byte-identical
     assert orjson.dumps(session(actions, warmup_ms)) == orjson.dumps(events)
+
+
+def test_after_shutdown_nothing_opens_and_a_disconnect_closes_nothing() -> None:
+    events: list[dict[str, Any]] = []
+    engine = make(events)
+    engine.leg("okx", SYM).on_book(Levels(*OKX), T)
+    engine.leg("binance", SYM).on_book(Levels(*BIN), T)
+    engine.shutdown(T + MS)
+    assert [(e["type"], e.get("reason")) for e in events] == [
+        ("opened", None),
+        ("closed", "shutdown"),
+    ]
+    # the feeds tear down after the engine: their disconnects and last books emit nothing
+    engine.leg("binance", SYM).on_usable(False, "disconnected", T + 2 * MS)
+    engine.leg("binance", SYM).on_book(Levels(*BIN2), T + 3 * MS)
+    engine.leg("okx", SYM).on_book(Levels(*OKX), T + 3 * MS)
+    assert len(events) == 2
