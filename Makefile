@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint fuzz bench setup clean
 
 # feeds/_book.c is compiled by the install: editing it reinstalls.
 $(STAMP): pyproject.toml feeds/_book.c
@@ -28,6 +28,11 @@ lint: $(STAMP)
 test: lint
 	PYTHONMALLOC=debug $(PY) -X dev -m pytest -q tests/test_book.py tests/test_checksum.py
 	$(VENV)/bin/pytest
+
+# Every fuzz test (codecs, capture reader, config loader, event server input...) with at
+# least 10,000 cases each: a dedicated run, not part of `make test`.
+fuzz: $(STAMP)
+	ARBSCAN_FUZZ_CASES=10000 $(VENV)/bin/pytest -q -k fuzz
 
 # The peers (cryptofeed, ccxt.pro) go into their own environment, never into .venv.
 BENCH_VENV  := .bench-venv

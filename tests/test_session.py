@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feeds.book import Book
@@ -31,6 +31,7 @@ from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
 from tests import test_venue_okx as tvo
 from tests.fakecodec import FakeCodec, make_codec
+from tests.fuzzing import fuzz_settings
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
 from tests.venue_helpers import mutated
 
@@ -760,7 +761,7 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
 
 
 @pytest.mark.parametrize("venue", FUZZED_SESSIONS)
-@settings(max_examples=60, deadline=None)
+@fuzz_settings(60)
 @given(data=st.data())
 def test_fuzz_mutated_frames_never_raise_through_the_session(
     venue: str, data: st.DataObject

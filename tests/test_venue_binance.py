@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feeds.book import Book
@@ -32,6 +32,7 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession, FetchSnapshot
 from feeds.venues.binance import Binance, BinanceUS
+from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import (
     ARBITRARY_INPUT,
     RecordingLeg,
@@ -330,19 +331,19 @@ SAMPLE_SNAPSHOT = orjson.loads(next(r.data for r in records("binance") if r.dir 
 SAMPLE_SNAPSHOT |= {"bids": SAMPLE_SNAPSHOT["bids"][:4], "asks": SAMPLE_SNAPSHOT["asks"][:4]}
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz_settings(200)
 @given(ARBITRARY_INPUT)
 def test_fuzz_arbitrary_input(data: str | bytes) -> None:
     fuzz(Binance(BINANCE_SYMBOLS).parse, data, BINANCE_SYMBOLS)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(300)
 @given(mutated(SAMPLE_FRAMES))
 def test_fuzz_mutated_frames(frame: str) -> None:
     fuzz(Binance(BINANCE_SYMBOLS).parse, frame, BINANCE_SYMBOLS)
 
 
-@settings(max_examples=150, deadline=None)
+@fuzz_settings(150)
 @given(mutated([SAMPLE_SNAPSHOT]) | st.binary(max_size=32))
 def test_fuzz_mutated_rest_snapshots(body: str | bytes) -> None:
     data = body.encode() if isinstance(body, str) else body

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 from feeds.capture import read_capture
 from feeds.protocol import (
@@ -27,6 +27,7 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession, Send
 from feeds.venues.bybit import Bybit
+from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import (
     ARBITRARY_INPUT,
     RecordingLeg,
@@ -197,13 +198,13 @@ SMALL_SNAPSHOT["data"] |= {
 CONTROL = [{"success": True, "ret_msg": "pong", "conn_id": "c", "req_id": "", "op": "ping"}]
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz_settings(200)
 @given(ARBITRARY_INPUT)
 def test_fuzz_arbitrary_input(data: str | bytes) -> None:
     fuzz(Bybit(SYMBOLS).parse, data, SYMBOLS)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(300)
 @given(mutated([*SMALL_FRAMES, SMALL_SNAPSHOT, *CONTROL]))
 def test_fuzz_mutated_frames(frame: str) -> None:
     fuzz(Bybit(SYMBOLS).parse, frame, SYMBOLS)

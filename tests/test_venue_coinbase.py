@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 from feeds.protocol import (
     BookDelta,
@@ -29,6 +29,7 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession, Reconnect, Send
 from feeds.venues.coinbase import Coinbase
+from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import ARBITRARY_INPUT, RecordingLeg, book_refuses, fuzz, mutated
 
 DOC_LEVEL2_EXAMPLE = """{
@@ -245,13 +246,13 @@ def test_bad_levels_pass_the_codec_and_the_book_refuses_them(
     book_refuses(events[1:], bids, asks, error)
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz_settings(200)
 @given(ARBITRARY_INPUT)
 def test_fuzz_arbitrary_input(data: str | bytes) -> None:
     fuzz(Coinbase(SYMBOLS).parse, data, SYMBOLS)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(300)
 @given(mutated([orjson.loads(f) for f in (*STREAM, DOC_LEVEL2_EXAMPLE, DOC_HEARTBEATS_EXAMPLE)]))
 def test_fuzz_mutated_frames(frame: str) -> None:
     fuzz(Coinbase(SYMBOLS).parse, frame, SYMBOLS)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 from feeds.capture import read_capture
 from feeds.protocol import (
@@ -32,6 +32,7 @@ from feeds.protocol import (
 from feeds.session import FeedSession, Send
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
+from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import ARBITRARY_INPUT, Recorder, Top, book_refuses, fuzz, mutated
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -462,20 +463,20 @@ V2_SAMPLES: list[Any] = [
 ]
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz_settings(200)
 @given(ARBITRARY_INPUT)
 def test_fuzz_arbitrary_input(data: str | bytes) -> None:
     fuzz(KrakenV1(SYMBOLS).parse, data, SYMBOLS)
     fuzz(Kraken(["BTC/USD"]).parse, data, ("BTC/USD",))
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(300)
 @given(mutated(V1_SAMPLES))
 def test_fuzz_mutated_v1_frames(frame: str) -> None:
     fuzz(KrakenV1(SYMBOLS).parse, frame, SYMBOLS)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(300)
 @given(mutated(V2_SAMPLES))
 def test_fuzz_mutated_v2_frames(frame: str) -> None:
     fuzz(Kraken(["BTC/USD"]).parse, frame, ("BTC/USD",))

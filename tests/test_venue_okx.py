@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 from feeds.capture import read_capture
 from feeds.protocol import (
@@ -30,6 +30,7 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession, Send
 from feeds.venues.okx import Okx
+from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import ARBITRARY_INPUT, Recorder, Top, book_refuses, fuzz, mutated
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -303,13 +304,13 @@ SMALL_UPDATES = [orjson.loads(f) for f in FRAMES[27:31]]
 CONTROL = [{"event": "subscribe", "arg": {"channel": "books", "instId": "BTC-USDT"}}]
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz_settings(200)
 @given(ARBITRARY_INPUT)
 def test_fuzz_arbitrary_input(data: str | bytes) -> None:
     fuzz(Okx(SYMBOLS).parse, data, SYMBOLS)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(300)
 @given(mutated([SMALL_SNAPSHOT, *SMALL_UPDATES, *CONTROL]))
 def test_fuzz_mutated_frames(frame: str) -> None:
     fuzz(Okx(SYMBOLS).parse, frame, SYMBOLS)

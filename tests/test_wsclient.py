@@ -10,7 +10,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -27,6 +27,7 @@ from feeds.wsclient import (
     encode,
     websocket_connect,
 )
+from tests.fuzzing import fuzz_settings
 
 
 def server_frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0) -> bytes:
@@ -103,9 +104,9 @@ def test_protocol_errors(data: bytes, code: int, reason: str) -> None:
     assert caught.value.code == code and reason in caught.value.reason
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz_settings(300)
 @given(st.binary(max_size=300), st.integers(1, 40))
-def test_arbitrary_bytes_parse_or_raise_protocol_error(data: bytes, chunk: int) -> None:
+def test_fuzz_arbitrary_bytes_parse_or_raise_protocol_error(data: bytes, chunk: int) -> None:
     parser = FrameParser(200)
     with suppress(ProtocolError):
         for i in range(0, len(data), chunk):
