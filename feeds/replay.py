@@ -1,6 +1,8 @@
 """Replay a capture through the same sessions, books and listeners as a live run (DESIGN 2.5).
 
-Synchronous and deterministic: the clock is each record's ``t``. One
+Synchronous and deterministic: the clock is each record's ``t``; records are replayed in file
+order, so one earlier than a record before it is replayed where it stands (it does not move
+the clock back). One
 :class:`~feeds.session.FeedSession` per recorded connection (``venue`` + ``conn``): ``open``
 starts it, ``in`` frames are fed to it, ``close`` ends it; ``out`` records are ignored (the
 session makes its own frames, which go nowhere). ``session.tick`` runs as replay time
