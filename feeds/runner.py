@@ -8,7 +8,8 @@ tasks, at most one per symbol and a bounded number at once, so a resync never bl
 loop or other symbols; a failed fetch is reported to the session and retried with backoff.
 Every task is owned by an :class:`asyncio.TaskGroup`; cancelling :meth:`Runner.run` closes
 the connection and returns cleanly. With a recorder, every open/out/in/close/rest is written
-as capture v1 with ``t`` from the injected clock.
+as capture v1 with ``t`` from the injected clock (``open`` names the connection's canonical
+symbols), and the tick loop lets the recorder flush what it holds.
 
 Failures map to one action each (DESIGN 6): :class:`~feeds.transport.ConnectFailed` and
 :class:`~feeds.transport.TransportClosed` -> state ``down`` + reconnect with backoff;
@@ -197,7 +198,7 @@ class Runner:
     async def _serve(self, conn: Connection) -> int:
         """Serve one open connection until it ends; returns how long it lived (ns)."""
         opened_ns = self.clock()
-        self._record("open", self.ws_url, "", opened_ns)
+        self._record("open", self.ws_url, "", opened_ns, self.symbols)
         session = self.options.new_session(
             self.codec_factory(self.symbols), self.listener_for, self.on_state, self.rest_url
         )
@@ -246,6 +247,8 @@ class Runner:
     async def _tick_loop(self, live: _Live) -> None:
         while not live.stop.done():
             await asyncio.sleep(self.tick_interval_s)
+            if self.recorder is not None:
+                self.recorder.tick()  # a killed recorder loses at most its last second
             await self._execute(live, live.session.tick(self.clock()))
 
     async def _execute(self, live: _Live, actions: Iterable[Action]) -> None:
@@ -306,9 +309,16 @@ class Runner:
                 return None, f"{type(exc).__name__}: {exc}"
         return response.content, ""
 
-    def _record(self, direction: Direction, url: str, data: Frame, t: int) -> None:
+    def _record(
+        self,
+        direction: Direction,
+        url: str,
+        data: Frame,
+        t: int,
+        symbols: tuple[str, ...] | None = None,
+    ) -> None:
         if self.recorder is not None:
-            self.recorder.write(Record(t, self.venue, direction, url, data, self.conn))
+            self.recorder.write(Record(t, self.venue, direction, url, data, self.conn, symbols))
 
 
 def _text_or_bytes(body: bytes) -> Frame:

@@ -467,7 +467,7 @@ def test_records_exact_capture_lines(tmp_path: Path) -> None:
     b64 = base64.b64encode(frame.encode()).decode()
     head = '{"v":1,"t":%d,"venue":"toyrest","dir":"%s","url":"%s",'
     assert (tmp_path / "rec.ndjson").read_text().splitlines() == [
-        head % (T0, "open", url) + '"data":"","conn":3}',
+        head % (T0, "open", url) + '"data":"","conn":3,"symbols":["BTC/USDT"]}',
         head % (T0, "out", url) + '"data":"{\\"sub\\":[\\"BTCUSDT\\"]}","conn":3}',
         head % (T0, "rest", rest)
         + '"data":"{\\"id\\":10,\\"bids\\":[[\\"100\\",\\"1\\"]],'
