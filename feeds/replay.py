@@ -1,4 +1,4 @@
-"""Replay a capture through the same sessions, books and listeners as a live run (DESIGN 2.5).
+"""Replay a capture through the same sessions, books and listeners as a live run.
 
 Synchronous and deterministic: the clock is each record's ``t``. One
 :class:`~feeds.session.FeedSession` per recorded connection (``venue`` + ``conn``): ``open``
