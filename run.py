@@ -166,6 +166,10 @@ def plan_from(args: argparse.Namespace) -> Plan:
     )
     for venue in plan.venues:
         config.fee_bps(venue)  # a venue without a fee is a configuration error
+        try:  # the venue's codec refuses a symbol it cannot name, or two with one venue id
+            codec_class(venue)(plan.symbols)
+        except ValueError as exc:
+            raise UsageError(f"--symbols: {exc}") from None
         endpoint = config.urls.get(venue)
         if endpoint is not None and endpoint.ws:
             plan.ws_urls[venue] = endpoint.ws

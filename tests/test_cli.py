@@ -85,6 +85,8 @@ def test_book_tape_reproduces_every_opened_figure(
     [
         (["--venues", "nowhere"], "run.py: --venues: unknown venue 'nowhere'"),
         (["--symbols", "btc-usdt"], "run.py: --symbols: 'btc-usdt' is not a canonical"),
+        (["--symbols", "BTC-X/USDT"], "run.py: --symbols: not a canonical BASE/QUOTE symbol"),
+        (["--venues", "binance", "--symbols", "AB/CD,ABC/D"], "run.py: --symbols: 'ABC/D' and"),
         (["--duration", "0"], "run.py: --duration: must be > 0"),
         (["--serve", "localhost:http"], "run.py: --serve: expected HOST:PORT"),
         (["replay", str(CAPTURE)], "run.py: --symbols: replay needs the capture's"),
