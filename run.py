@@ -6,6 +6,8 @@
     python run.py replay CAPTURE [--serve H:P] ...      replay a capture, print the events
     python run.py emulate ...                           run the venue emulator alone
 
+Installed (``pip install .``), the same commands are ``arbscan``, ``arbscan live ...`` etc.
+
 ``feeds`` and ``scanner`` never import each other; this file is where they meet.
 """
 
@@ -115,8 +117,8 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--books", type=int, default=0, help="add a book event of N levels per update")
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="run.py", description="cross-exchange arbitrage scanner")
+def parser(prog: str = "run.py") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description="cross-exchange arbitrage scanner")
     sub = ap.add_subparsers(dest="command")
     default_help = f"comma-separated BASE/QUOTE (default: {','.join(DEFAULT_SYMBOLS)})"
     for name, helptext in (
@@ -181,6 +183,10 @@ def plan_from(args: argparse.Namespace) -> Plan:
     )
     for venue in plan.venues:
         config.fee_bps(venue)  # a venue without a fee is a configuration error
+        try:  # the venue's codec refuses a symbol it cannot name, or two with one venue id
+            codec_class(venue)(plan.symbols)
+        except ValueError as exc:
+            raise UsageError(f"--symbols: {exc}") from None
         endpoint = config.urls.get(venue)
         if endpoint is not None and endpoint.ws:
             plan.ws_urls[venue] = endpoint.ws
@@ -594,19 +600,20 @@ def _event_loop_runner() -> Callable[..., object]:
     return uvloop.run
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:
+    """Run the command line ``argv``; ``prog`` names the program in usage and error messages."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["emulate"]:
         from emulator.cli import main as emulate
 
         return emulate(argv[1:])
-    args = parser().parse_args(argv)
+    args = parser(prog).parse_args(argv)
     try:
         if args.command == "replay":
             return replay_main(args)
         plan = plan_from(args)
     except (ConfigError, UsageError, UnknownVenue, CaptureError, OSError) as exc:
-        print(f"run.py: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a replay stopped by Ctrl-C
         return 130
@@ -616,6 +623,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return int(result) if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    """The installed ``arbscan`` command (``[project.scripts]`` in pyproject.toml)."""
+    raise SystemExit(main(prog="arbscan"))
 
 
 if __name__ == "__main__":

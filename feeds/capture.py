@@ -1,4 +1,4 @@
-"""Capture files, version 1 (DESIGN 2.5): NDJSON, optionally gzip, one record per line.
+"""Capture files, version 1: NDJSON, optionally gzip, one record per line (docs/contracts.md).
 
 ``{"v":1,"t":<ns>,"venue":"kraken","dir":"in","url":"wss://...","data":"<frame>"}``
 

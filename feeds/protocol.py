@@ -211,7 +211,7 @@ class Codec:
         for symbol in self.symbols:
             vid = self.venue_symbol(symbol)
             # "AB/CD" and "ABC/D" are both "ABCD" on some venues: refuse rather than guess
-            # (DESIGN 2.1: asset identity by explicit mapping, never by guessing).
+            # (asset identity by explicit mapping, never by guessing: docs/contracts.md).
             if self._canonical.setdefault(vid, symbol) != symbol:
                 raise ValueError(f"{symbol!r} and {self._canonical[vid]!r} are both {vid!r}")
 

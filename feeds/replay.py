@@ -1,4 +1,4 @@
-"""Replay a capture through the same sessions, books and listeners as a live run (DESIGN 2.5).
+"""Replay a capture through the same sessions, books and listeners as a live run.
 
 Synchronous and deterministic: the clock is each record's ``t``; records are replayed in file
 order, so one earlier than a record before it is replayed where it stands (it does not move

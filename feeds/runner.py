@@ -1,4 +1,4 @@
-"""The async shell around one :class:`feeds.session.FeedSession` per connection (DESIGN 1, 6).
+"""The async shell around one :class:`feeds.session.FeedSession` per connection.
 
 A :class:`Runner` owns one logical connection to a venue: it connects, feeds every received
 frame to a fresh session, executes the session's actions, calls ``session.tick`` a few times
@@ -11,7 +11,7 @@ the connection and returns cleanly. With a recorder, every open/out/in/close/res
 as capture v1 with ``t`` from the injected clock (``open`` names the connection's canonical
 symbols), and the tick loop lets the recorder flush what it holds.
 
-Failures map to one action each (DESIGN 6): :class:`~feeds.transport.ConnectFailed` and
+Failures map to one action each (docs/contracts.md): :class:`~feeds.transport.ConnectFailed` and
 :class:`~feeds.transport.TransportClosed` -> state ``down`` + reconnect with backoff;
 ``httpx.TimeoutException`` / ``httpx.HTTPStatusError`` / other ``httpx.HTTPError`` ->
 ``session.snapshot_failed`` + retry that symbol with backoff.
@@ -51,8 +51,8 @@ CodecFactory = Callable[[Sequence[str]], Codec]
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
-    """The knobs of each :class:`~feeds.session.FeedSession` (contract B), shared by live
-    runs and replay so both apply the same rules."""
+    """The knobs of each :class:`~feeds.session.FeedSession` (docs/contracts.md, session
+    options), shared by live runs and replay so both apply the same rules."""
 
     top_n: int = 20
     stale_after_s: float = 10.0
@@ -117,7 +117,8 @@ class _Live:
 
 
 class Runner:
-    """One venue connection, kept alive until :meth:`run` is cancelled (contract C).
+    """One venue connection, kept alive until :meth:`run` is cancelled (docs/contracts.md,
+    the runner).
 
     ``codec_factory(symbols)`` builds the codec (a fresh one per connection); the session
     reports states through ``on_state`` (``syncing``/``live``/``resyncing``/``stale``) and the

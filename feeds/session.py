@@ -1,4 +1,4 @@
-"""The sans-I/O feed session: one per connection, written once for every venue (DESIGN 1, 6).
+"""The sans-I/O feed session: one per connection, written once for every venue.
 
 A :class:`FeedSession` takes what the connection delivers (frames, REST snapshot bodies,
 clock ticks, all with their time as ``now_ns``) and returns what the runner must do
@@ -88,8 +88,9 @@ StateCallback = Callable[[str, str | None, int], None]
 
 
 class BookListener(Protocol):
-    """Receives one symbol's book (contract A; ``scanner.engine.Leg`` matches it: the board
-    copies the top levels straight from the compiled book, ``Book.write_top``)."""
+    """Receives one symbol's book (docs/contracts.md, the book listener interface;
+    ``scanner.engine.Leg`` matches it: the board copies the top levels straight from the
+    compiled book, ``Book.write_top``)."""
 
     def on_book(self, book: Book, ts_ns: int) -> None:
         """The book changed within its top ``top_n`` levels; once per frame that changed it,
@@ -152,7 +153,7 @@ class _Symbol:
 
 
 class FeedSession:
-    """The books of one connection; see the module docstring and contract B.
+    """The books of one connection; see the module docstring and docs/contracts.md.
 
     ``stats`` counts what happened; ``books`` maps each canonical symbol to its book.
     """
@@ -353,7 +354,7 @@ class FeedSession:
             if self._rest:
                 sym.buffer.append(ev)
                 if len(sym.buffer) > self._max_buffered:
-                    # Bounded (DESIGN 6): drop what we held and ask for a newer snapshot.
+                    # Bounded: drop what we held and ask for a newer snapshot.
                     sym.buffer.clear()
                     self.stats.buffer_overflow += 1
                     log.warning("%s: %s buffer overflow", self.codec.venue, sym.symbol)

@@ -1,4 +1,4 @@
-"""Event dicts of the JSON event stream, schema 1 (DESIGN 2.4).
+"""Event dicts of the JSON event stream, schema 1 (docs/contracts.md).
 
 Every builder returns a plain ``dict`` whose keys are in the documented field order, so that
 ``orjson.dumps`` writes the same bytes for the same inputs on every run. Values are plain Python
@@ -28,7 +28,8 @@ Event = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """The numbers of one evaluation of one pair (DESIGN 2.2), in quote/base units."""
+    """The numbers of one evaluation of one pair (docs/contracts.md, the profit formula), in
+    quote/base units."""
 
     buy_price: float
     sell_price: float

@@ -44,7 +44,7 @@ def test_replay_reproduces_the_live_run_byte_for_byte(
     assert b"".join(opportunities) == GOLDEN.read_bytes()
     kinds = [(e["type"], e["id"]) for e in events if e["type"] != "venue"]
     assert kinds[0] == ("opened", "1") and ("closed", "1") in kinds
-    # every venue state the replay reports is a DESIGN 2.4 state, and both venues went live
+    # every venue state the replay reports is a schema-1 state, and both venues went live
     live = {e["venue"] for e in events if e["type"] == "venue" and e["state"] == "live"}
     assert live == {"binance", "okx"}
 
@@ -85,6 +85,8 @@ def test_book_tape_reproduces_every_opened_figure(
     [
         (["--venues", "nowhere"], "run.py: --venues: unknown venue 'nowhere'"),
         (["--symbols", "btc-usdt"], "run.py: --symbols: 'btc-usdt' is not a canonical"),
+        (["--symbols", "BTC-X/USDT"], "run.py: --symbols: not a canonical BASE/QUOTE symbol"),
+        (["--venues", "binance", "--symbols", "AB/CD,ABC/D"], "run.py: --symbols: 'ABC/D' and"),
         (["--duration", "0"], "run.py: --duration: must be > 0"),
         (["--serve", "localhost:http"], "run.py: --serve: expected HOST:PORT"),
         (["replay", str(CAPTURE)], "run.py: --symbols: replay needs the capture's"),

@@ -1,7 +1,7 @@
 """Coinbase Advanced Trade codec: the official documentation's own examples, a hand-built
 multi-channel stream (``sequence_num`` continuity across channels, then a gap), fuzzing.
 
-There is no real Advanced Trade recording in realdata/ (the cryptofeed Coinbase capture is
+No real Advanced Trade recording is available (the cryptofeed Coinbase capture is
 the retired Coinbase Pro protocol), so the examples are quoted from
 https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-channels
 ("Heartbeats Channel", "Level2 Channel").

@@ -32,7 +32,7 @@ Top = tuple[float, float, float, float]
 
 @dataclass
 class ReferenceBook:
-    """Plain dicts fed the raw JSON, with the Binance spot rule (realdata README §3)."""
+    """Plain dicts fed the raw JSON, with the Binance spot rule (docs/venues.md)."""
 
     bids: dict[float, float] = field(default_factory=dict)
     asks: dict[float, float] = field(default_factory=dict)
