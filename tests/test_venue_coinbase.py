@@ -9,11 +9,13 @@ https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websock
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from feeds.protocol import (
     BookDelta,
@@ -32,7 +34,15 @@ from feeds.protocol import (
 from feeds.session import FeedSession, Reconnect, Send
 from feeds.venues.coinbase import Coinbase
 from tests.fuzzing import fuzz_settings
-from tests.venue_helpers import ARBITRARY_INPUT, RecordingLeg, book_refuses, fuzz, mutated
+from tests.venue_helpers import (
+    ARBITRARY_INPUT,
+    JSON_VALUES,
+    RecordingLeg,
+    book_refuses,
+    check_events,
+    fuzz,
+    mutated,
+)
 
 DOC_LEVEL2_EXAMPLE = """{
   "channel": "l2_data",
@@ -377,6 +387,32 @@ def test_fuzz_arbitrary_input(data: str | bytes) -> None:
 @given(mutated([orjson.loads(f) for f in (*STREAM, DOC_LEVEL2_EXAMPLE, DOC_HEARTBEATS_EXAMPLE)]))
 def test_fuzz_mutated_frames(frame: str) -> None:
     fuzz(Coinbase(SYMBOLS).parse, frame, SYMBOLS)
+
+
+CHANNELS = st.sampled_from(["l2_data", "heartbeats", "subscriptions", "status"]) | JSON_VALUES
+L2_EVENTS = st.sampled_from(
+    [BTC_SNAPSHOT, l2("update", "ETH-USD", ("offer", "1", "2")), SIDE_7, l2("x", "BTC-USD")]
+)
+
+
+@fuzz_settings(300)
+@given(
+    st.integers(min_value=0, max_value=2**63 - 1),
+    CHANNELS,
+    st.lists(L2_EVENTS | JSON_VALUES, max_size=3) | JSON_VALUES,
+)
+def test_fuzz_a_readable_counter_always_counts(seq: int, channel: object, events: object) -> None:
+    # Whatever the body, a frame whose sequence_num can be read yields that counter, first
+    # and once, and never raises: one bad body can never look like a lost message.
+    text = json.dumps({"channel": channel, "sequence_num": seq, "events": events})
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits, NaN: not JSON to any client
+        assume(False)
+    out = Coinbase(SYMBOLS).parse(text)
+    assert out[0] == ConnectionSeq(seq)
+    assert not any(isinstance(e, ConnectionSeq) for e in out[1:])
+    check_events(out, SYMBOLS)
 
 
 # --- through the real sequencing machinery ------------------------------------------------
