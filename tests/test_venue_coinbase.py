@@ -257,6 +257,11 @@ def test_error_frame() -> None:
     assert Coinbase(SYMBOLS).parse('{"type":"error","message":"failure to subscribe"}') == [
         VenueError("failure to subscribe")
     ]
+    # Should an error ever carry the counter, it counts and is still an error.
+    assert Coinbase(SYMBOLS).parse('{"type":"error","message":"x","sequence_num":4}') == [
+        ConnectionSeq(4),
+        VenueError("x"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,8 @@ class Coinbase(Codec):
             out += [Subscribed(symbol=s) for s in self._subscribed(events)]
         elif channel.__class__ is str:
             out.append(Ignored(f"channel {str(channel)[:40]!r}"))
+        elif obj.get("type") == "error":  # an error that carries the counter
+            out.append(VenueError(message=str(obj.get("message"))[:200]))
         else:  # it may have been l2_data for any of our products
             out.append(Malformed(f"bad channel {channel!r:.40}", None))
         return out
