@@ -70,6 +70,8 @@ class Plan:
     seed: int = 1
     ws_urls: dict[str, str] = field(default_factory=dict)
     rest_urls: dict[str, str] = field(default_factory=dict)
+    per_connection: dict[str, int] = field(default_factory=dict)
+    """Venue products per connection, from the config's [connections] (canonical ids)."""
 
 
 def _csv(text: str | None) -> list[str]:
@@ -181,6 +183,11 @@ def plan_from(args: argparse.Namespace) -> Plan:
         emulated=args.command in (None, "scan") or (args.command == "record" and not args.live),
         seed=getattr(args, "seed", 1),
     )
+    for name, size in config.connections.items():
+        try:
+            plan.per_connection[canonical_venue(name)] = size
+        except UnknownVenue as exc:
+            raise ConfigError(f"connections.{name}: {exc}") from None
     for venue in plan.venues:
         config.fee_bps(venue)  # a venue without a fee is a configuration error
         try:  # the venue's codec refuses a symbol it cannot name, or two with one venue id
@@ -198,9 +205,16 @@ def plan_from(args: argparse.Namespace) -> Plan:
 # --- the live pipeline ------------------------------------------------------------------
 
 
-def _chunks(codec: type[Codec], symbols: list[str]) -> list[list[str]]:
-    n = max(1, codec.max_symbols_per_connection)
-    return [symbols[i : i + n] for i in range(0, len(symbols), n)]
+def _chunks(codec: type[Codec], symbols: list[str], size: int | None = None) -> list[list[str]]:
+    """``symbols`` over connections of at most ``size`` venue products each (default: the
+    venue's limit); symbols served by one product (Coinbase BTC/USD, BTC/USDC) stay together."""
+    n = max(1, size or codec.max_symbols_per_connection)
+    probe = codec(symbols)
+    products: dict[str, list[str]] = {}
+    for symbol in symbols:
+        products.setdefault(probe.venue_symbol(symbol), []).append(symbol)
+    groups = list(products.values())
+    return [[s for group in groups[i : i + n] for s in group] for i in range(0, len(groups), n)]
 
 
 async def scan(plan: Plan) -> int:
@@ -253,7 +267,7 @@ async def scan(plan: Plan) -> int:
         conn = 0
         for venue in plan.venues:
             cls = codec_class(venue)
-            for symbols in _chunks(cls, plan.symbols):
+            for symbols in _chunks(cls, plan.symbols, plan.per_connection.get(venue)):
                 runners.append(
                     Runner(
                         cls,

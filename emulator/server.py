@@ -32,7 +32,17 @@ from emulator.venues import VENUES, Venue
 from emulator.venues.base import Out, Session
 
 CONN_FAULTS: Final = frozenset(
-    {"disconnect", "abort", "gap", "bad_checksum", "malformed", "stall", "slow"}
+    {
+        "disconnect",
+        "abort",
+        "gap",
+        "bad_checksum",
+        "bad_body",
+        "novel",
+        "malformed",
+        "stall",
+        "slow",
+    }
 )
 FAULTS: Final = CONN_FAULTS | {"crossed", "rest_error", "rest_timeout"}
 
@@ -68,6 +78,7 @@ class _Conn:
     queue: asyncio.Queue[str]
     gap: int = 0
     corrupt: int = 0
+    bad_body: int = 0
     stall_until: float = 0.0
     slow_delay: float = 0.0
     slow_until: float = 0.0
@@ -208,6 +219,9 @@ class Emulator:
         ``disconnect`` (code=1001, reason), ``abort`` (transport dropped, no close frame),
         ``gap`` (count=1 book frames not sent: a sequence skip), ``bad_checksum`` (count=1
         frames with a wrong checksum; OKX, Kraken), ``malformed`` (a truncated frame),
+        ``bad_body`` (count=1 book frames keep their envelope and counter, their updates
+        are malformed; Coinbase), ``novel`` (count=1 frames of an event type and a side no
+        client knows, changing no book; Coinbase),
         ``stall`` (seconds=inf: send nothing, keep the connection), ``slow`` (delay_s per
         frame for seconds=inf), ``crossed`` (symbol=all, steps=1: a bid above the best ask,
         venue-wide), ``rest_error`` (status=429, count=1), ``rest_timeout`` (delay_s=30,
@@ -223,6 +237,8 @@ class Emulator:
         vs = self._venues[venue]
         if fault == "bad_checksum" and not vs.venue.has_checksum:
             raise ValueError(f"{venue} sends no checksum")
+        if fault in ("bad_body", "novel") and not vs.venue.body_faults:
+            raise ValueError(f"{venue} has no {fault} fault")
         if fault == "crossed":
             symbol = params.get("symbol")
             for s in [symbol] if isinstance(symbol, str) else self.config.market.symbols:
@@ -255,6 +271,12 @@ class Emulator:
             conn.gap += count
         elif fault == "bad_checksum":
             conn.corrupt += count
+        elif fault == "bad_body":
+            conn.bad_body += count
+        elif fault == "novel":
+            self._put(
+                vs, conn, [o for _ in range(count) for o in conn.session.novel(self.model.now_ns)]
+            )
         elif fault == "malformed":
             text = conn.last or '{"channel":"book","type":"update","data":[{"symbol":'
             self._put(vs, conn, [Out(text[: max(1, len(text) // 2)])] * count)
@@ -269,6 +291,9 @@ class Emulator:
             if out.book and conn.gap > 0:
                 conn.gap -= 1
                 continue
+            if out.book and conn.bad_body > 0:
+                conn.bad_body -= 1
+                out = conn.session.bad_body(out)
             try:
                 conn.queue.put_nowait(out.frame)
             except asyncio.QueueFull:

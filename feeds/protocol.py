@@ -158,13 +158,42 @@ class VenueError:
 @dataclass(slots=True)
 class ConnectionSeq:
     """The per-connection message counter carried by this frame (see
-    :attr:`Integrity.connection_counter`). Emitted first, before the frame's other events."""
+    :attr:`Integrity.connection_counter`). Emitted first, before the frame's other events,
+    read from the envelope before the body: a frame whose body is malformed still counts.
+    A frame whose counter cannot be read raises :class:`ParseError`; the next counter then
+    tells whether it was one of the counted messages (a gap) or not (nothing lost)."""
 
     seq: int
 
 
+@dataclass(slots=True)
+class Malformed:
+    """A part of a frame that does not parse, in a frame whose other parts do (its counter,
+    other products' events). Counted as malformed. ``lost``: the symbols whose book missed an
+    update with it (each resyncs); None when it may have been any book of the connection."""
+
+    reason: str
+    lost: tuple[str, ...] | None = ()
+
+
+@dataclass(slots=True)
+class Ignored:
+    """A part of a frame of a kind this codec does not know (a new channel, event type or
+    book side: venues add such kinds at any time), skipped and counted; not an error."""
+
+    what: str
+
+
 Event: TypeAlias = (
-    BookSnapshot | BookDelta | Subscribed | Heartbeat | Reply | VenueError | ConnectionSeq
+    BookSnapshot
+    | BookDelta
+    | Subscribed
+    | Heartbeat
+    | Reply
+    | VenueError
+    | ConnectionSeq
+    | Malformed
+    | Ignored
 )
 
 
@@ -202,6 +231,7 @@ class Codec:
     ping_interval_s: ClassVar[float | None] = None
     """How often :meth:`ping_frame` must be sent; None if the venue needs no app ping."""
     max_symbols_per_connection: ClassVar[int] = 100
+    """Venue products per connection by default (symbols that share a product count once)."""
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         self.symbols: tuple[str, ...] = tuple(symbols)
@@ -210,15 +240,22 @@ class Codec:
         """The explicit table of this connection: venue id -> canonical symbol."""
         for symbol in self.symbols:
             vid = self.venue_symbol(symbol)
+            first = self._canonical.setdefault(vid, symbol)
             # "AB/CD" and "ABC/D" are both "ABCD" on some venues: refuse rather than guess
-            # (asset identity by explicit mapping, never by guessing: docs/contracts.md).
-            if self._canonical.setdefault(vid, symbol) != symbol:
-                raise ValueError(f"{symbol!r} and {self._canonical[vid]!r} are both {vid!r}")
+            # (asset identity by explicit mapping, never by guessing: docs/contracts.md), unless
+            # the venue documents one of them as another name of the same product.
+            if first != symbol and not (self.same_product(symbol) or self.same_product(first)):
+                raise ValueError(f"{symbol!r} and {first!r} are both {vid!r}")
 
     # -- symbol mapping ---------------------------------------------------------------
     def venue_symbol(self, symbol: str) -> str:
         """The venue's id for a canonical symbol."""
         raise NotImplementedError
+
+    def same_product(self, symbol: str) -> bool:
+        """Whether the venue documents ``symbol`` as served by the product of its venue id
+        under another name (then two symbols may share that id and its book)."""
+        return False
 
     # -- frames out -------------------------------------------------------------------
     def ws_url(self, base: str) -> str:

@@ -8,8 +8,11 @@ per-symbol resync and staleness; and it tells each symbol's :class:`BookListener
 levels and whether the book can be used.
 
 Errors a codec raises: :class:`~feeds.protocol.ParseError` means a malformed frame (dropped,
-counted in ``stats.malformed``, logged at debug with the raw frame). The exception types a
-codec bug raises on an unexpected frame shape (``ValueError``, ``KeyError``,
+counted in ``stats.malformed``, logged at debug with the raw frame). A codec that can read
+part of a frame returns that part and a :class:`~feeds.protocol.Malformed` for the rest
+(counted as ``malformed``; the books it names resync, every book when it names none) or an
+:class:`~feeds.protocol.Ignored` for a kind it does not know (counted in ``stats.ignored``).
+The exception types a codec bug raises on an unexpected frame shape (``ValueError``, ``KeyError``,
 ``IndexError``, ``TypeError``, ``AttributeError``) also drop the frame, but are counted in
 ``stats.codec_errors`` and logged at ERROR with the traceback: one odd frame must not take
 a live venue down, and tests assert ``codec_errors == 0``. Anything else propagates.
@@ -34,7 +37,9 @@ from feeds.protocol import (
     ChecksumRule,
     Codec,
     ConnectionSeq,
+    Ignored,
     Level,
+    Malformed,
     ParseError,
     Reply,
     RestRequest,
@@ -122,6 +127,8 @@ class SessionStats:
     pings: int = 0
     venue_errors: int = 0
     unknown_symbol: int = 0
+    ignored: int = 0
+    """Parts of frames of a kind the codec does not know (a new event type...), skipped."""
     snapshot_failures: int = 0
     last_frame_ns: int = 0
     latency_ns: int | None = None
@@ -269,6 +276,20 @@ class FeedSession:
             elif isinstance(ev, VenueError):
                 stats.venue_errors += 1
                 log.warning("%s: venue error (%s): %s", self.codec.venue, ev.symbol, ev.message)
+            elif isinstance(ev, Malformed):
+                stats.malformed += 1
+                log.debug("%s: malformed part dropped (%s): %.500r", self.codec.venue, ev, data)
+                if ev.lost is None:  # any book may have missed it: start the connection over
+                    self._touched.clear()
+                    self._finish("desynced", now_ns)
+                    return [*actions, Reconnect("desynced")]
+                for lost in ev.lost:
+                    sym = symbols.get(lost)
+                    if sym is not None:
+                        self._resync(sym, "desynced", now_ns)
+            elif isinstance(ev, Ignored):
+                stats.ignored += 1
+                log.debug("%s: skipped %s", self.codec.venue, ev.what)
         return self._publish(now_ns)
 
     def snapshot(self, symbol: str, body: bytes, now_ns: int) -> list[Action]:

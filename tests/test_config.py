@@ -51,6 +51,13 @@ def test_file_overrides_and_keeps_other_defaults(tmp_path: Path) -> None:
     assert cfg.fee_bps("newvenue") == 20.0
     assert cfg.fee_bps("okx") == DEFAULT_TAKER_FEES_BPS["okx"]
     assert cfg.urls["binance"] == Endpoint(ws="ws://127.0.0.1:9000/ws", rest=None)
+    assert cfg.connections == {}
+
+
+def test_products_per_connection(tmp_path: Path) -> None:
+    path = tmp_path / "arbscan.toml"
+    path.write_text("[connections]\ncoinbase = 5\nbinance = 200\n")
+    assert load_config(path).connections == {"coinbase": 5, "binance": 200}
 
 
 @pytest.mark.parametrize(
@@ -70,6 +77,11 @@ def test_file_overrides_and_keeps_other_defaults(tmp_path: Path) -> None:
         ({"urls": {"binance": {"ws": "nope"}}}, "urls.binance.ws: expected a URL, got 'nope'"),
         ({"urls": {"binance": {"wss": "ws://x"}}}, "urls.binance.wss: unknown key"),
         ({"scaner": {}}, "scaner: unknown section"),
+        ({"connections": {"coinbase": 0}}, "connections.coinbase: must be between 1 and 1000"),
+        ({"connections": {"coinbase": 2.5}}, "connections.coinbase: expected an integer, got 2.5"),
+        ({"connections": {"coinbase": True}}, "connections.coinbase: expected an integer"),
+        ({"connections": {"okx": 1001}}, "connections.okx: must be between 1 and 1000, got 1001"),
+        ({"connections": 10}, "connections: expected a table of venue = products per connection"),
     ],
 )
 def test_each_mistake_names_its_key(raw: dict[str, object], message: str) -> None:

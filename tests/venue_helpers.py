@@ -20,6 +20,8 @@ from feeds.protocol import (
     ConnectionSeq,
     Event,
     Heartbeat,
+    Ignored,
+    Malformed,
     ParseError,
     Reply,
     Subscribed,
@@ -160,7 +162,15 @@ def check_events(events: list[Event], symbols: tuple[str, ...]) -> None:
     for event in events:
         assert isinstance(
             event,
-            BookSnapshot | BookDelta | Subscribed | Heartbeat | Reply | VenueError | ConnectionSeq,
+            BookSnapshot
+            | BookDelta
+            | Subscribed
+            | Heartbeat
+            | Reply
+            | VenueError
+            | ConnectionSeq
+            | Malformed
+            | Ignored,
         )
         if isinstance(event, BookSnapshot | BookDelta):
             assert event.symbol in symbols

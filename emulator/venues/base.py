@@ -53,6 +53,16 @@ class Session:
         """Frames sent once a second (venue heartbeats)."""
         return []
 
+    def bad_body(self, out: Out) -> Out:
+        """Book frame ``out`` with its envelope (and counter) intact and its book content
+        malformed (venues with :attr:`Venue.body_faults`)."""
+        raise NotImplementedError
+
+    def novel(self, now_ns: int) -> list[Out]:
+        """Frames of kinds no client knows yet (a new event type, a new side) that change
+        no book (venues with :attr:`Venue.body_faults`)."""
+        raise NotImplementedError
+
 
 class Venue:
     """One emulated venue: paths, venue-wide state, sessions, REST."""
@@ -61,6 +71,8 @@ class Venue:
     ws_path: ClassVar[str]
     """The path the real venue serves (the feed's default URL path)."""
     has_checksum: ClassVar[bool] = False
+    body_faults: ClassVar[bool] = False
+    """Whether sessions implement the ``bad_body`` and ``novel`` faults."""
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model
