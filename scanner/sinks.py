@@ -244,7 +244,7 @@ class WsEventServer:
         *,
         client_queue: int = 1000,
         max_lag_s: float = 2.0,
-        close_timeout_s: float = 1.5,
+        close_timeout_s: float = 1.0,
         max_message_bytes: int = 4096,
         write_limit: int = 64 * 1024,
     ) -> None:
