@@ -344,6 +344,8 @@ class WsEventServer:
                 async with asyncio.timeout(self.close_timeout_s):
                     await self._server.wait_closed()
         finally:
+            if not self._closing:  # cancelled: stop listening too
+                self.close()
             self._abort_all()
 
     def close(self) -> None:
