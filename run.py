@@ -35,7 +35,8 @@ from scanner.config import Config, ConfigError, load_config
 from scanner.console import LiveConsole, Status, VenueHealth
 from scanner.engine import Engine, Leg
 from scanner.events import Event, stats_event, venue_event
-from scanner.sinks import CallbackSink, NdjsonSink, Sinks, WsEventServer
+from scanner.eventserver import WsEventServer
+from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 """The embedded default market: every venue quotes these in the emulator."""

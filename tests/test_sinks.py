@@ -24,7 +24,8 @@ from scanner.events import (
     opportunity_event,
     venue_event,
 )
-from scanner.sinks import CallbackSink, NdjsonSink, Sinks, WsEventServer
+from scanner.eventserver import WsEventServer
+from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 from tests.schema_check import check_all
 
 T = 1_700_000_000_000_000_000

@@ -11,7 +11,8 @@ from typing import Any, cast
 import run
 from feeds.runner import Runner, RunnerStats, SessionOptions
 from scanner.events import venue_event
-from scanner.sinks import CallbackSink, NdjsonSink, Sinks, WsEventServer
+from scanner.eventserver import WsEventServer
+from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 from tests.fakecodec import make_codec
 from tests.schema_check import check
 from tests.venue_helpers import Recorder
