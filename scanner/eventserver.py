@@ -205,7 +205,8 @@ class WsEventServer:
                 try:
                     client.filter = parse_subscribe(message)
                 except BadSubscribe as exc:
-                    await self._disconnect(client, CLOSE_POLICY, f"bad subscribe: {exc}"[:120])
+                    reason = f"bad subscribe: {exc}".encode()[:120]  # a close reason: <= 123 B
+                    await self._disconnect(client, CLOSE_POLICY, reason.decode(errors="ignore"))
                     return
         except ConnectionClosed as exc:
             log.debug("event client %s: %s", client.remote, exc)

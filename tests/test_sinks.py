@@ -336,6 +336,7 @@ def test_ws_close_with_a_non_reading_client_returns_within_the_deadline() -> Non
         ('{"type":"subscribe","symbol":["BTC/USDT"]}', 1008),  # unknown field
         ('{"type":"subscribe","symbols":"BTC/USDT"}', 1008),  # wrong type
         ('{"type":"subscribe","min_net_bps":"5"}', 1008),
+        ('{"type":"subscribe","' + "é" * 200 + '":1}', 1008),  # a reason cut to 123 bytes
     ],
 )
 def test_ws_bad_client_message_closes_that_client_with_its_code(
