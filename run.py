@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import httpx
 import orjson
@@ -31,12 +31,14 @@ from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, CaptureW
 from feeds.protocol import Codec
 from feeds.replay import CaptureIndex, Replayer
 from feeds.runner import Runner, SessionOptions
+from feeds.session import BookListener, FeedSession, StateCallback
 from feeds.venues import VENUES, UnknownVenue, canonical_venue, codec_class
 from scanner.config import Config, ConfigError, load_config
 from scanner.console import LiveConsole, Status, VenueHealth
 from scanner.engine import Engine, Leg
-from scanner.events import Event, venue_event
-from scanner.sinks import CallbackSink, NdjsonSink, Sinks, WsEventServer
+from scanner.events import Event, stats_event, venue_event
+from scanner.eventserver import WsEventServer
+from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 """The embedded default market: every venue quotes these in the emulator."""
@@ -221,15 +223,21 @@ async def scan(plan: Plan) -> int:
     """Run feeds -> engine -> sinks until the duration ends, Ctrl-C or SIGTERM."""
     sinks = Sinks()
     drained: list[Drained] = []
+    names: list[str] = []
     console: LiveConsole | None = None
+    server: WsEventServer | None = None
     if plan.json:
         drained.append(NdjsonSink.open("-"))
+        names.append("stdout")
     if plan.out:
         drained.append(NdjsonSink.open(plan.out))
+        names.append(f"file:{plan.out}")
     if plan.serve:
         server = WsEventServer(*plan.serve)
         await server.start()
         drained.append(server)
+        host = server.host if ":" not in server.host else f"[{server.host}]"
+        names.append(f"serve:{host}:{server.port}")
     engine = Engine(
         plan.config.scanner,
         plan.venues,
@@ -241,14 +249,14 @@ async def scan(plan: Plan) -> int:
     )
     runners: list[Runner] = []
     started = time.monotonic()
+    health = _Health(runners, plan.venues, drained)
     if not plan.json:
-        console = LiveConsole(
-            _Health(runners, plan.venues, drained),
-            lambda: _status(engine, sinks, started),
-        )
+        console = LiveConsole(health, lambda: _status(engine, sinks, started))
         drained.append(CallbackSink(console.on_event))
-    for sink in drained:
-        sinks.add(sink)
+        names.append("console")
+    for sink, name in zip(drained, names, strict=True):
+        sinks.add(sink, name)
+    stats = functools.partial(_stats, sinks, health, server, started)
 
     recorder = CaptureWriter(plan.record) if plan.record else None
     stop = asyncio.Event()
@@ -279,7 +287,7 @@ async def scan(plan: Plan) -> int:
                         http=http,
                         recorder=recorder,
                         conn=conn,
-                        options=options,
+                        options=health.session_options(venue, options),
                     )
                 )
                 conn += 1
@@ -287,12 +295,16 @@ async def scan(plan: Plan) -> int:
             sink_tasks = [tg.create_task(s.run()) for s in drained]
             feed_tasks = [tg.create_task(r.run()) for r in runners]
             ui = tg.create_task(console.run()) if console else None
+            interval = plan.config.feeds.stats_interval_s
+            ticker = tg.create_task(_every(interval, stats, sinks.emit)) if interval else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), plan.duration)
             engine.shutdown(time.time_ns())  # before the feeds go: their closes find nothing
-            for task in feed_tasks:
+            for task in [*feed_tasks, *([ticker] if ticker else [])]:
                 task.cancel()
             await asyncio.gather(*feed_tasks, return_exceptions=True)
+            final = stats()
+            sinks.emit(final)
             if ui is not None:
                 await asyncio.sleep(0)  # let the console sink take the shutdown events
                 ui.cancel()
@@ -301,7 +313,49 @@ async def scan(plan: Plan) -> int:
             await asyncio.gather(*sink_tasks)
     if recorder is not None:
         recorder.close()
+    print(_summary(final), file=sys.stderr)
     return 0
+
+
+def _stats(sinks: Sinks, health: _Health, server: WsEventServer | None, started: float) -> Event:
+    """A stats event: every counter since ``started`` (monotonic)."""
+    return stats_event(
+        time.time_ns(),
+        round(time.monotonic() - started, 3),
+        sinks.counts(),
+        health.venue_counts(),
+        len(server.clients) if server is not None else 0,
+        server.lagged if server is not None else 0,
+    )
+
+
+async def _every(
+    interval_s: float, make: Callable[[], Event], emit: Callable[[Event], None]
+) -> None:
+    """Emit ``make()`` every ``interval_s`` until cancelled."""
+    while True:
+        await asyncio.sleep(interval_s)
+        emit(make())
+
+
+def _summary(stats: Event) -> str:
+    """The stderr lines at exit: what each sink dropped, what each venue's feed went through
+    (the same counts as the final stats event)."""
+    lines = [
+        f"run.py: sink {name}: {c['events']} events, {c['dropped']} dropped"
+        for name, c in stats["sinks"].items()
+    ]
+    if any(name.startswith("serve:") for name in stats["sinks"]):
+        lines.append(
+            f"run.py: event clients: {stats['clients']} connected at exit, "
+            f"{stats['clients_dropped']} disconnected for lagging"
+        )
+    lines += [
+        f"run.py: venue {venue}: {c['frames']} frames, {c['malformed']} malformed, "
+        f"{c['resyncs']} resyncs, {c['reconnects']} reconnects"
+        for venue, c in stats["venues"].items()
+    ]
+    return "\n".join(lines)
 
 
 async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
@@ -329,20 +383,77 @@ def _state_reporter(
     return report
 
 
+@dataclass(slots=True)
+class _Tally:
+    """The feed counters of one runner since start: its finished sessions' plus the current's."""
+
+    done: dict[str, int] = field(default_factory=dict)
+    session: FeedSession | None = None
+
+    COUNTERS = ("frames", "resyncs", "malformed")
+
+    def start(self, session: FeedSession) -> None:
+        for key, value in self.counts().items():
+            self.done[key] = value
+        self.session = session
+
+    def counts(self) -> dict[str, int]:
+        st = self.session.stats if self.session is not None else None
+        return {k: self.done.get(k, 0) + (getattr(st, k) if st else 0) for k in self.COUNTERS}
+
+
+@dataclass(frozen=True, slots=True)
+class _TalliedOptions(SessionOptions):
+    """Session options that count every session they create into ``tally``."""
+
+    tally: _Tally = field(default_factory=_Tally)
+
+    def new_session(
+        self,
+        codec: Codec,
+        listener_for: Callable[[str], BookListener],
+        on_state: StateCallback,
+        rest_base: str,
+    ) -> FeedSession:
+        session = SessionOptions.new_session(self, codec, listener_for, on_state, rest_base)
+        self.tally.start(session)
+        return session
+
+
 class _Health:
-    """Per-venue health rows for the console, from the runners' sessions (rates are taken
-    between two calls: the console refreshes a few times a second)."""
+    """Per-venue health: rows for the console, from the runners' sessions (rates are taken
+    between two calls: the console refreshes a few times a second), and the counters since
+    start of the stats events."""
 
     def __init__(self, runners: list[Runner], venues: list[str], sinks: Sequence[Drained]) -> None:
         self.runners = runners
         self.venues = venues
         self.sinks = sinks
         self._last: dict[str, tuple[float, int]] = {}
+        self._tallies: dict[str, list[_Tally]] = {v: [] for v in venues}
+
+    def session_options(self, venue: str, base: SessionOptions) -> SessionOptions:
+        """``base`` for one runner of ``venue``, counting its sessions into the totals."""
+        tally = _Tally()
+        self._tallies[venue].append(tally)
+        return _TalliedOptions(**{f.name: getattr(base, f.name) for f in fields(base)}, tally=tally)
+
+    def venue_counts(self) -> dict[str, dict[str, int]]:
+        """Per venue, since start: frames, resyncs, malformed frames, reconnects."""
+        out = {}
+        for venue in self.venues:
+            counts = [t.counts() for t in self._tallies[venue]]
+            totals = {k: sum(c[k] for c in counts) for k in _Tally.COUNTERS}
+            mine = [r for r in self.runners if r.venue == venue]
+            totals["reconnects"] = sum(max(0, r.stats.connects - 1) for r in mine)
+            out[venue] = totals
+        return out
 
     def __call__(self) -> list[VenueHealth]:
         now_ns, now = time.time_ns(), time.monotonic()
         rows = []
         sink_drops = sum(s.dropped for s in self.sinks)
+        since_start = self.venue_counts()
         for venue in self.venues:
             mine = [r for r in self.runners if r.venue == venue]
             stats = [r.session.stats for r in mine if r.session is not None]
@@ -358,9 +469,9 @@ class _Health:
                     msgs_per_s=(frames - f0) / (now - t0) if now > t0 else 0.0,
                     latency_ms=max(latencies) / 1e6 if latencies else None,
                     book_age_ms=(now_ns - min(updated)) / 1e6 if updated else None,
-                    resyncs=sum(st.resyncs for st in stats),
-                    reconnects=sum(max(0, r.stats.connects - 1) for r in mine),
-                    drops=sum(st.malformed for st in stats) + sink_drops,
+                    resyncs=since_start[venue]["resyncs"],
+                    reconnects=since_start[venue]["reconnects"],
+                    drops=since_start[venue]["malformed"] + sink_drops,
                 )
             )
         return rows

@@ -16,6 +16,7 @@ non-zero. The public keys::
     stale_after_s = 10.0    # no frame on a connection for this long -> stale, reconnect
     max_book_age_s = 60.0   # a book not updated for this long (venue heartbeats) -> stale
     warmup_ms = 0           # a (re)synced book is used only after being live this long
+    stats_interval_s = 10.0 # a "stats" event this often (and one at shutdown); 0 = none
     [fees]                  # taker fee in basis points, per venue id
     binance = 10.0
     [urls.binance]          # endpoint overrides (emulator, testnet, proxy)
@@ -68,6 +69,7 @@ class FeedsConfig:
     stale_after_s: float = 10.0
     max_book_age_s: float = 60.0
     warmup_ms: int = 0
+    stats_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ _FEEDS_RANGES = {
     "stale_after_s": (0.1, 3600.0),
     "max_book_age_s": (0.1, 86400.0),
     "warmup_ms": (0, 3_600_000),
+    "stats_interval_s": (0.0, 86400.0),
 }
 
 
