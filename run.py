@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
+from feeds.budget import RequestBudget
 from feeds.capture import CaptureError, CaptureWriter, read_capture
 from feeds.protocol import Codec
 from feeds.replay import replay_file
@@ -230,6 +231,8 @@ async def scan(plan: Plan) -> int:
         conn = 0
         for venue in plan.venues:
             cls = codec_class(venue)
+            # one REST budget per venue (its limits count per IP), shared by its connections
+            budget = RequestBudget.of(cls.rest_limits) if cls.rest_limits else None
             for symbols in _chunks(cls, plan.symbols):
                 runners.append(
                     Runner(
@@ -243,6 +246,7 @@ async def scan(plan: Plan) -> int:
                         recorder=recorder,
                         conn=conn,
                         options=options,
+                        budget=budget,
                     )
                 )
                 conn += 1
