@@ -61,6 +61,10 @@ class Venue:
     ws_path: ClassVar[str]
     """The path the real venue serves (the feed's default URL path)."""
     has_checksum: ClassVar[bool] = False
+    rest_limit: ClassVar[tuple[int, float] | None] = None
+    """REST request weight allowed per window (weight, seconds) per IP; None: unlimited."""
+    used_weight_header: ClassVar[str | None] = None
+    """The response header reporting the weight used in the window."""
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model
@@ -83,6 +87,10 @@ class Venue:
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         """Answer a REST GET, or None if the venue serves no such path."""
         return None
+
+    def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
+        """The request weight the venue charges for this GET."""
+        return 1
 
 
 # -- number text -------------------------------------------------------------------------
