@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 import httpx
 import orjson
 
+from feeds.budget import RequestBudget
 from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, CaptureWriter, Record
 from feeds.protocol import Codec
 from feeds.replay import CaptureIndex, Replayer
@@ -275,6 +276,8 @@ async def scan(plan: Plan) -> int:
         conn = 0
         for venue in plan.venues:
             cls = codec_class(venue)
+            # one REST budget per venue (its limits count per IP), shared by its connections
+            budget = RequestBudget.of(cls.rest_limits) if cls.rest_limits else None
             for symbols in _chunks(cls, plan.symbols, plan.per_connection.get(venue)):
                 runners.append(
                     Runner(
@@ -288,6 +291,7 @@ async def scan(plan: Plan) -> int:
                         recorder=recorder,
                         conn=conn,
                         options=health.session_options(venue, options),
+                        budget=budget,
                     )
                 )
                 conn += 1

@@ -199,10 +199,52 @@ Event: TypeAlias = (
 
 @dataclass(frozen=True, slots=True)
 class RestRequest:
-    """A REST request for a snapshot: absolute URL (built from the overridable REST base)."""
+    """A REST request for a snapshot: absolute URL (built from the overridable REST base) and
+    the request weight the venue charges for it (:class:`RestLimits`)."""
 
     url: str
     symbol: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RestLimits:
+    """A venue's published REST request budget and what one book snapshot costs, as data.
+
+    ``budget`` request weight per ``window_s`` seconds (per IP when ``per_ip``); a snapshot of
+    up to ``tiers[i][0]`` levels costs ``tiers[i][1]`` (ascending; the last bound is the largest
+    limit the venue serves). ``used_weight_header`` names the response header in which the
+    venue reports the weight already used in the current window, if it sends one.
+    """
+
+    budget: int
+    window_s: float
+    tiers: tuple[tuple[int, int], ...]
+    per_ip: bool = True
+    used_weight_header: str | None = None
+
+    def __post_init__(self) -> None:
+        bounds = [b for b, _ in self.tiers]
+        if not bounds or bounds != sorted(set(bounds)) or min(w for _, w in self.tiers) < 1:
+            raise ValueError("RestLimits.tiers: ascending (limit, weight >= 1) pairs")
+        if self.budget < max(w for _, w in self.tiers) or self.window_s <= 0:
+            raise ValueError("RestLimits: the budget must afford every snapshot")
+
+    def snapshot_limit(self, levels: int) -> int:
+        """The snapshot limit to ask for ``levels`` per side: the deepest one at the lowest
+        weight that covers them (every limit of a tier costs the same), at most the largest
+        limit served."""
+        for bound, _ in self.tiers:
+            if levels <= bound:
+                return bound
+        return self.tiers[-1][0]
+
+    def snapshot_weight(self, limit: int) -> int:
+        """The request weight of a snapshot with this limit."""
+        for bound, weight in self.tiers:
+            if limit <= bound:
+                return weight
+        return self.tiers[-1][1]
 
 
 @dataclass(slots=True)
@@ -232,6 +274,8 @@ class Codec:
     """How often :meth:`ping_frame` must be sent; None if the venue needs no app ping."""
     max_symbols_per_connection: ClassVar[int] = 100
     """Venue products per connection by default (symbols that share a product count once)."""
+    rest_limits: ClassVar[RestLimits | None] = None
+    """The venue's REST budget and snapshot weights (REST-snapshot venues)."""
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         self.symbols: tuple[str, ...] = tuple(symbols)
@@ -276,8 +320,9 @@ class Codec:
         """An application-level ping, sent every :attr:`ping_interval_s`."""
         return None
 
-    def snapshot_request(self, symbol: str, rest_base: str) -> RestRequest:
-        """The REST request that seeds ``symbol`` (only for SnapshotSource.REST)."""
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
+        """The REST request that seeds ``symbol`` with at least ``levels`` per side when the
+        venue serves that many (only for SnapshotSource.REST)."""
         raise NotImplementedError
 
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:

@@ -64,6 +64,13 @@ _CRC: Final[dict[ChecksumRule, Callable[[Book], int]]] = {
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
 
+# REST snapshots follow the order Binance documents for a local book
+# (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#how-to-manage-a-local-order-book-correctly):
+# open the stream and buffer its events; request a symbol's snapshot once its first event is
+# buffered (or ``snapshot_wait_s`` after opening, for a symbol with no event yet); drop the
+# buffered events the snapshot already holds; the first one applied bridges it; a snapshot
+# older than the first buffered event is fetched again, the buffer kept.
+
 
 @dataclass(frozen=True, slots=True)
 class Send:
@@ -130,6 +137,8 @@ class SessionStats:
     ignored: int = 0
     """Parts of frames of a kind the codec does not know (a new event type...), skipped."""
     snapshot_failures: int = 0
+    old_snapshots: int = 0
+    """REST snapshots older than the first buffered event (fetched again)."""
     last_frame_ns: int = 0
     latency_ns: int | None = None
     """Receive time minus the venue's own timestamp, of the last book delta that carried one
@@ -151,9 +160,11 @@ class _Symbol:
     buffer: list[BookDelta] = field(default_factory=list)  # before the REST snapshot; bounded
     updated_ns: int = 0
     refetch_at: int | None = None
+    requested: bool = False  # a REST snapshot was asked for since the last reset
 
     def reset(self) -> None:
         self.synced = False
+        self.requested = False
         self.seq = SeqState()
         self.buffer.clear()
         self.book.clear()
@@ -176,8 +187,11 @@ class FeedSession:
         stale_after_s: float = 10.0,
         max_book_age_s: float = 60.0,
         max_buffered: int = 1000,
+        snapshot_wait_s: float = 1.0,
     ) -> None:
         self.codec = codec
+        self._top_n = top_n
+        self._snapshot_wait_ns = int(snapshot_wait_s * 1e9)
         self._on_state = on_state
         self._rest_base = rest_base
         self._stale_ns = int(stale_after_s * 1e9)
@@ -215,12 +229,13 @@ class FeedSession:
 
     # -- inputs --------------------------------------------------------------------------
     def opened(self, now_ns: int) -> list[Action]:
-        """The connection is open: subscribe (and fetch REST snapshots)."""
+        """The connection is open: subscribe. REST snapshots are requested once the stream
+        delivers (the order noted after :data:`REFETCH_DELAY_NS`)."""
         self._opened_ns = self._last_ping_ns = now_ns
         self._set_state("syncing", None, now_ns)
         actions: list[Action] = [Send(f) for f in self.codec.subscribe_frames(self.codec.symbols)]
-        if self._rest:
-            actions += [self._fetch(s) for s in self.codec.symbols]
+        if self._rest and self._snapshot_wait_ns <= 0:  # no wait: right after subscribing
+            actions += [self._fetch(s) for s in self._symbols.values()]
         return actions
 
     def frame(self, data: str | bytes, now_ns: int) -> list[Action]:
@@ -310,6 +325,15 @@ class FeedSession:
             return []
         self._actions = []
         buffered = list(sym.buffer)
+        first = buffered[0].first if buffered else None
+        if self._seq_rule is SeqRule.RANGE and None not in (ev.seq, first):
+            assert ev.seq is not None and first is not None
+            if ev.seq + 1 < first:  # older than the stream: ask again, keep the buffer
+                self.stats.old_snapshots += 1
+                log.info(
+                    "%s: %s snapshot %d < first event %d", self.codec.venue, symbol, ev.seq, first
+                )
+                return [self._fetch(sym)]
         self._snapshot(sym, ev, now_ns)
         for delta in buffered:
             if not sym.synced:
@@ -348,7 +372,14 @@ class FeedSession:
             if sym.refetch_at is not None and now_ns >= sym.refetch_at:
                 sym.refetch_at = None
                 if not sym.synced:
-                    actions.append(self._fetch(sym.symbol))
+                    actions.append(self._fetch(sym))
+            elif (
+                self._rest
+                and not sym.requested
+                and not sym.synced
+                and now_ns - self._opened_ns >= self._snapshot_wait_ns
+            ):
+                actions.append(self._fetch(sym))  # no event yet: the stream is open by now
         return actions
 
     def closed(self, now_ns: int, reason: str = "disconnected") -> None:
@@ -379,7 +410,9 @@ class FeedSession:
                     sym.buffer.clear()
                     self.stats.buffer_overflow += 1
                     log.warning("%s: %s buffer overflow", self.codec.venue, sym.symbol)
-                    self._actions.append(self._fetch(sym.symbol))
+                    self._actions.append(self._fetch(sym))
+                elif not sym.requested:  # the stream delivers: now the snapshot
+                    self._actions.append(self._fetch(sym))
             return  # in-band: ignored until the (re)subscription's snapshot
         found = verdict(self._seq_rule, self._rest, sym.seq, ev)
         if found is APPLY:
@@ -463,7 +496,7 @@ class FeedSession:
             sym.listener.on_usable(False, reason, now_ns)
         actions = self._actions
         if self._rest:
-            actions.append(self._fetch(sym.symbol))
+            actions.append(self._fetch(sym))
         elif self._seq_rule is not SeqRule.SNAPSHOT_ONLY:  # snapshot-only: the next push resyncs
             unsubscribe = self.codec.unsubscribe_frames([sym.symbol])
             if not unsubscribe:  # no way to ask for a fresh snapshot of one symbol
@@ -472,8 +505,9 @@ class FeedSession:
             actions += [Send(f) for f in unsubscribe]
             actions += [Send(f) for f in self.codec.subscribe_frames([sym.symbol])]
 
-    def _fetch(self, symbol: str) -> FetchSnapshot:
-        return FetchSnapshot(self.codec.snapshot_request(symbol, self._rest_base))
+    def _fetch(self, sym: _Symbol) -> FetchSnapshot:
+        sym.requested = True
+        return FetchSnapshot(self.codec.snapshot_request(sym.symbol, self._rest_base, self._top_n))
 
     def _finish(self, reason: str, now_ns: int) -> None:
         """The connection is over (closed, stale, desynced): every book is unusable. The books

@@ -78,6 +78,12 @@ def codec_for(venue: str, conn: int) -> Codec:
     return RangeToy([BTC, ETH, XRP]) if venue == "toyrest" else CrcToy([BTC])
 
 
+AT_EVENT = SessionOptions(snapshot_wait_s=60.0)
+"""Each snapshot requested at its symbol's first event (the test's clock never reaches 60 s)."""
+AT_OPEN = SessionOptions(snapshot_wait_s=0.0)
+"""These captures come from a client that requested every snapshot right after subscribing."""
+
+
 def run(records: list[Record] | Path) -> tuple[list[Call], list[Call], ReplaySummary]:
     log: list[Call] = []
     states: list[Call] = []
@@ -89,8 +95,8 @@ def run(records: list[Record] | Path) -> tuple[list[Call], list[Call], ReplaySum
         states.append((venue, state, reason, ts))
 
     if isinstance(records, Path):
-        return log, states, replay_file(records, codec_for, listener_for, on_state)
-    return log, states, replay(records, codec_for, listener_for, on_state)
+        return log, states, replay_file(records, codec_for, listener_for, on_state, options=AT_OPEN)
+    return log, states, replay(records, codec_for, listener_for, on_state, options=AT_OPEN)
 
 
 def test_rest_answers_match_path_and_symbol_and_arrive_at_their_time() -> None:
@@ -287,7 +293,8 @@ def test_real_binance_capture_replays_to_the_model_books() -> None:
 
 def test_replaying_a_live_recording_reproduces_the_live_calls(tmp_path: Path) -> None:
     """Record a live run (fake transport, REST answers out of order with the frames, a gap,
-    a resync), replay the capture: the listeners see exactly the same calls."""
+    a resync; each snapshot requested at its symbol's first event), replay the capture: the
+    listeners see exactly the same calls."""
     answers = {
         "BTCUSDT": [body(10, "100"), body(20, "99")],
         "ETHUSDT": [body(5, "10")],
@@ -304,7 +311,7 @@ def test_replaying_a_live_recording_reproduces_the_live_calls(tmp_path: Path) ->
         await until(lambda: h.session_stat("frames") == n)
 
     async def live(recorder: CaptureWriter) -> Harness:
-        h = Harness(RangeToy, [BTC, ETH], handler=answer, recorder=recorder)
+        h = Harness(RangeToy, [BTC, ETH], handler=answer, recorder=recorder, options=AT_EVENT)
         async with h.running():
             fake = await connected(h, 1)
             steps = [
@@ -333,9 +340,10 @@ def test_replaying_a_live_recording_reproduces_the_live_calls(tmp_path: Path) ->
         lambda venue, conn: RangeToy([BTC, ETH]),
         lambda venue, symbol: Listener(symbol, log),
         lambda *a: None,
+        options=AT_EVENT,
     )
     assert log == h.log
-    assert len(log) == 12
+    assert len(log) == 10  # each snapshot lands with its buffered first event: one call
     assert (summary.rest_served, summary.rest_unanswered, summary.frames) == (3, 0, 5)
 
 

@@ -73,6 +73,10 @@ class Venue:
     has_checksum: ClassVar[bool] = False
     body_faults: ClassVar[bool] = False
     """Whether sessions implement the ``bad_body`` and ``novel`` faults."""
+    rest_limit: ClassVar[tuple[int, float] | None] = None
+    """REST request weight allowed per window (weight, seconds) per IP; None: unlimited."""
+    used_weight_header: ClassVar[str | None] = None
+    """The response header reporting the weight used in the window."""
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model
@@ -95,6 +99,10 @@ class Venue:
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         """Answer a REST GET, or None if the venue serves no such path."""
         return None
+
+    def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
+        """The request weight the venue charges for this GET."""
+        return 1
 
 
 # -- number text -------------------------------------------------------------------------
