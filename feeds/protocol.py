@@ -202,6 +202,9 @@ class Codec:
     ping_interval_s: ClassVar[float | None] = None
     """How often :meth:`ping_frame` must be sent; None if the venue needs no app ping."""
     max_symbols_per_connection: ClassVar[int] = 100
+    requests_per_hour: ClassVar[int | None] = None
+    """Subscribe/unsubscribe requests (frames) one connection may send in any hour; None if
+    the venue documents no such limit. The session resyncs within it, else reconnects."""
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         self.symbols: tuple[str, ...] = tuple(symbols)

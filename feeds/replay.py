@@ -237,7 +237,7 @@ class _Replay:
             elif isinstance(action, Reconnect):
                 self.summary.reconnects += 1
                 self.end(key, action.reason, t)
-            # Send: the session's own frames go nowhere in a replay
+            # Send, Ping: the session's own frames go nowhere in a replay
 
     def fetch(
         self,

@@ -35,6 +35,7 @@ from feeds.session import (
     BookListener,
     FeedSession,
     FetchSnapshot,
+    Ping,
     Reconnect,
     Send,
     StateCallback,
@@ -244,9 +245,17 @@ class Runner:
                 await self._execute(live, actions)
 
     async def _tick_loop(self, live: _Live) -> None:
+        conn, session = live.conn, live.session
+        control = 0
         while not live.stop.done():
             await asyncio.sleep(self.tick_interval_s)
-            await self._execute(live, live.session.tick(self.clock()))
+            now = self.clock()
+            # WebSocket pings and pongs never reach recv: they count as traffic here, once a
+            # tick, before the session checks the connection's liveness.
+            if conn.control_frames != control:
+                session.alive(now, conn.control_frames - control)
+                control = conn.control_frames
+            await self._execute(live, session.tick(now))
 
     async def _execute(self, live: _Live, actions: Iterable[Action]) -> None:
         for action in actions:
@@ -256,6 +265,11 @@ class Runner:
                 self._record("out", self.ws_url, action.frame, self.clock())
                 try:
                     await live.conn.send(action.frame)
+                except TransportClosed as exc:
+                    live.finish(exc.reason)
+            elif isinstance(action, Ping):
+                try:
+                    await live.conn.ping()
                 except TransportClosed as exc:
                     live.finish(exc.reason)
             elif isinstance(action, FetchSnapshot):

@@ -543,7 +543,9 @@ def test_pings_due_every_interval() -> None:
 def test_silent_connection_goes_stale() -> None:
     s, log = live_in_band(make_codec(), stale_after_s=10.0)
     s.frame('{"hb": 1}', T0 + 5 * S)
-    assert s.tick(T0 + 15 * S) == []
+    assert s.tick(T0 + 10 * S - 1) == []
+    assert s.tick(T0 + 10 * S) == [Send('{"op":"ping"}')]  # quiet for half of it: a probe
+    assert s.tick(T0 + 15 * S) == []  # one probe per quiet spell
     assert s.tick(T0 + 15 * S + 1) == [Reconnect("stale")]
     assert log.take() == [
         usable(BTC, False, "stale", T0 + 15 * S + 1),

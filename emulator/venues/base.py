@@ -53,6 +53,11 @@ class Session:
         """Frames sent once a second (venue heartbeats)."""
         return []
 
+    def overlap(self, count: int) -> None:
+        """Make the next ``count`` book events of each symbol also cover the previous event's
+        update ids (only venues with :attr:`Venue.has_ranges`)."""
+        raise NotImplementedError
+
 
 class Venue:
     """One emulated venue: paths, venue-wide state, sessions, REST."""
@@ -61,6 +66,8 @@ class Venue:
     ws_path: ClassVar[str]
     """The path the real venue serves (the feed's default URL path)."""
     has_checksum: ClassVar[bool] = False
+    has_ranges: ClassVar[bool] = False
+    """Book events carry update-id ranges ``[U, u]`` (the ``overlap`` fault applies)."""
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model
