@@ -23,10 +23,14 @@ from emulator.market import MarketModel
 from emulator.venues.okx import Okx as EmulatedOkx
 from feeds.backoff import Backoff
 from feeds.book import Book
+from feeds.checksum import kraken_crc32
 from feeds.protocol import Codec
 from feeds.runner import Runner, SessionOptions
+from feeds.session import FeedSession
 from feeds.venues import codec_class
+from feeds.venues.kraken import Kraken
 from feeds.venues.okx import Okx
+from tests.test_venue_kraken import v2_book
 
 T0 = 1_795_000_000_000_000_000
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
@@ -383,3 +387,22 @@ def test_quiet_symbols_never_change_in_the_model() -> None:
         book = model.books[(venue, "ETH/USDT")]
         assert (book.bids, book.asks) == before[(venue, "ETH/USDT")]
         assert model.books[(venue, "BTC/USDT")].bids != before[(venue, "BTC/USDT")][0]
+
+
+def test_kraken_at_depth_25_checksums_only_the_top_10() -> None:
+    # Levels 11..25 are kept but unprotected: an update lost there goes unnoticed while the
+    # top 10 (and so every checksum) still matches.
+    bids = [(f"{100 - k}.0", "1.0") for k in range(25)]
+    asks = [(f"{101 + k}.0", "1.0") for k in range(25)]
+    session = FeedSession(Kraken(["BTC/USD"], depth=25), lambda _: Leg(), lambda *a: None)
+    session.opened(T0)
+    crc = kraken_crc32(bids[:10], asks[:10])
+    assert session.frame(v2_book("snapshot", bids, asks, crc), T0) == []
+    # the venue changed level 15 (bid 85.0 -> 2.0), and that update was lost; the next
+    # update changes the best bid, with the checksum of the venue's own book
+    venue_bids = [("100.0", "3.0"), *bids[1:15], ("85.0", "2.0"), *bids[16:]]
+    crc = kraken_crc32(venue_bids[:10], asks[:10])
+    assert session.frame(v2_book("update", [("100.0", "3.0")], [], crc), T0 + 1) == []
+    stats = session.stats
+    assert (stats.checksum_ok, stats.checksum_fail, stats.resyncs) == (2, 0, 0)
+    assert session.books["BTC/USD"].side(True)[15] == (85.0, 1.0)  # the venue has 2.0
