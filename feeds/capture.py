@@ -3,10 +3,12 @@
 ``{"v":1,"t":<ns>,"venue":"kraken","dir":"in","url":"wss://...","data":"<frame>"}``
 
 ``dir`` is ``in`` (frame received), ``out`` (frame sent), ``open``/``close`` (connection
-events, ``data`` empty) or ``rest`` (a REST response used as a snapshot; ``url`` is the
-request). Binary frames carry ``"b64"`` instead of ``"data"``. One optional field is added
-within version 1: ``"conn"``, an integer naming the connection when a capture interleaves
-several connections of the same venue (absent means connection 0).
+events, ``data`` empty), ``rest`` (a REST response used as a snapshot; ``url`` is the
+request) or ``ctl`` (WebSocket pings and pongs received, which are no frames but keep the
+connection alive; ``data`` is their count in decimal). Binary frames carry ``"b64"`` instead
+of ``"data"``. Added within version 1: the optional field ``"conn"``, an integer naming the
+connection when a capture interleaves several connections of the same venue (absent means
+connection 0), and the ``ctl`` records.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import IO, Final, Literal, cast
 
 import orjson
 
-Direction = Literal["in", "out", "open", "close", "rest"]
-DIRECTIONS: Final = frozenset({"in", "out", "open", "close", "rest"})
+Direction = Literal["in", "out", "open", "close", "rest", "ctl"]
+DIRECTIONS: Final = frozenset({"in", "out", "open", "close", "rest", "ctl"})
 
 
 class CaptureError(ValueError):
@@ -84,6 +86,10 @@ def parse_record(line: bytes | str, where: str = "") -> Record:
         data = obj["data"]
     else:
         raise CaptureError(f"{where}: a record needs 'data' (string) or 'b64'")
+    if direction == "ctl" and not (
+        isinstance(data, str) and 0 < len(data) <= 9 and data.isascii() and data.isdigit()
+    ):
+        raise CaptureError(f"{where}: a 'ctl' record's 'data' must be a count (decimal text)")
     return Record(t=t, venue=venue, dir=direction, url=url, data=data, conn=conn)
 
 

@@ -2,11 +2,12 @@
 
 Synchronous and deterministic: the clock is each record's ``t``. One
 :class:`~feeds.session.FeedSession` per recorded connection (``venue`` + ``conn``): ``open``
-starts it, ``in`` frames are fed to it, ``close`` ends it; ``out`` records are ignored (the
-session makes its own frames, which go nowhere). ``session.tick`` runs as replay time
-advances, every ``tick_interval_s`` of replay time, so staleness replays too; a ``Reconnect``
-the session asks for ends it (state ``down``) and its frames are skipped until the
-connection's next ``open``, as a live runner would have stopped reading.
+starts it, ``in`` frames are fed to it, ``ctl`` records (WebSocket pings and pongs) keep it
+alive, ``close`` ends it; ``out`` records are ignored (the session makes its own frames,
+which go nowhere). ``session.tick`` runs as replay time advances, every ``tick_interval_s``
+of replay time, so staleness replays too; a ``Reconnect`` the session asks for ends it
+(state ``down``) and its frames are skipped until the connection's next ``open``, as a live
+runner would have stopped reading.
 
 REST snapshots: each ``FetchSnapshot`` is answered by the next unused ``rest`` record of the
 same venue whose URL has the same path and the same symbol query parameters
@@ -171,6 +172,8 @@ class _Replay:
                 else:
                     self.summary.frames += 1
                     self.execute(key, session, session.frame(r.data, r.t), r.t)
+            elif r.dir == "ctl" and key in self.active:  # pings/pongs: the connection lived
+                self.active[key].alive(r.t, int(r.data))
         while self.pending:  # answers recorded out of time order: deliver at their own time
             self.advance(self.pending[0].t)
         return self.summary

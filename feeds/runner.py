@@ -7,8 +7,8 @@ is refused, or the session asks (stale, desynced). REST snapshots are fetched by
 tasks, at most one per symbol and a bounded number at once, so a resync never blocks the read
 loop or other symbols; a failed fetch is reported to the session and retried with backoff.
 Every task is owned by an :class:`asyncio.TaskGroup`; cancelling :meth:`Runner.run` closes
-the connection and returns cleanly. With a recorder, every open/out/in/close/rest is written
-as capture v1 with ``t`` from the injected clock.
+the connection and returns cleanly. With a recorder, every open/out/in/close/rest (and ctl:
+WebSocket pings and pongs) is written as capture v1 with ``t`` from the injected clock.
 
 Failures map to one action each (DESIGN 6): :class:`~feeds.transport.ConnectFailed` and
 :class:`~feeds.transport.TransportClosed` -> state ``down`` + reconnect with backoff;
@@ -253,8 +253,9 @@ class Runner:
             # WebSocket pings and pongs never reach recv: they count as traffic here, once a
             # tick, before the session checks the connection's liveness.
             if conn.control_frames != control:
-                session.alive(now, conn.control_frames - control)
-                control = conn.control_frames
+                count, control = conn.control_frames - control, conn.control_frames
+                session.alive(now, count)
+                self._record("ctl", self.ws_url, str(count), now)
             await self._execute(live, session.tick(now))
 
     async def _execute(self, live: _Live, actions: Iterable[Action]) -> None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 
 from feeds.budget import RequestBudget
+from feeds.capture import CaptureError, CaptureWriter, Record, parse_record, read_capture
 from feeds.protocol import SeqRule
+from feeds.replay import replay
 from feeds.session import HOUR_NS, FeedSession, Ping, Reconnect, Send
 from feeds.wsclient import websocket_connect
 from tests.fakecodec import FakeCodec, make_codec
@@ -35,6 +39,7 @@ from tests.test_session import (
 )
 
 PING = Send('{"op":"ping"}')
+WS = "ws://crc.invalid/ws"
 
 
 class NoAppPing(FakeCodec):
@@ -231,3 +236,63 @@ def test_client_counts_pings_and_pongs_and_sends_pings() -> None:
             await conn.close()
 
     asyncio.run(body())
+
+
+# -- capture and replay: pings and pongs are recorded, and keep the replayed connection alive --
+
+
+def test_runner_records_pings_and_pongs_as_ctl_records(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with CaptureWriter(tmp_path / "rec.ndjson") as recorder:
+            h = Harness(CrcToy, [BTC_USDT], recorder=recorder)
+            async with h.running():
+                fake = await connected(h, 1)
+                h.clock.advance(S)
+                fake.control(2)
+                await until(lambda: h.session_stat("control_frames") == 2)
+
+    asyncio.run(scenario())
+    lines = (tmp_path / "rec.ndjson").read_text().splitlines()
+    ctl = '{"v":1,"t":%d,"venue":"toycrc","dir":"ctl","url":"%s","data":"2"}'
+    assert lines[2] == ctl % (T0 + S, WS)
+    assert [r.dir for r in read_capture(tmp_path / "rec.ndjson")] == ["open", "out", "ctl", "close"]
+
+
+def _replayed(ctl_every_s: int | None) -> list[tuple[object, ...]]:
+    snapshot = crc_snapshot([("100", "1")], [("101", "1")])
+    records = [Record(T0, "toycrc", "open", WS, ""), Record(T0 + 1, "toycrc", "in", WS, snapshot)]
+    if ctl_every_s is not None:
+        records += [
+            Record(T0 + k * S, "toycrc", "ctl", WS, "1")
+            for k in range(ctl_every_s, 30, ctl_every_s)
+        ]
+    records.append(Record(T0 + 30 * S, "toycrc", "in", WS, snapshot))
+    states: list[tuple[object, ...]] = []
+    replay(
+        records,
+        lambda venue, conn: CrcToy([BTC_USDT]),
+        lambda venue, symbol: Log().listener_for(symbol),
+        lambda venue, state, reason, ts: states.append((state, reason, ts)),
+    )
+    return states
+
+
+def test_replay_counts_ctl_records_as_traffic() -> None:
+    assert _replayed(4) == [
+        ("connecting", None, T0),
+        ("syncing", None, T0),
+        ("live", None, T0 + 1),
+    ]
+    # without them, the same capture is stale at its next record (replay ticks at records)
+    assert _replayed(None)[3:5] == [
+        ("stale", "no frame for 30.0 s", T0 + 30 * S),
+        ("down", "stale", T0 + 30 * S),
+    ]
+
+
+def test_a_ctl_record_carries_a_count() -> None:
+    head = '{"v":1,"t":1,"venue":"okx","dir":"ctl","url":"ws://x",'
+    assert parse_record(head + '"data":"12"}').data == "12"
+    for data in ('"data":""', '"data":"-1"', '"data":"1.5"', '"data":"1234567890"', '"b64":"MQ=="'):
+        with pytest.raises(CaptureError, match="'ctl' record's 'data' must be a count"):
+            parse_record(head + data + "}")
