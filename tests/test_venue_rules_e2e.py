@@ -19,6 +19,7 @@ import pytest
 import websockets
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
+from emulator.cli import parse_args
 from emulator.market import MarketModel
 from emulator.venues.okx import Okx as EmulatedOkx
 from feeds.backoff import Backoff
@@ -406,3 +407,19 @@ def test_kraken_at_depth_25_checksums_only_the_top_10() -> None:
     stats = session.stats
     assert (stats.checksum_ok, stats.checksum_fail, stats.resyncs) == (2, 0, 0)
     assert session.books["BTC/USD"].side(True)[15] == (85.0, 1.0)  # the venue has 2.0
+
+
+def test_emulator_command_line_options() -> None:
+    args = ["--symbols", "BTC/USDT,ETH/USDT", "--quiet-symbols", "ETH/USDT"]
+    config, _ = parse_args([*args, "--ping-interval", "0", "--bybit-ts-text"])
+    assert config.market.quiet_symbols == frozenset({"ETH/USDT"})
+    assert (config.ping_interval_s, config.bybit_ts_text, config.okx_requests_per_hour) == (
+        None,
+        True,
+        480,
+    )
+    config, _ = parse_args(["--okx-requests-per-hour", "3", "--ping-interval", "0.5"])
+    assert (config.ping_interval_s, config.okx_requests_per_hour) == (0.5, 3)
+    assert config.market.quiet_symbols == frozenset()
+    with pytest.raises(SystemExit):
+        parse_args(["--symbols", "BTC/USDT", "--quiet-symbols", "SOL/USDT"])
