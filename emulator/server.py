@@ -28,12 +28,24 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from emulator.market import Dislocation, MarketConfig, MarketModel
+from emulator.ratelimit import WeightLimiter
 from emulator.venues import VENUES, Venue
 from emulator.venues.base import Out, Session
 
 CONN_FAULTS: Final = frozenset(
-    {"disconnect", "abort", "gap", "overlap", "bad_checksum", "malformed", "stall", "silent"}
-    | {"slow"}
+    {
+        "disconnect",
+        "abort",
+        "gap",
+        "overlap",
+        "bad_checksum",
+        "bad_body",
+        "novel",
+        "malformed",
+        "stall",
+        "silent",
+        "slow",
+    }
 )
 FAULTS: Final = CONN_FAULTS | {"crossed", "rest_error", "rest_timeout"}
 
@@ -67,6 +79,9 @@ class EmulatorConfig:
     faults: tuple[FaultSpec, ...] = ()
     max_queued: int = 10_000
     """Frames queued for one connection before the emulator drops it as too slow."""
+    rest_limit: tuple[int, float] | None = None
+    """Every limited venue's REST budget as (weight, seconds) instead of its real one, bans
+    scaled alike (tests: the same weights against a shorter window)."""
 
 
 @dataclass(slots=True)
@@ -77,6 +92,7 @@ class _Conn:
     queue: asyncio.Queue[str]
     gap: int = 0
     corrupt: int = 0
+    bad_body: int = 0
     stall_until: float = 0.0
     slow_delay: float = 0.0
     slow_until: float = 0.0
@@ -92,6 +108,7 @@ class _VenueServer:
     pending: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     rest_faults: deque[tuple[str, dict[str, object]]] = field(default_factory=deque)
     rest_served: int = 0
+    limiter: WeightLimiter | None = None
 
 
 class Emulator:
@@ -111,6 +128,11 @@ class Emulator:
         self._venues = {
             v: _VenueServer(VENUES[v](self.model, options)) for v in config.market.venues
         }
+        for vs in self._venues.values():
+            limit = config.rest_limit or vs.venue.rest_limit
+            if vs.venue.rest_limit is not None and limit is not None:
+                ban_s = 120.0 * limit[1] / 60.0
+                vs.limiter = WeightLimiter(limit[0], limit[1], ban_s=ban_s)
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -185,6 +207,11 @@ class Emulator:
         """REST requests answered so far (including injected errors)."""
         return self._venues[venue].rest_served
 
+    def rest_limits(self, venue: str) -> WeightLimiter | None:
+        """The venue's request-weight limiter: ``max_used`` in any window, 429s and 418s
+        answered (None for a venue without limits)."""
+        return self._venues[venue].limiter
+
     # -- time ------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:
         """Advance the model ``n`` steps and queue every resulting frame."""
@@ -225,6 +252,9 @@ class Emulator:
         events whose update-id range also covers the previous event's, as allowed by
         update-id ranges; Binance), ``bad_checksum`` (count=1
         frames with a wrong checksum; OKX, Kraken), ``malformed`` (a truncated frame),
+        ``bad_body`` (count=1 book frames keep their envelope and counter, their updates
+        are malformed; Coinbase), ``novel`` (count=1 frames of an event type and a side no
+        client knows, changing no book; Coinbase),
         ``stall`` (seconds=inf: send nothing, keep the connection), ``silent`` (seconds=inf:
         send nothing and read nothing, so not even a WebSocket ping is answered: a black
         hole; reading resumes after ``seconds``), ``slow`` (delay_s per
@@ -244,6 +274,8 @@ class Emulator:
             raise ValueError(f"{venue} sends no checksum")
         if fault == "overlap" and not vs.venue.has_ranges:
             raise ValueError(f"{venue} sends no update-id ranges")
+        if fault in ("bad_body", "novel") and not vs.venue.body_faults:
+            raise ValueError(f"{venue} has no {fault} fault")
         if fault == "crossed":
             symbol = params.get("symbol")
             for s in [symbol] if isinstance(symbol, str) else self.config.market.symbols:
@@ -278,6 +310,12 @@ class Emulator:
             conn.session.overlap(count)
         elif fault == "bad_checksum":
             conn.corrupt += count
+        elif fault == "bad_body":
+            conn.bad_body += count
+        elif fault == "novel":
+            self._put(
+                vs, conn, [o for _ in range(count) for o in conn.session.novel(self.model.now_ns)]
+            )
         elif fault == "malformed":
             text = conn.last or '{"channel":"book","type":"update","data":[{"symbol":'
             self._put(vs, conn, [Out(text[: max(1, len(text) // 2)])] * count)
@@ -297,6 +335,9 @@ class Emulator:
             if out.book and conn.gap > 0:
                 conn.gap -= 1
                 continue
+            if out.book and conn.bad_body > 0:
+                conn.bad_body -= 1
+                out = conn.session.bad_body(out)
             try:
                 conn.queue.put_nowait(out.frame)
             except asyncio.QueueFull:
@@ -319,10 +360,26 @@ class Emulator:
             else:
                 status = int(_num(params.get("status", 429)))
                 return _json(connection, status, '{"code":-1003,"msg":"Too many requests."}')
-        answer = vs.venue.rest(url.path, dict(parse_qsl(url.query)), self.model.now_ns)
+        query = dict(parse_qsl(url.query))
+        headers: dict[str, str] = {}
+        if vs.limiter is not None:
+            ip = str(connection.remote_address[0]) if connection.remote_address else ""
+            weight = vs.venue.rest_weight(url.path, query)
+            admission = vs.limiter.admit(ip, weight, time.monotonic_ns())
+            if vs.venue.used_weight_header:
+                headers[vs.venue.used_weight_header] = str(admission.used)
+            if admission.retry_after_s is not None:
+                headers["Retry-After"] = str(admission.retry_after_s)
+            if admission.status == 429:
+                body = '{"code":-1003,"msg":"Too many requests; current limit is exceeded."}'
+                return _json(connection, 429, body, headers)
+            if admission.status == 418:
+                body = '{"code":-1003,"msg":"Way too many requests; IP banned."}'
+                return _json(connection, 418, body, headers)
+        answer = vs.venue.rest(url.path, query, self.model.now_ns)
         if answer is None:
             return connection.respond(404, "not found\n")
-        return _json(connection, answer.status, answer.body)
+        return _json(connection, answer.status, answer.body, headers)
 
     async def _handle(self, vs: _VenueServer, ws: ServerConnection) -> None:
         cid = next(self._ids)
@@ -368,9 +425,13 @@ def _num(value: object) -> float:
     return float(value)
 
 
-def _json(connection: ServerConnection, status: int, body: str) -> Response:
+def _json(
+    connection: ServerConnection, status: int, body: str, extra: Mapping[str, str] | None = None
+) -> Response:
     response = connection.respond(status, body)
     headers = Headers(response.headers)
     del headers["Content-Type"]
     headers["Content-Type"] = "application/json;charset=UTF-8"
+    for name, value in (extra or {}).items():
+        headers[name] = value
     return Response(response.status_code, response.reason_phrase, headers, response.body)

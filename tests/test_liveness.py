@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 
-from feeds.budget import RequestBudget
+from feeds.budget import ConnectionBudget
 from feeds.capture import CaptureError, CaptureWriter, Record, parse_record, read_capture
 from feeds.protocol import SeqRule
 from feeds.replay import replay
@@ -153,7 +153,7 @@ def test_venues_without_a_budget_resync_without_limit() -> None:
 
 
 def test_request_budget_edges() -> None:
-    b = RequestBudget(3, 10)
+    b = ConnectionBudget(3, 10)
     assert (b.spend(2, 100), b.spend(2, 101), b.spend(1, 101)) == (True, False, True)
     assert b.left(109) == 0
     assert b.left(110) == 2  # the two sent at 100 left the window [101, 110]
@@ -170,7 +170,7 @@ def test_request_budget_edges() -> None:
 def test_fuzz_request_budget_matches_counting_every_window(
     limit: int, window: int, steps: Sequence[tuple[int, int]]
 ) -> None:
-    b = RequestBudget(limit, window)
+    b = ConnectionBudget(limit, window)
     sent: list[int] = []
     now = 0
     for dt, count in steps:

@@ -77,6 +77,7 @@ class _Leg:
 
 def new(codec: FakeCodec, **kw: Any) -> tuple[FeedSession, Log]:
     log = Log()
+    kw.setdefault("snapshot_wait_s", 0.0)  # REST snapshots right after subscribing
     return FeedSession(codec, log.listener_for, log.on_state, rest_base="http://r", **kw), log
 
 

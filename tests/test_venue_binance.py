@@ -237,11 +237,11 @@ def test_subscribe_frames_and_urls() -> None:
     assert codec.ws_url("") == "wss://stream.binance.com:9443/ws"
     assert codec.ws_url("ws://127.0.0.1:8765/") == "ws://127.0.0.1:8765/ws"
     assert codec.ws_url("ws://127.0.0.1:8765/stream") == "ws://127.0.0.1:8765/stream"
-    assert codec.snapshot_request("BTC/USDT", "") == RestRequest(
-        "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", "BTC/USDT"
+    assert codec.snapshot_request("BTC/USDT", "", 20) == RestRequest(
+        "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=100", "BTC/USDT", 5
     )
-    assert BinanceUS(["ZRX/USDT"]).snapshot_request("ZRX/USDT", "http://127.0.0.1:9/") == (
-        RestRequest("http://127.0.0.1:9/api/v3/depth?symbol=ZRXUSDT&limit=1000", "ZRX/USDT")
+    assert BinanceUS(["ZRX/USDT"]).snapshot_request("ZRX/USDT", "http://127.0.0.1:9/", 20) == (
+        RestRequest("http://127.0.0.1:9/api/v3/depth?symbol=ZRXUSDT&limit=100", "ZRX/USDT", 1)
     )
 
 
@@ -391,9 +391,18 @@ def test_session_replay_matches_the_reference_after_every_message(
     canonical = {codec.venue_symbol(s): s for s in symbols}
     legs = {s: RecordingLeg() for s in symbols}
     states: list[tuple[str, str | None]] = []
-    session = FeedSession(codec, legs.__getitem__, lambda st_, why, _t: states.append((st_, why)))
+    # recorded by a client that requested the snapshots right after subscribing
+    session = FeedSession(
+        codec,
+        legs.__getitem__,
+        lambda st_, why, _t: states.append((st_, why)),
+        snapshot_wait_s=0.0,
+    )
     ref = ReferenceReplay()
-    recorded_urls = sorted(r.url for r in records(name) if r.dir == "rest")
+    # limit=100 (weight 5, covers the 20 levels kept) where the recording asked for 1000
+    recorded_urls = sorted(
+        r.url.replace("limit=1000", "limit=100") for r in records(name) if r.dir == "rest"
+    )
     for record in records(name):
         if record.dir == "open":
             actions = session.opened(record.t)

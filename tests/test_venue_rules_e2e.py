@@ -106,7 +106,8 @@ def feed(
         http=http,
         backoff=Backoff(base_s=0.01, cap_s=0.05),
         clock=clock,
-        options=SessionOptions(stale_after_s=stale_after_s),
+        # snapshots right after subscribing: a clock that stands still never ends a wait
+        options=SessionOptions(stale_after_s=stale_after_s, snapshot_wait_s=0.0),
         tick_interval_s=0.02,
     )
     return Feed(runner, legs, states, times)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -28,6 +29,11 @@ class Binance(Venue):
     name = "binance"
     ws_path = "/ws"
     has_ranges = True
+    # REQUEST_WEIGHT 6000 per minute per IP; GET /api/v3/depth weighs 5 / 25 / 50 / 250 for
+    # limits up to 100 / 500 / 1000 / 5000 (rest-api/limits, market-data-endpoints#order-book).
+    rest_limit = (6000, 60.0)
+    used_weight_header = "X-MBX-USED-WEIGHT-1M"
+    depth_weights: ClassVar[tuple[int, int, int, int]] = (5, 25, 50, 250)
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         super().__init__(model, options)
@@ -53,6 +59,18 @@ class Binance(Venue):
             streams = "/".join(parse_qs(url.query).get("streams", [])).split("/")
             return BinanceSession(self, combined=True, streams=[s for s in streams if s])
         return None
+
+    def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
+        if path != "/api/v3/depth":
+            return 1
+        try:
+            limit = int(query.get("limit", "100"))
+        except ValueError:
+            limit = 100
+        small, medium, large, full = self.depth_weights
+        return (
+            small if limit <= 100 else medium if limit <= 500 else large if limit <= 1000 else full
+        )
 
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         if path != "/api/v3/depth":
@@ -82,6 +100,9 @@ class BinanceUS(Binance):
     """Binance.US: the same protocol on other hosts, with its own book (its own profile)."""
 
     name = "binanceus"
+    # Binance.US: 1200 per minute; depth weighs 1 / 5 / 10 / 50 (docs.binance.us)
+    rest_limit = (1200, 60.0)
+    depth_weights = (1, 5, 10, 50)
 
 
 class BinanceSession(Session):

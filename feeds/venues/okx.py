@@ -1,4 +1,4 @@
-"""OKX v5 public order-book codec (``okx``; the seed's ``okex``/``okex3``).
+"""OKX v5 public order-book codec (``okx``; the older ccxt ids ``okex``/``okex3``).
 
 Protocol (https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel):
 subscribe the ``books`` channel (400 levels, 100 ms); the venue pushes ``action:"snapshot"``
