@@ -61,7 +61,9 @@ class SlidingWindow:
         return self._used
 
     def add(self, weight: int, now_ns: int) -> None:
-        """Count ``weight`` spent at ``now_ns``."""
+        """Count ``weight`` spent at ``now_ns`` (nothing to count for weight 0)."""
+        if weight <= 0:
+            return
         self._spent.append((now_ns, weight))
         self._used += weight
         self.peak = max(self.peak, self._used)

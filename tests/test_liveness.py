@@ -296,3 +296,10 @@ def test_a_ctl_record_carries_a_count() -> None:
     for data in ('"data":""', '"data":"-1"', '"data":"1.5"', '"data":"1234567890"', '"b64":"MQ=="'):
         with pytest.raises(CaptureError, match="'ctl' record's 'data' must be a count"):
             parse_record(head + data + "}")
+
+
+def test_spending_nothing_holds_no_entry() -> None:
+    b = ConnectionBudget(2, 10)
+    for now in range(100):
+        assert b.spend(0, now)
+    assert (b.left(100), len(b._window._spent)) == (2, 0)
