@@ -37,11 +37,13 @@ CONN_FAULTS: Final = frozenset(
         "disconnect",
         "abort",
         "gap",
+        "overlap",
         "bad_checksum",
         "bad_body",
         "novel",
         "malformed",
         "stall",
+        "silent",
         "slow",
     }
 )
@@ -66,6 +68,14 @@ class EmulatorConfig:
     autorun: bool = True
     """Step the model from the loop clock; False: only :meth:`Emulator.step` moves it."""
     okx_checksum_zero: bool = False
+    bybit_ts_text: bool = False
+    """Bybit sends ``ts`` as a string of digits instead of a JSON number (both are seen)."""
+    okx_requests_per_hour: int = 480
+    """OKX's subscribe/unsubscribe budget per connection; a request over it is refused with
+    error 60014 (https://www.okx.com/docs-v5/en/#overview-websocket-connect)."""
+    ping_interval_s: float | None = 20.0
+    """WebSocket pings the venue sends on every connection (Binance: every 20 s); None: none.
+    A ping unanswered for as long closes the connection."""
     faults: tuple[FaultSpec, ...] = ()
     max_queued: int = 10_000
     """Frames queued for one connection before the emulator drops it as too slow."""
@@ -110,7 +120,11 @@ class Emulator:
             raise ValueError(f"no emulated venue {unknown} (have {sorted(VENUES)})")
         self.config, self.clock = config, clock
         self.model = MarketModel(config.market, clock())
-        options = {"okx_checksum_zero": config.okx_checksum_zero}
+        options = {
+            "okx_checksum_zero": config.okx_checksum_zero,
+            "okx_requests_per_hour": config.okx_requests_per_hour,
+            "bybit_ts_text": config.bybit_ts_text,
+        }
         self._venues = {
             v: _VenueServer(VENUES[v](self.model, options)) for v in config.market.venues
         }
@@ -145,6 +159,8 @@ class Emulator:
                 process_request=functools.partial(self._process_request, vs),
                 compression=None,
                 max_size=2**16,
+                ping_interval=self.config.ping_interval_s,
+                ping_timeout=self.config.ping_interval_s,
             )
             vs.port = next(iter(vs.server.sockets)).getsockname()[1]
         if self.config.autorun:
@@ -232,12 +248,16 @@ class Emulator:
         none open, on the next that opens). Faults and their parameters:
 
         ``disconnect`` (code=1001, reason), ``abort`` (transport dropped, no close frame),
-        ``gap`` (count=1 book frames not sent: a sequence skip), ``bad_checksum`` (count=1
+        ``gap`` (count=1 book frames not sent: a sequence skip), ``overlap`` (count=1 book
+        events whose update-id range also covers the previous event's, as allowed by
+        update-id ranges; Binance), ``bad_checksum`` (count=1
         frames with a wrong checksum; OKX, Kraken), ``malformed`` (a truncated frame),
         ``bad_body`` (count=1 book frames keep their envelope and counter, their updates
         are malformed; Coinbase), ``novel`` (count=1 frames of an event type and a side no
         client knows, changing no book; Coinbase),
-        ``stall`` (seconds=inf: send nothing, keep the connection), ``slow`` (delay_s per
+        ``stall`` (seconds=inf: send nothing, keep the connection), ``silent`` (seconds=inf:
+        send nothing and read nothing, so not even a WebSocket ping is answered: a black
+        hole; reading resumes after ``seconds``), ``slow`` (delay_s per
         frame for seconds=inf), ``crossed`` (symbol=all, steps=1: a bid above the best ask,
         venue-wide), ``rest_error`` (status=429, count=1), ``rest_timeout`` (delay_s=30,
         count=1: REST answers late).
@@ -252,6 +272,8 @@ class Emulator:
         vs = self._venues[venue]
         if fault == "bad_checksum" and not vs.venue.has_checksum:
             raise ValueError(f"{venue} sends no checksum")
+        if fault == "overlap" and not vs.venue.has_ranges:
+            raise ValueError(f"{venue} sends no update-id ranges")
         if fault in ("bad_body", "novel") and not vs.venue.body_faults:
             raise ValueError(f"{venue} has no {fault} fault")
         if fault == "crossed":
@@ -284,6 +306,8 @@ class Emulator:
             conn.ws.transport.abort()
         elif fault == "gap":
             conn.gap += count
+        elif fault == "overlap":
+            conn.session.overlap(count)
         elif fault == "bad_checksum":
             conn.corrupt += count
         elif fault == "bad_body":
@@ -295,8 +319,13 @@ class Emulator:
         elif fault == "malformed":
             text = conn.last or '{"channel":"book","type":"update","data":[{"symbol":'
             self._put(vs, conn, [Out(text[: max(1, len(text) // 2)])] * count)
-        elif fault == "stall":
+        elif fault in ("stall", "silent"):
             conn.stall_until = now + seconds
+            if fault == "silent":
+                transport = conn.ws.transport
+                transport.pause_reading()
+                if math.isfinite(seconds):
+                    asyncio.get_running_loop().call_later(seconds, transport.resume_reading)
         elif fault == "slow":
             conn.slow_delay, conn.slow_until = _num(params.get("delay_s", 0.05)), now + seconds
 

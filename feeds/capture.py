@@ -3,11 +3,13 @@
 ``{"v":1,"t":<ns>,"venue":"kraken","dir":"in","url":"wss://...","data":"<frame>"}``
 
 ``dir`` is ``in`` (frame received), ``out`` (frame sent), ``open``/``close`` (connection
-events, ``data`` empty) or ``rest`` (a REST response used as a snapshot; ``url`` is the
-request). Binary frames carry ``"b64"`` instead of ``"data"``. Optional fields added within
-version 1: ``"conn"``, an integer naming the connection when a capture interleaves several
-connections of the same venue (absent means connection 0); ``"symbols"`` on ``open``
-records, the canonical symbols (``BASE/QUOTE``) the connection subscribed.
+events, ``data`` empty), ``rest`` (a REST response used as a snapshot; ``url`` is the
+request) or ``ctl`` (WebSocket pings and pongs received, which are no frames but keep the
+connection alive; ``data`` is their count in decimal). Binary frames carry ``"b64"`` instead
+of ``"data"``. Added within version 1: the optional field ``"conn"``, an integer naming the
+connection when a capture interleaves several connections of the same venue (absent means
+connection 0); the optional field ``"symbols"`` on ``open`` records, the canonical symbols
+(``BASE/QUOTE``) the connection subscribed; the ``ctl`` records.
 
 A capture survives a crash of its writer: :meth:`CaptureWriter.tick` flushes (for gzip, a
 zlib sync flush) whatever was written more than ``flush_interval_s`` ago, so a killed
@@ -30,8 +32,8 @@ from typing import IO, Final, Literal, cast
 
 import orjson
 
-Direction = Literal["in", "out", "open", "close", "rest"]
-DIRECTIONS: Final = frozenset({"in", "out", "open", "close", "rest"})
+Direction = Literal["in", "out", "open", "close", "rest", "ctl"]
+DIRECTIONS: Final = frozenset({"in", "out", "open", "close", "rest", "ctl"})
 CHUNK: Final = 1 << 16
 MAX_LINE_BYTES: Final = 64 << 20
 """A longer line is malformed (and never held whole in memory)."""
@@ -110,6 +112,10 @@ def parse_record(line: bytes | str, where: str = "") -> Record:
         data = obj["data"]
     else:
         raise CaptureError(f"{where}: a record needs 'data' (string) or 'b64'")
+    if direction == "ctl" and not (
+        isinstance(data, str) and 0 < len(data) <= 9 and data.isascii() and data.isdigit()
+    ):
+        raise CaptureError(f"{where}: a 'ctl' record's 'data' must be a count (decimal text)")
     return Record(
         t=t,
         venue=venue,

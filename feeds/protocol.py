@@ -42,9 +42,9 @@ class SeqRule(enum.Enum):
     NONE = "none"
     """No sequence: the venue gives no way to detect a lost message (Gemini, Bitstamp)."""
     RANGE = "range"
-    """Update-id ranges ``[first, last]`` against a snapshot id (Binance spot, Gate, KuCoin):
-    drop ``last <= snapshot_id``; the first applied must bridge
-    ``first <= snapshot_id + 1 <= last``; then ``first == previous last + 1``."""
+    """Update-id ranges ``[first, last]`` against the book's id, the snapshot's to begin with
+    (Binance spot): drop ``last < id``; a gap when ``first > id + 1``; else apply, and the
+    book's id becomes ``last``."""
     PREV_LINK = "prev_link"
     """Each message names the id of the one before it: ``prev == previous last`` (OKX
     ``prevSeqId``, Binance futures ``pu``, Deribit, Poloniex, HTX mbp)."""
@@ -274,6 +274,9 @@ class Codec:
     """How often :meth:`ping_frame` must be sent; None if the venue needs no app ping."""
     max_symbols_per_connection: ClassVar[int] = 100
     """Venue products per connection by default (symbols that share a product count once)."""
+    requests_per_hour: ClassVar[int | None] = None
+    """Subscribe/unsubscribe requests (frames) one connection may send in any hour; None if
+    the venue documents no such limit. The session resyncs within it, else reconnects."""
     rest_limits: ClassVar[RestLimits | None] = None
     """The venue's REST budget and snapshot weights (REST-snapshot venues)."""
 

@@ -4,11 +4,12 @@ Synchronous and deterministic: the clock is each record's ``t``; records are rep
 order, so one earlier than a record before it is replayed where it stands (it does not move
 the clock back). One
 :class:`~feeds.session.FeedSession` per recorded connection (``venue`` + ``conn``): ``open``
-starts it, ``in`` frames are fed to it, ``close`` ends it; ``out`` records are ignored (the
-session makes its own frames, which go nowhere). ``session.tick`` runs as replay time
-advances, every ``tick_interval_s`` of replay time, so staleness replays too; a ``Reconnect``
-the session asks for ends it (state ``down``) and its frames are skipped until the
-connection's next ``open``, as a live runner would have stopped reading.
+starts it, ``in`` frames are fed to it, ``ctl`` records (WebSocket pings and pongs) keep it
+alive, ``close`` ends it; ``out`` records are ignored (the session makes its own frames,
+which go nowhere). ``session.tick`` runs as replay time advances, every ``tick_interval_s``
+of replay time, so staleness replays too; a ``Reconnect`` the session asks for ends it
+(state ``down``) and its frames are skipped until the connection's next ``open``, as a live
+runner would have stopped reading.
 
 REST snapshots: each ``FetchSnapshot`` is answered by the next unused ``rest`` record of the
 same venue whose URL has the same path and the same symbol query parameters
@@ -219,6 +220,8 @@ class Replayer:
             else:
                 self.summary.frames += 1
                 self.execute(key, session, session.frame(r.data, r.t), r.t)
+        elif r.dir == "ctl" and key in self.active:  # pings/pongs: the connection lived
+            self.active[key].alive(r.t, int(r.data))
 
     def finish(self) -> ReplaySummary:
         """Deliver the answers still due (recorded out of time order, at their own time)."""
@@ -288,7 +291,7 @@ class Replayer:
             elif isinstance(action, Reconnect):
                 self.summary.reconnects += 1
                 self.end(key, action.reason, t)
-            # Send: the session's own frames go nowhere in a replay
+            # Send, Ping: the session's own frames go nowhere in a replay
 
     def fetch(
         self,

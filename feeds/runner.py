@@ -10,9 +10,10 @@ Every snapshot request waits for room in the venue's :class:`~feeds.budget.Reque
 (one per venue, shared by all its runners): a 429/418 stops the whole venue for its
 ``Retry-After``, and the venue's used-weight header corrects the estimate.
 Every task is owned by an :class:`asyncio.TaskGroup`; cancelling :meth:`Runner.run` closes
-the connection and returns cleanly. With a recorder, every open/out/in/close/rest is written
-as capture v1 with ``t`` from the injected clock (``open`` names the connection's canonical
-symbols), and the tick loop lets the recorder flush what it holds.
+the connection and returns cleanly. With a recorder, every open/out/in/close/rest (and ctl:
+WebSocket pings and pongs) is written as capture v1 with ``t`` from the injected clock
+(``open`` names the connection's canonical symbols), and the tick loop lets the recorder flush
+what it holds.
 
 Failures map to one action each (docs/contracts.md): :class:`~feeds.transport.ConnectFailed` and
 :class:`~feeds.transport.TransportClosed` -> state ``down`` + reconnect with backoff;
@@ -40,6 +41,7 @@ from feeds.session import (
     BookListener,
     FeedSession,
     FetchSnapshot,
+    Ping,
     Reconnect,
     Send,
     StateCallback,
@@ -262,11 +264,20 @@ class Runner:
                 await self._execute(live, actions)
 
     async def _tick_loop(self, live: _Live) -> None:
+        conn, session = live.conn, live.session
+        control = 0
         while not live.stop.done():
             await asyncio.sleep(self.tick_interval_s)
+            now = self.clock()
+            # WebSocket pings and pongs never reach recv: they count as traffic here, once a
+            # tick, before the session checks the connection's liveness.
+            if conn.control_frames != control:
+                count, control = conn.control_frames - control, conn.control_frames
+                session.alive(now, count)
+                self._record("ctl", self.ws_url, str(count), now)
             if self.recorder is not None:
                 self.recorder.tick()  # a killed recorder loses at most its last second
-            await self._execute(live, live.session.tick(self.clock()))
+            await self._execute(live, session.tick(now))
 
     async def _execute(self, live: _Live, actions: Iterable[Action]) -> None:
         for action in actions:
@@ -276,6 +287,11 @@ class Runner:
                 self._record("out", self.ws_url, action.frame, self.clock())
                 try:
                     await live.conn.send(action.frame)
+                except TransportClosed as exc:
+                    live.finish(exc.reason)
+            elif isinstance(action, Ping):
+                try:
+                    await live.conn.ping()
                 except TransportClosed as exc:
                     live.finish(exc.reason)
             elif isinstance(action, FetchSnapshot):

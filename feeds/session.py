@@ -7,6 +7,19 @@ snapshot buffering, sequencing, connection counter, checksums, crossed-book dete
 per-symbol resync and staleness; and it tells each symbol's :class:`BookListener` its top
 levels and whether the book can be used.
 
+Liveness is per connection and counts everything that arrives: frames of any kind (book
+messages, acks, pongs, heartbeats, errors) and the WebSocket pings and pongs the transport
+reports (:meth:`FeedSession.alive`). A connection is stale only when nothing at all arrived
+for ``stale_after_s``; once it has been quiet for half that, the session asks for traffic
+(the venue's application ping, else a WebSocket :class:`Ping`), so a quiet symbol on a live
+connection never looks dead. Whether a *book* is fresh is a separate, per-symbol rule
+(``max_book_age_s``).
+
+Venues that limit subscription requests per connection (:attr:`Codec.requests_per_hour`)
+have the budget tracked here with the injected clock: the opening subscribe and every
+resync by unsubscribe + subscribe spend from it, and a resync the budget cannot pay for
+reconnects instead (a new connection has a new budget).
+
 Errors a codec raises: :class:`~feeds.protocol.ParseError` means a malformed frame (dropped,
 counted in ``stats.malformed``, logged at debug with the raw frame). A codec that can read
 part of a frame returns that part and a :class:`~feeds.protocol.Malformed` for the rest
@@ -31,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeAlias
 
 from feeds.book import BadLevel, Book
+from feeds.budget import ConnectionBudget
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -63,6 +77,7 @@ _CRC: Final[dict[ChecksumRule, Callable[[Book], int]]] = {
 
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
+HOUR_NS: Final = 3600 * 1_000_000_000
 
 # REST snapshots follow the order Binance documents for a local book
 # (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#how-to-manage-a-local-order-book-correctly):
@@ -88,13 +103,18 @@ class FetchSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Ping:
+    """Send a WebSocket ping (a venue without an application ping): its pong is traffic."""
+
+
+@dataclass(frozen=True, slots=True)
 class Reconnect:
     """Close this connection and open a new one (``reason``: "stale", "desynced")."""
 
     reason: str
 
 
-Action: TypeAlias = Send | FetchSnapshot | Reconnect
+Action: TypeAlias = Send | FetchSnapshot | Ping | Reconnect
 StateCallback = Callable[[str, str | None, int], None]
 """``on_state(state, reason, ts_ns)`` with state in syncing / live / resyncing / stale."""
 
@@ -132,6 +152,11 @@ class SessionStats:
     resyncs: int = 0
     buffer_overflow: int = 0
     pings: int = 0
+    """Pings sent: the venue's periodic application ping, or a probe of a quiet connection."""
+    control_frames: int = 0
+    """WebSocket pings and pongs received (reported by the transport, see ``alive``)."""
+    budget_reconnects: int = 0
+    """Resyncs that reconnected because the subscription-request budget was spent."""
     venue_errors: int = 0
     unknown_symbol: int = 0
     ignored: int = 0
@@ -140,6 +165,8 @@ class SessionStats:
     old_snapshots: int = 0
     """REST snapshots older than the first buffered event (fetched again)."""
     last_frame_ns: int = 0
+    last_control_ns: int = 0
+    """When the transport last reported a WebSocket ping or pong."""
     latency_ns: int | None = None
     """Receive time minus the venue's own timestamp, of the last book delta that carried one
     (includes any clock offset between the venue and this machine)."""
@@ -223,6 +250,9 @@ class FeedSession:
         self._conn_seq: int | None = None
         self._opened_ns = 0
         self._last_ping_ns = 0
+        limit = codec.requests_per_hour
+        self.budget = None if limit is None else ConnectionBudget(limit, HOUR_NS)
+        """The subscription requests this connection may still send (None: no limit)."""
         # What the current input produced: actions for the runner, books to publish.
         self._actions: list[Action] = []
         self._touched: dict[_Symbol, bool] = {}
@@ -233,7 +263,10 @@ class FeedSession:
         delivers (the order noted after :data:`REFETCH_DELAY_NS`)."""
         self._opened_ns = self._last_ping_ns = now_ns
         self._set_state("syncing", None, now_ns)
-        actions: list[Action] = [Send(f) for f in self.codec.subscribe_frames(self.codec.symbols)]
+        frames = self.codec.subscribe_frames(self.codec.symbols)
+        if self.budget is not None:
+            self.budget.spend(len(frames), now_ns)
+        actions: list[Action] = [Send(f) for f in frames]
         if self._rest and self._snapshot_wait_ns <= 0:  # no wait: right after subscribing
             actions += [self._fetch(s) for s in self._symbols.values()]
         return actions
@@ -307,6 +340,12 @@ class FeedSession:
                 log.debug("%s: skipped %s", self.codec.venue, ev.what)
         return self._publish(now_ns)
 
+    def alive(self, now_ns: int, count: int = 1) -> None:
+        """``count`` WebSocket pings or pongs arrived (the transport answers pings itself):
+        the connection is alive."""
+        self.stats.control_frames += count
+        self.stats.last_control_ns = now_ns
+
     def snapshot(self, symbol: str, body: bytes, now_ns: int) -> list[Action]:
         """The answer to a :class:`FetchSnapshot` (REST venues). Ignored when the symbol is
         already synced (a superseded request)."""
@@ -352,18 +391,26 @@ class FeedSession:
         if self._done or not self._opened_ns:
             return []
         actions: list[Action] = []
+        stats = self.stats
+        seen = max(stats.last_frame_ns, stats.last_control_ns, self._opened_ns)
+        quiet = now_ns - seen
+        if quiet > self._stale_ns:
+            self._finish("stale", now_ns)
+            self._set_state("stale", f"no frame for {quiet / 1e9:.1f} s", now_ns)
+            return [Reconnect("stale")]
         interval = self.codec.ping_interval_s
-        if interval is not None and now_ns - self._last_ping_ns >= interval * 1e9:
+        due = interval is not None and now_ns - self._last_ping_ns >= interval * 1e9
+        # Quiet for half of stale_after_s and not probed since: ask the venue for traffic.
+        probe = 2 * quiet >= self._stale_ns and self._last_ping_ns <= seen
+        if due or probe:
             ping = self.codec.ping_frame()
             if ping is not None:
                 actions.append(Send(ping))
-                self.stats.pings += 1
+                stats.pings += 1
+            elif probe:
+                actions.append(Ping())
+                stats.pings += 1
             self._last_ping_ns = now_ns
-        seen = max(self.stats.last_frame_ns, self._opened_ns)
-        if now_ns - seen > self._stale_ns:
-            self._finish("stale", now_ns)
-            self._set_state("stale", f"no frame for {(now_ns - seen) / 1e9:.1f} s", now_ns)
-            return [*actions, Reconnect("stale")]
         for sym in self._symbols.values():
             if sym.usable and now_ns - sym.updated_ns > self._max_age_ns:
                 # the connection is alive (heartbeats) but this book has not moved
@@ -502,8 +549,20 @@ class FeedSession:
             if not unsubscribe:  # no way to ask for a fresh snapshot of one symbol
                 actions.append(Reconnect(reason))
                 return
-            actions += [Send(f) for f in unsubscribe]
-            actions += [Send(f) for f in self.codec.subscribe_frames([sym.symbol])]
+            frames = [*unsubscribe, *self.codec.subscribe_frames([sym.symbol])]
+            budget = self.budget
+            if budget is not None and not budget.spend(len(frames), now_ns):
+                # The venue would refuse these requests: a new connection has a new budget.
+                self.stats.budget_reconnects += 1
+                log.warning(
+                    "%s: %d subscription requests per hour spent, reconnecting to resync %s",
+                    self.codec.venue,
+                    budget.limit,
+                    sym.symbol,
+                )
+                actions.append(Reconnect(reason))
+                return
+            actions += [Send(f) for f in frames]
 
     def _fetch(self, sym: _Symbol) -> FetchSnapshot:
         sym.requested = True

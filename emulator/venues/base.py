@@ -53,6 +53,11 @@ class Session:
         """Frames sent once a second (venue heartbeats)."""
         return []
 
+    def overlap(self, count: int) -> None:
+        """Make the next ``count`` book events of each symbol also cover the previous event's
+        update ids (only venues with :attr:`Venue.has_ranges`)."""
+        raise NotImplementedError
+
     def bad_body(self, out: Out) -> Out:
         """Book frame ``out`` with its envelope (and counter) intact and its book content
         malformed (venues with :attr:`Venue.body_faults`)."""
@@ -71,6 +76,8 @@ class Venue:
     ws_path: ClassVar[str]
     """The path the real venue serves (the feed's default URL path)."""
     has_checksum: ClassVar[bool] = False
+    has_ranges: ClassVar[bool] = False
+    """Book events carry update-id ranges ``[U, u]`` (the ``overlap`` fault applies)."""
     body_faults: ClassVar[bool] = False
     """Whether sessions implement the ``bad_body`` and ``novel`` faults."""
     rest_limit: ClassVar[tuple[int, float] | None] = None
