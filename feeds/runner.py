@@ -137,6 +137,9 @@ class _Live:
     successor: _Live | None = None
     """The connection that replaced this one (it then closes quietly)."""
     closed: bool = False
+    recording: bool = True
+    """Whether its records reach the capture: while a replacement (written under the same
+    connection number) syncs, the old connection's are not."""
 
     def finish(self, reason: str) -> None:
         if not self.stop.done():
@@ -269,7 +272,6 @@ class Runner:
         """Start serving ``conn`` with a fresh session; ``forward``: it is the current
         connection (else a replacement, heard by nobody until :meth:`_switch`)."""
         opened_ns = self.clock()
-        self._record("open", self.ws_url, "", opened_ns, self.symbols)
         codec = self.codec_factory(self.symbols)
         live = _Live(
             conn,
@@ -279,6 +281,7 @@ class Runner:
             ReplacePlan(opened_ns, codec.max_connection_s, self.replace_margin_s),
             forward,
         )
+        self._record(live, "open", self.ws_url, "", opened_ns, self.symbols)
 
         def tap(symbol: str) -> Tap:
             feed = self._feeds.get(symbol)
@@ -310,7 +313,7 @@ class Runner:
         finally:
             closed_ns = self.clock()
             live.session.closed(closed_ns)
-            self._record("close", self.ws_url, "", closed_ns)
+            self._record(live, "close", self.ws_url, "", closed_ns)
             if self.recorder is not None:
                 self.recorder.flush()
             log.info("%s: connection %d down: %s", self.venue, self.conn, reason)
@@ -341,6 +344,7 @@ class Runner:
                 failure = exc.reason
             else:
                 self.stats.connects += 1
+                old.recording = False  # a capture replays one session per connection number
                 new = await self._open(old.tasks, conn, forward=False)
                 deadline = self.clock() + self.replace_sync_ns
                 while not (new.usable() or new.stop.done() or old.stop.done()):
@@ -359,6 +363,9 @@ class Runner:
             self._replacing = False
             if new is not None and not new.forward:
                 await self._close(new, "replacement failed", quiet=True)
+                if not old.closed:  # the capture goes on with the old connection, anew
+                    old.recording = True
+                    self._record(old, "open", self.ws_url, "", self.clock(), self.symbols)
 
     def _switch(self, old: _Live, new: _Live) -> None:
         """Hand every book from ``old`` to ``new`` at once: the listeners hear ``new`` from
@@ -384,7 +391,7 @@ class Runner:
                 return
             now = clock()
             if self.recorder is not None:
-                self._record("in", self.ws_url, data, now)
+                self._record(live, "in", self.ws_url, data, now)
             actions = frame(data, now)
             if actions:  # most frames produce none: no coroutine to create and await
                 await self._execute(live, actions)
@@ -400,7 +407,7 @@ class Runner:
             if conn.control_frames != control:
                 count, control = conn.control_frames - control, conn.control_frames
                 session.alive(now, count)
-                self._record("ctl", self.ws_url, str(count), now)
+                self._record(live, "ctl", self.ws_url, str(count), now)
             if self.recorder is not None:
                 self.recorder.tick()  # a killed recorder loses at most its last second
             await self._execute(live, session.tick(now))
@@ -411,7 +418,7 @@ class Runner:
             if live.stop.done():
                 return
             if isinstance(action, Send):
-                self._record("out", self.ws_url, action.frame, self.clock())
+                self._record(live, "out", self.ws_url, action.frame, self.clock())
                 try:
                     await live.conn.send(action.frame)
                 except TransportClosed as exc:
@@ -442,7 +449,7 @@ class Runner:
             now = self.clock()
             if body is not None:
                 self.stats.snapshot_fetches += 1
-                self._record("rest", request.url, _text_or_bytes(body), now)
+                self._record(live, "rest", request.url, _text_or_bytes(body), now)
                 await self._execute(live, live.session.snapshot(request.symbol, body, now))
                 return
             self.stats.snapshot_failures += 1
@@ -486,13 +493,14 @@ class Runner:
 
     def _record(
         self,
+        live: _Live,
         direction: Direction,
         url: str,
         data: Frame,
         t: int,
         symbols: tuple[str, ...] | None = None,
     ) -> None:
-        if self.recorder is not None:
+        if self.recorder is not None and live.recording:
             self.recorder.write(Record(t, self.venue, direction, url, data, self.conn, symbols))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,8 +19,12 @@ import pytest
 from emulator import Emulator, EmulatorConfig, MarketConfig, VenueProfile
 from feeds.backoff import Backoff
 from feeds.book import Book
+from feeds.capture import CaptureWriter, read_capture
 from feeds.handover import Feed, ReplacePlan
+from feeds.protocol import Codec
+from feeds.replay import Replayer
 from feeds.runner import Runner, SessionOptions
+from feeds.session import FeedSession, Replace
 from feeds.transport import Connection, Connector, Frame
 from feeds.venues import codec_class
 from feeds.venues.binance import Binance
@@ -69,6 +74,25 @@ def test_replacement_starts_at_lifetime_minus_margin_or_at_the_notice() -> None:
     assert unlimited.due(T0 + 10**6 * S) == "notice 64008"
 
 
+@pytest.mark.parametrize(
+    ("codec", "frame", "reason"),
+    [
+        (Binance, '{"event":{"e":"serverShutdown","E":1770123456789}}', "serverShutdown"),
+        (Okx, '{"event":"notice","code":"64008","msg":"upgrade"}', "notice 64008"),
+    ],
+)
+def test_a_notice_asks_the_runner_to_replace_the_connection(
+    codec: type[Codec], frame: str, reason: str
+) -> None:
+    leg = Recorder()
+    session = FeedSession(codec((SYMBOL,)), lambda s: leg, lambda state, why, ts: None)
+    session.opened(T0)
+    assert session.frame(frame, T0 + S) == [Replace(reason)]
+    stats = session.stats
+    assert (stats.notices, stats.malformed, stats.venue_errors) == (1, 0, 0)
+    assert leg.usable == []
+
+
 def test_only_the_owning_tap_reaches_the_listener() -> None:
     leg = Recorder()
     feed = Feed(leg)
@@ -112,7 +136,11 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 async def handovers(
-    *, lifetime_s: float, notice_s: float | None, connect: Connector = websocket_connect
+    *,
+    lifetime_s: float,
+    notice_s: float | None,
+    connect: Connector = websocket_connect,
+    recorder: CaptureWriter | None = None,
 ) -> tuple[list[Event], list[str], list[Runner]]:
     """Two venues under the emulator's scheduled cuts, an opportunity open across them.
     Returns the events and the legs' usability changes until the runners are stopped, and
@@ -147,10 +175,12 @@ async def handovers(
                 connect=connect,
                 backoff=Backoff(base_s=0.01, cap_s=0.05),
                 tick_interval_s=0.02,
+                recorder=recorder,
+                conn=conn,
                 options=SessionOptions(snapshot_wait_s=0.05),
                 replace_sync_s=2.5,
             )
-            for venue in VENUES
+            for conn, venue in enumerate(VENUES)
         ]
         tasks = [asyncio.create_task(r.run()) for r in runners]
         await until(lambda: bool(engine.board.usable.all()))
@@ -172,7 +202,7 @@ def states(events: list[Event], venue: str) -> list[str]:
 
 @pytest.mark.parametrize("notice_s", [2.0, None], ids=["notice", "lifetime"])
 def test_planned_closes_hand_the_books_over_without_a_gap(
-    notice_s: float | None, monkeypatch: pytest.MonkeyPatch
+    notice_s: float | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Binance announces ``serverShutdown`` and OKX its notice 64008, 2 s before the
     emulator cuts each connection at 3 s; without notices, the runner replaces a connection
@@ -180,7 +210,14 @@ def test_planned_closes_hand_the_books_over_without_a_gap(
     if notice_s is None:
         monkeypatch.setattr(Binance, "max_connection_s", 3.0)
         monkeypatch.setattr(Okx, "max_connection_s", 3.0)
-    events, usable, runners = asyncio.run(handovers(lifetime_s=3.0, notice_s=notice_s))
+    capture = tmp_path / "handover.ndjson"
+    recorder = CaptureWriter(capture)
+    try:
+        events, usable, runners = asyncio.run(
+            handovers(lifetime_s=3.0, notice_s=notice_s, recorder=recorder)
+        )
+    finally:
+        recorder.close()
     opened = [e for e in events if e["type"] == "opened"]
     assert len(opened) == 1
     assert [e for e in events if e["type"] == "closed"] == []  # still open, same id, at the end
@@ -194,6 +231,29 @@ def test_planned_closes_hand_the_books_over_without_a_gap(
         assert runner.stats.replacements == runner.stats.handovers
         assert runner.stats.replace_failures == runner.stats.refused == 0
         assert list(runner.stats.backoff_s) == []
+    replayed(capture, runners)
+
+
+def replayed(capture: Path, runners: list[Runner]) -> None:
+    """The capture holds one session per connection number at a time: each replacement's
+    ``open`` follows the old one's records, and only the last connection closes; replayed,
+    no book loses a message."""
+    records = list(read_capture(capture))
+    for conn, runner in enumerate(runners):
+        dirs = [r.dir for r in records if r.conn == conn and r.dir in ("open", "close")]
+        assert dirs == ["open"] * runner.stats.connects + ["close"]
+    replay = Replayer(
+        [r for r in records if r.dir == "rest"],
+        lambda venue, conn: codec_class(venue)((SYMBOL,)),
+        lambda venue, symbol: Recorder(),
+        lambda venue, state, reason, ts: None,
+    )
+    summary = replay.run(records)
+    assert (summary.skipped, summary.reconnects, summary.rest_unanswered) == (0, 0, 0)
+    for venue, runner in zip(VENUES, runners, strict=True):
+        stats = summary.stats[venue]
+        assert len(stats) == runner.stats.connects
+        assert [(st.gaps, st.resyncs, st.malformed) for st in stats] == [(0, 0, 0)] * len(stats)
 
 
 def test_a_replacement_that_does_not_sync_in_time_keeps_the_old_connection() -> None:
