@@ -100,9 +100,9 @@ class RunnerStats:
     """What the runner did, across all its connections."""
 
     connects: int = 0
-    """Connections opened."""
+    """Connections opened (replacements are counted apart: ``replacements``)."""
     refused: int = 0
-    """Connection attempts that failed."""
+    """Connection attempts that failed (replacements: ``replace_failures``)."""
     snapshot_fetches: int = 0
     """REST snapshots received and handed to the session."""
     snapshot_failures: int = 0
@@ -340,10 +340,8 @@ class Runner:
             try:
                 conn = await self._connect(self.ws_url, self.max_frame_bytes)
             except ConnectFailed as exc:
-                self.stats.refused += 1
                 failure = exc.reason
             else:
-                self.stats.connects += 1
                 old.recording = False  # a capture replays one session per connection number
                 new = await self._open(old.tasks, conn, forward=False)
                 deadline = self.clock() + self.replace_sync_ns
