@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import run
 from emulator import Emulator, EmulatorConfig, MarketConfig, VenueProfile
@@ -110,6 +112,58 @@ def test_only_the_owning_tap_reaches_the_listener() -> None:
     new.on_book(book_new, 5)
     assert leg.usable == [(True, None, 1)]
     assert [top[0] for top in leg.tops] == [100.0, 100.5, 100.5]
+
+
+class Log:
+    """A listener that logs ``(ts, what)``: ``"up"``, ``"down"`` or the book's best bid."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, object]] = []
+
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        self.calls.append((ts_ns, book.top()[0][0]))
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        self.calls.append((ts_ns, "up" if usable else "down"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["old", "new"]), st.sampled_from(["up", "down", "book"]))
+    ),
+    at=st.integers(0, 40),
+)
+def test_the_listener_hears_only_the_owner_and_no_gap_at_the_switch(
+    ops: list[tuple[str, str]], at: int
+) -> None:
+    """Whatever both sessions do, the listener hears the old one before the switch, the new
+    one after it, and the switch itself never makes it unusable."""
+    leg = Log()
+    feed = Feed(leg)
+    taps = {"old": feed.tap(own=True), "new": feed.tap(own=False)}
+    books = {"old": Book(top_n=1), "new": Book(top_n=1)}
+    books["old"].apply_snapshot([["100", "1"]], [["101", "1"]])
+    books["new"].apply_snapshot([["200", "1"]], [["201", "1"]])
+    switched = None
+    for ts, (who, what) in enumerate(ops):
+        if ts == at and taps["new"].usable and taps["new"].book is not None:
+            switched = ts
+            taps["new"].take(ts)
+        tap = taps[who]
+        if what == "book":
+            tap.on_book(books[who], ts)
+        else:
+            tap.on_usable(what == "up", None, ts)
+    for ts, heard in leg.calls:
+        if switched is None or ts < switched:
+            assert ops[ts][0] == "old" and heard in ("up", "down", 100.0)
+        elif ts > switched:
+            assert ops[ts][0] == "new" and heard in ("up", "down", 200.0)
+    if switched is not None:
+        at_switch = [heard for ts, heard in leg.calls if ts == switched and ops[ts][0] == "old"]
+        assert at_switch in ([200.0], ["up", 200.0])
+        assert feed.usable == taps["new"].usable
 
 
 def test_counters_add_up_across_a_replacement() -> None:
