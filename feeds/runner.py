@@ -332,10 +332,12 @@ class Runner:
     async def _replace(self, old: _Live, reason: str) -> None:
         """Open a replacement of ``old``, wait until every book of it is live, then switch
         the books over; ``old`` then closes quietly. A replacement that cannot connect, drops,
-        or is not live within ``replace_sync_s`` is closed: ``old`` serves until it ends."""
+        or is not live within ``replace_sync_s`` of the start is closed: ``old`` serves until
+        it ends."""
         log.info("%s: connection %d: replacing it (%s)", self.venue, self.conn, reason)
         self.stats.replacements += 1
         new: _Live | None = None
+        deadline = self.clock() + self.replace_sync_ns
         try:
             try:
                 conn = await self._connect(self.ws_url, self.max_frame_bytes)
@@ -344,7 +346,6 @@ class Runner:
             else:
                 old.recording = False  # a capture replays one session per connection number
                 new = await self._open(old.tasks, conn, forward=False)
-                deadline = self.clock() + self.replace_sync_ns
                 while not (new.usable() or new.stop.done() or old.stop.done()):
                     if self.clock() >= deadline:
                         break

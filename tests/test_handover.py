@@ -127,7 +127,7 @@ class Log:
         self.calls.append((ts_ns, "up" if usable else "down"))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     ops=st.lists(
         st.tuples(st.sampled_from(["old", "new"]), st.sampled_from(["up", "down", "book"]))
@@ -161,8 +161,9 @@ def test_the_listener_hears_only_the_owner_and_no_gap_at_the_switch(
         elif ts > switched:
             assert ops[ts][0] == "new" and heard in ("up", "down", 200.0)
     if switched is not None:
-        at_switch = [heard for ts, heard in leg.calls if ts == switched and ops[ts][0] == "old"]
-        assert at_switch in ([200.0], ["up", 200.0])
+        # the switch's own calls come first at its time (then the new session's op, if any)
+        at_switch = [heard for ts, heard in leg.calls if ts == switched]
+        assert at_switch[:1] == [200.0] or at_switch[:2] == ["up", 200.0]
         assert feed.usable == taps["new"].usable
 
 
