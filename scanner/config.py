@@ -21,16 +21,23 @@ non-zero. The public keys::
     [urls.binance]          # endpoint overrides (emulator, testnet, proxy)
     ws = "wss://stream.binance.com:9443/ws"
     rest = "https://api.binance.com"
+    [emulator]              # the simulated market only (make run)
+    faults = ["okx:gap@10s"]  # fault specs, checked by run.py with the emulator's parser
+
+Venue names under ``[fees]`` and ``[urls]`` go through the resolver given to
+:func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current ones
+and refuses unknown venues); without one they are taken as written.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Taker fees of the lowest-volume tier, in basis points, from each venue's public schedule
 # (checked 2026-11; fees change: override them in [fees] with your own tier).
@@ -80,6 +87,8 @@ class Config:
     feeds: FeedsConfig = FeedsConfig()
     fees_bps: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TAKER_FEES_BPS))
     urls: Mapping[str, Endpoint] = field(default_factory=dict)
+    emulator_faults: tuple[str, ...] = ()
+    """Fault specs for the emulated market (text; run.py parses them)."""
 
     def fee_bps(self, venue: str) -> float:
         """Taker fee of ``venue`` in bps; ConfigError if none is known."""
@@ -95,6 +104,8 @@ def _number(key: str, value: Any, *, integer: bool = False) -> float:
         raise ConfigError(f"{key}: expected {kind}, got {value!r}")
     if integer and not isinstance(value, int):
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # TOML integers are 64-bit
+        raise ConfigError(f"{key}: out of range, got {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{key}: must be finite, got {value!r}")
     return value
@@ -134,9 +145,58 @@ _FEEDS_RANGES = {
 }
 
 
-def parse_config(raw: Mapping[str, Any]) -> Config:
-    """Validate a parsed TOML document into a :class:`Config`."""
-    allowed = {"scanner", "feeds", "fees", "urls"}
+_URL_SCHEMES: Mapping[str, tuple[str, ...]] = {"ws": ("ws", "wss"), "rest": ("http", "https")}
+
+VenueResolver = Callable[[str], str]
+"""Maps a venue name as written (an id or an alias) to its id; a ValueError refuses it."""
+
+
+def _venue_tables(
+    section: str, raw: dict[str, Any], resolve: VenueResolver | None
+) -> dict[str, tuple[str, Any]]:
+    """``raw``'s entries by venue id (with the key as written, for messages)."""
+    out: dict[str, tuple[str, Any]] = {}
+    for key, value in raw.items():
+        try:
+            venue = resolve(key) if resolve is not None else key
+        except ValueError as exc:
+            raise ConfigError(f"{section}.{key}: {exc}") from None
+        if venue in out:
+            raise ConfigError(f"{section}.{key}: the same venue as {section}.{out[venue][0]}")
+        out[venue] = (key, value)
+    return out
+
+
+def _url(key: str, value: Any, schemes: tuple[str, ...]) -> str:
+    want = " or ".join(f"{s}://" for s in schemes)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a {want} URL, got {value!r}")
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(f"{key}: not a valid URL: {value!r}") from None
+    if url.scheme not in schemes or not url.hostname:
+        raise ConfigError(f"{key}: expected a {want} URL with a host, got {value!r}")
+    return value
+
+
+def _emulator(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError("emulator: expected a table")
+    for key in raw:
+        if key != "faults":
+            raise ConfigError(f"emulator.{key}: unknown key (known: faults)")
+    faults = raw.get("faults", [])
+    if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
+        raise ConfigError(f"emulator.faults: expected a list of strings, got {faults!r}")
+    return tuple(faults)
+
+
+def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) -> Config:
+    """Validate a parsed TOML document into a :class:`Config` (``venue``: the venue-name
+    resolver for ``[fees]`` and ``[urls]``)."""
+    allowed = {"scanner", "feeds", "fees", "urls", "emulator"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(allowed))})")
@@ -151,29 +211,30 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
     raw_fees = raw.get("fees", {})
     if not isinstance(raw_fees, dict):
         raise ConfigError("fees: expected a table of venue = bps")
-    for venue, value in raw_fees.items():
-        bps = _number(f"fees.{venue}", value)
+    for name, (key, value) in _venue_tables("fees", raw_fees, venue).items():
+        bps = _number(f"fees.{key}", value)
         if not 0.0 <= bps < 10_000.0:
-            raise ConfigError(f"fees.{venue}: must be between 0 and 10000 bps, got {value!r}")
-        fees[venue] = bps
+            raise ConfigError(f"fees.{key}: must be between 0 and 10000 bps, got {value!r}")
+        fees[name] = bps
     urls: dict[str, Endpoint] = {}
     raw_urls = raw.get("urls", {})
     if not isinstance(raw_urls, dict):
         raise ConfigError("urls: expected tables [urls.<venue>] with ws/rest keys")
-    for venue, table in raw_urls.items():
+    for name, (key, table) in _venue_tables("urls", raw_urls, venue).items():
         if not isinstance(table, dict):
-            raise ConfigError(f"urls.{venue}: expected a table with ws/rest keys")
-        for key, value in table.items():
-            if key not in ("ws", "rest"):
-                raise ConfigError(f"urls.{venue}.{key}: unknown key (known: ws, rest)")
-            if not isinstance(value, str) or "://" not in value:
-                raise ConfigError(f"urls.{venue}.{key}: expected a URL, got {value!r}")
-        urls[venue] = Endpoint(ws=table.get("ws"), rest=table.get("rest"))
-    return Config(scanner=scanner, feeds=feeds, fees_bps=fees, urls=urls)
+            raise ConfigError(f"urls.{key}: expected a table with ws/rest keys")
+        for kind, value in table.items():
+            if kind not in _URL_SCHEMES:
+                raise ConfigError(f"urls.{key}.{kind}: unknown key (known: ws, rest)")
+            _url(f"urls.{key}.{kind}", value, _URL_SCHEMES[kind])
+        urls[name] = Endpoint(ws=table.get("ws"), rest=table.get("rest"))
+    faults = _emulator(raw.get("emulator", {}))
+    return Config(scanner=scanner, feeds=feeds, fees_bps=fees, urls=urls, emulator_faults=faults)
 
 
-def load_config(path: str | Path | None) -> Config:
-    """Defaults when ``path`` is None; else the validated TOML file."""
+def load_config(path: str | Path | None, *, venue: VenueResolver | None = None) -> Config:
+    """Defaults when ``path`` is None; else the validated TOML file (``venue``: the
+    venue-name resolver for ``[fees]`` and ``[urls]``)."""
     if path is None:
         return Config()
     p = Path(path)
@@ -181,6 +242,9 @@ def load_config(path: str | Path | None) -> Config:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{p}: not UTF-8 text (line {line})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(raw)
+    return parse_config(raw, venue=venue)
