@@ -15,12 +15,16 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import ipaddress
+import math
 import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import orjson
@@ -36,6 +40,9 @@ from scanner.engine import Engine, Leg
 from scanner.events import Event, venue_event
 from scanner.sinks import CallbackSink, NdjsonSink, Sinks, WsEventServer
 
+if TYPE_CHECKING:
+    from emulator.server import FaultSpec
+
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 """The embedded default market: every venue quotes these in the emulator."""
 
@@ -49,6 +56,15 @@ DISLOCATIONS_PER_MIN = 20.0
 
 class UsageError(ValueError):
     """A bad command line (named option)."""
+
+
+@contextlib.contextmanager
+def _starting(option: str) -> Iterator[None]:
+    """Turn an OSError while opening what ``option`` names into a UsageError naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"{option}: {exc.strerror or exc}") from None
 
 
 @dataclass(slots=True)
@@ -68,17 +84,25 @@ class Plan:
     seed: int = 1
     ws_urls: dict[str, str] = field(default_factory=dict)
     rest_urls: dict[str, str] = field(default_factory=dict)
+    faults: list[FaultSpec] = field(default_factory=list)
 
 
-def _csv(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
+def _csv(option: str, text: str) -> list[str]:
+    """A comma-separated list given on the command line: never empty, no empty item."""
+    items = [part.strip() for part in text.split(",")]
+    if not all(items):
+        raise UsageError(f"{option}: expected a comma-separated list, got {text!r}")
+    return items
+
+
+_SYMBOL = re.compile(r"[A-Z0-9]+/[A-Z0-9]+")
 
 
 def _symbols(text: str | None, default: Sequence[str]) -> list[str]:
-    symbols = _csv(text) or list(default)
+    symbols = list(default) if text is None else _csv("--symbols", text)
     for symbol in symbols:
-        base, sep, quote = symbol.partition("/")
-        if not (sep and base and quote and symbol == symbol.upper() and " " not in symbol):
+        base, _, quote = symbol.partition("/")
+        if not _SYMBOL.fullmatch(symbol) or base == quote:
             raise UsageError(f"--symbols: {symbol!r} is not a canonical BASE/QUOTE symbol")
     if len(set(symbols)) != len(symbols):
         raise UsageError(f"--symbols: duplicate symbol in {symbols}")
@@ -86,7 +110,7 @@ def _symbols(text: str | None, default: Sequence[str]) -> list[str]:
 
 
 def _venues(text: str | None) -> list[str]:
-    names = _csv(text) or list(VENUES)
+    names = list(VENUES) if text is None else _csv("--venues", text)
     try:
         venues = [canonical_venue(name) for name in names]
     except UnknownVenue as exc:
@@ -97,12 +121,72 @@ def _venues(text: str | None) -> list[str]:
 
 
 def _serve(text: str | None) -> tuple[str, int] | None:
-    if not text:
+    """``HOST:PORT`` (IPv6 in brackets: ``[::1]:8765``; no host: 127.0.0.1). The host is an IP
+    address or ``localhost``: a name would need a DNS lookup to listen on."""
+    if text is None:
         return None
-    host, _, port = text.rpartition(":")
-    if not port.isdigit() or not 0 <= int(port) < 65536:
-        raise UsageError(f"--serve: expected HOST:PORT, got {text!r}")
+    if text.startswith("["):
+        bracketed = re.fullmatch(r"\[([^\]]*)\]:([0-9]+)", text)
+        if bracketed is None:
+            raise UsageError(f"--serve: expected [IPV6]:PORT, got {text!r}")
+        host, port = bracketed[1], bracketed[2]
+    else:
+        host, _, port = text.rpartition(":")
+        if ":" in host:
+            raise UsageError(f"--serve: an IPv6 host goes in brackets ([::1]:PORT), got {text!r}")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--serve: expected HOST:PORT with a port 1-65535, got {text!r}")
+    if host and host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise UsageError(
+                f"--serve: the host must be an IP address or localhost, got {host!r}"
+            ) from None
     return host or "127.0.0.1", int(port)
+
+
+def _output(option: str, path: str | None) -> str | None:
+    """A file to write: its folder must exist and it must not be a folder itself."""
+    if path is None:
+        return None
+    if path == "-":
+        raise UsageError(f"{option}: '-' is not a file (--json writes the events to stdout)")
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{option}: {path!r} is a directory")
+    if not p.parent.is_dir():
+        raise UsageError(f"{option}: the folder {str(p.parent)!r} does not exist")
+    return path
+
+
+def _load_config(path: str | None, *, emulated: bool) -> Config:
+    config = load_config(path, venue=canonical_venue)
+    if config.emulator_faults and not emulated:
+        raise ConfigError("emulator.faults: faults are for the simulated market only")
+    return config
+
+
+def _faults(plan: Plan, given: Sequence[str]) -> list[FaultSpec]:
+    """The config's fault specs, then the command line's, checked by the emulator's parser
+    against the scanned venues and symbols."""
+    from emulator.faults import FaultSpecError, parse_fault
+
+    found: list[FaultSpec] = []
+    named = [(f"emulator.faults[{i}]", t) for i, t in enumerate(plan.config.emulator_faults)]
+    for where, text in [*named, *(("--fault", t) for t in given)]:
+        try:
+            spec = parse_fault(
+                text,
+                venue=canonical_venue,
+                venues=tuple(plan.venues),
+                symbols=tuple(plan.symbols),
+            )
+        except FaultSpecError as exc:
+            error = ConfigError if where != "--fault" else UsageError
+            raise error(f"{where}: {exc}") from None
+        found.append(spec)
+    return found
 
 
 def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
@@ -111,12 +195,18 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--symbols", help=symbols_help)
     p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
     p.add_argument("--out", help="also write NDJSON events to this file")
-    p.add_argument("--serve", help="WebSocket event server on HOST:PORT (host default 127.0.0.1)")
+    p.add_argument("--serve", help="WebSocket event server on HOST:PORT ([::1]:PORT for IPv6)")
     p.add_argument("--books", type=int, default=0, help="add a book event of N levels per update")
 
 
+COMMANDS = ("scan", "live", "record", "replay", "emulate")
+
+
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="run.py", description="cross-exchange arbitrage scanner")
+    ap = argparse.ArgumentParser(
+        prog="run.py",
+        description="cross-exchange arbitrage scanner; no sub-command: scan the simulated market",
+    )
     sub = ap.add_subparsers(dest="command")
     default_help = f"comma-separated BASE/QUOTE (default: {','.join(DEFAULT_SYMBOLS)})"
     for name, helptext in (
@@ -130,38 +220,54 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--live", action="store_true", help="record the real venues")
         _add_scan_options(p, symbols_help=default_help)
         p.add_argument("--duration", type=float, help="stop after this many seconds")
-        p.add_argument("--seed", type=int, default=1, help="seed of the simulated market")
+        p.add_argument("--seed", type=int, help="seed of the simulated market (default 1)")
+        p.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            help="emulator fault VENUE:KIND[@DELAY][:key=value,...], e.g. okx:gap@10s",
+        )
     p = sub.add_parser("replay", help="replay a capture and print the event stream")
     p.add_argument("capture", help="capture v1 file (.ndjson or .ndjson.gz)")
     _add_scan_options(p, symbols_help="comma-separated BASE/QUOTE symbols in the capture")
     sub.add_parser("emulate", help="run the venue emulator alone", add_help=False)
-    # the top level accepts the scan options too: `python run.py --json` scans the emulator
-    _add_scan_options(ap, symbols_help=default_help)
-    ap.add_argument("--duration", type=float, help="stop after this many seconds")
-    ap.add_argument("--seed", type=int, default=1, help="seed of the simulated market")
     return ap
 
 
 def plan_from(args: argparse.Namespace) -> Plan:
-    config = load_config(args.config)
-    if args.books < 0:
-        raise UsageError("--books: must be >= 0")
-    duration = getattr(args, "duration", None)
-    if duration is not None and duration <= 0:
-        raise UsageError("--duration: must be > 0")
+    emulated = args.command == "scan" or (args.command == "record" and not args.live)
+    config = _load_config(args.config, emulated=emulated)
+    if not emulated:
+        for option, given in (("--seed", args.seed is not None), ("--fault", args.fault)):
+            if given:
+                raise UsageError(f"{option}: only for the simulated market, not the real venues")
+    if not 0 <= args.books <= config.scanner.depth_levels:
+        raise UsageError(
+            f"--books: must be between 0 and scanner.depth_levels "
+            f"({config.scanner.depth_levels}), got {args.books}"
+        )
+    duration = args.duration
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise UsageError(f"--duration: must be a finite number of seconds > 0, got {duration:g}")
+    record = _output("CAPTURE", getattr(args, "capture", None))
+    out = _output("--out", args.out)
+    if out is not None and record is not None and Path(out).resolve() == Path(record).resolve():
+        raise UsageError("--out: the same file as the capture")
     plan = Plan(
         config=config,
         venues=_venues(args.venues),
         symbols=_symbols(args.symbols, DEFAULT_SYMBOLS),
         json=args.json,
-        out=args.out,
+        out=out,
         serve=_serve(args.serve),
         duration=duration,
         books=args.books,
-        record=getattr(args, "capture", None),
-        emulated=args.command in (None, "scan") or (args.command == "record" and not args.live),
-        seed=getattr(args, "seed", 1),
+        record=record,
+        emulated=emulated,
+        seed=1 if args.seed is None else args.seed,
     )
+    if emulated:
+        plan.faults = _faults(plan, args.fault)
     for venue in plan.venues:
         config.fee_bps(venue)  # a venue without a fee is a configuration error
         endpoint = config.urls.get(venue)
@@ -185,14 +291,16 @@ async def scan(plan: Plan) -> int:
     sinks = Sinks()
     drained: list[Drained] = []
     console: LiveConsole | None = None
+    if plan.serve:  # listening can fail (a port in use): before any file is truncated
+        server = WsEventServer(*plan.serve)
+        with _starting("--serve"):
+            await server.start()
+        drained.append(server)
     if plan.json:
         drained.append(NdjsonSink.open("-"))
     if plan.out:
-        drained.append(NdjsonSink.open(plan.out))
-    if plan.serve:
-        server = WsEventServer(*plan.serve)
-        await server.start()
-        drained.append(server)
+        with _starting("--out"):
+            drained.append(NdjsonSink.open(plan.out))
     engine = Engine(
         plan.config.scanner,
         plan.venues,
@@ -213,7 +321,8 @@ async def scan(plan: Plan) -> int:
     for sink in drained:
         sinks.add(sink)
 
-    recorder = CaptureWriter(plan.record) if plan.record else None
+    with _starting("CAPTURE"):
+        recorder = CaptureWriter(plan.record) if plan.record else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -277,7 +386,8 @@ async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
         seed=plan.seed,
         dislocations_per_min=DISLOCATIONS_PER_MIN,
     )
-    emu = await stack.enter_async_context(Emulator(EmulatorConfig(market=market)))
+    config = EmulatorConfig(market=market, faults=tuple(plan.faults))
+    emu = await stack.enter_async_context(Emulator(config))
     for venue in plan.venues:  # the simulated scan never reaches a configured real endpoint
         plan.ws_urls[venue] = emu.ws_url(venue)
         plan.rest_urls[venue] = emu.rest_url(venue)
@@ -379,7 +489,7 @@ def _replay_codec(venue: str, conn_text: str, symbols: list[str]) -> Codec:
 
 def replay_main(args: argparse.Namespace) -> int:
     """Replay a capture through the same codecs, books and engine; print the events."""
-    config = load_config(args.config)
+    config = _load_config(args.config, emulated=False)
     if not args.symbols:
         raise UsageError("--symbols: replay needs the capture's canonical symbols")
     symbols = _symbols(args.symbols, ())
@@ -451,7 +561,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["emulate"]:
         from emulator.cli import main as emulate
 
-        return emulate(argv[1:])
+        return emulate(argv[1:], prog="run.py emulate")
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["scan", *argv]  # no sub-command: the options are the emulated scan's
     args = parser().parse_args(argv)
     try:
         if args.command == "replay":
@@ -463,6 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = _event_loop_runner()
     try:
         result = run(scan(plan))
+    except UsageError as exc:  # raised only while starting, before anything runs
+        print(f"run.py: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return int(result) if isinstance(result, int) else 0
