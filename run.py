@@ -64,7 +64,8 @@ def _starting(option: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise UsageError(f"{option}: {exc.strerror or exc}") from None
+        where = f"cannot open {exc.filename}: " if exc.filename else ""
+        raise UsageError(f"{option}: {where}{exc.strerror or exc}") from None
 
 
 @dataclass(slots=True)
@@ -161,9 +162,16 @@ def _output(option: str, path: str | None) -> str | None:
 
 
 def _load_config(path: str | None, *, emulated: bool) -> Config:
+    """The config, refusing what the run would ignore: faults outside the simulated market,
+    endpoint overrides inside it (its venues are served on 127.0.0.1, never those URLs)."""
     config = load_config(path, venue=canonical_venue)
     if config.emulator_faults and not emulated:
         raise ConfigError("emulator.faults: faults are for the simulated market only")
+    if config.urls and emulated:
+        raise ConfigError(
+            f"urls.{next(iter(config.urls))}: endpoint overrides are for the real venues "
+            "(run.py live, record --live); the simulated market serves its own"
+        )
     return config
 
 
@@ -189,6 +197,13 @@ def _faults(plan: Plan, given: Sequence[str]) -> list[FaultSpec]:
     return found
 
 
+def _levels(text: str) -> int:
+    """A number of book levels (argparse type)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--config", help="TOML configuration file")
     p.add_argument("--venues", help=f"comma-separated venue ids (default: {','.join(VENUES)})")
@@ -196,7 +211,9 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
     p.add_argument("--out", help="also write NDJSON events to this file")
     p.add_argument("--serve", help="WebSocket event server on HOST:PORT ([::1]:PORT for IPv6)")
-    p.add_argument("--books", type=int, default=0, help="add a book event of N levels per update")
+    p.add_argument(
+        "--books", type=_levels, default=0, help="add a book event of N levels per update"
+    )
 
 
 COMMANDS = ("scan", "live", "record", "replay", "emulate")
@@ -241,18 +258,22 @@ def plan_from(args: argparse.Namespace) -> Plan:
         for option, given in (("--seed", args.seed is not None), ("--fault", args.fault)):
             if given:
                 raise UsageError(f"{option}: only for the simulated market, not the real venues")
-    if not 0 <= args.books <= config.scanner.depth_levels:
+    if args.books > config.scanner.depth_levels:
         raise UsageError(
-            f"--books: must be between 0 and scanner.depth_levels "
-            f"({config.scanner.depth_levels}), got {args.books}"
+            f"--books: at most scanner.depth_levels ({config.scanner.depth_levels}) levels "
+            f"are kept, got {args.books}"
         )
     duration = args.duration
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise UsageError(f"--duration: must be a finite number of seconds > 0, got {duration:g}")
     record = _output("CAPTURE", getattr(args, "capture", None))
     out = _output("--out", args.out)
-    if out is not None and record is not None and Path(out).resolve() == Path(record).resolve():
-        raise UsageError("--out: the same file as the capture")
+    seen: dict[Path, str] = {}
+    for option, path in (("--config", args.config), ("CAPTURE", record), ("--out", out)):
+        if path is not None:
+            other = seen.setdefault(Path(path).resolve(), option)
+            if other != option:
+                raise UsageError(f"{option}: the same file as {other}")
     plan = Plan(
         config=config,
         venues=_venues(args.venues),

@@ -105,6 +105,9 @@ def parse_args(
         if args.interval_ms is not None:
             p.error("--interval-ms: not with --rate (the rate sets the step)")
         interval = max(1, round(1000 * len(venues) * len(symbols) / args.rate))
+        if interval > 60_000:
+            slowest = len(venues) * len(symbols) / 60
+            p.error(f"--rate: at least one message a minute per book ({slowest:g}/s here)")
     if args.okx_checksum_zero and "okx" not in venues:
         p.error("--okx-checksum-zero: okx is not among the venues")
     try:

@@ -101,8 +101,7 @@ BAD_COMMAND_LINES = [
     (["--duration", "-1"], "--duration: must be a finite number of seconds > 0, got -1"),
     (["--duration", "nan"], "--duration: must be a finite number of seconds > 0, got nan"),
     (["--duration", "inf"], "--duration: must be a finite number of seconds > 0, got inf"),
-    (["--books", "21"], "--books: must be between 0 and scanner.depth_levels (20), got 21"),
-    (["--books", "-1"], "--books: must be between 0 and scanner.depth_levels (20), got -1"),
+    (["--books", "21"], "--books: at most scanner.depth_levels (20) levels are kept, got 21"),
     (
         ["--serve", "localhost:http"],
         "--serve: expected HOST:PORT with a port 1-65535, got 'localhost:http'",
@@ -135,11 +134,20 @@ BAD_COMMAND_LINES = [
     (["--out", "{tmp}"], "--out: '{tmp}' is a directory"),
     (["--out", "{tmp}/missing/events.ndjson"], "--out: the folder '{tmp}/missing' does not exist"),
     (["--out", "-"], "--out: '-' is not a file (--json writes the events to stdout)"),
+    (
+        ["--out", "/proc/no-such-file"],
+        "--out: cannot open /proc/no-such-file: No such file or directory",
+    ),
+    (["--config", "{tmp}/c.toml", "--out", "{tmp}/c.toml"], "--out: the same file as --config"),
+    (
+        ["record", "{tmp}/c.toml", "--config", "{tmp}/c.toml"],
+        "CAPTURE: the same file as --config",
+    ),
     (["record", "{tmp}/missing/c.ndjson.gz"], "CAPTURE: the folder '{tmp}/missing' does not exist"),
     (["record", "{tmp}"], "CAPTURE: '{tmp}' is a directory"),
     (
         ["record", "{tmp}/c.ndjson", "--out", "{tmp}/c.ndjson"],
-        "--out: the same file as the capture",
+        "--out: the same file as CAPTURE",
     ),
     (["live", "--seed", "3"], "--seed: only for the simulated market, not the real venues"),
     (["live", "--fault", "okx:gap"], "--fault: only for the simulated market, not the real venues"),
@@ -197,15 +205,23 @@ BAD_COMMAND_LINES = [
 def test_bad_command_lines_exit_2_with_one_line_naming_the_option(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "c.toml").write_text("# mine\n")
     assert run.main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err == f"run.py: {message.replace('{tmp}', str(tmp_path))}\n"
     assert not (tmp_path / "c.ndjson").exists()  # nothing was written
+    assert (tmp_path / "c.toml").read_text() == "# mine\n"
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["--duration", "soon"], ["--json", "live"], ["replay", str(CAPTURE), "--seed", "1"]],
+    [
+        ["--duration", "soon"],
+        ["--json", "live"],
+        ["replay", str(CAPTURE), "--seed", "1"],
+        ["--books", "-1"],
+        ["replay", str(CAPTURE), "--symbols", "BTC/USDT", "--books", "-1"],
+    ],
 )
 def test_argparse_errors_exit_2_too(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
@@ -261,9 +277,15 @@ BAD_CONFIGS = [
         "emulator.faults: faults are for the simulated market only",
     ),
     (
+        "[urls.binance]\nws = 'wss://testnet.binance.vision/ws'\n",
+        [],
+        "urls.binance: endpoint overrides are for the real venues (run.py live, record --live); "
+        "the simulated market serves its own",
+    ),
+    (
         "[scanner]\ndepth_levels = 5\n",
         ["--books", "6"],
-        "--books: must be between 0 and scanner.depth_levels (5), got 6",
+        "--books: at most scanner.depth_levels (5) levels are kept, got 6",
     ),
 ]
 

@@ -18,6 +18,7 @@ BAD_EMULATE = [
         "--port-base: must be a number between 1 and 65534, got 65535",
     ),
     (["--rate", "-5"], "--rate: must be a number >= 0, got -5"),
+    (["--rate", "0.001"], "--rate: at least one message a minute per book (0.2/s here)"),
     (["--rate", "nan"], "--rate: must be a number >= 0, got nan"),
     (
         ["--rate", "10", "--interval-ms", "5"],
