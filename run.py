@@ -237,12 +237,19 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--live", action="store_true", help="record the real venues")
         _add_scan_options(p, symbols_help=default_help)
         p.add_argument("--duration", type=float, help="stop after this many seconds")
-        p.add_argument("--seed", type=int, help="seed of the simulated market (default 1)")
+        simulated = name != "live"  # live refuses these with a message; its help omits them
+        p.add_argument(
+            "--seed",
+            type=int,
+            help="seed of the simulated market (default 1)" if simulated else argparse.SUPPRESS,
+        )
         p.add_argument(
             "--fault",
             action="append",
             default=[],
-            help="emulator fault VENUE:KIND[@DELAY][:key=value,...], e.g. okx:gap@10s",
+            help="emulator fault VENUE:KIND[@DELAY][:key=value,...], e.g. okx:gap@10s"
+            if simulated
+            else argparse.SUPPRESS,
         )
     p = sub.add_parser("replay", help="replay a capture and print the event stream")
     p.add_argument("capture", help="capture v1 file (.ndjson or .ndjson.gz)")
