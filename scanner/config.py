@@ -31,7 +31,9 @@ and refuses unknown venues); without one they are taken as written.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -98,6 +100,15 @@ class Config:
             raise ConfigError(f"fees.{venue}: no taker fee known for this venue; set it") from None
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(*parts: str) -> str:
+    """A dotted key as TOML writes it: a part that is not a bare key is quoted (and escaped,
+    so a message naming it stays on one line)."""
+    return ".".join(p if _BARE_KEY.fullmatch(p) else json.dumps(p) for p in parts)
+
+
 def _number(key: str, value: Any, *, integer: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = "an integer" if integer else "a number"
@@ -118,12 +129,14 @@ def _section(cls: type[Any], name: str, raw: Any, checks: Mapping[str, tuple[flo
     values: dict[str, int | float] = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(known)})")
+            raise ConfigError(f"{_key(name, key)}: unknown key (known: {', '.join(known)})")
         integer = known[key].type == "int"
-        number = _number(f"{name}.{key}", value, integer=integer)
+        number = _number(_key(name, key), value, integer=integer)
         lo, hi = checks[key]
         if not lo <= number <= hi:
-            raise ConfigError(f"{name}.{key}: must be between {lo:g} and {hi:g}, got {value!r}")
+            raise ConfigError(
+                f"{_key(name, key)}: must be between {lo:g} and {hi:g}, got {value!r}"
+            )
         values[key] = int(number) if integer else float(number)
     return cls(**values)
 
@@ -160,9 +173,11 @@ def _venue_tables(
         try:
             venue = resolve(key) if resolve is not None else key
         except ValueError as exc:
-            raise ConfigError(f"{section}.{key}: {exc}") from None
+            raise ConfigError(f"{_key(section, key)}: {exc}") from None
         if venue in out:
-            raise ConfigError(f"{section}.{key}: the same venue as {section}.{out[venue][0]}")
+            raise ConfigError(
+                f"{_key(section, key)}: the same venue as {_key(section, out[venue][0])}"
+            )
         out[venue] = (key, value)
     return out
 
@@ -186,7 +201,7 @@ def _emulator(raw: Any) -> tuple[str, ...]:
         raise ConfigError("emulator: expected a table")
     for key in raw:
         if key != "faults":
-            raise ConfigError(f"emulator.{key}: unknown key (known: faults)")
+            raise ConfigError(f"{_key('emulator', key)}: unknown key (known: faults)")
     faults = raw.get("faults", [])
     if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
         raise ConfigError(f"emulator.faults: expected a list of strings, got {faults!r}")
@@ -199,7 +214,7 @@ def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) 
     allowed = {"scanner", "feeds", "fees", "urls", "emulator"}
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(allowed))})")
+            raise ConfigError(f"{_key(key)}: unknown section (known: {', '.join(sorted(allowed))})")
     scanner = _section(ScannerConfig, "scanner", raw.get("scanner", {}), _SCANNER_RANGES)
     if scanner.close_bps > scanner.open_bps:
         raise ConfigError(
@@ -212,9 +227,11 @@ def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) 
     if not isinstance(raw_fees, dict):
         raise ConfigError("fees: expected a table of venue = bps")
     for name, (key, value) in _venue_tables("fees", raw_fees, venue).items():
-        bps = _number(f"fees.{key}", value)
+        bps = _number(_key("fees", key), value)
         if not 0.0 <= bps < 10_000.0:
-            raise ConfigError(f"fees.{key}: must be between 0 and 10000 bps, got {value!r}")
+            raise ConfigError(
+                f"{_key('fees', key)}: must be between 0 and 10000 bps, got {value!r}"
+            )
         fees[name] = bps
     urls: dict[str, Endpoint] = {}
     raw_urls = raw.get("urls", {})
@@ -222,11 +239,11 @@ def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) 
         raise ConfigError("urls: expected tables [urls.<venue>] with ws/rest keys")
     for name, (key, table) in _venue_tables("urls", raw_urls, venue).items():
         if not isinstance(table, dict):
-            raise ConfigError(f"urls.{key}: expected a table with ws/rest keys")
+            raise ConfigError(f"{_key('urls', key)}: expected a table with ws/rest keys")
         for kind, value in table.items():
             if kind not in _URL_SCHEMES:
-                raise ConfigError(f"urls.{key}.{kind}: unknown key (known: ws, rest)")
-            _url(f"urls.{key}.{kind}", value, _URL_SCHEMES[kind])
+                raise ConfigError(f"{_key('urls', key, kind)}: unknown key (known: ws, rest)")
+            _url(_key("urls", key, kind), value, _URL_SCHEMES[kind])
         urls[name] = Endpoint(ws=table.get("ws"), rest=table.get("rest"))
     faults = _emulator(raw.get("emulator", {}))
     return Config(scanner=scanner, feeds=feeds, fees_bps=fees, urls=urls, emulator_faults=faults)
