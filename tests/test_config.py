@@ -234,3 +234,9 @@ def test_fuzz_config_text_gives_a_config_or_a_config_error(lines: list[str], raw
             assert str(exc) and "\n" not in str(exc)
         else:
             assert isinstance(cfg, Config)
+
+
+def test_a_utf8_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf[scanner]\nopen_bps = 6\n")
+    assert load_config(path).scanner.open_bps == 6.0
