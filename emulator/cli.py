@@ -77,6 +77,16 @@ def parse_args(
     p.add_argument("--interval-ms", type=int, help="step (default 100; not with --rate)")
     p.add_argument("--dislocations-per-min", type=float, default=2.0, help="per symbol")
     p.add_argument("--okx-checksum-zero", action="store_true", help="OKX sends checksum 0")
+    p.add_argument(
+        "--quiet-symbols", help="comma-separated symbols (of --symbols) whose books stay still"
+    )
+    p.add_argument(
+        "--ping-interval", type=float, default=20.0, help="s between venue pings; 0: none"
+    )
+    p.add_argument("--bybit-ts-text", action="store_true", help="Bybit sends ts as a string")
+    p.add_argument(
+        "--okx-requests-per-hour", type=int, help="OKX subscribe budget per conn (default 480)"
+    )
     p.add_argument("--duration", type=float, default=0.0, help="seconds; 0 runs until killed")
     p.add_argument(
         "--fault",
@@ -99,6 +109,14 @@ def parse_args(
     _check(p, "--rate", args.rate, 0.0)
     _check(p, "--dislocations-per-min", args.dislocations_per_min, 0.0, 60_000.0)
     _check(p, "--duration", args.duration, 0.0)
+    _check(p, "--ping-interval", args.ping_interval, 0.0)
+    okx_requests = 480 if args.okx_requests_per_hour is None else args.okx_requests_per_hour
+    _check(p, "--okx-requests-per-hour", okx_requests, 1)
+    quiet: tuple[str, ...] = ()
+    if args.quiet_symbols is not None:
+        quiet = _names(p, "--quiet-symbols", args.quiet_symbols)
+        if not set(quiet) <= set(symbols):
+            p.error(f"--quiet-symbols: not among --symbols: {sorted(set(quiet) - set(symbols))}")
     interval = 100 if args.interval_ms is None else args.interval_ms
     _check(p, "--interval-ms", interval, 1, 60_000)
     if args.rate > 0:
@@ -108,8 +126,13 @@ def parse_args(
         if interval > 60_000:
             slowest = len(venues) * len(symbols) / 60
             p.error(f"--rate: at least one message a minute per book ({slowest:g}/s here)")
-    if args.okx_checksum_zero and "okx" not in venues:
-        p.error("--okx-checksum-zero: okx is not among the venues")
+    for option, given, venue in (
+        ("--okx-checksum-zero", args.okx_checksum_zero, "okx"),
+        ("--okx-requests-per-hour", args.okx_requests_per_hour is not None, "okx"),
+        ("--bybit-ts-text", args.bybit_ts_text, "bybit"),
+    ):
+        if given and venue not in venues:
+            p.error(f"{option}: {venue} is not among the venues")
     try:
         faults = tuple(parse_fault(f, venues=venues, symbols=symbols) for f in args.fault)
     except FaultSpecError as exc:
@@ -120,6 +143,7 @@ def parse_args(
         seed=args.seed,
         interval_ms=interval,
         dislocations_per_min=args.dislocations_per_min,
+        quiet_symbols=frozenset(quiet),
     )
     config = EmulatorConfig(
         market=market,
@@ -127,6 +151,9 @@ def parse_args(
         port_base=args.port_base,
         okx_checksum_zero=args.okx_checksum_zero,
         faults=faults,
+        okx_requests_per_hour=okx_requests,
+        ping_interval_s=args.ping_interval or None,
+        bybit_ts_text=args.bybit_ts_text,
     )
     return config, args.duration
 

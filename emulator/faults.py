@@ -5,6 +5,7 @@ One spec is ``VENUE:KIND[@DELAY][:key=value,...]``::
     okx:gap@10s                      drop one OKX book frame 10 s after start
     binance:rest_error:status=500    the first Binance REST request answers 500
     kraken:bad_checksum@5s:count=3,every=30s   three wrong checksums at 5 s, again every 30 s
+    okx:silent@20s:seconds=30        a black hole for 30 s (no frame sent, not even a pong)
 
 ``DELAY`` and ``every`` are durations (``250ms``, ``10s``, ``2m``; a bare number is seconds),
 counted on the emulator's market clock from its start. Without a delay the fault waits for
@@ -36,9 +37,13 @@ PARAMS: Final[Mapping[str, Mapping[str, tuple[str, float, float]]]] = {
     "disconnect": {"code": ("int", 1000, 4999), "reason": ("str", 0, 123)},
     "abort": {},
     "gap": {"count": _COUNT},
+    "overlap": {"count": _COUNT},
     "bad_checksum": {"count": _COUNT},
+    "bad_body": {"count": _COUNT},
+    "novel": {"count": _COUNT},
     "malformed": {"count": _COUNT},
     "stall": {"seconds": ("float", 0.001, math.inf)},
+    "silent": {"seconds": ("float", 0.001, math.inf)},
     "slow": {"delay_s": ("float", 0.0, 60.0), "seconds": ("float", 0.001, math.inf)},
     "crossed": {"symbol": ("str", 1, 64), "steps": _COUNT},
     "rest_error": {"status": ("int", 400, 599), "count": _COUNT},
@@ -122,6 +127,10 @@ def _parse(
         raise ValueError(f"unknown fault {kind!r} (have {', '.join(sorted(FAULTS))})")
     if kind == "bad_checksum" and not VENUES[name].has_checksum:
         raise ValueError(f"{name} sends no checksum")
+    if kind == "overlap" and not VENUES[name].has_ranges:
+        raise ValueError(f"{name} sends no update-id ranges")
+    if kind in ("bad_body", "novel") and not VENUES[name].body_faults:
+        raise ValueError(f"{name} has no {kind} fault")
     if kind.startswith("rest_") and not _serves_rest(VENUES[name]):
         raise ValueError(f"{name} serves no REST snapshot")
     delay = parse_duration(found["delay"]) if found["delay"] is not None else 0.0

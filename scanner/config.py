@@ -16,17 +16,20 @@ non-zero. The public keys::
     stale_after_s = 10.0    # no frame on a connection for this long -> stale, reconnect
     max_book_age_s = 60.0   # a book not updated for this long (venue heartbeats) -> stale
     warmup_ms = 0           # a (re)synced book is used only after being live this long
+    stats_interval_s = 10.0 # a "stats" event this often (and one at shutdown); 0 = none
     [fees]                  # taker fee in basis points, per venue id
     binance = 10.0
     [urls.binance]          # endpoint overrides (emulator, testnet, proxy)
     ws = "wss://stream.binance.com:9443/ws"
     rest = "https://api.binance.com"
+    [connections]           # venue products per WebSocket connection, per venue
+    coinbase = 10           # (default: the venue's own limit)
     [emulator]              # the simulated market only (make run)
     faults = ["okx:gap@10s"]  # fault specs, checked by run.py with the emulator's parser
 
-Venue names under ``[fees]`` and ``[urls]`` go through the resolver given to
-:func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current ones
-and refuses unknown venues); without one they are taken as written.
+Venue names under ``[fees]``, ``[urls]`` and ``[connections]`` go through the resolver given
+to :func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current
+ones and refuses unknown venues); without one they are taken as written.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class FeedsConfig:
     stale_after_s: float = 10.0
     max_book_age_s: float = 60.0
     warmup_ms: int = 0
+    stats_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,8 @@ class Config:
     feeds: FeedsConfig = FeedsConfig()
     fees_bps: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TAKER_FEES_BPS))
     urls: Mapping[str, Endpoint] = field(default_factory=dict)
+    connections: Mapping[str, int] = field(default_factory=dict)
+    """Venue products per connection, per venue id (unset: the venue's own limit)."""
     emulator_faults: tuple[str, ...] = ()
     """Fault specs for the emulated market (text; run.py parses them)."""
 
@@ -151,10 +157,13 @@ _SCANNER_RANGES = {
     "max_notional": (0.0, _INF),
     "update_interval_ms": (0, 3_600_000),
 }
+MAX_PER_CONNECTION = 1000
+"""The most venue products one connection may carry, whatever the configuration says."""
 _FEEDS_RANGES = {
     "stale_after_s": (0.1, 3600.0),
     "max_book_age_s": (0.1, 86400.0),
     "warmup_ms": (0, 3_600_000),
+    "stats_interval_s": (0.0, 86400.0),
 }
 
 
@@ -210,8 +219,8 @@ def _emulator(raw: Any) -> tuple[str, ...]:
 
 def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) -> Config:
     """Validate a parsed TOML document into a :class:`Config` (``venue``: the venue-name
-    resolver for ``[fees]`` and ``[urls]``)."""
-    allowed = {"scanner", "feeds", "fees", "urls", "emulator"}
+    resolver for ``[fees]``, ``[urls]`` and ``[connections]``)."""
+    allowed = {"scanner", "feeds", "fees", "urls", "connections", "emulator"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{_key(key)}: unknown section (known: {', '.join(sorted(allowed))})")
@@ -245,13 +254,31 @@ def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) 
                 raise ConfigError(f"{_key('urls', key, kind)}: unknown key (known: ws, rest)")
             _url(_key("urls", key, kind), value, _URL_SCHEMES[kind])
         urls[name] = Endpoint(ws=table.get("ws"), rest=table.get("rest"))
-    faults = _emulator(raw.get("emulator", {}))
-    return Config(scanner=scanner, feeds=feeds, fees_bps=fees, urls=urls, emulator_faults=faults)
+    connections: dict[str, int] = {}
+    raw_connections = raw.get("connections", {})
+    if not isinstance(raw_connections, dict):
+        raise ConfigError("connections: expected a table of venue = products per connection")
+    for name, (key, value) in _venue_tables("connections", raw_connections, venue).items():
+        size = _number(_key("connections", key), value, integer=True)
+        if not 1 <= size <= MAX_PER_CONNECTION:
+            raise ConfigError(
+                f"{_key('connections', key)}: must be between 1 and {MAX_PER_CONNECTION}, "
+                f"got {value!r}"
+            )
+        connections[name] = int(size)
+    return Config(
+        scanner=scanner,
+        feeds=feeds,
+        fees_bps=fees,
+        urls=urls,
+        connections=connections,
+        emulator_faults=_emulator(raw.get("emulator", {})),
+    )
 
 
 def load_config(path: str | Path | None, *, venue: VenueResolver | None = None) -> Config:
     """Defaults when ``path`` is None; else the validated TOML file (``venue``: the
-    venue-name resolver for ``[fees]`` and ``[urls]``)."""
+    venue-name resolver for ``[fees]``, ``[urls]`` and ``[connections]``)."""
     if path is None:
         return Config()
     p = Path(path)

@@ -53,6 +53,33 @@ BAD_EMULATE = [
         "--fault: 'binance:bad_checksum@1s': binance sends no checksum",
     ),
     (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    (
+        ["--symbols", "BTC/USDT", "--quiet-symbols", "SOL/USDT,BTC/USDT"],
+        "--quiet-symbols: not among --symbols: ['SOL/USDT']",
+    ),
+    (
+        ["--quiet-symbols", ""],
+        "--quiet-symbols: expected a comma-separated list without empty items, got ''",
+    ),
+    (["--ping-interval", "-1"], "--ping-interval: must be a number >= 0, got -1"),
+    (["--ping-interval", "nan"], "--ping-interval: must be a number >= 0, got nan"),
+    (
+        ["--okx-requests-per-hour", "0"],
+        "--okx-requests-per-hour: must be a number >= 1, got 0",
+    ),
+    (
+        ["--venues", "binance", "--okx-requests-per-hour", "3"],
+        "--okx-requests-per-hour: okx is not among the venues",
+    ),
+    (["--venues", "okx", "--bybit-ts-text"], "--bybit-ts-text: bybit is not among the venues"),
+    (
+        ["--venues", "okx", "--fault", "okx:overlap@1s"],
+        "--fault: 'okx:overlap@1s': okx sends no update-id ranges",
+    ),
+    (
+        ["--fault", "kraken:novel:count=2"],
+        "--fault: 'kraken:novel:count=2': kraken has no novel fault",
+    ),
 ]
 
 

@@ -53,6 +53,13 @@ from tests.test_emulator_server import BYBIT_SUB, T0, config, recv, subscribed, 
             "okx:malformed:every=500ms,count=2",
             FaultSpec("okx", "malformed", {"count": 2}, every_s=0.5),
         ),
+        ("binance:overlap@3s:count=2", FaultSpec("binance", "overlap", {"count": 2}, 3.0)),
+        ("coinbase:bad_body:count=4", FaultSpec("coinbase", "bad_body", {"count": 4})),
+        ("coinbase:novel@1s", FaultSpec("coinbase", "novel", {}, 1.0)),
+        (
+            "okx:silent@20s:seconds=30",
+            FaultSpec("okx", "silent", {"seconds": 30.0}, delay_s=20.0),
+        ),
     ],
 )
 def test_specs_parse_exactly(text: str, spec: FaultSpec) -> None:
@@ -86,6 +93,12 @@ def test_aliases_resolve_through_the_given_resolver() -> None:
         ("okx:crossed:symbol=", "symbol: expected 1 to 64 characters, got ''"),
         ("okx:abort:count=1", "abort takes no parameter 'count' (takes: every)"),
         ("okx:gap:,", "expected key=value, got ''"),
+        ("okx:overlap", "okx sends no update-id ranges"),
+        ("binance:bad_body", "binance has no bad_body fault"),
+        ("kraken:novel:count=2", "kraken has no novel fault"),
+        ("coinbase:novel:count=0", "count: must be between 1 and 1000000, got '0'"),
+        ("okx:silent:seconds=0", "seconds: must be between 0.001 and inf, got '0'"),
+        ("okx:silent:count=1", "silent takes no parameter 'count' (takes: seconds, every)"),
     ],
 )
 def test_bad_specs_name_the_spec(text: str, message: str) -> None:
