@@ -890,7 +890,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:
     try:
         result = run(scan(plan))
     except UsageError as exc:  # raised only while starting, before anything runs
-        print(f"run.py: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -166,6 +166,11 @@ def test_errors_name_the_program(capsys: pytest.CaptureFixture[str]) -> None:
         capsys.readouterr().err
         == "arbscan: --duration: must be a finite number of seconds > 0, got 0\n"
     )
+    # an error found while starting (opening --out) names the program too
+    assert run.main(["--out", "/proc/no-such-file", "--json"], prog="arbscan") == 2
+    assert capsys.readouterr().err == (
+        "arbscan: --out: cannot open /proc/no-such-file: No such file or directory\n"
+    )
     assert run.main(["--duration", "0"]) == 2
     assert (
         capsys.readouterr().err
