@@ -18,7 +18,7 @@ import pytest
 import websockets.sync.client
 
 import emulator
-import run
+from arbscan import cli
 from emulator import FaultSpec
 from tests.brute import VenueBook, fill
 from tests.schema_check import check_all
@@ -31,7 +31,7 @@ SYMBOLS = "BTC/USDT,ETH/USDT"
 
 
 def replay(capsysbinary: pytest.CaptureFixture[bytes], *extra: str) -> bytes:
-    assert run.main(["replay", str(CAPTURE), "--symbols", SYMBOLS, *extra]) == 0
+    assert cli.main(["replay", str(CAPTURE), "--symbols", SYMBOLS, *extra]) == 0
     return capsysbinary.readouterr().out
 
 
@@ -232,7 +232,7 @@ def test_bad_command_lines_exit_2_with_one_line_naming_the_option(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "c.toml").write_text("# mine\n")
-    assert run.main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    assert cli.main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err == f"run.py: {message.replace('{tmp}', str(tmp_path))}\n"
     assert not (tmp_path / "c.ndjson").exists()  # nothing was written
@@ -251,7 +251,7 @@ def test_bad_command_lines_exit_2_with_one_line_naming_the_option(
 )
 def test_argparse_errors_exit_2_too(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        run.main(argv)
+        cli.main(argv)
     assert info.value.code == 2
     *_, last = capsys.readouterr().err.splitlines()
     assert last.startswith("run.py") and ": error: " in last
@@ -266,7 +266,7 @@ def test_a_serve_port_in_use_exits_2_before_any_file_is_written(
         taken.listen()
         port = taken.getsockname()[1]
         argv = ["--venues", "okx", "--serve", f"127.0.0.1:{port}", "--out", str(out), "--json"]
-        assert run.main([*argv, "--duration", "5"]) == 2
+        assert cli.main([*argv, "--duration", "5"]) == 2
     assert capsys.readouterr().err == (
         f"run.py: --serve: error while attempting to bind on address ('127.0.0.1', {port}): "
         "address already in use\n"
@@ -322,7 +322,7 @@ def test_bad_configs_exit_2_with_one_line_naming_the_key(
 ) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(text)
-    assert run.main([*argv, "--config", str(config)]) == 2
+    assert cli.main([*argv, "--config", str(config)]) == 2
     assert capsys.readouterr().err == f"run.py: {message}\n"
 
 
@@ -331,15 +331,15 @@ def test_a_config_that_is_not_utf8_exits_2(
 ) -> None:
     config = tmp_path / "latin1.toml"
     config.write_bytes(b"[fees]\n# \xe9\n")
-    assert run.main(["--config", str(config)]) == 2
+    assert cli.main(["--config", str(config)]) == 2
     assert capsys.readouterr().err == f"run.py: {config}: not UTF-8 text (line 2)\n"
 
 
 def test_an_alias_in_the_config_sets_the_venues_fee_and_url(tmp_path: Path) -> None:
     config = tmp_path / "alias.toml"
     config.write_text("[fees]\nokex = 3.5\n[urls.okex3]\nws = 'wss://okx.example/ws/v5/public'\n")
-    args = run.parser().parse_args(["live", "--venues", "okx,binance", "--config", str(config)])
-    plan = run.plan_from(args)
+    args = cli.parser().parse_args(["live", "--venues", "okx,binance", "--config", str(config)])
+    plan = cli.plan_from(args)
     assert (plan.config.fee_bps("okx"), plan.config.fee_bps("binance")) == (3.5, 10.0)
     assert plan.ws_urls == {"okx": "wss://okx.example/ws/v5/public"}
 
@@ -348,7 +348,7 @@ def test_faults_from_the_config_then_the_command_line(tmp_path: Path) -> None:
     config = tmp_path / "faults.toml"
     config.write_text("[emulator]\nfaults = ['okex:gap@10s', 'binance:rest_error:status=500']\n")
     argv = ["scan", "--config", str(config), "--fault", "kraken:bad_checksum@2m:count=2,every=30s"]
-    plan = run.plan_from(run.parser().parse_args(argv))
+    plan = cli.plan_from(cli.parser().parse_args(argv))
     assert plan.faults == [
         FaultSpec("okx", "gap", {}, delay_s=10.0),
         FaultSpec("binance", "rest_error", {"status": 500}),
@@ -362,9 +362,9 @@ def test_bad_config_exits_2_naming_the_key(
 ) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("[scanner]\nopen_bps = 'high'\n")
-    assert run.main(["--config", str(config)]) == 2
+    assert cli.main(["--config", str(config)]) == 2
     assert capsys.readouterr().err == "run.py: scanner.open_bps: expected a number, got 'high'\n"
-    assert run.main(["replay", str(CAPTURE), "--symbols", SYMBOLS, "--config", str(config)]) == 2
+    assert cli.main(["replay", str(CAPTURE), "--symbols", SYMBOLS, "--config", str(config)]) == 2
 
 
 def test_sigterm_closes_every_opportunity_and_exits_cleanly(tmp_path: Path) -> None:

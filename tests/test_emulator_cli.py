@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-import run
+from arbscan import cli
 from emulator.venues import VENUES
 
 BAD_EMULATE = [
@@ -88,7 +88,7 @@ def test_bad_emulate_values_exit_2_naming_the_option(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as info:
-        run.main(["emulate", *argv])
+        cli.main(["emulate", *argv])
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: run.py emulate [-h]")
@@ -100,7 +100,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert run.main(["emulate", "--venues", "okx", "--port-base", str(port)]) == 2
+        assert cli.main(["emulate", "--venues", "okx", "--port-base", str(port)]) == 2
     assert capsys.readouterr() == (
         "",
         "run.py emulate: error: cannot listen: error while attempting to bind on address "
