@@ -15,13 +15,14 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arbscan.options import (
     DEFAULT_SYMBOLS,
     Plan,
     UsageError,
+    _check_books,
+    _distinct_files,
     _event_loop_runner,
     _load_config,
     _output,
@@ -146,22 +147,13 @@ def plan_from(args: argparse.Namespace) -> Plan:
         for option, given in (("--seed", args.seed is not None), ("--fault", args.fault)):
             if given:
                 raise UsageError(f"{option}: only for the simulated market, not the real venues")
-    if args.books > config.scanner.depth_levels:
-        raise UsageError(
-            f"--books: at most scanner.depth_levels ({config.scanner.depth_levels}) levels "
-            f"are kept, got {args.books}"
-        )
+    _check_books(args.books, config)
     duration = args.duration
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise UsageError(f"--duration: must be a finite number of seconds > 0, got {duration:g}")
     record = _output("CAPTURE", getattr(args, "capture", None))
     out = _output("--out", args.out)
-    seen: dict[Path, str] = {}
-    for option, path in (("--config", args.config), ("CAPTURE", record), ("--out", out)):
-        if path is not None:
-            other = seen.setdefault(Path(path).resolve(), option)
-            if other != option:
-                raise UsageError(f"{option}: the same file as {other}")
+    _distinct_files(("--config", args.config), ("CAPTURE", record), ("--out", out))
     plan = Plan(
         config=config,
         venues=_venues(args.venues),

@@ -133,6 +133,25 @@ def _output(option: str, path: str | None) -> str | None:
     return path
 
 
+def _distinct_files(*named: tuple[str, str | None]) -> None:
+    """Each (option, path) given names a different file: an output never overwrites an input
+    or another output."""
+    seen: dict[Path, str] = {}
+    for option, path in named:
+        if path is not None:
+            other = seen.setdefault(Path(path).resolve(), option)
+            if other != option:
+                raise UsageError(f"{option}: the same file as {other}")
+
+
+def _check_books(books: int, config: Config) -> None:
+    if books > config.scanner.depth_levels:
+        raise UsageError(
+            f"--books: at most scanner.depth_levels ({config.scanner.depth_levels}) levels "
+            f"are kept, got {books}"
+        )
+
+
 def _load_config(path: str | None, *, emulated: bool) -> Config:
     """The config, refusing what the run would ignore: faults outside the simulated market,
     endpoint overrides inside it (its venues are served on 127.0.0.1, never those URLs)."""

@@ -15,8 +15,11 @@ import orjson
 
 from arbscan.options import (
     UsageError,
+    _check_books,
+    _distinct_files,
     _event_loop_runner,
     _load_config,
+    _output,
     _serve,
     _starting,
     _symbols,
@@ -103,6 +106,9 @@ def _replay_plan(
 def replay_main(args: argparse.Namespace) -> int:
     """Replay a capture through the same codecs, books and engine; print the events."""
     config = _load_config(args.config, emulated=False)
+    _check_books(args.books, config)
+    out_path = _output("--out", args.out)  # never the capture itself: it is read twice
+    _distinct_files(("--config", args.config), ("CAPTURE", args.capture), ("--out", out_path))
     serve = _serve(args.serve, announced=True)
     speed = (1.0 if serve else 0.0) if args.speed is None else args.speed
     if not speed >= 0:
@@ -125,7 +131,8 @@ def replay_main(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     end_t = index.reader.last_t or 0
     out = sys.stdout.buffer
-    files = [open(args.out, "wb")] if args.out else []  # noqa: SIM115 - closed below
+    with _starting("--out"):
+        files = [open(out_path, "wb")] if out_path else []  # noqa: SIM115 - closed below
     server = WsEventServer(*serve) if serve else None
 
     def emit(event: Event) -> None:

@@ -224,6 +224,31 @@ BAD_COMMAND_LINES = [
         "--serve: expected HOST:PORT with a port 0-65535, got '127.0.0.1:65536'",
     ),
     (["replay", str(CAPTURE), "--wait-clients", "1"], "--wait-clients: needs --serve"),
+    (
+        ["replay", str(CAPTURE), "--symbols", SYMBOLS, "--books", "21"],
+        "--books: at most scanner.depth_levels (20) levels are kept, got 21",
+    ),
+    (
+        ["replay", str(CAPTURE), "--symbols", SYMBOLS, "--out", "{tmp}"],
+        "--out: '{tmp}' is a directory",
+    ),
+    (
+        ["replay", str(CAPTURE), "--symbols", SYMBOLS, "--out", "/proc/no-such-file"],
+        "--out: cannot open /proc/no-such-file: No such file or directory",
+    ),
+    (
+        [
+            "replay",
+            str(CAPTURE),
+            "--symbols",
+            SYMBOLS,
+            "--config",
+            "{tmp}/c.toml",
+            "--out",
+            "{tmp}/c.toml",
+        ],
+        "--out: the same file as --config",
+    ),
 ]
 
 
@@ -255,6 +280,17 @@ def test_argparse_errors_exit_2_too(argv: list[str], capsys: pytest.CaptureFixtu
     assert info.value.code == 2
     *_, last = capsys.readouterr().err.splitlines()
     assert last.startswith("run.py") and ": error: " in last
+
+
+def test_replay_never_writes_over_the_capture_it_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "c.ndjson.gz"
+    capture.write_bytes(CAPTURE.read_bytes())
+    argv = ["replay", str(capture), "--symbols", SYMBOLS, "--out", str(tmp_path / "c.ndjson.gz")]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr() == ("", "run.py: --out: the same file as CAPTURE\n")
+    assert capture.read_bytes() == CAPTURE.read_bytes()
 
 
 def test_a_serve_port_in_use_exits_2_before_any_file_is_written(
