@@ -89,6 +89,7 @@ def parser(prog: str = "run.py") -> argparse.ArgumentParser:
         prog=prog,
         description="cross-exchange arbitrage scanner; no sub-command: scan the simulated market",
     )
+    ap.set_defaults(prog=prog)  # the program named in the messages on stderr
     sub = ap.add_subparsers(dest="command")
     default_help = f"comma-separated BASE/QUOTE (default: {','.join(DEFAULT_SYMBOLS)})"
     for name, helptext in (
@@ -166,6 +167,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         record=record,
         emulated=emulated,
         seed=1 if args.seed is None else args.seed,
+        prog=args.prog,
     )
     plan.per_connection = dict(config.connections)  # venue ids: the config resolved them
     if emulated:

@@ -51,6 +51,8 @@ class Plan:
     record: str | None = None
     emulated: bool = True
     seed: int = 1
+    prog: str = "run.py"
+    """The program named in the messages on stderr (``arbscan`` when installed)."""
     ws_urls: dict[str, str] = field(default_factory=dict)
     rest_urls: dict[str, str] = field(default_factory=dict)
     per_connection: dict[str, int] = field(default_factory=dict)

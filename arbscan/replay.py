@@ -123,7 +123,7 @@ def replay_main(args: argparse.Namespace) -> int:
         if args.strict:
             raise error
         if not isinstance(error, CaptureCutShort) and len(warnings) < MAX_LINE_WARNINGS:
-            warnings.append(f"run.py: warning: {error}")  # the summary reports a cut short
+            warnings.append(f"{args.prog}: warning: {error}")  # the summary reports a cut short
 
     index = CaptureIndex.read(args.capture, damage)
     venues, symbols, served = _replay_plan(args, index)
@@ -192,7 +192,7 @@ def replay_main(args: argparse.Namespace) -> int:
         out.flush()
         for fh in files:
             fh.close()
-    print(f"run.py: {_replay_summary(index, replayer.summary.records)}", file=sys.stderr)
+    print(f"{args.prog}: {_replay_summary(index, replayer.summary.records)}", file=sys.stderr)
     return 0
 
 
@@ -240,7 +240,7 @@ async def _replay_paced(
             with _starting("--serve"):
                 await server.start()
             host = f"[{server.host}]" if ":" in server.host else server.host
-            print(f"run.py: serving events on ws://{host}:{server.port}", file=sys.stderr)
+            print(f"{args.prog}: serving events on ws://{host}:{server.port}", file=sys.stderr)
             serving = tg.create_task(server.run())
             while len(server.clients) < args.wait_clients and not stop.is_set():
                 await asyncio.sleep(0.01)

@@ -147,7 +147,7 @@ async def scan(plan: Plan) -> int:
             await asyncio.gather(*sink_tasks)
     if recorder is not None:
         recorder.close()
-    print(_summary(final), file=sys.stderr)
+    print(_summary(final, plan.prog), file=sys.stderr)
     return 0
 
 
@@ -172,20 +172,20 @@ async def _every(
         emit(make())
 
 
-def _summary(stats: Event) -> str:
+def _summary(stats: Event, prog: str = "run.py") -> str:
     """The stderr lines at exit: what each sink dropped, what each venue's feed went through
     (the same counts as the final stats event)."""
     lines = [
-        f"run.py: sink {name}: {c['events']} events, {c['dropped']} dropped"
+        f"{prog}: sink {name}: {c['events']} events, {c['dropped']} dropped"
         for name, c in stats["sinks"].items()
     ]
     if any(name.startswith("serve:") for name in stats["sinks"]):
         lines.append(
-            f"run.py: event clients: {stats['clients']} connected at exit, "
+            f"{prog}: event clients: {stats['clients']} connected at exit, "
             f"{stats['clients_dropped']} disconnected for lagging"
         )
     lines += [
-        f"run.py: venue {venue}: {c['frames']} frames, {c['malformed']} malformed, "
+        f"{prog}: venue {venue}: {c['frames']} frames, {c['malformed']} malformed, "
         f"{c['resyncs']} resyncs, {c['reconnects']} reconnects"
         for venue, c in stats["venues"].items()
     ]

@@ -179,6 +179,11 @@ def test_errors_name_the_program(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == (
         "arbscan: --out: cannot open /proc/no-such-file: No such file or directory\n"
     )
+    # so do the summary lines at exit
+    assert cli.main(["replay", str(CAPTURE), "--symbols", SYMBOLS], prog="arbscan") == 0
+    assert capsys.readouterr().err == (f"arbscan: replayed 333 of 333 records of {CAPTURE.name}\n")
+    assert cli.main(["--venues", "okx", "--json", "--duration", "0.2"], prog="arbscan") == 0
+    assert capsys.readouterr().err.splitlines()[-1].startswith("arbscan: venue okx: ")
     assert cli.main(["--duration", "0"]) == 2
     assert (
         capsys.readouterr().err
