@@ -21,7 +21,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy scanner feeds emulator tests benchmarks run.py
+	$(VENV)/bin/mypy arbscan scanner feeds emulator tests benchmarks run.py
 
 # The compiled book's tests run first under CPython's debug allocator and dev mode, so a
 # memory error in feeds/_book.c fails loudly instead of passing by luck.

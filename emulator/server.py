@@ -52,11 +52,15 @@ FAULTS: Final = CONN_FAULTS | {"crossed", "rest_error", "rest_timeout"}
 
 @dataclass(frozen=True, slots=True)
 class FaultSpec:
-    """A fault applied at start-up (to the first connection of the venue, or its REST)."""
+    """A fault applied at start-up (to the first connection of the venue, or its REST), or
+    ``delay_s`` later on the market clock (to every connection open then, or the next one);
+    repeated every ``every_s`` seconds when that is > 0. Text form: :mod:`emulator.faults`."""
 
     venue: str
     fault: str
     params: Mapping[str, object] = field(default_factory=dict)
+    delay_s: float = 0.0
+    every_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +147,14 @@ class Emulator:
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._steps_per_s = max(1, round(1000 / config.market.interval_ms))
+        self._scheduled: list[tuple[int, FaultSpec]] = []
         for spec in config.faults:
-            self._inject(spec.venue, spec.fault, None, spec.params)
+            start = self.model.now_ns + round(spec.delay_s * 1e9)
+            if spec.delay_s <= 0:
+                self._inject(spec.venue, spec.fault, None, spec.params)
+                start += round(spec.every_s * 1e9)
+            if spec.delay_s > 0 or spec.every_s > 0:
+                self._scheduled.append((start, spec))
 
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> Emulator:
@@ -189,13 +199,17 @@ class Emulator:
         """The WebSocket URL to give the feed as its override (the venue's real path)."""
         vs = self._venues[venue]
         path = vs.venue.ws_path if vs.venue.ws_path != "/" else ""
-        return f"ws://{self.config.host}:{vs.port}{path}"
+        return f"ws://{self._netloc(vs.port)}{path}"
 
     url = ws_url
 
     def rest_url(self, venue: str) -> str:
         """The REST base URL (same port as the WebSocket server)."""
-        return f"http://{self.config.host}:{self._venues[venue].port}"
+        return f"http://{self._netloc(self._venues[venue].port)}"
+
+    def _netloc(self, port: int) -> str:
+        host = self.config.host
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     @property
     def dislocations(self) -> list[Dislocation]:
@@ -224,6 +238,8 @@ class Emulator:
         for _ in range(n):
             changes = self.model.step()
             now = self.model.now_ns
+            if self._scheduled:
+                self._fire_scheduled(now)
             beat = self.model.steps % self._steps_per_s == 0
             for name, vs in self._venues.items():
                 mine = {s: ch for (v, s), ch in changes.items() if v == name}
@@ -269,6 +285,23 @@ class Emulator:
         count=1: REST answers late).
         """
         self._inject(venue, fault, conn, params)
+
+    def _fire_scheduled(self, now: int) -> None:
+        """Inject the scheduled faults that are due; a repeated one is not queued again while
+        its previous injection still waits for a connection or a REST request."""
+        due = [(at, spec) for at, spec in self._scheduled if at <= now]
+        if not due:
+            return
+        self._scheduled = [(at, spec) for at, spec in self._scheduled if at > now]
+        for at, spec in due:
+            vs = self._venues[spec.venue]
+            waiting = (spec.fault, dict(spec.params))
+            if waiting not in vs.pending and waiting not in vs.rest_faults:
+                self._inject(spec.venue, spec.fault, None, spec.params)
+            if spec.every_s > 0:
+                period = round(spec.every_s * 1e9)
+                later = at + period * (1 + (now - at) // period)
+                self._scheduled.append((later, spec))
 
     def _inject(
         self, venue: str, fault: str, conn: int | None, params: Mapping[str, object]

@@ -22,18 +22,27 @@ non-zero. The public keys::
     [urls.binance]          # endpoint overrides (emulator, testnet, proxy)
     ws = "wss://stream.binance.com:9443/ws"
     rest = "https://api.binance.com"
-    [connections]           # venue products per WebSocket connection, per venue id
-    coinbase = 10           # (default: the venue's own limit; run.py checks the venue ids)
+    [connections]           # venue products per WebSocket connection, per venue
+    coinbase = 10           # (default: the venue's own limit)
+    [emulator]              # the simulated market only (make run)
+    faults = ["okx:gap@10s"]  # fault specs, checked by run.py with the emulator's parser
+
+Venue names under ``[fees]``, ``[urls]`` and ``[connections]`` go through the resolver given
+to :func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current
+ones and refuses unknown venues); without one they are taken as written.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Taker fees of the lowest-volume tier, in basis points, from each venue's public schedule
 # (checked 2026-11; fees change: override them in [fees] with your own tier).
@@ -86,6 +95,8 @@ class Config:
     urls: Mapping[str, Endpoint] = field(default_factory=dict)
     connections: Mapping[str, int] = field(default_factory=dict)
     """Venue products per connection, per venue id (unset: the venue's own limit)."""
+    emulator_faults: tuple[str, ...] = ()
+    """Fault specs for the emulated market (text; run.py parses them)."""
 
     def fee_bps(self, venue: str) -> float:
         """Taker fee of ``venue`` in bps; ConfigError if none is known."""
@@ -95,12 +106,23 @@ class Config:
             raise ConfigError(f"fees.{venue}: no taker fee known for this venue; set it") from None
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(*parts: str) -> str:
+    """A dotted key as TOML writes it: a part that is not a bare key is quoted (and escaped,
+    so a message naming it stays on one line)."""
+    return ".".join(p if _BARE_KEY.fullmatch(p) else json.dumps(p) for p in parts)
+
+
 def _number(key: str, value: Any, *, integer: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = "an integer" if integer else "a number"
         raise ConfigError(f"{key}: expected {kind}, got {value!r}")
     if integer and not isinstance(value, int):
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # TOML integers are 64-bit
+        raise ConfigError(f"{key}: out of range, got {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{key}: must be finite, got {value!r}")
     return value
@@ -113,12 +135,14 @@ def _section(cls: type[Any], name: str, raw: Any, checks: Mapping[str, tuple[flo
     values: dict[str, int | float] = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(known)})")
+            raise ConfigError(f"{_key(name, key)}: unknown key (known: {', '.join(known)})")
         integer = known[key].type == "int"
-        number = _number(f"{name}.{key}", value, integer=integer)
+        number = _number(_key(name, key), value, integer=integer)
         lo, hi = checks[key]
         if not lo <= number <= hi:
-            raise ConfigError(f"{name}.{key}: must be between {lo:g} and {hi:g}, got {value!r}")
+            raise ConfigError(
+                f"{_key(name, key)}: must be between {lo:g} and {hi:g}, got {value!r}"
+            )
         values[key] = int(number) if integer else float(number)
     return cls(**values)
 
@@ -143,12 +167,63 @@ _FEEDS_RANGES = {
 }
 
 
-def parse_config(raw: Mapping[str, Any]) -> Config:
-    """Validate a parsed TOML document into a :class:`Config`."""
-    allowed = {"scanner", "feeds", "fees", "urls", "connections"}
+_URL_SCHEMES: Mapping[str, tuple[str, ...]] = {"ws": ("ws", "wss"), "rest": ("http", "https")}
+
+VenueResolver = Callable[[str], str]
+"""Maps a venue name as written (an id or an alias) to its id; a ValueError refuses it."""
+
+
+def _venue_tables(
+    section: str, raw: dict[str, Any], resolve: VenueResolver | None
+) -> dict[str, tuple[str, Any]]:
+    """``raw``'s entries by venue id (with the key as written, for messages)."""
+    out: dict[str, tuple[str, Any]] = {}
+    for key, value in raw.items():
+        try:
+            venue = resolve(key) if resolve is not None else key
+        except ValueError as exc:
+            raise ConfigError(f"{_key(section, key)}: {exc}") from None
+        if venue in out:
+            raise ConfigError(
+                f"{_key(section, key)}: the same venue as {_key(section, out[venue][0])}"
+            )
+        out[venue] = (key, value)
+    return out
+
+
+def _url(key: str, value: Any, schemes: tuple[str, ...]) -> str:
+    want = " or ".join(f"{s}://" for s in schemes)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a {want} URL, got {value!r}")
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(f"{key}: not a valid URL: {value!r}") from None
+    if url.scheme not in schemes or not url.hostname:
+        raise ConfigError(f"{key}: expected a {want} URL with a host, got {value!r}")
+    return value
+
+
+def _emulator(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError("emulator: expected a table")
+    for key in raw:
+        if key != "faults":
+            raise ConfigError(f"{_key('emulator', key)}: unknown key (known: faults)")
+    faults = raw.get("faults", [])
+    if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
+        raise ConfigError(f"emulator.faults: expected a list of strings, got {faults!r}")
+    return tuple(faults)
+
+
+def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) -> Config:
+    """Validate a parsed TOML document into a :class:`Config` (``venue``: the venue-name
+    resolver for ``[fees]``, ``[urls]`` and ``[connections]``)."""
+    allowed = {"scanner", "feeds", "fees", "urls", "connections", "emulator"}
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(allowed))})")
+            raise ConfigError(f"{_key(key)}: unknown section (known: {', '.join(sorted(allowed))})")
     scanner = _section(ScannerConfig, "scanner", raw.get("scanner", {}), _SCANNER_RANGES)
     if scanner.close_bps > scanner.open_bps:
         raise ConfigError(
@@ -160,47 +235,60 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
     raw_fees = raw.get("fees", {})
     if not isinstance(raw_fees, dict):
         raise ConfigError("fees: expected a table of venue = bps")
-    for venue, value in raw_fees.items():
-        bps = _number(f"fees.{venue}", value)
+    for name, (key, value) in _venue_tables("fees", raw_fees, venue).items():
+        bps = _number(_key("fees", key), value)
         if not 0.0 <= bps < 10_000.0:
-            raise ConfigError(f"fees.{venue}: must be between 0 and 10000 bps, got {value!r}")
-        fees[venue] = bps
+            raise ConfigError(
+                f"{_key('fees', key)}: must be between 0 and 10000 bps, got {value!r}"
+            )
+        fees[name] = bps
     urls: dict[str, Endpoint] = {}
     raw_urls = raw.get("urls", {})
     if not isinstance(raw_urls, dict):
         raise ConfigError("urls: expected tables [urls.<venue>] with ws/rest keys")
-    for venue, table in raw_urls.items():
+    for name, (key, table) in _venue_tables("urls", raw_urls, venue).items():
         if not isinstance(table, dict):
-            raise ConfigError(f"urls.{venue}: expected a table with ws/rest keys")
-        for key, value in table.items():
-            if key not in ("ws", "rest"):
-                raise ConfigError(f"urls.{venue}.{key}: unknown key (known: ws, rest)")
-            if not isinstance(value, str) or "://" not in value:
-                raise ConfigError(f"urls.{venue}.{key}: expected a URL, got {value!r}")
-        urls[venue] = Endpoint(ws=table.get("ws"), rest=table.get("rest"))
+            raise ConfigError(f"{_key('urls', key)}: expected a table with ws/rest keys")
+        for kind, value in table.items():
+            if kind not in _URL_SCHEMES:
+                raise ConfigError(f"{_key('urls', key, kind)}: unknown key (known: ws, rest)")
+            _url(_key("urls", key, kind), value, _URL_SCHEMES[kind])
+        urls[name] = Endpoint(ws=table.get("ws"), rest=table.get("rest"))
     connections: dict[str, int] = {}
     raw_connections = raw.get("connections", {})
     if not isinstance(raw_connections, dict):
         raise ConfigError("connections: expected a table of venue = products per connection")
-    for venue, value in raw_connections.items():
-        size = _number(f"connections.{venue}", value, integer=True)
+    for name, (key, value) in _venue_tables("connections", raw_connections, venue).items():
+        size = _number(_key("connections", key), value, integer=True)
         if not 1 <= size <= MAX_PER_CONNECTION:
             raise ConfigError(
-                f"connections.{venue}: must be between 1 and {MAX_PER_CONNECTION}, got {value!r}"
+                f"{_key('connections', key)}: must be between 1 and {MAX_PER_CONNECTION}, "
+                f"got {value!r}"
             )
-        connections[venue] = int(size)
-    return Config(scanner=scanner, feeds=feeds, fees_bps=fees, urls=urls, connections=connections)
+        connections[name] = int(size)
+    return Config(
+        scanner=scanner,
+        feeds=feeds,
+        fees_bps=fees,
+        urls=urls,
+        connections=connections,
+        emulator_faults=_emulator(raw.get("emulator", {})),
+    )
 
 
-def load_config(path: str | Path | None) -> Config:
-    """Defaults when ``path`` is None; else the validated TOML file."""
+def load_config(path: str | Path | None, *, venue: VenueResolver | None = None) -> Config:
+    """Defaults when ``path`` is None; else the validated TOML file (``venue``: the
+    venue-name resolver for ``[fees]``, ``[urls]`` and ``[connections]``)."""
     if path is None:
         return Config()
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        raw = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM is tolerated
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{p}: not UTF-8 text (line {line})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(raw)
+    return parse_config(raw, venue=venue)

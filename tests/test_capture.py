@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import run
+from arbscan import cli
 from feeds.capture import (
     CaptureCutShort,
     CaptureError,
@@ -132,7 +132,7 @@ def test_a_killed_recorder_leaves_a_capture_readable_to_its_last_second(
     assert {r.venue for r in records if r.dir == "in"} == {"binance", "okx"}
     assert [r.symbols for r in records if r.dir == "open"] == [("BTC/USDT",)] * 2
     # the open records name the symbols: replay needs no --symbols
-    assert run.main(["replay", str(capture)]) == 0
+    assert cli.main(["replay", str(capture)]) == 0
     out, err = capsys.readouterr()
     events = [orjson.loads(line) for line in out.splitlines()]
     live = {e["venue"] for e in events if e["type"] == "venue" and e["state"] == "live"}

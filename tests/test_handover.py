@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import run
+from arbscan import scan
 from emulator import Emulator, EmulatorConfig, MarketConfig, VenueProfile
 from feeds.backoff import Backoff
 from feeds.book import Book
@@ -170,7 +170,7 @@ def test_the_listener_hears_only_the_owner_and_no_gap_at_the_switch(
 def test_counters_add_up_across_a_replacement() -> None:
     """The stats event's counters: a replacement syncs beside the old connection, both
     count; when a third session starts, the oldest has ended and is folded in."""
-    tally = run._Tally()
+    tally = scan._Tally()
     sessions = []
     for frames in (10, 20, 40):
         session = FeedSession(Binance((SYMBOL,)), lambda s: Recorder(), lambda *a: None)

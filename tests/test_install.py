@@ -21,7 +21,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-import run
+from arbscan import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -37,6 +37,7 @@ PACKAGE_DATA = (
     "scanner/events.schema.json",
     "scanner/py.typed",
     "emulator/py.typed",
+    "arbscan/py.typed",
 )
 """Files besides the Python modules that an installed copy needs."""
 
@@ -111,8 +112,15 @@ def test_sdist_and_wheel_install_an_arbscan_command(tmp_path: Path) -> None:
         (metadata,) = [n for n in in_wheel if n.endswith(".dist-info/METADATA")]
         meta = email.parser.Parser().parsestr(whl.read(metadata).decode())
         (entry_points,) = [n for n in in_wheel if n.endswith(".dist-info/entry_points.txt")]
-        assert "arbscan = run:entry" in whl.read(entry_points).decode()
-    assert {"run.py", "emulator/venues/binance.py", "feeds/venues/kraken_v1.py"} <= in_wheel
+        assert "arbscan = arbscan.cli:entry" in whl.read(entry_points).decode()
+    assert {
+        "arbscan/cli.py",
+        "arbscan/scan.py",
+        "arbscan/replay.py",
+        "arbscan/options.py",
+        "emulator/venues/binance.py",
+        "feeds/venues/kraken_v1.py",
+    } <= in_wheel
     assert set(PACKAGE_DATA) <= in_wheel
     assert any(re.fullmatch(r"feeds/_book\..*(so|pyd)", n) for n in in_wheel), "no compiled book"
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in in_wheel)
@@ -145,7 +153,7 @@ def test_sdist_and_wheel_install_an_arbscan_command(tmp_path: Path) -> None:
         [
             env_python,
             "-c",
-            "import feeds._book, run, scanner; print(run.__file__, feeds._book.__file__)",
+            "import arbscan.cli, feeds._book; print(arbscan.cli.__file__, feeds._book.__file__)",
         ],
         cwd=outside,
         env=env,
@@ -161,7 +169,23 @@ def test_sdist_and_wheel_install_an_arbscan_command(tmp_path: Path) -> None:
 
 
 def test_errors_name_the_program(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run.main(["--duration", "0"], prog="arbscan") == 2
-    assert capsys.readouterr().err == "arbscan: --duration: must be > 0\n"
-    assert run.main(["--duration", "0"]) == 2
-    assert capsys.readouterr().err == "run.py: --duration: must be > 0\n"
+    assert cli.main(["--duration", "0"], prog="arbscan") == 2
+    assert (
+        capsys.readouterr().err
+        == "arbscan: --duration: must be a finite number of seconds > 0, got 0\n"
+    )
+    # an error found while starting (opening --out) names the program too
+    assert cli.main(["--out", "/proc/no-such-file", "--json"], prog="arbscan") == 2
+    assert capsys.readouterr().err == (
+        "arbscan: --out: cannot open /proc/no-such-file: No such file or directory\n"
+    )
+    # so do the summary lines at exit
+    assert cli.main(["replay", str(CAPTURE), "--symbols", SYMBOLS], prog="arbscan") == 0
+    assert capsys.readouterr().err == (f"arbscan: replayed 333 of 333 records of {CAPTURE.name}\n")
+    assert cli.main(["--venues", "okx", "--json", "--duration", "0.2"], prog="arbscan") == 0
+    assert capsys.readouterr().err.splitlines()[-1].startswith("arbscan: venue okx: ")
+    assert cli.main(["--duration", "0"]) == 2
+    assert (
+        capsys.readouterr().err
+        == "run.py: --duration: must be a finite number of seconds > 0, got 0\n"
+    )

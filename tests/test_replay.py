@@ -18,13 +18,13 @@ import websockets.sync.client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arbscan.cli import main as run_main
 from feeds.book import Book
 from feeds.capture import CaptureWriter, Record, read_capture
 from feeds.protocol import Codec
 from feeds.replay import ReplaySummary, replay, replay_file, rest_key
 from feeds.runner import SessionOptions
 from feeds.venues.binance import Binance
-from run import main as run_main
 from tests.test_runner import (
     BTC,
     ETH,

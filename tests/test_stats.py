@@ -8,7 +8,7 @@ import io
 from types import SimpleNamespace
 from typing import Any, cast
 
-import run
+from arbscan.scan import _Health, _stats, _summary
 from feeds.runner import Runner, RunnerStats, SessionOptions
 from scanner.events import venue_event
 from scanner.eventserver import WsEventServer
@@ -45,7 +45,7 @@ def test_stats_event_counts_exactly_per_sink_and_venue_across_reconnects() -> No
             SimpleNamespace(venue="okx", stats=RunnerStats(connects=1)),
             SimpleNamespace(venue="binance", stats=RunnerStats(connects=0)),
         ]
-        health = run._Health(cast(list[Runner], runners), ["okx", "binance"], [])
+        health = _Health(cast(list[Runner], runners), ["okx", "binance"], [])
         first = health.session_options("okx", SessionOptions(top_n=5))
         assert first.top_n == 5
         new_session(first, frames=10, resyncs=1, malformed=2)
@@ -53,7 +53,7 @@ def test_stats_event_counts_exactly_per_sink_and_venue_across_reconnects() -> No
         new_session(first, frames=4, resyncs=2, malformed=0)
         new_session(health.session_options("okx", SessionOptions()), 7, 0, 0)  # okx's 2nd runner
         health.session_options("binance", SessionOptions())  # never connected
-        return run._stats(sinks, health, server, 0.0)
+        return _stats(sinks, health, server, 0.0)
 
     event = asyncio.run(main())
     check(event)
@@ -67,7 +67,7 @@ def test_stats_event_counts_exactly_per_sink_and_venue_across_reconnects() -> No
         "binance": {"frames": 0, "resyncs": 0, "malformed": 0, "reconnects": 0},
     }
     assert (event["clients"], event["clients_dropped"]) == (0, 3)
-    assert run._summary(event).splitlines() == [
+    assert _summary(event).splitlines() == [
         "run.py: sink stdout: 2 events, 1 dropped",
         "run.py: sink console: 3 events, 0 dropped",
         "run.py: sink serve:h:1: 0 events, 0 dropped",

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from emulator.market import Book, Change, MarketModel
 
@@ -119,8 +119,13 @@ class Venue:
 
 # -- number text -------------------------------------------------------------------------
 
+# Prices repeat from step to step, sizes mostly do not: 4096 entries per cache keep the hits
+# (number formatting ~13 % faster than uncached) in ~1 MB; 65,536 entries were no faster than
+# none and grew an emulated scan by ~50 MB over its first minutes.
+_NUMBER_CACHE: Final = 1 << 12
 
-@functools.lru_cache(maxsize=1 << 16)
+
+@functools.lru_cache(maxsize=_NUMBER_CACHE)
 def fixed(units: int, decimals: int, places: int | None = None) -> str:
     """``units * 10**-decimals`` with exactly ``places`` (default ``decimals``) decimals."""
     places = decimals if places is None else places
@@ -133,7 +138,7 @@ def fixed(units: int, decimals: int, places: int | None = None) -> str:
     return f"{whole}.{frac:0{places}d}"
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=_NUMBER_CACHE)
 def minimal(units: int, decimals: int) -> str:
     """The shortest plain decimal: ``30316``, ``30238.8``, ``0.00029527`` (OKX, Coinbase)."""
     text = fixed(units, decimals)

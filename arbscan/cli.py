@@ -1,0 +1,225 @@
+"""The ``arbscan`` command line (``python run.py`` is the same): sub-commands, options and
+configuration checked into a :class:`~arbscan.options.Plan`, then the scan, the replay or the
+emulator. Every bad command line or configuration is one line on stderr and exit status 2.
+
+    arbscan                        scan the simulated market (local emulator), console
+    arbscan live   --venues ... --symbols ...     scan the real venues
+    arbscan record OUT.ndjson.gz [--live] ...     scan and write a capture (v1)
+    arbscan replay CAPTURE [--serve H:P] ...      replay a capture, print the events
+    arbscan emulate ...                           run the venue emulator alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from arbscan.options import (
+    DEFAULT_SYMBOLS,
+    Plan,
+    UsageError,
+    _check_books,
+    _distinct_files,
+    _event_loop_runner,
+    _load_config,
+    _output,
+    _serve,
+    _symbols,
+    _venues,
+)
+from arbscan.replay import replay_main
+from arbscan.scan import scan
+from feeds.capture import CaptureError
+from feeds.venues import VENUES, UnknownVenue, canonical_venue, codec_class
+from scanner.config import ConfigError
+
+if TYPE_CHECKING:
+    from emulator.server import FaultSpec
+
+
+def _faults(plan: Plan, given: Sequence[str]) -> list[FaultSpec]:
+    """The config's fault specs, then the command line's, checked by the emulator's parser
+    against the scanned venues and symbols."""
+    from emulator.faults import FaultSpecError, parse_fault
+
+    found: list[FaultSpec] = []
+    named = [(f"emulator.faults[{i}]", t) for i, t in enumerate(plan.config.emulator_faults)]
+    for where, text in [*named, *(("--fault", t) for t in given)]:
+        try:
+            spec = parse_fault(
+                text,
+                venue=canonical_venue,
+                venues=tuple(plan.venues),
+                symbols=tuple(plan.symbols),
+            )
+        except FaultSpecError as exc:
+            error = ConfigError if where != "--fault" else UsageError
+            raise error(f"{where}: {exc}") from None
+        found.append(spec)
+    return found
+
+
+def _levels(text: str) -> int:
+    """A number of book levels (argparse type)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
+    p.add_argument("--config", help="TOML configuration file")
+    p.add_argument("--venues", help=f"comma-separated venue ids (default: {','.join(VENUES)})")
+    p.add_argument("--symbols", help=symbols_help)
+    p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
+    p.add_argument("--out", help="also write NDJSON events to this file")
+    p.add_argument("--serve", help="WebSocket event server on HOST:PORT ([::1]:PORT for IPv6)")
+    p.add_argument(
+        "--books", type=_levels, default=0, help="add a book event of N levels per update"
+    )
+
+
+COMMANDS = ("scan", "live", "record", "replay", "emulate")
+
+
+def parser(prog: str = "run.py") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description="cross-exchange arbitrage scanner; no sub-command: scan the simulated market",
+    )
+    ap.set_defaults(prog=prog)  # the program named in the messages on stderr
+    sub = ap.add_subparsers(dest="command")
+    default_help = f"comma-separated BASE/QUOTE (default: {','.join(DEFAULT_SYMBOLS)})"
+    for name, helptext in (
+        ("scan", "scan the simulated market (the default)"),
+        ("live", "scan the real venues"),
+        ("record", "scan and record a capture"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        if name == "record":
+            p.add_argument("capture", help="capture file to write (.gz compresses)")
+            p.add_argument("--live", action="store_true", help="record the real venues")
+        _add_scan_options(p, symbols_help=default_help)
+        p.add_argument("--duration", type=float, help="stop after this many seconds")
+        simulated = name != "live"  # live refuses these with a message; its help omits them
+        p.add_argument(
+            "--seed",
+            type=int,
+            help="seed of the simulated market (default 1)" if simulated else argparse.SUPPRESS,
+        )
+        p.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            help="emulator fault VENUE:KIND[@DELAY][:key=value,...], e.g. okx:gap@10s"
+            if simulated
+            else argparse.SUPPRESS,
+        )
+    p = sub.add_parser("replay", help="replay a capture and print the event stream")
+    p.add_argument("capture", help="capture v1 file (.ndjson or .ndjson.gz)")
+    _add_scan_options(
+        p, symbols_help="comma-separated BASE/QUOTE (default: those the capture's connections name)"
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="a malformed or cut-short capture is an error"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        help="pace at the capture's timing x SPEED (0: at once; default 1 with --serve, else 0)",
+    )
+    p.add_argument(
+        "--wait-clients",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --serve: start once N clients are connected",
+    )
+    sub.add_parser("emulate", help="run the venue emulator alone", add_help=False)
+    return ap
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    emulated = args.command == "scan" or (args.command == "record" and not args.live)
+    config = _load_config(args.config, emulated=emulated)
+    if not emulated:
+        for option, given in (("--seed", args.seed is not None), ("--fault", args.fault)):
+            if given:
+                raise UsageError(f"{option}: only for the simulated market, not the real venues")
+    _check_books(args.books, config)
+    duration = args.duration
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise UsageError(f"--duration: must be a finite number of seconds > 0, got {duration:g}")
+    record = _output("CAPTURE", getattr(args, "capture", None))
+    out = _output("--out", args.out)
+    _distinct_files(("--config", args.config), ("CAPTURE", record), ("--out", out))
+    plan = Plan(
+        config=config,
+        venues=_venues(args.venues),
+        symbols=_symbols(args.symbols, DEFAULT_SYMBOLS),
+        json=args.json,
+        out=out,
+        serve=_serve(args.serve),
+        duration=duration,
+        books=args.books,
+        record=record,
+        emulated=emulated,
+        seed=1 if args.seed is None else args.seed,
+        prog=args.prog,
+    )
+    plan.per_connection = dict(config.connections)  # venue ids: the config resolved them
+    if emulated:
+        plan.faults = _faults(plan, args.fault)
+    for venue in plan.venues:
+        config.fee_bps(venue)  # a venue without a fee is a configuration error
+        try:  # the venue's codec refuses a symbol it cannot name, or two with one venue id
+            codec_class(venue)(plan.symbols)
+        except ValueError as exc:
+            raise UsageError(f"--symbols: {exc}") from None
+        endpoint = config.urls.get(venue)
+        if endpoint is not None and endpoint.ws:
+            plan.ws_urls[venue] = endpoint.ws
+        if endpoint is not None and endpoint.rest:
+            plan.rest_urls[venue] = endpoint.rest
+    return plan
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:
+    """Run the command line ``argv``; ``prog`` names the program in usage and error messages."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulate"]:
+        from emulator.cli import main as emulate
+
+        return emulate(argv[1:], prog=f"{prog} emulate")
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["scan", *argv]  # no sub-command: the options are the emulated scan's
+    args = parser(prog).parse_args(argv)
+    try:
+        if args.command == "replay":
+            return replay_main(args)
+        plan = plan_from(args)
+    except (ConfigError, UsageError, UnknownVenue, CaptureError, OSError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # a replay stopped by Ctrl-C
+        return 130
+    run = _event_loop_runner()
+    try:
+        result = run(scan(plan))
+    except UsageError as exc:  # raised only while starting, before anything runs
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(result) if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    """The installed ``arbscan`` command (``[project.scripts]`` in pyproject.toml)."""
+    raise SystemExit(main(prog="arbscan"))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
