@@ -1,0 +1,259 @@
+"""The fault matrix: every fault the emulator can inject, on every venue that can have it,
+end to end through the real runner, session, codec and engine (tests/fault_harness.py).
+
+Each case holds one opportunity open per symbol (BTC/USDT and ETH/USDT, both on one
+connection), injects the fault, and checks:
+
+* exactly the expected symbols lose their book, with the expected reason, and the closed
+  event of the open opportunity carries the receive time of the frame that revealed the
+  fault (or the time of the connection's close, or of the tick that found it stale);
+* the other symbol's book is untouched (no resync) and its opportunity stays open;
+* no opportunity opens or updates on a leg while it is unusable;
+* the venue comes back live, the books equal the model's, the opportunities reopen;
+* nothing escapes: engine errors 0, codec errors 0, no ERROR log, the runner task alive.
+
+A fault a venue cannot have (no checksum, no REST snapshot) is a case too: it checks why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from emulator import Emulator, EmulatorConfig, MarketConfig
+from emulator.server import FAULTS
+from emulator.venues import VENUES as EMULATED
+from feeds.protocol import ChecksumRule, Integrity, SeqRule, SnapshotSource
+from feeds.venues import VENUES, codec_class
+from tests.fault_harness import (
+    REST_TIMEOUT_S,
+    STALE_S,
+    SYMBOLS,
+    Clock,
+    Outcome,
+    events_after,
+    first_after,
+    run_case,
+)
+from tests.schema_check import check_all
+
+HIT = SYMBOLS[0]
+"""A per-symbol fault hits the first book frame of a step: BTC/USDT's (subscribed first)."""
+
+KINDS = (
+    "disconnect",
+    "abort",
+    "gap",
+    "bad_checksum",
+    "malformed",
+    "stall",
+    "slow",
+    "crossed",
+    "rest_429",
+    "rest_500",
+    "rest_timeout",
+)
+EMULATOR_FAULT = {"rest_429": "rest_error", "rest_500": "rest_error"}
+RECONNECT = ["down", "connecting", "syncing", "live"]
+RESYNC = ["resyncing", "live"]
+QUIET_STEPS = 10
+"""Steps a harmless fault is watched for."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """What one fault does to one venue."""
+
+    inject: Callable[[Emulator, str, Clock], None]
+    closes: dict[str, str] = field(default_factory=dict)
+    """Symbol -> reason its opportunity closes with (the others stay open, untouched)."""
+    detect: str = "frame"
+    """What reveals it: ``frame`` (a received frame), ``close`` (the connection closed),
+    ``tick`` (the staleness check); unused when nothing closes."""
+    by: str | None = HIT
+    """The symbol whose next frame reveals it; None: the next frame of any kind."""
+    states: list[str] = field(default_factory=list)
+    """The venue states reported after the fault, in order."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Counters of the connection's session at the end."""
+    connects: int = 1
+    rest_failures: int = 0
+
+
+def _fault(fault: str, **params: object) -> Callable[[Emulator, str, Clock], None]:
+    def inject(emu: Emulator, venue: str, clock: Clock) -> None:
+        emu.inject(venue, fault, conn=None, **params)
+        if fault == "stall":
+            clock.jump(STALE_S + 0.5)  # nothing arrives: the next tick finds the feed stale
+        if fault == "crossed":
+            # the next step crosses the book and the one after uncrosses it, both queued now,
+            # so the snapshot of the resync finds the book uncrossed
+            emu.step(2)
+
+    return inject
+
+
+def _rest(fault: str, count: int, **params: object) -> Callable[[Emulator, str, Clock], None]:
+    def inject(emu: Emulator, venue: str, clock: Clock) -> None:
+        emu.inject(venue, fault, conn=None, count=count, **params)
+        emu.inject(venue, "gap")  # the resync that needs a snapshot
+
+    return inject
+
+
+def expectation(venue: str, kind: str) -> Case | str:
+    """The case, or why ``venue`` cannot have ``kind``."""
+    rule: Integrity = codec_class(venue).integrity
+    both = dict.fromkeys(SYMBOLS)
+    resync = {"resyncs": 1}
+    if kind in ("disconnect", "abort"):
+        closes = {s: "disconnected" for s in both}
+        return Case(_fault(kind), closes, "close", states=RECONNECT, connects=2)
+    if kind == "stall":
+        closes = {s: "stale" for s in both}
+        return Case(_fault(kind), closes, "tick", states=["stale", *RECONNECT], connects=2)
+    if kind == "malformed":
+        return Case(_fault(kind), counts={"malformed": 1, "resyncs": 0})
+    if kind == "slow":
+        return Case(_fault(kind, delay_s=0.01, seconds=0.3), counts={"resyncs": 0})
+    if kind == "crossed":
+        counts = {"crossed": 1, **resync}
+        return Case(_fault(kind, symbol=HIT), {HIT: "crossed_book"}, states=RESYNC, counts=counts)
+    if kind == "bad_checksum":
+        if rule.checksum is ChecksumRule.NONE:
+            return "the venue sends no checksum"
+        counts = {"checksum_fail": 1, **resync}
+        return Case(_fault(kind), {HIT: "desynced"}, states=RESYNC, counts=counts)
+    if kind == "gap":
+        if rule.connection_counter:
+            # one sequence_num per connection: the next frame (OTHER's update) shows the gap
+            closes = {s: "desynced" for s in both}
+            return Case(_fault(kind), closes, by=None, states=RECONNECT, connects=2)
+        # no sequence numbers (Kraken): the checksum of the symbol's next frame fails
+        counts = {"checksum_fail" if rule.seq is SeqRule.NONE else "gaps": 1, **resync}
+        return Case(_fault(kind), {HIT: "desynced"}, states=RESYNC, counts=counts)
+    if rule.snapshot is not SnapshotSource.REST:
+        return "snapshots come in-band: the feed makes no REST request"
+    status = {"rest_429": 429, "rest_500": 500}.get(kind)
+    if status is not None:
+        inject = _rest("rest_error", 2, status=status)
+        failures = 2
+    else:
+        inject = _rest("rest_timeout", 1, delay_s=REST_TIMEOUT_S + 0.3)
+        failures = 1
+    counts = {"gaps": 1, **resync}
+    return Case(inject, {HIT: "desynced"}, states=RESYNC, counts=counts, rest_failures=failures)
+
+
+def test_the_matrix_covers_every_venue_and_fault() -> None:
+    assert set(VENUES) == set(EMULATED), "every venue with a feed has an emulated venue"
+    assert {EMULATOR_FAULT.get(k, k) for k in KINDS} == FAULTS
+    for venue in VENUES:
+        runnable = [k for k in KINDS if isinstance(expectation(venue, k), Case)]
+        assert len(runnable) >= 7, venue  # every venue has every connection fault
+
+
+CASES = [pytest.param(v, k, id=f"{v}-{k}") for v in VENUES for k in KINDS]
+
+
+@pytest.mark.parametrize(("venue", "kind"), CASES)
+def test_fault(venue: str, kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    case = expectation(venue, kind)
+    if isinstance(case, str):
+        _check_impossible(venue, kind, case)
+        return
+    closes = case.closes
+
+    def done(out: Outcome) -> bool:
+        closed = {e["symbol"] for e in events_after(out, "closed")}
+        return closed >= set(closes) if closes else out.steps >= QUIET_STEPS
+
+    with caplog.at_level(logging.WARNING):
+        out = asyncio.run(run_case(venue, case.inject, done, tmp_path / "tape.ndjson"))
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert out.alive
+    assert out.engine.errors == 0
+    assert out.session.codec_errors == 0
+    events = [e for e in out.timeline if e["type"] != "usable"]
+    check_all(events)
+
+    # the venue's states after the fault, and the runner's connections and REST failures
+    states = [e["state"] for e in events_after(out, "venue")]
+    assert states == case.states
+    assert (out.runner.connects, out.runner.snapshot_failures) == (
+        case.connects,
+        case.rest_failures,
+    )
+    for name, value in case.counts.items():
+        assert getattr(out.session, name) == value, name
+    # REST: one snapshot per symbol per connection, one per resync, one per failure
+    fetches = 0
+    if codec_class(venue).integrity.snapshot is SnapshotSource.REST:
+        resyncs = len(case.closes) if case.connects == 1 else 0
+        fetches = len(SYMBOLS) * case.connects + resyncs + case.rest_failures
+    assert out.rest_requests == fetches
+
+    # exactly the expected symbols lost their book, once, and came back
+    for symbol in SYMBOLS:
+        after = out.usable[symbol][1:]
+        reason = closes.get(symbol)
+        assert out.usable[symbol][0] == (True, None)
+        assert after == ([(False, reason), (True, None)] if reason else []), symbol
+
+    # the open opportunity of each hit symbol closed with the reason, at the detecting time
+    opened = {e["symbol"]: e for e in out.timeline if e["type"] == "opened" and e["ts"] <= out.mark}
+    assert sorted(opened) == sorted(SYMBOLS)
+    closed = events_after(out, "closed")
+    assert [(e["symbol"], e["id"], e["reason"]) for e in closed] == [
+        (s, opened[s]["id"], r) for s, r in sorted(closes.items(), key=_symbol_order)
+    ]
+    if closes:
+        at = _detected_at(out, case)
+        assert {e["ts"] for e in closed} == {at}
+    if case.detect == "tick" and closes:
+        stale = [e for e in events_after(out, "venue") if e["state"] == "stale"]
+        assert stale[0]["ts"] == at
+        last_in = max(r.t for r in out.tape if r.dir == "in" and r.t < at)
+        assert at - last_in > STALE_S * 1e9
+
+    _check_no_opportunity_on_unusable_legs(out, venue)
+
+
+def _symbol_order(item: tuple[str, str]) -> int:
+    return SYMBOLS.index(item[0])
+
+
+def _detected_at(out: Outcome, case: Case) -> int:
+    if case.detect == "frame":
+        return first_after(out, "in", case.by, any_frame=case.by is None).t
+    if case.detect == "close":
+        return first_after(out, "close").t
+    stale = [e for e in events_after(out, "venue") if e["state"] == "stale"]
+    return int(stale[0]["ts"])
+
+
+def _check_no_opportunity_on_unusable_legs(out: Outcome, venue: str) -> None:
+    usable = dict.fromkeys(SYMBOLS, False)
+    for e in out.timeline:
+        if e["type"] == "usable":
+            usable[e["symbol"]] = e["usable"]
+        elif e["type"] in ("opened", "updated"):
+            assert venue in (e["buy_venue"], e["sell_venue"])
+            assert usable[e["symbol"]], e
+
+
+def _check_impossible(venue: str, kind: str, why: str) -> None:
+    """A pair that cannot occur: the reason holds for the feed and the emulator."""
+    rule = codec_class(venue).integrity
+    if kind == "bad_checksum":
+        assert rule.checksum is ChecksumRule.NONE
+        emu = Emulator(EmulatorConfig(market=MarketConfig(venues=(venue,))))
+        with pytest.raises(ValueError, match="sends no checksum"):
+            emu.inject(venue, kind)
+    else:
+        assert rule.snapshot is SnapshotSource.IN_BAND, why
