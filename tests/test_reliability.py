@@ -63,6 +63,8 @@ RECONNECT = ["down", "connecting", "syncing", "live"]
 RESYNC = ["resyncing", "live"]
 QUIET_STEPS = 10
 """Steps a harmless fault is watched for."""
+CROSSED_STEPS = 5
+"""Steps a crossed book stays crossed (each at least 0.1 s while the book is unusable)."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,6 @@ def _fault(fault: str, **params: object) -> Callable[[Emulator, str, Clock], Non
         emu.inject(venue, fault, conn=None, **params)
         if fault == "stall":
             clock.jump(STALE_S + 0.5)  # nothing arrives: the next tick finds the feed stale
-        if fault == "crossed":
-            # the next step crosses the book and the one after uncrosses it, both queued now,
-            # so the snapshot of the resync finds the book uncrossed
-            emu.step(2)
 
     return inject
 
@@ -122,8 +120,11 @@ def expectation(venue: str, kind: str) -> Case | str:
     if kind == "slow":
         return Case(_fault(kind, delay_s=0.01, seconds=0.3), counts={"resyncs": 0})
     if kind == "crossed":
-        counts = {"crossed": 1, **resync}
-        return Case(_fault(kind, symbol=HIT), {HIT: "crossed_book"}, states=RESYNC, counts=counts)
+        # crossed for 5 steps: the update that crosses it resyncs the symbol; the snapshot
+        # is crossed too (the venue's own book) and is held until an update uncrosses it
+        counts = {"crossed": 2, **resync}
+        inject = _fault(kind, symbol=HIT, steps=CROSSED_STEPS)
+        return Case(inject, {HIT: "crossed_book"}, states=RESYNC, counts=counts)
     if kind == "bad_checksum":
         if rule.checksum is ChecksumRule.NONE:
             return "the venue sends no checksum"
