@@ -1,0 +1,67 @@
+"""The soak's own logic (benchmarks/soak.py), without running it: the fault rotation and how
+the event stream is read. ``make soak`` runs the real thing."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from benchmarks import soak
+from emulator import Emulator, EmulatorConfig, MarketConfig
+from feeds.venues import VENUES
+
+
+def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
+    emu = Emulator(EmulatorConfig(market=MarketConfig(venues=VENUES)))
+    done = [soak.inject(emu, i) for i in range(2 * len(soak.KINDS))]
+    assert done[: len(soak.KINDS)] == [
+        "binance disconnect",
+        "binanceus abort",
+        "okx gap",
+        "kraken bad_checksum",
+        "coinbase malformed",
+        "kraken stall",
+        "binance slow",
+        "binanceus crossed",
+        "binance rest_429",
+        "binanceus rest_500",
+        "binance rest_timeout",
+    ]
+    assert {d.split()[0] for d in done} == set(VENUES)
+    assert soak.eligible(emu, "bad_checksum") == ["okx", "kraken"]
+    assert soak.eligible(emu, "rest_timeout") == ["binance", "binanceus"]
+
+
+def test_the_watch_keeps_each_venues_last_state_before_the_shutdown() -> None:
+    watch = soak.Watch()
+    lines = [
+        b'{"schema":1,"type":"venue","venue":"okx","state":"live","reason":null,"ts":1}',
+        b'{"schema":1,"type":"venue","venue":"okx","state":"resyncing","reason":"desynced","ts":2}',
+        b'{"schema":1,"type":"closed","id":"1","reason":"desynced","ts":2}',
+        b'{"schema":1,"type":"venue","venue":"okx","state":"live","reason":null,"ts":3}',
+        b'{"schema":1,"type":"closed","id":"2","reason":"shutdown","ts":4}',
+        b'{"schema":1,"type":"venue","venue":"okx","state":"down","reason":"stopped","ts":5}',
+    ]
+    for line in lines:
+        watch.on_event(line)
+    assert (watch.events, watch.state) == (6, {"okx": "live"})
+    assert watch.transitions == {"okx resyncing": 1}
+    assert watch.closed == {"desynced": 1, "shutdown": 1}
+
+
+@pytest.mark.parametrize(
+    ("samples", "state", "code", "verdict"),
+    [
+        ([(60.0, 80.0), (120.0, 90.0), (600.0, 99.0)], "live", 0, 0),
+        ([(60.0, 80.0), (120.0, 90.0), (600.0, 130.0)], "live", 0, 1),
+        ([(60.0, 80.0), (120.0, 90.0), (600.0, 99.0)], "stale", 0, 1),
+        ([(60.0, 80.0), (120.0, 90.0), (600.0, 99.0)], "live", 1, 1),
+    ],
+)
+def test_the_verdict(
+    samples: list[tuple[float, float]], state: str, code: int, verdict: int
+) -> None:
+    args = argparse.Namespace(max_growth_mb=25.0)
+    watch = soak.Watch(state=dict.fromkeys(VENUES, state))
+    assert soak.verdict(args, 600.0, samples, watch, VENUES, code) == verdict
