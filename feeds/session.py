@@ -147,8 +147,7 @@ class _Symbol:
     held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
 
     def reset(self) -> None:
-        self.synced = False
-        self.held = False
+        self.synced = self.fresh = self.held = False
         self.seq = SeqState()
         self.buffer.clear()
         self.book.clear()
