@@ -4,15 +4,15 @@ test), the real Runner, FeedSession and codec, the real Engine; used by test_rel
 The faulted venue quotes two symbols, each dislocated +50 bps for the whole run, against a
 fixed counterparty book (venue ``ref``, fee 0, fed by the test), so one opportunity per
 symbol (buy ``ref``, sell the venue) is open before the fault. The runner's clock is a
-counter (every read is 1 µs later than the one before, a jump only where a case asks), so
-every received frame has its own receive time and the capture the runner records names
-the frame behind every event.
+counter (every read is 1 µs later than the one before; each market step moves it on by the
+step's 100 ms, and a case may jump it), so every received frame has its own receive time
+and the capture the runner records names the frame behind every event.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,8 @@ class Outcome:
     """Which symbol a received frame is about (None: none of them)."""
 
 
-Inject = Callable[[Emulator, str, Clock], None]
+Inject = Callable[[Emulator, str, Clock], Awaitable[None] | None]
+"""Injects the fault; may be a coroutine (to step the market between several faults)."""
 
 
 def model_top(emu: Emulator, venue: str, symbol: str, n: int = 20) -> tuple[list[float], ...]:
@@ -218,6 +219,7 @@ async def run_case(
                 if condition():
                     return
                 emu.step(1)
+                clock.jump(market.interval_ms / 1000)  # the runner's time follows the market's
                 await _poll(lambda: synced() or condition(), 0.1)
             raise AssertionError(f"{venue}: not reached in {MAX_STEPS} steps")
 
@@ -225,7 +227,9 @@ async def run_case(
         await drive(lambda: synced() and all(_opened(timeline, s) for s in SYMBOLS))
         start = len(timeline)
         mark, steps_at_mark = clock(), emu.model.steps
-        inject(emu, venue, clock)
+        pending = inject(emu, venue, clock)
+        if pending is not None:
+            await pending
         await drive(lambda: done(outcome()))
         await drive(
             lambda: (

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from emulator.server import FAULTS
@@ -258,3 +261,88 @@ def _check_impossible(venue: str, kind: str, why: str) -> None:
             emu.inject(venue, kind)
     else:
         assert rule.snapshot is SnapshotSource.IN_BAND, why
+
+
+# --- several faults in a row ------------------------------------------------------------
+
+REASON = {
+    "disconnect": "disconnected",
+    "abort": "disconnected",
+    "stall": "stale",
+    "crossed": "crossed_book",
+    "gap": "desynced",
+    "bad_checksum": "desynced",
+    "rest_error": "desynced",
+    "rest_timeout": "desynced",
+}
+"""What each fault can close an opportunity with (a REST fault comes with a gap)."""
+SEQUENCE_PARAMS: dict[str, dict[str, object]] = {
+    "slow": {"delay_s": 0.01, "seconds": 0.2},
+    "crossed": {"steps": 3},
+    "rest_timeout": {"delay_s": REST_TIMEOUT_S + 0.3},
+}
+
+
+def _sequence_faults(venue: str) -> list[str]:
+    kinds = [EMULATOR_FAULT.get(k, k) for k in KINDS if isinstance(expectation(venue, k), Case)]
+    return sorted(set(kinds))
+
+
+class _Errors(logging.Handler):
+    """Keeps every ERROR record (caplog does not reset between hypothesis examples)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@st.composite
+def fault_sequences(draw: st.DrawFn) -> tuple[str, list[tuple[str, int]]]:
+    venue = draw(st.sampled_from(VENUES))
+    steps = st.tuples(st.sampled_from(_sequence_faults(venue)), st.integers(0, 3))
+    return venue, draw(st.lists(steps, min_size=2, max_size=3))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fault_sequences())
+def test_fault_sequences_recover(sequence: tuple[str, list[tuple[str, int]]]) -> None:
+    """Two or three faults a few steps apart (the next one may hit the recovery from the
+    last): every close has a reason one of them explains, no opportunity uses a leg while
+    it is unusable, nothing escapes, and the venue recovers with one opportunity open per
+    symbol."""
+    venue, faults = sequence
+
+    async def inject(emu: Emulator, venue: str, clock: Clock) -> None:
+        for fault, wait in faults:
+            emu.inject(venue, fault, conn=None, **SEQUENCE_PARAMS.get(fault, {}))
+            if fault.startswith("rest_"):
+                emu.inject(venue, "gap")
+            if fault == "stall":
+                clock.jump(STALE_S + 0.5)
+            for _ in range(wait):
+                emu.step(1)
+                clock.jump(0.1)
+                await asyncio.sleep(0.01)
+
+    handler = _Errors()
+    logging.getLogger().addHandler(handler)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = asyncio.run(
+                run_case(venue, inject, lambda o: o.steps >= QUIET_STEPS, Path(tmp) / "tape")
+            )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert handler.records == []
+    assert (out.alive, out.engine.errors, out.session.codec_errors) == (True, 0, 0)
+    allowed = {REASON[f] for f, _ in faults if f in REASON}
+    closed = [e for e in out.timeline if e["type"] == "closed"]
+    assert {e["reason"] for e in closed} <= allowed
+    opened = {e["id"]: e["symbol"] for e in out.timeline if e["type"] == "opened"}
+    ids = [e["id"] for e in closed]
+    assert len(set(ids)) == len(ids) and set(ids) <= set(opened)
+    assert sorted(s for oid, s in opened.items() if oid not in ids) == sorted(SYMBOLS)
+    _check_no_opportunity_on_unusable_legs(out, venue)
