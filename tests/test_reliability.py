@@ -135,7 +135,7 @@ def expectation(venue: str, kind: str) -> Case | str:
         return Case(_fault(kind), {HIT: "desynced"}, states=RESYNC, counts=counts)
     if kind == "gap":
         if rule.connection_counter:
-            # one sequence_num per connection: the next frame (OTHER's update) shows the gap
+            # one sequence_num per connection: the next frame (ETH/USDT's update) shows the gap
             closes = {s: "desynced" for s in both}
             return Case(_fault(kind), closes, by=None, states=RECONNECT, connects=2)
         # no sequence numbers (Kraken): the checksum of the symbol's next frame fails
