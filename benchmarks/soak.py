@@ -12,7 +12,7 @@ live, the fault injected) and a verdict, exit status 0 when it holds:
 
 * RSS grew less than ``--max-growth-mb`` from minute 2 (half the run when shorter) to the end;
 * every venue was live at the end (its last state before the shutdown);
-* the child exited with status 0 and wrote no traceback.
+* the child exited with status 0 and logged no error and no traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -94,6 +95,9 @@ async def rotate(emu: Emulator, every_s: float, until_s: float) -> None:
 def child(every_s: float, seconds: float, seed: int) -> int:
     import run
 
+    # every log line names its level, so the parent can count the errors
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
     entered, exited = Emulator.__aenter__, Emulator.__aexit__
     tasks: dict[int, asyncio.Task[None]] = {}
 
@@ -130,7 +134,9 @@ class Watch:
     """Faults injected since the last sample."""
     injected: list[tuple[float, str]] = field(default_factory=list)
     tracebacks: int = 0
-    stderr_lines: int = 0
+    errors: int = 0
+    """ERROR and CRITICAL log lines."""
+    warnings: int = 0
 
     def on_event(self, line: bytes) -> None:
         self.events += 1
@@ -180,14 +186,17 @@ async def parent(args: argparse.Namespace) -> int:
         assert proc.stderr is not None
         async for raw in proc.stderr:
             line = raw.decode(errors="replace").rstrip()
-            watch.stderr_lines += 1
             if line.startswith(INJECTED):
                 fault = line.removeprefix(INJECTED)
                 watch.faults.append(fault)
                 watch.injected.append((time.monotonic() - started, fault))
             elif "Traceback" in line:
                 watch.tracebacks += 1
-            if args.verbose or "Traceback" in line:
+            elif line.startswith(("ERROR ", "CRITICAL ")):
+                watch.errors += 1
+            elif line.startswith("WARNING "):
+                watch.warnings += 1
+            if args.verbose or "Traceback" in line or line.startswith(("ERROR", "CRITICAL")):
                 print(f"  child: {line}", flush=True)
 
     readers = [asyncio.create_task(read_events()), asyncio.create_task(read_errors())]
@@ -223,6 +232,7 @@ def verdict(
 ) -> int:
     print(f"faults injected: {len(watch.injected)}; closed: {dict(sorted(watch.closed.items()))}")
     print(f"venue transitions: {dict(sorted(watch.transitions.items()))}")
+    print(f"log lines: {watch.warnings} warnings, {watch.errors} errors")
     failures = []
     if len(samples) < 2:
         failures.append("fewer than two RSS samples")
@@ -236,8 +246,8 @@ def verdict(
     not_live = [v for v in venues if watch.state.get(v) != "live"]
     if not_live:
         failures.append(f"not live at the end: {', '.join(not_live)}")
-    if watch.tracebacks:
-        failures.append(f"{watch.tracebacks} traceback(s) on stderr")
+    if watch.tracebacks or watch.errors:
+        failures.append(f"{watch.tracebacks} traceback(s), {watch.errors} error log(s)")
     if code != 0:
         failures.append(f"run.py exited with status {code}")
     print("verdict:", "PASS" if not failures else "FAIL: " + "; ".join(failures))

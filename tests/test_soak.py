@@ -50,18 +50,22 @@ def test_the_watch_keeps_each_venues_last_state_before_the_shutdown() -> None:
     assert watch.closed == {"desynced": 1, "shutdown": 1}
 
 
+GOOD = [(60.0, 80.0), (120.0, 90.0), (600.0, 99.0)]
+
+
 @pytest.mark.parametrize(
-    ("samples", "state", "code", "verdict"),
+    ("samples", "state", "code", "errors", "verdict"),
     [
-        ([(60.0, 80.0), (120.0, 90.0), (600.0, 99.0)], "live", 0, 0),
-        ([(60.0, 80.0), (120.0, 90.0), (600.0, 130.0)], "live", 0, 1),
-        ([(60.0, 80.0), (120.0, 90.0), (600.0, 99.0)], "stale", 0, 1),
-        ([(60.0, 80.0), (120.0, 90.0), (600.0, 99.0)], "live", 1, 1),
+        (GOOD, "live", 0, 0, 0),
+        ([(60.0, 80.0), (120.0, 90.0), (600.0, 130.0)], "live", 0, 0, 1),
+        (GOOD, "stale", 0, 0, 1),
+        (GOOD, "live", 1, 0, 1),
+        (GOOD, "live", 0, 1, 1),
     ],
 )
 def test_the_verdict(
-    samples: list[tuple[float, float]], state: str, code: int, verdict: int
+    samples: list[tuple[float, float]], state: str, code: int, errors: int, verdict: int
 ) -> None:
     args = argparse.Namespace(max_growth_mb=25.0)
-    watch = soak.Watch(state=dict.fromkeys(VENUES, state))
+    watch = soak.Watch(state=dict.fromkeys(VENUES, state), errors=errors)
     assert soak.verdict(args, 600.0, samples, watch, VENUES, code) == verdict
