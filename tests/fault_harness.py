@@ -38,8 +38,9 @@ REF_PRICE = {"BTC/USDT": 60_000.0, "ETH/USDT": 3_000.0}
 DISLOCATION_BPS = 50.0
 STALE_S = 1.0
 """``stale_after_s`` of the sessions (only a clock jump gets there)."""
-REST_TIMEOUT_S = 0.5
-MAX_STEPS = 60
+REST_TIMEOUT_S = 1.0
+"""The runner's REST timeout (generous: only a delayed answer may exceed it)."""
+MAX_STEPS = 150
 """A phase that needs more market steps than this fails the case."""
 
 
@@ -140,11 +141,15 @@ def _opened(timeline: list[Event], symbol: str, since: int = 0) -> list[Event]:
 
 
 async def run_case(
-    venue: str, inject: Inject, done: Callable[[Outcome], bool], tape_path: Path
+    venue: str,
+    inject: Inject,
+    done: Callable[[Outcome], bool],
+    tape_path: Path,
+    after: Callable[[Emulator], None] | None = None,
 ) -> Outcome:
-    """Sync, open one opportunity per symbol, inject the fault, then step the market until
-    ``done(outcome)`` holds and every symbol is live again with its book equal to the
-    model's and an opportunity open."""
+    """Sync, open one opportunity per symbol, inject the fault, step the market until
+    ``done(outcome)`` holds, call ``after`` (to end a fault that lasts), then step until
+    every symbol is live again with its book equal to the model's and an opportunity open."""
     market = MarketConfig(
         venues=(venue,), symbols=SYMBOLS, seed=3, vol_bps=0.0, dislocations_per_min=0.0
     )
@@ -166,7 +171,7 @@ async def run_case(
         timeline.append(venue_event(venue, state, reason, ts))
 
     async with (
-        asyncio.timeout(20),
+        asyncio.timeout(60),
         Emulator(EmulatorConfig(market=market, autorun=False), clock=lambda: T0) as emu,
         httpx.AsyncClient() as http,
     ):
@@ -231,6 +236,8 @@ async def run_case(
         if pending is not None:
             await pending
         await drive(lambda: done(outcome()))
+        if after is not None:
+            after(emu)
         await drive(
             lambda: (
                 synced()

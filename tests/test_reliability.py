@@ -66,8 +66,6 @@ RECONNECT = ["down", "connecting", "syncing", "live"]
 RESYNC = ["resyncing", "live"]
 QUIET_STEPS = 10
 """Steps a harmless fault is watched for."""
-CROSSED_STEPS = 5
-"""Steps a crossed book stays crossed (each at least 0.1 s while the book is unusable)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +86,8 @@ class Case:
     """Counters of the connection's session at the end."""
     connects: int = 1
     rest_failures: int = 0
+    after: Callable[[Emulator], None] | None = None
+    """Ends a lasting fault once the fault has shown and ``counts`` are reached."""
 
 
 def _fault(fault: str, **params: object) -> Callable[[Emulator, str, Clock], None]:
@@ -123,11 +123,16 @@ def expectation(venue: str, kind: str) -> Case | str:
     if kind == "slow":
         return Case(_fault(kind, delay_s=0.01, seconds=0.3), counts={"resyncs": 0})
     if kind == "crossed":
-        # crossed for 5 steps: the update that crosses it resyncs the symbol; the snapshot
-        # is crossed too (the venue's own book) and is held until an update uncrosses it
+        # the update that crosses the book resyncs the symbol; the snapshot is crossed too
+        # (the venue's own book), so it is held, until the venue uncrosses it
         counts = {"crossed": 2, **resync}
-        inject = _fault(kind, symbol=HIT, steps=CROSSED_STEPS)
-        return Case(inject, {HIT: "crossed_book"}, states=RESYNC, counts=counts)
+        inject = _fault(kind, symbol=HIT, steps=10**6)
+
+        def uncross(emu: Emulator) -> None:
+            emu.inject(venue, kind, symbol=HIT, steps=0)
+
+        closes = {HIT: "crossed_book"}
+        return Case(inject, closes, states=RESYNC, counts=counts, after=uncross)
     if kind == "bad_checksum":
         if rule.checksum is ChecksumRule.NONE:
             return "the venue sends no checksum"
@@ -148,7 +153,7 @@ def expectation(venue: str, kind: str) -> Case | str:
         inject = _rest("rest_error", 2, status=status)
         failures = 2
     else:
-        inject = _rest("rest_timeout", 1, delay_s=REST_TIMEOUT_S + 0.3)
+        inject = _rest("rest_timeout", 1, delay_s=REST_TIMEOUT_S + 0.5)
         failures = 1
     counts = {"gaps": 1, **resync}
     return Case(inject, {HIT: "desynced"}, states=RESYNC, counts=counts, rest_failures=failures)
@@ -175,10 +180,12 @@ def test_fault(venue: str, kind: str, tmp_path: Path, caplog: pytest.LogCaptureF
 
     def done(out: Outcome) -> bool:
         closed = {e["symbol"] for e in events_after(out, "closed")}
-        return closed >= set(closes) if closes else out.steps >= QUIET_STEPS
+        shown = closed >= set(closes) if closes else out.steps >= QUIET_STEPS
+        return shown and all(getattr(out.session, k) >= n for k, n in case.counts.items())
 
     with caplog.at_level(logging.WARNING):
-        out = asyncio.run(run_case(venue, case.inject, done, tmp_path / "tape.ndjson"))
+        tape = tmp_path / "tape.ndjson"
+        out = asyncio.run(run_case(venue, case.inject, done, tape, case.after))
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert out.alive
     assert out.engine.errors == 0
@@ -279,7 +286,7 @@ REASON = {
 SEQUENCE_PARAMS: dict[str, dict[str, object]] = {
     "slow": {"delay_s": 0.01, "seconds": 0.2},
     "crossed": {"steps": 3},
-    "rest_timeout": {"delay_s": REST_TIMEOUT_S + 0.3},
+    "rest_timeout": {"delay_s": REST_TIMEOUT_S + 0.5},
 }
 
 
