@@ -3,8 +3,10 @@
     python run.py                        scan the simulated market (local emulator), console
     python run.py live   --venues ... --symbols ...     scan the real venues
     python run.py record OUT.ndjson.gz [--live] ...     scan and write a capture (v1)
-    python run.py replay CAPTURE --symbols ...          replay a capture, print the events
+    python run.py replay CAPTURE [--serve H:P] ...      replay a capture, print the events
     python run.py emulate ...                           run the venue emulator alone
+
+Installed (``pip install .``), the same commands are ``arbscan``, ``arbscan live ...`` etc.
 
 ``feeds`` and ``scanner`` never import each other; this file is where they meet.
 """
@@ -19,22 +21,25 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
 
 import httpx
 import orjson
 
-from feeds.capture import CaptureError, CaptureWriter, read_capture
+from feeds.budget import RequestBudget
+from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, CaptureWriter, Record
 from feeds.protocol import Codec
-from feeds.replay import replay_file
+from feeds.replay import CaptureIndex, Replayer
 from feeds.runner import Runner, SessionOptions
+from feeds.session import BookListener, FeedSession, StateCallback
 from feeds.venues import VENUES, UnknownVenue, canonical_venue, codec_class
 from scanner.config import Config, ConfigError, load_config
 from scanner.console import LiveConsole, Status, VenueHealth
 from scanner.engine import Engine, Leg
-from scanner.events import Event, venue_event
-from scanner.sinks import CallbackSink, NdjsonSink, Sinks, WsEventServer
+from scanner.events import Event, stats_event, venue_event
+from scanner.eventserver import WsEventServer
+from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 """The embedded default market: every venue quotes these in the emulator."""
@@ -68,6 +73,8 @@ class Plan:
     seed: int = 1
     ws_urls: dict[str, str] = field(default_factory=dict)
     rest_urls: dict[str, str] = field(default_factory=dict)
+    per_connection: dict[str, int] = field(default_factory=dict)
+    """Venue products per connection, from the config's [connections] (canonical ids)."""
 
 
 def _csv(text: str | None) -> list[str]:
@@ -115,8 +122,8 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--books", type=int, default=0, help="add a book event of N levels per update")
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="run.py", description="cross-exchange arbitrage scanner")
+def parser(prog: str = "run.py") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description="cross-exchange arbitrage scanner")
     sub = ap.add_subparsers(dest="command")
     default_help = f"comma-separated BASE/QUOTE (default: {','.join(DEFAULT_SYMBOLS)})"
     for name, helptext in (
@@ -133,7 +140,24 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=1, help="seed of the simulated market")
     p = sub.add_parser("replay", help="replay a capture and print the event stream")
     p.add_argument("capture", help="capture v1 file (.ndjson or .ndjson.gz)")
-    _add_scan_options(p, symbols_help="comma-separated BASE/QUOTE symbols in the capture")
+    _add_scan_options(
+        p, symbols_help="comma-separated BASE/QUOTE (default: those the capture's connections name)"
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="a malformed or cut-short capture is an error"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        help="pace at the capture's timing x SPEED (0: at once; default 1 with --serve, else 0)",
+    )
+    p.add_argument(
+        "--wait-clients",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --serve: start once N clients are connected",
+    )
     sub.add_parser("emulate", help="run the venue emulator alone", add_help=False)
     # the top level accepts the scan options too: `python run.py --json` scans the emulator
     _add_scan_options(ap, symbols_help=default_help)
@@ -162,8 +186,17 @@ def plan_from(args: argparse.Namespace) -> Plan:
         emulated=args.command in (None, "scan") or (args.command == "record" and not args.live),
         seed=getattr(args, "seed", 1),
     )
+    for name, size in config.connections.items():
+        try:
+            plan.per_connection[canonical_venue(name)] = size
+        except UnknownVenue as exc:
+            raise ConfigError(f"connections.{name}: {exc}") from None
     for venue in plan.venues:
         config.fee_bps(venue)  # a venue without a fee is a configuration error
+        try:  # the venue's codec refuses a symbol it cannot name, or two with one venue id
+            codec_class(venue)(plan.symbols)
+        except ValueError as exc:
+            raise UsageError(f"--symbols: {exc}") from None
         endpoint = config.urls.get(venue)
         if endpoint is not None and endpoint.ws:
             plan.ws_urls[venue] = endpoint.ws
@@ -175,24 +208,37 @@ def plan_from(args: argparse.Namespace) -> Plan:
 # --- the live pipeline ------------------------------------------------------------------
 
 
-def _chunks(codec: type[Codec], symbols: list[str]) -> list[list[str]]:
-    n = max(1, codec.max_symbols_per_connection)
-    return [symbols[i : i + n] for i in range(0, len(symbols), n)]
+def _chunks(codec: type[Codec], symbols: list[str], size: int | None = None) -> list[list[str]]:
+    """``symbols`` over connections of at most ``size`` venue products each (default: the
+    venue's limit); symbols served by one product (Coinbase BTC/USD, BTC/USDC) stay together."""
+    n = max(1, size or codec.max_symbols_per_connection)
+    probe = codec(symbols)
+    products: dict[str, list[str]] = {}
+    for symbol in symbols:
+        products.setdefault(probe.venue_symbol(symbol), []).append(symbol)
+    groups = list(products.values())
+    return [[s for group in groups[i : i + n] for s in group] for i in range(0, len(groups), n)]
 
 
 async def scan(plan: Plan) -> int:
     """Run feeds -> engine -> sinks until the duration ends, Ctrl-C or SIGTERM."""
     sinks = Sinks()
     drained: list[Drained] = []
+    names: list[str] = []
     console: LiveConsole | None = None
+    server: WsEventServer | None = None
     if plan.json:
         drained.append(NdjsonSink.open("-"))
+        names.append("stdout")
     if plan.out:
         drained.append(NdjsonSink.open(plan.out))
+        names.append(f"file:{plan.out}")
     if plan.serve:
         server = WsEventServer(*plan.serve)
         await server.start()
         drained.append(server)
+        host = server.host if ":" not in server.host else f"[{server.host}]"
+        names.append(f"serve:{host}:{server.port}")
     engine = Engine(
         plan.config.scanner,
         plan.venues,
@@ -204,14 +250,14 @@ async def scan(plan: Plan) -> int:
     )
     runners: list[Runner] = []
     started = time.monotonic()
+    health = _Health(runners, plan.venues, drained)
     if not plan.json:
-        console = LiveConsole(
-            _Health(runners, plan.venues, drained),
-            lambda: _status(engine, sinks, started),
-        )
+        console = LiveConsole(health, lambda: _status(engine, sinks, started))
         drained.append(CallbackSink(console.on_event))
-    for sink in drained:
-        sinks.add(sink)
+        names.append("console")
+    for sink, name in zip(drained, names, strict=True):
+        sinks.add(sink, name)
+    stats = functools.partial(_stats, sinks, health, server, started)
 
     recorder = CaptureWriter(plan.record) if plan.record else None
     stop = asyncio.Event()
@@ -230,7 +276,9 @@ async def scan(plan: Plan) -> int:
         conn = 0
         for venue in plan.venues:
             cls = codec_class(venue)
-            for symbols in _chunks(cls, plan.symbols):
+            # one REST budget per venue (its limits count per IP), shared by its connections
+            budget = RequestBudget.of(cls.rest_limits) if cls.rest_limits else None
+            for symbols in _chunks(cls, plan.symbols, plan.per_connection.get(venue)):
                 runners.append(
                     Runner(
                         cls,
@@ -242,7 +290,8 @@ async def scan(plan: Plan) -> int:
                         http=http,
                         recorder=recorder,
                         conn=conn,
-                        options=options,
+                        options=health.session_options(venue, options),
+                        budget=budget,
                     )
                 )
                 conn += 1
@@ -250,12 +299,16 @@ async def scan(plan: Plan) -> int:
             sink_tasks = [tg.create_task(s.run()) for s in drained]
             feed_tasks = [tg.create_task(r.run()) for r in runners]
             ui = tg.create_task(console.run()) if console else None
+            interval = plan.config.feeds.stats_interval_s
+            ticker = tg.create_task(_every(interval, stats, sinks.emit)) if interval else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), plan.duration)
             engine.shutdown(time.time_ns())  # before the feeds go: their closes find nothing
-            for task in feed_tasks:
+            for task in [*feed_tasks, *([ticker] if ticker else [])]:
                 task.cancel()
             await asyncio.gather(*feed_tasks, return_exceptions=True)
+            final = stats()
+            sinks.emit(final)
             if ui is not None:
                 await asyncio.sleep(0)  # let the console sink take the shutdown events
                 ui.cancel()
@@ -264,7 +317,49 @@ async def scan(plan: Plan) -> int:
             await asyncio.gather(*sink_tasks)
     if recorder is not None:
         recorder.close()
+    print(_summary(final), file=sys.stderr)
     return 0
+
+
+def _stats(sinks: Sinks, health: _Health, server: WsEventServer | None, started: float) -> Event:
+    """A stats event: every counter since ``started`` (monotonic)."""
+    return stats_event(
+        time.time_ns(),
+        round(time.monotonic() - started, 3),
+        sinks.counts(),
+        health.venue_counts(),
+        len(server.clients) if server is not None else 0,
+        server.lagged if server is not None else 0,
+    )
+
+
+async def _every(
+    interval_s: float, make: Callable[[], Event], emit: Callable[[Event], None]
+) -> None:
+    """Emit ``make()`` every ``interval_s`` until cancelled."""
+    while True:
+        await asyncio.sleep(interval_s)
+        emit(make())
+
+
+def _summary(stats: Event) -> str:
+    """The stderr lines at exit: what each sink dropped, what each venue's feed went through
+    (the same counts as the final stats event)."""
+    lines = [
+        f"run.py: sink {name}: {c['events']} events, {c['dropped']} dropped"
+        for name, c in stats["sinks"].items()
+    ]
+    if any(name.startswith("serve:") for name in stats["sinks"]):
+        lines.append(
+            f"run.py: event clients: {stats['clients']} connected at exit, "
+            f"{stats['clients_dropped']} disconnected for lagging"
+        )
+    lines += [
+        f"run.py: venue {venue}: {c['frames']} frames, {c['malformed']} malformed, "
+        f"{c['resyncs']} resyncs, {c['reconnects']} reconnects"
+        for venue, c in stats["venues"].items()
+    ]
+    return "\n".join(lines)
 
 
 async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
@@ -292,20 +387,77 @@ def _state_reporter(
     return report
 
 
+@dataclass(slots=True)
+class _Tally:
+    """The feed counters of one runner since start: its finished sessions' plus the current's."""
+
+    done: dict[str, int] = field(default_factory=dict)
+    session: FeedSession | None = None
+
+    COUNTERS = ("frames", "resyncs", "malformed")
+
+    def start(self, session: FeedSession) -> None:
+        for key, value in self.counts().items():
+            self.done[key] = value
+        self.session = session
+
+    def counts(self) -> dict[str, int]:
+        st = self.session.stats if self.session is not None else None
+        return {k: self.done.get(k, 0) + (getattr(st, k) if st else 0) for k in self.COUNTERS}
+
+
+@dataclass(frozen=True, slots=True)
+class _TalliedOptions(SessionOptions):
+    """Session options that count every session they create into ``tally``."""
+
+    tally: _Tally = field(default_factory=_Tally)
+
+    def new_session(
+        self,
+        codec: Codec,
+        listener_for: Callable[[str], BookListener],
+        on_state: StateCallback,
+        rest_base: str,
+    ) -> FeedSession:
+        session = SessionOptions.new_session(self, codec, listener_for, on_state, rest_base)
+        self.tally.start(session)
+        return session
+
+
 class _Health:
-    """Per-venue health rows for the console, from the runners' sessions (rates are taken
-    between two calls: the console refreshes a few times a second)."""
+    """Per-venue health: rows for the console, from the runners' sessions (rates are taken
+    between two calls: the console refreshes a few times a second), and the counters since
+    start of the stats events."""
 
     def __init__(self, runners: list[Runner], venues: list[str], sinks: Sequence[Drained]) -> None:
         self.runners = runners
         self.venues = venues
         self.sinks = sinks
         self._last: dict[str, tuple[float, int]] = {}
+        self._tallies: dict[str, list[_Tally]] = {v: [] for v in venues}
+
+    def session_options(self, venue: str, base: SessionOptions) -> SessionOptions:
+        """``base`` for one runner of ``venue``, counting its sessions into the totals."""
+        tally = _Tally()
+        self._tallies[venue].append(tally)
+        return _TalliedOptions(**{f.name: getattr(base, f.name) for f in fields(base)}, tally=tally)
+
+    def venue_counts(self) -> dict[str, dict[str, int]]:
+        """Per venue, since start: frames, resyncs, malformed frames, reconnects."""
+        out = {}
+        for venue in self.venues:
+            counts = [t.counts() for t in self._tallies[venue]]
+            totals = {k: sum(c[k] for c in counts) for k in _Tally.COUNTERS}
+            mine = [r for r in self.runners if r.venue == venue]
+            totals["reconnects"] = sum(max(0, r.stats.connects - 1) for r in mine)
+            out[venue] = totals
+        return out
 
     def __call__(self) -> list[VenueHealth]:
         now_ns, now = time.time_ns(), time.monotonic()
         rows = []
         sink_drops = sum(s.dropped for s in self.sinks)
+        since_start = self.venue_counts()
         for venue in self.venues:
             mine = [r for r in self.runners if r.venue == venue]
             stats = [r.session.stats for r in mine if r.session is not None]
@@ -321,9 +473,9 @@ class _Health:
                     msgs_per_s=(frames - f0) / (now - t0) if now > t0 else 0.0,
                     latency_ms=max(latencies) / 1e6 if latencies else None,
                     book_age_ms=(now_ns - min(updated)) / 1e6 if updated else None,
-                    resyncs=sum(st.resyncs for st in stats),
-                    reconnects=sum(max(0, r.stats.connects - 1) for r in mine),
-                    drops=sum(st.malformed for st in stats) + sink_drops,
+                    resyncs=since_start[venue]["resyncs"],
+                    reconnects=since_start[venue]["reconnects"],
+                    drops=since_start[venue]["malformed"] + sink_drops,
                 )
             )
         return rows
@@ -341,31 +493,21 @@ def _status(engine: Engine, sinks: Sinks, started: float) -> Status:
 
 # --- replay -----------------------------------------------------------------------------
 
-
-def _recorded_connections(path: str) -> tuple[dict[tuple[str, int], str], int]:
-    """Per recorded connection (venue, conn): its URL and the text it sent, lower-cased;
-    and the time of the capture's last record."""
-    seen: dict[tuple[str, int], list[str]] = {}
-    last_t = 0
-    for r in read_capture(path):
-        last_t = max(last_t, r.t)
-        key = (canonical_venue(r.venue), r.conn)
-        texts = seen.setdefault(key, [])
-        if r.dir == "open":
-            texts.append(r.url)
-        elif r.dir == "out" and isinstance(r.data, str):
-            texts.append(r.data)
-    return {key: "\n".join(texts).lower() for key, texts in seen.items()}, last_t
+MAX_LINE_WARNINGS = 10
+"""Malformed capture lines named on stderr; the others are only counted."""
 
 
-def _replay_codec(venue: str, conn_text: str, symbols: list[str]) -> Codec:
+def _replay_codec(venue: str, conn_text: str, symbols: list[str], *, narrow: bool) -> Codec:
     """The codec of one recorded connection: the venue's codec (Kraken WS v1 for v1 URLs),
-    serving the symbols whose venue ids that connection subscribed (all when none is named)."""
+    serving ``symbols``; with ``narrow``, only those whose venue ids that connection
+    subscribed (all when none is named)."""
     cls: type[Codec] = codec_class(venue)
     if venue == "kraken" and "ws.kraken.com/v2" not in conn_text and "/v2" not in conn_text:
         from feeds.venues.kraken_v1 import KrakenV1
 
         cls = KrakenV1
+    if not narrow:
+        return cls(symbols)
     probe = cls(symbols)
     named = [
         s
@@ -377,23 +519,84 @@ def _replay_codec(venue: str, conn_text: str, symbols: list[str]) -> Codec:
     return cls(named or symbols)
 
 
+def _canonical(name: str) -> str:
+    """A recorded venue's canonical id, or the name as recorded for one not supported."""
+    try:
+        return canonical_venue(name)
+    except UnknownVenue:
+        return name
+
+
+def _replay_plan(
+    args: argparse.Namespace, index: CaptureIndex
+) -> tuple[list[str], list[str], dict[tuple[str, int], list[str] | None]]:
+    """Venues, symbols, and per recorded connection (canonical venue, conn) the symbols its
+    codec serves (None: those of the symbols its frames name)."""
+    reader = index.reader
+    if reader.records == 0:
+        damage = _damage(reader) or "empty"
+        raise CaptureError(f"{reader.path.name}: no valid capture records ({damage})")
+    keys = {key: (_canonical(key[0]), key[1]) for key in index.texts}
+    recorded = sorted({venue for venue, _ in keys.values()})
+    venues = _venues(args.venues) if args.venues else recorded
+    for venue in venues:
+        if venue not in recorded:
+            raise UsageError(f"--venues: {venue!r} is not in the capture ({', '.join(recorded)})")
+    for venue in venues:
+        canonical_venue(venue)  # a venue replay has no codec for is an error
+    chosen = {raw: key for raw, key in keys.items() if key[0] in venues}
+    named = [s for raw in chosen for s in index.symbols.get(raw, ())]
+    if args.symbols:
+        symbols = _symbols(args.symbols, ())
+    elif all(raw in index.symbols for raw in chosen):
+        symbols = list(dict.fromkeys(named))
+    else:
+        raise UsageError(
+            "--symbols: replay needs the capture's canonical symbols (its open records do "
+            "not name them)"
+        )
+    served: dict[tuple[str, int], list[str] | None] = {}
+    for raw, key in chosen.items():
+        mine = index.symbols.get(raw)
+        served[key] = None if mine is None else [s for s in mine if s in symbols]
+    return venues, symbols, served
+
+
 def replay_main(args: argparse.Namespace) -> int:
     """Replay a capture through the same codecs, books and engine; print the events."""
     config = load_config(args.config)
-    if not args.symbols:
-        raise UsageError("--symbols: replay needs the capture's canonical symbols")
-    symbols = _symbols(args.symbols, ())
-    connections, last_t = _recorded_connections(args.capture)
-    recorded = sorted({venue for venue, _ in connections})
-    venues = _venues(args.venues) if args.venues else recorded
+    serve = _serve(args.serve)
+    speed = (1.0 if serve else 0.0) if args.speed is None else args.speed
+    if not speed >= 0:
+        raise UsageError(f"--speed: must be >= 0, got {args.speed}")
+    if args.wait_clients and not serve:
+        raise UsageError("--wait-clients: needs --serve")
+    if args.wait_clients < 0:
+        raise UsageError("--wait-clients: must be >= 0")
+    warnings: list[str] = []
+
+    def damage(error: CaptureError) -> None:
+        if args.strict:
+            raise error
+        if not isinstance(error, CaptureCutShort) and len(warnings) < MAX_LINE_WARNINGS:
+            warnings.append(f"run.py: warning: {error}")  # the summary reports a cut short
+
+    index = CaptureIndex.read(args.capture, damage)
+    venues, symbols, served = _replay_plan(args, index)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    end_t = index.reader.last_t or 0
     out = sys.stdout.buffer
     files = [open(args.out, "wb")] if args.out else []  # noqa: SIM115 - closed below
+    server = WsEventServer(*serve) if serve else None
 
     def emit(event: Event) -> None:
         line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
         out.write(line)
         for fh in files:
             fh.write(line)
+        if server is not None:
+            server.emit(event)
 
     engine = Engine(
         config.scanner,
@@ -412,27 +615,107 @@ def replay_main(args: argparse.Namespace) -> int:
         return engine.leg(canonical_venue(venue), symbol)
 
     def codec_for(venue: str, conn: int) -> Codec:
-        name = canonical_venue(venue)
-        return _replay_codec(name, connections.get((name, conn), ""), symbols)
+        key = (canonical_venue(venue), conn)
+        text = "\n".join(index.texts.get((venue, conn), ())).lower()
+        mine = served.get(key)
+        return _replay_codec(key[0], text, mine or symbols, narrow=mine is None)
 
+    replayer = Replayer(
+        index.rest,
+        codec_for,
+        listener_for,
+        on_state,
+        options=SessionOptions(
+            top_n=config.scanner.depth_levels,
+            stale_after_s=config.feeds.stale_after_s,
+            max_book_age_s=config.feeds.max_book_age_s,
+        ),
+    )
+    # damage was reported by the first pass: the second one counts it again, silently
+    second = CaptureReader(args.capture, on_error=lambda error: None)
+    # only the chosen venues' connections, and of those only the ones serving a symbol
+    records = (r for r in second if served.get((_canonical(r.venue), r.conn), []) != [])
     try:
-        replay_file(
-            args.capture,
-            codec_for,
-            listener_for,
-            on_state,
-            options=SessionOptions(
-                top_n=config.scanner.depth_levels,
-                stale_after_s=config.feeds.stale_after_s,
-                max_book_age_s=config.feeds.max_book_age_s,
-            ),
-        )
-        engine.shutdown(last_t)
+        if server is None and speed == 0:
+            replayer.run(records)
+            engine.shutdown(end_t)
+        else:
+            _event_loop_runner()(
+                _replay_paced(replayer, records, engine, end_t, speed, server, args)
+            )
     finally:
         out.flush()
         for fh in files:
             fh.close()
+    print(f"run.py: {_replay_summary(index, replayer.summary.records)}", file=sys.stderr)
     return 0
+
+
+def _plural(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _damage(reader: CaptureReader) -> str:
+    """What the reader found wrong, for one line of text ("" when nothing)."""
+    parts = []
+    if reader.malformed:
+        parts.append(f"{_plural(reader.malformed, 'malformed line')} skipped")
+    if reader.cut_short:
+        parts.append(f"cut short: {reader.unreadable_bytes} bytes at the end unreadable")
+    if reader.out_of_order:
+        what = _plural(reader.out_of_order, "record")
+        parts.append(f"{what} out of time order (replayed in file order)")
+    return "; ".join(parts)
+
+
+def _replay_summary(index: CaptureIndex, replayed: int) -> str:
+    reader = index.reader
+    text = f"replayed {replayed} of {reader.records} records of {reader.path.name}"
+    return f"{text}; {damage}" if (damage := _damage(reader)) else text
+
+
+async def _replay_paced(
+    replayer: Replayer,
+    records: Iterable[Record],
+    engine: Engine,
+    end_t: int,
+    speed: float,
+    server: WsEventServer | None,
+    args: argparse.Namespace,
+) -> None:
+    """Replay at the capture's own timing x ``speed`` (0: as fast as the event server takes
+    the events), serving the events; Ctrl-C or SIGTERM ends it early."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with asyncio.TaskGroup() as tg:
+        serving = None
+        if server is not None:
+            await server.start()
+            host = f"[{server.host}]" if ":" in server.host else server.host
+            print(f"run.py: serving events on ws://{host}:{server.port}", file=sys.stderr)
+            serving = tg.create_task(server.run())
+            while len(server.clients) < args.wait_clients and not stop.is_set():
+                await asyncio.sleep(0.01)
+        start, origin, now_t = loop.time(), None, 0
+        for r in records:
+            if stop.is_set():
+                break
+            if origin is None:
+                origin = now_t = r.t
+            now_t = max(now_t, r.t)  # never back in time: out-of-order records come at once
+            delay = start + (now_t - origin) / 1e9 / speed - loop.time() if speed else 0.0
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+            else:
+                await asyncio.sleep(0)  # let the event server send
+            replayer.feed(r)
+        replayer.finish()
+        engine.shutdown(now_t if stop.is_set() else end_t)
+        if serving is not None and server is not None:
+            server.close()  # the clients get everything queued, then the server ends
 
 
 # --- entry point ------------------------------------------------------------------------
@@ -446,26 +729,34 @@ def _event_loop_runner() -> Callable[..., object]:
     return uvloop.run
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:
+    """Run the command line ``argv``; ``prog`` names the program in usage and error messages."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["emulate"]:
         from emulator.cli import main as emulate
 
         return emulate(argv[1:])
-    args = parser().parse_args(argv)
+    args = parser(prog).parse_args(argv)
     try:
         if args.command == "replay":
             return replay_main(args)
         plan = plan_from(args)
     except (ConfigError, UsageError, UnknownVenue, CaptureError, OSError) as exc:
-        print(f"run.py: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a replay stopped by Ctrl-C
+        return 130
     run = _event_loop_runner()
     try:
         result = run(scan(plan))
     except KeyboardInterrupt:
         return 130
     return int(result) if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    """The installed ``arbscan`` command (``[project.scripts]`` in pyproject.toml)."""
+    raise SystemExit(main(prog="arbscan"))
 
 
 if __name__ == "__main__":

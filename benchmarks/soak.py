@@ -47,7 +47,13 @@ KINDS = (
     "rest_429",
     "rest_500",
     "rest_timeout",
+    "overlap",
+    "bad_body",
+    "novel",
+    "silent",
 )
+EMULATOR_FAULT = {"rest_429": "rest_error", "rest_500": "rest_error"}
+"""The emulator's fault behind each kind named otherwise."""
 QUIET_END_S = 30.0
 """No fault is injected in the last this many seconds: every venue has time to recover."""
 INJECTED = "soak: injected "
@@ -61,6 +67,10 @@ def eligible(emu: Emulator, kind: str) -> list[str]:
     venues = list(emu.config.market.venues)
     if kind == "bad_checksum":
         return [v for v in venues if emu.venue(v).has_checksum]
+    if kind == "overlap":
+        return [v for v in venues if emu.venue(v).has_ranges]
+    if kind in ("bad_body", "novel"):
+        return [v for v in venues if emu.venue(v).body_faults]
     if kind.startswith("rest_"):
         rest = SnapshotSource.REST
         return [v for v in venues if codec_class(v).integrity.snapshot is rest]
@@ -74,12 +84,17 @@ def inject(emu: Emulator, i: int) -> str:
     venue = venues[i % len(venues)]
     if kind == "slow":
         emu.inject(venue, kind, delay_s=0.02, seconds=5.0)
-    elif kind in ("rest_429", "rest_500"):
-        emu.inject(venue, "rest_error", status=int(kind[-3:]), count=2)
+    elif kind == "rest_429":  # the venue's requests stop for Retry-After
+        emu.inject(venue, "rest_error", status=429, retry_after=5)
+        emu.inject(venue, "gap")
+    elif kind == "rest_500":
+        emu.inject(venue, "rest_error", status=500, count=2)
         emu.inject(venue, "gap")  # the resync that needs the snapshot
     elif kind == "rest_timeout":
         emu.inject(venue, kind, delay_s=12.0)  # longer than run.py's HTTP timeout
         emu.inject(venue, "gap")
+    elif kind == "silent":
+        emu.inject(venue, kind, seconds=15.0)  # longer than run.py's stale_after_s
     else:
         emu.inject(venue, kind)
     return f"{venue} {kind}"

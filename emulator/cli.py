@@ -38,11 +38,25 @@ def parse_args(argv: Sequence[str]) -> tuple[EmulatorConfig, float]:
     p.add_argument("--interval-ms", type=int, default=100, help="step (ignored with --rate)")
     p.add_argument("--dislocations-per-min", type=float, default=2.0, help="per symbol")
     p.add_argument("--okx-checksum-zero", action="store_true", help="OKX sends checksum 0")
+    p.add_argument(
+        "--quiet-symbols", type=_csv, default=(), help="symbols whose books never change"
+    )
+    p.add_argument(
+        "--ping-interval", type=float, default=20.0, help="s between venue pings; 0: none"
+    )
+    p.add_argument("--bybit-ts-text", action="store_true", help="Bybit sends ts as a string")
+    p.add_argument(
+        "--okx-requests-per-hour", type=int, default=480, help="OKX subscribe budget per conn"
+    )
     p.add_argument("--duration", type=float, default=0.0, help="seconds; 0 runs until killed")
     args = p.parse_args(list(argv))
     unknown = [v for v in args.venues if v not in VENUES]
     if unknown:
         p.error(f"unknown venues {unknown}; have {sorted(VENUES)}")
+    if not set(args.quiet_symbols) <= set(args.symbols):
+        p.error(f"--quiet-symbols: not among --symbols: {sorted(set(args.quiet_symbols))}")
+    if args.ping_interval < 0 or args.okx_requests_per_hour < 1:
+        p.error("--ping-interval must be >= 0 and --okx-requests-per-hour >= 1")
     interval = args.interval_ms
     if args.rate > 0:
         interval = max(1, round(1000 * len(args.venues) * len(args.symbols) / args.rate))
@@ -52,12 +66,16 @@ def parse_args(argv: Sequence[str]) -> tuple[EmulatorConfig, float]:
         seed=args.seed,
         interval_ms=interval,
         dislocations_per_min=args.dislocations_per_min,
+        quiet_symbols=frozenset(args.quiet_symbols),
     )
     config = EmulatorConfig(
         market=market,
         host=args.host,
         port_base=args.port_base,
         okx_checksum_zero=args.okx_checksum_zero,
+        okx_requests_per_hour=args.okx_requests_per_hour,
+        ping_interval_s=args.ping_interval or None,
+        bybit_ts_text=args.bybit_ts_text,
     )
     return config, args.duration
 

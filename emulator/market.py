@@ -79,6 +79,9 @@ class MarketConfig:
     """Chance per step that a resting level's size changes."""
     base_prices: Mapping[str, float] = field(default_factory=dict)
     profiles: Mapping[str, VenueProfile] = field(default_factory=dict)
+    quiet_symbols: frozenset[str] = frozenset()
+    """Symbols whose books never change after the start: every venue sends their snapshot
+    and then nothing for them (a quiet market; the connection carries only the rest)."""
 
     def profile(self, venue: str) -> VenueProfile:
         return self.profiles.get(venue) or PROFILES.get(venue) or VenueProfile()
@@ -194,6 +197,8 @@ class MarketModel:
         self.steps += 1
         cfg = self.config
         for symbol in cfg.symbols:
+            if symbol in cfg.quiet_symbols:
+                continue
             self._log_px[symbol] += self._rng.gauss(0.0, cfg.vol_bps * 1e-4)
             self._history[symbol].append(self._log_px[symbol])
             self._maybe_dislocate(symbol)
@@ -219,7 +224,10 @@ class MarketModel:
 
     def _rebuild(self, *, initial: bool) -> dict[tuple[str, str], Change]:
         changes: dict[tuple[str, str], Change] = {}
+        quiet = self.config.quiet_symbols
         for (venue, symbol), book in self.books.items():
+            if symbol in quiet and not initial:
+                continue  # no change at all: venues publish nothing for it
             profile, rng = self.config.profile(venue), self._venue_rng[(venue, symbol)]
             history = self._history[symbol]
             lagged = history[max(0, len(history) - 1 - profile.lag_steps)]

@@ -28,11 +28,24 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from emulator.market import Dislocation, MarketConfig, MarketModel
+from emulator.ratelimit import WeightLimiter
 from emulator.venues import VENUES, Venue
 from emulator.venues.base import Out, Session
 
 CONN_FAULTS: Final = frozenset(
-    {"disconnect", "abort", "gap", "bad_checksum", "malformed", "stall", "slow"}
+    {
+        "disconnect",
+        "abort",
+        "gap",
+        "overlap",
+        "bad_checksum",
+        "bad_body",
+        "novel",
+        "malformed",
+        "stall",
+        "silent",
+        "slow",
+    }
 )
 FAULTS: Final = CONN_FAULTS | {"crossed", "rest_error", "rest_timeout"}
 
@@ -55,9 +68,20 @@ class EmulatorConfig:
     autorun: bool = True
     """Step the model from the loop clock; False: only :meth:`Emulator.step` moves it."""
     okx_checksum_zero: bool = False
+    bybit_ts_text: bool = False
+    """Bybit sends ``ts`` as a string of digits instead of a JSON number (both are seen)."""
+    okx_requests_per_hour: int = 480
+    """OKX's subscribe/unsubscribe budget per connection; a request over it is refused with
+    error 60014 (https://www.okx.com/docs-v5/en/#overview-websocket-connect)."""
+    ping_interval_s: float | None = 20.0
+    """WebSocket pings the venue sends on every connection (Binance: every 20 s); None: none.
+    A ping unanswered for as long closes the connection."""
     faults: tuple[FaultSpec, ...] = ()
     max_queued: int = 10_000
     """Frames queued for one connection before the emulator drops it as too slow."""
+    rest_limit: tuple[int, float] | None = None
+    """Every limited venue's REST budget as (weight, seconds) instead of its real one, bans
+    scaled alike (tests: the same weights against a shorter window)."""
 
 
 @dataclass(slots=True)
@@ -68,6 +92,7 @@ class _Conn:
     queue: asyncio.Queue[str]
     gap: int = 0
     corrupt: int = 0
+    bad_body: int = 0
     stall_until: float = 0.0
     slow_delay: float = 0.0
     slow_until: float = 0.0
@@ -83,6 +108,7 @@ class _VenueServer:
     pending: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     rest_faults: deque[tuple[str, dict[str, object]]] = field(default_factory=deque)
     rest_served: int = 0
+    limiter: WeightLimiter | None = None
 
 
 class Emulator:
@@ -94,10 +120,19 @@ class Emulator:
             raise ValueError(f"no emulated venue {unknown} (have {sorted(VENUES)})")
         self.config, self.clock = config, clock
         self.model = MarketModel(config.market, clock())
-        options = {"okx_checksum_zero": config.okx_checksum_zero}
+        options = {
+            "okx_checksum_zero": config.okx_checksum_zero,
+            "okx_requests_per_hour": config.okx_requests_per_hour,
+            "bybit_ts_text": config.bybit_ts_text,
+        }
         self._venues = {
             v: _VenueServer(VENUES[v](self.model, options)) for v in config.market.venues
         }
+        for vs in self._venues.values():
+            limit = config.rest_limit or vs.venue.rest_limit
+            if vs.venue.rest_limit is not None and limit is not None:
+                ban_s = 120.0 * limit[1] / 60.0
+                vs.limiter = WeightLimiter(limit[0], limit[1], ban_s=ban_s)
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -124,6 +159,8 @@ class Emulator:
                 process_request=functools.partial(self._process_request, vs),
                 compression=None,
                 max_size=2**16,
+                ping_interval=self.config.ping_interval_s,
+                ping_timeout=self.config.ping_interval_s,
             )
             vs.port = next(iter(vs.server.sockets)).getsockname()[1]
         if self.config.autorun:
@@ -170,6 +207,11 @@ class Emulator:
         """REST requests answered so far (including injected errors)."""
         return self._venues[venue].rest_served
 
+    def rest_limits(self, venue: str) -> WeightLimiter | None:
+        """The venue's request-weight limiter: ``max_used`` in any window, 429s and 418s
+        answered (None for a venue without limits)."""
+        return self._venues[venue].limiter
+
     # -- time ------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:
         """Advance the model ``n`` steps and queue every resulting frame."""
@@ -206,11 +248,19 @@ class Emulator:
         none open, on the next that opens). Faults and their parameters:
 
         ``disconnect`` (code=1001, reason), ``abort`` (transport dropped, no close frame),
-        ``gap`` (count=1 book frames not sent: a sequence skip), ``bad_checksum`` (count=1
+        ``gap`` (count=1 book frames not sent: a sequence skip), ``overlap`` (count=1 book
+        events whose update-id range also covers the previous event's, as allowed by
+        update-id ranges; Binance), ``bad_checksum`` (count=1
         frames with a wrong checksum; OKX, Kraken), ``malformed`` (a truncated frame),
-        ``stall`` (seconds=inf: send nothing, keep the connection), ``slow`` (delay_s per
+        ``bad_body`` (count=1 book frames keep their envelope and counter, their updates
+        are malformed; Coinbase), ``novel`` (count=1 frames of an event type and a side no
+        client knows, changing no book; Coinbase),
+        ``stall`` (seconds=inf: send nothing, keep the connection), ``silent`` (seconds=inf:
+        send nothing and read nothing, so not even a WebSocket ping is answered: a black
+        hole; reading resumes after ``seconds``), ``slow`` (delay_s per
         frame for seconds=inf), ``crossed`` (symbol=all, steps=1: a bid above the best ask,
-        venue-wide), ``rest_error`` (status=429, count=1), ``rest_timeout`` (delay_s=30,
+        venue-wide), ``rest_error`` (status=429, count=1,
+        retry_after: a ``Retry-After`` header of that many seconds), ``rest_timeout`` (delay_s=30,
         count=1: REST answers late).
         """
         self._inject(venue, fault, conn, params)
@@ -223,6 +273,10 @@ class Emulator:
         vs = self._venues[venue]
         if fault == "bad_checksum" and not vs.venue.has_checksum:
             raise ValueError(f"{venue} sends no checksum")
+        if fault == "overlap" and not vs.venue.has_ranges:
+            raise ValueError(f"{venue} sends no update-id ranges")
+        if fault in ("bad_body", "novel") and not vs.venue.body_faults:
+            raise ValueError(f"{venue} has no {fault} fault")
         if fault == "crossed":
             symbol = params.get("symbol")
             for s in [symbol] if isinstance(symbol, str) else self.config.market.symbols:
@@ -253,13 +307,26 @@ class Emulator:
             conn.ws.transport.abort()
         elif fault == "gap":
             conn.gap += count
+        elif fault == "overlap":
+            conn.session.overlap(count)
         elif fault == "bad_checksum":
             conn.corrupt += count
+        elif fault == "bad_body":
+            conn.bad_body += count
+        elif fault == "novel":
+            self._put(
+                vs, conn, [o for _ in range(count) for o in conn.session.novel(self.model.now_ns)]
+            )
         elif fault == "malformed":
             text = conn.last or '{"channel":"book","type":"update","data":[{"symbol":'
             self._put(vs, conn, [Out(text[: max(1, len(text) // 2)])] * count)
-        elif fault == "stall":
+        elif fault in ("stall", "silent"):
             conn.stall_until = now + seconds
+            if fault == "silent":
+                transport = conn.ws.transport
+                transport.pause_reading()
+                if math.isfinite(seconds):
+                    asyncio.get_running_loop().call_later(seconds, transport.resume_reading)
         elif fault == "slow":
             conn.slow_delay, conn.slow_until = _num(params.get("delay_s", 0.05)), now + seconds
 
@@ -269,6 +336,9 @@ class Emulator:
             if out.book and conn.gap > 0:
                 conn.gap -= 1
                 continue
+            if out.book and conn.bad_body > 0:
+                conn.bad_body -= 1
+                out = conn.session.bad_body(out)
             try:
                 conn.queue.put_nowait(out.frame)
             except asyncio.QueueFull:
@@ -290,11 +360,29 @@ class Emulator:
                 await asyncio.sleep(_num(params.get("delay_s", 30.0)))
             else:
                 status = int(_num(params.get("status", 429)))
-                return _json(connection, status, '{"code":-1003,"msg":"Too many requests."}')
-        answer = vs.venue.rest(url.path, dict(parse_qsl(url.query)), self.model.now_ns)
+                wait = params.get("retry_after")
+                extra = {} if wait is None else {"Retry-After": str(wait)}
+                return _json(connection, status, '{"code":-1003,"msg":"Too many requests."}', extra)
+        query = dict(parse_qsl(url.query))
+        headers: dict[str, str] = {}
+        if vs.limiter is not None:
+            ip = str(connection.remote_address[0]) if connection.remote_address else ""
+            weight = vs.venue.rest_weight(url.path, query)
+            admission = vs.limiter.admit(ip, weight, time.monotonic_ns())
+            if vs.venue.used_weight_header:
+                headers[vs.venue.used_weight_header] = str(admission.used)
+            if admission.retry_after_s is not None:
+                headers["Retry-After"] = str(admission.retry_after_s)
+            if admission.status == 429:
+                body = '{"code":-1003,"msg":"Too many requests; current limit is exceeded."}'
+                return _json(connection, 429, body, headers)
+            if admission.status == 418:
+                body = '{"code":-1003,"msg":"Way too many requests; IP banned."}'
+                return _json(connection, 418, body, headers)
+        answer = vs.venue.rest(url.path, query, self.model.now_ns)
         if answer is None:
             return connection.respond(404, "not found\n")
-        return _json(connection, answer.status, answer.body)
+        return _json(connection, answer.status, answer.body, headers)
 
     async def _handle(self, vs: _VenueServer, ws: ServerConnection) -> None:
         cid = next(self._ids)
@@ -340,9 +428,13 @@ def _num(value: object) -> float:
     return float(value)
 
 
-def _json(connection: ServerConnection, status: int, body: str) -> Response:
+def _json(
+    connection: ServerConnection, status: int, body: str, extra: Mapping[str, str] | None = None
+) -> Response:
     response = connection.respond(status, body)
     headers = Headers(response.headers)
     del headers["Content-Type"]
     headers["Content-Type"] = "application/json;charset=UTF-8"
+    for name, value in (extra or {}).items():
+        headers[name] = value
     return Response(response.status_code, response.reason_phrase, headers, response.body)

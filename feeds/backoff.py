@@ -1,5 +1,5 @@
-"""Capped, jittered exponential backoff (DESIGN 6: "reconnect with capped, jittered
-exponential backoff"), with the random source injected so tests get exact delays."""
+"""Capped, jittered exponential backoff for reconnects and REST retries (docs/contracts.md,
+errors and what happens), with the random source injected so tests get exact delays."""
 
 from __future__ import annotations
 

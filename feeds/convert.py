@@ -1,4 +1,4 @@
-"""Convert cryptofeed's raw text captures to capture v1 (DESIGN 2.5).
+"""Convert cryptofeed's raw text captures to capture v1 (docs/contracts.md, capture format).
 
 cryptofeed's ``AsyncFileCallback`` writes one connection per ``<EX>.ws.<n>.0`` file:
 

@@ -42,9 +42,9 @@ class SeqRule(enum.Enum):
     NONE = "none"
     """No sequence: the venue gives no way to detect a lost message (Gemini, Bitstamp)."""
     RANGE = "range"
-    """Update-id ranges ``[first, last]`` against a snapshot id (Binance spot, Gate, KuCoin):
-    drop ``last <= snapshot_id``; the first applied must bridge
-    ``first <= snapshot_id + 1 <= last``; then ``first == previous last + 1``."""
+    """Update-id ranges ``[first, last]`` against the book's id, the snapshot's to begin with
+    (Binance spot): drop ``last < id``; a gap when ``first > id + 1``; else apply, and the
+    book's id becomes ``last``."""
     PREV_LINK = "prev_link"
     """Each message names the id of the one before it: ``prev == previous last`` (OKX
     ``prevSeqId``, Binance futures ``pu``, Deribit, Poloniex, HTX mbp)."""
@@ -158,22 +158,93 @@ class VenueError:
 @dataclass(slots=True)
 class ConnectionSeq:
     """The per-connection message counter carried by this frame (see
-    :attr:`Integrity.connection_counter`). Emitted first, before the frame's other events."""
+    :attr:`Integrity.connection_counter`). Emitted first, before the frame's other events,
+    read from the envelope before the body: a frame whose body is malformed still counts.
+    A frame whose counter cannot be read raises :class:`ParseError`; the next counter then
+    tells whether it was one of the counted messages (a gap) or not (nothing lost)."""
 
     seq: int
 
 
+@dataclass(slots=True)
+class Malformed:
+    """A part of a frame that does not parse, in a frame whose other parts do (its counter,
+    other products' events). Counted as malformed. ``lost``: the symbols whose book missed an
+    update with it (each resyncs); None when it may have been any book of the connection."""
+
+    reason: str
+    lost: tuple[str, ...] | None = ()
+
+
+@dataclass(slots=True)
+class Ignored:
+    """A part of a frame of a kind this codec does not know (a new channel, event type or
+    book side: venues add such kinds at any time), skipped and counted; not an error."""
+
+    what: str
+
+
 Event: TypeAlias = (
-    BookSnapshot | BookDelta | Subscribed | Heartbeat | Reply | VenueError | ConnectionSeq
+    BookSnapshot
+    | BookDelta
+    | Subscribed
+    | Heartbeat
+    | Reply
+    | VenueError
+    | ConnectionSeq
+    | Malformed
+    | Ignored
 )
 
 
 @dataclass(frozen=True, slots=True)
 class RestRequest:
-    """A REST request for a snapshot: absolute URL (built from the overridable REST base)."""
+    """A REST request for a snapshot: absolute URL (built from the overridable REST base) and
+    the request weight the venue charges for it (:class:`RestLimits`)."""
 
     url: str
     symbol: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RestLimits:
+    """A venue's published REST request budget and what one book snapshot costs, as data.
+
+    ``budget`` request weight per ``window_s`` seconds (per IP when ``per_ip``); a snapshot of
+    up to ``tiers[i][0]`` levels costs ``tiers[i][1]`` (ascending; the last bound is the largest
+    limit the venue serves). ``used_weight_header`` names the response header in which the
+    venue reports the weight already used in the current window, if it sends one.
+    """
+
+    budget: int
+    window_s: float
+    tiers: tuple[tuple[int, int], ...]
+    per_ip: bool = True
+    used_weight_header: str | None = None
+
+    def __post_init__(self) -> None:
+        bounds = [b for b, _ in self.tiers]
+        if not bounds or bounds != sorted(set(bounds)) or min(w for _, w in self.tiers) < 1:
+            raise ValueError("RestLimits.tiers: ascending (limit, weight >= 1) pairs")
+        if self.budget < max(w for _, w in self.tiers) or self.window_s <= 0:
+            raise ValueError("RestLimits: the budget must afford every snapshot")
+
+    def snapshot_limit(self, levels: int) -> int:
+        """The snapshot limit to ask for ``levels`` per side: the deepest one at the lowest
+        weight that covers them (every limit of a tier costs the same), at most the largest
+        limit served."""
+        for bound, _ in self.tiers:
+            if levels <= bound:
+                return bound
+        return self.tiers[-1][0]
+
+    def snapshot_weight(self, limit: int) -> int:
+        """The request weight of a snapshot with this limit."""
+        for bound, weight in self.tiers:
+            if limit <= bound:
+                return weight
+        return self.tiers[-1][1]
 
 
 @dataclass(slots=True)
@@ -202,6 +273,12 @@ class Codec:
     ping_interval_s: ClassVar[float | None] = None
     """How often :meth:`ping_frame` must be sent; None if the venue needs no app ping."""
     max_symbols_per_connection: ClassVar[int] = 100
+    """Venue products per connection by default (symbols that share a product count once)."""
+    requests_per_hour: ClassVar[int | None] = None
+    """Subscribe/unsubscribe requests (frames) one connection may send in any hour; None if
+    the venue documents no such limit. The session resyncs within it, else reconnects."""
+    rest_limits: ClassVar[RestLimits | None] = None
+    """The venue's REST budget and snapshot weights (REST-snapshot venues)."""
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         self.symbols: tuple[str, ...] = tuple(symbols)
@@ -210,15 +287,22 @@ class Codec:
         """The explicit table of this connection: venue id -> canonical symbol."""
         for symbol in self.symbols:
             vid = self.venue_symbol(symbol)
+            first = self._canonical.setdefault(vid, symbol)
             # "AB/CD" and "ABC/D" are both "ABCD" on some venues: refuse rather than guess
-            # (DESIGN 2.1: asset identity by explicit mapping, never by guessing).
-            if self._canonical.setdefault(vid, symbol) != symbol:
-                raise ValueError(f"{symbol!r} and {self._canonical[vid]!r} are both {vid!r}")
+            # (asset identity by explicit mapping, never by guessing: docs/contracts.md), unless
+            # the venue documents one of them as another name of the same product.
+            if first != symbol and not (self.same_product(symbol) or self.same_product(first)):
+                raise ValueError(f"{symbol!r} and {first!r} are both {vid!r}")
 
     # -- symbol mapping ---------------------------------------------------------------
     def venue_symbol(self, symbol: str) -> str:
         """The venue's id for a canonical symbol."""
         raise NotImplementedError
+
+    def same_product(self, symbol: str) -> bool:
+        """Whether the venue documents ``symbol`` as served by the product of its venue id
+        under another name (then two symbols may share that id and its book)."""
+        return False
 
     # -- frames out -------------------------------------------------------------------
     def ws_url(self, base: str) -> str:
@@ -239,8 +323,9 @@ class Codec:
         """An application-level ping, sent every :attr:`ping_interval_s`."""
         return None
 
-    def snapshot_request(self, symbol: str, rest_base: str) -> RestRequest:
-        """The REST request that seeds ``symbol`` (only for SnapshotSource.REST)."""
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
+        """The REST request that seeds ``symbol`` with at least ``levels`` per side when the
+        venue serves that many (only for SnapshotSource.REST)."""
         raise NotImplementedError
 
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:

@@ -1,12 +1,15 @@
-"""Replay a capture through the same sessions, books and listeners as a live run (DESIGN 2.5).
+"""Replay a capture through the same sessions, books and listeners as a live run.
 
-Synchronous and deterministic: the clock is each record's ``t``. One
+Synchronous and deterministic: the clock is each record's ``t``; records are replayed in file
+order, so one earlier than a record before it is replayed where it stands (it does not move
+the clock back). One
 :class:`~feeds.session.FeedSession` per recorded connection (``venue`` + ``conn``): ``open``
-starts it, ``in`` frames are fed to it, ``close`` ends it; ``out`` records are ignored (the
-session makes its own frames, which go nowhere). ``session.tick`` runs as replay time
-advances, every ``tick_interval_s`` of replay time, so staleness replays too; a ``Reconnect``
-the session asks for ends it (state ``down``) and its frames are skipped until the
-connection's next ``open``, as a live runner would have stopped reading.
+starts it, ``in`` frames are fed to it, ``ctl`` records (WebSocket pings and pongs) keep it
+alive, ``close`` ends it; ``out`` records are ignored (the session makes its own frames,
+which go nowhere). ``session.tick`` runs as replay time advances, every ``tick_interval_s``
+of replay time, so staleness replays too; a ``Reconnect`` the session asks for ends it
+(state ``down``) and its frames are skipped until the connection's next ``open``, as a live
+runner would have stopped reading.
 
 REST snapshots: each ``FetchSnapshot`` is answered by the next unused ``rest`` record of the
 same venue whose URL has the same path and the same symbol query parameters
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
-from feeds.capture import Record, read_capture
+from feeds.capture import CaptureError, CaptureReader, Record, read_capture
 from feeds.protocol import Codec
 from feeds.runner import SessionOptions
 from feeds.session import (
@@ -99,6 +102,39 @@ class ReplaySummary:
     """The last session of each ``(venue, conn)``, with its books as the replay left them."""
 
 
+@dataclass(slots=True)
+class CaptureIndex:
+    """What one reading pass learns of a capture before it is replayed."""
+
+    reader: CaptureReader
+    """The pass's reader, with its counts (records, malformed, out of order, cut short)."""
+    texts: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    """Per recorded connection ``(venue, conn)``: its URLs and the text frames it sent."""
+    symbols: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    """Per recorded connection: the canonical symbols its ``open`` records name."""
+    rest: list[Record] = field(default_factory=list)
+    """The ``rest`` records, in file order."""
+
+    @classmethod
+    def read(
+        cls, path: str | Path, on_error: Callable[[CaptureError], None] | None = None
+    ) -> CaptureIndex:
+        """Read ``path`` once (damage goes to ``on_error``, see ``CaptureReader``)."""
+        index = cls(CaptureReader(path, on_error))
+        for r in index.reader:
+            key = (r.venue, r.conn)
+            texts = index.texts.setdefault(key, [])
+            if r.dir == "open":
+                texts.append(r.url)
+                known = index.symbols.setdefault(key, []) if r.symbols else []
+                known.extend(s for s in r.symbols or () if s not in known)
+            elif r.dir == "out" and isinstance(r.data, str):
+                texts.append(r.data)
+            elif r.dir == "rest":
+                index.rest.append(r)
+        return index
+
+
 @dataclass(order=True, slots=True)
 class _Pending:
     t: int
@@ -130,23 +166,31 @@ class _RestAnswers:
         self._used[index] = False
 
 
-class _Replay:
+class Replayer:
+    """One replay driven record by record: :meth:`feed` every record in file order, then
+    :meth:`finish` (or :meth:`run` does both). ``rest_records`` are the records whose
+    ``rest`` ones answer snapshot requests (the others are ignored), usually the whole
+    capture read once beforehand. ``rest_bases`` maps a venue to the REST base its codec
+    builds requests from (default: the codec's own endpoint); only the path of a request
+    matters for matching."""
+
     def __init__(
         self,
-        answers: _RestAnswers,
+        rest_records: Iterable[Record],
         codec_for: CodecFor,
         listener_for: ListenerFor,
         on_state: VenueStateCallback,
-        rest_bases: Mapping[str, str],
-        options: SessionOptions,
-        tick_interval_s: float,
+        *,
+        rest_bases: Mapping[str, str] | None = None,
+        options: SessionOptions | None = None,
+        tick_interval_s: float = 0.25,
     ) -> None:
-        self.answers = answers
+        self.answers = _RestAnswers(rest_records)
         self.codec_for = codec_for
         self.listener_for = listener_for
         self.on_state = on_state
-        self.rest_bases = rest_bases
-        self.options = options
+        self.rest_bases = rest_bases or {}
+        self.options = options or SessionOptions()
         self.tick_ns = max(1, int(tick_interval_s * 1e9))
         self.next_tick: int | None = None
         self.active: dict[tuple[str, int], FeedSession] = {}
@@ -156,22 +200,32 @@ class _Replay:
 
     def run(self, records: Iterable[Record]) -> ReplaySummary:
         for r in records:
-            self.summary.records += 1
-            self.advance(r.t)
-            key = (r.venue, r.conn)
-            if r.dir == "open":
-                self.end(key, "reopened", r.t)
-                self.start(key, r.t)
-            elif r.dir == "close":
-                self.end(key, "closed", r.t)
-            elif r.dir == "in":
-                session = self.active.get(key)
-                if session is None:
-                    self.summary.skipped += 1
-                else:
-                    self.summary.frames += 1
-                    self.execute(key, session, session.frame(r.data, r.t), r.t)
-        while self.pending:  # answers recorded out of time order: deliver at their own time
+            self.feed(r)
+        return self.finish()
+
+    def feed(self, r: Record) -> None:
+        """Replay one record at its own time."""
+        self.summary.records += 1
+        self.advance(r.t)
+        key = (r.venue, r.conn)
+        if r.dir == "open":
+            self.end(key, "reopened", r.t)
+            self.start(key, r.t)
+        elif r.dir == "close":
+            self.end(key, "closed", r.t)
+        elif r.dir == "in":
+            session = self.active.get(key)
+            if session is None:
+                self.summary.skipped += 1
+            else:
+                self.summary.frames += 1
+                self.execute(key, session, session.frame(r.data, r.t), r.t)
+        elif r.dir == "ctl" and key in self.active:  # pings/pongs: the connection lived
+            self.active[key].alive(r.t, int(r.data))
+
+    def finish(self) -> ReplaySummary:
+        """Deliver the answers still due (recorded out of time order, at their own time)."""
+        while self.pending:
             self.advance(self.pending[0].t)
         return self.summary
 
@@ -237,7 +291,7 @@ class _Replay:
             elif isinstance(action, Reconnect):
                 self.summary.reconnects += 1
                 self.end(key, action.reason, t)
-            # Send: the session's own frames go nowhere in a replay
+            # Send, Ping: the session's own frames go nowhere in a replay
 
     def fetch(
         self,
@@ -289,19 +343,18 @@ def replay(
     options: SessionOptions | None = None,
     tick_interval_s: float = 0.25,
 ) -> ReplaySummary:
-    """Replay ``records`` (file order) and return what happened. ``rest_bases`` maps a venue
-    to the REST base its codec builds requests from (default: the codec's own endpoint);
-    only the path of a request matters for matching. Deterministic: the same records and
-    the same callbacks give the same calls in the same order, every run."""
+    """Replay ``records`` (file order) and return what happened (see :class:`Replayer`).
+    Deterministic: the same records and the same callbacks give the same calls in the same
+    order, every run."""
     materialized = records if isinstance(records, Sequence) else list(records)
-    return _Replay(
-        _RestAnswers(materialized),
+    return Replayer(
+        materialized,
         codec_for,
         listener_for,
         on_state,
-        rest_bases or {},
-        options or SessionOptions(),
-        tick_interval_s,
+        rest_bases=rest_bases,
+        options=options,
+        tick_interval_s=tick_interval_s,
     ).run(materialized)
 
 
@@ -316,13 +369,15 @@ def replay_file(
     tick_interval_s: float = 0.25,
 ) -> ReplaySummary:
     """:func:`replay` a capture file in two streaming passes (REST answers first), so a long
-    capture is never held in memory."""
-    return _Replay(
-        _RestAnswers(read_capture(path)),
+    capture is never held in memory. Damage in the file raises
+    :class:`~feeds.capture.CaptureError` (read it with a
+    :class:`~feeds.capture.CaptureReader` and :class:`Replayer` to read through damage)."""
+    return Replayer(
+        read_capture(path),
         codec_for,
         listener_for,
         on_state,
-        rest_bases or {},
-        options or SessionOptions(),
-        tick_interval_s,
+        rest_bases=rest_bases,
+        options=options,
+        tick_interval_s=tick_interval_s,
     ).run(read_capture(path))

@@ -1,4 +1,4 @@
-"""The async shell around one :class:`feeds.session.FeedSession` per connection (DESIGN 1, 6).
+"""The async shell around one :class:`feeds.session.FeedSession` per connection.
 
 A :class:`Runner` owns one logical connection to a venue: it connects, feeds every received
 frame to a fresh session, executes the session's actions, calls ``session.tick`` a few times
@@ -6,11 +6,16 @@ a second, and reconnects with capped, jittered exponential backoff when the conn
 is refused, or the session asks (stale, desynced). REST snapshots are fetched by separate
 tasks, at most one per symbol and a bounded number at once, so a resync never blocks the read
 loop or other symbols; a failed fetch is reported to the session and retried with backoff.
+Every snapshot request waits for room in the venue's :class:`~feeds.budget.RequestBudget`
+(one per venue, shared by all its runners): a 429/418 stops the whole venue for its
+``Retry-After``, and the venue's used-weight header corrects the estimate.
 Every task is owned by an :class:`asyncio.TaskGroup`; cancelling :meth:`Runner.run` closes
-the connection and returns cleanly. With a recorder, every open/out/in/close/rest is written
-as capture v1 with ``t`` from the injected clock.
+the connection and returns cleanly. With a recorder, every open/out/in/close/rest (and ctl:
+WebSocket pings and pongs) is written as capture v1 with ``t`` from the injected clock
+(``open`` names the connection's canonical symbols), and the tick loop lets the recorder flush
+what it holds.
 
-Failures map to one action each (DESIGN 6): :class:`~feeds.transport.ConnectFailed` and
+Failures map to one action each (docs/contracts.md): :class:`~feeds.transport.ConnectFailed` and
 :class:`~feeds.transport.TransportClosed` -> state ``down`` + reconnect with backoff;
 ``httpx.TimeoutException`` / ``httpx.HTTPStatusError`` / other ``httpx.HTTPError`` ->
 ``session.snapshot_failed`` + retry that symbol with backoff.
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from feeds.backoff import Backoff
+from feeds.budget import RequestBudget, retry_after, used_weight
 from feeds.capture import CaptureWriter, Direction, Record
 from feeds.protocol import Codec, RestRequest, SnapshotSource
 from feeds.session import (
@@ -35,6 +41,7 @@ from feeds.session import (
     BookListener,
     FeedSession,
     FetchSnapshot,
+    Ping,
     Reconnect,
     Send,
     StateCallback,
@@ -50,13 +57,16 @@ CodecFactory = Callable[[Sequence[str]], Codec]
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
-    """The knobs of each :class:`~feeds.session.FeedSession` (contract B), shared by live
-    runs and replay so both apply the same rules."""
+    """The knobs of each :class:`~feeds.session.FeedSession` (docs/contracts.md, session
+    options), shared by live runs and replay so both apply the same rules."""
 
     top_n: int = 20
     stale_after_s: float = 10.0
     max_book_age_s: float = 60.0
     max_buffered: int = 1000
+    snapshot_wait_s: float = 1.0
+    """REST venues: request a symbol's snapshot this long after opening even if the stream
+    has sent nothing for it yet (it is requested at its first event otherwise)."""
 
     def new_session(
         self,
@@ -75,6 +85,7 @@ class SessionOptions:
             stale_after_s=self.stale_after_s,
             max_book_age_s=self.max_book_age_s,
             max_buffered=self.max_buffered,
+            snapshot_wait_s=self.snapshot_wait_s,
         )
 
 
@@ -116,14 +127,17 @@ class _Live:
 
 
 class Runner:
-    """One venue connection, kept alive until :meth:`run` is cancelled (contract C).
+    """One venue connection, kept alive until :meth:`run` is cancelled (docs/contracts.md,
+    the runner).
 
     ``codec_factory(symbols)`` builds the codec (a fresh one per connection); the session
     reports states through ``on_state`` (``syncing``/``live``/``resyncing``/``stale``) and the
     runner adds ``connecting`` before each attempt and ``down`` (with the reason) after each
     failed attempt or closed connection. ``http`` is required for REST-snapshot venues.
-    ``connect``, ``clock`` and ``sleep`` (used for backoff waits only) are injectable for
-    tests. ``conn`` is the connection number written into capture records.
+    ``connect``, ``clock`` and ``sleep`` (backoff and budget waits) are injectable for
+    tests. ``conn`` is the connection number written into capture records. ``budget`` is the
+    venue's REST request budget, shared by every runner of the venue (default: a new one from
+    the codec's :attr:`~feeds.protocol.Codec.rest_limits`, for this runner alone).
     """
 
     def __init__(
@@ -148,6 +162,7 @@ class Runner:
         healthy_after_s: float = 30.0,
         rest_timeout_s: float = 10.0,
         max_concurrent_fetches: int = 4,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.codec_factory = codec_factory
         self.symbols = tuple(symbols)
@@ -155,6 +170,11 @@ class Runner:
         if probe.integrity.snapshot is SnapshotSource.REST and http is None:
             raise ValueError(f"{probe.venue}: REST snapshots need an httpx.AsyncClient")
         self.venue = probe.venue
+        limits = probe.rest_limits
+        if budget is None and limits is not None:
+            budget = RequestBudget.of(limits)
+        self.budget = budget
+        self._used_header = limits.used_weight_header if limits is not None else None
         self.ws_url = probe.ws_url(ws_url or probe.endpoints.ws)
         self.rest_url = rest_url or probe.endpoints.rest
         self.listener_for = listener_for
@@ -197,7 +217,7 @@ class Runner:
     async def _serve(self, conn: Connection) -> int:
         """Serve one open connection until it ends; returns how long it lived (ns)."""
         opened_ns = self.clock()
-        self._record("open", self.ws_url, "", opened_ns)
+        self._record("open", self.ws_url, "", opened_ns, self.symbols)
         session = self.options.new_session(
             self.codec_factory(self.symbols), self.listener_for, self.on_state, self.rest_url
         )
@@ -244,9 +264,20 @@ class Runner:
                 await self._execute(live, actions)
 
     async def _tick_loop(self, live: _Live) -> None:
+        conn, session = live.conn, live.session
+        control = 0
         while not live.stop.done():
             await asyncio.sleep(self.tick_interval_s)
-            await self._execute(live, live.session.tick(self.clock()))
+            now = self.clock()
+            # WebSocket pings and pongs never reach recv: they count as traffic here, once a
+            # tick, before the session checks the connection's liveness.
+            if conn.control_frames != control:
+                count, control = conn.control_frames - control, conn.control_frames
+                session.alive(now, count)
+                self._record("ctl", self.ws_url, str(count), now)
+            if self.recorder is not None:
+                self.recorder.tick()  # a killed recorder loses at most its last second
+            await self._execute(live, session.tick(now))
 
     async def _execute(self, live: _Live, actions: Iterable[Action]) -> None:
         for action in actions:
@@ -256,6 +287,11 @@ class Runner:
                 self._record("out", self.ws_url, action.frame, self.clock())
                 try:
                     await live.conn.send(action.frame)
+                except TransportClosed as exc:
+                    live.finish(exc.reason)
+            elif isinstance(action, Ping):
+                try:
+                    await live.conn.ping()
                 except TransportClosed as exc:
                     live.finish(exc.reason)
             elif isinstance(action, FetchSnapshot):
@@ -272,7 +308,7 @@ class Runner:
         retried with this symbol's own backoff."""
         backoff = self.backoff.fresh()
         while True:
-            body, error = await self._get(live, request.url)
+            body, error = await self._get(live, request)
             now = self.clock()
             if body is not None:
                 self.stats.snapshot_fetches += 1
@@ -291,24 +327,43 @@ class Runner:
                 request = again[-1].request
             await self._sleep(backoff.next())
 
-    async def _get(self, live: _Live, url: str) -> tuple[bytes | None, str]:
-        """One GET within the concurrency bound: ``(body, "")`` or ``(None, error)``."""
+    async def _get(self, live: _Live, request: RestRequest) -> tuple[bytes | None, str]:
+        """One GET within the concurrency bound and the venue's budget: ``(body, "")`` or
+        ``(None, error)``."""
         assert self.http is not None  # checked in __init__ for REST venues
         async with live.fetch_slots:
+            budget = self.budget
+            if budget is not None:
+                while (wait_ns := budget.take(request.weight, self.clock())) > 0:
+                    await self._sleep(wait_ns / 1e9)
             try:
-                response = await self.http.get(url, timeout=self.rest_timeout_s)
-                response.raise_for_status()
+                response = await self.http.get(request.url, timeout=self.rest_timeout_s)
             except httpx.TimeoutException:
                 return None, "timeout"
-            except httpx.HTTPStatusError as exc:
-                return None, f"HTTP {exc.response.status_code}"
             except httpx.HTTPError as exc:  # connect, read and protocol errors
                 return None, f"{type(exc).__name__}: {exc}"
+            if budget is not None:
+                headers, name = response.headers, self._used_header
+                budget.answered(
+                    response.status_code,
+                    self.clock(),
+                    used_weight=used_weight(headers.get(name)) if name else None,
+                    retry_after_s=retry_after(headers.get("retry-after")),
+                )
+            if not response.is_success:
+                return None, f"HTTP {response.status_code}"
         return response.content, ""
 
-    def _record(self, direction: Direction, url: str, data: Frame, t: int) -> None:
+    def _record(
+        self,
+        direction: Direction,
+        url: str,
+        data: Frame,
+        t: int,
+        symbols: tuple[str, ...] | None = None,
+    ) -> None:
         if self.recorder is not None:
-            self.recorder.write(Record(t, self.venue, direction, url, data, self.conn))
+            self.recorder.write(Record(t, self.venue, direction, url, data, self.conn, symbols))
 
 
 def _text_or_bytes(body: bytes) -> Frame:

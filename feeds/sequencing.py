@@ -63,11 +63,15 @@ def verdict(rule: SeqRule, rest: bool, st: SeqState, ev: BookDelta) -> Verdict:
         # (with OKX's checksum always 0 from 2026, nothing else would catch a loss).
         return GAP
     if rule is _RANGE:
-        # drop last <= id; the first applied bridges first <= id + 1 <= last; then
-        # first == previous last + 1 exactly.
-        if ev.last <= last:
+        # Binance spot's update procedure, as worded since 2025-11-12
+        # (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams
+        # #how-to-manage-a-local-order-book-correctly): an event whose last id u is below the
+        # book's id is ignored; one whose first id U is above the book's id + 1 means events
+        # were missed; anything else is applied (sizes are absolute, so an overlap is
+        # harmless) and the book's id becomes u.
+        if ev.last < last:
             return DROP
-        if ev.first is not None and (ev.first > last + 1 or (st.bridged and ev.first != last + 1)):
+        if ev.first is not None and ev.first > last + 1:
             return GAP
     elif rule is _COUNTER:
         if ev.last <= last:

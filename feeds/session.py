@@ -1,4 +1,4 @@
-"""The sans-I/O feed session: one per connection, written once for every venue (DESIGN 1, 6).
+"""The sans-I/O feed session: one per connection, written once for every venue.
 
 A :class:`FeedSession` takes what the connection delivers (frames, REST snapshot bodies,
 clock ticks, all with their time as ``now_ns``) and returns what the runner must do
@@ -7,9 +7,25 @@ snapshot buffering, sequencing, connection counter, checksums, crossed-book dete
 per-symbol resync and staleness; and it tells each symbol's :class:`BookListener` its top
 levels and whether the book can be used.
 
+Liveness is per connection and counts everything that arrives: frames of any kind (book
+messages, acks, pongs, heartbeats, errors) and the WebSocket pings and pongs the transport
+reports (:meth:`FeedSession.alive`). A connection is stale only when nothing at all arrived
+for ``stale_after_s``; once it has been quiet for half that, the session asks for traffic
+(the venue's application ping, else a WebSocket :class:`Ping`), so a quiet symbol on a live
+connection never looks dead. Whether a *book* is fresh is a separate, per-symbol rule
+(``max_book_age_s``).
+
+Venues that limit subscription requests per connection (:attr:`Codec.requests_per_hour`)
+have the budget tracked here with the injected clock: the opening subscribe and every
+resync by unsubscribe + subscribe spend from it, and a resync the budget cannot pay for
+reconnects instead (a new connection has a new budget).
+
 Errors a codec raises: :class:`~feeds.protocol.ParseError` means a malformed frame (dropped,
-counted in ``stats.malformed``, logged at debug with the raw frame). The exception types a
-codec bug raises on an unexpected frame shape (``ValueError``, ``KeyError``,
+counted in ``stats.malformed``, logged at debug with the raw frame). A codec that can read
+part of a frame returns that part and a :class:`~feeds.protocol.Malformed` for the rest
+(counted as ``malformed``; the books it names resync, every book when it names none) or an
+:class:`~feeds.protocol.Ignored` for a kind it does not know (counted in ``stats.ignored``).
+The exception types a codec bug raises on an unexpected frame shape (``ValueError``, ``KeyError``,
 ``IndexError``, ``TypeError``, ``AttributeError``) also drop the frame, but are counted in
 ``stats.codec_errors`` and logged at ERROR with the traceback: one odd frame must not take
 a live venue down, and tests assert ``codec_errors == 0``. Anything else propagates.
@@ -28,13 +44,16 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeAlias
 
 from feeds.book import BadLevel, Book
+from feeds.budget import ConnectionBudget
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
     ChecksumRule,
     Codec,
     ConnectionSeq,
+    Ignored,
     Level,
+    Malformed,
     ParseError,
     Reply,
     RestRequest,
@@ -58,6 +77,14 @@ _CRC: Final[dict[ChecksumRule, Callable[[Book], int]]] = {
 
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
+HOUR_NS: Final = 3600 * 1_000_000_000
+
+# REST snapshots follow the order Binance documents for a local book
+# (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#how-to-manage-a-local-order-book-correctly):
+# open the stream and buffer its events; request a symbol's snapshot once its first event is
+# buffered (or ``snapshot_wait_s`` after opening, for a symbol with no event yet); drop the
+# buffered events the snapshot already holds; the first one applied bridges it; a snapshot
+# older than the first buffered event is fetched again, the buffer kept.
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,20 +103,26 @@ class FetchSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Ping:
+    """Send a WebSocket ping (a venue without an application ping): its pong is traffic."""
+
+
+@dataclass(frozen=True, slots=True)
 class Reconnect:
     """Close this connection and open a new one (``reason``: "stale", "desynced")."""
 
     reason: str
 
 
-Action: TypeAlias = Send | FetchSnapshot | Reconnect
+Action: TypeAlias = Send | FetchSnapshot | Ping | Reconnect
 StateCallback = Callable[[str, str | None, int], None]
 """``on_state(state, reason, ts_ns)`` with state in syncing / live / resyncing / stale."""
 
 
 class BookListener(Protocol):
-    """Receives one symbol's book (contract A; ``scanner.engine.Leg`` matches it: the board
-    copies the top levels straight from the compiled book, ``Book.write_top``)."""
+    """Receives one symbol's book (docs/contracts.md, the book listener interface;
+    ``scanner.engine.Leg`` matches it: the board copies the top levels straight from the
+    compiled book, ``Book.write_top``)."""
 
     def on_book(self, book: Book, ts_ns: int) -> None:
         """The book changed within its top ``top_n`` levels; once per frame that changed it,
@@ -119,10 +152,21 @@ class SessionStats:
     resyncs: int = 0
     buffer_overflow: int = 0
     pings: int = 0
+    """Pings sent: the venue's periodic application ping, or a probe of a quiet connection."""
+    control_frames: int = 0
+    """WebSocket pings and pongs received (reported by the transport, see ``alive``)."""
+    budget_reconnects: int = 0
+    """Resyncs that reconnected because the subscription-request budget was spent."""
     venue_errors: int = 0
     unknown_symbol: int = 0
+    ignored: int = 0
+    """Parts of frames of a kind the codec does not know (a new event type...), skipped."""
     snapshot_failures: int = 0
+    old_snapshots: int = 0
+    """REST snapshots older than the first buffered event (fetched again)."""
     last_frame_ns: int = 0
+    last_control_ns: int = 0
+    """When the transport last reported a WebSocket ping or pong."""
     latency_ns: int | None = None
     """Receive time minus the venue's own timestamp, of the last book delta that carried one
     (includes any clock offset between the venue and this machine)."""
@@ -145,16 +189,18 @@ class _Symbol:
     refetch_at: int | None = None
     fresh: bool = False  # the current input (re)seeded the book from a snapshot
     held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
+    requested: bool = False  # a REST snapshot was asked for since the last reset
 
     def reset(self) -> None:
         self.synced = self.fresh = self.held = False
+        self.requested = False
         self.seq = SeqState()
         self.buffer.clear()
         self.book.clear()
 
 
 class FeedSession:
-    """The books of one connection; see the module docstring and contract B.
+    """The books of one connection; see the module docstring and docs/contracts.md.
 
     ``stats`` counts what happened; ``books`` maps each canonical symbol to its book.
     """
@@ -170,8 +216,11 @@ class FeedSession:
         stale_after_s: float = 10.0,
         max_book_age_s: float = 60.0,
         max_buffered: int = 1000,
+        snapshot_wait_s: float = 1.0,
     ) -> None:
         self.codec = codec
+        self._top_n = top_n
+        self._snapshot_wait_ns = int(snapshot_wait_s * 1e9)
         self._on_state = on_state
         self._rest_base = rest_base
         self._stale_ns = int(stale_after_s * 1e9)
@@ -203,18 +252,25 @@ class FeedSession:
         self._conn_seq: int | None = None
         self._opened_ns = 0
         self._last_ping_ns = 0
+        limit = codec.requests_per_hour
+        self.budget = None if limit is None else ConnectionBudget(limit, HOUR_NS)
+        """The subscription requests this connection may still send (None: no limit)."""
         # What the current input produced: actions for the runner, books to publish.
         self._actions: list[Action] = []
         self._touched: dict[_Symbol, bool] = {}
 
     # -- inputs --------------------------------------------------------------------------
     def opened(self, now_ns: int) -> list[Action]:
-        """The connection is open: subscribe (and fetch REST snapshots)."""
+        """The connection is open: subscribe. REST snapshots are requested once the stream
+        delivers (the order noted after :data:`REFETCH_DELAY_NS`)."""
         self._opened_ns = self._last_ping_ns = now_ns
         self._set_state("syncing", None, now_ns)
-        actions: list[Action] = [Send(f) for f in self.codec.subscribe_frames(self.codec.symbols)]
-        if self._rest:
-            actions += [self._fetch(s) for s in self.codec.symbols]
+        frames = self.codec.subscribe_frames(self.codec.symbols)
+        if self.budget is not None:
+            self.budget.spend(len(frames), now_ns)
+        actions: list[Action] = [Send(f) for f in frames]
+        if self._rest and self._snapshot_wait_ns <= 0:  # no wait: right after subscribing
+            actions += [self._fetch(s) for s in self._symbols.values()]
         return actions
 
     def frame(self, data: str | bytes, now_ns: int) -> list[Action]:
@@ -270,7 +326,27 @@ class FeedSession:
             elif isinstance(ev, VenueError):
                 stats.venue_errors += 1
                 log.warning("%s: venue error (%s): %s", self.codec.venue, ev.symbol, ev.message)
+            elif isinstance(ev, Malformed):
+                stats.malformed += 1
+                log.debug("%s: malformed part dropped (%s): %.500r", self.codec.venue, ev, data)
+                if ev.lost is None:  # any book may have missed it: start the connection over
+                    self._touched.clear()
+                    self._finish("desynced", now_ns)
+                    return [*actions, Reconnect("desynced")]
+                for lost in ev.lost:
+                    sym = symbols.get(lost)
+                    if sym is not None:
+                        self._resync(sym, "desynced", now_ns)
+            elif isinstance(ev, Ignored):
+                stats.ignored += 1
+                log.debug("%s: skipped %s", self.codec.venue, ev.what)
         return self._publish(now_ns)
+
+    def alive(self, now_ns: int, count: int = 1) -> None:
+        """``count`` WebSocket pings or pongs arrived (the transport answers pings itself):
+        the connection is alive."""
+        self.stats.control_frames += count
+        self.stats.last_control_ns = now_ns
 
     def snapshot(self, symbol: str, body: bytes, now_ns: int) -> list[Action]:
         """The answer to a :class:`FetchSnapshot` (REST venues). Ignored when the symbol is
@@ -290,6 +366,15 @@ class FeedSession:
             return []
         self._actions = []
         buffered = list(sym.buffer)
+        first = buffered[0].first if buffered else None
+        if self._seq_rule is SeqRule.RANGE and None not in (ev.seq, first):
+            assert ev.seq is not None and first is not None
+            if ev.seq + 1 < first:  # older than the stream: ask again, keep the buffer
+                self.stats.old_snapshots += 1
+                log.info(
+                    "%s: %s snapshot %d < first event %d", self.codec.venue, symbol, ev.seq, first
+                )
+                return [self._fetch(sym)]
         self._snapshot(sym, ev, now_ns)
         for delta in buffered:
             if not sym.synced:
@@ -308,18 +393,26 @@ class FeedSession:
         if self._done or not self._opened_ns:
             return []
         actions: list[Action] = []
+        stats = self.stats
+        seen = max(stats.last_frame_ns, stats.last_control_ns, self._opened_ns)
+        quiet = now_ns - seen
+        if quiet > self._stale_ns:
+            self._finish("stale", now_ns)
+            self._set_state("stale", f"no frame for {quiet / 1e9:.1f} s", now_ns)
+            return [Reconnect("stale")]
         interval = self.codec.ping_interval_s
-        if interval is not None and now_ns - self._last_ping_ns >= interval * 1e9:
+        due = interval is not None and now_ns - self._last_ping_ns >= interval * 1e9
+        # Quiet for half of stale_after_s and not probed since: ask the venue for traffic.
+        probe = 2 * quiet >= self._stale_ns and self._last_ping_ns <= seen
+        if due or probe:
             ping = self.codec.ping_frame()
             if ping is not None:
                 actions.append(Send(ping))
-                self.stats.pings += 1
+                stats.pings += 1
+            elif probe:
+                actions.append(Ping())
+                stats.pings += 1
             self._last_ping_ns = now_ns
-        seen = max(self.stats.last_frame_ns, self._opened_ns)
-        if now_ns - seen > self._stale_ns:
-            self._finish("stale", now_ns)
-            self._set_state("stale", f"no frame for {(now_ns - seen) / 1e9:.1f} s", now_ns)
-            return [*actions, Reconnect("stale")]
         for sym in self._symbols.values():
             if sym.usable and now_ns - sym.updated_ns > self._max_age_ns:
                 # the connection is alive (heartbeats) but this book has not moved
@@ -328,7 +421,14 @@ class FeedSession:
             if sym.refetch_at is not None and now_ns >= sym.refetch_at:
                 sym.refetch_at = None
                 if not sym.synced:
-                    actions.append(self._fetch(sym.symbol))
+                    actions.append(self._fetch(sym))
+            elif (
+                self._rest
+                and not sym.requested
+                and not sym.synced
+                and now_ns - self._opened_ns >= self._snapshot_wait_ns
+            ):
+                actions.append(self._fetch(sym))  # no event yet: the stream is open by now
         return actions
 
     def closed(self, now_ns: int, reason: str = "disconnected") -> None:
@@ -355,11 +455,13 @@ class FeedSession:
             if self._rest:
                 sym.buffer.append(ev)
                 if len(sym.buffer) > self._max_buffered:
-                    # Bounded (DESIGN 6): drop what we held and ask for a newer snapshot.
+                    # Bounded: drop what we held and ask for a newer snapshot.
                     sym.buffer.clear()
                     self.stats.buffer_overflow += 1
                     log.warning("%s: %s buffer overflow", self.codec.venue, sym.symbol)
-                    self._actions.append(self._fetch(sym.symbol))
+                    self._actions.append(self._fetch(sym))
+                elif not sym.requested:  # the stream delivers: now the snapshot
+                    self._actions.append(self._fetch(sym))
             return  # in-band: ignored until the (re)subscription's snapshot
         found = verdict(self._seq_rule, self._rest, sym.seq, ev)
         if found is APPLY:
@@ -452,14 +554,26 @@ class FeedSession:
             sym.listener.on_usable(False, reason, now_ns)
         actions = self._actions
         if self._rest:
-            actions.append(self._fetch(sym.symbol))
+            actions.append(self._fetch(sym))
         elif self._seq_rule is not SeqRule.SNAPSHOT_ONLY:  # snapshot-only: the next push resyncs
             unsubscribe = self.codec.unsubscribe_frames([sym.symbol])
             if not unsubscribe:  # no way to ask for a fresh snapshot of one symbol
                 actions.append(Reconnect(reason))
                 return
-            actions += [Send(f) for f in unsubscribe]
-            actions += [Send(f) for f in self.codec.subscribe_frames([sym.symbol])]
+            frames = [*unsubscribe, *self.codec.subscribe_frames([sym.symbol])]
+            budget = self.budget
+            if budget is not None and not budget.spend(len(frames), now_ns):
+                # The venue would refuse these requests: a new connection has a new budget.
+                self.stats.budget_reconnects += 1
+                log.warning(
+                    "%s: %d subscription requests per hour spent, reconnecting to resync %s",
+                    self.codec.venue,
+                    budget.limit,
+                    sym.symbol,
+                )
+                actions.append(Reconnect(reason))
+                return
+            actions += [Send(f) for f in frames]
 
     def _hold(self, sym: _Symbol, now_ns: int) -> None:
         """A book crossed straight from its snapshot is the venue's own state: resyncing
@@ -472,8 +586,9 @@ class FeedSession:
             sym.usable = False
             sym.listener.on_usable(False, "crossed_book", now_ns)
 
-    def _fetch(self, symbol: str) -> FetchSnapshot:
-        return FetchSnapshot(self.codec.snapshot_request(symbol, self._rest_base))
+    def _fetch(self, sym: _Symbol) -> FetchSnapshot:
+        sym.requested = True
+        return FetchSnapshot(self.codec.snapshot_request(sym.symbol, self._rest_base, self._top_n))
 
     def _finish(self, reason: str, now_ns: int) -> None:
         """The connection is over (closed, stale, desynced): every book is unusable. The books

@@ -1,9 +1,10 @@
 """The transport seam: what the runner needs from a WebSocket, and nothing more.
 
-:class:`Connection` is three coroutines (send, recv, close).
-:func:`feeds.wsclient.websocket_connect` implements it over TCP/TLS (frame size cap,
-keepalive pings answered and sent, a pong overdue closes the connection). :class:`FakeConnector` and
-:class:`FakeConnection` implement it in memory so tests push frames through the real runner.
+:class:`Connection` is four coroutines (send, recv, ping, close) and a count of the control
+frames received. :func:`feeds.wsclient.websocket_connect` implements it over TCP/TLS (frame
+size cap, keepalive pings answered and sent, a pong overdue closes the connection).
+:class:`FakeConnector` and :class:`FakeConnection` implement it in memory so tests push
+frames through the real runner.
 Every failure surfaces as one of two exceptions, each mapped to one action by the runner:
 :class:`ConnectFailed` (connect refused, handshake rejected, timeout) and
 :class:`TransportClosed` (the open connection ended, for whatever reason).
@@ -46,6 +47,17 @@ class Connection(Protocol):
         when the connection ends, including when a frame exceeds the size cap."""
         ...
 
+    async def ping(self) -> None:
+        """Send a WebSocket ping (the peer answers with a pong); :class:`TransportClosed` if
+        the connection is closed."""
+        ...
+
+    @property
+    def control_frames(self) -> int:
+        """WebSocket pings and pongs received so far. :meth:`recv` never returns them, but
+        they prove the connection alive."""
+        ...
+
     async def close(self) -> None:
         """Close the connection (idempotent; never raises for an already closed one)."""
         ...
@@ -67,6 +79,9 @@ class FakeConnection:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.pings = 0
+        """WebSocket pings sent by the runner (a fake peer answers none by itself)."""
+        self.control_frames = 0
         self.closed = False
         self.max_frame_bytes = 0
         """Set by :class:`FakeConnector` to the runner's cap (0: no cap)."""
@@ -77,6 +92,10 @@ class FakeConnection:
         """Queue one received frame."""
         self._incoming.put_nowait(frame)
 
+    def control(self, count: int = 1) -> None:
+        """``count`` WebSocket pings or pongs arrive (they are not frames for :meth:`recv`)."""
+        self.control_frames += count
+
     def drop(self, reason: str = "connection lost") -> None:
         """The venue side ends the connection after the frames already queued."""
         self._end_reason = reason
@@ -86,6 +105,11 @@ class FakeConnection:
         if self.closed:
             raise TransportClosed(self._end_reason)
         self.sent.append(frame)
+
+    async def ping(self) -> None:
+        if self.closed:
+            raise TransportClosed(self._end_reason)
+        self.pings += 1
 
     async def recv(self) -> Frame:
         if not self.closed:

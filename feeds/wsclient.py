@@ -12,10 +12,11 @@ validation; ``ws://`` and ``wss://`` (TLS through the standard ``ssl`` module, c
 verified); text and binary messages, fragmented or not; a size cap per message (close 1009);
 pings answered with pongs; keepalive pings of our own (close 1011 when a pong is overdue);
 the close handshake (the peer's code and reason, or ours, become the reason of
-:class:`~feeds.transport.TransportClosed`). Protocol errors (masked server frames, reserved
-bits or opcodes, bad fragmentation, invalid UTF-8 text) close with 1002 or 1007. It offers no
-extension (no permessage-deflate), so a venue never compresses frames for it, and it does not
-follow redirects or proxies.
+:class:`~feeds.transport.TransportClosed`); pings and pongs received are counted
+(``control_frames``): no messages, but proof that the connection is alive. Protocol errors
+(masked server frames, reserved bits or opcodes, bad fragmentation, invalid UTF-8 text)
+close with 1002 or 1007. It offers no extension (no permessage-deflate), so a venue never
+compresses frames for it, and it does not follow redirects or proxies.
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ class _Client(asyncio.Protocol):
         self.ping_s, self.pong_timeout_s = ping_s, pong_timeout_s
         self.timer: asyncio.TimerHandle | None = None
         self.awaiting_pong = False
+        self.control = 0  # pings and pongs received
 
     # -- asyncio callbacks -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -189,8 +191,10 @@ class _Client(asyncio.Protocol):
             elif opcode == BINARY:
                 queue.append(payload)
             elif opcode == PING:
+                self.control += 1
                 self._write(encode(PONG, payload, os.urandom(4)))
             elif opcode == PONG:
+                self.control += 1
                 self.awaiting_pong = False
             else:  # CLOSE
                 self._peer_closed(payload)
@@ -318,6 +322,16 @@ class ClientConnection:
         if c.reason is not None:
             raise TransportClosed(c.reason)
         c._write(encode(TEXT, frame.encode(), os.urandom(4)))
+
+    async def ping(self) -> None:
+        c = self._c
+        if c.reason is not None:
+            raise TransportClosed(c.reason)
+        c._write(encode(PING, b"arbscan", os.urandom(4)))
+
+    @property
+    def control_frames(self) -> int:
+        return self._c.control
 
     async def recv(self) -> Frame:
         c = self._c

@@ -32,8 +32,8 @@ Top = tuple[list[float], list[float], list[float], list[float]]
 
 
 class BookView(Protocol):
-    """What the board needs of a book (contract A): the feeds' compiled book matches it, and
-    :class:`Levels` adapts plain lists."""
+    """What the board needs of a book (docs/contracts.md, the book listener interface): the
+    feeds' compiled book matches it, and :class:`Levels` adapts plain lists."""
 
     def top(
         self, n: int | None = None

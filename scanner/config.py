@@ -16,11 +16,14 @@ non-zero. The public keys::
     stale_after_s = 10.0    # no frame on a connection for this long -> stale, reconnect
     max_book_age_s = 60.0   # a book not updated for this long (venue heartbeats) -> stale
     warmup_ms = 0           # a (re)synced book is used only after being live this long
+    stats_interval_s = 10.0 # a "stats" event this often (and one at shutdown); 0 = none
     [fees]                  # taker fee in basis points, per venue id
     binance = 10.0
     [urls.binance]          # endpoint overrides (emulator, testnet, proxy)
     ws = "wss://stream.binance.com:9443/ws"
     rest = "https://api.binance.com"
+    [connections]           # venue products per WebSocket connection, per venue id
+    coinbase = 10           # (default: the venue's own limit; run.py checks the venue ids)
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class FeedsConfig:
     stale_after_s: float = 10.0
     max_book_age_s: float = 60.0
     warmup_ms: int = 0
+    stats_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,8 @@ class Config:
     feeds: FeedsConfig = FeedsConfig()
     fees_bps: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TAKER_FEES_BPS))
     urls: Mapping[str, Endpoint] = field(default_factory=dict)
+    connections: Mapping[str, int] = field(default_factory=dict)
+    """Venue products per connection, per venue id (unset: the venue's own limit)."""
 
     def fee_bps(self, venue: str) -> float:
         """Taker fee of ``venue`` in bps; ConfigError if none is known."""
@@ -127,16 +133,19 @@ _SCANNER_RANGES = {
     "max_notional": (0.0, _INF),
     "update_interval_ms": (0, 3_600_000),
 }
+MAX_PER_CONNECTION = 1000
+"""The most venue products one connection may carry, whatever the configuration says."""
 _FEEDS_RANGES = {
     "stale_after_s": (0.1, 3600.0),
     "max_book_age_s": (0.1, 86400.0),
     "warmup_ms": (0, 3_600_000),
+    "stats_interval_s": (0.0, 86400.0),
 }
 
 
 def parse_config(raw: Mapping[str, Any]) -> Config:
     """Validate a parsed TOML document into a :class:`Config`."""
-    allowed = {"scanner", "feeds", "fees", "urls"}
+    allowed = {"scanner", "feeds", "fees", "urls", "connections"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(allowed))})")
@@ -169,7 +178,18 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
             if not isinstance(value, str) or "://" not in value:
                 raise ConfigError(f"urls.{venue}.{key}: expected a URL, got {value!r}")
         urls[venue] = Endpoint(ws=table.get("ws"), rest=table.get("rest"))
-    return Config(scanner=scanner, feeds=feeds, fees_bps=fees, urls=urls)
+    connections: dict[str, int] = {}
+    raw_connections = raw.get("connections", {})
+    if not isinstance(raw_connections, dict):
+        raise ConfigError("connections: expected a table of venue = products per connection")
+    for venue, value in raw_connections.items():
+        size = _number(f"connections.{venue}", value, integer=True)
+        if not 1 <= size <= MAX_PER_CONNECTION:
+            raise ConfigError(
+                f"connections.{venue}: must be between 1 and {MAX_PER_CONNECTION}, got {value!r}"
+            )
+        connections[venue] = int(size)
+    return Config(scanner=scanner, feeds=feeds, fees_bps=fees, urls=urls, connections=connections)
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -1,10 +1,10 @@
 """The engine: book callbacks in, opportunity events out (board → kernel → lifecycle → emit).
 
 ``run.py`` wires ``listener_for(venue, symbol) = engine.leg(venue, symbol)``; the returned
-:class:`Leg` satisfies the feeds' ``BookListener`` (CONTRACTS A) and runs inline in the
+:class:`Leg` satisfies the feeds' ``BookListener`` (docs/contracts.md) and runs inline in the
 receiving task: one ``on_book`` call = one board write + one evaluation of that symbol.
 
-Usability of a leg (DESIGN 2.3): ``on_usable(False, reason)`` marks it unusable at once and
+Usability of a leg (docs/contracts.md): ``on_usable(False, reason)`` marks it unusable at once and
 closes its opportunities with ``reason`` at that ``ts``. ``on_usable(True)`` (or, defensively, an
 ``on_book`` on an unusable leg, which is how a book that was stale by age comes back) starts
 its warm-up at that ``ts``. The leg is paired again at the first ``on_book`` of any leg of the

@@ -1,4 +1,4 @@
-"""Event dicts of the JSON event stream, schema 1 (DESIGN 2.4).
+"""Event dicts of the JSON event stream, schema 1 (docs/contracts.md).
 
 Every builder returns a plain ``dict`` whose keys are in the documented field order, so that
 ``orjson.dumps`` writes the same bytes for the same inputs on every run. Values are plain Python
@@ -9,7 +9,7 @@ module is the JSON Schema of the stream; :func:`schema` loads it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -28,7 +28,8 @@ Event = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """The numbers of one evaluation of one pair (DESIGN 2.2), in quote/base units."""
+    """The numbers of one evaluation of one pair (docs/contracts.md, the profit formula), in
+    quote/base units."""
 
     buy_price: float
     sell_price: float
@@ -143,6 +144,32 @@ def book_event(
         "symbol": symbol,
         "bids": _side(bid_px, bid_sz, levels),
         "asks": _side(ask_px, ask_sz, levels),
+    }
+
+
+def stats_event(
+    ts: int,
+    uptime_s: float,
+    sinks: Mapping[str, Mapping[str, int]],
+    venues: Mapping[str, Mapping[str, int]],
+    clients: int,
+    clients_dropped: int,
+) -> Event:
+    """A ``stats`` event: counters since start, per sink (``events``, ``dropped``) and per
+    venue (``frames``, ``resyncs``, ``malformed``, ``reconnects``), and the event server's
+    clients connected now and disconnected so far for lagging."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "stats",
+        "ts": ts,
+        "uptime_s": uptime_s,
+        "sinks": {n: {"events": c["events"], "dropped": c["dropped"]} for n, c in sinks.items()},
+        "venues": {
+            venue: {k: c[k] for k in ("frames", "resyncs", "malformed", "reconnects")}
+            for venue, c in venues.items()
+        },
+        "clients": clients,
+        "clients_dropped": clients_dropped,
     }
 
 

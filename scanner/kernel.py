@@ -1,4 +1,4 @@
-"""The spread kernel: fee-net top-of-book pruning and the depth walk (DESIGN 2.2).
+"""The spread kernel: fee-net top-of-book pruning and the depth walk (docs/contracts.md).
 
 For symbol s, buying at venue i (asks a_m, sizes qa_m, taker fee f_i) and selling at venue j
 (bids b_k, sizes qb_k, fee f_j), with a'_m = a_m (1 + f_i) ascending and b'_k = b_k (1 - f_j)

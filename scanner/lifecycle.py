@@ -1,4 +1,4 @@
-"""Opportunity lifecycle (DESIGN 2.3): opened → updated* → closed, on venue/symbol indices.
+"""Opportunity lifecycle: opened → updated* → closed, on venue/symbol indices (docs/contracts.md).
 
 Sans-I/O and clock-free: each call gets the ``ts`` (int ns) of the frame that caused it and
 returns the :class:`Transition` list it produced, in a deterministic order (sorted by

@@ -9,8 +9,8 @@ but never stalls detection. ``emit`` must be called from the event loop's thread
   and flushes run on the sink's own single worker thread, in order, so a blocked pipe never
   blocks the event loop.
 * :class:`CallbackSink`: hands events to a plain callable (the console) off the hot path.
-* :class:`WsEventServer`: a WebSocket server (127.0.0.1 by default); each client has its own
-  bounded queue, drop counter and sender task, so a slow client cannot stall the others.
+* :class:`scanner.eventserver.WsEventServer` (its own module): the WebSocket event server, with
+  a bounded queue per client.
 * :class:`Sinks`: the fan-out the engine's ``emit`` goes to.
 
 Shutdown: ``close()`` then await ``run()``: everything queued before ``close()`` is delivered,
@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import orjson
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +40,16 @@ class Sink(Protocol):
     """Anything with a synchronous, non-blocking ``emit(event)``."""
 
     def emit(self, event: Event) -> None: ...
+
+
+class CountedSink(Sink, Protocol):
+    """A sink that counts the events it took and the events it dropped."""
+
+    @property
+    def events(self) -> int: ...
+
+    @property
+    def dropped(self) -> int: ...
 
 
 class BoundedQueue:
@@ -96,6 +104,11 @@ class _QueuedSink:
 
     def __init__(self, max_events: int) -> None:
         self.queue = BoundedQueue(max_events)
+
+    @property
+    def events(self) -> int:
+        """Events queued (each is then written)."""
+        return self.queue.accepted
 
     @property
     def dropped(self) -> int:
@@ -182,116 +195,23 @@ class CallbackSink(_QueuedSink):
                 self._callback(event)
 
 
-class WsClient:
-    """One connected client of :class:`WsEventServer`: its queue of serialized lines."""
-
-    def __init__(self, remote: str, max_events: int) -> None:
-        self.remote = remote
-        self.queue = BoundedQueue(max_events)
-        self.sent = 0
-
-
-class WsEventServer:
-    """Serves the event stream to WebSocket clients, one text frame (JSON object) per event.
-
-    :meth:`close` stops listening and lets each client receive what was queued for it before
-    its connection is closed; cancelling :meth:`run` aborts the connections still open.
-    """
-
-    def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, client_queue: int = 10000
-    ) -> None:
-        self.host = host
-        self.requested_port = port
-        self.client_queue = client_queue
-        self.clients: list[WsClient] = []
-        self.dropped_by_gone = 0
-        """Drops counted by clients that have since disconnected."""
-        self._server: Server | None = None
-        self._connections: set[ServerConnection] = set()
-
-    @property
-    def port(self) -> int:
-        """The bound port (after :meth:`start`)."""
-        if self._server is None:
-            raise RuntimeError("server not started")
-        port: int = next(iter(self._server.sockets)).getsockname()[1]
-        return port
-
-    @property
-    def dropped(self) -> int:
-        """Events dropped for slow clients, over all clients ever connected."""
-        return self.dropped_by_gone + sum(c.queue.dropped for c in self.clients)
-
-    async def start(self) -> None:
-        """Bind and listen."""
-        # No permessage-deflate: compressing per client would cost CPU on the loop that also
-        # runs the feeds and the engine.
-        self._server = await serve(self._handler, self.host, self.requested_port, compression=None)
-
-    def emit(self, event: Event) -> None:
-        """Queue ``event`` for every connected client (a drop counted per full client)."""
-        if not self.clients:
-            return
-        line = orjson.dumps(event)  # serialized once for all clients
-        for client in self.clients:
-            client.queue.put(line)
-
-    async def run(self) -> None:
-        """Start if needed and serve until :meth:`close` (then all clients done) or cancelled."""
-        if self._server is None:
-            await self.start()
-        assert self._server is not None
-        try:
-            await self._server.wait_closed()
-        finally:
-            for ws in self._connections:
-                ws.transport.abort()
-
-    def close(self) -> None:
-        """Stop listening; each client gets its queued events, then its connection closes."""
-        for client in self.clients:
-            client.queue.close()
-        if self._server is not None:
-            self._server.close(close_connections=False)
-
-    async def _handler(self, ws: ServerConnection) -> None:
-        if self._server is None or not self._server.is_serving():
-            return
-        client = WsClient(str(ws.remote_address), self.client_queue)
-        self.clients.append(client)
-        self._connections.add(ws)
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._send(ws, client))
-                await ws.wait_closed()
-                client.queue.close()  # the peer went away: let the sender finish
-        finally:
-            self._connections.discard(ws)
-            self.clients.remove(client)
-            self.dropped_by_gone += client.queue.dropped
-
-    @staticmethod
-    async def _send(ws: ServerConnection, client: WsClient) -> None:
-        try:
-            while batch := await client.queue.take():
-                for line in batch:
-                    await ws.send(line, text=True)
-                    client.sent += 1
-            await ws.close()
-        except ConnectionClosed:
-            log.debug("event client %s went away", client.remote)
-
-
 class Sinks:
     """Fan-out: ``emit`` passes each event to every sink in order and counts it."""
 
     def __init__(self, sinks: Iterable[Sink] = ()) -> None:
         self._emitters: list[Callable[[Event], None]] = [sink.emit for sink in sinks]
         self.events = 0
+        self.named: dict[str, CountedSink] = {}
 
-    def add(self, sink: Sink) -> None:
+    def add(self, sink: CountedSink, name: str | None = None) -> None:
+        """Add ``sink``; a named one appears in :meth:`counts`."""
         self._emitters.append(sink.emit)
+        if name is not None:
+            self.named[name] = sink
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per named sink, the events it took and dropped so far."""
+        return {n: {"events": s.events, "dropped": s.dropped} for n, s in self.named.items()}
 
     def emit(self, event: Event) -> None:
         """Pass ``event`` to every sink, in the order they were given."""

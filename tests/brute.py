@@ -1,4 +1,5 @@
-"""A pure-Python reference model of DESIGN 2.2, independent of scanner.kernel (no numpy).
+"""A pure-Python reference model of the profit formula (docs/contracts.md), independent of
+scanner.kernel (no numpy).
 
 It walks the two ladders together segment by segment, the way a trader would fill: take the
 best remaining ask and bid; while the fee-adjusted bid pays strictly more than the fee-adjusted

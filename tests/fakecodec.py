@@ -64,7 +64,7 @@ class FakeCodec(Codec):
     def ping_frame(self) -> str | None:
         return '{"op":"ping"}'
 
-    def snapshot_request(self, symbol: str, rest_base: str) -> RestRequest:
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
         return RestRequest(f"{rest_base}/depth?symbol={self.venue_symbol(symbol)}", symbol)
 
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:

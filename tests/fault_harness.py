@@ -6,7 +6,9 @@ fixed counterparty book (venue ``ref``, fee 0, fed by the test), so one opportun
 symbol (buy ``ref``, sell the venue) is open before the fault. The runner's clock is a
 counter (every read is 1 µs later than the one before; each market step moves it on by the
 step's 100 ms, and a case may jump it), so every received frame has its own receive time
-and the capture the runner records names the frame behind every event.
+and the capture the runner records names the frame behind every event. The runner's sleeps
+(reconnect backoff, REST budget waits) last on that clock too: a wait of 1 s ends after the
+market's 10th step, however long the steps take.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ import httpx
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from feeds.backoff import Backoff
 from feeds.book import Book
+from feeds.budget import RequestBudget
 from feeds.capture import CaptureWriter, Record, read_capture
 from feeds.runner import Runner, RunnerStats, SessionOptions
 from feeds.session import SessionStats
+from feeds.transport import Connection
 from feeds.venues import codec_class
+from feeds.wsclient import websocket_connect
 from scanner.config import ScannerConfig
 from scanner.engine import Engine, EngineStats, Leg
 from scanner.events import Event, venue_event
@@ -56,6 +61,12 @@ class Clock:
 
     def jump(self, seconds: float) -> None:
         self.now += int(seconds * 1e9)
+
+    async def sleep(self, seconds: float) -> None:
+        """Returns once this clock has moved ``seconds`` on (the runner's ``sleep``)."""
+        until = self.now + int(seconds * 1e9)
+        while self.now < until:
+            await asyncio.sleep(0.002)
 
 
 @dataclass
@@ -93,6 +104,9 @@ class Outcome:
     session: SessionStats
     engine: EngineStats
     rest_requests: int
+    rest: list[tuple[int, int | None]]
+    """Every REST request the runner sent: (time sent, HTTP status; None: no answer yet)."""
+    budget: RequestBudget | None
     alive: bool
     """The runner task was still running (no exception escaped it)."""
     steps: int
@@ -170,10 +184,24 @@ async def run_case(
     def on_state(state: str, reason: str | None, ts: int) -> None:
         timeline.append(venue_event(venue, state, reason, ts))
 
+    rest: list[tuple[int, int | None]] = []
+
+    async def sent(request: httpx.Request) -> None:
+        request.extensions["arbscan.index"] = len(rest)
+        rest.append((clock.now, None))
+
+    async def answered(response: httpx.Response) -> None:
+        i = response.request.extensions["arbscan.index"]
+        rest[i] = (rest[i][0], response.status_code)
+
+    async def connect(url: str, max_frame_bytes: int) -> Connection:
+        # a venue that reads nothing never answers the close: do not wait long for it
+        return await websocket_connect(url, max_frame_bytes, close_timeout_s=0.05)
+
     async with (
         asyncio.timeout(60),
         Emulator(EmulatorConfig(market=market, autorun=False), clock=lambda: T0) as emu,
-        httpx.AsyncClient() as http,
+        httpx.AsyncClient(event_hooks={"request": [sent], "response": [answered]}) as http,
     ):
         runner = Runner(
             codec_class(venue),
@@ -184,6 +212,8 @@ async def run_case(
             rest_url=emu.rest_url(venue),
             http=http,
             clock=clock,
+            sleep=clock.sleep,
+            connect=connect,
             recorder=recorder,
             backoff=Backoff(base_s=0.01, cap_s=0.05),
             options=SessionOptions(stale_after_s=STALE_S),
@@ -214,6 +244,8 @@ async def run_case(
                 session=runner.session.stats,
                 engine=engine.stats,
                 rest_requests=emu.rest_requests(venue),
+                rest=list(rest),
+                budget=runner.budget,
                 alive=not task.done(),
                 steps=emu.model.steps - steps_at_mark,
                 frame_symbol=frame_symbol,

@@ -44,7 +44,7 @@ def test_replay_reproduces_the_live_run_byte_for_byte(
     assert b"".join(opportunities) == GOLDEN.read_bytes()
     kinds = [(e["type"], e["id"]) for e in events if e["type"] != "venue"]
     assert kinds[0] == ("opened", "1") and ("closed", "1") in kinds
-    # every venue state the replay reports is a DESIGN 2.4 state, and both venues went live
+    # every venue state the replay reports is a schema-1 state, and both venues went live
     live = {e["venue"] for e in events if e["type"] == "venue" and e["state"] == "live"}
     assert live == {"binance", "okx"}
 
@@ -85,6 +85,8 @@ def test_book_tape_reproduces_every_opened_figure(
     [
         (["--venues", "nowhere"], "run.py: --venues: unknown venue 'nowhere'"),
         (["--symbols", "btc-usdt"], "run.py: --symbols: 'btc-usdt' is not a canonical"),
+        (["--symbols", "BTC-X/USDT"], "run.py: --symbols: not a canonical BASE/QUOTE symbol"),
+        (["--venues", "binance", "--symbols", "AB/CD,ABC/D"], "run.py: --symbols: 'ABC/D' and"),
         (["--duration", "0"], "run.py: --duration: must be > 0"),
         (["--serve", "localhost:http"], "run.py: --serve: expected HOST:PORT"),
         (["replay", str(CAPTURE)], "run.py: --symbols: replay needs the capture's"),
@@ -147,7 +149,8 @@ def test_sigterm_closes_every_opportunity_and_exits_cleanly(tmp_path: Path) -> N
     # the ones still open at the signal close as shutdown, after which nothing else happens
     assert "shutdown" in closed.values() and "disconnected" not in closed.values()
     last_close = max(i for i, e in enumerate(events) if e["type"] == "closed")
-    assert all(e["type"] == "venue" for e in events[last_close + 1 :])
+    assert all(e["type"] == "venue" for e in events[last_close + 1 : -1])
+    assert events[-1]["type"] == "stats"  # the final counts, after everything else
     last_states = {e["venue"]: e["state"] for e in events if e["type"] == "venue"}
     assert last_states == {"binance": "down", "okx": "down", "bybit": "down"}
 
@@ -212,7 +215,8 @@ def test_record_then_replay_gives_the_live_events(tmp_path: Path) -> None:
     assert replayed.returncode == 0, replayed.stderr
 
     def opportunities(out: bytes) -> list[bytes]:
-        return [line for line in out.splitlines() if b'"type":"venue"' not in line]
+        skip = (b'"type":"venue"', b'"type":"stats"')  # a replay has no live counters
+        return [line for line in out.splitlines() if not any(k in line for k in skip)]
 
     assert opportunities(replayed.stdout) == opportunities(live.stdout)
     with gzip.open(capture) as fh:

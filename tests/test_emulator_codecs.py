@@ -40,7 +40,7 @@ def parsed_run(name: str, seed: int, steps: int) -> tuple[list[str], bool]:
         for s in symbols:
             req = codec.snapshot_request(s, "http://127.0.0.1")
             answer = venue.rest("/api/v3/depth", {"symbol": s.replace("/", "")}, T0)
-            assert req.url.endswith(f"symbol={s.replace('/', '')}&limit=1000") and answer
+            assert req.url.endswith(f"symbol={s.replace('/', '')}&limit=100") and answer
             snap = codec.parse_snapshot(s, answer.body.encode())
             books[s].apply(
                 [[str(p), str(q)] for p, q, *_ in snap.bids],

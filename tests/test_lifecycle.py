@@ -1,4 +1,4 @@
-"""Lifecycle transitions (DESIGN 2.3), table-driven on hand-built pairs.
+"""Lifecycle transitions (docs/contracts.md), table-driven on hand-built pairs.
 
 Config throughout unless a case says otherwise: open 5 bps, close 2 bps, update 1 bps,
 min_profit 0, update interval 250 ms. Times in the tables are ms; venue indices 0, 1, 2.

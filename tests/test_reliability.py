@@ -10,9 +10,12 @@ connection), injects the fault, and checks:
 * the other symbol's book is untouched (no resync) and its opportunity stays open;
 * no opportunity opens or updates on a leg while it is unusable;
 * the venue comes back live, the books equal the model's, the opportunities reopen;
-* nothing escapes: engine errors 0, codec errors 0, no ERROR log, the runner task alive.
+* nothing escapes: engine errors 0, codec errors 0, no ERROR log, the runner task alive;
+* REST venues: every request and its answer, in order; a 429 stops the venue's requests
+  for its Retry-After (the harness clock runs through the wait: tests/fault_harness.py).
 
-A fault a venue cannot have (no checksum, no REST snapshot) is a case too: it checks why.
+A fault a venue cannot have (no checksum, no REST snapshot, no update-id ranges, no
+separate frame body) is a case too: it checks why.
 """
 
 from __future__ import annotations
@@ -52,9 +55,13 @@ KINDS = (
     "disconnect",
     "abort",
     "gap",
+    "overlap",
     "bad_checksum",
+    "bad_body",
+    "novel",
     "malformed",
     "stall",
+    "silent",
     "slow",
     "crossed",
     "rest_429",
@@ -66,6 +73,10 @@ RECONNECT = ["down", "connecting", "syncing", "live"]
 RESYNC = ["resyncing", "live"]
 QUIET_STEPS = 10
 """Steps a harmless fault is watched for."""
+SILENT_S = 0.3
+"""How long (real time) a ``silent`` venue reads nothing."""
+RETRY_AFTER_S = 1
+"""The Retry-After of the injected 429 (ten market steps)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,7 @@ class Case:
 def _fault(fault: str, **params: object) -> Callable[[Emulator, str, Clock], None]:
     def inject(emu: Emulator, venue: str, clock: Clock) -> None:
         emu.inject(venue, fault, conn=None, **params)
-        if fault == "stall":
+        if fault in ("stall", "silent"):
             clock.jump(STALE_S + 0.5)  # nothing arrives: the next tick finds the feed stale
 
     return inject
@@ -115,9 +126,26 @@ def expectation(venue: str, kind: str) -> Case | str:
     if kind in ("disconnect", "abort"):
         closes = {s: "disconnected" for s in both}
         return Case(_fault(kind), closes, "close", states=RECONNECT, connects=2)
-    if kind == "stall":
+    if kind in ("stall", "silent"):
+        # silent: the venue reads nothing either (no pong, no answer to the close) for as
+        # long as the feed needs to go stale and drop it; then the emulator can close it
+        params = {"seconds": SILENT_S} if kind == "silent" else {}
         closes = {s: "stale" for s in both}
-        return Case(_fault(kind), closes, "tick", states=["stale", *RECONNECT], connects=2)
+        inject = _fault(kind, **params)
+        return Case(inject, closes, "tick", states=["stale", *RECONNECT], connects=2)
+    if kind == "overlap":
+        if rule.seq is not SeqRule.RANGE:
+            return "the venue's events carry no update-id ranges"
+        # the event's range also covers the one before: applied, the book stays the model's
+        return Case(_fault(kind), counts={"gaps": 0, "resyncs": 0})
+    if kind in ("bad_body", "novel"):
+        if not rule.connection_counter:
+            return "no connection counter: a frame is its body"
+        if kind == "novel":  # an unknown event type and an unknown side: both skipped
+            return Case(_fault(kind), counts={"ignored": 2, "malformed": 0, "resyncs": 0})
+        # the counter is intact, the product's updates are not: that product resyncs
+        counts = {"malformed": 1, "gaps": 0, **resync}
+        return Case(_fault(kind), {HIT: "desynced"}, states=RESYNC, counts=counts)
     if kind == "malformed":
         return Case(_fault(kind), counts={"malformed": 1, "resyncs": 0})
     if kind == "slow":
@@ -148,9 +176,11 @@ def expectation(venue: str, kind: str) -> Case | str:
         return Case(_fault(kind), {HIT: "desynced"}, states=RESYNC, counts=counts)
     if rule.snapshot is not SnapshotSource.REST:
         return "snapshots come in-band: the feed makes no REST request"
-    status = {"rest_429": 429, "rest_500": 500}.get(kind)
-    if status is not None:
-        inject = _rest("rest_error", 2, status=status)
+    if kind == "rest_429":  # the whole venue waits out Retry-After, then asks again
+        inject = _rest("rest_error", 1, status=429, retry_after=RETRY_AFTER_S)
+        failures = 1
+    elif kind == "rest_500":
+        inject = _rest("rest_error", 2, status=500)
         failures = 2
     else:
         inject = _rest("rest_timeout", 1, delay_s=REST_TIMEOUT_S + 0.5)
@@ -162,9 +192,18 @@ def expectation(venue: str, kind: str) -> Case | str:
 def test_the_matrix_covers_every_venue_and_fault() -> None:
     assert set(VENUES) == set(EMULATED), "every venue with a feed has an emulated venue"
     assert {EMULATOR_FAULT.get(k, k) for k in KINDS} == FAULTS
-    for venue in VENUES:
-        runnable = [k for k in KINDS if isinstance(expectation(venue, k), Case)]
-        assert len(runnable) >= 7, venue  # every venue has every connection fault
+    runnable = {v: [k for k in KINDS if isinstance(expectation(v, k), Case)] for v in VENUES}
+    # every venue has every connection fault
+    common = ["disconnect", "abort", "gap", "malformed", "stall", "silent", "slow", "crossed"]
+    rest = ["rest_429", "rest_500", "rest_timeout"]
+    assert runnable == {
+        "binance": [*common[:3], "overlap", *common[3:], *rest],
+        "binanceus": [*common[:3], "overlap", *common[3:], *rest],
+        "okx": [*common[:3], "bad_checksum", *common[3:]],
+        "bybit": common,
+        "coinbase": [*common[:3], "bad_body", "novel", *common[3:]],
+        "kraken": [*common[:3], "bad_checksum", *common[3:]],
+    }
 
 
 CASES = [pytest.param(v, k, id=f"{v}-{k}") for v in VENUES for k in KINDS]
@@ -207,7 +246,8 @@ def test_fault(venue: str, kind: str, tmp_path: Path, caplog: pytest.LogCaptureF
     if codec_class(venue).integrity.snapshot is SnapshotSource.REST:
         resyncs = len(case.closes) if case.connects == 1 else 0
         fetches = len(SYMBOLS) * case.connects + resyncs + case.rest_failures
-    assert out.rest_requests == fetches
+    assert out.rest_requests == fetches == len(out.rest)
+    _check_rest(out, kind)
 
     # exactly the expected symbols lost their book, once, and came back
     for symbol in SYMBOLS:
@@ -258,16 +298,50 @@ def _check_no_opportunity_on_unusable_legs(out: Outcome, venue: str) -> None:
             assert usable[e["symbol"]], e
 
 
+def _check_rest(out: Outcome, kind: str) -> None:
+    """The REST requests after the fault and their answers (None: none in time), and the
+    venue's budget: only a 429 stops it, and no request is sent until its Retry-After is
+    over."""
+    after = [(t, status) for t, status in out.rest if t > out.mark]
+    statuses = [status for _, status in after]
+    budget = out.budget
+    if kind == "rest_429":
+        assert budget is not None
+        assert statuses == [429, 200]
+        (limited, _), (retried, _) = after
+        assert budget.stats.refused == 1
+        assert limited + RETRY_AFTER_S * 1_000_000_000 <= budget.blocked_until() <= retried
+        return
+    if budget is not None:
+        assert (budget.stats.refused, budget.blocked_until()) == (0, 0)
+    if kind == "rest_500":
+        assert statuses == [500, 500, 200]
+    elif kind == "rest_timeout":
+        assert statuses == [None, 200]
+    assert None not in [status for t, status in out.rest if t <= out.mark]
+
+
 def _check_impossible(venue: str, kind: str, why: str) -> None:
     """A pair that cannot occur: the reason holds for the feed and the emulator."""
     rule = codec_class(venue).integrity
+    refusal = {
+        "bad_checksum": "sends no checksum",
+        "overlap": "sends no update-id ranges",
+        "bad_body": "has no bad_body fault",
+        "novel": "has no novel fault",
+    }
     if kind == "bad_checksum":
         assert rule.checksum is ChecksumRule.NONE
-        emu = Emulator(EmulatorConfig(market=MarketConfig(venues=(venue,))))
-        with pytest.raises(ValueError, match="sends no checksum"):
-            emu.inject(venue, kind)
+    elif kind == "overlap":
+        assert rule.seq is not SeqRule.RANGE
+    elif kind in ("bad_body", "novel"):
+        assert not rule.connection_counter
     else:
         assert rule.snapshot is SnapshotSource.IN_BAND, why
+        return
+    emu = Emulator(EmulatorConfig(market=MarketConfig(venues=(venue,))))
+    with pytest.raises(ValueError, match=refusal[kind]):
+        emu.inject(venue, kind)
 
 
 # --- several faults in a row ------------------------------------------------------------
@@ -276,6 +350,8 @@ REASON = {
     "disconnect": "disconnected",
     "abort": "disconnected",
     "stall": "stale",
+    "silent": "stale",
+    "bad_body": "desynced",
     "crossed": "crossed_book",
     "gap": "desynced",
     "bad_checksum": "desynced",
@@ -287,6 +363,8 @@ SEQUENCE_PARAMS: dict[str, dict[str, object]] = {
     "slow": {"delay_s": 0.01, "seconds": 0.2},
     "crossed": {"steps": 3},
     "rest_timeout": {"delay_s": REST_TIMEOUT_S + 0.5},
+    "rest_error": {"retry_after": RETRY_AFTER_S},
+    "silent": {"seconds": SILENT_S},
 }
 
 
@@ -327,7 +405,7 @@ def test_fault_sequences_recover(sequence: tuple[str, list[tuple[str, int]]]) ->
             emu.inject(venue, fault, conn=None, **SEQUENCE_PARAMS.get(fault, {}))
             if fault.startswith("rest_"):
                 emu.inject(venue, "gap")
-            if fault == "stall":
+            if fault in ("stall", "silent"):
                 clock.jump(STALE_S + 0.5)
             for _ in range(wait):
                 emu.step(1)

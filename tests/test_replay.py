@@ -4,12 +4,17 @@ with REST snapshots answered from ``rest`` records by path + symbol parameter.""
 from __future__ import annotations
 
 import asyncio
+import gzip
+import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
 import pytest
+import websockets.sync.client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +24,7 @@ from feeds.protocol import Codec
 from feeds.replay import ReplaySummary, replay, replay_file, rest_key
 from feeds.runner import SessionOptions
 from feeds.venues.binance import Binance
+from run import main as run_main
 from tests.test_runner import (
     BTC,
     ETH,
@@ -72,6 +78,12 @@ def codec_for(venue: str, conn: int) -> Codec:
     return RangeToy([BTC, ETH, XRP]) if venue == "toyrest" else CrcToy([BTC])
 
 
+AT_EVENT = SessionOptions(snapshot_wait_s=60.0)
+"""Each snapshot requested at its symbol's first event (the test's clock never reaches 60 s)."""
+AT_OPEN = SessionOptions(snapshot_wait_s=0.0)
+"""These captures come from a client that requested every snapshot right after subscribing."""
+
+
 def run(records: list[Record] | Path) -> tuple[list[Call], list[Call], ReplaySummary]:
     log: list[Call] = []
     states: list[Call] = []
@@ -83,8 +95,8 @@ def run(records: list[Record] | Path) -> tuple[list[Call], list[Call], ReplaySum
         states.append((venue, state, reason, ts))
 
     if isinstance(records, Path):
-        return log, states, replay_file(records, codec_for, listener_for, on_state)
-    return log, states, replay(records, codec_for, listener_for, on_state)
+        return log, states, replay_file(records, codec_for, listener_for, on_state, options=AT_OPEN)
+    return log, states, replay(records, codec_for, listener_for, on_state, options=AT_OPEN)
 
 
 def test_rest_answers_match_path_and_symbol_and_arrive_at_their_time() -> None:
@@ -281,7 +293,8 @@ def test_real_binance_capture_replays_to_the_model_books() -> None:
 
 def test_replaying_a_live_recording_reproduces_the_live_calls(tmp_path: Path) -> None:
     """Record a live run (fake transport, REST answers out of order with the frames, a gap,
-    a resync), replay the capture: the listeners see exactly the same calls."""
+    a resync; each snapshot requested at its symbol's first event), replay the capture: the
+    listeners see exactly the same calls."""
     answers = {
         "BTCUSDT": [body(10, "100"), body(20, "99")],
         "ETHUSDT": [body(5, "10")],
@@ -298,7 +311,7 @@ def test_replaying_a_live_recording_reproduces_the_live_calls(tmp_path: Path) ->
         await until(lambda: h.session_stat("frames") == n)
 
     async def live(recorder: CaptureWriter) -> Harness:
-        h = Harness(RangeToy, [BTC, ETH], handler=answer, recorder=recorder)
+        h = Harness(RangeToy, [BTC, ETH], handler=answer, recorder=recorder, options=AT_EVENT)
         async with h.running():
             fake = await connected(h, 1)
             steps = [
@@ -327,9 +340,10 @@ def test_replaying_a_live_recording_reproduces_the_live_calls(tmp_path: Path) ->
         lambda venue, conn: RangeToy([BTC, ETH]),
         lambda venue, symbol: Listener(symbol, log),
         lambda *a: None,
+        options=AT_EVENT,
     )
     assert log == h.log
-    assert len(log) == 12
+    assert len(log) == 10  # each snapshot lands with its buffered first event: one call
     assert (summary.rest_served, summary.rest_unanswered, summary.frames) == (3, 0, 5)
 
 
@@ -385,3 +399,204 @@ def test_snapshot_timing_never_changes_the_final_book(
         [200.0],
         [1.0],
     )
+
+
+# --- run.py replay: damaged captures, recorded symbols, --venues, --serve ----------------
+
+ROOT = FIXTURES.parent.parent
+EMULATED = FIXTURES / "emulated_binance_okx.ndjson.gz"
+LINES = gzip.decompress(EMULATED.read_bytes()).splitlines(keepends=True)
+SYMBOLS = "BTC/USDT,ETH/USDT"
+
+
+def replay_cli(
+    capsysbinary: pytest.CaptureFixture[bytes], capture: Path, *argv: str
+) -> tuple[int, bytes, str]:
+    code = run_main(["replay", str(capture), *argv])
+    out, err = capsysbinary.readouterr()
+    return code, out, err.decode()
+
+
+@pytest.fixture(scope="module")
+def clean() -> bytes:
+    """The events of the intact capture."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "replay", str(EMULATED), "--symbols", SYMBOLS],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert (
+        result.stderr == b"run.py: replayed 333 of 333 records of emulated_binance_okx.ndjson.gz\n"
+    )
+    return result.stdout
+
+
+def lines_file(tmp_path: Path, lines: list[bytes], name: str = "c.ndjson") -> Path:
+    path = tmp_path / name
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_capture_cut_short_replays_every_complete_record(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], gz: bool
+) -> None:
+    complete = lines_file(tmp_path, LINES[:201], "complete.ndjson")
+    if gz:  # the second member stored (level 0): the cut falls 57 text bytes into line 201
+        second = gzip.compress(b"".join(LINES[200:]), 0)
+        assert second[15 : 15 + len(LINES[200])] == LINES[200]
+        cut = tmp_path / "c.ndjson.gz"
+        cut.write_bytes(gzip.compress(b"".join(LINES[:200])) + second[: 15 + len(LINES[200]) + 57])
+    else:
+        cut = lines_file(tmp_path, [*LINES[:201], LINES[201][:57]])
+    code, out, err = replay_cli(capsysbinary, cut, "--symbols", SYMBOLS)
+    assert code == 0
+    assert err == (
+        f"run.py: replayed 201 of 201 records of {cut.name}; "
+        "cut short: 57 bytes at the end unreadable\n"
+    )
+    assert replay_cli(capsysbinary, complete, "--symbols", SYMBOLS)[1] == out
+    assert out.count(b"\n") > 10
+    code, out, err = replay_cli(capsysbinary, cut, "--symbols", SYMBOLS, "--strict")
+    assert (code, out) == (2, b"")
+    assert err == (
+        f"run.py: {cut.name}: cut short: 57 bytes after the last complete record are unreadable\n"
+    )
+
+
+def test_malformed_lines_are_skipped_named_and_counted_or_with_strict_an_error(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], clean: bytes
+) -> None:
+    bad = b'{"v":1,"t":"x"}\n'
+    path = lines_file(tmp_path, [*LINES[:10], bad, *LINES[10:], bad])  # a bad last line too
+    code, out, err = replay_cli(capsysbinary, path, "--symbols", SYMBOLS)
+    assert (code, out) == (0, clean)
+    assert err == (
+        "run.py: warning: c.ndjson:11: 't' must be an integer (ns)\n"
+        "run.py: warning: c.ndjson:335: 't' must be an integer (ns)\n"
+        "run.py: replayed 333 of 333 records of c.ndjson; 2 malformed lines skipped\n"
+    )
+    code, out, err = replay_cli(capsysbinary, path, "--symbols", SYMBOLS, "--strict")
+    assert (code, out, err) == (2, b"", "run.py: c.ndjson:11: 't' must be an integer (ns)\n")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\n\n", "empty"),
+        (b'{"v":1}\n[]\n', "2 malformed lines skipped"),
+        (b'{"v":1', "cut short: 6 bytes at the end unreadable"),
+    ],
+)
+def test_a_capture_without_records_is_one_message_and_exit_2(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], content: bytes, message: str
+) -> None:
+    path = lines_file(tmp_path, [content])
+    assert replay_cli(capsysbinary, path, "--symbols", SYMBOLS) == (
+        2,
+        b"",
+        f"run.py: c.ndjson: no valid capture records ({message})\n",
+    )
+
+
+def test_records_out_of_time_order_are_warned_about_and_replayed_in_file_order(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], clean: bytes
+) -> None:
+    lines = [*LINES]
+    early = orjson.loads(lines[1])  # binance's subscribe (the replay sends nothing)
+    assert early["dir"] == "out"
+    lines.insert(20, orjson.dumps({**early, "t": early["t"] - 1}) + b"\n")
+    code, out, err = replay_cli(capsysbinary, lines_file(tmp_path, lines), "--symbols", SYMBOLS)
+    assert (code, out) == (0, clean)
+    assert err == (
+        "run.py: replayed 334 of 334 records of c.ndjson; "
+        "1 record out of time order (replayed in file order)\n"
+    )
+
+
+def test_open_records_naming_their_symbols_need_no_symbols_option(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], clean: bytes
+) -> None:
+    lines = []
+    for line in LINES:
+        record = orjson.loads(line)
+        if record["dir"] == "open":
+            record["symbols"] = ["BTC/USDT", "ETH/USDT"]
+        lines.append(orjson.dumps(record) + b"\n")
+    code, out, _ = replay_cli(capsysbinary, lines_file(tmp_path, lines))
+    assert (code, out) == (0, clean)
+    # one connection naming none, and no --symbols: which symbols is unknown
+    lines[0] = LINES[0]
+    code, out, err = replay_cli(capsysbinary, lines_file(tmp_path, lines))
+    assert (code, out) == (2, b"")
+    assert err == (
+        "run.py: --symbols: replay needs the capture's canonical symbols "
+        "(its open records do not name them)\n"
+    )
+
+
+def test_venues_option_replays_only_those_venues(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    okx = [line for line in LINES if b'"venue":"okx"' in line]
+    code, out, err = replay_cli(capsysbinary, EMULATED, "--symbols", SYMBOLS, "--venues", "okx")
+    assert code == 0
+    assert err == f"run.py: replayed {len(okx)} of 333 records of {EMULATED.name}\n"
+    assert len(okx) == 167
+    assert out == replay_cli(capsysbinary, lines_file(tmp_path, okx), "--symbols", SYMBOLS)[1]
+    states = [(e["venue"], e["state"]) for e in map(orjson.loads, out.splitlines())]
+    assert states[:3] == [("okx", "connecting"), ("okx", "syncing"), ("okx", "live")]
+    assert {venue for venue, _ in states} == {"okx"}
+    assert replay_cli(capsysbinary, EMULATED, "--symbols", SYMBOLS, "--venues", "okx,kraken") == (
+        2,
+        b"",
+        "run.py: --venues: 'kraken' is not in the capture (binance, okx)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--speed", "-1"], "run.py: --speed: must be >= 0, got -1.0\n"),
+        (["--speed", "nan"], "run.py: --speed: must be >= 0, got nan\n"),
+        (["--wait-clients", "1"], "run.py: --wait-clients: needs --serve\n"),
+    ],
+)
+def test_bad_replay_options_exit_2(
+    capsysbinary: pytest.CaptureFixture[bytes], argv: list[str], message: str
+) -> None:
+    assert replay_cli(capsysbinary, EMULATED, "--symbols", SYMBOLS, *argv) == (2, b"", message)
+
+
+def test_serve_sends_the_replayed_events_paced_by_the_capture(clean: bytes) -> None:
+    """The 8 s capture at speed 20: a client connected before the replay starts receives
+    exactly the events printed, spread over about 0.4 s, and the process then ends."""
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, str(ROOT / "run.py"), "replay", str(EMULATED)),
+            *("--symbols", SYMBOLS, "--serve", "127.0.0.1:0"),
+            *("--wait-clients", "1", "--speed", "20"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stderr is not None
+        announced = proc.stderr.readline().decode()
+        assert announced.startswith("run.py: serving events on ws://127.0.0.1:"), announced
+        url = announced.split()[-1]
+        received: list[tuple[float, str | bytes]] = []
+        with websockets.sync.client.connect(url, open_timeout=10) as ws:
+            received.extend((time.monotonic(), message) for message in ws)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out == clean
+    assert [m for _, m in received] == [line.decode() for line in clean.splitlines()]
+    assert received[-1][0] - received[0][0] >= 0.3  # paced: 8 s of capture / 20
+    assert err == b"run.py: replayed 333 of 333 records of emulated_binance_okx.ndjson.gz\n"

@@ -80,7 +80,7 @@ class RangeToy(Codec):
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return [orjson.dumps({"sub": [self.venue_symbol(s) for s in symbols]}).decode()]
 
-    def snapshot_request(self, symbol: str, rest_base: str) -> RestRequest:
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
         url = f"{rest_base}/depth?symbol={self.venue_symbol(symbol)}&limit=100"
         return RestRequest(url, symbol)
 
@@ -210,7 +210,7 @@ class Harness:
             connect=self.connector,
             sleep=self._sleep,
             backoff=backoff or Backoff(rng=random.Random(7)),
-            options=options,
+            options=options or SessionOptions(snapshot_wait_s=0.0),
             max_frame_bytes=max_frame_bytes,
             tick_interval_s=0.001,
         )
@@ -467,7 +467,7 @@ def test_records_exact_capture_lines(tmp_path: Path) -> None:
     b64 = base64.b64encode(frame.encode()).decode()
     head = '{"v":1,"t":%d,"venue":"toyrest","dir":"%s","url":"%s",'
     assert (tmp_path / "rec.ndjson").read_text().splitlines() == [
-        head % (T0, "open", url) + '"data":"","conn":3}',
+        head % (T0, "open", url) + '"data":"","conn":3,"symbols":["BTC/USDT"]}',
         head % (T0, "out", url) + '"data":"{\\"sub\\":[\\"BTCUSDT\\"]}","conn":3}',
         head % (T0, "rest", rest)
         + '"data":"{\\"id\\":10,\\"bids\\":[[\\"100\\",\\"1\\"]],'
@@ -698,7 +698,12 @@ def test_delta_buffer_is_bounded_while_a_snapshot_is_pending() -> None:
         return httpx.Response(200, content=snapshot_body(14, [["100", "1"]], [["101", "1"]]))
 
     async def scenario() -> Harness:
-        h = Harness(RangeToy, [BTC], handler=answer, options=SessionOptions(max_buffered=3))
+        h = Harness(
+            RangeToy,
+            [BTC],
+            handler=answer,
+            options=SessionOptions(max_buffered=3, snapshot_wait_s=0.0),
+        )
         async with h.running():
             fake = await connected(h, 1)
             await first_call.wait()

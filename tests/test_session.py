@@ -77,6 +77,7 @@ class _Leg:
 
 def new(codec: FakeCodec, **kw: Any) -> tuple[FeedSession, Log]:
     log = Log()
+    kw.setdefault("snapshot_wait_s", 0.0)  # REST snapshots right after subscribing
     return FeedSession(codec, log.listener_for, log.on_state, rest_base="http://r", **kw), log
 
 
@@ -297,7 +298,7 @@ def test_range_buffer_drop_bridge_continue_then_gap_resyncs_one_symbol() -> None
 
 @pytest.mark.parametrize(
     ("first", "last", "verdict"),
-    [(11, 11, "apply"), (8, 12, "apply"), (3, 10, "drop"), (12, 13, "gap")],
+    [(11, 11, "apply"), (8, 12, "apply"), (3, 10, "apply"), (3, 9, "drop"), (12, 13, "gap")],
 )
 def test_range_first_message_after_snapshot(first: int, last: int, verdict: str) -> None:
     s, log = rest_session(SeqRule.RANGE)
@@ -312,14 +313,23 @@ def test_range_first_message_after_snapshot(first: int, last: int, verdict: str)
     assert (actions, log.take()) == expected
 
 
-def test_range_after_bridge_requires_exact_continuity() -> None:
+def test_range_after_the_first_delta_the_same_two_edges() -> None:
+    # Binance's update procedure (2025-11 wording) has no separate "bridge" step: after the
+    # first event, an overlapping one (U <= id) is applied too; only U > id + 1 is a gap.
     s, log = rest_session(SeqRule.RANGE)
     s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], seq=10), T0)
     s.frame(delta("BTCUSD", [["100", "2"]], [], first=9, last=12), T0)
     log.take()
-    # overlapping (first 12 != 13) after the bridge is a gap, not a second bridge
-    assert s.frame(delta("BTCUSD", [["100", "3"]], [], first=12, last=14), T0 + S) == [FETCH_BTC]
-    assert log.take() == [usable(BTC, False, "desynced", T0 + S)]
+    assert s.frame(delta("BTCUSD", [["100", "3"]], [], first=12, last=14), T0 + S) == []
+    assert s.frame(delta("BTCUSD", [["100", "4"]], [], first=10, last=13), T0 + S) == []
+    assert (s.stats.older, s.stats.gaps) == (1, 0)
+    assert s.frame(delta("BTCUSD", [["100", "5"]], [], first=16, last=16), T0 + 2 * S) == [
+        FETCH_BTC
+    ]
+    assert log.take() == [
+        book(BTC, [100.0], [3.0], [101.0], [1.0], T0 + S),
+        usable(BTC, False, "desynced", T0 + 2 * S),
+    ]
 
 
 def test_prev_link_in_band_keepalive_gap_and_in_band_resync() -> None:
@@ -578,7 +588,9 @@ def test_pings_due_every_interval() -> None:
 def test_silent_connection_goes_stale() -> None:
     s, log = live_in_band(make_codec(), stale_after_s=10.0)
     s.frame('{"hb": 1}', T0 + 5 * S)
-    assert s.tick(T0 + 15 * S) == []
+    assert s.tick(T0 + 10 * S - 1) == []
+    assert s.tick(T0 + 10 * S) == [Send('{"op":"ping"}')]  # quiet for half of it: a probe
+    assert s.tick(T0 + 15 * S) == []  # one probe per quiet spell
     assert s.tick(T0 + 15 * S + 1) == [Reconnect("stale")]
     assert log.take() == [
         usable(BTC, False, "stale", T0 + 15 * S + 1),
@@ -741,8 +753,10 @@ def test_binance_recording_rest_snapshots_bridge_and_continue() -> None:
     symbols = ("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR")
     s, tops = replay_fixture("binance.ndjson.gz", Binance(symbols))
     st = s.stats
-    # cryptofeed counts 176 L2_BOOK callbacks: 4 snapshots + 172 applied diffs (5 older dropped)
-    assert (st.book_msgs, st.older, st.gaps, st.crossed, st.resyncs) == (176, 5, 0, 0, 0)
+    # 4 snapshots + 176 applied diffs, 1 older dropped (u below the book's id). cryptofeed
+    # counts 176 L2_BOOK callbacks (172 diffs): it also drops the 4 diffs whose u equals the
+    # snapshot's id, which the update procedure applies (they change nothing).
+    assert (st.book_msgs, st.older, st.gaps, st.crossed, st.resyncs) == (180, 1, 0, 0, 0)
     assert (st.malformed, st.codec_errors, st.buffer_overflow) == (0, 0, 0)
     assert tops.top == {
         "NKN/USDT": (0.3527, 9602.0, 0.3531, 152.0),

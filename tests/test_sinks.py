@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import socket
 import threading
@@ -12,11 +13,19 @@ from typing import Any
 
 import orjson
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedOK
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
-from scanner.events import venue_event
-from scanner.sinks import CallbackSink, NdjsonSink, Sinks, WsEventServer
+from scanner.events import (
+    Figures,
+    LegInfo,
+    book_event,
+    closed_event,
+    opportunity_event,
+    venue_event,
+)
+from scanner.eventserver import WsEventServer
+from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 from tests.schema_check import check_all
 
 T = 1_700_000_000_000_000_000
@@ -211,7 +220,7 @@ def test_ws_slow_client_does_not_stall_another() -> None:
     n = 300  # 30 MB: far more than the buffers of the slow client's path can hold (~5 MB)
 
     async def main() -> None:
-        server = WsEventServer(client_queue=4)
+        server = WsEventServer(client_queue=4, max_lag_s=60.0)  # slow, never disconnected
         task = asyncio.create_task(server.run())
         await until(lambda: server._server is not None)
         url = f"ws://127.0.0.1:{server.port}"
@@ -242,3 +251,171 @@ def test_ws_slow_client_does_not_stall_another() -> None:
         await task
 
     run(main)
+
+
+async def stalled_client(port: int) -> ClientConnection:
+    """A client that never reads: a fixed small receive buffer and at most one frame buffered
+    by its library, so the server's writes to it soon block."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return await connect(f"ws://127.0.0.1:{port}", sock=sock, max_size=None, max_queue=1)
+
+
+def big(i: int) -> dict[str, Any]:
+    return {"schema": 1, "type": "venue", "venue": "okx", "state": "live",
+            "reason": "x" * 100_000, "ts": i}  # fmt: skip
+
+
+def test_ws_stalled_client_is_disconnected_and_counted_while_another_gets_everything() -> None:
+    async def main() -> None:
+        server = WsEventServer(client_queue=8, max_lag_s=1.0, close_timeout_s=10.0)
+        task = asyncio.create_task(server.run())
+        await until(lambda: server._server is not None)
+        slow = await stalled_client(server.port)
+        await until(lambda: len(server.clients) == 1)
+        async with connect(f"ws://127.0.0.1:{server.port}", max_size=None) as fast:
+            await until(lambda: len(server.clients) == 2)
+            fast_client = server.clients[1]
+            got = []
+            i = 0
+            while server.lagged == 0 and i < 1000:  # ~5 MB fill the slow path; 10 s bound
+                server.emit(big(i))
+                got.append(orjson.loads(await fast.recv())["ts"])
+                i += 1
+                await asyncio.sleep(0.01)
+            assert server.lagged == 1 and server.clients == [fast_client]
+            assert got == list(range(i)) and (fast_client.sent, fast_client.queue.dropped) == (i, 0)
+            # the slow client reads again: what was written to it, then the close code
+            with pytest.raises(ConnectionClosedError) as closed:
+                while True:
+                    await slow.recv()
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "too slow")
+            server.emit(ev(0))
+            assert await fast.recv() == line(0)[:-1].decode()
+            server.close()
+        await task
+
+    run(main)
+
+
+def test_ws_close_with_a_non_reading_client_returns_within_the_deadline() -> None:
+    async def main() -> None:
+        server = WsEventServer(client_queue=1000, max_lag_s=60.0, close_timeout_s=0.5)
+        task = asyncio.create_task(server.run())
+        await until(lambda: server._server is not None)
+        slow = await stalled_client(server.port)
+        await until(lambda: len(server.clients) == 1)
+        client = server.clients[0]
+        for i in range(200):  # 20 MB: far more than the buffers of its path hold
+            server.emit(big(i))
+        await until(lambda: client.sent > 0)
+        await asyncio.sleep(0.2)
+        assert client.sent < 200  # its sender is stuck: the socket does not take more
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        server.close()
+        async with asyncio.timeout(5):
+            await task
+        assert loop.time() - t0 < 0.5 + 1.0  # the deadline, with a generous margin
+        assert server.clients == [] and server.lagged == 0
+        slow.transport.abort()
+
+    run(main)
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("x" * 5000, 1009),  # over the 4 KiB cap
+        (b'{"type":"subscribe"}', 1003),  # binary
+        ("hello", 1008),
+        ('{"type":"unsubscribe"}', 1008),
+        ('{"type":"subscribe","symbol":["BTC/USDT"]}', 1008),  # unknown field
+        ('{"type":"subscribe","symbols":"BTC/USDT"}', 1008),  # wrong type
+        ('{"type":"subscribe","min_net_bps":"5"}', 1008),
+        ('{"type":"subscribe","' + "é" * 200 + '":1}', 1008),  # a reason cut to 123 bytes
+    ],
+)
+def test_ws_bad_client_message_closes_that_client_with_its_code(
+    message: str | bytes, code: int
+) -> None:
+    async def main() -> None:
+        server = WsEventServer()
+        task = asyncio.create_task(server.run())
+        await until(lambda: server._server is not None)
+        url = f"ws://127.0.0.1:{server.port}"
+        async with connect(url) as good, connect(url) as bad:
+            await until(lambda: len(server.clients) == 2)
+            await bad.send(message)
+            with pytest.raises(ConnectionClosedError) as closed:
+                async with asyncio.timeout(5):
+                    await bad.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+            await until(lambda: len(server.clients) == 1)
+            server.emit(ev(1))
+            assert await good.recv() == line(1)[:-1].decode()
+            server.close()
+        await task
+        assert server.lagged == 0
+
+    run(main)
+
+
+FIG = Figures(100.0, 101.0, 1.0, 100.0, 101.0, 100.1, 100.9, 0.8, 0.0, 100.0)
+
+
+def opp(kind: str, oid: str, symbol: str, buy: str, sell: str, net_bps: float) -> dict[str, Any]:
+    fig = dataclasses.replace(FIG, net_bps=net_bps)
+    legs = LegInfo(buy, 10.0, 1.0), LegInfo(sell, 10.0, 1.0)
+    if kind == "closed":
+        return closed_event(oid, T, symbol, *legs, fig, reason="spread_closed",
+                            duration_ms=5.0, peak_net_bps=net_bps, peak_profit=0.8)  # fmt: skip
+    return opportunity_event(kind, oid, T, symbol, *legs, fig)
+
+
+def test_ws_subscribe_filter_delivers_exactly_the_matching_events() -> None:
+    book = book_event("okx", "BTC/USDT", [100.0], [1.0], [101.0], [1.0], T, 1)
+    events = [
+        opp("opened", "1", "BTC/USDT", "binance", "okx", 10.0),  # sent
+        opp("opened", "2", "BTC/USDT", "okx", "binance", 5.0),  # below min_net_bps
+        opp("updated", "2", "BTC/USDT", "okx", "binance", 9.0),  # sent: now above
+        opp("updated", "1", "BTC/USDT", "binance", "okx", 7.0),  # below
+        opp("opened", "3", "ETH/USDT", "binance", "okx", 50.0),  # other symbol
+        opp("opened", "4", "BTC/USDT", "binance", "kraken", 50.0),  # a leg elsewhere
+        opp("opened", "5", "BTC/USDT", "okx", "binance", 4.0),  # below
+        opp("closed", "1", "BTC/USDT", "binance", "okx", 7.0),  # sent: 1 was sent
+        opp("closed", "5", "BTC/USDT", "okx", "binance", 4.0),  # never sent
+        opp("closed", "2", "BTC/USDT", "okx", "binance", 9.0),  # sent
+        venue_event("okx", "live", None, T),  # sent
+        venue_event("kraken", "live", None, T),  # other venue
+        book,  # type not asked
+    ]
+    check_all(events)
+    subscribe = {"type": "subscribe", "symbols": ["BTC/USDT"], "venues": ["binance", "okx"],
+                 "types": ["opened", "updated", "closed", "venue"], "min_net_bps": 8}  # fmt: skip
+
+    async def main() -> list[dict[str, Any]]:
+        server = WsEventServer()
+        task = asyncio.create_task(server.run())
+        await until(lambda: server._server is not None)
+        async with connect(f"ws://127.0.0.1:{server.port}") as ws:
+            await until(lambda: len(server.clients) == 1)
+            await ws.send(orjson.dumps(subscribe).decode())
+            await until(lambda: server.clients[0].filter is not None)
+            for e in events:
+                server.emit(e)
+            server.close()
+            got = [orjson.loads(m) async for m in ws]
+        await task
+        return got
+
+    got: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        got.extend(await main())
+
+    run(collect)
+    assert got == [events[0], events[2], events[7], events[9], events[10]]

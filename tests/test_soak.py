@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks import soak
 from emulator import Emulator, EmulatorConfig, MarketConfig
+from emulator.server import FAULTS
 from feeds.venues import VENUES
 
 
@@ -27,10 +28,17 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
         "binance rest_429",
         "binanceus rest_500",
         "binance rest_timeout",
+        "binanceus overlap",
+        "coinbase bad_body",
+        "coinbase novel",
+        "okx silent",
     ]
     assert {d.split()[0] for d in done} == set(VENUES)
     assert soak.eligible(emu, "bad_checksum") == ["okx", "kraken"]
     assert soak.eligible(emu, "rest_timeout") == ["binance", "binanceus"]
+    assert soak.eligible(emu, "overlap") == ["binance", "binanceus"]
+    assert soak.eligible(emu, "novel") == ["coinbase"]
+    assert {soak.EMULATOR_FAULT.get(k, k) for k in soak.KINDS} == FAULTS
 
 
 def test_the_watch_keeps_each_venues_last_state_before_the_shutdown() -> None:

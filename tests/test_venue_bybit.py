@@ -170,8 +170,6 @@ def test_documented_control_frames() -> None:
         '"b":[],"a":[],"u":2}}',
         '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT",'
         '"b":[],"a":[],"u":0}}',
-        '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":"1","data":{"s":"XRPUSDT",'
-        '"b":[],"a":[],"u":2}}',
         '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT",'
         '"b":{},"a":[],"u":2}}',
     ],
@@ -179,6 +177,44 @@ def test_documented_control_frames() -> None:
 def test_malformed_frames_raise_parse_error(frame: str) -> None:
     with pytest.raises(ParseError):
         Bybit(SYMBOLS).parse(frame)
+
+
+def _with_ts(ts: str) -> str:
+    head = '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":'
+    return head + ts + ',"data":{"s":"XRPUSDT","b":[["1.95","10"]],"a":[],"u":2}}'
+
+
+@pytest.mark.parametrize("ts", ["1733011200693", '"1733011200693"', '"01733011200693"'])
+def test_ts_is_a_number_or_a_numeric_string(ts: str) -> None:
+    assert Bybit(SYMBOLS).parse(_with_ts(ts)) == [
+        BookDelta("XRP/USDT", [["1.95", "10"]], [], last=2, venue_ts_ns=1733011200693_000000)
+    ]
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        '""',
+        '"1.5"',
+        '"-1"',
+        '" 1"',
+        '"1e3"',
+        '"\u0661"',
+        '"1' + "0" * 20 + '"',
+        "-1",
+        "1.5",
+        "true",
+        "null",
+        "[1]",
+        '{"ms":1}',
+    ],
+)
+def test_any_other_ts_is_malformed_and_counted(ts: str) -> None:
+    with pytest.raises(ParseError, match="bad 'ts'"):
+        Bybit(SYMBOLS).parse(_with_ts(ts))
+    session = FeedSession(Bybit(SYMBOLS), lambda _: RecordingLeg(), lambda *a: None)
+    assert session.frame(_with_ts(ts), 0) == []
+    assert (session.stats.malformed, session.stats.codec_errors) == (1, 0)
 
 
 def test_a_bad_level_passes_the_codec_and_the_book_refuses_it() -> None:

@@ -20,6 +20,8 @@ from feeds.protocol import (
     ConnectionSeq,
     Event,
     Heartbeat,
+    Ignored,
+    Malformed,
     ParseError,
     Reply,
     Subscribed,
@@ -32,7 +34,7 @@ Top = tuple[float, float, float, float]
 
 @dataclass
 class ReferenceBook:
-    """Plain dicts fed the raw JSON, with the Binance spot rule (realdata README §3)."""
+    """Plain dicts fed the raw JSON, with the Binance spot rule (docs/venues.md)."""
 
     bids: dict[float, float] = field(default_factory=dict)
     asks: dict[float, float] = field(default_factory=dict)
@@ -160,7 +162,15 @@ def check_events(events: list[Event], symbols: tuple[str, ...]) -> None:
     for event in events:
         assert isinstance(
             event,
-            BookSnapshot | BookDelta | Subscribed | Heartbeat | Reply | VenueError | ConnectionSeq,
+            BookSnapshot
+            | BookDelta
+            | Subscribed
+            | Heartbeat
+            | Reply
+            | VenueError
+            | ConnectionSeq
+            | Malformed
+            | Ignored,
         )
         if isinstance(event, BookSnapshot | BookDelta):
             assert event.symbol in symbols

@@ -53,6 +53,21 @@ class Session:
         """Frames sent once a second (venue heartbeats)."""
         return []
 
+    def overlap(self, count: int) -> None:
+        """Make the next ``count`` book events of each symbol also cover the previous event's
+        update ids (only venues with :attr:`Venue.has_ranges`)."""
+        raise NotImplementedError
+
+    def bad_body(self, out: Out) -> Out:
+        """Book frame ``out`` with its envelope (and counter) intact and its book content
+        malformed (venues with :attr:`Venue.body_faults`)."""
+        raise NotImplementedError
+
+    def novel(self, now_ns: int) -> list[Out]:
+        """Frames of kinds no client knows yet (a new event type, a new side) that change
+        no book (venues with :attr:`Venue.body_faults`)."""
+        raise NotImplementedError
+
 
 class Venue:
     """One emulated venue: paths, venue-wide state, sessions, REST."""
@@ -61,6 +76,14 @@ class Venue:
     ws_path: ClassVar[str]
     """The path the real venue serves (the feed's default URL path)."""
     has_checksum: ClassVar[bool] = False
+    has_ranges: ClassVar[bool] = False
+    """Book events carry update-id ranges ``[U, u]`` (the ``overlap`` fault applies)."""
+    body_faults: ClassVar[bool] = False
+    """Whether sessions implement the ``bad_body`` and ``novel`` faults."""
+    rest_limit: ClassVar[tuple[int, float] | None] = None
+    """REST request weight allowed per window (weight, seconds) per IP; None: unlimited."""
+    used_weight_header: ClassVar[str | None] = None
+    """The response header reporting the weight used in the window."""
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model
@@ -83,6 +106,10 @@ class Venue:
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         """Answer a REST GET, or None if the venue serves no such path."""
         return None
+
+    def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
+        """The request weight the venue charges for this GET."""
+        return 1
 
 
 # -- number text -------------------------------------------------------------------------

@@ -6,7 +6,8 @@ https://bybit-exchange.github.io/docs/v5/websocket/public/orderbook and .../v5/w
 one per message per symbol, plus a cross-sequence ``seq``. Prices carry the tick's decimals
 and sizes the lot's (``"1.9530"``, ``"0.006"``), as in the recordings. ``{"op":"ping"}`` is
 answered with the public pong. Every depth (1, 50, 200, 1000) serves the model's whole book
-(the model holds fewer levels than 50 by default).
+(the model holds fewer levels than 50 by default). Option ``bybit_ts_text`` sends ``ts`` as a
+string of digits rather than a number.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Bybit(Venue):
         self._rng = random.Random(stable_seed(model.config.seed, self.name, "ids"))
         self.u = {s: self._rng.randrange(10**6, 10**8) for s in self.symbols.values()}
         self.seq = {s: self._rng.randrange(10**10, 10**11) for s in self.symbols.values()}
+        self.ts_text = bool(options.get("bybit_ts_text", False))
 
     def venue_symbol(self, symbol: str) -> str:
         return symbol.replace("/", "")
@@ -118,7 +120,8 @@ class BybitSession(Session):
             "seq": self.venue.seq[symbol],
         }
         # cts: the matching engine's time, a little before ts (the push time)
-        obj = {"topic": self.topics[symbol], "type": kind, "ts": ms, "data": data, "cts": ms - 8}
+        ts = str(ms) if self.venue.ts_text else ms
+        obj = {"topic": self.topics[symbol], "type": kind, "ts": ts, "data": data, "cts": ms - 8}
         return Out(orjson.dumps(obj).decode(), book=True)
 
     def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:

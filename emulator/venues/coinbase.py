@@ -8,6 +8,16 @@ absolute ``new_quantity`` per ``price_level`` (sides ``bid``/``offer``, minimal 
 ``heartbeats`` sends one message a second with an integer ``heartbeat_counter`` (the AsyncAPI
 spec, verified against production, says integer). Timestamps are RFC 3339 with nanoseconds
 trimmed like Go's RFC3339Nano.
+
+"-USDC product IDs other than USDT-USDC and EURC-USDC return the same data as the matching
+-USD product" (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-endpoints):
+a subscription to ``BTC-USDC`` is served the ``BTC-USD`` product, named ``BTC-USD`` in every
+message; the book is the model's ``BTC/USD`` book, or its ``BTC/USDC`` book when the market
+has no ``BTC/USD``.
+
+Faults of this venue (``Emulator.inject``): ``bad_body`` keeps a book frame's envelope and
+counter and breaks its updates; ``novel`` sends a frame of an event type and a side no client
+knows yet, changing no book.
 """
 
 from __future__ import annotations
@@ -17,16 +27,32 @@ from datetime import UTC, datetime
 
 import orjson
 
-from emulator.market import Change
+from emulator.market import Change, MarketModel
 from emulator.venues.base import Out, Session, Venue, minimal, rfc3339
+
+_OWN_USDC_BOOK = frozenset({"USDT", "EURC"})
+
+
+def _usd_product(product: str) -> str:
+    """``BTC-USDC`` -> ``BTC-USD`` (same data); ``USDT-USDC``, ``BTC-USD`` unchanged."""
+    base, _, quote = product.partition("-")
+    return f"{base}-USD" if quote == "USDC" and base not in _OWN_USDC_BOOK else product
 
 
 class Coinbase(Venue):
     name = "coinbase"
     ws_path = "/"
+    body_faults = True
+
+    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
+        super().__init__(model, options)
+        # A product is served by its own-quote book: BTC-USD by BTC/USD when both exist.
+        for symbol in model.config.symbols:
+            if not symbol.endswith("/USDC"):
+                self.symbols[self.venue_symbol(symbol)] = symbol
 
     def venue_symbol(self, symbol: str) -> str:
-        return symbol.replace("/", "-")
+        return _usd_product(symbol.replace("/", "-"))
 
     def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
         return CoinbaseSession(self, now_ns) if path in ("", "/") else None
@@ -73,10 +99,13 @@ class CoinbaseSession(Session):
             self.heartbeats = subscribe
             return [self._subscriptions(now_ns)]
         products = req.get("product_ids")
-        symbols = [self.venue.symbols.get(p) for p in products or [] if isinstance(p, str)]
-        if not products or any(s is None for s in symbols):
+        found = [
+            self.venue.symbols.get(_usd_product(p)) for p in products or [] if isinstance(p, str)
+        ]
+        if not products or any(s is None for s in found):
             return [Out('{"type":"error","message":"Failure to subscribe"}')]
-        new = [s for s in symbols if s is not None and (s in self.level2) != subscribe]
+        symbols = dict.fromkeys(s for s in found if s is not None)  # one book per product
+        new = [s for s in symbols if (s in self.level2) != subscribe]
         if subscribe:
             self.level2 += new
         else:
@@ -129,3 +158,19 @@ class CoinbaseSession(Session):
         current = f"{wall}.{ns:09d} +0000 UTC m=+{mono:.9f}"
         event = {"current_time": current, "heartbeat_counter": self.counter}
         return [self._message("heartbeats", [event], now_ns, False)]
+
+    def bad_body(self, out: Out) -> Out:
+        obj = orjson.loads(out.frame)
+        obj["events"][0]["updates"] = [{"side": "bid"}]  # no price_level, no new_quantity
+        return Out(orjson.dumps(obj).decode(), book=out.book)
+
+    def novel(self, now_ns: int) -> list[Out]:
+        if not self.level2:
+            return []
+        product = self.venue.venue_symbol(self.level2[0])
+        level = {"event_time": rfc3339(now_ns, trim=True), "price_level": "1", "new_quantity": "1"}
+        events: list[object] = [
+            {"type": "summary", "product_id": product, "updates": [{**level, "side": "bid"}]},
+            {"type": "update", "product_id": product, "updates": [{**level, "side": "mid"}]},
+        ]
+        return [self._message("l2_data", events, now_ns, False)]

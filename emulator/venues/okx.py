@@ -7,11 +7,15 @@ signed CRC32 of the top 25 levels over the sent text. Numbers are minimal decima
 (``"30316"``, ``"0.00029527"``); a level is ``[px, sz, "0", orders]`` and a deleted level
 ``[px, "0", "0", "0"]`` (as in the 2022 recording). Option ``okx_checksum_zero`` sends
 ``checksum: 0`` like OKX production from 2026-06-23. The text frame ``ping`` gets ``pong``.
+A connection may send ``okx_requests_per_hour`` (480) subscribe/unsubscribe requests in any
+hour (https://www.okx.com/docs-v5/en/#overview-websocket-connect); one more is refused with
+error 60014 "Requests too frequent." and changes nothing.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Mapping
 
 import orjson
@@ -31,6 +35,10 @@ class Okx(Venue):
         self.seq = {s: self._rng.randrange(10**9, 10**10) for s in self.symbols.values()}
         self.prev = dict.fromkeys(self.symbols.values(), -1)
         self.checksum_zero = bool(options.get("okx_checksum_zero", False))
+        budget = options.get("okx_requests_per_hour", 480)
+        self.requests_per_hour = budget if isinstance(budget, int) else 480
+        self.refused = 0
+        """Requests refused over the budget, on every connection."""
 
     def venue_symbol(self, symbol: str) -> str:
         return symbol.replace("/", "-")
@@ -68,6 +76,7 @@ class OkxSession(Session):
     def __init__(self, venue: Okx, conn_id: str) -> None:
         self.venue, self.conn_id = venue, conn_id
         self.subscribed: set[str] = set()
+        self.requests: deque[int] = deque()  # times of the requests of the last hour
 
     def received(self, text: str, now_ns: int) -> list[Out]:
         if text == "ping":
@@ -80,6 +89,13 @@ class OkxSession(Session):
         args = req.get("args") if isinstance(req, dict) else None
         if op not in ("subscribe", "unsubscribe") or not isinstance(args, list):
             return [self._error("60012", f"Invalid request: {text[:60]}")]
+        requests = self.requests
+        while requests and requests[0] <= now_ns - 3_600_000_000_000:
+            requests.popleft()
+        if len(requests) >= self.venue.requests_per_hour:
+            self.venue.refused += 1
+            return [self._error("60014", "Requests too frequent.")]
+        requests.append(now_ns)
         out: list[Out] = []
         for arg in args:
             inst = arg.get("instId") if isinstance(arg, dict) else None

@@ -1,4 +1,4 @@
-"""The venue registry: ccxt id -> codec class, with the seed's old ids as aliases.
+"""The venue registry: ccxt id -> codec class, with older ccxt ids as aliases.
 
 Every venue here has a working feed, proven on real recordings or the venue's documented
 examples (tests/test_venue_*.py) and end to end against the emulator.
@@ -20,7 +20,7 @@ _CODECS: Final[dict[str, tuple[str, str]]] = {
     "kraken": ("feeds.venues.kraken", "Kraken"),
 }
 
-# Old ccxt ids of the seed list (ccxt "Exchanges By Country") accepted for current ones.
+# Old ccxt ids (ccxt "Exchanges By Country") accepted for current ones (docs/contracts.md).
 ALIASES: Final[dict[str, str]] = {
     "okex": "okx",
     "okex3": "okx",

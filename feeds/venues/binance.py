@@ -25,6 +25,7 @@ from feeds.protocol import (
     Integrity,
     Level,
     ParseError,
+    RestLimits,
     RestRequest,
     SeqRule,
     SnapshotSource,
@@ -47,11 +48,17 @@ class Binance(Codec):
     # library answers them, so no application ping. (web-socket-streams.md, "General WSS
     # information")
     ping_interval_s = None
-    # A REST snapshot with limit=1000 costs request weight 50 of the 6000/min per IP budget
-    # (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints
-    # #order-book): 100 symbols per connection keeps one full (re)seed within a minute.
     max_symbols_per_connection = 100
-    snapshot_limit: ClassVar[int] = 1000
+    # GET /api/v3/depth: limit 1-100 weight 5, 101-500 25, 501-1000 50, 1001-5000 250 (any
+    # limit up to 5000); REQUEST_WEIGHT 6000 per minute per IP, used weight reported in
+    # X-MBX-USED-WEIGHT-1M (https://developers.binance.com/docs/binance-spot-api-docs/rest-api
+    # /market-data-endpoints#order-book, .../rest-api/limits; weights since 2025-10-24).
+    rest_limits: ClassVar[RestLimits] = RestLimits(
+        budget=6000,
+        window_s=60.0,
+        tiers=((100, 5), (500, 25), (1000, 50), (5000, 250)),
+        used_weight_header="x-mbx-used-weight-1m",
+    )
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -77,10 +84,11 @@ class Binance(Codec):
             orjson.dumps({"method": "SUBSCRIBE", "params": params, "id": next(self._ids)}).decode()
         ]
 
-    def snapshot_request(self, symbol: str, rest_base: str) -> RestRequest:
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
+        limit = self.rest_limits.snapshot_limit(levels)
         base = (rest_base or self.endpoints.rest).rstrip("/")
-        url = f"{base}/api/v3/depth?symbol={self.venue_symbol(symbol)}&limit={self.snapshot_limit}"
-        return RestRequest(url=url, symbol=symbol)
+        url = f"{base}/api/v3/depth?symbol={self.venue_symbol(symbol)}&limit={limit}"
+        return RestRequest(url, symbol, self.rest_limits.snapshot_weight(limit))
 
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
         obj = _loads(body)
@@ -156,6 +164,15 @@ class BinanceUS(Binance):
 
     venue = "binanceus"
     endpoints = Endpoints(ws="wss://stream.binance.us:9443", rest="https://api.binance.us")
+    # Its own budget: limit 1-100 weight 1, 101-500 5, 501-1000 10, 1001-5000 50;
+    # REQUEST_WEIGHT 1200 per minute per IP (https://docs.binance.us/#order-book, the same
+    # text as github.com/binance-us/binance-us-api-docs rest-api.md, "Order book", "Limits").
+    rest_limits = RestLimits(
+        budget=1200,
+        window_s=60.0,
+        tiers=((100, 1), (500, 5), (1000, 10), (5000, 50)),
+        used_weight_header="x-mbx-used-weight-1m",
+    )
 
 
 def _loads(frame: str | bytes) -> object:

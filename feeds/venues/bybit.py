@@ -3,7 +3,9 @@
 Protocol (https://bybit-exchange.github.io/docs/v5/websocket/public/orderbook): subscribe
 ``orderbook.{depth}.{SYMBOL}``; the venue pushes a ``snapshot`` then ``delta`` messages whose
 update id ``u`` grows by exactly one per message (:attr:`SeqRule.COUNTER`, applied by the
-session). Sizes are absolute; ``"0"`` deletes the level.
+session). Sizes are absolute; ``"0"`` deletes the level. The timestamp ``ts`` (ms) is taken
+as a JSON integer or a string of digits, both seen from Bybit; anything else is a malformed
+frame.
 """
 
 from __future__ import annotations
@@ -107,14 +109,23 @@ class Bybit(Codec):
         u = data.get("u")
         if not isinstance(u, int) or isinstance(u, bool) or u < 1:
             raise ParseError(f"orderbook message: bad update id u={str(u)[:40]!r}")
-        if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
-            raise ParseError("orderbook message: bad 'ts'")
+        ms = _millis(ts)
         bids, asks = _levels(data.get("b"), "b"), _levels(data.get("a"), "a")
         # u == 1 means the service restarted: the message is a full book whatever its type
         # ("u" in the response parameters of the orderbook page linked above).
         if kind == "snapshot" or u == 1:
-            return BookSnapshot(symbol, bids, asks, seq=u, venue_ts_ns=ts * 1_000_000)
-        return BookDelta(symbol, bids, asks, last=u, venue_ts_ns=ts * 1_000_000)
+            return BookSnapshot(symbol, bids, asks, seq=u, venue_ts_ns=ms * 1_000_000)
+        return BookDelta(symbol, bids, asks, last=u, venue_ts_ns=ms * 1_000_000)
+
+
+def _millis(ts: object) -> int:
+    """A timestamp in ms: a non-negative JSON integer or a string of at most 20 ASCII
+    digits (bounded: ``int`` of a longer string is slow, and refused past 4300 digits)."""
+    if isinstance(ts, int) and not isinstance(ts, bool) and ts >= 0:
+        return ts
+    if isinstance(ts, str) and len(ts) <= 20 and ts.isascii() and ts.isdigit():
+        return int(ts)
+    raise ParseError(f"orderbook message: bad 'ts' {str(ts)[:40]!r}")
 
 
 def _levels(raw: object, what: str) -> list[Level]:

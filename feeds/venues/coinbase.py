@@ -6,6 +6,18 @@ are a ``snapshot`` then ``update`` s of absolute ``new_quantity`` per ``price_le
 no per-product sequence: the integrity check is ``sequence_num``, ONE counter per connection
 across every channel (subscriptions and heartbeats included), emitted as
 :class:`ConnectionSeq` first for every frame that carries it.
+
+The counter is read from the envelope before the body, so one bad frame never breaks it:
+
+* a malformed body (an event or update of the wrong shape) still advances the counter; the
+  part is dropped and counted (:class:`Malformed`), and the product it was about resyncs
+  in-band (all the connection's books, by reconnecting, when the product cannot be read);
+* a frame whose counter cannot be read raises :class:`ParseError` (dropped, counted); the
+  next counter decides: one number skipped means it was a counted message whose content is
+  unknown, a gap (the connection resyncs); no number skipped means nothing was lost;
+* new channels, event types and sides are skipped and counted (:class:`Ignored`): "New
+  message types can be added at any time. Clients are expected to ignore messages they do
+  not support." (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-overview).
 """
 
 from __future__ import annotations
@@ -24,8 +36,10 @@ from feeds.protocol import (
     Endpoints,
     Event,
     Heartbeat,
+    Ignored,
     Integrity,
     Level,
+    Malformed,
     ParseError,
     SeqRule,
     SnapshotSource,
@@ -33,6 +47,10 @@ from feeds.protocol import (
     VenueError,
     split_symbol,
 )
+
+# "-USDC product IDs other than USDT-USDC and EURC-USDC return the same data as the matching
+# -USD product." https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-endpoints
+_OWN_USDC_BOOK = frozenset({"USDT", "EURC"})
 
 
 class Coinbase(Codec):
@@ -49,13 +67,28 @@ class Coinbase(Codec):
     # subscription open; without it most channels close after 60-90 s of silence
     # (websocket-channels page above, "Heartbeats Channel").
     ping_interval_s = None
+    # One lost message resyncs every product of its connection: keep connections small.
+    max_symbols_per_connection = 10
+
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        super().__init__(symbols, depth=depth)
+        self._names: dict[str, tuple[str, ...]] = {}
+        """Product id -> every canonical symbol it serves (``BTC/USD`` and ``BTC/USDC``)."""
+        for symbol in self.symbols:
+            vid = self.venue_symbol(symbol)
+            self._names[vid] = (*self._names.get(vid, ()), symbol)
 
     def venue_symbol(self, symbol: str) -> str:
-        """``BTC/USD`` -> ``BTC-USD``. No USDC aliasing: on market-data channels a "-USDC"
-        product returns the "-USD" product's data (websocket-channels page), but BTC/USDC maps
-        to BTC-USDC only; l2_data naming BTC-USD is then not ours (ParseError), never USDC."""
+        """``BTC/USD`` -> ``BTC-USD``; ``BTC/USDC`` -> ``BTC-USD`` too (same data, see
+        ``_OWN_USDC_BOOK``); ``USDT/USDC`` -> ``USDT-USDC``."""
         base, quote = split_symbol(symbol)
+        if self.same_product(symbol):
+            quote = "USD"
         return f"{base}-{quote}"
+
+    def same_product(self, symbol: str) -> bool:
+        base, _, quote = symbol.partition("/")
+        return quote == "USDC" and base not in _OWN_USDC_BOOK
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         # One channel per request (websocket-overview, "Subscribing"). Re-sending "heartbeats"
@@ -67,7 +100,7 @@ class Coinbase(Codec):
         return [self._request("unsubscribe", symbols)]
 
     def _request(self, kind: str, symbols: Sequence[str]) -> str:
-        ids = [self.venue_symbol(s) for s in symbols]
+        ids = list(dict.fromkeys(self.venue_symbol(s) for s in symbols))  # each product once
         return orjson.dumps({"type": kind, "product_ids": ids, "channel": "level2"}).decode()
 
     def parse(self, frame: str | bytes) -> list[Event]:
@@ -75,32 +108,52 @@ class Coinbase(Codec):
             obj = orjson.loads(frame)
         except orjson.JSONDecodeError as exc:
             raise ParseError(f"not JSON: {exc}") from None
-        if not isinstance(obj, dict):
+        if obj.__class__ is not dict:
             raise ParseError("expected a JSON object")
-        if obj.get("type") == "error":
-            return [VenueError(message=str(obj.get("message"))[:200])]
-        channel, seq, events = obj.get("channel"), obj.get("sequence_num"), obj.get("events")
-        if not isinstance(channel, str) or not isinstance(events, list):
-            raise ParseError("expected 'channel' and 'events'")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        seq = obj.get("sequence_num")
+        if seq.__class__ is not int or seq < 0:  # ``__class__ is int`` refuses bools
+            if obj.get("type") == "error":  # errors carry no counter
+                return [VenueError(message=str(obj.get("message"))[:200])]
             raise ParseError(f"bad sequence_num {str(seq)[:40]!r}")
         out: list[Event] = [ConnectionSeq(seq)]
+        channel, events = obj.get("channel"), obj.get("events")
         if channel == "l2_data":
+            if events.__class__ is not list:
+                out.append(Malformed("l2_data: expected a list of events", None))
+                return out
             ts = _timestamp_ns(obj.get("timestamp"))
-            out += [self._book(event, ts) for event in events]
+            for event in events:
+                self._book(event, ts, out)
         elif channel == "heartbeats":
             out.append(Heartbeat())
         elif channel == "subscriptions":
             out += [Subscribed(symbol=s) for s in self._subscribed(events)]
-        return out  # other channels (ticker, market_trades...) carry only the counter for us
+        elif channel.__class__ is str:
+            out.append(Ignored(f"channel {str(channel)[:40]!r}"))
+        elif obj.get("type") == "error":  # an error that carries the counter
+            out.append(VenueError(message=str(obj.get("message"))[:200]))
+        else:  # it may have been l2_data for any of our products
+            out.append(Malformed(f"bad channel {channel!r:.40}", None))
+        return out
 
-    def _book(self, event: object, ts: int | None) -> BookSnapshot | BookDelta:
-        if not isinstance(event, dict) or not isinstance(event.get("updates"), list):
-            raise ParseError("l2_data event: expected an object with 'updates'")
-        vid = event.get("product_id")
-        symbol = self._canonical.get(vid) if isinstance(vid, str) else None
-        if symbol is None:
-            raise ParseError(f"l2_data for an unsubscribed product {vid!r}")
+    def _book(self, event: object, ts: int | None, out: list[Event]) -> None:
+        """One l2_data event into ``out``: a snapshot or delta per symbol of its product."""
+        vid = event.get("product_id") if isinstance(event, dict) else None
+        if not isinstance(vid, str) or not isinstance(event, dict):
+            out.append(Malformed(f"l2_data event without a product: {str(event)[:80]}", None))
+            return
+        names = self._names.get(vid)
+        if names is None:
+            out.append(Ignored(f"l2_data for {vid[:40]!r}, not subscribed here"))
+            return
+        kind = event.get("type")
+        if kind == "update":
+            cls: type[BookDelta | BookSnapshot] = BookDelta
+        elif kind == "snapshot":
+            cls = BookSnapshot
+        else:
+            out.append(Ignored(f"l2_data event type {str(kind)[:40]!r}"))
+            return
         bids: list[Level] = []
         asks: list[Level] = []
         try:
@@ -113,28 +166,26 @@ class Coinbase(Codec):
                     bids.append(level)
                 elif side == "offer":
                     asks.append(level)
+                elif side.__class__ is str:
+                    out.append(Ignored(f"l2_data side {side[:20]!r}"))
                 else:
-                    raise ParseError(f"l2_data update: bad side {str(side)[:20]!r}")
-        except (KeyError, TypeError):  # an update that is not an object, or lacks a field
-            raise ParseError(f"l2_data update: bad update in {str(event)[:80]}") from None
-        kind = event.get("type")
-        if kind == "snapshot":
-            return BookSnapshot(symbol, bids, asks, venue_ts_ns=ts)
-        if kind == "update":
-            return BookDelta(symbol, bids, asks, venue_ts_ns=ts)
-        raise ParseError(f"l2_data event: bad type {str(kind)[:20]!r}")
+                    raise TypeError(side)
+        except (KeyError, TypeError):  # not a list of objects with the three fields
+            out.append(Malformed(f"l2_data {vid}: bad updates in {str(event)[:80]}", names))
+            return
+        for symbol in names:  # one, or a USD and a USDC symbol
+            out.append(cls(symbol, bids, asks, venue_ts_ns=ts))  # noqa: PERF401 - faster
 
-    def _subscribed(self, events: list[object]) -> list[str]:
+    def _subscribed(self, events: object) -> list[str]:
         # {"subscriptions": {"level2": ["BTC-USD"], "heartbeats": ["heartbeats"]}}
         symbols: list[str] = []
-        for event in events:
+        for event in events if isinstance(events, list) else ():
             subs = event.get("subscriptions") if isinstance(event, dict) else None
             level2 = subs.get("level2") if isinstance(subs, dict) else None
             if not isinstance(level2, list):
                 continue
-            symbols += [
-                self._canonical[p] for p in level2 if isinstance(p, str) and p in self._canonical
-            ]
+            for product in level2:
+                symbols += self._names.get(product, ()) if isinstance(product, str) else ()
         return symbols
 
 

@@ -6,6 +6,9 @@ messages, each with a ``checksum``: CRC32 (unsigned) of the top 10 asks then top
 after applying the message and truncating the book to the subscribed depth (the depth comes
 back in the subscribe ack as :class:`Subscribed`). There is no sequence number: the checksum
 is the only integrity signal (:attr:`ChecksumRule.KRAKEN_CRC32_TOP10`, applied by the session).
+It covers the top 10 levels of each side only: at the default depth of 25, levels 11 to 25
+are kept but no checksum protects them (a lost update there goes unnoticed until it reaches
+the top 10 or the book is resubscribed).
 
 Number text. v2 sends prices and quantities as JSON *numbers* whose text carries the pair's
 full precision (``"qty":0.50930100``), and the checksum is defined over that text

@@ -1,4 +1,4 @@
-"""OKX v5 public order-book codec (``okx``; the seed's ``okex``/``okex3``).
+"""OKX v5 public order-book codec (``okx``; the older ccxt ids ``okex``/``okex3``).
 
 Protocol (https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel):
 subscribe the ``books`` channel (400 levels, 100 ms); the venue pushes ``action:"snapshot"``
@@ -49,11 +49,19 @@ class Okx(Codec):
     )
     # Port 443: OKX stopped accepting WebSocket connections on 8443 on 2026-10-31 (reported in
     # https://siebly.hashnode.dev, "OKX WebSocket port 8443 is retired"; ccxt already uses 443).
+    # Accounts of OKX's regional entities use their own hosts, set as URL overrides: EEA
+    # (my.okx.com) wss://wseea.okx.com:8443/ws/v5/public + https://eea.okx.com, US (app.okx.com)
+    # wss://wsus.okx.com:8443/ws/v5/public + https://us.okx.com (each site's docs-v5,
+    # "Production Trading Services").
     endpoints = Endpoints(ws="wss://ws.okx.com:443/ws/v5/public", rest="https://www.okx.com")
     # The connection drops after 30 s without data; OKX asks for the text frame "ping" when
     # nothing arrived for N < 30 s and answers "pong"
     # (https://www.okx.com/docs-v5/en/#overview-websocket-connect).
     ping_interval_s = 20.0
+    # "The total number of 'subscribe'/'unsubscribe'/'login' requests per connection is
+    # limited to 480 times per hour" (https://www.okx.com/docs-v5/en/#overview-websocket-connect):
+    # a resync by unsubscribe + subscribe spends two; the session reconnects when it cannot.
+    requests_per_hour = 480
 
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USDT`` -> ``BTC-USDT`` (spot). Derivatives use ccxt's unified form:

@@ -1,0 +1,255 @@
+"""The WebSocket event server: the event stream to any number of clients, none of which can
+hold the process's memory or time.
+
+Each client has its own filter (:mod:`scanner.subscribe`), bounded queue, drop counter and
+sender task, so a slow client cannot stall the others, and every write, read and close is
+bounded in time and size. ``emit`` is synchronous, O(clients) and never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from scanner.sinks import BoundedQueue, Event
+from scanner.subscribe import BadSubscribe, Filter, parse_subscribe
+
+log = logging.getLogger(__name__)
+
+
+class WsClient:
+    """One connected client of :class:`WsEventServer`: its filter and queue of serialized lines."""
+
+    def __init__(self, ws: ServerConnection, max_events: int) -> None:
+        self.ws = ws
+        self.remote = str(ws.remote_address)
+        self.queue = BoundedQueue(max_events)
+        self.filter: Filter | None = None
+        """None until a subscribe message: every event."""
+        self.sent = 0
+        self.attached = True
+
+
+CLOSE_SHUTDOWN = 1001
+"""Close code at shutdown (going away), after the client's queued events."""
+CLOSE_BINARY = 1003
+"""Close code for a binary message (unsupported data)."""
+CLOSE_POLICY = 1008
+"""Close code for a text message that is not a valid subscribe message, and for a client too
+slow to keep up (policy violation). A message over the size cap gets 1009 (message too big)."""
+
+
+class WsEventServer:
+    """Serves the event stream to WebSocket clients, one text frame (JSON object) per event.
+
+    No client can hold memory or time: each has a queue of at most ``client_queue`` events
+    (beyond: dropped, counted), a socket write buffer capped at ``write_limit`` bytes, and
+    ``max_lag_s`` to write what it has queued, else it is disconnected with
+    :data:`CLOSE_POLICY` and counted in :attr:`lagged`. Its messages are read as they come,
+    at most ``max_message_bytes`` each: a valid subscribe message sets its filter
+    (:mod:`scanner.subscribe`); anything else closes it.
+
+    :meth:`close` stops listening and lets each client receive what was queued for it before
+    its connection is closed with 1001; connections still open ``close_timeout_s`` later are
+    aborted. Cancelling :meth:`run` aborts every connection still open.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        client_queue: int = 1000,
+        max_lag_s: float = 2.0,
+        close_timeout_s: float = 1.0,
+        max_message_bytes: int = 4096,
+        write_limit: int = 64 * 1024,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.client_queue = client_queue
+        self.max_lag_s = max_lag_s
+        self.close_timeout_s = close_timeout_s
+        self.max_message_bytes = max_message_bytes
+        self.write_limit = write_limit
+        self.clients: list[WsClient] = []
+        self.lagged = 0
+        """Clients disconnected because they fell behind."""
+        self._gone_events = 0
+        self._gone_dropped = 0
+        self._server: Server | None = None
+        self._closing = False
+        self._stop = asyncio.Event()
+        self._sockets: set[ServerConnection] = set()
+        """Every TCP connection, from accept (before the WebSocket handshake) to loss."""
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`start`)."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        return port
+
+    @property
+    def events(self) -> int:
+        """Events queued for clients, over all clients ever connected."""
+        return self._gone_events + sum(c.queue.accepted for c in self.clients)
+
+    @property
+    def dropped(self) -> int:
+        """Events not delivered, over all clients ever connected: refused because a client's
+        queue was full, or discarded from its queue when its connection ended."""
+        return self._gone_dropped + sum(c.queue.dropped for c in self.clients)
+
+    async def start(self) -> None:
+        """Bind and listen."""
+        sockets = self._sockets
+
+        class Tracked(ServerConnection):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                sockets.add(self)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                sockets.discard(self)
+                super().connection_lost(exc)
+
+        # No permessage-deflate: compressing per client would cost CPU on the loop that also
+        # runs the feeds and the engine.
+        self._server = await serve(
+            self._handler,
+            self.host,
+            self.requested_port,
+            compression=None,
+            max_size=self.max_message_bytes,
+            max_queue=4,
+            write_limit=self.write_limit,
+            open_timeout=5.0,
+            close_timeout=self.close_timeout_s,
+            create_connection=Tracked,
+        )
+
+    def emit(self, event: Event) -> None:
+        """Queue ``event`` for every connected client that wants it (a drop counted per full
+        client)."""
+        line = None
+        for client in self.clients:
+            if client.filter is None or client.filter.wants(event):
+                if line is None:
+                    line = orjson.dumps(event)  # serialized once for all clients
+                client.queue.put(line)
+
+    async def run(self) -> None:
+        """Start if needed and serve until :meth:`close` (then all clients done, or aborted
+        ``close_timeout_s`` later) or cancelled."""
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        try:
+            await self._stop.wait()
+            try:
+                async with asyncio.timeout(self.close_timeout_s):
+                    await self._server.wait_closed()
+            except TimeoutError:
+                log.warning(
+                    "event server: %d connection(s) still open %.1f s after close: aborted",
+                    len(self._sockets),
+                    self.close_timeout_s,
+                )
+                self._abort_all()
+                async with asyncio.timeout(self.close_timeout_s):
+                    await self._server.wait_closed()
+        finally:
+            if not self._closing:  # cancelled: stop listening too
+                self.close()
+            self._abort_all()
+
+    def close(self) -> None:
+        """Stop listening; each client gets its queued events, then its connection closes."""
+        self._closing = True
+        self._stop.set()
+        for client in self.clients:
+            client.queue.close()
+        if self._server is not None:
+            self._server.close(close_connections=False)
+
+    def _abort_all(self) -> None:
+        for ws in list(self._sockets):
+            ws.transport.abort()
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        if self._closing:
+            return
+        client = WsClient(ws, self.client_queue)
+        self.clients.append(client)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._send(client))
+                await self._read(client)
+                self._detach(client)  # the connection is over: the sender stops
+        finally:
+            self._detach(client)
+
+    async def _read(self, client: WsClient) -> None:
+        """Read every message as it comes (never left to pile up) until the connection ends."""
+        try:
+            async for message in client.ws:
+                if isinstance(message, bytes):
+                    await self._disconnect(client, CLOSE_BINARY, "text messages only")
+                    return
+                try:
+                    client.filter = parse_subscribe(message)
+                except BadSubscribe as exc:
+                    reason = f"bad subscribe: {exc}".encode()[:120]  # a close reason: <= 123 B
+                    await self._disconnect(client, CLOSE_POLICY, reason.decode(errors="ignore"))
+                    return
+        except ConnectionClosed as exc:
+            log.debug("event client %s: %s", client.remote, exc)
+
+    async def _send(self, client: WsClient) -> None:
+        ws, queue = client.ws, client.queue
+        try:
+            while batch := await queue.take():
+                try:
+                    async with asyncio.timeout(self.max_lag_s):
+                        for line in batch:
+                            await ws.send(line, text=True)
+                            client.sent += 1
+                except TimeoutError:
+                    self.lagged += 1
+                    log.warning(
+                        "event client %s: fell %.1f s behind: disconnected",
+                        client.remote,
+                        self.max_lag_s,
+                    )
+                    await self._disconnect(client, CLOSE_POLICY, "too slow")
+                    return
+            await self._disconnect(client, CLOSE_SHUTDOWN, "server shutting down")
+        except ConnectionClosed:
+            log.debug("event client %s went away", client.remote)
+
+    async def _disconnect(self, client: WsClient, code: int, reason: str) -> None:
+        """Close ``client``'s connection with ``code``; abort it if that takes too long."""
+        self._detach(client)
+        try:
+            async with asyncio.timeout(self.close_timeout_s):
+                await client.ws.close(code, reason)
+        except TimeoutError:
+            client.ws.transport.abort()
+
+    def _detach(self, client: WsClient) -> None:
+        """No more events for ``client``: fold its counters, free its queue."""
+        if not client.attached:
+            return
+        client.attached = False
+        self.clients.remove(client)
+        queue = client.queue
+        self._gone_events += queue.accepted
+        self._gone_dropped += queue.dropped + len(queue.items)
+        queue.items.clear()
+        queue.close()
