@@ -389,21 +389,27 @@ def _state_reporter(
 
 @dataclass(slots=True)
 class _Tally:
-    """The feed counters of one runner since start: its finished sessions' plus the current's."""
+    """The feed counters of one runner since start: its finished sessions' plus the open
+    ones' (at most two: a replacement syncing beside the connection it replaces, so when a
+    third starts the oldest has ended)."""
 
     done: dict[str, int] = field(default_factory=dict)
-    session: FeedSession | None = None
+    sessions: list[FeedSession] = field(default_factory=list)
 
     COUNTERS = ("frames", "resyncs", "malformed")
 
     def start(self, session: FeedSession) -> None:
-        for key, value in self.counts().items():
-            self.done[key] = value
-        self.session = session
+        if len(self.sessions) == 2:
+            ended = self.sessions.pop(0)
+            for key in self.COUNTERS:
+                self.done[key] = self.done.get(key, 0) + getattr(ended.stats, key)
+        self.sessions.append(session)
 
     def counts(self) -> dict[str, int]:
-        st = self.session.stats if self.session is not None else None
-        return {k: self.done.get(k, 0) + (getattr(st, k) if st else 0) for k in self.COUNTERS}
+        return {
+            k: self.done.get(k, 0) + sum(getattr(s.stats, k) for s in self.sessions)
+            for k in self.COUNTERS
+        }
 
 
 @dataclass(frozen=True, slots=True)

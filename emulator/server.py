@@ -76,6 +76,12 @@ class EmulatorConfig:
     ping_interval_s: float | None = 20.0
     """WebSocket pings the venue sends on every connection (Binance: every 20 s); None: none.
     A ping unanswered for as long closes the connection."""
+    connection_lifetime_s: float | None = None
+    """Close every connection this long after it opens (code 1001), like Binance's 24 h
+    limit; None: connections live until a fault or the client ends them."""
+    shutdown_notice_s: float | None = None
+    """Send the venue's shutdown notice this long before that close (Binance
+    ``serverShutdown``, OKX ``notice`` 64008; venues without one send nothing); None: none."""
     faults: tuple[FaultSpec, ...] = ()
     max_queued: int = 10_000
     """Frames queued for one connection before the emulator drops it as too slow."""
@@ -393,6 +399,7 @@ class Emulator:
         vs.conns[cid] = conn
         pending, vs.pending = vs.pending, []
         writer = asyncio.create_task(self._write(conn), name=f"emulator-{vs.venue.name}-{cid}")
+        timers = self._planned_close(vs, conn)
         try:
             self._put(vs, conn, session.opened(self.model.now_ns))
             for fault, params in pending:
@@ -403,10 +410,29 @@ class Emulator:
         except ConnectionClosed:
             pass  # the client went away: nothing to answer
         finally:
+            for timer in timers:
+                timer.cancel()
             del vs.conns[cid]
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+
+    def _planned_close(self, vs: _VenueServer, conn: _Conn) -> list[asyncio.TimerHandle]:
+        """Schedule the connection's close at its lifetime, and the notice before it."""
+        life = self.config.connection_lifetime_s
+        if life is None:
+            return []
+        loop = asyncio.get_running_loop()
+        cut = {"code": 1001, "reason": "connection lifetime reached"}
+        timers = [loop.call_later(life, self._apply, vs, conn, "disconnect", cut)]
+        notice = self.config.shutdown_notice_s
+        if notice is not None:
+
+            def announce() -> None:
+                self._put(vs, conn, conn.session.shutdown_notice(self.model.now_ns))
+
+            timers.append(loop.call_later(max(0.0, life - notice), announce))
+        return timers
 
     async def _write(self, conn: _Conn) -> None:
         loop = asyncio.get_running_loop()

@@ -184,6 +184,14 @@ class Ignored:
     what: str
 
 
+@dataclass(slots=True)
+class PlannedClose:
+    """The venue announced that it will close this connection soon (a server shutdown, a
+    service upgrade): open the replacement now, while this one still delivers."""
+
+    reason: str
+
+
 Event: TypeAlias = (
     BookSnapshot
     | BookDelta
@@ -194,6 +202,7 @@ Event: TypeAlias = (
     | ConnectionSeq
     | Malformed
     | Ignored
+    | PlannedClose
 )
 
 
@@ -279,6 +288,9 @@ class Codec:
     the venue documents no such limit. The session resyncs within it, else reconnects."""
     rest_limits: ClassVar[RestLimits | None] = None
     """The venue's REST budget and snapshot weights (REST-snapshot venues)."""
+    max_connection_s: ClassVar[float | None] = None
+    """How long the venue keeps one connection open before it closes it (Binance: 24 h);
+    None if it documents no limit. The runner replaces a connection before this."""
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         self.symbols: tuple[str, ...] = tuple(symbols)

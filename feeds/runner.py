@@ -9,6 +9,10 @@ loop or other symbols; a failed fetch is reported to the session and retried wit
 Every snapshot request waits for room in the venue's :class:`~feeds.budget.RequestBudget`
 (one per venue, shared by all its runners): a 429/418 stops the whole venue for its
 ``Retry-After``, and the venue's used-weight header corrects the estimate.
+A close the venue plans (its notice, or the codec's ``max_connection_s``) is make-before-break
+(:mod:`feeds.handover`): the runner opens a replacement, and once every book of it is live it
+switches the listeners over and closes the old connection without reporting it; a
+replacement not live within ``replace_sync_s`` is dropped and the old one serves on.
 Every task is owned by an :class:`asyncio.TaskGroup`; cancelling :meth:`Runner.run` closes
 the connection and returns cleanly. With a recorder, every open/out/in/close/rest (and ctl:
 WebSocket pings and pongs) is written as capture v1 with ``t`` from the injected clock
@@ -35,6 +39,7 @@ import httpx
 from feeds.backoff import Backoff
 from feeds.budget import RequestBudget, retry_after, used_weight
 from feeds.capture import CaptureWriter, Direction, Record
+from feeds.handover import Feed, ReplacePlan, Tap
 from feeds.protocol import Codec, RestRequest, SnapshotSource
 from feeds.session import (
     Action,
@@ -43,6 +48,7 @@ from feeds.session import (
     FetchSnapshot,
     Ping,
     Reconnect,
+    Replace,
     Send,
     StateCallback,
 )
@@ -94,28 +100,46 @@ class RunnerStats:
     """What the runner did, across all its connections."""
 
     connects: int = 0
-    """Connections opened."""
+    """Connections opened (replacements are counted apart: ``replacements``)."""
     refused: int = 0
-    """Connection attempts that failed."""
+    """Connection attempts that failed (replacements: ``replace_failures``)."""
     snapshot_fetches: int = 0
     """REST snapshots received and handed to the session."""
     snapshot_failures: int = 0
     """REST snapshot requests that failed (HTTP error, timeout, transport error)."""
+    replacements: int = 0
+    """Replacements started before a planned close (a notice, or the connection's lifetime)."""
+    handovers: int = 0
+    """Replacements that took the books over."""
+    replace_failures: int = 0
+    """Replacements that failed to connect or were not live within ``replace_sync_s`` (the
+    old connection served on)."""
     backoff_s: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     """The reconnect delays waited, in order (the last 64)."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Live:
     """The state of one open connection (one session)."""
 
     conn: Connection
-    session: FeedSession
     tasks: asyncio.TaskGroup
     stop: asyncio.Future[str]
     fetch_slots: asyncio.Semaphore
+    plan: ReplacePlan
+    forward: bool
+    """Whether its states reach ``on_state`` (the current connection, not a replacement
+    still syncing)."""
+    session: FeedSession = field(init=False)
+    taps: dict[str, Tap] = field(default_factory=dict)
     fetches: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     loops: list[asyncio.Task[None]] = field(default_factory=list)
+    successor: _Live | None = None
+    """The connection that replaced this one (it then closes quietly)."""
+    closed: bool = False
+    recording: bool = True
+    """Whether its records reach the capture: while a replacement (written under the same
+    connection number) syncs, the old connection's are not."""
 
     def finish(self, reason: str) -> None:
         if not self.stop.done():
@@ -124,6 +148,10 @@ class _Live:
     def cancel_all(self) -> None:
         for task in (*self.loops, *self.fetches.values()):
             task.cancel()
+
+    def usable(self) -> bool:
+        """Every book of this connection is live."""
+        return all(tap.usable for tap in self.taps.values())
 
 
 class Runner:
@@ -138,6 +166,8 @@ class Runner:
     tests. ``conn`` is the connection number written into capture records. ``budget`` is the
     venue's REST request budget, shared by every runner of the venue (default: a new one from
     the codec's :attr:`~feeds.protocol.Codec.rest_limits`, for this runner alone).
+    ``replace_margin_s`` before the codec's planned connection lifetime, or at the venue's
+    notice, a replacement is opened; it must be live within ``replace_sync_s``.
     """
 
     def __init__(
@@ -163,6 +193,8 @@ class Runner:
         rest_timeout_s: float = 10.0,
         max_concurrent_fetches: int = 4,
         budget: RequestBudget | None = None,
+        replace_margin_s: float = 300.0,
+        replace_sync_s: float = 60.0,
     ) -> None:
         self.codec_factory = codec_factory
         self.symbols = tuple(symbols)
@@ -192,61 +224,161 @@ class Runner:
         self.healthy_after_ns = int(healthy_after_s * 1e9)
         self.rest_timeout_s = rest_timeout_s
         self.max_concurrent_fetches = max_concurrent_fetches
+        self.replace_margin_s = replace_margin_s
+        self.replace_sync_ns = int(replace_sync_s * 1e9)
+        self._replacing = False
+        self._feeds: dict[str, Feed] = {}
         self.stats = RunnerStats()
         self.session: FeedSession | None = None
         """The session of the current (or last) connection."""
 
     async def run(self) -> None:
         """Connect, serve, reconnect with backoff; forever, until cancelled."""
-        while True:
-            self.on_state("connecting", None, self.clock())
-            try:
-                conn = await self._connect(self.ws_url, self.max_frame_bytes)
-            except ConnectFailed as exc:
-                self.stats.refused += 1
-                log.warning("%s: %s: %s", self.venue, self.ws_url, exc.reason)
-                self.on_state("down", exc.reason, self.clock())
-            else:
-                self.stats.connects += 1
-                if await self._serve(conn) >= self.healthy_after_ns:
-                    self.backoff.reset()
-            delay = self.backoff.next()
-            self.stats.backoff_s.append(delay)
-            await self._sleep(delay)
+        async with asyncio.TaskGroup() as tasks:
+            while True:
+                self.on_state("connecting", None, self.clock())
+                try:
+                    conn = await self._connect(self.ws_url, self.max_frame_bytes)
+                except ConnectFailed as exc:
+                    self.stats.refused += 1
+                    log.warning("%s: %s: %s", self.venue, self.ws_url, exc.reason)
+                    self.on_state("down", exc.reason, self.clock())
+                else:
+                    self.stats.connects += 1
+                    if await self._serve(tasks, conn) >= self.healthy_after_ns:
+                        self.backoff.reset()
+                delay = self.backoff.next()
+                self.stats.backoff_s.append(delay)
+                await self._sleep(delay)
 
-    async def _serve(self, conn: Connection) -> int:
-        """Serve one open connection until it ends; returns how long it lived (ns)."""
-        opened_ns = self.clock()
-        self._record("open", self.ws_url, "", opened_ns, self.symbols)
-        session = self.options.new_session(
-            self.codec_factory(self.symbols), self.listener_for, self.on_state, self.rest_url
-        )
-        self.session = session
-        reason = "stopped"
+    async def _serve(self, tasks: asyncio.TaskGroup, conn: Connection) -> int:
+        """Serve one open connection and the ones that replace it, until the last one ends;
+        returns how long they lived (ns)."""
+        live = await self._open(tasks, conn, forward=True)
+        opened_ns = live.plan.opened_ns
         try:
-            async with asyncio.TaskGroup() as tasks:
-                live = _Live(
-                    conn,
-                    session,
-                    tasks,
-                    asyncio.get_running_loop().create_future(),
-                    asyncio.Semaphore(self.max_concurrent_fetches),
-                )
-                await self._execute(live, session.opened(opened_ns))
-                live.loops.append(tasks.create_task(self._read_loop(live)))
-                live.loops.append(tasks.create_task(self._tick_loop(live)))
+            while True:
                 reason = await live.stop
-                live.cancel_all()
+                successor = live.successor
+                await self._close(live, reason, quiet=successor is not None)
+                if successor is None:
+                    return self.clock() - opened_ns
+                live = successor
         finally:
-            await conn.close()
+            if not live.closed:  # cancelled: run() is stopping
+                await self._close(live, "stopped", quiet=False)
+
+    async def _open(self, tasks: asyncio.TaskGroup, conn: Connection, forward: bool) -> _Live:
+        """Start serving ``conn`` with a fresh session; ``forward``: it is the current
+        connection (else a replacement, heard by nobody until :meth:`_switch`)."""
+        opened_ns = self.clock()
+        codec = self.codec_factory(self.symbols)
+        live = _Live(
+            conn,
+            tasks,
+            asyncio.get_running_loop().create_future(),
+            asyncio.Semaphore(self.max_concurrent_fetches),
+            ReplacePlan(opened_ns, codec.max_connection_s, self.replace_margin_s),
+            forward,
+        )
+        self._record(live, "open", self.ws_url, "", opened_ns, self.symbols)
+
+        def tap(symbol: str) -> Tap:
+            feed = self._feeds.get(symbol)
+            if feed is None:
+                feed = self._feeds[symbol] = Feed(self.listener_for(symbol))
+            live.taps[symbol] = feed.tap(own=live.forward)
+            return live.taps[symbol]
+
+        def on_state(state: str, reason: str | None, ts_ns: int) -> None:
+            if live.forward:
+                self.on_state(state, reason, ts_ns)
+
+        live.session = self.options.new_session(codec, tap, on_state, self.rest_url)
+        if forward:
+            self.session = live.session
+        await self._execute(live, live.session.opened(opened_ns))
+        live.loops.append(tasks.create_task(self._read_loop(live)))
+        live.loops.append(tasks.create_task(self._tick_loop(live)))
+        return live
+
+    async def _close(self, live: _Live, reason: str, quiet: bool) -> None:
+        """Close one connection; ``quiet``: replaced (its books were handed over: its close
+        reaches no listener, and the venue is not down)."""
+        live.closed = True
+        live.finish(reason)
+        live.cancel_all()
+        try:
+            await live.conn.close()
+        finally:
             closed_ns = self.clock()
-            session.closed(closed_ns)
-            self._record("close", self.ws_url, "", closed_ns)
+            live.session.closed(closed_ns)
+            self._record(live, "close", self.ws_url, "", closed_ns)
             if self.recorder is not None:
                 self.recorder.flush()
             log.info("%s: connection %d down: %s", self.venue, self.conn, reason)
-            self.on_state("down", reason, closed_ns)
-        return closed_ns - opened_ns
+            if not quiet:
+                self.on_state("down", reason, closed_ns)
+
+    def _consider_replacing(self, live: _Live, now: int) -> None:
+        """Start replacing the current connection when its plan says so (one at a time)."""
+        if not live.forward or live.stop.done() or self._replacing:
+            return
+        reason = live.plan.due(now)
+        if reason is not None:
+            self._replacing = True
+            live.tasks.create_task(self._replace(live, reason))
+
+    async def _replace(self, old: _Live, reason: str) -> None:
+        """Open a replacement of ``old``, wait until every book of it is live, then switch
+        the books over; ``old`` then closes quietly. A replacement that cannot connect, drops,
+        or is not live within ``replace_sync_s`` of the start is closed: ``old`` serves until
+        it ends."""
+        log.info("%s: connection %d: replacing it (%s)", self.venue, self.conn, reason)
+        self.stats.replacements += 1
+        new: _Live | None = None
+        deadline = self.clock() + self.replace_sync_ns
+        try:
+            try:
+                conn = await self._connect(self.ws_url, self.max_frame_bytes)
+            except ConnectFailed as exc:
+                failure = exc.reason
+            else:
+                old.recording = False  # a capture replays one session per connection number
+                new = await self._open(old.tasks, conn, forward=False)
+                while not (new.usable() or new.stop.done() or old.stop.done()):
+                    if self.clock() >= deadline:
+                        break
+                    await asyncio.sleep(self.tick_interval_s)
+                if new.usable() and not new.stop.done() and not old.stop.done():
+                    self._switch(old, new)
+                    return
+                failure = "not live in time" if not new.stop.done() else new.stop.result()
+            self.stats.replace_failures += 1
+            log.warning(
+                "%s: replacement failed (%s), keeping the old connection", self.venue, failure
+            )
+        finally:
+            self._replacing = False
+            if new is not None and not new.forward:
+                await self._close(new, "replacement failed", quiet=True)
+                if not old.closed:  # the capture goes on with the old connection, anew
+                    old.recording = True
+                    self._record(old, "open", self.ws_url, "", self.clock(), self.symbols)
+
+    def _switch(self, old: _Live, new: _Live) -> None:
+        """Hand every book from ``old`` to ``new`` at once: the listeners hear ``new`` from
+        now on, and ``old`` ends as replaced."""
+        now = self.clock()
+        new.forward = True
+        old.forward = False
+        for tap in new.taps.values():
+            tap.take(now)
+        self.session = new.session
+        old.successor = new
+        old.finish("replaced")
+        self.stats.handovers += 1
+        log.info("%s: connection %d handed over", self.venue, self.conn)
 
     async def _read_loop(self, live: _Live) -> None:
         recv, frame, clock, stop = live.conn.recv, live.session.frame, self.clock, live.stop
@@ -258,7 +390,7 @@ class Runner:
                 return
             now = clock()
             if self.recorder is not None:
-                self._record("in", self.ws_url, data, now)
+                self._record(live, "in", self.ws_url, data, now)
             actions = frame(data, now)
             if actions:  # most frames produce none: no coroutine to create and await
                 await self._execute(live, actions)
@@ -274,17 +406,18 @@ class Runner:
             if conn.control_frames != control:
                 count, control = conn.control_frames - control, conn.control_frames
                 session.alive(now, count)
-                self._record("ctl", self.ws_url, str(count), now)
+                self._record(live, "ctl", self.ws_url, str(count), now)
             if self.recorder is not None:
                 self.recorder.tick()  # a killed recorder loses at most its last second
             await self._execute(live, session.tick(now))
+            self._consider_replacing(live, now)
 
     async def _execute(self, live: _Live, actions: Iterable[Action]) -> None:
         for action in actions:
             if live.stop.done():
                 return
             if isinstance(action, Send):
-                self._record("out", self.ws_url, action.frame, self.clock())
+                self._record(live, "out", self.ws_url, action.frame, self.clock())
                 try:
                     await live.conn.send(action.frame)
                 except TransportClosed as exc:
@@ -302,6 +435,9 @@ class Runner:
                 live.fetches[symbol] = live.tasks.create_task(self._fetch(live, action.request))
             elif isinstance(action, Reconnect):
                 live.finish(action.reason)
+            elif isinstance(action, Replace):
+                live.plan.noticed(action.reason)
+                self._consider_replacing(live, self.clock())
 
     async def _fetch(self, live: _Live, request: RestRequest) -> None:
         """Fetch one symbol's snapshot until it arrives; failures go to the session and are
@@ -312,7 +448,7 @@ class Runner:
             now = self.clock()
             if body is not None:
                 self.stats.snapshot_fetches += 1
-                self._record("rest", request.url, _text_or_bytes(body), now)
+                self._record(live, "rest", request.url, _text_or_bytes(body), now)
                 await self._execute(live, live.session.snapshot(request.symbol, body, now))
                 return
             self.stats.snapshot_failures += 1
@@ -356,13 +492,14 @@ class Runner:
 
     def _record(
         self,
+        live: _Live,
         direction: Direction,
         url: str,
         data: Frame,
         t: int,
         symbols: tuple[str, ...] | None = None,
     ) -> None:
-        if self.recorder is not None:
+        if self.recorder is not None and live.recording:
             self.recorder.write(Record(t, self.venue, direction, url, data, self.conn, symbols))
 
 

@@ -55,6 +55,7 @@ from feeds.protocol import (
     Level,
     Malformed,
     ParseError,
+    PlannedClose,
     Reply,
     RestRequest,
     SeqRule,
@@ -114,7 +115,15 @@ class Reconnect:
     reason: str
 
 
-Action: TypeAlias = Send | FetchSnapshot | Ping | Reconnect
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """The venue will close this connection soon (``reason``: its notice): open a replacement
+    while this one keeps delivering."""
+
+    reason: str
+
+
+Action: TypeAlias = Send | FetchSnapshot | Ping | Reconnect | Replace
 StateCallback = Callable[[str, str | None, int], None]
 """``on_state(state, reason, ts_ns)`` with state in syncing / live / resyncing / stale."""
 
@@ -162,6 +171,8 @@ class SessionStats:
     ignored: int = 0
     """Parts of frames of a kind the codec does not know (a new event type...), skipped."""
     snapshot_failures: int = 0
+    notices: int = 0
+    """Notices that the venue will close the connection soon (:class:`Replace`)."""
     old_snapshots: int = 0
     """REST snapshots older than the first buffered event (fetched again)."""
     last_frame_ns: int = 0
@@ -337,6 +348,10 @@ class FeedSession:
                     sym = symbols.get(lost)
                     if sym is not None:
                         self._resync(sym, "desynced", now_ns)
+            elif isinstance(ev, PlannedClose):
+                stats.notices += 1
+                log.info("%s: the venue will close the connection: %s", self.codec.venue, ev)
+                actions.append(Replace(ev.reason))
             elif isinstance(ev, Ignored):
                 stats.ignored += 1
                 log.debug("%s: skipped %s", self.codec.venue, ev.what)

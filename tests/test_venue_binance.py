@@ -24,6 +24,7 @@ from feeds.protocol import (
     BookSnapshot,
     Event,
     ParseError,
+    PlannedClose,
     RestRequest,
     SeqRule,
     SnapshotSource,
@@ -258,6 +259,17 @@ def test_control_frames() -> None:
     ticker = '{"u":400900217,"s":"BTCUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"}'
     assert codec.parse(ticker) == []
     assert codec.parse('{"e":"aggTrade","E":1,"s":"BTCUSDT"}') == []
+
+
+def test_server_shutdown_is_a_planned_close() -> None:
+    """The documented shape (websocket-api/connection-events) and the bare event; Binance
+    closes every connection after 24 h (web-socket-streams)."""
+    codec = Binance(["BTC/USDT"])
+    shutdown = PlannedClose("serverShutdown")
+    assert codec.parse('{"event":{"e":"serverShutdown","E":1770123456789}}') == [shutdown]
+    assert codec.parse(b'{"e":"serverShutdown","E":1770123456789}') == [shutdown]
+    assert Binance.max_connection_s == 86400.0
+    assert BinanceUS.max_connection_s == 86400.0
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from feeds.protocol import (
     ChecksumRule,
     Heartbeat,
     ParseError,
+    PlannedClose,
     SeqRule,
     SnapshotSource,
     Subscribed,
@@ -260,10 +261,15 @@ def test_control_frames() -> None:
         '{"event":"error","code":"60012","msg":"Invalid request: {\\"op\\": \\"subscribe\\"}",'
         '"connId":"a4d3ae55"}'
     ) == [VenueError('error 60012: Invalid request: {"op": "subscribe"}')]
+    # a service upgrade will close the connection: the runner replaces it beforehand
+    # (https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection)
     assert codec.parse(
         '{"event":"notice","code":"64008","msg":"The connection will soon be closed for a '
         'service upgrade.","connId":"a4d3ae55"}'
-    ) == [VenueError("notice 64008: The connection will soon be closed for a service upgrade.")]
+    ) == [PlannedClose("notice 64008")]
+    assert codec.parse('{"event":"notice","code":"64009","msg":"Something else."}') == [
+        VenueError("notice 64009: Something else.")
+    ]
     assert codec.parse('{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[]}') == []
 
 

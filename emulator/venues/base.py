@@ -53,6 +53,11 @@ class Session:
         """Frames sent once a second (venue heartbeats)."""
         return []
 
+    def shutdown_notice(self, now_ns: int) -> list[Out]:
+        """The frames announcing that the venue will close this connection soon (none for
+        a venue that sends no such notice)."""
+        return []
+
     def overlap(self, count: int) -> None:
         """Make the next ``count`` book events of each symbol also cover the previous event's
         update ids (only venues with :attr:`Venue.has_ranges`)."""

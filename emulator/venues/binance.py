@@ -145,6 +145,11 @@ class BinanceSession(Session):
         error = {"code": 2, "msg": f"Invalid request: unknown method {str(method)[:40]!r}"}
         return [Out(orjson.dumps({"error": error, "id": rid}).decode())]
 
+    def shutdown_notice(self, now_ns: int) -> list[Out]:
+        # https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/connection-events
+        event = {"event": {"e": "serverShutdown", "E": now_ns // 1_000_000}}
+        return [Out(orjson.dumps(event).decode())]
+
     def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
         out: list[Out] = []
         overlapped = False

@@ -135,6 +135,16 @@ class OkxSession(Session):
         arg = {"channel": "books", "instId": self.venue.venue_symbol(symbol)}
         return Out(orjson.dumps({"arg": arg, "action": action, "data": [data]}).decode(), True)
 
+    def shutdown_notice(self, now_ns: int) -> list[Out]:
+        # https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection
+        notice = {
+            "event": "notice",
+            "code": "64008",
+            "msg": "The connection will soon be closed for a service upgrade. Please reconnect.",
+            "connId": self.conn_id,
+        }
+        return [Out(orjson.dumps(notice).decode())]
+
     def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
         out: list[Out] = []
         for symbol in sorted(self.subscribed):

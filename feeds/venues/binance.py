@@ -25,6 +25,7 @@ from feeds.protocol import (
     Integrity,
     Level,
     ParseError,
+    PlannedClose,
     RestLimits,
     RestRequest,
     SeqRule,
@@ -49,6 +50,12 @@ class Binance(Codec):
     # information")
     ping_interval_s = None
     max_symbols_per_connection = 100
+    # "A single connection to stream.binance.com is only valid for 24 hours" and "a
+    # serverShutdown event will be sent when the server is about to shutdown"
+    # (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams; the event's
+    # shape {"event": {"e": "serverShutdown", "E": ms}} is on
+    # https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/connection-events).
+    max_connection_s = 24 * 3600.0
     # GET /api/v3/depth: limit 1-100 weight 5, 101-500 25, 501-1000 50, 1001-5000 250 (any
     # limit up to 5000); REQUEST_WEIGHT 6000 per minute per IP, used weight reported in
     # X-MBX-USED-WEIGHT-1M (https://developers.binance.com/docs/binance-spot-api-docs/rest-api
@@ -123,6 +130,11 @@ class Binance(Codec):
         event = obj.get("e")
         if event == "depthUpdate":
             return [self._delta(obj)]
+        wrapped = obj.get("event")
+        if event == "serverShutdown" or (
+            isinstance(wrapped, dict) and wrapped.get("e") == "serverShutdown"
+        ):
+            return [PlannedClose("serverShutdown")]
         if isinstance(event, str) or {"u", "s", "b", "a", "B", "A"} <= obj.keys():
             return []  # another event type, or a raw bookTicker (the only one without "e")
         if "result" in obj and "id" in obj:

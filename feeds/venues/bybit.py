@@ -47,6 +47,9 @@ class Bybit(Codec):
     # Bybit drops connections without an application heartbeat; its docs recommend
     # {"op":"ping"} every 20 s (https://bybit-exchange.github.io/docs/v5/ws/connect).
     ping_interval_s = 20.0
+    # No documented connection lifetime and no close notice on the public streams
+    # (https://bybit-exchange.github.io/docs/v5/ws/connect): a close reconnects as usual.
+    max_connection_s = None
     default_depth: ClassVar[int] = 50
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:

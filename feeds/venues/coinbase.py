@@ -67,6 +67,9 @@ class Coinbase(Codec):
     # subscription open; without it most channels close after 60-90 s of silence
     # (websocket-channels page above, "Heartbeats Channel").
     ping_interval_s = None
+    # No documented connection lifetime and no close notice on the market-data feed
+    # (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/guides/websocket).
+    max_connection_s = None
     # One lost message resyncs every product of its connection: keep connections small.
     max_symbols_per_connection = 10
 

@@ -94,6 +94,10 @@ class Kraken(Codec):
     # {"method":"ping"} (answered by {"method":"pong",...}) also proves the path both ways
     # (https://docs.kraken.com/api/docs/websocket-v2/ping).
     ping_interval_s = 30.0
+    # No documented connection lifetime; the status channel's "maintenance" is about the
+    # trading engine, not this connection
+    # (https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/status).
+    max_connection_s = None
     default_depth: ClassVar[int] = 25
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:

@@ -26,6 +26,7 @@ from feeds.protocol import (
     Integrity,
     Level,
     ParseError,
+    PlannedClose,
     SeqRule,
     SnapshotSource,
     Subscribed,
@@ -62,6 +63,8 @@ class Okx(Codec):
     # limited to 480 times per hour" (https://www.okx.com/docs-v5/en/#overview-websocket-connect):
     # a resync by unsubscribe + subscribe spends two; the session reconnects when it cannot.
     requests_per_hour = 480
+    # No documented connection lifetime; a service upgrade is announced by a notice (below).
+    max_connection_s = None
 
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USDT`` -> ``BTC-USDT`` (spot). Derivatives use ccxt's unified form:
@@ -105,6 +108,10 @@ class Okx(Codec):
             # {"event":"subscribe","arg":{...}}, {"event":"error","code":"60012","msg":...};
             # "notice" warns of a service upgrade that will close the connection
             # (https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection).
+            if event == "notice" and obj.get("code") == "64008":
+                # "The connection will soon be closed for a service upgrade", sent 30 s before
+                # (60 s on /ws/v5/business, https://www.okx.com/docs-v5/log_en/).
+                return [PlannedClose("notice 64008")]
             if event in ("error", "notice"):
                 message = f"{event} {obj.get('code')}: {str(obj.get('msg'))[:200]}"
                 known = self._canonical.get(inst) if isinstance(inst, str) else None
