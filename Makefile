@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fuzz bench setup clean
+.PHONY: run test lint fuzz soak bench setup clean
 
 # feeds/_book.c is compiled by the install: editing it reinstalls.
 $(STAMP): pyproject.toml feeds/_book.c
@@ -33,6 +33,11 @@ test: lint
 # least 10,000 cases each: a dedicated run, not part of `make test`.
 fuzz: $(STAMP)
 	ARBSCAN_FUZZ_CASES=10000 $(VENV)/bin/pytest -q -k fuzz
+
+# The emulated scan for 10 minutes with a fault every 30 s, RSS sampled every 10 s: a table
+# and a verdict (not part of `make test`; `make soak ARGS=--minutes=1` for a short one).
+soak: $(STAMP)
+	$(PY) -m benchmarks.soak $(ARGS)
 
 # The peers (cryptofeed, ccxt.pro) go into their own environment, never into .venv.
 BENCH_VENV  := .bench-venv

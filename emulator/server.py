@@ -281,7 +281,8 @@ class Emulator:
         send nothing and read nothing, so not even a WebSocket ping is answered: a black
         hole; reading resumes after ``seconds``), ``slow`` (delay_s per
         frame for seconds=inf), ``crossed`` (symbol=all, steps=1: a bid above the best ask,
-        venue-wide), ``rest_error`` (status=429, count=1), ``rest_timeout`` (delay_s=30,
+        venue-wide), ``rest_error`` (status=429, count=1,
+        retry_after: a ``Retry-After`` header of that many seconds), ``rest_timeout`` (delay_s=30,
         count=1: REST answers late).
         """
         self._inject(venue, fault, conn, params)
@@ -398,7 +399,9 @@ class Emulator:
                 await asyncio.sleep(_num(params.get("delay_s", 30.0)))
             else:
                 status = int(_num(params.get("status", 429)))
-                return _json(connection, status, '{"code":-1003,"msg":"Too many requests."}')
+                wait = params.get("retry_after")
+                extra = {} if wait is None else {"Retry-After": str(wait)}
+                return _json(connection, status, '{"code":-1003,"msg":"Too many requests."}', extra)
         query = dict(parse_qsl(url.query))
         headers: dict[str, str] = {}
         if vs.limiter is not None:

@@ -198,10 +198,12 @@ class _Symbol:
     buffer: list[BookDelta] = field(default_factory=list)  # before the REST snapshot; bounded
     updated_ns: int = 0
     refetch_at: int | None = None
+    fresh: bool = False  # the current input (re)seeded the book from a snapshot
+    held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
     requested: bool = False  # a REST snapshot was asked for since the last reset
 
     def reset(self) -> None:
-        self.synced = False
+        self.synced = self.fresh = self.held = False
         self.requested = False
         self.seq = SeqState()
         self.buffer.clear()
@@ -456,7 +458,7 @@ class FeedSession:
 
     def _snapshot(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
         sym.reset()
-        sym.synced = True
+        sym.synced = sym.fresh = True
         sym.refetch_at = None
         sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
         self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
@@ -529,14 +531,23 @@ class FeedSession:
         book. Returns the actions collected."""
         touched = self._touched
         for sym in touched:
-            if sym.synced and sym.book.crossed():
-                self.stats.crossed += 1
-                log.info("%s: %s crossed book", self.codec.venue, sym.symbol)
+            fresh, sym.fresh = sym.fresh, False
+            if not (sym.synced and sym.book.crossed()):
+                if sym.held:
+                    sym.held, self._sync_lost = False, True  # uncrossed: usable below
+                continue
+            if sym.held:
+                continue
+            self.stats.crossed += 1
+            log.info("%s: %s crossed book", self.codec.venue, sym.symbol)
+            if fresh:  # the venue's own book: a new snapshot would be the same one
+                self._hold(sym, now_ns)
+            else:
                 self._resync(sym, "crossed_book", now_ns)
         if self._sync_lost or self._state != "live":  # else _update_state has nothing to do
             self._update_state(now_ns)
         for sym, changed in touched.items():
-            if not sym.synced:
+            if not sym.synced or sym.held:
                 continue
             if not sym.usable:
                 sym.usable = True
@@ -579,6 +590,17 @@ class FeedSession:
                 return
             actions += [Send(f) for f in frames]
 
+    def _hold(self, sym: _Symbol, now_ns: int) -> None:
+        """A book crossed straight from its snapshot is the venue's own state: resyncing
+        would fetch the same book again, as fast as the round trip allows. It stays synced
+        (its updates keep applying) but unusable until an update uncrosses it."""
+        sym.held = True
+        self._reason = "crossed_book"
+        self._sync_lost = True
+        if sym.usable:
+            sym.usable = False
+            sym.listener.on_usable(False, "crossed_book", now_ns)
+
     def _fetch(self, sym: _Symbol) -> FetchSnapshot:
         sym.requested = True
         return FetchSnapshot(self.codec.snapshot_request(sym.symbol, self._rest_base, self._top_n))
@@ -598,7 +620,7 @@ class FeedSession:
         if self._done or (self._state == "live" and not self._sync_lost):
             return
         self._sync_lost = False
-        if all(s.synced for s in self._symbols.values()):
+        if all(s.synced and not s.held for s in self._symbols.values()):
             self._was_live = True
             self._set_state("live", None, now_ns)
         elif self._was_live:

@@ -249,11 +249,13 @@ async def test_crossed_book_for_one_step() -> None:
 async def test_rest_errors_and_timeouts_then_recovery() -> None:
     async with running() as emu, httpx.AsyncClient(timeout=0.2) as http:
         url = emu.rest_url("binance") + "/api/v3/depth?symbol=BTCUSDT&limit=5"
-        emu.inject("binance", "rest_error", status=429)
+        emu.inject("binance", "rest_error", status=429, retry_after=3)
         emu.inject("binance", "rest_error", status=500)
         emu.inject("binance", "rest_timeout", delay_s=0.5)
-        assert (await http.get(url)).status_code == 429
-        assert (await http.get(url)).status_code == 500
+        limited = await http.get(url)
+        assert (limited.status_code, limited.headers["retry-after"]) == (429, "3")
+        failed = await http.get(url)
+        assert (failed.status_code, failed.headers.get("retry-after")) == (500, None)
         with pytest.raises(httpx.TimeoutException):
             await http.get(url)
         assert (await http.get(url)).status_code == 200

@@ -431,6 +431,50 @@ def test_crossed_book_resyncs_in_band() -> None:
     assert s.books[BTC].bid_count == 0
 
 
+def last_state(log: Log) -> tuple[object, ...]:
+    return log.states[-1]
+
+
+def test_a_crossed_snapshot_is_held_until_an_update_uncrosses_it_in_band() -> None:
+    # The resync's snapshot is crossed too: the venue's own book is crossed. Asking again
+    # would fetch the same book, as fast as the round trip allows: hold it unusable instead.
+    s, log = live_in_band(make_codec(SeqRule.NONE))
+    assert s.frame(delta("BTCUSD", [["101", "1"]], []), T0 + S) == [UNSUB_BTC, SUB_BTC]
+    crossed = snap("BTCUSD", [["102", "1"], ["100", "1"]], [["101", "1"]])
+    assert s.frame(crossed, T0 + 2 * S) == []
+    assert s.frame(delta("BTCUSD", [["101.5", "1"]], []), T0 + 3 * S) == []
+    assert log.take() == [usable(BTC, False, "crossed_book", T0 + S)]
+    assert last_state(log) == ("resyncing", "crossed_book", T0 + S)
+    # the venue deletes the crossing bids: the book is usable again, nothing was refetched
+    assert s.frame(delta("BTCUSD", [["102", "0"], ["101.5", "0"]], []), T0 + 4 * S) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 4 * S),
+        book(BTC, [100.0], [1.0], [101.0], [1.0], T0 + 4 * S),
+    ]
+    assert last_state(log) == ("live", None, T0 + 4 * S)
+    assert (s.stats.crossed, s.stats.resyncs) == (2, 1)
+    # crossed again by an update: a resync, as before
+    assert s.frame(delta("BTCUSD", [["101", "1"]], []), T0 + 5 * S) == [UNSUB_BTC, SUB_BTC]
+
+
+def test_a_crossed_rest_snapshot_is_held_not_refetched() -> None:
+    s, log = rest_session(SeqRule.RANGE)
+    s.snapshot(ETH, body([["10", "1"]], [["11", "1"]], seq=3), T0)
+    assert s.snapshot(BTC, body([["102", "1"]], [["101", "1"]], seq=10), T0 + S) == []
+    kw = {"first": 11, "last": 11}
+    assert s.frame(delta("BTCUSD", [["101.5", "1"]], [], **kw), T0 + 2 * S) == []
+    assert log.take() == [usable(ETH, True, None, T0), book(ETH, [10.0], [1.0], [11.0], [1.0], T0)]
+    assert last_state(log) == ("syncing", None, T0)  # never live with a crossed book
+    kw = {"first": 12, "last": 12}
+    assert s.frame(delta("BTCUSD", [["102", "0"], ["101.5", "0"]], [], **kw), T0 + 3 * S) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 3 * S),
+        book(BTC, [], [], [101.0], [1.0], T0 + 3 * S),
+    ]
+    assert last_state(log) == ("live", None, T0 + 3 * S)
+    assert (s.stats.crossed, s.stats.resyncs) == (1, 0)
+
+
 def test_resync_without_unsubscribe_reconnects() -> None:
     s, log = live_in_band(make_codec(SeqRule.COUNTER, unsubscribe=False))
     assert s.frame(delta("BTCUSD", [], [], last=99), T0 + S) == [Reconnect("desynced")]

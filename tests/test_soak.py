@@ -1,0 +1,79 @@
+"""The soak's own logic (benchmarks/soak.py), without running it: the fault rotation and how
+the event stream is read. ``make soak`` runs the real thing."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from benchmarks import soak
+from emulator import Emulator, EmulatorConfig, MarketConfig
+from emulator.server import FAULTS
+from feeds.venues import VENUES
+
+
+def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
+    emu = Emulator(EmulatorConfig(market=MarketConfig(venues=VENUES)))
+    done = [soak.inject(emu, i) for i in range(2 * len(soak.KINDS))]
+    assert done[: len(soak.KINDS)] == [
+        "binance disconnect",
+        "binanceus abort",
+        "okx gap",
+        "kraken bad_checksum",
+        "coinbase malformed",
+        "kraken stall",
+        "binance slow",
+        "binanceus crossed",
+        "binance rest_429",
+        "binanceus rest_500",
+        "binance rest_timeout",
+        "binanceus overlap",
+        "coinbase bad_body",
+        "coinbase novel",
+        "okx silent",
+    ]
+    assert {d.split()[0] for d in done} == set(VENUES)
+    assert soak.eligible(emu, "bad_checksum") == ["okx", "kraken"]
+    assert soak.eligible(emu, "rest_timeout") == ["binance", "binanceus"]
+    assert soak.eligible(emu, "overlap") == ["binance", "binanceus"]
+    assert soak.eligible(emu, "novel") == ["coinbase"]
+    assert {soak.EMULATOR_FAULT.get(k, k) for k in soak.KINDS} == FAULTS
+
+
+def test_the_watch_keeps_each_venues_last_state_before_the_shutdown() -> None:
+    watch = soak.Watch()
+    lines = [
+        b'{"schema":1,"type":"venue","venue":"okx","state":"live","reason":null,"ts":1}',
+        b'{"schema":1,"type":"venue","venue":"okx","state":"resyncing","reason":"desynced","ts":2}',
+        b'{"schema":1,"type":"closed","id":"1","reason":"desynced","ts":2}',
+        b'{"schema":1,"type":"venue","venue":"okx","state":"live","reason":null,"ts":3}',
+        b'{"schema":1,"type":"closed","id":"2","reason":"shutdown","ts":4}',
+        b'{"schema":1,"type":"venue","venue":"okx","state":"down","reason":"stopped","ts":5}',
+    ]
+    for line in lines:
+        watch.on_event(line)
+    assert (watch.events, watch.state) == (6, {"okx": "live"})
+    assert watch.transitions == {"okx resyncing": 1}
+    assert watch.closed == {"desynced": 1, "shutdown": 1}
+
+
+GOOD = [(60.0, 80.0), (120.0, 90.0), (600.0, 99.0)]
+
+
+@pytest.mark.parametrize(
+    ("samples", "state", "code", "errors", "verdict"),
+    [
+        (GOOD, "live", 0, 0, 0),
+        ([(60.0, 80.0), (120.0, 90.0), (600.0, 130.0)], "live", 0, 0, 1),
+        (GOOD, "stale", 0, 0, 1),
+        (GOOD, "live", 1, 0, 1),
+        (GOOD, "live", 0, 1, 1),
+    ],
+)
+def test_the_verdict(
+    samples: list[tuple[float, float]], state: str, code: int, errors: int, verdict: int
+) -> None:
+    args = argparse.Namespace(max_growth_mb=25.0)
+    watch = soak.Watch(state=dict.fromkeys(VENUES, state), errors=errors)
+    assert soak.verdict(args, 600.0, samples, watch, VENUES, code) == verdict
