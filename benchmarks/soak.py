@@ -4,11 +4,11 @@ kinds and the venues that can have each; its memory sampled every ``--sample-eve
 
     python -m benchmarks.soak [--minutes 10] [--fault-every 30] [--max-growth-mb 25]
 
-(``make soak ARGS=--minutes=1`` for a short one.) The scan runs in a child process: run.py's
-own ``main`` with the emulator's ``__aenter__`` wrapped so the fault rotation starts on the
-emulator run.py creates (the emulator's Python API, nothing else changed). The parent reads the
-NDJSON events, samples the child's RSS from /proc, prints a table (time, RSS, events, venues
-live, the fault injected) and a verdict, exit status 0 when it holds:
+(``make soak ARGS=--minutes=1`` for a short one.) The scan runs in a child process: the command
+line's own ``main`` with the rotation as ``--fault`` specs (``VENUE:KIND@DELAY:...``, fired on
+the emulator's clock). The parent reads the NDJSON events, samples the child's RSS from
+/proc, prints a table (time, RSS, events, venues live, the faults due) and a verdict, exit
+status 0 when it holds:
 
 * RSS grew less than ``--max-growth-mb`` from minute 2 (half the run when shorter) to the end;
 * every venue was live at the end (its last state before the shutdown);
@@ -26,11 +26,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 
-from emulator.server import Emulator
+from emulator.venues import VENUES as EMULATED
 from feeds.protocol import SnapshotSource
 from feeds.venues import VENUES, codec_class
 
@@ -56,81 +55,63 @@ EMULATOR_FAULT = {"rest_429": "rest_error", "rest_500": "rest_error"}
 """The emulator's fault behind each kind named otherwise."""
 QUIET_END_S = 30.0
 """No fault is injected in the last this many seconds: every venue has time to recover."""
-INJECTED = "soak: injected "
 
 
-# --- the child: run.py with the fault rotation ----------------------------------------
+# --- the rotation: fault specs for the scan's --fault -----------------------------------
 
 
-def eligible(emu: Emulator, kind: str) -> list[str]:
-    """The emulated venues that can have ``kind``."""
-    venues = list(emu.config.market.venues)
+def eligible(venues: Sequence[str], kind: str) -> list[str]:
+    """The emulated venues among ``venues`` that can have ``kind``."""
     if kind == "bad_checksum":
-        return [v for v in venues if emu.venue(v).has_checksum]
+        return [v for v in venues if EMULATED[v].has_checksum]
     if kind == "overlap":
-        return [v for v in venues if emu.venue(v).has_ranges]
+        return [v for v in venues if EMULATED[v].has_ranges]
     if kind in ("bad_body", "novel"):
-        return [v for v in venues if emu.venue(v).body_faults]
+        return [v for v in venues if EMULATED[v].body_faults]
     if kind.startswith("rest_"):
         rest = SnapshotSource.REST
         return [v for v in venues if codec_class(v).integrity.snapshot is rest]
-    return venues
+    return list(venues)
 
 
-def inject(emu: Emulator, i: int) -> str:
-    """Inject the ``i``-th fault of the rotation; returns ``venue kind``."""
+def fault_specs(venues: Sequence[str], i: int, at_s: float) -> tuple[str, list[str]]:
+    """The ``i``-th fault of the rotation at ``at_s`` seconds: ``venue kind`` and its
+    ``--fault`` specs (a REST fault comes with the gap whose resync needs the snapshot)."""
     kind = KINDS[i % len(KINDS)]
-    venues = eligible(emu, kind)
-    venue = venues[i % len(venues)]
-    if kind == "slow":
-        emu.inject(venue, kind, delay_s=0.02, seconds=5.0)
-    elif kind == "rest_429":  # the venue's requests stop for Retry-After
-        emu.inject(venue, "rest_error", status=429, retry_after=5)
-        emu.inject(venue, "gap")
-    elif kind == "rest_500":
-        emu.inject(venue, "rest_error", status=500, count=2)
-        emu.inject(venue, "gap")  # the resync that needs the snapshot
-    elif kind == "rest_timeout":
-        emu.inject(venue, kind, delay_s=12.0)  # longer than run.py's HTTP timeout
-        emu.inject(venue, "gap")
-    elif kind == "silent":
-        emu.inject(venue, kind, seconds=15.0)  # longer than run.py's stale_after_s
-    else:
-        emu.inject(venue, kind)
-    return f"{venue} {kind}"
+    candidates = eligible(venues, kind)
+    venue = candidates[i % len(candidates)]
+    at = f"{venue}:{{}}@{at_s:g}s"
+    specs = {
+        "slow": [at.format("slow") + ":delay_s=0.02,seconds=5"],
+        # the venue's requests stop for Retry-After
+        "rest_429": [at.format("rest_error") + ":status=429,retry_after=5", at.format("gap")],
+        "rest_500": [at.format("rest_error") + ":status=500,count=2", at.format("gap")],
+        # longer than the scan's HTTP timeout
+        "rest_timeout": [at.format("rest_timeout") + ":delay_s=12", at.format("gap")],
+        # longer than stale_after_s
+        "silent": [at.format("silent") + ":seconds=15"],
+    }.get(kind, [at.format(kind)])
+    return f"{venue} {kind}", specs
 
 
-async def rotate(emu: Emulator, every_s: float, until_s: float) -> None:
-    started = time.monotonic()
-    for i in range(int(until_s // every_s)):
-        await asyncio.sleep(started + (i + 1) * every_s - time.monotonic())
-        print(f"{INJECTED}{inject(emu, i)}", file=sys.stderr, flush=True)
+def rotation(
+    venues: Sequence[str], every_s: float, seconds: float
+) -> list[tuple[float, str, list[str]]]:
+    """Every fault of a run of ``seconds``: (time, ``venue kind``, specs), one every
+    ``every_s``, none in the last :data:`QUIET_END_S`."""
+    times = [every_s * (i + 1) for i in range(int((seconds - QUIET_END_S) // every_s))]
+    return [(t, *fault_specs(venues, i, t)) for i, t in enumerate(times)]
 
 
 def child(every_s: float, seconds: float, seed: int) -> int:
-    import run
+    """The scan itself, with the rotation as ``--fault`` specs."""
+    from arbscan.cli import main
 
     # every log line names its level, so the parent can count the errors
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-
-    entered, exited = Emulator.__aenter__, Emulator.__aexit__
-    tasks: dict[int, asyncio.Task[None]] = {}
-
-    async def aenter(self: Emulator) -> Emulator:
-        emu = await entered(self)
-        until = seconds - QUIET_END_S
-        tasks[id(emu)] = asyncio.create_task(rotate(emu, every_s, until), name="soak-faults")
-        return emu
-
-    async def aexit(self: Emulator, *exc: Any) -> None:
-        task = tasks.pop(id(self), None)
-        if task is not None:
-            task.cancel()
-        await exited(self, *exc)
-
-    Emulator.__aenter__ = aenter  # type: ignore[method-assign]
-    Emulator.__aexit__ = aexit  # type: ignore[method-assign,assignment]
-    return run.main(["--json", "--duration", str(seconds), "--seed", str(seed)])
+    faults = [spec for _, _, specs in rotation(VENUES, every_s, seconds) for spec in specs]
+    argv = ["--json", "--duration", str(seconds), "--seed", str(seed)]
+    return main([*argv, *(arg for spec in faults for arg in ("--fault", spec))])
 
 
 # --- the parent: sample, tabulate, judge ---------------------------------------------
@@ -145,8 +126,6 @@ class Watch:
     """Each venue's last state before the shutdown."""
     transitions: collections.Counter[str] = field(default_factory=collections.Counter)
     closed: collections.Counter[str] = field(default_factory=collections.Counter)
-    faults: list[str] = field(default_factory=list)
-    """Faults injected since the last sample."""
     injected: list[tuple[float, str]] = field(default_factory=list)
     tracebacks: int = 0
     errors: int = 0
@@ -201,11 +180,7 @@ async def parent(args: argparse.Namespace) -> int:
         assert proc.stderr is not None
         async for raw in proc.stderr:
             line = raw.decode(errors="replace").rstrip()
-            if line.startswith(INJECTED):
-                fault = line.removeprefix(INJECTED)
-                watch.faults.append(fault)
-                watch.injected.append((time.monotonic() - started, fault))
-            elif "Traceback" in line:
+            if "Traceback" in line:
                 watch.tracebacks += 1
             elif line.startswith(("ERROR ", "CRITICAL ")):
                 watch.errors += 1
@@ -216,6 +191,8 @@ async def parent(args: argparse.Namespace) -> int:
 
     readers = [asyncio.create_task(read_events()), asyncio.create_task(read_errors())]
     venues = list(VENUES)
+    # the faults fire on the emulator's clock, which starts with the scan: close to these times
+    schedule = [(t, fault) for t, fault, _ in rotation(venues, args.fault_every, seconds)]
     samples: list[tuple[float, float]] = []
     print(f"{'time s':>7} {'RSS MB':>8} {'events':>9} {'live':>5}  faults injected", flush=True)
     while proc.returncode is None:
@@ -229,7 +206,9 @@ async def parent(args: argparse.Namespace) -> int:
                 break  # the child is exiting
             samples.append((t, rss))
             live = sum(watch.state.get(v) == "live" for v in venues)
-            faults, watch.faults = ", ".join(watch.faults), []
+            due = [(at, fault) for at, fault in schedule[len(watch.injected) :] if at <= t]
+            watch.injected += due
+            faults = ", ".join(fault for _, fault in due)
             row = f"{t:7.0f} {rss:8.1f} {watch.events:9d} {live:>2}/{len(venues)}  {faults}"
             print(row, flush=True)
     code = await proc.wait()

@@ -46,7 +46,7 @@ PARAMS: Final[Mapping[str, Mapping[str, tuple[str, float, float]]]] = {
     "silent": {"seconds": ("float", 0.001, math.inf)},
     "slow": {"delay_s": ("float", 0.0, 60.0), "seconds": ("float", 0.001, math.inf)},
     "crossed": {"symbol": ("str", 1, 64), "steps": _COUNT},
-    "rest_error": {"status": ("int", 400, 599), "count": _COUNT},
+    "rest_error": {"status": ("int", 400, 599), "count": _COUNT, "retry_after": ("int", 0, 86400)},
     "rest_timeout": {"delay_s": ("float", 0.001, 3600.0), "count": _COUNT},
 }
 assert set(PARAMS) == FAULTS

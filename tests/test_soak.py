@@ -8,15 +8,14 @@ import argparse
 import pytest
 
 from benchmarks import soak
-from emulator import Emulator, EmulatorConfig, MarketConfig
+from emulator.faults import parse_fault
 from emulator.server import FAULTS
 from feeds.venues import VENUES
 
 
 def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
-    emu = Emulator(EmulatorConfig(market=MarketConfig(venues=VENUES)))
-    done = [soak.inject(emu, i) for i in range(2 * len(soak.KINDS))]
-    assert done[: len(soak.KINDS)] == [
+    done = [soak.fault_specs(VENUES, i, 30.0 * (i + 1)) for i in range(2 * len(soak.KINDS))]
+    assert [name for name, _ in done[: len(soak.KINDS)]] == [
         "binance disconnect",
         "binanceus abort",
         "okx gap",
@@ -33,12 +32,23 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
         "coinbase novel",
         "okx silent",
     ]
-    assert {d.split()[0] for d in done} == set(VENUES)
-    assert soak.eligible(emu, "bad_checksum") == ["okx", "kraken"]
-    assert soak.eligible(emu, "rest_timeout") == ["binance", "binanceus"]
-    assert soak.eligible(emu, "overlap") == ["binance", "binanceus"]
-    assert soak.eligible(emu, "novel") == ["coinbase"]
+    assert {name.split()[0] for name, _ in done} == set(VENUES)
+    assert soak.eligible(VENUES, "bad_checksum") == ["okx", "kraken"]
+    assert soak.eligible(VENUES, "rest_timeout") == ["binance", "binanceus"]
+    assert soak.eligible(VENUES, "overlap") == ["binance", "binanceus"]
+    assert soak.eligible(VENUES, "novel") == ["coinbase"]
     assert {soak.EMULATOR_FAULT.get(k, k) for k in soak.KINDS} == FAULTS
+    # each spec is one the scan's --fault accepts, at the rotation's time
+    assert done[8][1] == ["binance:rest_error@270s:status=429,retry_after=5", "binance:gap@270s"]
+    assert done[14][1] == ["okx:silent@450s:seconds=15"]
+    for _, specs in done:
+        for spec in specs:
+            parse_fault(spec, venues=tuple(VENUES))
+
+
+def test_the_rotation_leaves_the_end_quiet() -> None:
+    times = [t for t, _, _ in soak.rotation(VENUES, 30.0, 600.0)]
+    assert times == [30.0 * (i + 1) for i in range(19)]  # none in the last 30 s
 
 
 def test_the_watch_keeps_each_venues_last_state_before_the_shutdown() -> None:
