@@ -4,10 +4,10 @@ compiled, Cython), and the little the feeds need on top of it.
 
 picows parses the frames in C and hands each one to a listener callback; over loopback the
 whole scanner spends as much or slightly less CPU per frame with it than with the RFC 6455
-client this project used to have (``benchmarks/README.md``: ``bench_e2e --client``), and
-~12 µs less than with the ``websockets`` client (which still serves the emulator and the event
-server). picows reads the socket through aiofastnet's transport, TLS included (``wss://``,
-certificates verified with the standard ``ssl`` module's context).
+client this project used to have (``benchmarks/README.md``: ``bench_e2e --client``), which
+had replaced the ``websockets`` client and its ~12 µs per frame (``websockets`` still serves
+the emulator and the event server). picows reads the socket through aiofastnet's transport,
+TLS included (``wss://``, certificates verified with the standard ``ssl`` module's context).
 
 On top of picows, here: fragments joined into one message, and the size cap applied to the
 whole message as well as to each frame (close 1009); text decoded (invalid UTF-8 closes with
@@ -18,7 +18,10 @@ hide them); keepalive pings of our own (a pong overdue closes with 1011); the cl
 (the peer's code and reason, or ours, become the reason of
 :class:`~feeds.transport.TransportClosed`); a bounded queue that pauses reading. Nothing is
 returned once a close frame has gone out: picows 2.3 still delivers the frame it has just
-refused for exceeding the cap. Redirects and proxies are not followed.
+refused for exceeding the cap. A protocol error also drops the valid frames that came before
+it in the same read (picows parses the next frame before delivering one); the connection is
+closed and the next one resyncs, so no book is left on a gap. Redirects and proxies are not
+followed.
 """
 
 from __future__ import annotations
