@@ -3,11 +3,21 @@
     python -m benchmarks.bench_e2e            # 8 rates (1k-50k msgs/s) x 2 event loops x 3 runs
     python -m benchmarks.bench_e2e --quick    # 5k, 20k, 30k msgs/s x 2 event loops, once
     python -m benchmarks.bench_e2e --rates 50000 --repeats 10   # one rate, 10 runs per loop
+    python -m benchmarks.bench_e2e --client own,picows --tls --loops uvloop --rates 20000,50000
+
+``--client`` names the WebSocket clients the feeds run with: ``picows`` (the default, the
+feeds' own :mod:`feeds.wsconnect`: picows reading the socket through aiofastnet's transport),
+``picows-loop`` (the same on the event loop's transport), ``own`` (the RFC 6455 client the
+feeds used before, :mod:`benchmarks.own_wsclient`). With several, each repeat runs them in turn
+(every other repeat in reverse order), so a slow spell of a shared machine falls on all of
+them, and each is compared with the first, repeat by repeat. ``--tls``
+serves ``wss://`` (and the REST snapshots over https) with ``tests/fixtures/tls``'s
+self-signed certificate, which the scanner trusts for the run.
 
 The load generator (:mod:`benchmarks.loadgen`) runs in its own process: it records the
 emulator's frames for 6 venues x 20 symbols once, then replays them at each offered rate,
 paced per frame. This process is the scanner, wired as ``run.py`` wires it: one
-:class:`feeds.runner.Runner` per venue (websockets client, FeedSession, codec, sequencing,
+:class:`feeds.runner.Runner` per venue (WebSocket client, FeedSession, codec, sequencing,
 checksums, books) -> :class:`scanner.engine.Engine` -> an
 :class:`scanner.sinks.NdjsonSink` writing to ``/dev/null``. For each rate, with asyncio's
 default loop and with uvloop (the same recorded frames each time):
@@ -45,21 +55,26 @@ import functools
 import gc
 import os
 import random
+import ssl
 import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import uvloop
 
+from benchmarks import own_wsclient
 from feeds.book import Book
 from feeds.runner import Runner, SessionOptions
+from feeds.transport import Connector
 from feeds.venues import codec_class
+from feeds.wsconnect import websocket_connect
 from scanner.board import Board
 from scanner.config import load_config
 from scanner.engine import Engine, Leg
@@ -74,14 +89,30 @@ SUSTAINED_DRAIN_MS = 25.0
 LATENCY_SLOTS = 1 << 21
 SAMPLE_S = 0.005
 Row = dict[str, object]
+CLIENTS = ("picows", "picows-loop", "own")
+LOOPS = ("asyncio", "uvloop")
+TLS_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tls"
+
+
+def connector(client: str, tls: bool) -> Connector:
+    """The feeds' connector for ``client``; with ``tls``, trusting the test certificate."""
+    context = ssl.create_default_context(cafile=TLS_DIR / "localhost.pem") if tls else None
+    if client == "own":
+        return functools.partial(own_wsclient.websocket_connect, ssl_context=context)
+    fast = None if client == "picows" else False  # picows-loop: the event loop's transport
+    return functools.partial(websocket_connect, ssl_context=context, use_aiofastnet=fast)
 
 
 class Loadgen:
     """The load generator process and its line protocol (see :mod:`benchmarks.loadgen`)."""
 
-    def __init__(self, frames: int) -> None:
+    def __init__(self, frames: int, tls: bool = False, max_seconds: float = 200) -> None:
         cmd = [sys.executable, "-m", "benchmarks.loadgen", "--venues", ",".join(VENUES)]
-        cmd += ["--symbols", ",".join(SYMBOLS), "--frames", str(frames), "--max-seconds", "200"]
+        cmd += ["--symbols", ",".join(SYMBOLS), "--frames", str(frames)]
+        cmd += ["--max-seconds", str(max_seconds)]
+        if tls:
+            cmd += ["--tls", str(TLS_DIR / "localhost.pem"), str(TLS_DIR / "localhost.key")]
+        self.tls = tls
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ws: dict[str, str] = {}
         self.rest: dict[str, str] = {}
@@ -151,7 +182,7 @@ class ProbedLeg:
 class Scanner:
     """The scanner side of one phase (one event loop): runners, engine, sink, probe."""
 
-    def __init__(self, lg: Loadgen, http: httpx.AsyncClient) -> None:
+    def __init__(self, lg: Loadgen, http: httpx.AsyncClient, connect: Connector) -> None:
         config = load_config(None)
         self.sink = NdjsonSink(open(os.devnull, "wb"), owns=True)  # noqa: SIM115 (sink closes)
         self.probe = Probe()
@@ -169,6 +200,7 @@ class Scanner:
                 rest_url=lg.rest[v],
                 http=http,
                 options=options,
+                connect=connect,
             )
             for v in VENUES
         ]
@@ -201,7 +233,9 @@ class Scanner:
             await asyncio.sleep(0.02)
 
 
-async def measure(sc: Scanner, lg: Loadgen, loop_name: str, rate: int, seconds: float) -> Row:
+async def measure(
+    sc: Scanner, lg: Loadgen, loop_name: str, rate: int, seconds: float, client: str
+) -> Row:
     """One run at ``rate`` for ``seconds``: the row of figures."""
     sc.probe.lat_ns.clear()
     faults0, n0 = sc.faults(), sc.frames()
@@ -244,6 +278,8 @@ async def measure(sc: Scanner, lg: Loadgen, loop_name: str, rate: int, seconds: 
         late_gen = float(late_ms) > SUSTAINED_DRAIN_MS and float(blocked) < 0.01
         saturated = "generator" if late_gen else "scanner"
     return {
+        "client": client,
+        "tls": lg.tls,
         "loop": loop_name,
         "offered": rate,
         "sent": sent,
@@ -269,17 +305,22 @@ async def measure(sc: Scanner, lg: Loadgen, loop_name: str, rate: int, seconds: 
     }
 
 
-async def phase(lg: Loadgen, loop_name: str, rates: Sequence[int], seconds: float) -> list[Row]:
+async def phase(
+    lg: Loadgen, loop_name: str, rates: Sequence[int], seconds: float, client: str
+) -> list[Row]:
     """Connect fresh feeds, wait until every book is live, run every rate, shut down."""
     rows: list[Row] = []
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        sc = Scanner(lg, http)
+    verify: ssl.SSLContext | bool = True
+    if lg.tls:
+        verify = ssl.create_default_context(cafile=TLS_DIR / "localhost.pem")
+    async with httpx.AsyncClient(timeout=10.0, verify=verify) as http:
+        sc = Scanner(lg, http, connector(client, lg.tls))
         async with asyncio.TaskGroup() as tg:
             sink = tg.create_task(sc.sink.run())
             feeds_ = [tg.create_task(r.run()) for r in sc.runners]
             await sc.ready()
             for rate in rates:  # one after the other: each run waits for the previous to drain
-                rows.append(await measure(sc, lg, loop_name, rate, seconds))  # noqa: PERF401
+                rows.append(await measure(sc, lg, loop_name, rate, seconds, client))  # noqa: PERF401
             for task in feeds_:
                 task.cancel()
             await asyncio.gather(*feeds_, return_exceptions=True)
@@ -335,6 +376,8 @@ def _runner(name: str) -> Callable[[Coroutine[Any, Any, list[Row]]], list[Row]]:
 
 
 COLUMNS = (
+    ("client", "client", 6),
+    ("tls", "tls", 5),
     ("loop", "loop", 8),
     ("offered", "offered/s", 9),
     ("recv_per_s", "recv/s", 7),
@@ -361,17 +404,18 @@ def print_table(rows: Sequence[Row], mem: Sequence[Row]) -> None:
     for row in rows:
         print(" ".join(f"{row[key]!s:>{w}}" for key, _, w in COLUMNS))
     best: dict[str, int] = {}
-    for loop in ("asyncio", "uvloop"):
-        ok = [int(str(r["offered"])) for r in rows if r["loop"] == loop and r["sustained"]]
-        best[loop] = max(ok, default=0)
-        print(f"highest sustained rate, {loop}: {best[loop]} msgs/s")
-    base = {r["offered"]: r for r in rows if r["loop"] == "asyncio"}
+    for key in sorted({f"{r['client']} {r['loop']}" for r in rows}):
+        ok = [r["offered"] for r in rows if f"{r['client']} {r['loop']}" == key and r["sustained"]]
+        best[key] = max((int(str(o)) for o in ok), default=0)
+        print(f"highest sustained rate, {key}: {best[key]} msgs/s")
+    base = {(r["client"], r["offered"]): r for r in rows if r["loop"] == "asyncio"}
     for r in rows:
-        b = base.get(r["offered"])
+        b = base.get((r["client"], r["offered"]))
         if r["loop"] == "uvloop" and b is not None:
             cpu_a, cpu_u = float(str(b["cpu_us_per_msg"])), float(str(r["cpu_us_per_msg"]))
             print(
-                f"uvloop vs asyncio at {r['offered']}/s: cpu/msg {cpu_a} -> {cpu_u} µs "
+                f"{r['client']}: uvloop vs asyncio at {r['offered']}/s: "
+                f"cpu/msg {cpu_a} -> {cpu_u} µs "
                 f"({100 * (cpu_a / cpu_u - 1):+.0f}% msgs per cpu-s), "
                 f"recv/s {b['recv_per_s']} -> {r['recv_per_s']}"
             )
@@ -380,11 +424,25 @@ def print_table(rows: Sequence[Row], mem: Sequence[Row]) -> None:
         f"goal >= 50,000 msgs/s sustained on one core: {'MET' if top >= 50_000 else 'MISSED'}"
         f" (highest sustained {top} msgs/s)"
     )
+    first = rows[0]["client"]  # the baseline: the first client named
+    base_rows = {(r["tls"], r["loop"], r["offered"]): r for r in rows if r["client"] == first}
+    for r in rows:
+        o = base_rows.get((r["tls"], r["loop"], r["offered"]))
+        if r["client"] != first and o is not None:
+            cpu_o, cpu_r = float(str(o["cpu_us_per_msg"])), float(str(r["cpu_us_per_msg"]))
+            print(
+                f"{r['client']} vs {first}, tls={r['tls']}, {r['loop']}, {r['offered']}/s: cpu/msg "
+                f"{cpu_o} [{o.get('cpu_us_per_msg_min')}-{o.get('cpu_us_per_msg_max')}] -> "
+                f"{cpu_r} [{r.get('cpu_us_per_msg_min')}-{r.get('cpu_us_per_msg_max')}] µs "
+                f"({100 * (cpu_r / cpu_o - 1):+.1f}%), sustained {o['sustained_runs']} -> "
+                f"{r['sustained_runs']}"
+            )
     for r in rows:
         if r["offered"] == 20_000:
             met = r["sustained"] and float(str(r["lat_p99_us"])) <= 1000
             print(
-                f"goal p99 <= 1 ms at 20,000 msgs/s, {r['loop']}: {'MET' if met else 'MISSED'}"
+                f"goal p99 <= 1 ms at 20,000 msgs/s, {r['client']} {r['loop']}: "
+                f"{'MET' if met else 'MISSED'}"
                 f" (p99 {r['lat_p99_us']} µs, sustained={r['sustained']},"
                 f" lag max {r['lag_max_ms']} ms)"
             )
@@ -414,31 +472,62 @@ def aggregate(runs: Sequence[Sequence[Row]]) -> list[Row]:
 
 
 def run(
-    quick: bool = False, rates: Sequence[int] | None = None, repeats: int | None = None
+    quick: bool = False,
+    rates: Sequence[int] | None = None,
+    repeats: int | None = None,
+    clients: Sequence[str] = ("picows",),
+    loops: Sequence[str] = LOOPS,
+    tls: bool = False,
 ) -> list[Row]:
-    """Run the benchmark (each rate and loop ``repeats`` times), print the medians, return one
-    row per (loop, rate) with min/median/max, then the memory rows."""
+    """Run the benchmark (each client, loop and rate ``repeats`` times, clients and loops in
+    turn within each repeat), print the medians, return one row per (client, loop, rate) with
+    min/median/max, then the memory rows."""
     default_rates, seconds, default_repeats = (QUICK_RATES, 1.0, 1) if quick else (RATES, 1.5, 3)
     rates = rates or default_rates
     repeats = repeats or default_repeats
-    lg = Loadgen(int(sum(rates) * seconds * 1.02) + 1000)
+    phases = repeats * len(clients) * len(loops)
+    lg = Loadgen(int(sum(rates) * seconds * 1.02) + 1000, tls, 60 + phases * len(rates) * 15)
     try:
         mem = memory_rows()  # while the generator records
         lg.wait_ready()
         runs: list[list[Row]] = []
-        for _ in range(repeats):
+        pairs = [(c, n) for c in clients for n in loops]
+        for i in range(repeats):  # every other repeat in reverse order: none always goes first
             rows: list[Row] = []
-            for name in ("asyncio", "uvloop"):
-                rows += _runner(name)(phase(lg, name, rates, seconds))
+            for client, name in pairs if i % 2 == 0 else pairs[::-1]:
+                rows += _runner(name)(phase(lg, name, rates, seconds, client))
                 lg.send("rewind")
                 if lg.readline() != "ok":
                     raise RuntimeError("load generator did not rewind")
+            rows.sort(key=lambda r: pairs.index((str(r["client"]), str(r["loop"]))))  # stable
             runs.append(rows)
     finally:
         lg.close()
     table = aggregate(runs)
     print_table(table, mem)
+    print_paired(runs)
     return table + mem
+
+
+def print_paired(runs: Sequence[Sequence[Row]]) -> None:
+    """Each other client against the first, repeat by repeat (they ran one after the other):
+    the median and range of the ratio of their CPU per frame."""
+    ratios: dict[tuple[object, ...], list[float]] = {}
+    for rows in runs:
+        first = rows[0]["client"]
+        base = {(r["tls"], r["loop"], r["offered"]): r for r in rows if r["client"] == first}
+        for r in rows:
+            o = base.get((r["tls"], r["loop"], r["offered"]))
+            if r["client"] != first and o is not None:
+                cpu_o, cpu_r = float(str(o["cpu_us_per_msg"])), float(str(r["cpu_us_per_msg"]))
+                key = (r["client"], first, r["tls"], r["loop"], r["offered"])
+                ratios.setdefault(key, []).append(cpu_r / cpu_o)
+    for (client, first, tls, loop, rate), vals in ratios.items():
+        print(
+            f"{client}/{first} cpu per frame, paired by repeat, tls={tls}, {loop}, {rate}/s: "
+            f"median {100 * (statistics.median(vals) - 1):+.1f}% "
+            f"[{100 * (min(vals) - 1):+.1f}% .. {100 * (max(vals) - 1):+.1f}%] over {len(vals)}"
+        )
 
 
 def main(argv: Sequence[str]) -> int:
@@ -446,9 +535,24 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--quick", action="store_true", help="3 rates, 1 s each (< 30 s)")
     p.add_argument("--rates", type=_rates, help="comma-separated msgs/s, e.g. 50000 or 20000,50000")
     p.add_argument("--repeats", type=int, choices=range(1, 21), metavar="N", help="runs per rate")
+    p.add_argument(
+        "--client", type=_names(CLIENTS), default=["picows"], help="e.g. own,picows,picows-loop"
+    )
+    p.add_argument("--loops", type=_names(LOOPS), default=list(LOOPS), help="asyncio,uvloop")
+    p.add_argument("--tls", action="store_true", help="wss:// with the test certificate")
     args = p.parse_args(list(argv))
-    run(quick=args.quick, rates=args.rates, repeats=args.repeats)
+    run(args.quick, args.rates, args.repeats, args.client, args.loops, args.tls)
     return 0
+
+
+def _names(allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        names = text.split(",")
+        if not names or any(n not in allowed for n in names) or len(set(names)) < len(names):
+            raise argparse.ArgumentTypeError(f"a comma-separated subset of {','.join(allowed)}")
+        return names
+
+    return parse
 
 
 def _rates(text: str) -> list[int]:

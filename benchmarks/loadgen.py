@@ -21,6 +21,7 @@ prints ``venue ws_url rest_url`` lines, then ``ready FRAMES``):
 ``run RATE SECONDS`` -> ``start T0_NS`` then ``done SENT CPU_S BLOCKED_S LATE_MAX_MS`` (the run
 ends after SECONDS even if frames were held back);
 ``rewind`` -> ``ok``; ``quit`` or end of input exits, and so does ``--max-seconds``.
+With ``--tls CERT KEY`` it serves ``wss://`` and ``https://`` (TLS 1.3 by default).
 ``BLOCKED_S`` is time held back because a client's send buffer was full (the receiver is
 slow); ``LATE_MAX_MS`` is the worst lateness of a frame when sent (this process is slow).
 """
@@ -32,6 +33,7 @@ import asyncio
 import contextlib
 import functools
 import random
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -177,8 +179,9 @@ def interleave(recs: Sequence[Recording]) -> np.ndarray:
 class Replayer:
     """Serves the recordings and replays them on command."""
 
-    def __init__(self, recs: list[Recording]) -> None:
+    def __init__(self, recs: list[Recording], tls: ssl.SSLContext | None = None) -> None:
         self.recs = recs
+        self.tls = tls
         self.order = interleave(recs)
         self.clients: dict[str, ServerConnection] = {}
         self.ptr = 0
@@ -195,12 +198,14 @@ class Replayer:
                     process_request=functools.partial(self._rest, rec),
                     compression=None,
                     ping_interval=None,
+                    ssl=self.tls,
                 )
             )
             port = next(iter(server.sockets)).getsockname()[1]
             path = rec.path if rec.path != "/" else ""
+            ws, http = ("wss", "https") if self.tls else ("ws", "http")
             self.urls.append(
-                (rec.venue, f"ws://127.0.0.1:{port}{path}", f"http://127.0.0.1:{port}")
+                (rec.venue, f"{ws}://127.0.0.1:{port}{path}", f"{http}://127.0.0.1:{port}")
             )
 
     def _rest(self, rec: Recording, conn: ServerConnection, request: Request) -> Response | None:
@@ -255,13 +260,15 @@ class Replayer:
         self.ptr, self.vptr = 0, [0] * len(self.recs)
 
 
-async def serve_commands(recs: list[Recording], max_seconds: float) -> None:
+async def serve_commands(
+    recs: list[Recording], max_seconds: float, tls: ssl.SSLContext | None = None
+) -> None:
     """Serve, print the URLs and ``ready``, then obey stdin until quit, EOF or timeout."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     async with contextlib.AsyncExitStack() as stack:
-        replayer = Replayer(recs)
+        replayer = Replayer(recs, tls)
         await replayer.start(stack)
         for venue, ws_url, rest_url in replayer.urls:
             print(venue, ws_url, rest_url, flush=True)
@@ -285,11 +292,16 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=2, help="recording processes")
     p.add_argument("--max-seconds", type=float, default=300.0, help="exit after this long")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// and https://")
     args = p.parse_args(list(argv))
+    tls = None
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(*args.tls)
     venues, symbols = args.venues.split(","), args.symbols.split(",")
     recs = record_all(venues, symbols, args.frames, args.seed, args.workers)
     with contextlib.suppress(TimeoutError, KeyboardInterrupt):
-        uvloop.run(serve_commands(recs, args.max_seconds))
+        uvloop.run(serve_commands(recs, args.max_seconds, tls))
     return 0
 
 

@@ -53,7 +53,7 @@ from feeds.session import (
     StateCallback,
 )
 from feeds.transport import ConnectFailed, Connection, Connector, Frame, TransportClosed
-from feeds.wsclient import websocket_connect
+from feeds.wsconnect import websocket_connect
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The transport seam: what the runner needs from a WebSocket, and nothing more.
 
 :class:`Connection` is four coroutines (send, recv, ping, close) and a count of the control
-frames received. :func:`feeds.wsclient.websocket_connect` implements it over TCP/TLS (frame
+frames received. :func:`feeds.wsconnect.websocket_connect` implements it over TCP/TLS (frame
 size cap, keepalive pings answered and sent, a pong overdue closes the connection).
 :class:`FakeConnector` and :class:`FakeConnection` implement it in memory so tests push
 frames through the real runner.

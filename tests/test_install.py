@@ -130,7 +130,7 @@ def test_sdist_and_wheel_install_an_arbscan_command(tmp_path: Path) -> None:
     assert (
         _names(runtime)
         == _names(declared)
-        == {"websockets", "uvloop", "orjson", "numpy", "httpx", "rich"}
+        == {"picows", "websockets", "uvloop", "orjson", "numpy", "httpx", "rich"}
     )
 
     # A fresh venv holding only the wheel; its dependencies come from this venv.

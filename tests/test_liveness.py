@@ -18,7 +18,7 @@ from feeds.capture import CaptureError, CaptureWriter, Record, parse_record, rea
 from feeds.protocol import SeqRule
 from feeds.replay import replay
 from feeds.session import HOUR_NS, FeedSession, Ping, Reconnect, Send
-from feeds.wsclient import websocket_connect
+from feeds.wsconnect import websocket_connect
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
 from tests.test_runner import BTC as BTC_USDT

@@ -42,7 +42,7 @@ from feeds.protocol import (
 )
 from feeds.runner import Runner, SessionOptions
 from feeds.transport import ConnectFailed, FakeConnection, FakeConnector, TransportClosed
-from feeds.wsclient import websocket_connect
+from feeds.wsconnect import websocket_connect
 
 T0 = 1_700_000_000_000_000_000
 S = 1_000_000_000

@@ -1,11 +1,10 @@
-"""A small RFC 6455 WebSocket client for the receive path: a sans-I/O frame parser and a thin
-asyncio protocol around it.
-
-Why not the ``websockets`` library here (it still serves the emulator and the event server):
-its client spends ~12 µs of CPU per received frame in its Python frame parser, a third of the
-scanner's whole per-frame cost at saturation (``benchmarks/README.md``). This parser reads a
-frame header with a few byte operations, so a frame costs about a microsecond, and every frame
-of one TCP read is queued in one ``data_received`` call.
+"""The RFC 6455 client the feeds used until they moved to picows (:mod:`feeds.wsconnect`), kept
+as the baseline of ``python -m benchmarks.bench_e2e --client own,picows``: a sans-I/O frame
+parser and a thin asyncio protocol around it, the same :class:`feeds.transport.Connection`
+behaviour. It was written because the ``websockets`` client spent ~12 µs of CPU per received
+frame in its Python frame parser; this parser reads a frame header with a few byte operations,
+so a frame costs about a microsecond, and every frame of one TCP read is queued in one
+``data_received`` call.
 
 What it does (RFC 6455): the HTTP/1.1 upgrade with ``Sec-WebSocket-Key``/``Accept``
 validation; ``ws://`` and ``wss://`` (TLS through the standard ``ssl`` module, certificates
