@@ -30,7 +30,7 @@ from feeds.runner import Runner, RunnerStats, SessionOptions
 from feeds.session import SessionStats
 from feeds.transport import Connection
 from feeds.venues import codec_class
-from feeds.wsclient import websocket_connect
+from feeds.wsconnect import websocket_connect
 from scanner.config import ScannerConfig
 from scanner.engine import Engine, EngineStats, Leg
 from scanner.events import Event, venue_event

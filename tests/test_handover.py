@@ -32,7 +32,7 @@ from feeds.transport import Connection, Connector, Frame
 from feeds.venues import codec_class
 from feeds.venues.binance import Binance
 from feeds.venues.okx import Okx
-from feeds.wsclient import websocket_connect
+from feeds.wsconnect import websocket_connect
 from scanner.config import ScannerConfig
 from scanner.engine import Engine
 from scanner.events import Event, venue_event
