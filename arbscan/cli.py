@@ -21,14 +21,14 @@ from arbscan.options import (
     DEFAULT_SYMBOLS,
     Plan,
     UsageError,
-    _check_books,
-    _distinct_files,
-    _event_loop_runner,
-    _load_config,
-    _output,
-    _serve,
-    _symbols,
-    _venues,
+    check_books,
+    distinct_files,
+    event_loop_runner,
+    load_run_config,
+    output_path,
+    serve_address,
+    symbol_list,
+    venue_list,
 )
 from arbscan.replay import replay_main
 from arbscan.scan import scan
@@ -143,25 +143,25 @@ def parser(prog: str = "run.py") -> argparse.ArgumentParser:
 
 def plan_from(args: argparse.Namespace) -> Plan:
     emulated = args.command == "scan" or (args.command == "record" and not args.live)
-    config = _load_config(args.config, emulated=emulated)
+    config = load_run_config(args.config, emulated=emulated)
     if not emulated:
         for option, given in (("--seed", args.seed is not None), ("--fault", args.fault)):
             if given:
                 raise UsageError(f"{option}: only for the simulated market, not the real venues")
-    _check_books(args.books, config)
+    check_books(args.books, config)
     duration = args.duration
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise UsageError(f"--duration: must be a finite number of seconds > 0, got {duration:g}")
-    record = _output("CAPTURE", getattr(args, "capture", None))
-    out = _output("--out", args.out)
-    _distinct_files(("--config", args.config), ("CAPTURE", record), ("--out", out))
+    record = output_path("CAPTURE", getattr(args, "capture", None))
+    out = output_path("--out", args.out)
+    distinct_files(("--config", args.config), ("CAPTURE", record), ("--out", out))
     plan = Plan(
         config=config,
-        venues=_venues(args.venues),
-        symbols=_symbols(args.symbols, DEFAULT_SYMBOLS),
+        venues=venue_list(args.venues),
+        symbols=symbol_list(args.symbols, DEFAULT_SYMBOLS),
         json=args.json,
         out=out,
-        serve=_serve(args.serve),
+        serve=serve_address(args.serve),
         duration=duration,
         books=args.books,
         record=record,
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:
         return 2
     except KeyboardInterrupt:  # a replay stopped by Ctrl-C
         return 130
-    run = _event_loop_runner()
+    run = event_loop_runner()
     try:
         result = run(scan(plan))
     except UsageError as exc:  # raised only while starting, before anything runs

@@ -27,7 +27,7 @@ class UsageError(ValueError):
 
 
 @contextlib.contextmanager
-def _starting(option: str) -> Iterator[None]:
+def starting(option: str) -> Iterator[None]:
     """Turn an OSError while opening what ``option`` names into a UsageError naming it."""
     try:
         yield
@@ -71,7 +71,7 @@ def _csv(option: str, text: str) -> list[str]:
 _SYMBOL = re.compile(r"[A-Z0-9]+/[A-Z0-9]+")
 
 
-def _symbols(text: str | None, default: Sequence[str]) -> list[str]:
+def symbol_list(text: str | None, default: Sequence[str]) -> list[str]:
     symbols = list(default) if text is None else _csv("--symbols", text)
     for symbol in symbols:
         base, _, quote = symbol.partition("/")
@@ -82,7 +82,7 @@ def _symbols(text: str | None, default: Sequence[str]) -> list[str]:
     return symbols
 
 
-def _venues(text: str | None) -> list[str]:
+def venue_list(text: str | None) -> list[str]:
     names = list(VENUES) if text is None else _csv("--venues", text)
     try:
         venues = [canonical_venue(name) for name in names]
@@ -93,7 +93,7 @@ def _venues(text: str | None) -> list[str]:
     return venues
 
 
-def _serve(text: str | None, *, announced: bool = False) -> tuple[str, int] | None:
+def serve_address(text: str | None, *, announced: bool = False) -> tuple[str, int] | None:
     """``HOST:PORT`` (IPv6 in brackets: ``[::1]:8765``; no host: 127.0.0.1). The host is an IP
     address or ``localhost``: a name would need a DNS lookup to listen on. Port 0 (any free
     port) only where the port taken is ``announced`` (replay prints it)."""
@@ -121,7 +121,7 @@ def _serve(text: str | None, *, announced: bool = False) -> tuple[str, int] | No
     return host or "127.0.0.1", int(port)
 
 
-def _output(option: str, path: str | None) -> str | None:
+def output_path(option: str, path: str | None) -> str | None:
     """A file to write: its folder must exist and it must not be a folder itself."""
     if path is None:
         return None
@@ -135,7 +135,7 @@ def _output(option: str, path: str | None) -> str | None:
     return path
 
 
-def _distinct_files(*named: tuple[str, str | None]) -> None:
+def distinct_files(*named: tuple[str, str | None]) -> None:
     """Each (option, path) given names a different file: an output never overwrites an input
     or another output."""
     seen: dict[Path, str] = {}
@@ -146,7 +146,7 @@ def _distinct_files(*named: tuple[str, str | None]) -> None:
                 raise UsageError(f"{option}: the same file as {other}")
 
 
-def _check_books(books: int, config: Config) -> None:
+def check_books(books: int, config: Config) -> None:
     if books > config.scanner.depth_levels:
         raise UsageError(
             f"--books: at most scanner.depth_levels ({config.scanner.depth_levels}) levels "
@@ -154,7 +154,7 @@ def _check_books(books: int, config: Config) -> None:
         )
 
 
-def _load_config(path: str | None, *, emulated: bool) -> Config:
+def load_run_config(path: str | None, *, emulated: bool) -> Config:
     """The config, refusing what the run would ignore: faults outside the simulated market,
     endpoint overrides inside it (its venues are served on 127.0.0.1, never those URLs)."""
     config = load_config(path, venue=canonical_venue)
@@ -168,7 +168,7 @@ def _load_config(path: str | None, *, emulated: bool) -> Config:
     return config
 
 
-def _event_loop_runner() -> Callable[..., object]:
+def event_loop_runner() -> Callable[..., object]:
     try:
         import uvloop
     except ImportError:  # uvloop does not exist on Windows; asyncio's loop is the fallback

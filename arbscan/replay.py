@@ -15,15 +15,15 @@ import orjson
 
 from arbscan.options import (
     UsageError,
-    _check_books,
-    _distinct_files,
-    _event_loop_runner,
-    _load_config,
-    _output,
-    _serve,
-    _starting,
-    _symbols,
-    _venues,
+    check_books,
+    distinct_files,
+    event_loop_runner,
+    load_run_config,
+    output_path,
+    serve_address,
+    starting,
+    symbol_list,
+    venue_list,
 )
 from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, Record
 from feeds.protocol import Codec
@@ -79,7 +79,7 @@ def _replay_plan(
         raise CaptureError(f"{reader.path.name}: no valid capture records ({damage})")
     keys = {key: (_canonical(key[0]), key[1]) for key in index.texts}
     recorded = sorted({venue for venue, _ in keys.values()})
-    venues = _venues(args.venues) if args.venues is not None else recorded
+    venues = venue_list(args.venues) if args.venues is not None else recorded
     for venue in venues:
         if venue not in recorded:
             raise UsageError(f"--venues: {venue!r} is not in the capture ({', '.join(recorded)})")
@@ -88,7 +88,7 @@ def _replay_plan(
     chosen = {raw: key for raw, key in keys.items() if key[0] in venues}
     named = [s for raw in chosen for s in index.symbols.get(raw, ())]
     if args.symbols is not None:
-        symbols = _symbols(args.symbols, ())
+        symbols = symbol_list(args.symbols, ())
     elif all(raw in index.symbols for raw in chosen):
         symbols = list(dict.fromkeys(named))
     else:
@@ -105,11 +105,11 @@ def _replay_plan(
 
 def replay_main(args: argparse.Namespace) -> int:
     """Replay a capture through the same codecs, books and engine; print the events."""
-    config = _load_config(args.config, emulated=False)
-    _check_books(args.books, config)
-    out_path = _output("--out", args.out)  # never the capture itself: it is read twice
-    _distinct_files(("--config", args.config), ("CAPTURE", args.capture), ("--out", out_path))
-    serve = _serve(args.serve, announced=True)
+    config = load_run_config(args.config, emulated=False)
+    check_books(args.books, config)
+    out_path = output_path("--out", args.out)  # never the capture itself: it is read twice
+    distinct_files(("--config", args.config), ("CAPTURE", args.capture), ("--out", out_path))
+    serve = serve_address(args.serve, announced=True)
     speed = (1.0 if serve else 0.0) if args.speed is None else args.speed
     if not speed >= 0:
         raise UsageError(f"--speed: must be >= 0, got {args.speed}")
@@ -131,7 +131,7 @@ def replay_main(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     end_t = index.reader.last_t or 0
     out = sys.stdout.buffer
-    with _starting("--out"):
+    with starting("--out"):
         files = [open(out_path, "wb")] if out_path else []  # noqa: SIM115 - closed below
     server = WsEventServer(*serve) if serve else None
 
@@ -185,7 +185,7 @@ def replay_main(args: argparse.Namespace) -> int:
             replayer.run(records)
             engine.shutdown(end_t)
         else:
-            _event_loop_runner()(
+            event_loop_runner()(
                 _replay_paced(replayer, records, engine, end_t, speed, server, args)
             )
     finally:
@@ -237,7 +237,7 @@ async def _replay_paced(
     async with asyncio.TaskGroup() as tg:
         serving = None
         if server is not None:
-            with _starting("--serve"):
+            with starting("--serve"):
                 await server.start()
             host = f"[{server.host}]" if ":" in server.host else server.host
             print(f"{args.prog}: serving events on ws://{host}:{server.port}", file=sys.stderr)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 
 import httpx
 
-from arbscan.options import Plan, _starting
+from arbscan.options import Plan, starting
 from feeds.budget import RequestBudget
 from feeds.capture import CaptureWriter
 from feeds.protocol import Codec
@@ -34,7 +34,9 @@ DISLOCATIONS_PER_MIN = 20.0
 """Per symbol, in the embedded simulated market: often enough to watch opportunities live."""
 
 
-def _chunks(codec: type[Codec], symbols: list[str], size: int | None = None) -> list[list[str]]:
+def chunk_symbols(
+    codec: type[Codec], symbols: list[str], size: int | None = None
+) -> list[list[str]]:
     """``symbols`` over connections of at most ``size`` venue products each (default: the
     venue's limit); symbols served by one product (Coinbase BTC/USD, BTC/USDC) stay together."""
     n = max(1, size or codec.max_symbols_per_connection)
@@ -55,13 +57,13 @@ async def scan(plan: Plan) -> int:
     server: WsEventServer | None = None
     if plan.serve:  # listening can fail (a port in use): before any file is truncated
         server = WsEventServer(*plan.serve)
-        with _starting("--serve"):
+        with starting("--serve"):
             await server.start()
     if plan.json:
         drained.append(NdjsonSink.open("-"))
         names.append("stdout")
     if plan.out:
-        with _starting("--out"):
+        with starting("--out"):
             drained.append(NdjsonSink.open(plan.out))
         names.append(f"file:{plan.out}")
     if server is not None:
@@ -86,9 +88,9 @@ async def scan(plan: Plan) -> int:
         names.append("console")
     for sink, name in zip(drained, names, strict=True):
         sinks.add(sink, name)
-    stats = functools.partial(_stats, sinks, health, server, started)
+    stats = functools.partial(current_stats, sinks, health, server, started)
 
-    with _starting("CAPTURE"):
+    with starting("CAPTURE"):
         recorder = CaptureWriter(plan.record) if plan.record else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -108,7 +110,7 @@ async def scan(plan: Plan) -> int:
             cls = codec_class(venue)
             # one REST budget per venue (its limits count per IP), shared by its connections
             budget = RequestBudget.of(cls.rest_limits) if cls.rest_limits else None
-            for symbols in _chunks(cls, plan.symbols, plan.per_connection.get(venue)):
+            for symbols in chunk_symbols(cls, plan.symbols, plan.per_connection.get(venue)):
                 runners.append(
                     Runner(
                         cls,
@@ -147,11 +149,13 @@ async def scan(plan: Plan) -> int:
             await asyncio.gather(*sink_tasks)
     if recorder is not None:
         recorder.close()
-    print(_summary(final, plan.prog), file=sys.stderr)
+    print(summary_lines(final, plan.prog), file=sys.stderr)
     return 0
 
 
-def _stats(sinks: Sinks, health: _Health, server: WsEventServer | None, started: float) -> Event:
+def current_stats(
+    sinks: Sinks, health: _Health, server: WsEventServer | None, started: float
+) -> Event:
     """A stats event: every counter since ``started`` (monotonic)."""
     return stats_event(
         time.time_ns(),
@@ -172,7 +176,7 @@ async def _every(
         emit(make())
 
 
-def _summary(stats: Event, prog: str = "run.py") -> str:
+def summary_lines(stats: Event, prog: str = "run.py") -> str:
     """The stderr lines at exit: what each sink dropped, what each venue's feed went through
     (the same counts as the final stats event)."""
     lines = [

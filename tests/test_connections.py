@@ -9,28 +9,28 @@ import pytest
 
 from arbscan import cli
 from arbscan.options import Plan
-from arbscan.scan import _chunks
+from arbscan.scan import chunk_symbols
 from feeds.venues import codec_class
 
 SYMBOLS = [f"C{i:02d}/USD" for i in range(25)]
 
 
 def test_coinbase_connections_carry_ten_products_each() -> None:
-    chunks = _chunks(codec_class("coinbase"), SYMBOLS)
+    chunks = chunk_symbols(codec_class("coinbase"), SYMBOLS)
     assert chunks == [SYMBOLS[:10], SYMBOLS[10:20], SYMBOLS[20:]]
     assert [len(c) for c in chunks] == [10, 10, 5]
 
 
 def test_a_configured_size_and_other_venues_limits() -> None:
-    assert [len(c) for c in _chunks(codec_class("coinbase"), SYMBOLS, 7)] == [7, 7, 7, 4]
-    assert _chunks(codec_class("coinbase"), SYMBOLS, 1000) == [SYMBOLS]
+    assert [len(c) for c in chunk_symbols(codec_class("coinbase"), SYMBOLS, 7)] == [7, 7, 7, 4]
+    assert chunk_symbols(codec_class("coinbase"), SYMBOLS, 1000) == [SYMBOLS]
     usdt = [s.replace("/USD", "/USDT") for s in SYMBOLS]
-    assert _chunks(codec_class("okx"), usdt) == [usdt]  # the venue's default, 100
+    assert chunk_symbols(codec_class("okx"), usdt) == [usdt]  # the venue's default, 100
 
 
 def test_symbols_of_one_product_share_a_connection_and_count_once() -> None:
     symbols = ["BTC/USD", "ETH/USD", "SOL/USD", "BTC/USDC", "USDT/USDC", "ETH/USDC"]
-    assert _chunks(codec_class("coinbase"), symbols, 2) == [
+    assert chunk_symbols(codec_class("coinbase"), symbols, 2) == [
         ["BTC/USD", "BTC/USDC", "ETH/USD", "ETH/USDC"],
         ["SOL/USD", "USDT/USDC"],
     ]

@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from arbscan.scan import _chunks
+from arbscan.scan import chunk_symbols
 from emulator import Emulator, EmulatorConfig, FaultSpec, MarketConfig
 from emulator.venues.base import minimal
 from feeds.backoff import Backoff
@@ -179,7 +179,7 @@ def test_the_engine_sees_both_the_usd_and_the_usdc_leg() -> None:
 
 async def chunked_scenario() -> tuple[dict[str, Leg], list[int]]:
     symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT"]
-    chunks = _chunks(Coinbase, symbols, 2)
+    chunks = chunk_symbols(Coinbase, symbols, 2)
     assert chunks == [["BTC/USDT", "ETH/USDT"], ["SOL/USDT", "XRP/USDT"], ["ADA/USDT"]]
     async with feeds(chunks, symbols) as (emu, runners, legs):
         await until(lambda: synced(emu, legs))

@@ -8,7 +8,7 @@ import io
 from types import SimpleNamespace
 from typing import Any, cast
 
-from arbscan.scan import _Health, _stats, _summary
+from arbscan.scan import _Health, current_stats, summary_lines
 from feeds.runner import Runner, RunnerStats, SessionOptions
 from scanner.events import venue_event
 from scanner.eventserver import WsEventServer
@@ -53,7 +53,7 @@ def test_stats_event_counts_exactly_per_sink_and_venue_across_reconnects() -> No
         new_session(first, frames=4, resyncs=2, malformed=0)
         new_session(health.session_options("okx", SessionOptions()), 7, 0, 0)  # okx's 2nd runner
         health.session_options("binance", SessionOptions())  # never connected
-        return _stats(sinks, health, server, 0.0)
+        return current_stats(sinks, health, server, 0.0)
 
     event = asyncio.run(main())
     check(event)
@@ -67,7 +67,7 @@ def test_stats_event_counts_exactly_per_sink_and_venue_across_reconnects() -> No
         "binance": {"frames": 0, "resyncs": 0, "malformed": 0, "reconnects": 0},
     }
     assert (event["clients"], event["clients_dropped"]) == (0, 3)
-    assert _summary(event).splitlines() == [
+    assert summary_lines(event).splitlines() == [
         "run.py: sink stdout: 2 events, 1 dropped",
         "run.py: sink console: 3 events, 0 dropped",
         "run.py: sink serve:h:1: 0 events, 0 dropped",
