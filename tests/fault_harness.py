@@ -34,6 +34,7 @@ from feeds.wsconnect import websocket_connect
 from scanner.config import ScannerConfig
 from scanner.engine import Engine, EngineStats, Leg
 from scanner.events import Event, venue_event
+from tests.venue_helpers import model_top
 
 T0 = 1_795_000_000_000_000_000
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
@@ -117,18 +118,6 @@ class Outcome:
 
 Inject = Callable[[Emulator, str, Clock], Awaitable[None] | None]
 """Injects the fault; may be a coroutine (to step the market between several faults)."""
-
-
-def model_top(emu: Emulator, venue: str, symbol: str, n: int = 20) -> tuple[list[float], ...]:
-    book = emu.model.books[(venue, symbol)]
-    bids, asks = book.top(n)
-    px, sz = 10**book.price_decimals, 10**book.size_decimals
-    return (
-        [p / px for p, _ in bids],
-        [s / sz for _, s in bids],
-        [p / px for p, _ in asks],
-        [s / sz for _, s in asks],
-    )
 
 
 def ref_book(symbol: str) -> Book:

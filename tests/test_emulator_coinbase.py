@@ -26,8 +26,9 @@ from feeds.venues import codec_class
 from scanner.config import ScannerConfig
 from scanner.engine import Engine
 from scanner.events import Event
-from tests.test_emulator_e2e import T0, Leg, model_top, until
+from tests.test_emulator_e2e import T0, until
 from tests.test_emulator_wire import harness
+from tests.venue_helpers import LastBook, model_top
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 LIVE, DESYNCED, CLOSED = (True, None), (False, "desynced"), (False, "disconnected")
@@ -40,13 +41,13 @@ async def feeds(
     market: Sequence[str],
     listeners: Mapping[str, BookListener] | None = None,
     timeout: float = 10,
-) -> AsyncIterator[tuple[Emulator, list[Runner], dict[str, Leg]]]:
+) -> AsyncIterator[tuple[Emulator, list[Runner], dict[str, LastBook]]]:
     """The emulator (stepped by the test) and one running runner per chunk of symbols, each
     connected before the next starts (connection ids follow the chunks)."""
     config = MarketConfig(
         venues=("coinbase",), symbols=tuple(market), seed=21, dislocations_per_min=0
     )
-    legs = {s: Leg() for chunk in chunks for s in chunk}
+    legs = {s: LastBook() for chunk in chunks for s in chunk}
     listener_for = (listeners or legs).__getitem__
     async with (
         asyncio.timeout(timeout),
@@ -78,20 +79,20 @@ async def feeds(
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def synced(emu: Emulator, legs: dict[str, Leg], book_of: Mapping[str, str] = {}) -> bool:
+def synced(emu: Emulator, legs: dict[str, LastBook], book_of: Mapping[str, str] = {}) -> bool:
     """Every leg's book equals the model's book (``book_of``: the model book serving it)."""
     return all(leg.top == model_top(emu, "coinbase", book_of.get(s, s)) for s, leg in legs.items())
 
 
 async def steps(
-    emu: Emulator, legs: dict[str, Leg], n: int, book_of: Mapping[str, str] = {}
+    emu: Emulator, legs: dict[str, LastBook], n: int, book_of: Mapping[str, str] = {}
 ) -> None:
     for _ in range(n):
         emu.step(1)
         await until(lambda: synced(emu, legs, book_of))
 
 
-async def bad_body_scenario() -> tuple[dict[str, Leg], tuple[int, int, int, int]]:
+async def bad_body_scenario() -> tuple[dict[str, LastBook], tuple[int, int, int, int]]:
     async with feeds([SYMBOLS], SYMBOLS) as (emu, (runner,), legs):
         await until(lambda: synced(emu, legs))
         await steps(emu, legs, 3)
@@ -114,7 +115,7 @@ def test_a_malformed_body_resyncs_its_product_on_the_same_connection() -> None:
     assert (connects, malformed, gaps, resyncs) == (1, 1, 0, 1)
 
 
-async def novel_scenario() -> tuple[dict[str, Leg], tuple[int, int, int, int]]:
+async def novel_scenario() -> tuple[dict[str, LastBook], tuple[int, int, int, int]]:
     async with feeds([SYMBOLS], SYMBOLS) as (emu, (runner,), legs):
         await until(lambda: synced(emu, legs))
         emu.inject("coinbase", "novel", count=2)
@@ -134,7 +135,7 @@ def test_unknown_event_types_and_sides_are_skipped_on_the_same_connection() -> N
 
 async def usdc_scenario(
     symbols: tuple[str, ...], market: tuple[str, ...], book_of: dict[str, str]
-) -> tuple[dict[str, Leg], int, int]:
+) -> tuple[dict[str, LastBook], int, int]:
     async with feeds([symbols], market, timeout=5) as (emu, (runner,), legs):
         await until(lambda: synced(emu, legs, book_of))
         await steps(emu, legs, 3, book_of=book_of)
@@ -177,7 +178,7 @@ def test_the_engine_sees_both_the_usd_and_the_usdc_leg() -> None:
     asyncio.run(engine_scenario())
 
 
-async def chunked_scenario() -> tuple[dict[str, Leg], list[int]]:
+async def chunked_scenario() -> tuple[dict[str, LastBook], list[int]]:
     symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT"]
     chunks = chunk_symbols(Coinbase, symbols, 2)
     assert chunks == [["BTC/USDT", "ETH/USDT"], ["SOL/USDT", "XRP/USDT"], ["ADA/USDT"]]

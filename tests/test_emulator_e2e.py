@@ -8,46 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import httpx
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from feeds.backoff import Backoff
-from feeds.book import Book
 from feeds.runner import Runner
 from feeds.venues import codec_class
+from tests.venue_helpers import LastBook, model_top
 
 T0 = 1_795_000_000_000_000_000
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
-Top = tuple[list[float], list[float], list[float], list[float]]
-
-
-@dataclass
-class Leg:
-    """A BookListener keeping the last book and every usability change."""
-
-    top: Top | None = None
-    usable: list[tuple[bool, str | None]] = field(default_factory=list)
-
-    def on_book(self, book: Book, ts_ns: int) -> None:
-        bid_px, bid_sz, ask_px, ask_sz = book.top()
-        self.top = (list(bid_px), list(bid_sz), list(ask_px), list(ask_sz))
-
-    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
-        self.usable.append((usable, reason))
-
-
-def model_top(emu: Emulator, venue: str, symbol: str, n: int = 20) -> Top:
-    book = emu.model.books[(venue, symbol)]
-    bids, asks = book.top(n)
-    px, sz = 10**book.price_decimals, 10**book.size_decimals
-    return (
-        [p / px for p, _ in bids],
-        [s / sz for _, s in bids],
-        [p / px for p, _ in asks],
-        [s / sz for _, s in asks],
-    )
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -55,9 +26,9 @@ async def until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.002)
 
 
-async def scenario(venue: str) -> dict[str, Leg]:
+async def scenario(venue: str) -> dict[str, LastBook]:
     market = MarketConfig(venues=(venue,), symbols=SYMBOLS, seed=21, dislocations_per_min=0)
-    legs = {s: Leg() for s in SYMBOLS}
+    legs = {s: LastBook() for s in SYMBOLS}
     async with (
         asyncio.timeout(10),
         Emulator(EmulatorConfig(market=market, autorun=False), clock=lambda: T0) as emu,

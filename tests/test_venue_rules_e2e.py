@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -23,7 +23,6 @@ from emulator.cli import parse_args
 from emulator.market import MarketModel
 from emulator.venues.okx import Okx as EmulatedOkx
 from feeds.backoff import Backoff
-from feeds.book import Book
 from feeds.checksum import kraken_crc32
 from feeds.protocol import Codec
 from feeds.runner import Runner, SessionOptions
@@ -32,24 +31,11 @@ from feeds.venues import codec_class
 from feeds.venues.kraken import Kraken
 from feeds.venues.okx import Okx
 from tests.test_venue_kraken import v2_book
+from tests.venue_helpers import LastBook, model_top
 
 T0 = 1_795_000_000_000_000_000
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 LIVE, DESYNCED, CLOSED = (True, None), (False, "desynced"), (False, "disconnected")
-Top = tuple[list[float], list[float], list[float], list[float]]
-
-
-@dataclass
-class Leg:
-    top: Top | None = None
-    usable: list[tuple[bool, str | None]] = field(default_factory=list)
-
-    def on_book(self, book: Book, ts_ns: int) -> None:
-        bid_px, bid_sz, ask_px, ask_sz = book.top()
-        self.top = (list(bid_px), list(bid_sz), list(ask_px), list(ask_sz))
-
-    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
-        self.usable.append((usable, reason))
 
 
 @dataclass
@@ -57,25 +43,13 @@ class Feed:
     """One venue's runner with its legs and the states it reported."""
 
     runner: Runner
-    legs: dict[str, Leg]
+    legs: dict[str, LastBook]
     states: list[tuple[str, str | None]]
     times: list[int]
     """When each state was reported."""
 
     def synced(self, emu: Emulator, venue: str) -> bool:
         return all(self.legs[s].top == model_top(emu, venue, s) for s in self.legs)
-
-
-def model_top(emu: Emulator, venue: str, symbol: str, n: int = 20) -> Top:
-    book = emu.model.books[(venue, symbol)]
-    bids, asks = book.top(n)
-    px, sz = 10**book.price_decimals, 10**book.size_decimals
-    return (
-        [p / px for p, _ in bids],
-        [s / sz for _, s in bids],
-        [p / px for p, _ in asks],
-        [s / sz for _, s in asks],
-    )
 
 
 def feed(
@@ -88,7 +62,7 @@ def feed(
     stale_after_s: float = 10.0,
     clock: Callable[[], int] = time.time_ns,
 ) -> Feed:
-    legs = {s: Leg() for s in symbols}
+    legs = {s: LastBook() for s in symbols}
     states: list[tuple[str, str | None]] = []
     times: list[int] = []
 
@@ -396,7 +370,7 @@ def test_kraken_at_depth_25_checksums_only_the_top_10() -> None:
     # top 10 (and so every checksum) still matches.
     bids = [(f"{100 - k}.0", "1.0") for k in range(25)]
     asks = [(f"{101 + k}.0", "1.0") for k in range(25)]
-    session = FeedSession(Kraken(["BTC/USD"], depth=25), lambda _: Leg(), lambda *a: None)
+    session = FeedSession(Kraken(["BTC/USD"], depth=25), lambda _: LastBook(), lambda *a: None)
     session.opened(T0)
     crc = kraken_crc32(bids[:10], asks[:10])
     assert session.frame(v2_book("snapshot", bids, asks, crc), T0) == []

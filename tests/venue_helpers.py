@@ -13,6 +13,7 @@ from typing import Any, get_args
 import pytest
 from hypothesis import strategies as st
 
+from emulator import Emulator
 from feeds.book import BadLevel, Book
 from feeds.protocol import (
     BookDelta,
@@ -179,3 +180,35 @@ def fuzz(parse: Any, data: str | bytes, symbols: tuple[str, ...]) -> None:
     except ParseError:
         return
     check_events(events, symbols)
+
+
+Levels = tuple[list[float], list[float], list[float], list[float]]
+"""A book's top levels: bid prices, bid sizes, ask prices, ask sizes."""
+
+
+@dataclass
+class LastBook:
+    """A BookListener keeping the last book's top levels and every usability change."""
+
+    top: Levels | None = None
+    usable: list[tuple[bool, str | None]] = field(default_factory=list)
+
+    def on_book(self, book: Book, ts_ns: int) -> None:
+        bid_px, bid_sz, ask_px, ask_sz = book.top()
+        self.top = (list(bid_px), list(bid_sz), list(ask_px), list(ask_sz))
+
+    def on_usable(self, usable: bool, reason: str | None, ts_ns: int) -> None:
+        self.usable.append((usable, reason))
+
+
+def model_top(emu: Emulator, venue: str, symbol: str, n: int = 20) -> Levels:
+    """The emulator's model book of ``venue``/``symbol``: what a synced feed must hold."""
+    book = emu.model.books[(venue, symbol)]
+    bids, asks = book.top(n)
+    px, sz = 10**book.price_decimals, 10**book.size_decimals
+    return (
+        [p / px for p, _ in bids],
+        [s / sz for _, s in bids],
+        [p / px for p, _ in asks],
+        [s / sz for _, s in asks],
+    )
