@@ -15,11 +15,12 @@ from dataclasses import dataclass, field, fields
 import httpx
 
 from arbscan.options import Plan, starting
+from feeds.actions import BookListener, StateCallback
 from feeds.budget import RequestBudget
 from feeds.capture import CaptureWriter
 from feeds.protocol import Codec
 from feeds.runner import Runner, SessionOptions
-from feeds.session import BookListener, FeedSession, StateCallback
+from feeds.session import FeedSession
 from feeds.venues import codec_class
 from scanner.console import LiveConsole, Status, VenueHealth
 from scanner.engine import Engine

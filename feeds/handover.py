@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from feeds.actions import BookListener
 from feeds.book import Book
-from feeds.session import BookListener
 
 
 @dataclass(slots=True)

@@ -29,17 +29,11 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
+from feeds.actions import Action, BookListener, FetchSnapshot, Reconnect, SessionStats
 from feeds.capture import CaptureError, CaptureReader, Record, read_capture
 from feeds.protocol import Codec
 from feeds.runner import SessionOptions
-from feeds.session import (
-    Action,
-    BookListener,
-    FeedSession,
-    FetchSnapshot,
-    Reconnect,
-    SessionStats,
-)
+from feeds.session import FeedSession
 
 SYMBOL_PARAMS: Final = frozenset(
     {

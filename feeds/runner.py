@@ -36,15 +36,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from feeds.backoff import Backoff
-from feeds.budget import RequestBudget, retry_after, used_weight
-from feeds.capture import CaptureWriter, Direction, Record
-from feeds.handover import Feed, ReplacePlan, Tap
-from feeds.protocol import Codec, RestRequest, SnapshotSource
-from feeds.session import (
+from feeds.actions import (
     Action,
     BookListener,
-    FeedSession,
     FetchSnapshot,
     Ping,
     Reconnect,
@@ -52,6 +46,12 @@ from feeds.session import (
     Send,
     StateCallback,
 )
+from feeds.backoff import Backoff
+from feeds.budget import RequestBudget, retry_after, used_weight
+from feeds.capture import CaptureWriter, Direction, Record
+from feeds.handover import Feed, ReplacePlan, Tap
+from feeds.protocol import Codec, RestRequest, SnapshotSource
+from feeds.session import FeedSession
 from feeds.transport import ConnectFailed, Connection, Connector, Frame, TransportClosed
 from feeds.wsconnect import websocket_connect
 

@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
+from feeds.actions import SessionStats
 from feeds.backoff import Backoff
 from feeds.book import Book
 from feeds.budget import RequestBudget
 from feeds.capture import CaptureWriter, Record, read_capture
 from feeds.runner import Runner, RunnerStats, SessionOptions
-from feeds.session import SessionStats
 from feeds.transport import Connection
 from feeds.venues import codec_class
 from feeds.wsconnect import websocket_connect

@@ -19,9 +19,9 @@ import pytest
 from arbscan.scan import chunk_symbols
 from emulator import Emulator, EmulatorConfig, FaultSpec, MarketConfig
 from emulator.venues.base import minimal
+from feeds.actions import BookListener
 from feeds.backoff import Backoff
 from feeds.runner import Runner
-from feeds.session import BookListener
 from feeds.venues import codec_class
 from scanner.config import ScannerConfig
 from scanner.engine import Engine

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from arbscan import scan
 from emulator import Emulator, EmulatorConfig, MarketConfig, VenueProfile
+from feeds.actions import Replace
 from feeds.backoff import Backoff
 from feeds.book import Book
 from feeds.capture import CaptureWriter, read_capture
@@ -27,7 +28,7 @@ from feeds.handover import Feed, ReplacePlan
 from feeds.protocol import Codec
 from feeds.replay import Replayer
 from feeds.runner import Runner, SessionOptions
-from feeds.session import FeedSession, Replace
+from feeds.session import FeedSession
 from feeds.transport import Connection, Connector, Frame
 from feeds.venues import codec_class
 from feeds.venues.binance import Binance

@@ -13,11 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 
+from feeds.actions import Ping, Reconnect, Send
 from feeds.budget import ConnectionBudget
 from feeds.capture import CaptureError, CaptureWriter, Record, parse_record, read_capture
 from feeds.protocol import SeqRule
 from feeds.replay import replay
-from feeds.session import HOUR_NS, FeedSession, Ping, Reconnect, Send
+from feeds.session import HOUR_NS, FeedSession
 from feeds.wsconnect import websocket_connect
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings

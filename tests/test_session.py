@@ -14,11 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from feeds.actions import Action, BookListener, FetchSnapshot, Reconnect, Send
 from feeds.book import Book
 from feeds.capture import read_capture
 from feeds.checksum import kraken_crc32
 from feeds.protocol import ChecksumRule, Codec, RestRequest, SeqRule
-from feeds.session import Action, BookListener, FeedSession, FetchSnapshot, Reconnect, Send
+from feeds.session import FeedSession
 from feeds.venues.binance import Binance
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import orjson
 
+from feeds.actions import FetchSnapshot, Send
 from feeds.book import Book
 from feeds.protocol import RestRequest
-from feeds.session import FeedSession, FetchSnapshot, Send
+from feeds.session import FeedSession
 from feeds.venues.binance import Binance
 
 T0 = 1_795_000_000_000_000_000

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from feeds.actions import FetchSnapshot
 from feeds.book import Book
 from feeds.capture import Record, read_capture
 from feeds.protocol import (
@@ -31,7 +32,7 @@ from feeds.protocol import (
     Subscribed,
     VenueError,
 )
-from feeds.session import FeedSession, FetchSnapshot
+from feeds.session import FeedSession
 from feeds.venues.binance import Binance, BinanceUS
 from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import (

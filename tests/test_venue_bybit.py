@@ -14,6 +14,7 @@ import orjson
 import pytest
 from hypothesis import given
 
+from feeds.actions import Send
 from feeds.capture import read_capture
 from feeds.protocol import (
     BookDelta,
@@ -25,7 +26,7 @@ from feeds.protocol import (
     Subscribed,
     VenueError,
 )
-from feeds.session import FeedSession, Send
+from feeds.session import FeedSession
 from feeds.venues.bybit import Bybit
 from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import (

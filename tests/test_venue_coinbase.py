@@ -17,6 +17,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from feeds.actions import Reconnect, Send
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -31,7 +32,7 @@ from feeds.protocol import (
     Subscribed,
     VenueError,
 )
-from feeds.session import FeedSession, Reconnect, Send
+from feeds.session import FeedSession
 from feeds.venues.coinbase import Coinbase
 from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import (

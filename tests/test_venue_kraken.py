@@ -17,6 +17,7 @@ import orjson
 import pytest
 from hypothesis import given
 
+from feeds.actions import Send
 from feeds.capture import read_capture
 from feeds.protocol import (
     BookDelta,
@@ -29,7 +30,7 @@ from feeds.protocol import (
     Subscribed,
     VenueError,
 )
-from feeds.session import FeedSession, Send
+from feeds.session import FeedSession
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from tests.fuzzing import fuzz_settings

@@ -16,6 +16,7 @@ import orjson
 import pytest
 from hypothesis import given
 
+from feeds.actions import Send
 from feeds.capture import read_capture
 from feeds.protocol import (
     BookDelta,
@@ -29,7 +30,7 @@ from feeds.protocol import (
     Subscribed,
     VenueError,
 )
-from feeds.session import FeedSession, Send
+from feeds.session import FeedSession
 from feeds.venues.okx import Okx
 from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import ARBITRARY_INPUT, Recorder, Top, book_refuses, fuzz, mutated
