@@ -26,6 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from emulator.market import Dislocation, MarketConfig, MarketModel
 from emulator.ratelimit import WeightLimiter
@@ -362,10 +363,7 @@ class Emulator:
         elif fault in ("stall", "silent"):
             conn.stall_until = now + seconds
             if fault == "silent":
-                transport = conn.ws.transport
-                transport.pause_reading()
-                if math.isfinite(seconds):
-                    asyncio.get_running_loop().call_later(seconds, transport.resume_reading)
+                _silence(conn.ws, seconds)
         elif fault == "slow":
             conn.slow_delay, conn.slow_until = _num(params.get("delay_s", 0.05)), now + seconds
 
@@ -479,6 +477,23 @@ class Emulator:
                     await asyncio.sleep(conn.slow_delay)
                 conn.last = frame
                 await conn.ws.send(frame)
+
+
+def _silence(ws: ServerConnection, seconds: float) -> None:
+    """A black hole for ``seconds``: nothing read, and no keepalive ping sent either (a real
+    venue whose socket hangs sends no WebSocket ping, and a ping is traffic to the feeds)."""
+    ws.transport.pause_reading()
+    if ws.keepalive_task is not None:
+        ws.keepalive_task.cancel()
+        ws.keepalive_task = None
+
+    def speak_again() -> None:
+        if ws.state is State.OPEN:
+            ws.transport.resume_reading()
+            ws.start_keepalive()
+
+    if math.isfinite(seconds):
+        asyncio.get_running_loop().call_later(seconds, speak_again)
 
 
 def _num(value: object) -> float:

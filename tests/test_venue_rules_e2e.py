@@ -161,12 +161,16 @@ def test_quiet_symbols_kept_alive_by_venue_pings() -> None:
         assert f.runner.session.stats.control_frames >= 5, venue  # type: ignore[union-attr]
 
 
-def test_a_silent_venue_goes_stale_and_the_feed_reconnects() -> None:
+@pytest.mark.parametrize("venue_pings_s", [None, 0.3], ids=["no venue pings", "venue pings"])
+def test_a_silent_venue_goes_stale_and_the_feed_reconnects(venue_pings_s: float | None) -> None:
+    """Silent is a black hole: the venue's own WebSocket pings stop too, or they would keep
+    the connection alive (a ping is traffic)."""
+
     async def scenario() -> tuple[Feed, int]:
         market = MarketConfig(
             venues=("okx",), symbols=SYMBOLS, seed=5, quiet_symbols=frozenset(SYMBOLS)
         )
-        config = EmulatorConfig(market=market, ping_interval_s=None)
+        config = EmulatorConfig(market=market, ping_interval_s=venue_pings_s)
         async with asyncio.timeout(20), Emulator(config) as emu, httpx.AsyncClient() as http:
             f = feed(emu, "okx", http, stale_after_s=1.0)
             task = asyncio.create_task(f.runner.run())
