@@ -1,15 +1,20 @@
 """The venue specs: the registry reads them, each is consistent, the README's fee table equals
-them, replay picks a recording's codec from them, and the codec kit's field checks."""
+them, replay picks a recording's codec from them; the codec kit's field checks; the state,
+reason and fault enums against the event schema."""
 
 from __future__ import annotations
 
+import json
 import pkgutil
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 
 import feeds.venues
+from emulator.server import FAULTS, FaultKind
+from feeds.actions import FeedState, Unusable
 from feeds.codeckit import digits, json_object, levels, micros_ns, millis_ns, rfc3339_ns, uint
 from feeds.protocol import ChecksumRule, ParseError, SnapshotSource
 from feeds.venues import (
@@ -25,6 +30,8 @@ from feeds.venues import (
 )
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
+from scanner import events
+from scanner.events import CloseReason, VenueState
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -141,3 +148,16 @@ def test_rfc3339_to_ns_exact() -> None:
     assert rfc3339_ns("2023-10-06T19:35:55.440295+02:00") == 1696613755440295000
     for bad in (None, 5, "2023-02-09T20:32:50", "2023-02-09T20:32:50.x1Z", "yesterdayZ"):
         assert rfc3339_ns(bad) is None
+
+
+def test_states_and_reasons_are_the_schemas_on_both_sides() -> None:
+    schema = json.loads((Path(events.__file__).parent / "events.schema.json").read_text())
+    defs = schema["$defs"]
+    states = defs["venue"]["properties"]["state"]["enum"]
+    reasons = defs["closed"]["properties"]["reason"]["enum"]
+    assert [str(s) for s in VenueState] == [str(s) for s in FeedState] == states
+    assert [str(r) for r in CloseReason] == reasons
+    assert {str(u) for u in Unusable} == set(reasons) - {"spread_closed", "shutdown"}
+    # the JSON text of a member is its value
+    assert orjson.dumps([FeedState.LIVE, CloseReason.CROSSED_BOOK]) == b'["live","crossed_book"]'
+    assert FaultKind("bad_checksum") is FaultKind.BAD_CHECKSUM and set(FaultKind) == FAULTS
