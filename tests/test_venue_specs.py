@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 import feeds.venues
+from benchmarks import bench_venues
 from emulator.server import FAULTS, FaultKind
 from feeds.actions import FeedState, Unusable
 from feeds.codeckit import digits, json_object, levels, micros_ns, millis_ns, rfc3339_ns, uint
@@ -77,6 +78,11 @@ def test_each_codec_class_takes_its_attributes_from_its_spec(venue: str) -> None
     codec = cls(["BTC/USDT"])
     assert codec.depth == spec.default_depth
     assert codec.venue_symbol("BTC/USDT") == spec.symbol("BTC", "USDT")
+
+
+def test_the_benchmark_tables_cover_every_venue() -> None:
+    assert bench_venues.missing() == []
+    assert [c.venue for c in bench_venues.CASES if not c.fixture.is_file()] == []
 
 
 def test_depths_default_and_refusal_come_from_the_spec() -> None:
