@@ -63,7 +63,8 @@ class VenueSpec:
     subscribe_batch: int | None = None
     """Topics one subscribe request may name; None if the venue sets no limit."""
     subscribes_per_s: float | None = None
-    """Subscribe requests per second one connection may send; None if undocumented."""
+    """Subscribe requests per second one connection may send; None if undocumented.
+    Declared for the venues that publish one; nothing paces by it yet."""
     requests_per_hour: int | None = None
     """Subscribe/unsubscribe requests one connection may send in any hour; None if the
     venue documents no such limit. The session resyncs within it, else reconnects."""
