@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feeds.venues import VENUES, UnknownVenue, canonical_venue
+from feeds.venues import VENUES, UnknownVenue, canonical_venue, default_fees
 from scanner.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def check_books(books: int, config: Config) -> None:
 def load_run_config(path: str | None, *, emulated: bool) -> Config:
     """The config, refusing what the run would ignore: faults outside the simulated market,
     endpoint overrides inside it (its venues are served on 127.0.0.1, never those URLs)."""
-    config = load_config(path, venue=canonical_venue)
+    config = load_config(path, venue=canonical_venue, default_fees=default_fees())
     if config.emulator_faults and not emulated:
         raise ConfigError("emulator.faults: faults are for the simulated market only")
     if config.urls and emulated:

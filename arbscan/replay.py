@@ -29,7 +29,7 @@ from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, Record
 from feeds.protocol import Codec
 from feeds.replay import CaptureIndex, Replayer
 from feeds.runner import SessionOptions
-from feeds.venues import UnknownVenue, canonical_venue, codec_class
+from feeds.venues import UnknownVenue, canonical_venue, replay_codec_class
 from scanner.engine import Engine, Leg
 from scanner.events import Event, venue_event
 from scanner.eventserver import WsEventServer
@@ -39,14 +39,10 @@ MAX_LINE_WARNINGS = 10
 
 
 def _replay_codec(venue: str, conn_text: str, symbols: list[str], *, narrow: bool) -> Codec:
-    """The codec of one recorded connection: the venue's codec (Kraken WS v1 for v1 URLs),
-    serving ``symbols``; with ``narrow``, only those whose venue ids that connection
-    subscribed (all when none is named)."""
-    cls: type[Codec] = codec_class(venue)
-    if venue == "kraken" and "ws.kraken.com/v2" not in conn_text and "/v2" not in conn_text:
-        from feeds.venues.kraken_v1 import KrakenV1
-
-        cls = KrakenV1
+    """The codec of one recorded connection: the venue's codec (or that of the venue's
+    older protocol the connection speaks), serving ``symbols``; with ``narrow``, only those
+    whose venue ids that connection subscribed (all when none is named)."""
+    cls = replay_codec_class(venue, conn_text)
     if not narrow:
         return cls(symbols)
     probe = cls(symbols)

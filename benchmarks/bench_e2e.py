@@ -73,14 +73,13 @@ from benchmarks import own_wsclient
 from feeds.book import Book
 from feeds.runner import Runner, SessionOptions
 from feeds.transport import Connector
-from feeds.venues import codec_class
+from feeds.venues import VENUES, codec_class, default_fees
 from feeds.wsconnect import websocket_connect
 from scanner.board import Board
 from scanner.config import load_config
 from scanner.engine import Engine, Leg
 from scanner.sinks import NdjsonSink
 
-VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken")
 _BASES = "BTC ETH SOL BNB XRP DOGE ADA AVAX LINK DOT LTC TRX ATOM NEAR UNI APT FIL ARB OP SUI"
 SYMBOLS = tuple(f"{base}/USDT" for base in _BASES.split(" "))
 RATES = (1_000, 5_000, 10_000, 20_000, 25_000, 30_000, 40_000, 50_000)
@@ -183,7 +182,7 @@ class Scanner:
     """The scanner side of one phase (one event loop): runners, engine, sink, probe."""
 
     def __init__(self, lg: Loadgen, http: httpx.AsyncClient, connect: Connector) -> None:
-        config = load_config(None)
+        config = load_config(None, default_fees=default_fees())
         self.sink = NdjsonSink(open(os.devnull, "wb"), owns=True)  # noqa: SIM115 (sink closes)
         self.probe = Probe()
         fees = {v: config.fee_bps(v) for v in VENUES}

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from emulator.server import FAULTS, FaultSpec
+from emulator.server import FAULTS, FaultKind, FaultSpec
 from emulator.venues import VENUES
 from emulator.venues.base import Venue
 
@@ -34,20 +34,24 @@ class FaultSpecError(ValueError):
 # Parameters of each fault: name -> (kind, low, high); kind "int", "float" or "str".
 _COUNT = ("int", 1, 1_000_000)
 PARAMS: Final[Mapping[str, Mapping[str, tuple[str, float, float]]]] = {
-    "disconnect": {"code": ("int", 1000, 4999), "reason": ("str", 0, 123)},
-    "abort": {},
-    "gap": {"count": _COUNT},
-    "overlap": {"count": _COUNT},
-    "bad_checksum": {"count": _COUNT},
-    "bad_body": {"count": _COUNT},
-    "novel": {"count": _COUNT},
-    "malformed": {"count": _COUNT},
-    "stall": {"seconds": ("float", 0.001, math.inf)},
-    "silent": {"seconds": ("float", 0.001, math.inf)},
-    "slow": {"delay_s": ("float", 0.0, 60.0), "seconds": ("float", 0.001, math.inf)},
-    "crossed": {"symbol": ("str", 1, 64), "steps": _COUNT},
-    "rest_error": {"status": ("int", 400, 599), "count": _COUNT, "retry_after": ("int", 0, 86400)},
-    "rest_timeout": {"delay_s": ("float", 0.001, 3600.0), "count": _COUNT},
+    FaultKind.DISCONNECT: {"code": ("int", 1000, 4999), "reason": ("str", 0, 123)},
+    FaultKind.ABORT: {},
+    FaultKind.GAP: {"count": _COUNT},
+    FaultKind.OVERLAP: {"count": _COUNT},
+    FaultKind.BAD_CHECKSUM: {"count": _COUNT},
+    FaultKind.BAD_BODY: {"count": _COUNT},
+    FaultKind.NOVEL: {"count": _COUNT},
+    FaultKind.MALFORMED: {"count": _COUNT},
+    FaultKind.STALL: {"seconds": ("float", 0.001, math.inf)},
+    FaultKind.SILENT: {"seconds": ("float", 0.001, math.inf)},
+    FaultKind.SLOW: {"delay_s": ("float", 0.0, 60.0), "seconds": ("float", 0.001, math.inf)},
+    FaultKind.CROSSED: {"symbol": ("str", 1, 64), "steps": _COUNT},
+    FaultKind.REST_ERROR: {
+        "status": ("int", 400, 599),
+        "count": _COUNT,
+        "retry_after": ("int", 0, 86400),
+    },
+    FaultKind.REST_TIMEOUT: {"delay_s": ("float", 0.001, 3600.0), "count": _COUNT},
 }
 assert set(PARAMS) == FAULTS
 
@@ -125,11 +129,11 @@ def _parse(
     kind = found["kind"].strip()
     if kind not in FAULTS:
         raise ValueError(f"unknown fault {kind!r} (have {', '.join(sorted(FAULTS))})")
-    if kind == "bad_checksum" and not VENUES[name].has_checksum:
+    if kind == FaultKind.BAD_CHECKSUM and not VENUES[name].has_checksum:
         raise ValueError(f"{name} sends no checksum")
-    if kind == "overlap" and not VENUES[name].has_ranges:
+    if kind == FaultKind.OVERLAP and not VENUES[name].has_ranges:
         raise ValueError(f"{name} sends no update-id ranges")
-    if kind in ("bad_body", "novel") and not VENUES[name].body_faults:
+    if kind in (FaultKind.BAD_BODY, FaultKind.NOVEL) and not VENUES[name].body_faults:
         raise ValueError(f"{name} has no {kind} fault")
     if kind.startswith("rest_") and not _serves_rest(VENUES[name]):
         raise ValueError(f"{name} serves no REST snapshot")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import itertools
 import math
@@ -33,22 +34,33 @@ from emulator.ratelimit import WeightLimiter
 from emulator.venues import VENUES, Venue
 from emulator.venues.base import Out, Session
 
-CONN_FAULTS: Final = frozenset(
-    {
-        "disconnect",
-        "abort",
-        "gap",
-        "overlap",
-        "bad_checksum",
-        "bad_body",
-        "novel",
-        "malformed",
-        "stall",
-        "silent",
-        "slow",
-    }
-)
-FAULTS: Final = CONN_FAULTS | {"crossed", "rest_error", "rest_timeout"}
+
+class FaultKind(enum.StrEnum):
+    """Every fault the emulator can inject (the text of a fault spec is the value)."""
+
+    DISCONNECT = "disconnect"
+    ABORT = "abort"
+    GAP = "gap"
+    OVERLAP = "overlap"
+    BAD_CHECKSUM = "bad_checksum"
+    BAD_BODY = "bad_body"
+    NOVEL = "novel"
+    MALFORMED = "malformed"
+    STALL = "stall"
+    SILENT = "silent"
+    SLOW = "slow"
+    CROSSED = "crossed"
+    REST_ERROR = "rest_error"
+    REST_TIMEOUT = "rest_timeout"
+
+
+FAULTS: Final[frozenset[str]] = frozenset(FaultKind)
+CONN_FAULTS: Final[frozenset[str]] = FAULTS - {
+    FaultKind.CROSSED,
+    FaultKind.REST_ERROR,
+    FaultKind.REST_TIMEOUT,
+}
+"""The faults applied to connections (the others: to the market or the REST side)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,18 +323,18 @@ class Emulator:
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r} (have {sorted(FAULTS)})")
         vs = self._venues[venue]
-        if fault == "bad_checksum" and not vs.venue.has_checksum:
+        if fault == FaultKind.BAD_CHECKSUM and not vs.venue.has_checksum:
             raise ValueError(f"{venue} sends no checksum")
-        if fault == "overlap" and not vs.venue.has_ranges:
+        if fault == FaultKind.OVERLAP and not vs.venue.has_ranges:
             raise ValueError(f"{venue} sends no update-id ranges")
-        if fault in ("bad_body", "novel") and not vs.venue.body_faults:
+        if fault in (FaultKind.BAD_BODY, FaultKind.NOVEL) and not vs.venue.body_faults:
             raise ValueError(f"{venue} has no {fault} fault")
-        if fault == "crossed":
+        if fault == FaultKind.CROSSED:
             symbol = params.get("symbol")
             for s in [symbol] if isinstance(symbol, str) else self.config.market.symbols:
                 self.model.cross(venue, s, int(_num(params.get("steps", 1))))
             return
-        if fault in ("rest_error", "rest_timeout"):
+        if fault in (FaultKind.REST_ERROR, FaultKind.REST_TIMEOUT):
             for _ in range(int(_num(params.get("count", 1)))):
                 vs.rest_faults.append((fault, dict(params)))
             return
@@ -338,33 +350,33 @@ class Emulator:
         now = asyncio.get_running_loop().time()
         seconds = _num(params.get("seconds", math.inf))
         count = int(_num(params.get("count", 1)))
-        if fault == "disconnect":
+        if fault == FaultKind.DISCONNECT:
             code, reason = int(_num(params.get("code", 1001))), str(params.get("reason", ""))
             task = asyncio.get_running_loop().create_task(conn.ws.close(code, reason))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        elif fault == "abort":
+        elif fault == FaultKind.ABORT:
             conn.ws.transport.abort()
-        elif fault == "gap":
+        elif fault == FaultKind.GAP:
             conn.gap += count
-        elif fault == "overlap":
+        elif fault == FaultKind.OVERLAP:
             conn.session.overlap(count)
-        elif fault == "bad_checksum":
+        elif fault == FaultKind.BAD_CHECKSUM:
             conn.corrupt += count
-        elif fault == "bad_body":
+        elif fault == FaultKind.BAD_BODY:
             conn.bad_body += count
-        elif fault == "novel":
+        elif fault == FaultKind.NOVEL:
             self._put(
                 vs, conn, [o for _ in range(count) for o in conn.session.novel(self.model.now_ns)]
             )
-        elif fault == "malformed":
+        elif fault == FaultKind.MALFORMED:
             text = conn.last or '{"channel":"book","type":"update","data":[{"symbol":'
             self._put(vs, conn, [Out(text[: max(1, len(text) // 2)])] * count)
-        elif fault in ("stall", "silent"):
+        elif fault in (FaultKind.STALL, FaultKind.SILENT):
             conn.stall_until = now + seconds
-            if fault == "silent":
+            if fault == FaultKind.SILENT:
                 _silence(conn.ws, seconds)
-        elif fault == "slow":
+        elif fault == FaultKind.SLOW:
             conn.slow_delay, conn.slow_until = _num(params.get("delay_s", 0.05)), now + seconds
 
     # -- connections -----------------------------------------------------------------------
@@ -393,7 +405,7 @@ class Emulator:
         vs.rest_served += 1
         if vs.rest_faults:
             fault, params = vs.rest_faults.popleft()
-            if fault == "rest_timeout":
+            if fault == FaultKind.REST_TIMEOUT:
                 await asyncio.sleep(_num(params.get("delay_s", 30.0)))
             else:
                 status = int(_num(params.get("status", 429)))
@@ -455,7 +467,7 @@ class Emulator:
             return []
         loop = asyncio.get_running_loop()
         cut = {"code": 1001, "reason": "connection lifetime reached"}
-        timers = [loop.call_later(life, self._apply, vs, conn, "disconnect", cut)]
+        timers = [loop.call_later(life, self._apply, vs, conn, FaultKind.DISCONNECT, cut)]
         notice = self.config.shutdown_notice_s
         if notice is not None:
 

@@ -3,12 +3,33 @@ about each book, and its counters. The session itself is :mod:`feeds.session`.""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
 from feeds.book import Book
 from feeds.protocol import RestRequest
+
+
+class FeedState(enum.StrEnum):
+    """The state of one venue's feed, as ``on_state`` reports it (the text is the value)."""
+
+    CONNECTING = "connecting"
+    SYNCING = "syncing"
+    LIVE = "live"
+    RESYNCING = "resyncing"
+    STALE = "stale"
+    DOWN = "down"
+
+
+class Unusable(enum.StrEnum):
+    """Why a book stopped being usable (``on_usable(False, reason)``, :class:`Reconnect`)."""
+
+    STALE = "stale"
+    DESYNCED = "desynced"
+    DISCONNECTED = "disconnected"
+    CROSSED_BOOK = "crossed_book"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
+
+if TYPE_CHECKING:
+    from feeds.spec import VenueSpec
 
 Number: TypeAlias = str | float | int
 Level: TypeAlias = Sequence[Number]
@@ -267,34 +270,44 @@ class Endpoints:
 class Codec:
     """Base of every venue codec.
 
-    Subclasses set the class attributes and implement :meth:`venue_symbol`, :meth:`parse`
-    and :meth:`subscribe_frames` (plus the REST pair for SnapshotSource.REST). Construct one
-    per connection with the canonical symbols it serves; the codec maps canonical
-    ``BASE/QUOTE`` symbols to venue ids and back, by explicit table (never by guessing).
+    A venue codec sets :attr:`spec` (its :class:`feeds.spec.VenueSpec`: the class attributes
+    below are taken from it) and implements :meth:`parse` and :meth:`subscribe_frames` (plus
+    the REST pair for SnapshotSource.REST). Construct one per connection with the canonical
+    symbols it serves; the codec maps canonical ``BASE/QUOTE`` symbols to venue ids and
+    back, by explicit table (never by guessing).
     """
 
+    spec: ClassVar[VenueSpec]
     venue: ClassVar[str]
     """ccxt id of the venue (``binance``, ``okx``...)."""
     aliases: ClassVar[tuple[str, ...]] = ()
-    """Older ccxt ids accepted for this venue (``okex``, ``huobipro``...)."""
     integrity: ClassVar[Integrity]
     endpoints: ClassVar[Endpoints]
     ping_interval_s: ClassVar[float | None] = None
-    """How often :meth:`ping_frame` must be sent; None if the venue needs no app ping."""
     max_symbols_per_connection: ClassVar[int] = 100
-    """Venue products per connection by default (symbols that share a product count once)."""
     requests_per_hour: ClassVar[int | None] = None
-    """Subscribe/unsubscribe requests (frames) one connection may send in any hour; None if
-    the venue documents no such limit. The session resyncs within it, else reconnects."""
     rest_limits: ClassVar[RestLimits | None] = None
-    """The venue's REST budget and snapshot weights (REST-snapshot venues)."""
     max_connection_s: ClassVar[float | None] = None
-    """How long the venue keeps one connection open before it closes it (Binance: 24 h);
-    None if it documents no limit. The runner replaces a connection before this."""
+    """See :class:`feeds.spec.VenueSpec` for the meaning of each."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if spec is not None:
+            cls.venue = spec.id
+            cls.aliases = spec.aliases
+            cls.integrity = spec.integrity
+            cls.endpoints = spec.endpoints
+            cls.ping_interval_s = spec.ping_interval_s
+            cls.max_symbols_per_connection = spec.max_symbols_per_connection
+            cls.requests_per_hour = spec.requests_per_hour
+            cls.rest_limits = spec.rest_limits
+            cls.max_connection_s = spec.max_connection_s
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        spec: VenueSpec | None = getattr(self, "spec", None)
         self.symbols: tuple[str, ...] = tuple(symbols)
-        self.depth = depth
+        self.depth = depth if spec is None else spec.book_depth(depth)
         self._canonical: dict[str, str] = {}
         """The explicit table of this connection: venue id -> canonical symbol."""
         for symbol in self.symbols:
@@ -308,8 +321,8 @@ class Codec:
 
     # -- symbol mapping ---------------------------------------------------------------
     def venue_symbol(self, symbol: str) -> str:
-        """The venue's id for a canonical symbol."""
-        raise NotImplementedError
+        """The venue's id for a canonical symbol (by default the spec's symbol format)."""
+        return self.spec.symbol(*split_symbol(symbol))
 
     def same_product(self, symbol: str) -> bool:
         """Whether the venue documents ``symbol`` as served by the product of its venue id

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
-from feeds.actions import Action, BookListener, FetchSnapshot, Reconnect, SessionStats
+from feeds.actions import Action, BookListener, FeedState, FetchSnapshot, Reconnect, SessionStats
 from feeds.capture import CaptureError, CaptureReader, Record, read_capture
 from feeds.protocol import Codec
 from feeds.runner import SessionOptions
@@ -250,7 +250,7 @@ class Replayer:
         def listener_for(symbol: str) -> BookListener:
             return self.listener_for(venue, symbol)
 
-        self.on_state(venue, "connecting", None, t)
+        self.on_state(venue, FeedState.CONNECTING, None, t)
         rest_base = self.rest_bases.get(venue, codec.endpoints.rest)
         session = self.options.new_session(codec, listener_for, on_state, rest_base)
         self.active[key] = session
@@ -262,7 +262,7 @@ class Replayer:
         session = self.active.pop(key, None)
         if session is not None:
             session.closed(t)
-            self.on_state(key[0], "down", reason, t)
+            self.on_state(key[0], FeedState.DOWN, reason, t)
             for p in self.pending:
                 if p.session is session:
                     self.answers.give_back(p.index)  # never delivered: free for a later request

@@ -39,6 +39,7 @@ import httpx
 from feeds.actions import (
     Action,
     BookListener,
+    FeedState,
     FetchSnapshot,
     Ping,
     Reconnect,
@@ -236,13 +237,13 @@ class Runner:
         """Connect, serve, reconnect with backoff; forever, until cancelled."""
         async with asyncio.TaskGroup() as tasks:
             while True:
-                self.on_state("connecting", None, self.clock())
+                self.on_state(FeedState.CONNECTING, None, self.clock())
                 try:
                     conn = await self._connect(self.ws_url, self.max_frame_bytes)
                 except ConnectFailed as exc:
                     self.stats.refused += 1
                     log.warning("%s: %s: %s", self.venue, self.ws_url, exc.reason)
-                    self.on_state("down", exc.reason, self.clock())
+                    self.on_state(FeedState.DOWN, exc.reason, self.clock())
                 else:
                     self.stats.connects += 1
                     if await self._serve(tasks, conn) >= self.healthy_after_ns:
@@ -318,7 +319,7 @@ class Runner:
                 self.recorder.flush()
             log.info("%s: connection %d down: %s", self.venue, self.conn, reason)
             if not quiet:
-                self.on_state("down", reason, closed_ns)
+                self.on_state(FeedState.DOWN, reason, closed_ns)
 
     def _consider_replacing(self, live: _Live, now: int) -> None:
         """Start replacing the current connection when its plan says so (one at a time)."""

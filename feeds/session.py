@@ -46,6 +46,7 @@ from typing import Final
 from feeds.actions import (
     Action,
     BookListener,
+    FeedState,
     FetchSnapshot,
     Ping,
     Reconnect,
@@ -53,6 +54,7 @@ from feeds.actions import (
     Send,
     SessionStats,
     StateCallback,
+    Unusable,
 )
 from feeds.book import BadLevel, Book
 from feeds.budget import ConnectionBudget
@@ -76,6 +78,7 @@ from feeds.protocol import (
 from feeds.sequencing import APPLY, DROP, SeqState, verdict
 
 log = logging.getLogger(__name__)
+_LIVE = FeedState.LIVE
 
 CODEC_BUGS: Final = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 """Exception types from a codec that drop one frame and are counted as ``codec_errors``
@@ -168,7 +171,7 @@ class FeedSession:
             book = Book(top_n=top_n, keep_text=rule.keep_text, max_depth=max_depth)
             self.books[s] = book
             self._symbols[s] = _Symbol(s, book, listener_for(s))
-        self._state: str | None = None
+        self._state: FeedState | None = None
         self._was_live = False
         self._reason: str | None = None
         self._done = False
@@ -188,7 +191,7 @@ class FeedSession:
         """The connection is open: subscribe. REST snapshots are requested once the stream
         delivers (the order noted after :data:`REFETCH_DELAY_NS`)."""
         self._opened_ns = self._last_ping_ns = now_ns
-        self._set_state("syncing", None, now_ns)
+        self._set_state(FeedState.SYNCING, None, now_ns)
         frames = self.codec.subscribe_frames(self.codec.symbols)
         if self.budget is not None:
             self.budget.spend(len(frames), now_ns)
@@ -237,8 +240,8 @@ class FeedSession:
                         "%s: connection seq %d -> %d", self.codec.venue, self._conn_seq, ev.seq
                     )
                     self._touched.clear()
-                    self._finish("desynced", now_ns)
-                    return [*actions, Reconnect("desynced")]
+                    self._finish(Unusable.DESYNCED, now_ns)
+                    return [*actions, Reconnect(Unusable.DESYNCED)]
                 self._conn_seq = ev.seq
             elif isinstance(ev, Reply):
                 actions.append(Send(ev.frame))
@@ -255,12 +258,12 @@ class FeedSession:
                 log.debug("%s: malformed part dropped (%s): %.500r", self.codec.venue, ev, data)
                 if ev.lost is None:  # any book may have missed it: start the connection over
                     self._touched.clear()
-                    self._finish("desynced", now_ns)
-                    return [*actions, Reconnect("desynced")]
+                    self._finish(Unusable.DESYNCED, now_ns)
+                    return [*actions, Reconnect(Unusable.DESYNCED)]
                 for lost in ev.lost:
                     sym = symbols.get(lost)
                     if sym is not None:
-                        self._resync(sym, "desynced", now_ns)
+                        self._resync(sym, Unusable.DESYNCED, now_ns)
             elif isinstance(ev, PlannedClose):
                 stats.notices += 1
                 log.info("%s: the venue will close the connection: %s", self.codec.venue, ev)
@@ -325,9 +328,9 @@ class FeedSession:
         seen = max(stats.last_frame_ns, stats.last_control_ns, self._opened_ns)
         quiet = now_ns - seen
         if quiet > self._stale_ns:
-            self._finish("stale", now_ns)
-            self._set_state("stale", f"no frame for {quiet / 1e9:.1f} s", now_ns)
-            return [Reconnect("stale")]
+            self._finish(Unusable.STALE, now_ns)
+            self._set_state(FeedState.STALE, f"no frame for {quiet / 1e9:.1f} s", now_ns)
+            return [Reconnect(Unusable.STALE)]
         interval = self.codec.ping_interval_s
         due = interval is not None and now_ns - self._last_ping_ns >= interval * 1e9
         # Quiet for half of stale_after_s and not probed since: ask the venue for traffic.
@@ -345,7 +348,7 @@ class FeedSession:
             if sym.usable and now_ns - sym.updated_ns > self._max_age_ns:
                 # the connection is alive (heartbeats) but this book has not moved
                 sym.usable = False
-                sym.listener.on_usable(False, "stale", now_ns)
+                sym.listener.on_usable(False, Unusable.STALE, now_ns)
             if sym.refetch_at is not None and now_ns >= sym.refetch_at:
                 sym.refetch_at = None
                 if not sym.synced:
@@ -359,7 +362,7 @@ class FeedSession:
                 actions.append(self._fetch(sym))  # no event yet: the stream is open by now
         return actions
 
-    def closed(self, now_ns: int, reason: str = "disconnected") -> None:
+    def closed(self, now_ns: int, reason: str = Unusable.DISCONNECTED) -> None:
         """The connection closed: every usable leg becomes unusable with ``reason``."""
         if not self._done:
             self._finish(reason, now_ns)
@@ -399,7 +402,7 @@ class FeedSession:
         else:
             self.stats.gaps += 1
             log.info("%s: %s gap after %s: %s", self.codec.venue, sym.symbol, sym.seq.last, ev)
-            self._resync(sym, "desynced", now_ns)
+            self._resync(sym, Unusable.DESYNCED, now_ns)
 
     def _apply(
         self,
@@ -420,7 +423,7 @@ class FeedSession:
         except BadLevel as exc:  # a venue's bad number or level shape: the book is unknown
             self.stats.malformed += 1
             log.debug("%s: %s dropped, resyncing: %s", self.codec.venue, sym.symbol, exc)
-            self._resync(sym, "desynced", now_ns)
+            self._resync(sym, Unusable.DESYNCED, now_ns)
             return
         stats = self.stats
         stats.book_msgs += 1
@@ -430,7 +433,7 @@ class FeedSession:
             if ours != crc:
                 stats.checksum_fail += 1
                 log.info("%s: %s checksum %d != %d", self.codec.venue, sym.symbol, ours, crc)
-                self._resync(sym, "desynced", now_ns)
+                self._resync(sym, Unusable.DESYNCED, now_ns)
                 return
             stats.checksum_ok += 1
         if changed:
@@ -456,8 +459,8 @@ class FeedSession:
             if fresh:  # the venue's own book: a new snapshot would be the same one
                 self._hold(sym, now_ns)
             else:
-                self._resync(sym, "crossed_book", now_ns)
-        if self._sync_lost or self._state != "live":  # else _update_state has nothing to do
+                self._resync(sym, Unusable.CROSSED_BOOK, now_ns)
+        if self._sync_lost or self._state is not _LIVE:  # else _update_state has nothing to do
             self._update_state(now_ns)
         for sym, changed in touched.items():
             if not sym.synced or sym.held:
@@ -508,11 +511,11 @@ class FeedSession:
         would fetch the same book again, as fast as the round trip allows. It stays synced
         (its updates keep applying) but unusable until an update uncrosses it."""
         sym.held = True
-        self._reason = "crossed_book"
+        self._reason = Unusable.CROSSED_BOOK
         self._sync_lost = True
         if sym.usable:
             sym.usable = False
-            sym.listener.on_usable(False, "crossed_book", now_ns)
+            sym.listener.on_usable(False, Unusable.CROSSED_BOOK, now_ns)
 
     def _fetch(self, sym: _Symbol) -> FetchSnapshot:
         sym.requested = True
@@ -530,16 +533,16 @@ class FeedSession:
                 sym.listener.on_usable(False, reason, now_ns)
 
     def _update_state(self, now_ns: int) -> None:
-        if self._done or (self._state == "live" and not self._sync_lost):
+        if self._done or (self._state is _LIVE and not self._sync_lost):
             return
         self._sync_lost = False
         if all(s.synced and not s.held for s in self._symbols.values()):
             self._was_live = True
-            self._set_state("live", None, now_ns)
+            self._set_state(_LIVE, None, now_ns)
         elif self._was_live:
-            self._set_state("resyncing", self._reason, now_ns)
+            self._set_state(FeedState.RESYNCING, self._reason, now_ns)
 
-    def _set_state(self, state: str, reason: str | None, now_ns: int) -> None:
+    def _set_state(self, state: FeedState, reason: str | None, now_ns: int) -> None:
         if state != self._state:
             self._state = state
             self._on_state(state, reason, now_ns)

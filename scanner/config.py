@@ -44,19 +44,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-# Taker fees of the lowest-volume tier, in basis points, from each venue's public schedule
-# (checked 2026-11; fees change: override them in [fees] with your own tier).
-DEFAULT_TAKER_FEES_BPS: dict[str, float] = {
-    "binance": 10.0,  # 0.100 % VIP 0 spot  https://www.binance.com/en/fee/schedule
-    "binanceus": 60.0,  # 0.600 % Tier 0 (Tier II pairs)  https://www.binance.us/fees
-    "okx": 10.0,  # 0.100 % Regular Lv1 spot  https://www.okx.com/fees
-    "bybit": 10.0,  # 0.100 % non-VIP spot  https://www.bybit.com/en/announcement-info/fee-rate/
-    # 1.20 % Coinbase Advanced, $0-1K tier:
-    # https://help.coinbase.com/en/coinbase/trading-and-funding/advanced-trade/advanced-trade-fees
-    "coinbase": 120.0,
-    "kraken": 40.0,  # 0.40 % Kraken Pro $0-10K  https://www.kraken.com/features/fee-schedule
-}
-
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the offending key."""
@@ -91,7 +78,8 @@ class Endpoint:
 class Config:
     scanner: ScannerConfig = ScannerConfig()
     feeds: FeedsConfig = FeedsConfig()
-    fees_bps: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TAKER_FEES_BPS))
+    fees_bps: Mapping[str, float] = field(default_factory=dict)
+    """Taker fee per venue id: the defaults given to :func:`load_config`, then ``[fees]``."""
     urls: Mapping[str, Endpoint] = field(default_factory=dict)
     connections: Mapping[str, int] = field(default_factory=dict)
     """Venue products per connection, per venue id (unset: the venue's own limit)."""
@@ -217,9 +205,15 @@ def _emulator(raw: Any) -> tuple[str, ...]:
     return tuple(faults)
 
 
-def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) -> Config:
+def parse_config(
+    raw: Mapping[str, Any],
+    *,
+    venue: VenueResolver | None = None,
+    default_fees: Mapping[str, float] | None = None,
+) -> Config:
     """Validate a parsed TOML document into a :class:`Config` (``venue``: the venue-name
-    resolver for ``[fees]``, ``[urls]`` and ``[connections]``)."""
+    resolver for ``[fees]``, ``[urls]`` and ``[connections]``; ``default_fees``: the taker
+    fees in bps of venues ``[fees]`` does not name, the venues' own defaults)."""
     allowed = {"scanner", "feeds", "fees", "urls", "connections", "emulator"}
     for key in raw:
         if key not in allowed:
@@ -231,7 +225,7 @@ def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) 
             f"{scanner.open_bps})"
         )
     feeds = _section(FeedsConfig, "feeds", raw.get("feeds", {}), _FEEDS_RANGES)
-    fees = dict(DEFAULT_TAKER_FEES_BPS)
+    fees = dict(default_fees or {})
     raw_fees = raw.get("fees", {})
     if not isinstance(raw_fees, dict):
         raise ConfigError("fees: expected a table of venue = bps")
@@ -276,11 +270,17 @@ def parse_config(raw: Mapping[str, Any], *, venue: VenueResolver | None = None) 
     )
 
 
-def load_config(path: str | Path | None, *, venue: VenueResolver | None = None) -> Config:
+def load_config(
+    path: str | Path | None,
+    *,
+    venue: VenueResolver | None = None,
+    default_fees: Mapping[str, float] | None = None,
+) -> Config:
     """Defaults when ``path`` is None; else the validated TOML file (``venue``: the
-    venue-name resolver for ``[fees]``, ``[urls]`` and ``[connections]``)."""
+    venue-name resolver for ``[fees]``, ``[urls]`` and ``[connections]``; ``default_fees``:
+    each venue's default taker fee in bps, which ``[fees]`` overrides)."""
     if path is None:
-        return Config()
+        return Config(fees_bps=dict(default_fees or {}))
     p = Path(path)
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM is tolerated
@@ -291,4 +291,4 @@ def load_config(path: str | Path | None, *, venue: VenueResolver | None = None) 
         raise ConfigError(f"{p}: not UTF-8 text (line {line})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(raw, venue=venue)
+    return parse_config(raw, venue=venue, default_fees=default_fees)

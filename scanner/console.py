@@ -21,6 +21,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from scanner.events import VenueState
+
 NS_PER_MS = 1_000_000
 
 
@@ -93,13 +95,13 @@ def _fmt_size(size: float) -> str:
     return f"{size:.4g}"
 
 
-_STATE_STYLE = {
-    "live": "green",
-    "syncing": "yellow",
-    "resyncing": "yellow",
-    "connecting": "yellow",
-    "stale": "red",
-    "down": "red",
+_STATE_STYLE: dict[str, str] = {
+    VenueState.LIVE: "green",
+    VenueState.SYNCING: "yellow",
+    VenueState.RESYNCING: "yellow",
+    VenueState.CONNECTING: "yellow",
+    VenueState.STALE: "red",
+    VenueState.DOWN: "red",
 }
 
 

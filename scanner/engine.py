@@ -31,13 +31,22 @@ import numpy as np
 
 from scanner.board import Board, BookView
 from scanner.config import ScannerConfig
-from scanner.events import Event, LegInfo, book_event, closed_event, opportunity_event
+from scanner.events import (
+    CloseReason,
+    Event,
+    LegInfo,
+    book_event,
+    closed_event,
+    opportunity_event,
+)
 from scanner.kernel import evaluate
 from scanner.lifecycle import CLOSED, Lifecycle, Transition
 
 log = logging.getLogger(__name__)
 
-UNUSABLE_REASONS = frozenset({"stale", "desynced", "disconnected", "crossed_book"})
+UNUSABLE_REASONS = frozenset(
+    {CloseReason.STALE, CloseReason.DESYNCED, CloseReason.DISCONNECTED, CloseReason.CROSSED_BOOK}
+)
 """Reasons a feed may pass to ``on_usable(False, reason, ts)``."""
 CAUGHT = (ArithmeticError, ValueError, IndexError)
 """Exceptions of one update that are counted and logged instead of reaching the feed."""
@@ -236,7 +245,7 @@ class Engine:
             log.error(message, *args, exc_info=exc)
         else:
             log.debug(message, *args, exc_info=exc)
-        self._make_unusable(leg, "desynced", ts)
+        self._make_unusable(leg, CloseReason.DESYNCED, ts)
 
     # --- internals ----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ module is the JSON Schema of the stream; :func:`schema` loads it.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,10 +19,31 @@ from typing import Any
 SCHEMA_VERSION = 1
 NS_PER_MS = 1_000_000
 
-CLOSE_REASONS = ("spread_closed", "stale", "desynced", "disconnected", "crossed_book", "shutdown")
-"""Every ``reason`` a ``closed`` event may carry."""
-VENUE_STATES = ("connecting", "syncing", "live", "resyncing", "stale", "down")
-"""Every ``state`` a ``venue`` event may carry."""
+
+class CloseReason(enum.StrEnum):
+    """Every ``reason`` a ``closed`` event may carry (its JSON text is the value)."""
+
+    SPREAD_CLOSED = "spread_closed"
+    STALE = "stale"
+    DESYNCED = "desynced"
+    DISCONNECTED = "disconnected"
+    CROSSED_BOOK = "crossed_book"
+    SHUTDOWN = "shutdown"
+
+
+class VenueState(enum.StrEnum):
+    """Every ``state`` a ``venue`` event may carry (its JSON text is the value)."""
+
+    CONNECTING = "connecting"
+    SYNCING = "syncing"
+    LIVE = "live"
+    RESYNCING = "resyncing"
+    STALE = "stale"
+    DOWN = "down"
+
+
+CLOSE_REASONS: tuple[str, ...] = tuple(CloseReason)
+VENUE_STATES: tuple[str, ...] = tuple(VenueState)
 
 Event = dict[str, Any]
 
@@ -104,7 +126,7 @@ def closed_event(
     if reason not in CLOSE_REASONS:
         raise ValueError(f"unknown close reason {reason!r} (known: {', '.join(CLOSE_REASONS)})")
     event = opportunity_event("closed", oid, ts, symbol, buy, sell, fig)
-    event["reason"] = reason
+    event["reason"] = str(reason)  # plain text, also for a CloseReason
     event["duration_ms"] = duration_ms
     event["peak_net_bps"] = peak_net_bps
     event["peak_profit"] = peak_profit
@@ -119,8 +141,8 @@ def venue_event(venue: str, state: str, reason: str | None, ts: int) -> Event:
         "schema": SCHEMA_VERSION,
         "type": "venue",
         "venue": venue,
-        "state": state,
-        "reason": reason,
+        "state": str(state),  # plain text, also for a state enum
+        "reason": None if reason is None else str(reason),
         "ts": ts,
     }
 

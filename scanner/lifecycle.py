@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scanner.events import CLOSE_REASONS, Figures
+from scanner.events import CLOSE_REASONS, CloseReason, Figures
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -126,13 +126,13 @@ class Lifecycle:
                     out.append(self._opened(s, key, fig, ts))
                 continue
             if fig is None:
-                out.append(self._close(opp, "spread_closed", ts))
+                out.append(self._close(opp, CloseReason.SPREAD_CLOSED, ts))
                 continue
             opp.last = fig
             opp.peak_net_bps = max(opp.peak_net_bps, fig.net_bps)
             opp.peak_profit = max(opp.peak_profit, fig.profit)
             if fig.net_bps < self._close_bps:
-                out.append(self._close(opp, "spread_closed", ts))
+                out.append(self._close(opp, CloseReason.SPREAD_CLOSED, ts))
             elif ts - opp.emitted_ns >= self._interval_ns and self._material(opp.emitted, fig):
                 opp.emitted = fig
                 opp.emitted_ns = ts
@@ -148,7 +148,7 @@ class Lifecycle:
 
     def shutdown(self, ts: int) -> list[Transition]:
         """Close every open opportunity with reason ``shutdown``."""
-        return [self._close(opp, "shutdown", ts) for opp in self.open_opportunities()]
+        return [self._close(opp, CloseReason.SHUTDOWN, ts) for opp in self.open_opportunities()]
 
     def _material(self, emitted: Figures, fig: Figures) -> bool:
         return (

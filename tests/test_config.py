@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.venues import canonical_venue
+from feeds.venues import canonical_venue, default_fees
 from scanner.config import (
-    DEFAULT_TAKER_FEES_BPS,
     Config,
     ConfigError,
     Endpoint,
@@ -23,10 +22,12 @@ from scanner.config import (
 )
 from tests.fuzzing import fuzz_settings
 
+DEFAULT_TAKER_FEES_BPS = default_fees()
+
 
 def test_defaults_without_a_file() -> None:
-    cfg = load_config(None)
-    assert cfg == Config()
+    cfg = load_config(None, default_fees=DEFAULT_TAKER_FEES_BPS)
+    assert cfg == Config(fees_bps=DEFAULT_TAKER_FEES_BPS)
     assert cfg.scanner == ScannerConfig(
         open_bps=5.0,
         close_bps=2.0,
@@ -50,7 +51,7 @@ def test_file_overrides_and_keeps_other_defaults(tmp_path: Path) -> None:
         "[fees]\nbinance = 7.5\nnewvenue = 20\n"
         '[urls.binance]\nws = "ws://127.0.0.1:9000/ws"\n'
     )
-    cfg = load_config(path)
+    cfg = load_config(path, default_fees=DEFAULT_TAKER_FEES_BPS)
     assert cfg.scanner.open_bps == 8.0 and isinstance(cfg.scanner.open_bps, float)
     assert cfg.scanner.depth_levels == 5
     assert cfg.scanner.close_bps == 2.0
@@ -124,7 +125,7 @@ def test_a_venue_alias_sets_the_venues_own_fee_and_urls(tmp_path: Path) -> None:
     assert "okex" not in cfg.fees_bps and "Binance" not in cfg.fees_bps
 
 
-SUPPORTED = "(supported: binance, binanceus, okx, bybit, coinbase, kraken)"
+SUPPORTED = "(supported: binance, binanceus, bybit, coinbase, kraken, okx)"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ deterministic under a seed, and golden frames pin each venue's exact text."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import parse_qsl, urlsplit
 
 from emulator.market import MarketModel
 from emulator.venues.base import Out
@@ -14,6 +15,7 @@ from feeds.protocol import (
     Codec,
     ConnectionSeq,
     Heartbeat,
+    SnapshotSource,
     Subscribed,
     VenueError,
 )
@@ -36,10 +38,11 @@ def parsed_run(name: str, seed: int, steps: int) -> tuple[list[str], bool]:
     for request in codec.subscribe_frames(symbols):
         sent += [o.frame for o in session.received(request, T0)]
     books = {s: TextBook() for s in symbols}
-    if name == "binance":
+    if codec.integrity.snapshot is SnapshotSource.REST:
         for s in symbols:
             req = codec.snapshot_request(s, "http://127.0.0.1")
-            answer = venue.rest("/api/v3/depth", {"symbol": s.replace("/", "")}, T0)
+            url = urlsplit(req.url)
+            answer = venue.rest(url.path, dict(parse_qsl(url.query)), T0)
             assert req.url.endswith(f"symbol={s.replace('/', '')}&limit=100") and answer
             snap = codec.parse_snapshot(s, answer.body.encode())
             books[s].apply(

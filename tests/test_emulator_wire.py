@@ -21,15 +21,11 @@ from emulator.venues import VENUES, Venue
 from emulator.venues.base import HttpAnswer, Out, Session
 from feeds.capture import read_capture
 from feeds.checksum import kraken_crc32, okx_crc32
+from feeds.venues import VENUES as FEED_VENUES
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PATHS = {
-    "binance": "/ws",
-    "okx": "/ws/v5/public",
-    "bybit": "/v5/public/spot",
-    "coinbase": "/",
-    "kraken": "/v2",
-}
+PATHS = {name: VENUES[name].ws_path for name in FEED_VENUES}
+"""Every venue of the feeds' registry: each must be emulated."""
 
 T0 = 1_795_000_000_000_000_000
 Shape = object

@@ -20,6 +20,7 @@ from feeds.capture import read_capture
 from feeds.checksum import kraken_crc32
 from feeds.protocol import ChecksumRule, Codec, RestRequest, SeqRule
 from feeds.session import FeedSession
+from feeds.venues import every_codec
 from feeds.venues.binance import Binance
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
@@ -817,6 +818,12 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         tvk.V2_SAMPLES,
     ),
 }
+
+
+def test_every_venue_protocol_is_fuzzed() -> None:
+    """One fuzzed session per distinct ``parse`` of the registry (a new venue must add one)."""
+    fuzzed = {type(make(samples[0]).codec).parse for make, samples in FUZZED_SESSIONS.values()}
+    assert fuzzed == {cls.parse for cls in every_codec()}
 
 
 @pytest.mark.parametrize("venue", FUZZED_SESSIONS)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import count
-from typing import ClassVar
+from typing import ClassVar, Final
 from urllib.parse import urlsplit
 
 import orjson
 
+from feeds.codeckit import json_object, levels, uint
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -23,7 +24,6 @@ from feeds.protocol import (
     Endpoints,
     Event,
     Integrity,
-    Level,
     ParseError,
     PlannedClose,
     RestLimits,
@@ -32,49 +32,68 @@ from feeds.protocol import (
     SnapshotSource,
     Subscribed,
     VenueError,
-    split_symbol,
 )
+from feeds.spec import TakerFee, VenueSpec
 
 _DEPTH_STREAM = "@depth@100ms"
 """Diff depth every 100 ms; ``@depth`` alone is every 1000 ms."""
 
-
-class Binance(Codec):
-    """Binance spot: diff depth over WebSocket, books seeded by REST snapshots."""
-
-    venue = "binance"
-    integrity = Integrity(seq=SeqRule.RANGE, snapshot=SnapshotSource.REST)
-    endpoints = Endpoints(ws="wss://stream.binance.com:9443", rest="https://api.binance.com")
+SPEC: Final = VenueSpec(
+    id="binance",
+    integrity=Integrity(seq=SeqRule.RANGE, snapshot=SnapshotSource.REST),
+    endpoints=Endpoints(ws="wss://stream.binance.com:9443", rest="https://api.binance.com"),
+    symbol_format="{base}{quote}",
     # Server pings are WebSocket-level control frames (about every 20 s); the websockets
     # library answers them, so no application ping. (web-socket-streams.md, "General WSS
     # information")
-    ping_interval_s = None
-    max_symbols_per_connection = 100
+    ping_interval_s=None,
+    max_symbols_per_connection=100,
     # "A single connection to stream.binance.com is only valid for 24 hours" and "a
     # serverShutdown event will be sent when the server is about to shutdown"
     # (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams; the event's
     # shape {"event": {"e": "serverShutdown", "E": ms}} is on
     # https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/connection-events).
-    max_connection_s = 24 * 3600.0
+    max_connection_s=24 * 3600.0,
     # GET /api/v3/depth: limit 1-100 weight 5, 101-500 25, 501-1000 50, 1001-5000 250 (any
     # limit up to 5000); REQUEST_WEIGHT 6000 per minute per IP, used weight reported in
     # X-MBX-USED-WEIGHT-1M (https://developers.binance.com/docs/binance-spot-api-docs/rest-api
     # /market-data-endpoints#order-book, .../rest-api/limits; weights since 2025-10-24).
-    rest_limits: ClassVar[RestLimits] = RestLimits(
+    rest_limits=RestLimits(
         budget=6000,
         window_s=60.0,
         tiers=((100, 5), (500, 25), (1000, 50), (5000, 250)),
         used_weight_header="x-mbx-used-weight-1m",
-    )
+    ),
+    fee=TakerFee(10.0, "VIP 0, spot", "https://www.binance.com/en/fee/schedule", "2026-11"),
+)
+
+US_SPEC: Final = VenueSpec(
+    id="binanceus",
+    integrity=SPEC.integrity,
+    endpoints=Endpoints(ws="wss://stream.binance.us:9443", rest="https://api.binance.us"),
+    max_connection_s=SPEC.max_connection_s,
+    # Its own budget: limit 1-100 weight 1, 101-500 5, 501-1000 10, 1001-5000 50;
+    # REQUEST_WEIGHT 1200 per minute per IP (https://docs.binance.us/#order-book, the same
+    # text as github.com/binance-us/binance-us-api-docs rest-api.md, "Order book", "Limits").
+    rest_limits=RestLimits(
+        budget=1200,
+        window_s=60.0,
+        tiers=((100, 1), (500, 5), (1000, 10), (5000, 50)),
+        used_weight_header="x-mbx-used-weight-1m",
+    ),
+    fee=TakerFee(60.0, "Tier 0", "https://www.binance.us/fees", "2026-11"),
+)
+
+
+class Binance(Codec):
+    """Binance spot: diff depth over WebSocket, books seeded by REST snapshots."""
+
+    spec = SPEC
+    rest_limits: ClassVar[RestLimits]
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
         self._ids = count(1)
-
-    def venue_symbol(self, symbol: str) -> str:
-        """``BTC/USDT`` -> ``BTCUSDT``."""
-        base, quote = split_symbol(symbol)
-        return base + quote
 
     def ws_url(self, base: str) -> str:
         """The raw-stream endpoint ``<base>/ws`` unless ``base`` already names a path."""
@@ -98,25 +117,18 @@ class Binance(Codec):
         return RestRequest(url, symbol, self.rest_limits.snapshot_weight(limit))
 
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
-        obj = _loads(body)
-        if isinstance(obj, dict) and "code" in obj and "lastUpdateId" not in obj:
+        obj = json_object(body)
+        if "code" in obj and "lastUpdateId" not in obj:
             raise ParseError(f"REST error for {symbol}: {str(obj.get('msg'))[:200]}")
-        if not isinstance(obj, dict):
-            raise ParseError("snapshot: expected a JSON object")
         return BookSnapshot(
             symbol=symbol,
-            bids=_levels(obj.get("bids"), "bids"),
-            asks=_levels(obj.get("asks"), "asks"),
-            seq=_int(obj.get("lastUpdateId"), "lastUpdateId"),
+            bids=levels(obj.get("bids"), "bids"),
+            asks=levels(obj.get("asks"), "asks"),
+            seq=uint(obj.get("lastUpdateId"), "lastUpdateId"),
         )
 
     def parse(self, frame: str | bytes) -> list[Event]:
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"not JSON: {exc}") from None
-        if obj.__class__ is not dict:
-            raise ParseError("expected a JSON object")
+        obj = json_object(frame)
         if "stream" in obj and "data" in obj:
             # Combined streams (/stream?streams=...) wrap each event as {"stream","data"}.
             stream, obj = obj["stream"], obj["data"]
@@ -174,35 +186,7 @@ class Binance(Codec):
 class BinanceUS(Binance):
     """Binance.US: the Binance spot protocol on its own hosts (https://docs.binance.us/)."""
 
-    venue = "binanceus"
-    endpoints = Endpoints(ws="wss://stream.binance.us:9443", rest="https://api.binance.us")
-    # Its own budget: limit 1-100 weight 1, 101-500 5, 501-1000 10, 1001-5000 50;
-    # REQUEST_WEIGHT 1200 per minute per IP (https://docs.binance.us/#order-book, the same
-    # text as github.com/binance-us/binance-us-api-docs rest-api.md, "Order book", "Limits").
-    rest_limits = RestLimits(
-        budget=1200,
-        window_s=60.0,
-        tiers=((100, 1), (500, 5), (1000, 10), (5000, 50)),
-        used_weight_header="x-mbx-used-weight-1m",
-    )
+    spec = US_SPEC
 
 
-def _loads(frame: str | bytes) -> object:
-    try:
-        return orjson.loads(frame)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(f"not JSON: {exc}") from None
-
-
-def _int(value: object, what: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ParseError(f"{what}: expected a non-negative integer, got {str(value)[:40]!r}")
-
-
-def _levels(raw: object, what: str) -> list[Level]:
-    """``[["price", "qty"], ...]`` as sent: only the list is checked here, the book converts
-    and validates every level (:class:`feeds.book.BadLevel`)."""
-    if raw.__class__ is not list:
-        raise ParseError(f"{what}: expected a list of levels")
-    return raw
+CODECS: Final = (Binance, BinanceUS)

@@ -11,10 +11,11 @@ frame.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Final
+from typing import Final
 
 import orjson
 
+from feeds.codeckit import json_object, levels, millis_ns
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -23,45 +24,41 @@ from feeds.protocol import (
     Event,
     Heartbeat,
     Integrity,
-    Level,
     ParseError,
     SeqRule,
     SnapshotSource,
     Subscribed,
     VenueError,
-    split_symbol,
 )
+from feeds.spec import TakerFee, VenueSpec
 
-_SPOT_DEPTHS: Final = frozenset({1, 50, 200, 1000})
-# Spot accepts at most 10 topics per subscribe request
-# (https://bybit-exchange.github.io/docs/v5/ws/connect, "How to Subscribe to Topics").
-_ARGS_PER_REQUEST: Final = 10
+SPEC: Final = VenueSpec(
+    id="bybit",
+    integrity=Integrity(seq=SeqRule.COUNTER, snapshot=SnapshotSource.IN_BAND),
+    endpoints=Endpoints(ws="wss://stream.bybit.com/v5/public/spot", rest="https://api.bybit.com"),
+    symbol_format="{base}{quote}",
+    depths=frozenset({1, 50, 200, 1000}),
+    default_depth=50,
+    # Spot accepts at most 10 topics per subscribe request
+    # (https://bybit-exchange.github.io/docs/v5/ws/connect, "How to Subscribe to Topics").
+    subscribe_batch=10,
+    # Bybit drops connections without an application heartbeat; its docs recommend
+    # {"op":"ping"} every 20 s (https://bybit-exchange.github.io/docs/v5/ws/connect).
+    ping_interval_s=20.0,
+    # No documented connection lifetime and no close notice on the public streams
+    # (https://bybit-exchange.github.io/docs/v5/ws/connect): a close reconnects as usual.
+    max_connection_s=None,
+    fee=TakerFee(
+        10.0, "non-VIP, spot", "https://www.bybit.com/en/announcement-info/fee-rate/", "2026-11"
+    ),
+)
+_ARGS_PER_REQUEST: Final = SPEC.subscribe_batch or 1
 
 
 class Bybit(Codec):
     """Bybit v5 spot: in-band snapshot + deltas with a per-symbol update counter ``u``."""
 
-    venue = "bybit"
-    integrity = Integrity(seq=SeqRule.COUNTER, snapshot=SnapshotSource.IN_BAND)
-    endpoints = Endpoints(ws="wss://stream.bybit.com/v5/public/spot", rest="https://api.bybit.com")
-    # Bybit drops connections without an application heartbeat; its docs recommend
-    # {"op":"ping"} every 20 s (https://bybit-exchange.github.io/docs/v5/ws/connect).
-    ping_interval_s = 20.0
-    # No documented connection lifetime and no close notice on the public streams
-    # (https://bybit-exchange.github.io/docs/v5/ws/connect): a close reconnects as usual.
-    max_connection_s = None
-    default_depth: ClassVar[int] = 50
-
-    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
-        depth = self.default_depth if depth is None else depth
-        if depth not in _SPOT_DEPTHS:
-            raise ValueError(f"bybit spot order-book depth must be one of {sorted(_SPOT_DEPTHS)}")
-        super().__init__(symbols, depth=depth)
-
-    def venue_symbol(self, symbol: str) -> str:
-        """``BTC/USDT`` -> ``BTCUSDT``."""
-        base, quote = split_symbol(symbol)
-        return base + quote
+    spec = SPEC
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return self._requests("subscribe", symbols)
@@ -80,12 +77,7 @@ class Bybit(Codec):
         return '{"op":"ping"}'
 
     def parse(self, frame: str | bytes) -> list[Event]:
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"not JSON: {exc}") from None
-        if not isinstance(obj, dict):
-            raise ParseError("expected a JSON object")
+        obj = json_object(frame)
         topic = obj.get("topic")
         if isinstance(topic, str):
             return [self._book(obj)] if topic.startswith("orderbook.") else []
@@ -112,28 +104,13 @@ class Bybit(Codec):
         u = data.get("u")
         if not isinstance(u, int) or isinstance(u, bool) or u < 1:
             raise ParseError(f"orderbook message: bad update id u={str(u)[:40]!r}")
-        ms = _millis(ts)
-        bids, asks = _levels(data.get("b"), "b"), _levels(data.get("a"), "a")
+        ts_ns = millis_ns(ts, "'ts'")
+        bids, asks = levels(data.get("b"), "b"), levels(data.get("a"), "a")
         # u == 1 means the service restarted: the message is a full book whatever its type
         # ("u" in the response parameters of the orderbook page linked above).
         if kind == "snapshot" or u == 1:
-            return BookSnapshot(symbol, bids, asks, seq=u, venue_ts_ns=ms * 1_000_000)
-        return BookDelta(symbol, bids, asks, last=u, venue_ts_ns=ms * 1_000_000)
+            return BookSnapshot(symbol, bids, asks, seq=u, venue_ts_ns=ts_ns)
+        return BookDelta(symbol, bids, asks, last=u, venue_ts_ns=ts_ns)
 
 
-def _millis(ts: object) -> int:
-    """A timestamp in ms: a non-negative JSON integer or a string of at most 20 ASCII
-    digits (bounded: ``int`` of a longer string is slow, and refused past 4300 digits)."""
-    if isinstance(ts, int) and not isinstance(ts, bool) and ts >= 0:
-        return ts
-    if isinstance(ts, str) and len(ts) <= 20 and ts.isascii() and ts.isdigit():
-        return int(ts)
-    raise ParseError(f"orderbook message: bad 'ts' {str(ts)[:40]!r}")
-
-
-def _levels(raw: object, what: str) -> list[Level]:
-    """``[["price", "size"], ...]`` as sent: only the list is checked here, the book
-    converts and validates every level (:class:`feeds.book.BadLevel`)."""
-    if raw.__class__ is not list:
-        raise ParseError(f"{what}: expected a list of levels")
-    return raw
+CODECS: Final = (Bybit,)

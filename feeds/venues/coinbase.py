@@ -22,12 +22,12 @@ The counter is read from the envelope before the body, so one bad frame never br
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from datetime import datetime
+from typing import Final
 
 import orjson
 
+from feeds.codeckit import json_object, rfc3339_ns
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -47,31 +47,39 @@ from feeds.protocol import (
     VenueError,
     split_symbol,
 )
+from feeds.spec import TakerFee, VenueSpec
 
 # "-USDC product IDs other than USDT-USDC and EURC-USDC return the same data as the matching
 # -USD product." https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-endpoints
 _OWN_USDC_BOOK = frozenset({"USDT", "EURC"})
 
+SPEC: Final = VenueSpec(
+    id="coinbase",
+    integrity=Integrity(seq=SeqRule.NONE, snapshot=SnapshotSource.IN_BAND, connection_counter=True),
+    endpoints=Endpoints(ws="wss://advanced-trade-ws.coinbase.com", rest="https://api.coinbase.com"),
+    symbol_format="{base}-{quote}",
+    # No application ping: the "heartbeats" channel (one message a second) keeps every
+    # subscription open; without it most channels close after 60-90 s of silence
+    # (websocket-channels page above, "Heartbeats Channel").
+    ping_interval_s=None,
+    # No documented connection lifetime and no close notice on the market-data feed
+    # (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/guides/websocket).
+    max_connection_s=None,
+    # One lost message resyncs every product of its connection: keep connections small.
+    max_symbols_per_connection=10,
+    fee=TakerFee(
+        120.0,
+        "$0–1K tier",
+        "https://help.coinbase.com/en/coinbase/trading-and-funding/advanced-trade/advanced-trade-fees",
+        "2026-11",
+    ),
+)
+
 
 class Coinbase(Codec):
     """Coinbase Advanced Trade: in-band level2 snapshot + updates, per-connection counter."""
 
-    venue = "coinbase"
-    integrity = Integrity(
-        seq=SeqRule.NONE, snapshot=SnapshotSource.IN_BAND, connection_counter=True
-    )
-    endpoints = Endpoints(
-        ws="wss://advanced-trade-ws.coinbase.com", rest="https://api.coinbase.com"
-    )
-    # No application ping: the "heartbeats" channel (one message a second) keeps every
-    # subscription open; without it most channels close after 60-90 s of silence
-    # (websocket-channels page above, "Heartbeats Channel").
-    ping_interval_s = None
-    # No documented connection lifetime and no close notice on the market-data feed
-    # (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/guides/websocket).
-    max_connection_s = None
-    # One lost message resyncs every product of its connection: keep connections small.
-    max_symbols_per_connection = 10
+    spec = SPEC
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -85,9 +93,7 @@ class Coinbase(Codec):
         """``BTC/USD`` -> ``BTC-USD``; ``BTC/USDC`` -> ``BTC-USD`` too (same data, see
         ``_OWN_USDC_BOOK``); ``USDT/USDC`` -> ``USDT-USDC``."""
         base, quote = split_symbol(symbol)
-        if self.same_product(symbol):
-            quote = "USD"
-        return f"{base}-{quote}"
+        return self.spec.symbol(base, "USD" if self.same_product(symbol) else quote)
 
     def same_product(self, symbol: str) -> bool:
         base, _, quote = symbol.partition("/")
@@ -107,12 +113,7 @@ class Coinbase(Codec):
         return orjson.dumps({"type": kind, "product_ids": ids, "channel": "level2"}).decode()
 
     def parse(self, frame: str | bytes) -> list[Event]:
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"not JSON: {exc}") from None
-        if obj.__class__ is not dict:
-            raise ParseError("expected a JSON object")
+        obj = json_object(frame)
         seq = obj.get("sequence_num")
         if seq.__class__ is not int or seq < 0:  # ``__class__ is int`` refuses bools
             if obj.get("type") == "error":  # errors carry no counter
@@ -124,7 +125,7 @@ class Coinbase(Codec):
             if events.__class__ is not list:
                 out.append(Malformed("l2_data: expected a list of events", None))
                 return out
-            ts = _timestamp_ns(obj.get("timestamp"))
+            ts = rfc3339_ns(obj.get("timestamp"))
             for event in events:
                 self._book(event, ts, out)
         elif channel == "heartbeats":
@@ -192,24 +193,4 @@ class Coinbase(Codec):
         return symbols
 
 
-def _timestamp_ns(text: object) -> int | None:
-    """RFC 3339 with up to nanoseconds (``2023-02-09T20:32:50.714964855Z``) to int ns."""
-    if not isinstance(text, str) or not text.endswith("Z"):
-        return None
-    whole, _, frac = text[:-1].partition(".")
-    if frac and not (frac.isascii() and frac.isdigit()):
-        return None
-    seconds = _epoch_seconds(whole)
-    if seconds is None:
-        return None
-    return seconds * 1_000_000_000 + int((frac + "000000000")[:9])
-
-
-@functools.lru_cache(maxsize=16)
-def _epoch_seconds(whole: str) -> int | None:
-    """``2023-02-09T20:32:50`` (UTC) -> seconds since the epoch. Cached: every message of the
-    same second shares it, and the datetime parse was ~1 µs of the ~1.5 µs per message."""
-    try:
-        return int(datetime.fromisoformat(whole + "+00:00").timestamp())
-    except ValueError:
-        return None
+CODECS: Final = (Coinbase,)

@@ -29,12 +29,12 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from json.scanner import make_scanner
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import orjson
 
+from feeds.codeckit import digits, rfc3339_ns
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -50,12 +50,8 @@ from feeds.protocol import (
     SnapshotSource,
     Subscribed,
     VenueError,
-    split_symbol,
 )
-
-DEPTHS: Final = frozenset({10, 25, 100, 500, 1000})
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
+from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 
 def _no_constant(name: str) -> Any:
@@ -79,39 +75,44 @@ def _decode(text: str) -> Any:
     return obj if end == len(text) else _TEXT_NUMBERS.decode(text)
 
 
-class Kraken(Codec):
-    """Kraken spot WS v2 ``book``: in-band snapshot, CRC32 over the top 10, no sequence."""
-
-    venue = "kraken"
-    integrity = Integrity(
+SPEC: Final = VenueSpec(
+    id="kraken",
+    integrity=Integrity(
         seq=SeqRule.NONE,
         checksum=ChecksumRule.KRAKEN_CRC32_TOP10,
         snapshot=SnapshotSource.IN_BAND,
         keep_text=True,
-    )
-    endpoints = Endpoints(ws="wss://ws.kraken.com/v2", rest="https://api.kraken.com")
+    ),
+    endpoints=Endpoints(ws="wss://ws.kraken.com/v2", rest="https://api.kraken.com"),
+    # v2 uses the common tickers (BTC, DOGE), unlike v1's XBT/XDG
+    # (https://docs.kraken.com/api/docs/websocket-v2/book, ``symbol``).
+    symbol_format="{base}/{quote}",
+    depths=frozenset({10, 25, 100, 500, 1000}),
+    default_depth=25,
     # The server sends {"channel":"heartbeat"} about once a second; an application ping
     # {"method":"ping"} (answered by {"method":"pong",...}) also proves the path both ways
     # (https://docs.kraken.com/api/docs/websocket-v2/ping).
-    ping_interval_s = 30.0
+    ping_interval_s=30.0,
     # No documented connection lifetime; the status channel's "maintenance" is about the
     # trading engine, not this connection
     # (https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/status).
-    max_connection_s = None
-    default_depth: ClassVar[int] = 25
+    max_connection_s=None,
+    fee=TakerFee(
+        40.0, "Kraken Pro, $0–10K", "https://www.kraken.com/features/fee-schedule", "2026-11"
+    ),
+    # The 2021 recordings speak WS v1 (wss://ws.kraken.com, no /v2).
+    older_protocols=(OlderProtocol("feeds.venues.kraken_v1:KrakenV1", unless="/v2"),),
+)
+
+
+class Kraken(Codec):
+    """Kraken spot WS v2 ``book``: in-band snapshot, CRC32 over the top 10, no sequence."""
+
+    spec = SPEC
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
-        depth = self.default_depth if depth is None else depth
-        if depth not in DEPTHS:
-            raise ValueError(f"kraken book depth must be one of {sorted(DEPTHS)}")
         super().__init__(symbols, depth=depth)
         self._req_ids = itertools.count(1)
-
-    def venue_symbol(self, symbol: str) -> str:
-        """``BTC/USD`` -> ``BTC/USD``: v2 uses the common tickers (BTC, DOGE), unlike v1's
-        XBT/XDG (https://docs.kraken.com/api/docs/websocket-v2/book, ``symbol``)."""
-        split_symbol(symbol)  # validates
-        return symbol
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return [self._request("subscribe", symbols)] if symbols else []
@@ -176,13 +177,11 @@ class Kraken(Codec):
             raise ParseError("book message: 'data' item is not an object")
         symbol = self._symbol(item.get("symbol"))
         bids, asks = _levels(item.get("bids", []), "bids"), _levels(item.get("asks", []), "asks")
-        checksum = item.get("checksum")
-        if not (isinstance(checksum, str) and checksum.isdigit() and checksum.isascii()):
-            raise ParseError("book message: bad 'checksum'")
+        checksum = digits(item.get("checksum"), "book message 'checksum'")
         ts = _timestamp_ns(item["timestamp"]) if "timestamp" in item else None
         if snapshot:
-            return BookSnapshot(symbol, bids, asks, checksum=int(checksum), venue_ts_ns=ts)
-        return BookDelta(symbol, bids, asks, checksum=int(checksum), venue_ts_ns=ts)
+            return BookSnapshot(symbol, bids, asks, checksum=checksum, venue_ts_ns=ts)
+        return BookDelta(symbol, bids, asks, checksum=checksum, venue_ts_ns=ts)
 
 
 def _depth(value: object) -> int | None:
@@ -196,13 +195,10 @@ def _depth(value: object) -> int | None:
 
 def _timestamp_ns(value: object) -> int:
     """RFC 3339 ``2023-10-06T17:35:55.440295Z`` -> ns since the epoch (exact)."""
-    try:
-        when = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
+    ns = rfc3339_ns(value)
+    if ns is None:
         raise ParseError(f"book message: bad timestamp {str(value)[:40]!r}")
-    return (when - _EPOCH) // _MICROSECOND * 1000
+    return ns
 
 
 def _levels(raw: object, what: str) -> list[Level]:
@@ -214,3 +210,6 @@ def _levels(raw: object, what: str) -> list[Level]:
         return [[level["price"], level["qty"]] for level in raw]
     except (KeyError, TypeError):  # not an object, or no price or qty
         raise ParseError(f"{what}: bad level in {str(raw)[:80]}") from None
+
+
+CODECS: Final = (Kraken,)

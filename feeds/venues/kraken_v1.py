@@ -12,10 +12,12 @@ checksum ``c`` in the last). Levels are ``[price, volume, timestamp]`` strings, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Final
 
 import orjson
 
+from feeds.codeckit import digits, levels, loads
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -23,40 +25,32 @@ from feeds.protocol import (
     Endpoints,
     Event,
     Heartbeat,
-    Level,
     ParseError,
     Subscribed,
     VenueError,
-    split_symbol,
 )
-from feeds.venues.kraken import DEPTHS, Kraken
+from feeds.venues.kraken import SPEC as V2_SPEC
 
 # v1 names two assets by Kraken's legacy codes, v2 by the common ones ("Symbol format XBT/USD |
 # BTC/USD", https://docs.kraken.com/exchange/api-reference/spot-websocket; DOGE's v1 ``wsname``
 # in REST AssetPairs is XDG/USD): the explicit table, both ways.
 V1_ASSETS: Final = {"BTC": "XBT", "DOGE": "XDG"}
 
+# v1 sends {"event":"heartbeat"} when idle; {"event":"ping"} is answered by {"event":"pong"}
+# (https://docs.kraken.com/api/docs/websocket-v1/ping). Not registered: replay picks it for
+# recordings without /v2 (the v2 spec's ``older_protocols``).
+SPEC: Final = replace(
+    V2_SPEC,
+    endpoints=Endpoints(ws="wss://ws.kraken.com", rest="https://api.kraken.com"),
+    asset_names=V1_ASSETS,
+    older_protocols=(),
+)
+
 
 class KrakenV1(Codec):
     """Kraken spot WS v1 ``book``: in-band snapshot, CRC32 over the top 10 (updates only)."""
 
-    venue = Kraken.venue
-    integrity = Kraken.integrity
-    endpoints = Endpoints(ws="wss://ws.kraken.com", rest="https://api.kraken.com")
-    # v1 sends {"event":"heartbeat"} when idle; {"event":"ping"} is answered by
-    # {"event":"pong"} (https://docs.kraken.com/api/docs/websocket-v1/ping).
-    ping_interval_s = Kraken.ping_interval_s
-
-    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
-        depth = Kraken.default_depth if depth is None else depth
-        if depth not in DEPTHS:
-            raise ValueError(f"kraken book depth must be one of {sorted(DEPTHS)}")
-        super().__init__(symbols, depth=depth)
-
-    def venue_symbol(self, symbol: str) -> str:
-        """``BTC/USD`` -> ``XBT/USD``, ``DOGE/EUR`` -> ``XDG/EUR``; other tickers unchanged."""
-        base, quote = split_symbol(symbol)
-        return f"{V1_ASSETS.get(base, base)}/{V1_ASSETS.get(quote, quote)}"
+    spec = SPEC
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return [self._request("subscribe", symbols)] if symbols else []
@@ -73,10 +67,7 @@ class KrakenV1(Codec):
         return '{"event":"ping"}'
 
     def parse(self, frame: str | bytes) -> list[Event]:
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"not JSON: {exc}") from None
+        obj = loads(frame)
         if isinstance(obj, list):
             return self._channel_message(obj)
         if not isinstance(obj, dict):
@@ -120,21 +111,11 @@ class KrakenV1(Codec):
         if "as" in parts[0] or "bs" in parts[0]:
             if len(parts) != 1:
                 raise ParseError("book snapshot: expected one object")
-            bids, asks = _levels(parts[0].get("bs", [])), _levels(parts[0].get("as", []))
+            bids, asks = levels(parts[0].get("bs", []), "bs"), levels(parts[0].get("as", []), "as")
             return [BookSnapshot(symbol, bids, asks)]
         asks, bids = [], []
         for part in parts:
-            asks += _levels(part.get("a", []))
-            bids += _levels(part.get("b", []))
-        checksum = parts[-1].get("c")
-        if not (isinstance(checksum, str) and checksum.isdigit() and checksum.isascii()):
-            raise ParseError("book update: bad or missing checksum 'c'")
-        return [BookDelta(symbol, bids, asks, checksum=int(checksum))]
-
-
-def _levels(raw: object) -> list[Level]:
-    """``[[price, volume, timestamp(, "r")], ...]`` as sent: only the list is checked here,
-    the book converts and validates every level (:class:`feeds.book.BadLevel`)."""
-    if raw.__class__ is not list:
-        raise ParseError("book levels: expected a list")
-    return raw
+            asks += levels(part.get("a", []), "a")
+            bids += levels(part.get("b", []), "b")
+        checksum = digits(parts[-1].get("c"), "book update checksum 'c'")
+        return [BookDelta(symbol, bids, asks, checksum=checksum)]

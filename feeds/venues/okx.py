@@ -15,6 +15,7 @@ from typing import Final
 
 import orjson
 
+from feeds.codeckit import MS_NS, digits, json_object, levels, uint
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -24,7 +25,6 @@ from feeds.protocol import (
     Event,
     Heartbeat,
     Integrity,
-    Level,
     ParseError,
     PlannedClose,
     SeqRule,
@@ -33,38 +33,45 @@ from feeds.protocol import (
     VenueError,
     split_symbol,
 )
+from feeds.spec import TakerFee, VenueSpec
 
 _CHANNEL: Final = "books"
 
-
-class Okx(Codec):
-    """OKX v5 ``books``: in-band snapshot, ``prevSeqId`` links, CRC32 over the top 25."""
-
-    venue = "okx"
-    aliases = ("okex", "okex3")
-    integrity = Integrity(
+SPEC: Final = VenueSpec(
+    id="okx",
+    aliases=("okex", "okex3"),
+    integrity=Integrity(
         seq=SeqRule.PREV_LINK,
         checksum=ChecksumRule.OKX_CRC32_TOP25,
         snapshot=SnapshotSource.IN_BAND,
         keep_text=True,
-    )
+    ),
     # Port 443: OKX stopped accepting WebSocket connections on 8443 on 2026-10-31 (reported in
     # https://siebly.hashnode.dev, "OKX WebSocket port 8443 is retired"; ccxt already uses 443).
     # Accounts of OKX's regional entities use their own hosts, set as URL overrides: EEA
     # (my.okx.com) wss://wseea.okx.com:8443/ws/v5/public + https://eea.okx.com, US (app.okx.com)
     # wss://wsus.okx.com:8443/ws/v5/public + https://us.okx.com (each site's docs-v5,
     # "Production Trading Services").
-    endpoints = Endpoints(ws="wss://ws.okx.com:443/ws/v5/public", rest="https://www.okx.com")
+    endpoints=Endpoints(ws="wss://ws.okx.com:443/ws/v5/public", rest="https://www.okx.com"),
+    symbol_format="{base}-{quote}",
     # The connection drops after 30 s without data; OKX asks for the text frame "ping" when
     # nothing arrived for N < 30 s and answers "pong"
     # (https://www.okx.com/docs-v5/en/#overview-websocket-connect).
-    ping_interval_s = 20.0
+    ping_interval_s=20.0,
     # "The total number of 'subscribe'/'unsubscribe'/'login' requests per connection is
     # limited to 480 times per hour" (https://www.okx.com/docs-v5/en/#overview-websocket-connect):
     # a resync by unsubscribe + subscribe spends two; the session reconnects when it cannot.
-    requests_per_hour = 480
+    requests_per_hour=480,
     # No documented connection lifetime; a service upgrade is announced by a notice (below).
-    max_connection_s = None
+    max_connection_s=None,
+    fee=TakerFee(10.0, "Regular Lv1, spot", "https://www.okx.com/fees", "2026-11"),
+)
+
+
+class Okx(Codec):
+    """OKX v5 ``books``: in-band snapshot, ``prevSeqId`` links, CRC32 over the top 25."""
+
+    spec = SPEC
 
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USDT`` -> ``BTC-USDT`` (spot). Derivatives use ccxt's unified form:
@@ -72,7 +79,7 @@ class Okx(Codec):
         pair, _, contract = symbol.partition(":")
         base, quote = split_symbol(pair)
         if not contract:
-            return f"{base}-{quote}"
+            return self.spec.symbol(base, quote)
         settle, _, expiry = contract.partition("-")
         if settle not in (base, quote) or not (expiry == "" or _is_yymmdd(expiry)):
             raise ValueError(f"not an OKX swap or future: {symbol!r}")
@@ -94,12 +101,7 @@ class Okx(Codec):
     def parse(self, frame: str | bytes) -> list[Event]:
         if frame in ("pong", b"pong"):
             return [Heartbeat()]
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"not JSON: {exc}") from None
-        if not isinstance(obj, dict):
-            raise ParseError("expected a JSON object")
+        obj = json_object(frame)
         arg = obj.get("arg")
         channel = arg.get("channel") if isinstance(arg, dict) else None
         inst = arg.get("instId") if isinstance(arg, dict) else None
@@ -137,21 +139,18 @@ class Okx(Codec):
     def _book(self, symbol: str, snapshot: bool, item: object) -> BookSnapshot | BookDelta:
         if not isinstance(item, dict):
             raise ParseError("books push: 'data' item is not an object")
-        bids, asks = _levels(item.get("bids"), "bids"), _levels(item.get("asks"), "asks")
-        ts = item.get("ts")
-        if not (isinstance(ts, str) and ts.isdigit() and ts.isascii()):
-            raise ParseError("books push: bad 'ts'")
+        bids, asks = levels(item.get("bids"), "bids"), levels(item.get("asks"), "asks")
         # OKX announced that the JSON checksum is always 0 from 2026-06-23 (production); 0
         # therefore means "no checksum", not a value to verify.
-        checksum = _int(item.get("checksum", 0), "checksum", signed=True) or None
+        checksum = uint(item.get("checksum", 0), "checksum", signed=True) or None
         # seqId/prevSeqId were added in 2022-2023: older messages (the 2022 recording) have
         # neither, so they carry no link information (None) and only the checksum proves them.
         # A keep-alive has empty sides and prevSeqId == seqId; after a sequence reset seqId
         # drops below prevSeqId, which still names the previous seqId (order-book channel
         # page above): both satisfy PREV_LINK as they stand.
-        seq = _int(item["seqId"], "seqId") if "seqId" in item else None
-        prev = _int(item["prevSeqId"], "prevSeqId", signed=True) if "prevSeqId" in item else None
-        ts_ns = int(ts) * 1_000_000
+        seq = uint(item["seqId"], "seqId") if "seqId" in item else None
+        prev = uint(item["prevSeqId"], "prevSeqId", signed=True) if "prevSeqId" in item else None
+        ts_ns = digits(item.get("ts"), "'ts'") * MS_NS  # a string of ms
         if snapshot:
             return BookSnapshot(symbol, bids, asks, seq=seq, checksum=checksum, venue_ts_ns=ts_ns)
         if (seq is None) != (prev is None):
@@ -165,16 +164,4 @@ def _is_yymmdd(text: str) -> bool:
     return len(text) == 6 and text.isdigit() and text.isascii()
 
 
-def _int(value: object, what: str, *, signed: bool = False) -> int:
-    """A JSON integer (``prevSeqId`` is -1 in a snapshot; the checksum is a signed int32)."""
-    if not isinstance(value, int) or isinstance(value, bool) or (value < 0 and not signed):
-        raise ParseError(f"books push: bad {what} {str(value)[:40]!r}")
-    return value
-
-
-def _levels(raw: object, what: str) -> list[Level]:
-    """``[["price", "size", "0", "orders"], ...]`` as sent: only the list is checked here,
-    the book converts and validates every level (:class:`feeds.book.BadLevel`)."""
-    if raw.__class__ is not list:
-        raise ParseError(f"{what}: expected a list of levels")
-    return raw
+CODECS: Final = (Okx,)
