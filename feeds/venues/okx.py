@@ -15,10 +15,10 @@ from typing import Final
 
 import orjson
 
+from feeds import checksum
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    ChecksumRule,
     Codec,
     Endpoints,
     Event,
@@ -44,7 +44,7 @@ class Okx(Codec):
     aliases = ("okex", "okex3")
     integrity = Integrity(
         seq=SeqRule.PREV_LINK,
-        checksum=ChecksumRule.OKX_CRC32_TOP25,
+        checksum=checksum.OKX,
         snapshot=SnapshotSource.IN_BAND,
         keep_text=True,
     )
