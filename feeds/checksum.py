@@ -44,10 +44,12 @@ class Text(enum.IntEnum):
     WIRE = 0
     """Exactly as the venue sent it (``str()`` of a JSON number)."""
     JS = 1
-    """Its value as JavaScript prints a number: shortest digits, no trailing zeros, exponent
-    form below 1e-6 and from 1e21 (``1.5e-7``, ``0.000001``, ``63976``)."""
+    """Its value as JavaScript prints a number: no trailing zeros, exponent form below 1e-6
+    and from 1e21 (``1.5e-7``, ``0.000001``, ``63976``). The digits are the text's own
+    (a float's shortest repr), exactly: an integer beyond 2**53 is not rounded to a double."""
     FIXED8 = 2
-    """Its value with exactly 8 decimals, as JavaScript's ``toFixed(8)``."""
+    """Its value as a double with exactly 8 decimals, as JavaScript's ``toFixed(8)`` (but an
+    exact tie, a double with 9+ decimals ending in 5, rounds half-even, not up)."""
 
 
 class Label(enum.IntEnum):
@@ -107,7 +109,7 @@ KRAKEN: Final = ChecksumLayout(
 OKX: Final = ChecksumLayout(
     25, Order.INTERLEAVED, ":", signed=True
 )  # https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel
-BITGET: Final = OKX  # https://www.bitget.com/api-doc/spot/websocket/public/Depth-Channel
+BITGET: Final = OKX  # recorded Bitget v1 books match it with their original strings
 BITFINEX_P0: Final = ChecksumLayout(
     25, Order.INTERLEAVED, ":", Text.JS, negate_asks=True, signed=True
 )  # https://docs.bitfinex.com/docs/ws-websocket-checksum
