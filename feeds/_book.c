@@ -151,7 +151,7 @@ static void side_free(Side *s) {
 }
 
 /* The first index whose key is >= `key` (bisect_left), without a branch the CPU can
- * mispredict: the halving step is a conditional move. On the Binance bench stream (1,000-level
+ * mispredict: the halving step is a conditional move. On the bench's diff stream (1,000-level
  * sides) a level cost 69 ns with it, 75 ns with the branchy loop. */
 static inline Py_ssize_t lower_bound(const double *keys, Py_ssize_t n, double key) {
     if (n == 0) return 0;

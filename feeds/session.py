@@ -84,8 +84,8 @@ REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
 HOUR_NS: Final = 3600 * 1_000_000_000
 
-# REST snapshots follow the order Binance documents for a local book
-# (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#how-to-manage-a-local-order-book-correctly):
+# REST snapshots follow the documented order for a local book seeded from REST (the venue
+# procedure feeds/sequencing.py cites):
 # open the stream and buffer its events; request a symbol's snapshot once its first event is
 # buffered (or ``snapshot_wait_s`` after opening, for a symbol with no event yet); drop the
 # buffered events the snapshot already holds; the first one applied bridges it; a snapshot
