@@ -11,8 +11,9 @@
  * value Python's float() gives (Clinger's fast path). Anything else goes through Python's
  * own float(), so every spelling float() accepts is accepted, with the same value.
  *
- * The checksums over the venue's text (Kraken's top 10, OKX's top 25) are computed here too,
- * from the kept text objects, with the same definitions as feeds/checksum.py.
+ * The venue checksums are computed here too, from the kept text objects: one CRC32 over a
+ * text whose layout (levels, order, separator, number text, signs, result) is data, defined
+ * in feeds/checksum.py, which also holds the readable Python definition.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -150,7 +151,7 @@ static void side_free(Side *s) {
 }
 
 /* The first index whose key is >= `key` (bisect_left), without a branch the CPU can
- * mispredict: the halving step is a conditional move. On the Binance bench stream (1,000-level
+ * mispredict: the halving step is a conditional move. On the bench's diff stream (1,000-level
  * sides) a level cost 69 ns with it, 75 ns with the branchy loop. */
 static inline Py_ssize_t lower_bound(const double *keys, Py_ssize_t n, double key) {
     if (n == 0) return 0;
@@ -590,63 +591,254 @@ static const char *text_of(PyObject *o, Py_ssize_t *len, PyObject **owned) {
     return p;
 }
 
-/* Kraken: price then size of each level, '.' removed and leading zeros stripped. */
-static int crc_kraken_level(CrcText *c, PyObject *const *pair) {
-    for (int f = 0; f < 2; f++) {
-        Py_ssize_t len;
-        PyObject *owned;
-        const char *p = text_of(pair[f], &len, &owned);
-        if (p == NULL) return -1;
-        Py_ssize_t i = 0;
-        while (i < len && (p[i] == '0' || p[i] == '.')) i++; /* leading zeros, and any '.' */
-        for (; i < len; i++) {
-            if (c->n == (Py_ssize_t)sizeof c->buf) crc_flush(c);
-            if (p[i] != '.') c->buf[c->n++] = p[i];
-        }
-        Py_XDECREF(owned);
+/* The layout (feeds/checksum.py, ChecksumLayout.code) packed in one int. */
+#define LAYOUT_LEVELS(c) ((Py_ssize_t)((c) & 0xFFFFu))
+#define LAYOUT_ORDER(c) (((c) >> 16) & 3u)   /* 0 interleaved, 1 asks then bids, 2 bids then asks */
+#define LAYOUT_COLON(c) (((c) >> 18) & 1u)   /* ':' between numbers */
+#define LAYOUT_TEXT(c) (((c) >> 19) & 3u)    /* 0 as sent, 1 JavaScript number, 2 toFixed(8) */
+#define LAYOUT_DIGITS(c) (((c) >> 21) & 1u)  /* '.' removed, leading zeros stripped */
+#define LAYOUT_NEGATE(c) (((c) >> 22) & 1u)  /* ask sizes written with a leading '-' */
+#define LAYOUT_SIGNED(c) (((c) >> 23) & 1u)  /* result as signed 32-bit */
+#define LAYOUT_ORDER_ID(c) (((c) >> 24) & 1u) /* (order_id, price, size) raw orders */
+
+static int layout_of(PyObject *arg, unsigned long *code) {
+    *code = PyLong_AsUnsignedLong(arg);
+    if (*code == (unsigned long)-1 && PyErr_Occurred()) return -1;
+    if (LAYOUT_LEVELS(*code) == 0 || LAYOUT_ORDER(*code) == 3 || LAYOUT_TEXT(*code) == 3 ||
+        (*code >> 25) != 0) {
+        PyErr_Format(PyExc_ValueError, "not a checksum layout code: %lu", *code);
+        return -1;
     }
     return 0;
 }
 
-static PyObject *Book_kraken_crc32(BookObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (need_text(self) < 0) return NULL;
-    CrcText c = {.crc = 0xFFFFFFFFu, .n = 0};
-    const Side *sides[2] = {&self->asks, &self->bids};
-    for (int k = 0; k < 2; k++) {
-        const Side *s = sides[k];
-        for (Py_ssize_t i = 0; i < 10 && i < s->n; i++)
-            if (crc_kraken_level(&c, s->text + 2 * (s->n - 1 - i)) < 0) return NULL;
-    }
-    crc_flush(&c);
-    return PyLong_FromUnsignedLong(c.crc ^ 0xFFFFFFFFu);
-}
-
-/* OKX: "bidPx:bidSz:askPx:askSz:..." over the top 25, the longer side continuing alone. */
-static PyObject *Book_okx_crc32(BookObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (need_text(self) < 0) return NULL;
-    CrcText c = {.crc = 0xFFFFFFFFu, .n = 0};
-    int first = 1;
-    const Side *b = &self->bids, *a = &self->asks;
-    for (Py_ssize_t i = 0; i < 25 && (i < b->n || i < a->n); i++) {
-        const Side *sides[2] = {b, a};
-        for (int k = 0; k < 2; k++) {
-            const Side *s = sides[k];
-            if (i >= s->n) continue;
-            for (int f = 0; f < 2; f++) {
-                Py_ssize_t len;
-                PyObject *owned;
-                const char *p = text_of(s->text[2 * (s->n - 1 - i) + f], &len, &owned);
-                if (p == NULL) return NULL;
-                if (!first) crc_put(&c, ":", 1);
-                first = 0;
-                crc_put(&c, p, len);
-                Py_XDECREF(owned);
+/* The value of a decimal text as JavaScript prints a number (shortest digits, which
+ * str() of a float already gives) into out (at least len + 32 bytes); its length. */
+static Py_ssize_t js_number(const char *p, Py_ssize_t len, char *out) {
+    Py_ssize_t k = 0, i = 0, o = 0;
+    long long n = 0, e = 0; /* the value is 0.<digits> x 10^n */
+    int neg = 0, point = 0, eneg = 0;
+    char *digits = out + 32; /* gathered here, then moved into place */
+    for (; i < len && p[i] != 'e' && p[i] != 'E'; i++) {
+        char ch = p[i];
+        if (ch == '-') neg = 1;
+        else if (ch == '.') point = 1;
+        else if (ch >= '0' && ch <= '9') {
+            if (k == 0 && ch == '0') {
+                if (point) n--;
+            } else {
+                digits[k++] = ch;
+                if (!point) n++;
             }
         }
     }
+    for (i++; i < len; i++) {
+        if (p[i] == '-') eneg = 1;
+        else if (p[i] >= '0' && p[i] <= '9' && e < 1000000000) e = e * 10 + (p[i] - '0');
+    }
+    n += eneg ? -e : e;
+    while (k > 0 && digits[k - 1] == '0') k--;
+    if (k == 0) {
+        out[0] = '0';
+        return 1;
+    }
+    if (neg) out[o++] = '-';
+    if (k <= n && n <= 21) {
+        memmove(out + o, digits, (size_t)k);
+        o += k;
+        for (; k < n; k++) out[o++] = '0';
+    } else if (0 < n && n <= 21) {
+        memmove(out + o, digits, (size_t)n);
+        o += (Py_ssize_t)n;
+        out[o++] = '.';
+        memmove(out + o, digits + n, (size_t)(k - n));
+        o += k - (Py_ssize_t)n;
+    } else if (-6 < n && n <= 0) {
+        Py_ssize_t zeros = (Py_ssize_t)-n;
+        memmove(out + o + 2 + zeros, digits, (size_t)k);
+        out[o++] = '0';
+        out[o++] = '.';
+        for (Py_ssize_t z = 0; z < zeros; z++) out[o++] = '0';
+        o += k;
+    } else {
+        char d0 = digits[0];
+        memmove(out + o + 2, digits + 1, (size_t)(k - 1));
+        out[o] = d0;
+        o += 1;
+        if (k > 1) {
+            out[o] = '.';
+            o += k;
+        }
+        o += sprintf(out + o, "e%c%lld", n - 1 >= 0 ? '+' : '-', n - 1 >= 0 ? n - 1 : 1 - n);
+    }
+    return o;
+}
+
+/* Text into the CRC, with '.' removed and leading zeros stripped when `digits`. */
+static inline void crc_emit(CrcText *c, const char *p, Py_ssize_t len, int digits) {
+    if (!digits) {
+        crc_put(c, p, len);
+        return;
+    }
+    Py_ssize_t i = 0;
+    while (i < len && (p[i] == '0' || p[i] == '.')) i++; /* leading zeros, and any '.' */
+    for (; i < len; i++) {
+        if (c->n == (Py_ssize_t)sizeof c->buf) crc_flush(c);
+        if (p[i] != '.') c->buf[c->n++] = p[i];
+    }
+}
+
+/* A number that is not plain ASCII text written as sent: str() of a JSON number, or the
+ * value rewritten (JavaScript notation, toFixed(8)). */
+static int crc_number_slow(CrcText *c, PyObject *obj, unsigned long code) {
+    Py_ssize_t len;
+    PyObject *owned = NULL;
+    char small[128], *heap = NULL;
+    const char *p;
+    unsigned text = LAYOUT_TEXT(code);
+    if (text == 2) { /* toFixed(8) of the value */
+        PyObject *f = PyNumber_Float(obj);
+        if (f == NULL) return -1;
+        heap = PyOS_double_to_string(PyFloat_AS_DOUBLE(f), 'f', 8, 0, NULL);
+        Py_DECREF(f);
+        if (heap == NULL) return -1;
+        p = heap;
+        len = (Py_ssize_t)strlen(heap);
+    } else {
+        p = text_of(obj, &len, &owned);
+        if (p == NULL) return -1;
+        if (text == 1) {
+            char *out = small;
+            if (len + 32 > (Py_ssize_t)sizeof small) {
+                out = heap = PyMem_Malloc((size_t)len + 32);
+                if (out == NULL) {
+                    Py_XDECREF(owned);
+                    PyErr_NoMemory();
+                    return -1;
+                }
+            }
+            len = js_number(p, len, out);
+            p = out;
+        }
+    }
+    crc_emit(c, p, len, (int)LAYOUT_DIGITS(code));
+    Py_XDECREF(owned);
+    PyMem_Free(heap);
+    return 0;
+}
+
+/* One number of a level, written as the layout says. */
+static inline int crc_number(CrcText *c, PyObject *obj, unsigned long code, int negate,
+                             int *first) {
+    if (LAYOUT_COLON(code) && !*first) crc_put(c, ":", 1);
+    *first = 0;
+    if (negate) crc_put(c, "-", 1);
+    if (LAYOUT_TEXT(code) == 0 && Py_TYPE(obj) == &PyUnicode_Type &&
+        PyUnicode_IS_COMPACT_ASCII(obj)) { /* the usual case: the venue's text as sent */
+        crc_emit(c, (const char *)PyUnicode_DATA(obj), PyUnicode_GET_LENGTH(obj),
+                 (int)LAYOUT_DIGITS(code));
+        return 0;
+    }
+    return crc_number_slow(c, obj, code);
+}
+
+/* One side's levels best first: level i is at[i * step] (label) and at[i * step + 1] (size). */
+typedef struct {
+    PyObject *const *at;
+    Py_ssize_t step, n;
+} Levels;
+
+static int crc_side(CrcText *c, const Levels *s, Py_ssize_t from, Py_ssize_t to,
+                    unsigned long code, int ask, int *first) {
+    for (Py_ssize_t i = from; i < to && i < s->n; i++) {
+        PyObject *const *lv = s->at + i * s->step;
+        if (crc_number(c, lv[0], code, 0, first) < 0 ||
+            crc_number(c, lv[1], code, ask && LAYOUT_NEGATE(code), first) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *crc_levels(unsigned long code, const Levels *b, const Levels *a) {
+    CrcText c = {.crc = 0xFFFFFFFFu, .n = 0};
+    int first = 1;
+    Py_ssize_t depth = LAYOUT_LEVELS(code);
+    unsigned order = LAYOUT_ORDER(code);
+    if (order == 0) {
+        for (Py_ssize_t i = 0; i < depth && (i < b->n || i < a->n); i++)
+            if (crc_side(&c, b, i, i + 1, code, 0, &first) < 0 ||
+                crc_side(&c, a, i, i + 1, code, 1, &first) < 0)
+                return NULL;
+    } else {
+        int asks_first = order == 1;
+        if (crc_side(&c, asks_first ? a : b, 0, depth, code, asks_first, &first) < 0 ||
+            crc_side(&c, asks_first ? b : a, 0, depth, code, !asks_first, &first) < 0)
+            return NULL;
+    }
     crc_flush(&c);
     uint32_t crc = c.crc ^ 0xFFFFFFFFu;
-    return PyLong_FromLong(crc >= 0x80000000u ? (long)crc - 0x100000000L : (long)crc);
+    if (LAYOUT_SIGNED(code) && crc >= 0x80000000u)
+        return PyLong_FromLongLong((long long)crc - 0x100000000LL);
+    return PyLong_FromUnsignedLong(crc);
+}
+
+static Levels book_levels(const Side *s) {
+    Levels l = {s->text, -2, s->n};
+    if (s->n > 0) l.at = s->text + 2 * (s->n - 1);
+    return l;
+}
+
+static PyObject *Book_crc32(BookObject *self, PyObject *arg) {
+    unsigned long code;
+    if (layout_of(arg, &code) < 0 || need_text(self) < 0) return NULL;
+    if (LAYOUT_ORDER_ID(code)) {
+        PyErr_SetString(PyExc_ValueError, "the book keeps price levels, not orders");
+        return NULL;
+    }
+    Levels b = book_levels(&self->bids), a = book_levels(&self->asks);
+    return crc_levels(code, &b, &a);
+}
+
+/* crc32(code, bids, asks) over lists of levels best first (for raw books of orders). */
+static PyObject *module_crc32(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    unsigned long code;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "crc32(code, bids, asks)");
+        return NULL;
+    }
+    if (layout_of(args[0], &code) < 0) return NULL;
+    Py_ssize_t size_at = LAYOUT_ORDER_ID(code) ? 2 : 1, depth = LAYOUT_LEVELS(code);
+    PyObject *seq[2] = {NULL, NULL}, **items[2] = {NULL, NULL}, *result = NULL;
+    Levels sides[2];
+    for (int k = 0; k < 2; k++) {
+        seq[k] = PySequence_Fast(args[1 + k], "crc32: bids and asks must be sequences");
+        if (seq[k] == NULL) goto done;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq[k]);
+        if (n > depth) n = depth;
+        items[k] = PyMem_Malloc(sizeof(PyObject *) * (size_t)(2 * n + 2));
+        if (items[k] == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *lv = PySequence_Fast_GET_ITEM(seq[k], i);
+            if (!(PyList_Check(lv) || PyTuple_Check(lv)) || PySequence_Fast_GET_SIZE(lv) <= size_at) {
+                PyErr_Format(BadLevel, "crc32: a level must be a list or tuple of %zd numbers",
+                             size_at + 1);
+                goto done;
+            }
+            items[k][2 * i] = PySequence_Fast_GET_ITEM(lv, 0);
+            items[k][2 * i + 1] = PySequence_Fast_GET_ITEM(lv, size_at);
+        }
+        sides[k] = (Levels){items[k], 2, n};
+    }
+    result = crc_levels(code, &sides[0], &sides[1]);
+done:
+    for (int k = 0; k < 2; k++) {
+        PyMem_Free(items[k]);
+        Py_XDECREF(seq[k]);
+    }
+    return result;
 }
 
 /* ---- attributes ---------------------------------------------------------------------- */
@@ -701,8 +893,8 @@ static PyMethodDef Book_methods[] = {
     {"best_bid", (PyCFunction)Book_best_bid, METH_NOARGS, "Highest bid, None if none."},
     {"best_ask", (PyCFunction)Book_best_ask, METH_NOARGS, "Lowest ask, None if none."},
     {"crossed", (PyCFunction)Book_crossed, METH_NOARGS, "best bid >= best ask"},
-    {"kraken_crc32", (PyCFunction)Book_kraken_crc32, METH_NOARGS, "Kraken top-10 CRC32."},
-    {"okx_crc32", (PyCFunction)Book_okx_crc32, METH_NOARGS, "OKX top-25 CRC32 (signed)."},
+    {"crc32", (PyCFunction)Book_crc32, METH_O,
+     "crc32(code): the checksum of the kept text as the layout code says (feeds.checksum)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -718,8 +910,15 @@ static PyTypeObject BookType = {
     .tp_getset = Book_getset,
 };
 
+static PyMethodDef module_methods[] = {
+    {"crc32", (PyCFunction)(void (*)(void))module_crc32, METH_FASTCALL,
+     "crc32(code, bids, asks): the checksum of levels given best first (feeds.checksum)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef book_module = {
     PyModuleDef_HEAD_INIT,
+    .m_methods = module_methods,
     .m_name = "feeds._book",
     .m_doc = "The compiled L2 order book (see feeds.book).",
     .m_size = -1,

@@ -1,7 +1,7 @@
 """An L2 order book for one (venue, symbol): no I/O, no sequencing, just levels.
 
 The book is compiled (``feeds/_book.c``, plain CPython C API, built by ``pip install``): per
-level of a Binance diff it costs tens of nanoseconds where the same work in Python (float
+level of a diff it costs tens of nanoseconds where the same work in Python (float
 conversion, bisect, list insert) cost about a microsecond, and the book is the one per-level
 loop of the hot path (``benchmarks/README.md``). This module is its documented face.
 
@@ -19,9 +19,9 @@ path, every other spelling by ``float()`` itself).
 :class:`Book` (all methods; see ``feeds/_book.pyi`` for the signatures):
 
 * ``Book(*, top_n=20, keep_text=False, max_depth=None)``: ``top_n`` is the depth the caller
-  publishes; ``max_depth`` (settable) truncates each side after every apply (Kraken keeps
-  and checksums its book at the subscribed depth; levels pushed out are not deleted on the
-  wire).
+  publishes; ``max_depth`` (settable) truncates each side after every apply (for a venue
+  that keeps and checksums its book at the subscribed depth and does not delete the levels
+  pushed out: ``ChecksumLayout.truncate``).
 * ``apply(bids, asks) -> bool``: absolute sizes, 0 deletes, deleting an absent level is a
   no-op; returns whether a level within the top ``top_n`` of either side changed (False
   means :meth:`top` returns what it returned before). ``apply_snapshot(bids, asks)``
@@ -35,9 +35,11 @@ path, every other spelling by ``float()`` itself).
   scanner's board takes each update this way, with no Python float in between.
 * ``best_bid()``, ``best_ask()`` (None when empty), ``crossed()``, ``bid_count``,
   ``ask_count``, ``clear()``.
-* ``kraken_crc32()``, ``okx_crc32()``: the venue checksums over the kept text, defined as in
-  :mod:`feeds.checksum` (which keeps the readable Python definitions; tests prove both
-  agree).
+* ``crc32(code)``: the venue's checksum over the kept text, built as the layout whose
+  ``ChecksumLayout.code`` is given says (:mod:`feeds.checksum` keeps the layouts and the
+  readable Python definition; tests prove both agree). The module function
+  ``feeds._book.crc32(code, bids, asks)`` computes the same over levels given best first
+  (also raw ``(order_id, price, size)`` orders).
 """
 
 from __future__ import annotations

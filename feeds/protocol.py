@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, ClassVar, TypeAlias
 if TYPE_CHECKING:
     from feeds.spec import VenueSpec
 
+from feeds.checksum import ChecksumLayout
+
 Number: TypeAlias = str | float | int
 Level: TypeAlias = Sequence[Number]
 """One price level as sent: ``[price, size, ...]``; extra fields (counts, ids) are ignored."""
@@ -60,18 +62,6 @@ class SeqRule(enum.Enum):
     drop deltas at or before the snapshot's time."""
 
 
-class ChecksumRule(enum.Enum):
-    """Which checksum (if any) the venue sends over the book after each message."""
-
-    NONE = "none"
-    KRAKEN_CRC32_TOP10 = "kraken_crc32_top10"
-    """CRC32 (unsigned) of the top 10 asks ascending then top 10 bids descending; each level
-    is price text then size text with ``.`` removed and leading zeros stripped."""
-    OKX_CRC32_TOP25 = "okx_crc32_top25"
-    """CRC32 as signed int32 of ``bid:bidsz:ask:asksz:...`` interleaved over the top 25 of
-    each side (the longer side continues alone), over the venue's original strings."""
-
-
 class SnapshotSource(enum.Enum):
     IN_BAND = "in_band"
     """The venue pushes a snapshot on the stream after subscribing."""
@@ -84,7 +74,8 @@ class Integrity:
     """The integrity rule of one venue's book channel, as data."""
 
     seq: SeqRule
-    checksum: ChecksumRule = ChecksumRule.NONE
+    checksum: ChecksumLayout | None = None
+    """The checksum the venue sends over the book after each message, if any."""
     snapshot: SnapshotSource = SnapshotSource.IN_BAND
     connection_counter: bool = False
     """One message counter per connection across all channels (Coinbase ``sequence_num``):

@@ -61,7 +61,6 @@ from feeds.budget import ConnectionBudget
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    ChecksumRule,
     Codec,
     ConnectionSeq,
     Ignored,
@@ -84,17 +83,12 @@ CODEC_BUGS: Final = (ValueError, KeyError, IndexError, TypeError, AttributeError
 """Exception types from a codec that drop one frame and are counted as ``codec_errors``
 (``ParseError`` is counted as ``malformed`` first)."""
 
-_CRC: Final[dict[ChecksumRule, Callable[[Book], int]]] = {
-    ChecksumRule.KRAKEN_CRC32_TOP10: Book.kraken_crc32,
-    ChecksumRule.OKX_CRC32_TOP25: Book.okx_crc32,
-}
-
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
 HOUR_NS: Final = 3600 * 1_000_000_000
 
-# REST snapshots follow the order Binance documents for a local book
-# (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#how-to-manage-a-local-order-book-correctly):
+# REST snapshots follow the documented order for a local book seeded from REST (the venue
+# procedure feeds/sequencing.py cites):
 # open the stream and buffer its events; request a symbol's snapshot once its first event is
 # buffered (or ``snapshot_wait_s`` after opening, for a symbol with no event yet); drop the
 # buffered events the snapshot already holds; the first one applied bridges it; a snapshot
@@ -156,14 +150,15 @@ class FeedSession:
         rule = codec.integrity
         self._seq_rule = rule.seq
         self._rest = rule.snapshot is SnapshotSource.REST
-        # The book computes the venue's checksum over its kept text (same definitions as
-        # feeds.checksum, proven equal in tests).
-        self._crc: Callable[[Book], int] | None = _CRC.get(rule.checksum)
+        # The book computes the venue's checksum over its kept text, as the codec's layout
+        # says (feeds.checksum holds the same definition in Python; tests prove them equal).
+        layout = rule.checksum
+        self._crc_code = None if layout is None else layout.code
         self._conn_counter = rule.connection_counter
-        # Kraken keeps (and checksums) its book at the subscribed depth; levels pushed out
-        # are not deleted on the wire (https://docs.kraken.com/api/docs/guides/spot-ws-book-v2).
-        self._kraken = rule.checksum is ChecksumRule.KRAKEN_CRC32_TOP10
-        max_depth = codec.depth if self._kraken else None
+        # A venue that does not delete levels pushed out of the subscribed depth is kept (and
+        # checksummed) at that depth.
+        self._truncate = layout is not None and layout.truncate
+        max_depth = codec.depth if self._truncate else None
         self.stats = SessionStats()
         self.books: dict[str, Book] = {}
         self._symbols: dict[str, _Symbol] = {}
@@ -234,7 +229,7 @@ class FeedSession:
                     self._snapshot(sym, ev, now_ns)
             elif isinstance(ev, ConnectionSeq) and self._conn_counter:
                 if self._conn_seq is not None and ev.seq != self._conn_seq + 1:
-                    # Coinbase sequence_num: one counter for the whole connection.
+                    # One counter for the whole connection (Integrity.connection_counter).
                     stats.gaps += 1
                     log.warning(
                         "%s: connection seq %d -> %d", self.codec.venue, self._conn_seq, ev.seq
@@ -246,7 +241,7 @@ class FeedSession:
             elif isinstance(ev, Reply):
                 actions.append(Send(ev.frame))
             elif isinstance(ev, Subscribed):
-                if ev.depth is not None and self._kraken:
+                if ev.depth is not None and self._truncate:
                     for s in symbols.values():
                         if ev.symbol is None or ev.symbol == s.symbol:
                             s.book.max_depth = ev.depth
@@ -428,8 +423,8 @@ class FeedSession:
         stats = self.stats
         stats.book_msgs += 1
         sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
-        if crc is not None and self._crc is not None:
-            ours = self._crc(book)
+        if crc is not None and self._crc_code is not None:
+            ours = book.crc32(self._crc_code)
             if ours != crc:
                 stats.checksum_fail += 1
                 log.info("%s: %s checksum %d != %d", self.codec.venue, sym.symbol, ours, crc)

@@ -16,10 +16,10 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar, cast
 
+from feeds.checksum import ChecksumLayout
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    ChecksumRule,
     Codec,
     ConnectionSeq,
     Endpoints,
@@ -124,7 +124,7 @@ class FakeCodec(Codec):
 def make_codec(
     seq: SeqRule = SeqRule.NONE,
     *,
-    checksum: ChecksumRule = ChecksumRule.NONE,
+    checksum: ChecksumLayout | None = None,
     rest: bool = False,
     connection_counter: bool = False,
     keep_text: bool = False,

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.book import BadLevel, Book
+from feeds.checksum import KRAKEN, OKX
 from feeds.protocol import Level
 
 # Prices on a small grid so deltas hit existing levels often; sizes include 0 (delete).
@@ -295,4 +296,4 @@ def test_any_json_value_is_applied_or_refused_never_a_crash(
         assert prices == sorted(prices, reverse=bid_side)
         assert all(0.0 < p < math.inf and 0.0 < q < math.inf for p, q in levels)
     if keep_text:
-        book.kraken_crc32(), book.okx_crc32()
+        book.crc32(KRAKEN.code), book.crc32(OKX.code)

@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 
 from emulator import Emulator, EmulatorConfig, FaultSpec, MarketConfig
-from feeds.checksum import okx_crc32
+from feeds.checksum import OKX, crc32
 from tests.test_emulator_wire import TextBook
 
 T0 = 1_795_000_000_000_000_000
@@ -183,7 +183,7 @@ async def test_bad_checksum_then_good_again_and_malformed_frame() -> None:
         for _ in range(2):
             data = orjson.loads(await recv(ws))["data"][0]
             book.apply(data["bids"], data["asks"])
-            verdicts.append(okx_crc32(*book.top(25)) == data["checksum"])
+            verdicts.append(crc32(OKX, *book.top(25)) == data["checksum"])
         assert verdicts == [False, True]
         emu.inject("okx", "malformed")
         text = await recv(ws)

@@ -20,7 +20,7 @@ from emulator.market import MarketConfig, MarketModel
 from emulator.venues import VENUES, Venue
 from emulator.venues.base import HttpAnswer, Out, Session
 from feeds.capture import read_capture
-from feeds.checksum import kraken_crc32, okx_crc32
+from feeds.checksum import KRAKEN, OKX, crc32
 from feeds.venues import VENUES as FEED_VENUES
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -221,7 +221,7 @@ def test_okx_frames_have_the_recorded_shape_seq_links_and_valid_checksums() -> N
     assert shape(snapshot) == shape(orjson.loads(OKX_DOCS_SNAPSHOT))
     book = TextBook()
     book.apply(snapshot["data"][0]["bids"], snapshot["data"][0]["asks"])
-    assert okx_crc32(*book.top(25)) == snapshot["data"][0]["checksum"]
+    assert crc32(OKX, *book.top(25)) == snapshot["data"][0]["checksum"]
     seq = snapshot["data"][0]["seqId"]
     for _ in range(40):
         (frame,) = step(model, venue, session)
@@ -234,7 +234,7 @@ def test_okx_frames_have_the_recorded_shape_seq_links_and_valid_checksums() -> N
             assert not re.search(r"\.[0-9]*0$|\.$", px + " " + sz)  # minimal decimal text
             assert (sz == "0") == (orders == "0")
         book.apply(data["bids"], data["asks"])
-        assert okx_crc32(*book.top(25)) == data["checksum"]
+        assert crc32(OKX, *book.top(25)) == data["checksum"]
 
 
 def test_okx_checksum_zero_option_and_ping() -> None:
@@ -286,7 +286,7 @@ def test_kraken_frames_match_the_documented_examples_and_checksums_verify() -> N
     book = TextBook()
     data = snap_data(snapshot)
     book.apply(data["bids"], data["asks"], depth=10)
-    assert kraken_crc32(*book.top(10)) == data["checksum"]
+    assert crc32(KRAKEN, *book.top(10)) == data["checksum"]
     assert len(book.bids) == len(book.asks) == 10
     for _ in range(40):
         frames = step(model, venue, session)
@@ -295,7 +295,7 @@ def test_kraken_frames_match_the_documented_examples_and_checksums_verify() -> N
             assert same_shape(shape(update), shape(kraken_json(KRAKEN_DOCS["update"])))
             data = snap_data(update)
             book.apply(data["bids"], data["asks"], depth=10)
-            assert kraken_crc32(*book.top(10)) == data["checksum"]
+            assert crc32(KRAKEN, *book.top(10)) == data["checksum"]
     assert len(book.bids) == len(book.asks) == 10
 
 

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from emulator.server import FAULTS
 from emulator.venues import VENUES as EMULATED
-from feeds.protocol import ChecksumRule, Integrity, SeqRule, SnapshotSource
+from feeds.protocol import Integrity, SeqRule, SnapshotSource
 from feeds.venues import VENUES, codec_class
 from tests.fault_harness import (
     REST_TIMEOUT_S,
@@ -162,7 +162,7 @@ def expectation(venue: str, kind: str) -> Case | str:
         closes = {HIT: "crossed_book"}
         return Case(inject, closes, states=RESYNC, counts=counts, after=uncross)
     if kind == "bad_checksum":
-        if rule.checksum is ChecksumRule.NONE:
+        if rule.checksum is None:
             return "the venue sends no checksum"
         counts = {"checksum_fail": 1, **resync}
         return Case(_fault(kind), {HIT: "desynced"}, states=RESYNC, counts=counts)
@@ -331,7 +331,7 @@ def _check_impossible(venue: str, kind: str, why: str) -> None:
         "novel": "has no novel fault",
     }
     if kind == "bad_checksum":
-        assert rule.checksum is ChecksumRule.NONE
+        assert rule.checksum is None
     elif kind == "overlap":
         assert rule.seq is not SeqRule.RANGE
     elif kind in ("bad_body", "novel"):

@@ -25,10 +25,10 @@ from websockets.http11 import Request, Response
 from feeds.backoff import Backoff
 from feeds.book import Book
 from feeds.capture import CaptureWriter
+from feeds.checksum import OKX
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    ChecksumRule,
     Codec,
     Endpoints,
     Event,
@@ -106,7 +106,7 @@ class CrcToy(Codec):
     """In-band ``{"t": "s"|"u", "s", "b", "a", "cs"}`` with OKX's CRC32 over the top 25."""
 
     venue = "toycrc"
-    integrity = Integrity(seq=SeqRule.NONE, checksum=ChecksumRule.OKX_CRC32_TOP25, keep_text=True)
+    integrity = Integrity(seq=SeqRule.NONE, checksum=OKX, keep_text=True)
     endpoints = Endpoints(ws="ws://crc.invalid/ws")
 
     def venue_symbol(self, symbol: str) -> str:

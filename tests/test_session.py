@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from feeds.actions import Action, BookListener, FetchSnapshot, Reconnect, Send
 from feeds.book import Book
 from feeds.capture import read_capture
-from feeds.checksum import kraken_crc32
-from feeds.protocol import ChecksumRule, Codec, RestRequest, SeqRule
+from feeds.checksum import INDEPENDENT_RESERVE, KRAKEN, OKX, ChecksumLayout, Order, Text, crc32
+from feeds.protocol import Codec, RestRequest, SeqRule
 from feeds.session import FeedSession
 from feeds.venues import every_codec
 from feeds.venues.binance import Binance
@@ -528,7 +528,7 @@ OKX_ASKS = [["3366.8", "9"], ["3368", "8"]]
 
 
 def test_okx_checksum_verified_and_mismatch_resyncs() -> None:
-    s, log = new(make_codec(SeqRule.NONE, checksum=ChecksumRule.OKX_CRC32_TOP25, keep_text=True))
+    s, log = new(make_codec(SeqRule.NONE, checksum=OKX, keep_text=True))
     s.opened(T0)
     # the OKX docs examples (tests/fixtures/checksum_vectors/okx_books_checksum.json)
     assert s.frame(snap("BTCUSD", OKX_BIDS, OKX_ASKS, cs=-1881014294), T0) == []
@@ -547,16 +547,16 @@ def test_okx_checksum_verified_and_mismatch_resyncs() -> None:
 
 
 def test_kraken_truncates_to_subscribed_depth_before_checksum() -> None:
-    codec = make_codec(checksum=ChecksumRule.KRAKEN_CRC32_TOP10, keep_text=True, depth=10)
+    codec = make_codec(checksum=KRAKEN, keep_text=True, depth=10)
     s, log = new(codec, top_n=2)
     s.opened(T0)
     bids = [[f"0.{50 - i:02d}", "1.0"] for i in range(10)]  # 0.50 .. 0.41
     asks = [[f"0.{51 + i:02d}", "2.0"] for i in range(10)]
-    cs = kraken_crc32([(p, q) for p, q in bids], [(p, q) for p, q in asks])
+    cs = crc32(KRAKEN, [(p, q) for p, q in bids], [(p, q) for p, q in asks])
     assert s.frame(snap("BTCUSD", bids, asks, cs=cs), T0) == []
     # a new best bid pushes 0.41 out of the depth-10 book; Kraken does not delete it on the wire
     after = [("0.505", "3.0"), *[(p, q) for p, q in bids[:9]]]
-    cs2 = kraken_crc32(after, [(p, q) for p, q in asks])
+    cs2 = crc32(KRAKEN, after, [(p, q) for p, q in asks])
     assert s.frame(delta("BTCUSD", [["0.505", "3.0"]], [], cs=cs2), T0 + S) == []
     assert s.stats.checksum_ok == 2
     assert s.books[BTC].side(True)[-1] == (0.42, 1.0)
@@ -570,6 +570,31 @@ def test_kraken_truncates_to_subscribed_depth_before_checksum() -> None:
         book(BTC, [0.5, 0.49], [1.0, 1.0], [0.51, 0.52], [2.0, 2.0], T0),
         book(BTC, [0.505, 0.5], [3.0, 1.0], [0.51, 0.52], [2.0, 2.0], T0 + S),
     ]
+
+
+def test_checksum_layout_is_data_any_layout_truncates_when_it_says() -> None:
+    # the Independent Reserve documented example: a layout the session knows nothing about
+    # beyond its data (bids then offers, toFixed(8), truncation to the subscribed depth 5)
+    codec = make_codec(checksum=INDEPENDENT_RESERVE, keep_text=True, depth=5)
+    s, log = new(codec, top_n=1)
+    s.opened(T0)
+    bids = [["31802.46", "0.25"], ["31802.45", "0.32464684"], ["31802.42", "0.34465528"]]
+    bids += [["31785.01", "2.733"], ["31785", "1.5"]]
+    asks = [["31844.99", "0.30740328"], ["31845", "1.5"], ["31865.3", "0.2"]]
+    asks += [["31875", "1.5"], ["31875.9", "0.788"]]
+    assert s.frame(snap("BTCUSD", bids, asks, cs=2893776693), T0) == []
+    assert s.frame(delta("BTCUSD", [], [["31844.98", "0.02396605"]], cs=263206970), T0 + S) == []
+    assert (s.stats.checksum_ok, s.stats.checksum_fail) == (2, 0)
+    assert s.books[BTC].ask_count == 5
+    assert log.take() == [
+        usable(BTC, True, None, T0),
+        book(BTC, [31802.46], [0.25], [31844.99], [0.30740328], T0),
+        book(BTC, [31802.46], [0.25], [31844.98], [0.02396605], T0 + S),
+    ]
+    # a layout without truncation keeps every level
+    plain = ChecksumLayout(10, Order.BIDS_THEN_ASKS, text=Text.FIXED8, digits_only=True)
+    s2, _ = new(make_codec(checksum=plain, keep_text=True, depth=5))
+    assert s2.books[BTC].max_depth is None
 
 
 # -- clock: pings, staleness, REST failures, close ---------------------------------------------

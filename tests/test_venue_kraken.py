@@ -19,10 +19,10 @@ from hypothesis import given
 
 from feeds.actions import Send
 from feeds.capture import read_capture
+from feeds.checksum import KRAKEN
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    ChecksumRule,
     Heartbeat,
     ParseError,
     SeqRule,
@@ -355,7 +355,7 @@ def test_v2_control_frames_and_acks() -> None:
 def test_v2_class_attributes_and_frames_out() -> None:
     assert Kraken.venue == "kraken"
     assert Kraken.integrity.seq is SeqRule.NONE
-    assert Kraken.integrity.checksum is ChecksumRule.KRAKEN_CRC32_TOP10
+    assert Kraken.integrity.checksum is KRAKEN
     assert Kraken.integrity.snapshot is SnapshotSource.IN_BAND
     assert Kraken.integrity.keep_text is True
     assert Kraken.endpoints.ws == "wss://ws.kraken.com/v2"

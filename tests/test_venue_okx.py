@@ -18,10 +18,10 @@ from hypothesis import given
 
 from feeds.actions import Send
 from feeds.capture import read_capture
+from feeds.checksum import OKX
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    ChecksumRule,
     Heartbeat,
     ParseError,
     PlannedClose,
@@ -213,7 +213,7 @@ def test_independent_checksum_matches_the_published_vectors() -> None:
 def test_class_attributes_and_frames_out() -> None:
     assert (Okx.venue, Okx.aliases) == ("okx", ("okex", "okex3"))
     assert Okx.integrity.seq is SeqRule.PREV_LINK
-    assert Okx.integrity.checksum is ChecksumRule.OKX_CRC32_TOP25
+    assert Okx.integrity.checksum is OKX
     assert Okx.integrity.snapshot is SnapshotSource.IN_BAND
     assert Okx.integrity.keep_text is True
     assert Okx.endpoints.ws == "wss://ws.okx.com:443/ws/v5/public"

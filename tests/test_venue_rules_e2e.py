@@ -23,7 +23,7 @@ from emulator.cli import parse_args
 from emulator.market import MarketModel
 from emulator.venues.okx import Okx as EmulatedOkx
 from feeds.backoff import Backoff
-from feeds.checksum import kraken_crc32
+from feeds.checksum import KRAKEN, crc32
 from feeds.protocol import Codec
 from feeds.runner import Runner, SessionOptions
 from feeds.session import FeedSession
@@ -376,12 +376,12 @@ def test_kraken_at_depth_25_checksums_only_the_top_10() -> None:
     asks = [(f"{101 + k}.0", "1.0") for k in range(25)]
     session = FeedSession(Kraken(["BTC/USD"], depth=25), lambda _: LastBook(), lambda *a: None)
     session.opened(T0)
-    crc = kraken_crc32(bids[:10], asks[:10])
+    crc = crc32(KRAKEN, bids[:10], asks[:10])
     assert session.frame(v2_book("snapshot", bids, asks, crc), T0) == []
     # the venue changed level 15 (bid 85.0 -> 2.0), and that update was lost; the next
     # update changes the best bid, with the checksum of the venue's own book
     venue_bids = [("100.0", "3.0"), *bids[1:15], ("85.0", "2.0"), *bids[16:]]
-    crc = kraken_crc32(venue_bids[:10], asks[:10])
+    crc = crc32(KRAKEN, venue_bids[:10], asks[:10])
     assert session.frame(v2_book("update", [("100.0", "3.0")], [], crc), T0 + 1) == []
     stats = session.stats
     assert (stats.checksum_ok, stats.checksum_fail, stats.resyncs) == (2, 0, 0)

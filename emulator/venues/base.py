@@ -9,8 +9,7 @@ replies and market changes into the venue's frames; the server does the I/O.
 from __future__ import annotations
 
 import functools
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Final
@@ -154,27 +153,3 @@ def rfc3339(now_ns: int, digits: int = 9, trim: bool = False) -> str:
     if trim:
         frac = frac.rstrip("0")
     return f"{whole}.{frac}Z" if frac else f"{whole}Z"
-
-
-# -- checksums (written here independently of feeds.checksum; the tests cross-check) ------
-
-
-def kraken_checksum(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]]) -> int:
-    """CRC32 of the top 10 asks then the top 10 bids, ``.`` removed, leading zeros dropped."""
-    text = "".join(
-        (px.replace(".", "").lstrip("0") + sz.replace(".", "").lstrip("0"))
-        for px, sz in (*asks[:10], *bids[:10])
-    )
-    return zlib.crc32(text.encode())
-
-
-def okx_checksum(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]]) -> int:
-    """Signed CRC32 of ``bid:bidsz:ask:asksz:...`` interleaved over the top 25 levels."""
-    parts: list[str] = []
-    for i in range(25):
-        if i < len(bids):
-            parts += bids[i]
-        if i < len(asks):
-            parts += asks[i]
-    crc = zlib.crc32(":".join(parts).encode())
-    return crc - (1 << 32) if crc >= 1 << 31 else crc

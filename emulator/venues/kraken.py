@@ -17,7 +17,8 @@ from collections.abc import Mapping
 import orjson
 
 from emulator.market import Change
-from emulator.venues.base import Out, Session, Venue, fixed, kraken_checksum, rfc3339
+from emulator.venues.base import Out, Session, Venue, fixed, rfc3339
+from feeds.checksum import KRAKEN, crc32
 
 DEPTHS = (10, 25, 100, 500, 1000)
 
@@ -119,7 +120,7 @@ class KrakenSession(Session):
 
         top_b = text(sorted(vb.items(), reverse=True)[:10])
         top_a = text(sorted(va.items())[:10])
-        checksum = kraken_checksum(top_b, top_a) ^ (1 if corrupt else 0)
+        checksum = crc32(KRAKEN, top_b, top_a) ^ (1 if corrupt else 0)
 
         def side(levels: list[tuple[int, int]]) -> str:
             return ",".join(f'{{"price":{p},"qty":{q}}}' for p, q in text(levels))

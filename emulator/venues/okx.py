@@ -21,7 +21,8 @@ from collections.abc import Mapping
 import orjson
 
 from emulator.market import Book, Change, MarketModel, stable_seed
-from emulator.venues.base import Out, Session, Venue, minimal, okx_checksum
+from emulator.venues.base import Out, Session, Venue, minimal
+from feeds.checksum import OKX, crc32
 
 
 class Okx(Venue):
@@ -55,7 +56,8 @@ class Okx(Venue):
         book = self.book(symbol)
         bids, asks = book.top(25)
         pd, sd = book.price_decimals, book.size_decimals
-        value = okx_checksum(
+        value = crc32(
+            OKX,
             [(minimal(p, pd), minimal(s, sd)) for p, s in bids],
             [(minimal(p, pd), minimal(s, sd)) for p, s in asks],
         )

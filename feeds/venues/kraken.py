@@ -5,7 +5,7 @@ at a depth of 10, 25, 100, 500 or 1000; the venue pushes a ``snapshot`` then ``u
 messages, each with a ``checksum``: CRC32 (unsigned) of the top 10 asks then top 10 bids,
 after applying the message and truncating the book to the subscribed depth (the depth comes
 back in the subscribe ack as :class:`Subscribed`). There is no sequence number: the checksum
-is the only integrity signal (:attr:`ChecksumRule.KRAKEN_CRC32_TOP10`, applied by the session).
+is the only integrity signal (:data:`feeds.checksum.KRAKEN`, applied by the session).
 It covers the top 10 levels of each side only: at the default depth of 25, levels 11 to 25
 are kept but no checksum protects them (a lost update there goes unnoticed until it reaches
 the top 10 or the book is resubscribed).
@@ -34,11 +34,11 @@ from typing import Any, Final
 
 import orjson
 
+from feeds import checksum
 from feeds.codeckit import digits, rfc3339_ns
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    ChecksumRule,
     Codec,
     Endpoints,
     Event,
@@ -79,7 +79,7 @@ SPEC: Final = VenueSpec(
     id="kraken",
     integrity=Integrity(
         seq=SeqRule.NONE,
-        checksum=ChecksumRule.KRAKEN_CRC32_TOP10,
+        checksum=checksum.KRAKEN,
         snapshot=SnapshotSource.IN_BAND,
         keep_text=True,
     ),

@@ -15,11 +15,11 @@ from typing import Final
 
 import orjson
 
+from feeds import checksum
 from feeds.codeckit import MS_NS, digits, json_object, levels, uint
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    ChecksumRule,
     Codec,
     Endpoints,
     Event,
@@ -42,7 +42,7 @@ SPEC: Final = VenueSpec(
     aliases=("okex", "okex3"),
     integrity=Integrity(
         seq=SeqRule.PREV_LINK,
-        checksum=ChecksumRule.OKX_CRC32_TOP25,
+        checksum=checksum.OKX,
         snapshot=SnapshotSource.IN_BAND,
         keep_text=True,
     ),
