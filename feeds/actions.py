@@ -115,6 +115,9 @@ class SessionStats:
     ignored: int = 0
     """Parts of frames of a kind the codec does not know (a new event type...), skipped."""
     snapshot_failures: int = 0
+    snapshot_timeouts: int = 0
+    """In-band venues: symbols subscribed again because no snapshot came within
+    ``stale_after_s`` of subscribing."""
     notices: int = 0
     """Notices that the venue will close the connection soon (:class:`Replace`)."""
     old_snapshots: int = 0

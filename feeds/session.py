@@ -111,6 +111,7 @@ class _Symbol:
     fresh: bool = False  # the current input (re)seeded the book from a snapshot
     held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
     requested: bool = False  # a REST snapshot was asked for since the last reset
+    asked_ns: int | None = None  # in-band venues: when its snapshot was last subscribed for
 
     def reset(self) -> None:
         self.synced = self.fresh = self.held = False
@@ -150,6 +151,9 @@ class FeedSession:
         rule = codec.integrity
         self._seq_rule = rule.seq
         self._rest = rule.snapshot is SnapshotSource.REST
+        # In-band venues push a snapshot when a symbol is subscribed (snapshot-only venues
+        # push whole books all the time, and their next push resyncs).
+        self._asks_in_band = not self._rest and rule.seq is not SeqRule.SNAPSHOT_ONLY
         # The book computes the venue's checksum over its kept text, as the codec's layout
         # says (feeds.checksum holds the same definition in Python; tests prove them equal).
         layout = rule.checksum
@@ -190,6 +194,9 @@ class FeedSession:
         frames = self.codec.subscribe_frames(self.codec.symbols)
         if self.budget is not None:
             self.budget.spend(len(frames), now_ns)
+        if self._asks_in_band:
+            for sym in self._symbols.values():
+                sym.asked_ns = now_ns
         actions: list[Action] = [Send(f) for f in frames]
         if self._rest and self._snapshot_wait_ns <= 0:  # no wait: right after subscribing
             actions += [self._fetch(s) for s in self._symbols.values()]
@@ -319,6 +326,7 @@ class FeedSession:
         if self._done or not self._opened_ns:
             return []
         actions: list[Action] = []
+        self._actions = actions  # a resync below adds its frames here
         stats = self.stats
         seen = max(stats.last_frame_ns, stats.last_control_ns, self._opened_ns)
         quiet = now_ns - seen
@@ -355,6 +363,21 @@ class FeedSession:
                 and now_ns - self._opened_ns >= self._snapshot_wait_ns
             ):
                 actions.append(self._fetch(sym))  # no event yet: the stream is open by now
+            elif (
+                sym.asked_ns is not None
+                and not sym.synced
+                and now_ns - sym.asked_ns >= self._stale_ns
+            ):
+                # The venue pushes a snapshot on subscribing: one lost (or never sent) would
+                # leave the book waiting for ever while its deltas flow. Ask again.
+                stats.snapshot_timeouts += 1
+                log.warning(
+                    "%s %s: no snapshot %.1f s after subscribing, subscribing again",
+                    self.codec.venue,
+                    sym.symbol,
+                    (now_ns - sym.asked_ns) / 1e9,
+                )
+                self._resync(sym, Unusable.DESYNCED, now_ns)
         return actions
 
     def closed(self, now_ns: int, reason: str = Unusable.DISCONNECTED) -> None:
@@ -487,6 +510,7 @@ class FeedSession:
                 actions.append(Reconnect(reason))
                 return
             frames = [*unsubscribe, *self.codec.subscribe_frames([sym.symbol])]
+            sym.asked_ns = now_ns
             budget = self.budget
             if budget is not None and not budget.spend(len(frames), now_ns):
                 # The venue would refuse these requests: a new connection has a new budget.

@@ -877,3 +877,27 @@ def test_latency_is_receive_time_minus_the_venue_timestamp() -> None:
     assert s.stats.latency_ns == 2_500_000
     s.frame(delta("BTCUSD", [["100", "3"]], []), T0 + 9_000_000)  # no venue time: kept
     assert s.stats.latency_ns == 2_500_000
+
+
+def test_an_in_band_snapshot_that_never_comes_is_asked_for_again() -> None:
+    """A subscription whose snapshot is lost (or never sent) would leave the book waiting for
+    ever while its deltas flow: after ``stale_after_s`` the symbol is subscribed again, and the
+    connection and the other symbol are left alone."""
+    s, log = new(make_codec(SeqRule.PREV_LINK), stale_after_s=10.0)
+    assert s.opened(T0) == [SUB_ALL]
+    s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=7), T0)
+    for i in range(1, 10):  # BTC's deltas flow, its snapshot never came; ETH lives on
+        assert s.frame(delta("BTCUSD", [["100", "2"]], [], prev=i, last=i + 1), T0 + i * S) == []
+        assert s.frame(delta("ETHUSD", [["10", "2"]], [], prev=6 + i, last=7 + i), T0 + i * S) == []
+        assert s.tick(T0 + i * S) == []
+    assert s.tick(T0 + 10 * S) == [UNSUB_BTC, SUB_BTC]
+    assert (s.stats.snapshot_timeouts, s.stats.resyncs) == (1, 1)
+    assert s.tick(T0 + 11 * S) == []  # asked again at 10 s: the next try is at 20 s
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=50), T0 + 12 * S)
+    assert UNSUB_BTC not in s.tick(T0 + 21 * S)  # synced by then: not asked again at 20 s
+    calls = log.take()
+    assert calls[-2:] == [
+        usable(BTC, True, None, T0 + 12 * S),
+        book(BTC, [100.0], [1.0], [101.0], [1.0], T0 + 12 * S),
+    ]
+    assert [c for c in calls if c[0] == "usable" and c[1] == ETH] == [usable(ETH, True, None, T0)]
