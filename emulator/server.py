@@ -500,8 +500,8 @@ def _silence(ws: ServerConnection, seconds: float) -> None:
         ws.keepalive_task = None
 
     def speak_again() -> None:
+        ws.transport.resume_reading()  # also when closing: the close handshake needs it
         if ws.state is State.OPEN:
-            ws.transport.resume_reading()
             ws.start_keepalive()
 
     if math.isfinite(seconds):

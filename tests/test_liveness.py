@@ -75,6 +75,7 @@ def test_a_venue_without_application_ping_is_probed_with_a_websocket_ping() -> N
     log = Log()
     s = FeedSession(NoAppPing(("BTC/USD",)), log.listener_for, log.on_state)
     s.opened(T0)
+    s.frame('{"snap": "BTCUSD", "b": [["100", "1"]], "a": [["101", "1"]]}', T0)  # synced
     assert s.tick(T0 + 5 * S - 1) == []
     assert s.tick(T0 + 5 * S) == [Ping()]
     assert s.tick(T0 + 9 * S) == []  # one probe per quiet spell

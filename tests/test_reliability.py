@@ -391,7 +391,11 @@ def fault_sequences(draw: st.DrawFn) -> tuple[str, list[tuple[str, int]]]:
     return venue, draw(st.lists(steps, min_size=2, max_size=3))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# the same sequences on every run, so a failure is reproducible; to explore more, raise
+# max_examples locally (each sequence is an end-to-end run of about a second)
+@settings(
+    max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(fault_sequences())
 # the subscription's snapshot lost on the new connection: the symbol is subscribed again
 @example(("okx", [("abort", 1), ("gap", 0)]))

@@ -601,7 +601,8 @@ def test_checksum_layout_is_data_any_layout_truncates_when_it_says() -> None:
 
 
 def test_pings_due_every_interval() -> None:
-    s, log = new(make_codec(ping_interval_s=5.0))
+    # stale_after_s past the test: no probe and no snapshot timeout, only the venue's cadence
+    s, log = new(make_codec(ping_interval_s=5.0), stale_after_s=30.0)
     assert s.tick(T0) == []  # not opened yet
     s.opened(T0)
     assert s.tick(T0 + 4 * S) == []
