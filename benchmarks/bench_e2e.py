@@ -3,12 +3,13 @@
     python -m benchmarks.bench_e2e            # 8 rates (1k-50k msgs/s) x 2 event loops x 3 runs
     python -m benchmarks.bench_e2e --quick    # 5k, 20k, 30k msgs/s x 2 event loops, once
     python -m benchmarks.bench_e2e --rates 50000 --repeats 10   # one rate, 10 runs per loop
-    python -m benchmarks.bench_e2e --client own,picows --tls --loops uvloop --rates 20000,50000
+    python -m benchmarks.bench_e2e --client picows,picows-loop --tls --loops uvloop
 
 ``--client`` names the WebSocket clients the feeds run with: ``picows`` (the default, the
 feeds' own :mod:`feeds.wsconnect`: picows reading the socket through aiofastnet's transport),
-``picows-loop`` (the same on the event loop's transport), ``own`` (the RFC 6455 client the
-feeds used before, :mod:`benchmarks.own_wsclient`). With several, each repeat runs them in turn
+``picows-loop`` (the same on the event loop's transport). The RFC 6455 client the feeds used
+before picows, compared with it here when picows was chosen, is in the history
+(``git show 826c515:benchmarks/own_wsclient.py``). With several, each repeat runs them in turn
 (every other repeat in reverse order), so a slow spell of a shared machine falls on all of
 them, and each is compared with the first, repeat by repeat. ``--tls``
 serves ``wss://`` (and the REST snapshots over https) with ``tests/fixtures/tls``'s
@@ -69,7 +70,6 @@ import httpx
 import numpy as np
 import uvloop
 
-from benchmarks import own_wsclient
 from feeds.book import Book
 from feeds.runner import Runner, SessionOptions
 from feeds.transport import Connector
@@ -88,7 +88,7 @@ SUSTAINED_DRAIN_MS = 25.0
 LATENCY_SLOTS = 1 << 21
 SAMPLE_S = 0.005
 Row = dict[str, object]
-CLIENTS = ("picows", "picows-loop", "own")
+CLIENTS = ("picows", "picows-loop")
 LOOPS = ("asyncio", "uvloop")
 TLS_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tls"
 
@@ -96,8 +96,6 @@ TLS_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tls"
 def connector(client: str, tls: bool) -> Connector:
     """The feeds' connector for ``client``; with ``tls``, trusting the test certificate."""
     context = ssl.create_default_context(cafile=TLS_DIR / "localhost.pem") if tls else None
-    if client == "own":
-        return functools.partial(own_wsclient.websocket_connect, ssl_context=context)
     fast = None if client == "picows" else False  # picows-loop: the event loop's transport
     return functools.partial(websocket_connect, ssl_context=context, use_aiofastnet=fast)
 
@@ -535,7 +533,7 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--rates", type=_rates, help="comma-separated msgs/s, e.g. 50000 or 20000,50000")
     p.add_argument("--repeats", type=int, choices=range(1, 21), metavar="N", help="runs per rate")
     p.add_argument(
-        "--client", type=_names(CLIENTS), default=["picows"], help="e.g. own,picows,picows-loop"
+        "--client", type=_names(CLIENTS), default=["picows"], help="e.g. picows,picows-loop"
     )
     p.add_argument("--loops", type=_names(LOOPS), default=list(LOOPS), help="asyncio,uvloop")
     p.add_argument("--tls", action="store_true", help="wss:// with the test certificate")
