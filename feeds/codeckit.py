@@ -32,8 +32,12 @@ def loads(frame: str | bytes) -> Any:
 
 
 def json_object(frame: str | bytes) -> dict[str, Any]:
-    """A frame that must be one JSON object."""
-    obj = loads(frame)
+    """A frame that must be one JSON object (on every message's path: orjson is called
+    here directly, not through :func:`loads`, one Python call fewer)."""
+    try:
+        obj = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"not JSON: {exc}") from None
     if type(obj) is not dict:
         raise ParseError("expected a JSON object")
     return obj
