@@ -120,6 +120,9 @@ class SessionStats:
     ``stale_after_s`` of subscribing."""
     notices: int = 0
     """Notices that the venue will close the connection soon (:class:`Replace`)."""
+    suspensions: int = 0
+    """Times the venue suspended its service (maintenance): every book unusable until it
+    resumed."""
     old_snapshots: int = 0
     """REST snapshots older than the first buffered event (fetched again)."""
     last_frame_ns: int = 0

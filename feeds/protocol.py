@@ -186,6 +186,21 @@ class PlannedClose:
     reason: str
 
 
+@dataclass(slots=True)
+class Suspended:
+    """The venue suspended its service for a while (maintenance): every book of the
+    connection is unusable, and book messages are ignored, until :class:`Resumed`."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class Resumed:
+    """The venue's service is back after :class:`Suspended`: every book resyncs."""
+
+    reason: str
+
+
 Event: TypeAlias = (
     BookSnapshot
     | BookDelta
@@ -197,6 +212,8 @@ Event: TypeAlias = (
     | Malformed
     | Ignored
     | PlannedClose
+    | Suspended
+    | Resumed
 )
 
 

@@ -43,6 +43,10 @@ T0 = 1_700_000_000 * S
 SUB_ALL = Send('{"op": "sub", "args": ["BTCUSD", "ETHUSD"]}')
 UNSUB_BTC = Send('{"op": "unsub", "args": ["BTCUSD"]}')
 SUB_BTC = Send('{"op": "sub", "args": ["BTCUSD"]}')
+UNSUB_SUB_ETH = [
+    Send('{"op": "unsub", "args": ["ETHUSD"]}'),
+    Send('{"op": "sub", "args": ["ETHUSD"]}'),
+]
 FETCH_BTC = FetchSnapshot(RestRequest("http://r/depth?symbol=BTCUSD", BTC))
 FETCH_ETH = FetchSnapshot(RestRequest("http://r/depth?symbol=ETHUSD", ETH))
 
@@ -252,6 +256,37 @@ def test_bad_level_in_rest_snapshot_refetches() -> None:
         usable(BTC, True, None, T0 + 1),
         book(BTC, [100.0], [1.0], [101.0], [2.0], T0 + 1),
     ]
+
+
+# -- a venue's maintenance (Suspended ... Resumed) ------------------------------------------
+
+
+def test_a_suspended_venue_leaves_every_book_unusable_until_it_resumes_then_resyncs() -> None:
+    s, log = live_in_band(make_codec(SeqRule.PREV_LINK))
+    assert s.frame('{"suspend": "maintenance"}', T0 + S) == []
+    assert log.take() == [usable(BTC, False, "stale", T0 + S), usable(ETH, False, "stale", T0 + S)]
+    assert log.states[-1] == ("resyncing", "stale", T0 + S)
+    # nothing is applied or asked for meanwhile: not the deltas, not a snapshot, no timeout
+    assert s.frame(delta("BTCUSD", [["100", "5"]], [], prev=10, last=11), T0 + 2 * S) == []
+    assert s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=20), T0 + 2 * S) == []
+    assert s.tick(T0 + 11 * S) == [Send('{"op":"ping"}')]  # probed; no snapshot timeout
+    assert log.take() == [] and s.stats.book_msgs == 2
+    assert s.frame('{"resume": "over"}', T0 + 12 * S) == [UNSUB_BTC, SUB_BTC, *UNSUB_SUB_ETH]
+    assert s.frame('{"resume": "again"}', T0 + 12 * S) == []  # not suspended: nothing to do
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=30), T0 + 13 * S)
+    s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=30), T0 + 13 * S)
+    assert log.states[-1:] == [("live", None, T0 + 13 * S)]
+    assert (s.stats.suspensions, s.stats.resyncs, s.stats.gaps) == (1, 2, 0)
+
+
+def test_a_suspended_rest_venue_buffers_and_fetches_nothing_until_it_resumes() -> None:
+    s, _ = rest_session(SeqRule.RANGE)
+    assert s.frame('{"suspend": "maintenance"}', T0) == []
+    assert s.frame(delta("BTCUSD", [["100", "1"]], [], first=5, last=9), T0 + S) == []
+    assert s.snapshot(BTC, body([["100", "9"]], [["101", "1"]], seq=10), T0 + S) == []
+    assert s.tick(T0 + 2 * S) == []
+    assert s.frame('{"resume": "over"}', T0 + 3 * S) == [FETCH_BTC, FETCH_ETH]
+    assert (s.stats.book_msgs, s.stats.buffer_overflow) == (0, 0)
 
 
 # -- sequencing rules -------------------------------------------------------------------
