@@ -45,6 +45,10 @@ CASES = (
     Case("okx", ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")),
     Case("bybit", ("XRP/USDT",)),
     Case(
+        "bitfinex",
+        ("BFT/USD", "IOTA/ETH", "MDOGE/USD", "MANA/BTC", "ODE/USD", "TESTBTC/TESTUSD", "SNGLS/USD"),
+    ),
+    Case(
         "kraken",
         (
             "WAVES/EUR",

@@ -22,12 +22,14 @@ from feeds.protocol import Codec, RestRequest, SeqRule
 from feeds.session import FeedSession
 from feeds.venues import every_codec
 from feeds.venues.binance import Binance
+from feeds.venues.bitfinex import Bitfinex
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
+from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
@@ -869,6 +871,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "coinbase": (
         lambda _: _in_band_session(Coinbase(tvc.SYMBOLS), [orjson.loads(tvc.STREAM[2])]),
         [orjson.loads(f) for f in tvc.STREAM],
+    ),
+    "bitfinex": (
+        lambda _: _in_band_session(Bitfinex(tvf.SYMBOLS), tvf.FRAMES[:32]),
+        tvf.SAMPLES,
     ),
     "kraken_v1": (
         lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),
