@@ -7,6 +7,8 @@ from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, PlannedClose, Sub
 from feeds.venues.okx import Okx
 from tests.conformance import Replay, VenueCase
 
+# The docs' push example (cut to two levels a side) keeps its illustrative checksum: the CRC
+# of its own eight levels is -2102840145.
 DOCS_SNAPSHOT = (
     '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{'
     '"asks":[["8476.98","415","0","13"],["8477","7","0","2"]],'
