@@ -1,4 +1,6 @@
-"""Binance / Binance.US codec: golden events, the real recordings, fuzzing.
+"""Binance / Binance.US quirks: the real recordings decoded frame by frame and checked against
+an independent model after every message, REST snapshots, URLs, symbols. (Samples, malformed
+frames, fuzzing, the replay's figures, resync and the emulator: tests/conformance/binance*.py.)
 
 The recordings (tests/fixtures/binance*.ndjson.gz, see ATTRIBUTION.md) are replayed twice:
 by :class:`ReferenceBook`, an independent plain-dict model that applies the raw JSON with the

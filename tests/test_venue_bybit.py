@@ -1,5 +1,7 @@
-"""Bybit v5 codec: the real ob500 recording (tests/fixtures/bybit.ndjson.gz, see
-ATTRIBUTION.md), the documented control frames, fuzzing.
+"""Bybit v5 quirks: the real ob500 recording (tests/fixtures/bybit.ndjson.gz, see
+ATTRIBUTION.md) decoded frame by frame and against an independent model after every message,
+``u`` = 1 restarts, the textual ``ts``. (Samples, control frames, malformed frames, fuzzing,
+the replay's figures, resync and the emulator: tests/conformance/bybit.py.)
 
 The golden book tops come from :func:`reference_tops`, a plain-dict model that applies the
 raw JSON itself (it never calls the code under test).

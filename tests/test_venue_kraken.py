@@ -1,6 +1,8 @@
-"""Kraken codecs: WS v1 on the real 2021 recording (tests/fixtures/kraken.ndjson.gz, see
-ATTRIBUTION.md); WS v2 (no recording exists) on Kraken's documented messages and checksum
-example, with the exact number text the v2 checksum needs; fuzzing of both.
+"""Kraken quirks: WS v1 on the real 2021 recording (tests/fixtures/kraken.ndjson.gz, see
+ATTRIBUTION.md) decoded frame by frame and against an independent model after every message;
+WS v2 (no recording exists): the exact number text its checksum needs and truncation to the
+acked depth. (Samples, malformed frames, fuzzing, the replay's figures, resync and the
+emulator, for both: tests/conformance/kraken.py.)
 
 The golden book tops and checksums come from :func:`reference_replay_v1`, a plain-dict model
 that applies the raw JSON itself and computes the CRC32 with zlib (it never calls the code

@@ -1,5 +1,7 @@
-"""OKX v5 codec: the real 2022 recording (tests/fixtures/okx.ndjson.gz, see ATTRIBUTION.md),
-OKX's documented messages (seqId links, keep-alives, resets, checksum 0), fuzzing.
+"""OKX v5 quirks: the real 2022 recording (tests/fixtures/okx.ndjson.gz, see ATTRIBUTION.md)
+decoded frame by frame and checked against an independent model after every message, OKX's
+documented seqId links, keep-alives, resets and checksum 0. (Samples, malformed frames,
+fuzzing, the replay's figures, resync and the emulator: tests/conformance/okx.py.)
 
 The golden book tops and checksums come from :func:`reference_replay`, a plain-dict model that
 applies the raw JSON itself and computes the CRC32 with zlib (it never calls the code under
