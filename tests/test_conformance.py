@@ -140,6 +140,29 @@ def test_fuzz_mutated_sample_frames(case: VenueCase, data: st.DataObject) -> Non
     check_events(events, case.symbols)
 
 
+def rest_samples(case: VenueCase) -> list[Any]:
+    """The recording's first REST snapshot body, cut to four levels a side."""
+    bodies = [r.data for r in records(case) if r.dir == "rest"][:1]
+    samples = [json.loads(body) for body in bodies]
+    return [body | {k: body[k][:4] for k in ("bids", "asks") if k in body} for body in samples]
+
+
+@cases("fuzz-rest", rest_samples)
+@fuzz_settings(150)
+@given(data=st.data())
+def test_fuzz_mutated_rest_snapshots(case: VenueCase, data: st.DataObject) -> None:
+    body = data.draw(mutated(rest_samples(case)) | st.binary(max_size=32))
+    try:
+        snapshot = case.new_codec().parse_snapshot(case.symbols[0], _bytes(body))
+    except ParseError:
+        return
+    check_events([snapshot], case.symbols)
+
+
+def _bytes(body: str | bytes) -> bytes:
+    return body.encode() if isinstance(body, str) else body
+
+
 # -- the recording through FeedSession ---------------------------------------------------------
 
 
@@ -259,7 +282,6 @@ def _same_symbol(recorded: str, requested: str) -> bool:
 
 # -- the emulator round trip ---------------------------------------------------------------------
 
-EMULATED_SYMBOLS = ("BTC/USDT", "ETH/USDT")
 STEPS = 25
 
 
@@ -279,8 +301,8 @@ def round_trip(case: VenueCase) -> tuple[list[str], FeedSession, list[bool]]:
     """The codec through ``FeedSession`` against the emulated venue (sans-I/O): every frame the
     emulator sent, the session, and whether the books equalled the model after each step."""
     path = case.emulator_path or EMULATED[case.venue].ws_path
-    model, venue, emulated = harness(case.venue, path, symbols=EMULATED_SYMBOLS, seed=3)
-    codec = case.codec(EMULATED_SYMBOLS)  # at the venue's default depth
+    model, venue, emulated = harness(case.venue, path, symbols=case.emulator_symbols, seed=3)
+    codec = case.codec(case.emulator_symbols)  # at the venue's default depth
     session = FeedSession(codec, lambda _: LastBook(), lambda *_: None, snapshot_wait_s=0.0)
     sent: list[str] = []
 
@@ -307,7 +329,7 @@ def round_trip(case: VenueCase) -> tuple[list[str], FeedSession, list[bool]]:
         equal.append(
             all(
                 tuple(list(v) for v in session.books[s].top()) == model_levels(model, case.venue, s)
-                for s in EMULATED_SYMBOLS
+                for s in case.emulator_symbols
             )
         )
     return sent, session, equal
@@ -343,7 +365,7 @@ def test_emulated_frames_have_the_reference_shape(case: VenueCase) -> None:
     by_kind: dict[tuple[str, ...], object] = {}
     for frame in reference:
         by_kind.setdefault(kind(codec, frame), load(str(frame)))
-    emulated_codec = case.codec(EMULATED_SYMBOLS)
+    emulated_codec = case.codec(case.emulator_symbols)
     compared: set[tuple[str, ...]] = set()
     for frame in sent:
         frame_kind = kind(emulated_codec, frame)

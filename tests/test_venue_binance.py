@@ -16,8 +16,6 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from feeds.actions import FetchSnapshot
 from feeds.book import Book
@@ -35,14 +33,11 @@ from feeds.session import FeedSession
 from feeds.venues.binance import Binance, BinanceUS
 from tests.conformance.binance import CASE as BINANCE_CASE
 from tests.conformance.binanceus import CASE as BINANCEUS_CASE
-from tests.fuzzing import fuzz_settings
 from tests.venue_helpers import (
     RecordingLeg,
     ReferenceBook,
     Top,
     book_refuses,
-    fuzz,
-    mutated,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -268,19 +263,11 @@ def test_symbols_are_mapped_by_explicit_table() -> None:
             Binance([bad])
 
 
-# --- fuzzing ------------------------------------------------------------------------------
+# --- samples the session fuzzing in tests/test_session.py mutates ---------------------------
 
-# Samples to mutate (also by the session fuzzing in tests/test_session.py).
 SAMPLE_FRAMES = [orjson.loads(r.data) for r in records("binance")[1:40] if r.dir == "in"]
 SAMPLE_SNAPSHOT = orjson.loads(next(r.data for r in records("binance") if r.dir == "rest"))
 SAMPLE_SNAPSHOT |= {"bids": SAMPLE_SNAPSHOT["bids"][:4], "asks": SAMPLE_SNAPSHOT["asks"][:4]}
-
-
-@fuzz_settings(150)
-@given(mutated([SAMPLE_SNAPSHOT]) | st.binary(max_size=32))
-def test_fuzz_mutated_rest_snapshots(body: str | bytes) -> None:
-    data = body.encode() if isinstance(body, str) else body
-    fuzz(lambda b: [Binance(BINANCE_SYMBOLS).parse_snapshot("NKN/USDT", b)], data, BINANCE_SYMBOLS)
 
 
 # --- through the real sequencing machinery ------------------------------------------------

@@ -20,13 +20,17 @@ runs for the case with the id ``<name>-<check>`` (``okx-replay``)::
                       tops={"BTC/USDT": (30243.4, 0.5, 30243.5, 1.25)}),
     )
 
-``tops`` (best bid, its size, best ask, its size after the last message) come from an
-independent model of the raw frames (a plain-dict book written in the test, never the code
-under test). ``samples`` should cover a snapshot, a delta and the control frames; the first
-sample frames are also mutated by the fuzz tests. ``gap`` names the in-frame to drop for the
-resync check when the first delta of a synced symbol does not break the integrity rule (a
-level outside a checksummed depth). Checks a case has no data for are not generated; the
-completeness check requires a replay and (for emulated venues) the round trip.
+``samples`` cover a snapshot, a delta and every control frame (each JSON one is also
+mutated by the fuzz tests; each is truncated for the ``ParseError`` check). ``replay``: book
+messages applied, snapshots (stream and REST), deltas, integrity checks proven (checksums
+matched + deltas whose sequence fields continued + connection counters that continued) and
+every symbol's final ``tops`` (best bid, its size, best ask, its size), taken from an
+independent plain-dict model of the raw frames, never from the code under test. ``gap``
+(default: a symbol's second delta once every symbol is usable) is the replayed frame the
+resync check drops. Emulated venues also get the round trip and the wire check; ``wire``
+and ``wire_ignore`` choose the reference frames when the recording predates the emulated
+protocol. A check without data for a case is not generated; the completeness check needs a
+replay for every venue and a case for every emulated venue.
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ class VenueCase:
     """The codec's book depth (its spec's default when None)."""
     emulated: bool = True
     """Whether the emulator serves this protocol (the round trip and wire checks)."""
+    emulator_symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT")
+    """What the emulator round trip subscribes to (at the codec's default depth)."""
     emulator_path: str | None = None
     """The emulator path the codec's URL names (default: the venue's ``ws_path``)."""
     wire: tuple[str, ...] | None = None
