@@ -298,14 +298,16 @@ def model_levels(model: Any, venue: str, symbol: str) -> Levels:
     )
 
 
-def round_trip(case: VenueCase) -> tuple[list[str], FeedSession, list[bool]]:
-    """The codec through ``FeedSession`` against the emulated venue (sans-I/O): every frame the
-    emulator sent, the session, and whether the books equalled the model after each step."""
+def round_trip(case: VenueCase) -> tuple[list[str], list[str], FeedSession, list[bool]]:
+    """The codec through ``FeedSession`` against the emulated venue (sans-I/O): every frame and
+    REST body the emulator sent, the session, and whether the books equalled the model after
+    each step."""
     path = case.emulator_path or EMULATED[case.venue].ws_path
     model, venue, emulated = harness(case.venue, path, symbols=case.emulator_symbols, seed=3)
     codec = case.codec(case.emulator_symbols)  # at the venue's default depth
     session = FeedSession(codec, lambda _: LastBook(), lambda *_: None, snapshot_wait_s=0.0)
     sent: list[str] = []
+    rest: list[str] = []
 
     def deliver(frames: list[str], t: int) -> None:
         for frame in frames:
@@ -320,6 +322,7 @@ def round_trip(case: VenueCase) -> tuple[list[str], FeedSession, list[bool]]:
                 url = urlsplit(action.request.url)
                 answer = venue.rest(url.path, dict(parse_qsl(url.query)), t)
                 assert answer is not None and answer.status == 200
+                rest.append(answer.body)
                 run(session.snapshot(action.request.symbol, answer.body.encode(), t), t)
 
     deliver([o.frame for o in emulated.opened(T0)], T0)
@@ -333,16 +336,21 @@ def round_trip(case: VenueCase) -> tuple[list[str], FeedSession, list[bool]]:
                 for s in case.emulator_symbols
             )
         )
-    return sent, session, equal
+    return sent, rest, session, equal
 
 
 @cases("emulator", lambda c: c.emulated)
 def test_codec_rebuilds_the_emulated_book_after_every_step(case: VenueCase) -> None:
-    _, session, equal = round_trip(case)
+    sent, rest, session, equal = round_trip(case)
     assert equal == [True] * STEPS
     stats = session.stats
+    # every book message the emulator sent (REST snapshots included) was applied, or dropped
+    # as already in its REST snapshot
+    codec = case.codec(case.emulator_symbols)
+    books = sum(isinstance(e, BookSnapshot | BookDelta) for f in sent for e in codec.parse(f))
+    assert stats.book_msgs + stats.older == books + len(rest)
     assert (stats.gaps, stats.checksum_fail, stats.crossed, stats.resyncs) == (0, 0, 0, 0)
-    assert (stats.malformed, stats.codec_errors, stats.venue_errors) == (0, 0, 0)
+    assert (stats.malformed, stats.codec_errors, stats.venue_errors, stats.ignored) == (0, 0, 0, 0)
     assert stats.book_msgs > STEPS
 
 
@@ -364,7 +372,7 @@ def reference_kind(codec: Codec, frame: str | bytes) -> tuple[str, ...]:
 
 @cases("wire", lambda c: c.emulated)
 def test_emulated_frames_have_the_reference_shape(case: VenueCase) -> None:
-    sent, _, _ = round_trip(case)
+    sent, _, _, _ = round_trip(case)
     reference = case.wire if case.wire is not None else in_frames(case)
     codec = case.new_codec()
     by_kind: dict[tuple[str, ...], object] = {}

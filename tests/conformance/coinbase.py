@@ -137,6 +137,10 @@ CASE = VenueCase(
         (DOC_HEARTBEATS, (ConnectionSeq(0), Heartbeat())),
         (DOC_SUBSCRIPTIONS, (ConnectionSeq(0), Subscribed("BTC/USD"))),
         *zip(STREAM, STREAM_EVENTS, strict=True),
+        (  # 7 was lost: the counter says so (tests/test_venue_coinbase.py: a reconnect)
+            msg("l2_data", 8, [l2("update", "BTC-USD", ("offer", "100.5", "0"))], 8),
+            (ConnectionSeq(8), BookDelta("BTC/USD", [], [("100.5", "0")], venue_ts_ns=ts(8))),
+        ),
         (
             '{"type":"error","message":"failure to subscribe"}',
             (VenueError("failure to subscribe"),),
