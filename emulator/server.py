@@ -84,12 +84,10 @@ class EmulatorConfig:
     """0: every venue on an ephemeral port; else venue i of ``market.venues`` on base + i."""
     autorun: bool = True
     """Step the model from the loop clock; False: only :meth:`Emulator.step` moves it."""
-    okx_checksum_zero: bool = False
-    bybit_ts_text: bool = False
-    """Bybit sends ``ts`` as a string of digits instead of a JSON number (both are seen)."""
-    okx_requests_per_hour: int = 480
-    """OKX's subscribe/unsubscribe budget per connection; a request over it is refused with
-    error 60014 (https://www.okx.com/docs-v5/en/#overview-websocket-connect)."""
+    venue_options: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    """Per venue id, options of its emulation: ``checksum_zero`` (a venue with checksums sends
+    0), ``requests_per_hour`` (the subscribe budget per connection of a venue whose spec has
+    one, instead of the spec's), and the venue's own (its adapter's ``option_names``)."""
     ping_interval_s: float | None = 20.0
     """WebSocket pings the venue sends on every connection (Binance: every 20 s); None: none.
     A ping unanswered for as long closes the connection."""
@@ -143,13 +141,9 @@ class Emulator:
             raise ValueError(f"no emulated venue {unknown} (have {sorted(VENUES)})")
         self.config, self.clock = config, clock
         self.model = MarketModel(config.market, clock())
-        options = {
-            "okx_checksum_zero": config.okx_checksum_zero,
-            "okx_requests_per_hour": config.okx_requests_per_hour,
-            "bybit_ts_text": config.bybit_ts_text,
-        }
         self._venues = {
-            v: _VenueServer(VENUES[v](self.model, options)) for v in config.market.venues
+            v: _VenueServer(VENUES[v](self.model, config.venue_options.get(v, {})))
+            for v in config.market.venues
         }
         for vs in self._venues.values():
             limit = config.rest_limit or vs.venue.rest_limit

@@ -238,7 +238,7 @@ def test_okx_frames_have_the_recorded_shape_seq_links_and_valid_checksums() -> N
 
 
 def test_okx_checksum_zero_option_and_ping() -> None:
-    model, venue, session = harness("okx", "/ws/v5/public", okx_checksum_zero=True)
+    model, venue, session = harness("okx", "/ws/v5/public", checksum_zero=True)
     assert [o.frame for o in session.received("ping", T0)] == ["pong"]
     session.received('{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}', T0)
     (frame,) = step(model, venue, session)

@@ -94,6 +94,12 @@ class Venue:
         self.options = options
         self.symbols: dict[str, str] = {self.venue_symbol(s): s for s in model.config.symbols}
 
+    @classmethod
+    def check_options(cls, options: Mapping[str, object]) -> None:
+        """Raise ValueError naming an option the venue does not take (or its bad value)."""
+        if options:
+            raise ValueError(f"{cls.name} has no option {next(iter(options))!r}")
+
     def venue_symbol(self, symbol: str) -> str:
         raise NotImplementedError
 
