@@ -81,25 +81,17 @@ class Binance(Adapter):
         # https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/connection-events
         return [Out(dumps({"event": {"e": "serverShutdown", "E": now_ns // 1_000_000}}))]
 
-    def delta(
-        self,
-        session: KitSession,
-        sub: Sub,
-        bids: Levels,
-        asks: Levels,
-        now_ns: int,
-        corrupt: bool,
-    ) -> Out | None:
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
         event = {
             "e": "depthUpdate",
             "E": now_ns // 1_000_000,
             "s": self.venue_symbol(sub.symbol),
-            "U": session.starts[sub.symbol],
+            "U": sub.session.starts[sub.symbol],
             "u": self.last_id[sub.symbol],
             "b": self._levels(sub.symbol, bids),
             "a": self._levels(sub.symbol, asks),
         }
-        combined = urlsplit(session.path).path == "/stream"
+        combined = urlsplit(sub.session.path).path == "/stream"
         return Out(dumps({"stream": sub.topic, "data": event} if combined else event), True)
 
     def _levels(self, symbol: str, levels: Levels) -> list[list[str]]:

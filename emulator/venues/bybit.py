@@ -68,18 +68,10 @@ class Bybit(Adapter):
             self._reply(session, op, True, "subscribe" if req.subscribe else "", req.meta["id"])
         ]
 
-    def snapshot(self, session: KitSession, sub: Sub, now_ns: int) -> Out | None:
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
         return self._message(sub, "snapshot", *self.book(sub.symbol).top(sub.depth), now_ns)
 
-    def delta(
-        self,
-        session: KitSession,
-        sub: Sub,
-        bids: Levels,
-        asks: Levels,
-        now_ns: int,
-        corrupt: bool,
-    ) -> Out | None:
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
         return self._message(sub, "delta", bids, asks, now_ns)
 
     def _message(self, sub: Sub, kind: str, bids: Levels, asks: Levels, now_ns: int) -> Out:

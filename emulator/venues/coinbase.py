@@ -101,20 +101,12 @@ class Coinbase(Adapter):
             subs["heartbeats"] = ["heartbeats"]
         return [self._message(session, "subscriptions", [{"subscriptions": subs}], now_ns)]
 
-    def snapshot(self, session: KitSession, sub: Sub, now_ns: int) -> Out | None:
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
         bids, asks = self.book(sub.symbol).top(10**6)
-        return self._l2(session, sub.symbol, "snapshot", bids, asks, now_ns)
+        return self._l2(sub.session, sub.symbol, "snapshot", bids, asks, now_ns)
 
-    def delta(
-        self,
-        session: KitSession,
-        sub: Sub,
-        bids: Levels,
-        asks: Levels,
-        now_ns: int,
-        corrupt: bool,
-    ) -> Out | None:
-        return self._l2(session, sub.symbol, "update", bids, asks, now_ns)
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        return self._l2(sub.session, sub.symbol, "update", bids, asks, now_ns)
 
     def _l2(
         self, session: KitSession, symbol: str, kind: str, bids: Levels, asks: Levels, now_ns: int

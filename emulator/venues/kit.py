@@ -33,10 +33,10 @@ market step for each symbol whose book changed; :class:`ConnectionCounter` is pe
         def answer(self, session, req, now_ns):
             return [Out('{"ok":true}')]
 
-        def snapshot(self, session, sub, now_ns):
+        def snapshot(self, sub, now_ns):
             return Out(dumps({"snapshot": self.book(sub.symbol).top(25)}), book=True)
 
-        def delta(self, session, sub, bids, asks, now_ns, corrupt):
+        def delta(self, sub, bids, asks, now_ns, corrupt):
             return Out(dumps({"update": [bids, asks]}), book=True)
 
     ADAPTERS = (Acme,)
@@ -153,6 +153,8 @@ class Sub:
     depth: int = 0
     bids: dict[int, int] = field(default_factory=dict)
     asks: dict[int, int] = field(default_factory=dict)
+    session: KitSession = field(init=False)
+    """The connection (set when the subscription is applied)."""
 
 
 @dataclass(slots=True)
@@ -193,6 +195,7 @@ class KitSession(Session):
             return [self.venue.refusal(self, now_ns)]
         for item in req.items:
             if isinstance(item, Sub):
+                item.session = self
                 if req.subscribe:
                     self.subs[item.symbol] = item
                 else:
@@ -203,7 +206,7 @@ class KitSession(Session):
                 out.append(item)
                 continue
             out += self.venue.acked(self, req, item, now_ns)
-            snapshot = self.venue.snapshot(self, item, now_ns) if req.subscribe else None
+            snapshot = self.venue.snapshot(item, now_ns) if req.subscribe else None
             if snapshot is not None:
                 out.append(snapshot)
         return out
@@ -237,9 +240,7 @@ class KitSession(Session):
                     overlapped = True
                 self._last[symbol] = (first, bids, asks)
                 self.starts[symbol] = first
-            frame = self.venue.delta(
-                self, self.subs[symbol], bids, asks, now_ns, corrupt and not out
-            )
+            frame = self.venue.delta(self.subs[symbol], bids, asks, now_ns, corrupt and not out)
             if frame is not None:
                 out.append(frame)
         if overlapped:
@@ -340,7 +341,9 @@ class Adapter(Venue):
         if initial is None:
             return None
         session = KitSession(self, conn_id, now_ns, path)
-        session.subs.update((sub.symbol, sub) for sub in initial)
+        for sub in initial:
+            sub.session = session
+            session.subs[sub.symbol] = sub
         return session
 
     def book_checksum(
@@ -372,19 +375,11 @@ class Adapter(Venue):
     def refusal(self, session: KitSession, now_ns: int) -> Out:
         raise NotImplementedError(f"{self.name} has a request budget but no refusal")
 
-    def snapshot(self, session: KitSession, sub: Sub, now_ns: int) -> Out | None:
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
         """The book snapshot sent on subscribe (None: the venue sends none)."""
         return None
 
-    def delta(
-        self,
-        session: KitSession,
-        sub: Sub,
-        bids: Levels,
-        asks: Levels,
-        now_ns: int,
-        corrupt: bool,
-    ) -> Out | None:
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
         raise NotImplementedError
 
     def opened(self, session: KitSession, now_ns: int) -> list[Out]:

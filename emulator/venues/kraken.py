@@ -70,20 +70,12 @@ class Kraken(Adapter):
         result["symbol"] = sub.topic
         return [self._answer({**req.meta["head"], "result": result, "success": True}, now_ns)]
 
-    def snapshot(self, session: KitSession, sub: Sub, now_ns: int) -> Out | None:
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
         bids, asks = self.book(sub.symbol).top(sub.depth)
         sub.bids, sub.asks = dict(bids), dict(asks)
         return self._frame(sub, "snapshot", bids, asks, None, False)
 
-    def delta(
-        self,
-        session: KitSession,
-        sub: Sub,
-        bids: Levels,
-        asks: Levels,
-        now_ns: int,
-        corrupt: bool,
-    ) -> Out | None:
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
         book = self.book(sub.symbol)
         new_b, new_a = book.top(sub.depth)
         bids = _diff(sub.bids, dict(new_b), book.bids, reverse=True)

@@ -73,19 +73,11 @@ class Okx(Adapter):
         notice = {"event": "notice", "code": "64008", "msg": msg, "connId": _cid(session)}
         return [Out(dumps(notice))]
 
-    def snapshot(self, session: KitSession, sub: Sub, now_ns: int) -> Out | None:
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
         bids, asks = self.book(sub.symbol).top(400)
         return self._push(sub.symbol, "snapshot", bids, asks, now_ns, False)
 
-    def delta(
-        self,
-        session: KitSession,
-        sub: Sub,
-        bids: Levels,
-        asks: Levels,
-        now_ns: int,
-        corrupt: bool,
-    ) -> Out | None:
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
         return self._push(sub.symbol, "update", bids, asks, now_ns, corrupt)
 
     def _push(
