@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from emulator.market import MarketModel
+from emulator.market import MarketModel, VenueProfile
 from emulator.venues.base import HttpAnswer, Out, fixed
 from emulator.venues.kit import (
     Adapter,
@@ -34,6 +34,7 @@ _KINDS = ("depth", "depth@100ms", "depth@1000ms")
 
 class Binance(Adapter):
     name = "binance"
+    profile = VenueProfile(lag_steps=0, spread_bps=0.8, extra_price_decimals=1, size_decimals=5)
     ws_path = "/ws"
     # REQUEST_WEIGHT 6000 per minute per IP; GET /api/v3/depth weighs 5 / 25 / 50 / 250 for
     # limits up to 100 / 500 / 1000 / 5000 (rest-api/limits, market-data-endpoints#order-book).
@@ -134,6 +135,7 @@ class BinanceUS(Binance):
     """Binance.US: the same protocol on other hosts, with its own book (its own profile)."""
 
     name = "binanceus"
+    profile = VenueProfile(lag_steps=2, spread_bps=3.0, extra_price_decimals=1, size_decimals=5)
     # Binance.US: 1200 per minute; depth weighs 1 / 5 / 10 / 50 (docs.binance.us)
     rest_limit = (1200, 60.0)
     depth_weights = (1, 5, 10, 50)

@@ -16,13 +16,14 @@ from collections.abc import Mapping
 
 import orjson
 
-from emulator.market import MarketModel
+from emulator.market import MarketModel, VenueProfile
 from emulator.venues.base import Out, fixed
 from emulator.venues.kit import Adapter, Counter, KitSession, Levels, Request, Sub, SymbolIds, dumps
 
 
 class Bybit(Adapter):
     name = "bybit"
+    profile = VenueProfile(lag_steps=1, spread_bps=1.2, extra_price_decimals=1, size_decimals=6)
     option_names = frozenset({"ts_text"})
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:

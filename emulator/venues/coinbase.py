@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from emulator.market import MarketModel
+from emulator.market import MarketModel, VenueProfile
 from emulator.venues.base import Out, minimal, rfc3339
 from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
@@ -43,6 +43,7 @@ def _usd_product(product: str) -> str:
 
 class Coinbase(Adapter):
     name = "coinbase"
+    profile = VenueProfile(lag_steps=2, spread_bps=1.5, extra_price_decimals=1)
     body_faults = True
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:

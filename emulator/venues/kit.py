@@ -98,7 +98,7 @@ class SymbolIds:
 
 
 class UpdateRanges(SymbolIds):
-    """An event covers the ids ``[U, u]`` = ``[first, last]`` (Binance)."""
+    """An event covers the ids ``[U, u]`` = ``[first, last]`` (the ``overlap`` fault's)."""
 
     def first(self, symbol: str) -> int:
         return self.prev[symbol] + 1
@@ -106,15 +106,15 @@ class UpdateRanges(SymbolIds):
 
 class PrevLinks(SymbolIds):
     """An event names its own id (``last``) and the previous event's (``prev``, -1 before
-    the first: OKX ``prevSeqId``)."""
+    the first)."""
 
 
 class Counter(SymbolIds):
-    """A per-symbol counter growing by one per event (Bybit ``u``)."""
+    """A per-symbol counter growing by one per event."""
 
 
 class ConnectionCounter:
-    """One counter per connection over every message (Coinbase ``sequence_num``)."""
+    """One counter per connection over every message, whatever its channel."""
 
     def __init__(self, start: int = 0) -> None:
         self.value = start - 1

@@ -12,12 +12,14 @@ are sent. ``{"channel":"heartbeat"}`` once a second while subscribed; ping -> po
 
 from __future__ import annotations
 
+from emulator.market import VenueProfile
 from emulator.venues.base import Out, fixed, rfc3339
 from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
 
 class Kraken(Adapter):
     name = "kraken"
+    profile = VenueProfile(lag_steps=3, spread_bps=2.0, noise_bps=0.4, size_decimals=8)
 
     def opened(self, session: KitSession, now_ns: int) -> list[Out]:
         info = {

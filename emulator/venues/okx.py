@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from emulator.market import MarketModel
+from emulator.market import MarketModel, VenueProfile
 from emulator.venues.base import Out, minimal
 from emulator.venues.kit import (
     Adapter,
@@ -32,6 +32,7 @@ from emulator.venues.kit import (
 
 class Okx(Adapter):
     name = "okx"
+    profile = VenueProfile(lag_steps=1, spread_bps=1.0, size_decimals=8)
     publish_sorted = True
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
