@@ -13,7 +13,6 @@ levels (latest size wins): its range overlaps the book's id, which the client mu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from emulator.market import MarketModel, VenueProfile
@@ -36,12 +35,8 @@ class Binance(Adapter):
     name = "binance"
     profile = VenueProfile(lag_steps=0, spread_bps=0.8, extra_price_decimals=1, size_decimals=5)
     ws_path = "/ws"
-    # REQUEST_WEIGHT 6000 per minute per IP; GET /api/v3/depth weighs 5 / 25 / 50 / 250 for
-    # limits up to 100 / 500 / 1000 / 5000 (rest-api/limits, market-data-endpoints#order-book).
-    rest_limit = (6000, 60.0)
-    used_weight_header = "X-MBX-USED-WEIGHT-1M"
-    depth_weights: ClassVar[tuple[int, int, int, int]] = (5, 25, 50, 250)
 
+    # REST budget, depth weights and the used-weight header: the spec's rest_limits
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         super().__init__(model, options)
         ids = self.track(UpdateRanges(self.symbols.values(), self.rng, (10**9, 10**10), 6))
@@ -101,16 +96,11 @@ class Binance(Adapter):
         return [[fixed(p, pd, 8), fixed(s, sd, 8)] for p, s in levels]
 
     def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
-        if path != "/api/v3/depth":
+        limit, tiers = query.get("limit", "100"), self.spec.rest_limits
+        if path != "/api/v3/depth" or tiers is None:
             return 1
-        try:
-            limit = int(query.get("limit", "100"))
-        except ValueError:
-            limit = 100
-        small, medium, large, full = self.depth_weights
-        return (
-            small if limit <= 100 else medium if limit <= 500 else large if limit <= 1000 else full
-        )
+        wanted = int(limit) if limit.isdigit() else 100
+        return next((w for most, w in tiers.tiers if wanted <= most), tiers.tiers[-1][1])
 
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         if path != "/api/v3/depth":
@@ -136,9 +126,6 @@ class BinanceUS(Binance):
 
     name = "binanceus"
     profile = VenueProfile(lag_steps=2, spread_bps=3.0, extra_price_decimals=1, size_decimals=5)
-    # Binance.US: 1200 per minute; depth weighs 1 / 5 / 10 / 50 (docs.binance.us)
-    rest_limit = (1200, 60.0)
-    depth_weights = (1, 5, 10, 50)
 
 
 ADAPTERS = (Binance, BinanceUS)
