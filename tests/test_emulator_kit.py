@@ -144,3 +144,8 @@ def test_an_adapter_of_a_few_methods_gets_subscriptions_snapshots_and_deltas() -
         o.frame for o in session.received('{"op":"unsubscribe","symbols":["BTCUSDT"]}', T0)
     ] == ['{"ok":true}']
     assert session.publish(mine, model.now_ns, False) == []
+
+
+def test_an_adapter_needs_the_feed_spec_of_its_venue() -> None:
+    with pytest.raises(TypeError, match="Nowhere: no feed spec for venue 'nowhere'"):
+        type("Nowhere", (Adapter,), {"name": "nowhere"})

@@ -18,12 +18,19 @@ per-connection request budget and applies the ``overlap`` fault. The adapter sup
   ``heartbeat``, ``notice``, ``opened``, ``rest``.
 
 Ids live in the adapter (venue-wide, per symbol, seeded by ``stable_seed``): keep them in
-``self.track(UpdateRanges(...))`` / ``PrevLinks`` / ``Counter`` and they advance once per
-market step for each symbol whose book changed; :class:`ConnectionCounter` is per session
-(``session.seq``). :func:`checksum` signs a book with the spec's layout. Example::
+``self.track(UpdateRanges(...))`` / ``PrevLinks`` / ``Counter`` in ``__init__`` and they
+advance once per market step for each symbol whose book changed; ``session.seq`` is the
+per-connection counter. ``self.book_checksum(levels, number_text, symbol, corrupt)`` signs
+a book with the spec's layout (0 with the ``checksum_zero`` option). Class attributes:
+``profile`` (the market model's lag, spread and grid for the venue), ``option_names`` (own
+options, booleans), ``body_faults``, ``publish_sorted``; ``accept(path)`` for other paths
+than the spec's. ``tests/test_emulator_kit.py`` fails for a feed venue without an adapter.
+Example::
+Example::
 
     class Acme(Adapter):
         name = "acme"  # feeds/venues/acme.py has SPEC with id "acme"
+        profile = VenueProfile(lag_steps=1, spread_bps=1.5)
 
         def parse(self, session, text, now_ns):
             req = json_object(text) or {}
@@ -281,6 +288,8 @@ class Adapter(Venue):
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             return
+        if cls.name not in SPECS:
+            raise TypeError(f"{cls.__name__}: no feed spec for venue {cls.name!r}")
         spec = cls.spec = SPECS[cls.name]
         if getattr(cls, "ws_path", None) is None:
             cls.ws_path = urlsplit(spec.endpoints.ws).path or "/"
