@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from emulator.market import MarketModel, VenueProfile
+from emulator.market import VenueProfile
 from emulator.venues.base import HttpAnswer, Out, fixed
 from emulator.venues.kit import (
     Adapter,
@@ -37,8 +37,7 @@ class Binance(Adapter):
     ws_path = "/ws"
 
     # REST budget, depth weights and the used-weight header: the spec's rest_limits
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
+    def setup(self) -> None:
         ids = self.track(UpdateRanges(self.symbols.values(), self.rng, (10**9, 10**10), 6))
         self.last_id = ids.last
 

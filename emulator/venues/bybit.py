@@ -12,11 +12,9 @@ as a string of digits rather than a number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import orjson
 
-from emulator.market import MarketModel, VenueProfile
+from emulator.market import VenueProfile
 from emulator.venues.base import Out, fixed
 from emulator.venues.kit import Adapter, Counter, KitSession, Levels, Request, Sub, SymbolIds, dumps
 
@@ -26,12 +24,11 @@ class Bybit(Adapter):
     profile = VenueProfile(lag_steps=1, spread_bps=1.2, extra_price_decimals=1, size_decimals=6)
     option_names = frozenset({"ts_text"})
 
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
+    def setup(self) -> None:
         symbols = self.symbols.values()
         self.u = self.track(Counter(symbols, self.rng, (10**6, 10**8)))
         self.seq = self.track(SymbolIds(symbols, self.rng, (10**10, 10**11), 500))
-        self.ts_text = bool(options.get("ts_text", False))
+        self.ts_text = bool(self.options.get("ts_text", False))
 
     def _reply(self, session: KitSession, op: str, ok: bool, msg: str, req_id: object) -> Out:
         conn_id = f"emu-{self.model.config.seed}-{session.conn_id}"

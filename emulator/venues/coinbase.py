@@ -22,12 +22,11 @@ knows yet, changing no book.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import orjson
 
-from emulator.market import MarketModel, VenueProfile
+from emulator.market import VenueProfile
 from emulator.venues.base import Out, minimal, rfc3339
 from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
@@ -46,10 +45,9 @@ class Coinbase(Adapter):
     profile = VenueProfile(lag_steps=2, spread_bps=1.5, extra_price_decimals=1)
     body_faults = True
 
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
+    def setup(self) -> None:
         # A product is served by its own-quote book: BTC-USD by BTC/USD when both exist.
-        for symbol in model.config.symbols:
+        for symbol in self.model.config.symbols:
             if not symbol.endswith("/USDC"):
                 self.symbols[self.venue_symbol(symbol)] = symbol
 

@@ -18,7 +18,7 @@ per-connection request budget and applies the ``overlap`` fault. The adapter sup
   ``heartbeat``, ``notice``, ``opened``, ``rest``.
 
 Ids live in the adapter (venue-wide, per symbol, seeded by ``stable_seed``): keep them in
-``self.track(UpdateRanges(...))`` / ``PrevLinks`` / ``Counter`` in ``__init__`` and they
+``self.track(UpdateRanges(...))`` / ``PrevLinks`` / ``Counter`` in ``setup()`` and they
 advance once per market step for each symbol whose book changed; ``session.seq`` is the
 per-connection counter. ``self.book_checksum(levels, number_text, symbol, corrupt)`` signs
 a book with the spec's layout (0 with the ``checksum_zero`` option). Class attributes:
@@ -326,6 +326,10 @@ class Adapter(Venue):
         self.requests_per_hour = budget if isinstance(budget, int) else None
         self.refused = 0
         """Requests refused over the budget, on every connection."""
+        self.setup()
+
+    def setup(self) -> None:
+        """The venue's own state (its ids: :meth:`track`), once the kit's is set."""
 
     def track(self, ids: _Ids) -> _Ids:
         """Advance ``ids`` with the market (in the order tracked)."""

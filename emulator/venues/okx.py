@@ -14,9 +14,7 @@ refused with error 60014 "Requests too frequent." and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from emulator.market import MarketModel, VenueProfile
+from emulator.market import VenueProfile
 from emulator.venues.base import Out, minimal
 from emulator.venues.kit import (
     Adapter,
@@ -35,8 +33,7 @@ class Okx(Adapter):
     profile = VenueProfile(lag_steps=1, spread_bps=1.0, size_decimals=8)
     publish_sorted = True
 
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
+    def setup(self) -> None:
         self.links = self.track(PrevLinks(self.symbols.values(), self.rng, (10**9, 10**10), 100))
 
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
