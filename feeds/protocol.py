@@ -297,6 +297,7 @@ class Codec:
     rest_limits: ClassVar[RestLimits | None] = None
     max_connection_s: ClassVar[float | None] = None
     sends_per_s: ClassVar[float | None] = None
+    snapshot_timeout_s: ClassVar[float | None] = None
     """See :class:`feeds.spec.VenueSpec` for the meaning of each."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -313,6 +314,7 @@ class Codec:
             cls.rest_limits = spec.rest_limits
             cls.max_connection_s = spec.max_connection_s
             cls.sends_per_s = spec.sends_per_s
+            cls.snapshot_timeout_s = spec.snapshot_timeout_s
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         spec: VenueSpec | None = getattr(self, "spec", None)

@@ -148,6 +148,8 @@ class FeedSession:
         self._on_state = on_state
         self._rest_base = rest_base
         self._stale_ns = int(stale_after_s * 1e9)
+        timeout = codec.snapshot_timeout_s
+        self._snapshot_timeout_ns = self._stale_ns if timeout is None else int(timeout * 1e9)
         self._max_age_ns = int(max_book_age_s * 1e9)
         self._max_buffered = max_buffered
         rule = codec.integrity
@@ -378,7 +380,7 @@ class FeedSession:
             elif (
                 sym.asked_ns is not None
                 and not sym.synced
-                and now_ns - sym.asked_ns >= self._stale_ns
+                and now_ns - sym.asked_ns >= self._snapshot_timeout_ns
             ):
                 # The venue pushes a snapshot on subscribing: one lost (or never sent) would
                 # leave the book waiting for ever while its deltas flow. Ask again.

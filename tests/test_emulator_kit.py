@@ -146,6 +146,29 @@ def test_an_adapter_of_a_few_methods_gets_subscriptions_snapshots_and_deltas() -
     assert session.publish(mine, model.now_ns, False) == []
 
 
+class LevelByLevel(Acme):
+    """A venue that sends each changed level as its own frame."""
+
+    def delta(  # type: ignore[override]
+        self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool
+    ) -> list[Out]:
+        return [Out(dumps({"level": list(level)}), book=True) for level in (*bids, *asks)]
+
+
+def test_a_delta_may_be_several_frames() -> None:
+    market = MarketConfig(venues=("bybit",), symbols=("BTC/USDT",), seed=4, dislocations_per_min=0)
+    model = MarketModel(market, T0)
+    venue = LevelByLevel(model, {})
+    session = venue.session("/v5/public/spot", 1, T0)
+    assert session is not None
+    session.received('{"op":"subscribe","symbols":["BTCUSDT"]}', T0)
+    change = model.step()[("bybit", "BTC/USDT")]
+    frames = session.publish({"BTC/USDT": change}, model.now_ns, False)
+    levels = [*change.bids, *change.asks]
+    assert len(levels) > 1
+    assert [o.frame for o in frames] == [dumps({"level": list(level)}) for level in levels]
+
+
 def test_an_adapter_needs_the_feed_spec_of_its_venue() -> None:
     with pytest.raises(TypeError, match="Nowhere: no feed spec for venue 'nowhere'"):
         type("Nowhere", (Adapter,), {"name": "nowhere"})

@@ -45,6 +45,8 @@ T0 = 1_700_000_000 * S
 SUB_ALL = Send('{"op": "sub", "args": ["BTCUSD", "ETHUSD"]}')
 UNSUB_BTC = Send('{"op": "unsub", "args": ["BTCUSD"]}')
 SUB_BTC = Send('{"op": "sub", "args": ["BTCUSD"]}')
+UNSUB_ETH = Send('{"op": "unsub", "args": ["ETHUSD"]}')
+SUB_ETH = Send('{"op": "sub", "args": ["ETHUSD"]}')
 UNSUB_SUB_ETH = [
     Send('{"op": "unsub", "args": ["ETHUSD"]}'),
     Send('{"op": "sub", "args": ["ETHUSD"]}'),
@@ -873,7 +875,7 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [orjson.loads(f) for f in tvc.STREAM],
     ),
     "bitfinex": (
-        lambda _: _in_band_session(Bitfinex(tvf.SYMBOLS), tvf.FRAMES[:32]),
+        lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
         tvf.SAMPLES,
     ),
     "kraken_v1": (
@@ -919,6 +921,18 @@ def test_latency_is_receive_time_minus_the_venue_timestamp() -> None:
     assert s.stats.latency_ns == 2_500_000
     s.frame(delta("BTCUSD", [["100", "3"]], []), T0 + 9_000_000)  # no venue time: kept
     assert s.stats.latency_ns == 2_500_000
+
+
+def test_a_venue_slow_to_answer_subscriptions_gets_its_own_snapshot_timeout() -> None:
+    codec = make_codec(SeqRule.PREV_LINK)
+    type(codec).snapshot_timeout_s = 30.0  # its spec: the venue may answer subscriptions late
+    s, _ = new(codec, stale_after_s=10.0)
+    s.opened(T0)
+    for i in range(1, 30):  # frames keep the connection alive; no snapshot comes yet
+        s.frame(delta("BTCUSD", [["100", "2"]], [], prev=i, last=i + 1), T0 + i * S)
+        assert UNSUB_BTC not in s.tick(T0 + i * S)
+    assert s.tick(T0 + 30 * S) == [UNSUB_BTC, SUB_BTC, UNSUB_ETH, SUB_ETH]
+    assert s.stats.snapshot_timeouts == 2
 
 
 def test_an_in_band_snapshot_that_never_comes_is_asked_for_again() -> None:

@@ -69,6 +69,7 @@ def test_each_codec_class_takes_its_attributes_from_its_spec(venue: str) -> None
         spec.requests_per_hour,
     )
     assert (cls.rest_limits, cls.max_connection_s) == (spec.rest_limits, spec.max_connection_s)
+    assert cls.snapshot_timeout_s == spec.snapshot_timeout_s
     assert spec.endpoints.ws.startswith("wss://") and spec.endpoints.rest.startswith("https://")
     # a REST budget exactly for the venues seeded by REST; kept text exactly for checksums
     assert (spec.rest_limits is not None) == (spec.integrity.snapshot is SnapshotSource.REST)
