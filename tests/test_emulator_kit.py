@@ -39,16 +39,17 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
     assert paths == {
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",
+        "bitfinex": "/ws/2",
         "bybit": "/v5/public/spot",
         "coinbase": "/",
         "kraken": "/v2",
         "okx": "/ws/v5/public",
     }
-    for venue in ("bybit", "coinbase", "kraken", "okx"):
+    for venue in ("bitfinex", "bybit", "coinbase", "kraken", "okx"):
         assert paths[venue] == (urlsplit(SPECS[venue].endpoints.ws).path or "/")
     checksums = sorted(v for v, cls in VENUES.items() if cls.has_checksum)
     ranges = sorted(v for v, cls in VENUES.items() if cls.has_ranges)
-    assert (checksums, ranges) == (["kraken", "okx"], ["binance", "binanceus"])
+    assert (checksums, ranges) == (["bitfinex", "kraken", "okx"], ["binance", "binanceus"])
 
 
 def test_id_schemes_advance_once_per_step_from_a_seeded_start() -> None:

@@ -9,50 +9,33 @@ reads the raw JSON itself (it never calls the code under test).
 from __future__ import annotations
 
 import itertools
-import re
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
 
-from emulator.venues.base import Out
+from feeds import protocol
 from feeds.actions import Reconnect, Replace, Send
 from feeds.capture import read_capture
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
     ConnectionSeq,
-    Event,
     Heartbeat,
     Ignored,
     Malformed,
-    ParseError,
-    PlannedClose,
-    Resumed,
     Subscribed,
-    Suspended,
     VenueError,
 )
 from feeds.session import FeedSession
 from feeds.venues.bitfinex import Bitfinex
-from tests.fuzzing import fuzz_settings
-from tests.test_emulator_wire import T0, NumberText, harness, kraken_json, step
-from tests.venue_helpers import ARBITRARY_INPUT, Recorder, Top, fuzz, mutated
+from tests.conformance.bitfinex import SYMBOLS
+from tests.venue_helpers import Recorder, Top
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDS = [r for r in read_capture(FIXTURES / "bitfinex.ndjson.gz") if r.dir == "in"]
 FRAMES = [r.data for r in RECORDS if isinstance(r.data, str)]  # every frame is text
-SYMBOLS = (
-    "BFT/USD",
-    "IOTA/ETH",
-    "MDOGE/USD",
-    "MANA/BTC",
-    "ODE/USD",
-    "TESTBTC/TESTUSD",
-    "SNGLS/USD",
-)
 PAIRS = dict(zip([Bitfinex(SYMBOLS).venue_symbol(s) for s in SYMBOLS], SYMBOLS, strict=True))
 
 
@@ -100,9 +83,9 @@ def test_reference_replay_proves_the_counter_and_every_delete() -> None:
     assert tops[-1] == (1692, "tIOTETH", (0.001026, 9.80717706, 0.0010272, 8))
 
 
-def translate(msg: list[Any], chans: dict[int, str]) -> list[Event]:
+def translate(msg: list[Any], chans: dict[int, str]) -> list[protocol.Event]:
     """The events a SEQ_ALL array frame stands for, read independently of the codec."""
-    out: list[Event] = [ConnectionSeq(msg[-1])]
+    out: list[protocol.Event] = [ConnectionSeq(msg[-1])]
     symbol = chans.get(msg[0])
     if symbol is None or msg[1] == "hb":
         return out + ([Heartbeat()] if symbol else [])
@@ -143,53 +126,11 @@ def test_codec_translates_every_recorded_frame_exactly() -> None:
     }
 
 
-def test_first_recorded_snapshot_and_delete_golden_events() -> None:
-    codec = Bitfinex(SYMBOLS)
-    for frame in FRAMES[:31]:
-        codec.parse(frame)
-    seq, snapshot = codec.parse(FRAMES[31])
-    assert seq == ConnectionSeq(15) and isinstance(snapshot, BookSnapshot)
-    assert snapshot.symbol == "TESTBTC/TESTUSD" and (snapshot.seq, snapshot.checksum) == (
-        None,
-        None,
-    )
-    assert (snapshot.bids[0], snapshot.asks[0]) == ((60400, 0.68826974), (60406, 0.68833961))
-    assert (len(snapshot.bids), len(snapshot.asks)) == (100, 100)
-    for frame in FRAMES[32:36]:
-        codec.parse(frame)
-    assert codec.parse(FRAMES[36]) == [ConnectionSeq(18), BookDelta("MDOGE/USD", [(215350, 0)], [])]
-    assert codec.parse(FRAMES[46]) == [
-        ConnectionSeq(27),
-        BookDelta("MDOGE/USD", [], [(283510, 0.00426663)]),
-    ]
-
-
 def session_for(codec: Bitfinex) -> tuple[FeedSession, dict[str, Recorder], list[str]]:
     recorders = {s: Recorder() for s in codec.symbols}
     states: list[str] = []
     session = FeedSession(codec, recorders.__getitem__, lambda s, r, t: states.append(s))
     return session, recorders, states
-
-
-def test_session_replays_the_recording_proving_every_message() -> None:
-    session, recorders, states = session_for(Bitfinex(SYMBOLS, depth=100))
-    reference = iter(reference_replay()[3])
-    at, pair, top = next(reference)
-    session.opened(RECORDS[0].t)
-    for index, record in enumerate(RECORDS):
-        assert session.frame(record.data, record.t) == []
-        if index == at:
-            bid_px, bid_sz, ask_px, ask_sz = session.books[PAIRS[pair]].top(1)
-            assert (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]) == top
-            at, pair, top = next(reference, (-1, "", top))
-    assert at == -1  # every book message was compared
-    stats = session.stats
-    assert (stats.book_msgs, stats.gaps, stats.crossed, stats.resyncs) == (1600, 0, 0, 0)
-    assert (stats.malformed, stats.codec_errors, stats.ignored, stats.venue_errors) == (0, 0, 2, 0)
-    assert (stats.checksum_ok, stats.checksum_fail) == (0, 0)  # no cs frames recorded
-    assert states == ["syncing", "live"]
-    assert recorders["MDOGE/USD"].tops[-1] == (277730, 0.09383141, 282030, 0.027)
-    assert [[u for u, _, _ in r.usable] for r in recorders.values()] == [[True]] * 7
 
 
 # --- the documented messages (https://docs.bitfinex.com/reference/ws-public-books,
@@ -234,21 +175,6 @@ def test_documented_frames_and_frames_out() -> None:
     assert codec.parse(
         '{"event":"error","msg":"Unknown pair","code":10001,"symbol":"tETHUSD"}'
     ) == [VenueError("error 10001: Unknown pair", "ETH/USD")]
-
-
-def test_info_codes() -> None:
-    codec = Bitfinex(["ETH/USD"])
-    info = '{"event":"info","version":2,"serverId":"x","platform":{"status":%d}}'
-    assert codec.parse(info % 1) == []
-    assert codec.parse(info % 0) == [VenueError("platform in maintenance")]
-    restart = '{"event":"info","code":20051,"msg":"Stopping. Please try to reconnect"}'
-    assert codec.parse(restart) == [PlannedClose("info 20051")]
-    assert codec.parse('{"event":"info","code":20060,"msg":"Entering in Maintenance mode."}') == [
-        Suspended("info 20060: maintenance")
-    ]
-    assert codec.parse('{"event":"info","code":20061,"msg":"Maintenance ended."}') == [
-        Resumed("info 20061: maintenance ended")
-    ]
 
 
 def test_checksums_of_the_published_vectors_through_the_session() -> None:
@@ -298,26 +224,6 @@ def test_maintenance_suspends_every_book_then_resubscribes_them() -> None:
 
 
 @pytest.mark.parametrize(
-    "frame",
-    [
-        "hb",
-        "null",
-        "[]",
-        "[1,2]",
-        '{"x":1}',
-        '[10092,"hb",-1]',
-        '[10092,"hb",true]',
-        '{"event":"subscribed","channel":"book","chanId":7,"symbol":"tXXXUSD"}',
-    ],
-)
-def test_malformed_frames_raise_parse_error(frame: str) -> None:
-    codec = Bitfinex(["ETH/USD"])
-    codec.parse(SUBSCRIBED)
-    with pytest.raises(ParseError):
-        codec.parse(frame)
-
-
-@pytest.mark.parametrize(
     ("frame", "lost"),
     [
         ("[10092,[7254.5,0,2],7]", ("ETH/USD",)),
@@ -336,61 +242,4 @@ def test_a_bad_body_keeps_its_counter(frame: str, lost: tuple[str, ...] | None) 
 
 
 SAMPLES = [orjson.loads(f) for f in FRAMES[31:60] if f.startswith("[")]
-
-
-@fuzz_settings(200)
-@given(ARBITRARY_INPUT)
-def test_fuzz_arbitrary_input(data: str | bytes) -> None:
-    codec = Bitfinex(SYMBOLS)
-    for frame in FRAMES[:31]:
-        codec.parse(frame)
-    fuzz(codec.parse, data, SYMBOLS)
-
-
-@fuzz_settings(300)
-@given(mutated([orjson.loads(SUBSCRIBED), *SAMPLES]))
-def test_fuzz_mutated_frames(frame: str) -> None:
-    codec = Bitfinex(SYMBOLS)
-    for recorded in FRAMES[:31]:
-        codec.parse(recorded)
-    fuzz(codec.parse, frame, SYMBOLS)
-
-
-def _layout(frame: str) -> object:
-    """An event's keys in order; an array frame's elements, a list of levels as its first
-    level, each number as ``number`` (plain decimal text) or ``exp`` (exponent form)."""
-    msg = kraken_json(frame)
-
-    def kind(x: object) -> object:
-        if isinstance(x, list):
-            return [kind(x[0])] if x and isinstance(x[0], list) else [kind(y) for y in x]
-        if isinstance(x, NumberText):
-            return "number" if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", x) else "exp"
-        return x
-
-    return list(msg) if isinstance(msg, dict) else kind(msg)
-
-
-def test_emulated_frames_have_the_recorded_shape() -> None:
-    model, venue, session = harness("bitfinex", "/ws/2")
-    (info,) = session.opened(T0)
-    conf, subscribe = Bitfinex(["BTC/USDT"]).subscribe_frames(["BTC/USDT"])
-    assert session.received(conf, T0) == [Out('{"event":"conf","status":"OK","flags":196608}')]
-    ack, snapshot, cs = session.received(subscribe, T0)
-    updates = [f for _ in range(3) for f in step(model, venue, session)]
-    heartbeats = [o.frame for _ in range(15) for o in session.heartbeat(T0)]
-    recorded = {
-        _layout(f) == _layout(FRAMES[i]) for i, f in [(0, info.frame), (31, snapshot.frame)]
-    }
-    assert recorded == {True}
-    book_ack = next(f for f in FRAMES if '"channel":"book"' in f)
-    assert _layout(ack.frame) == _layout(book_ack)
-    assert {str(_layout(f)) for f in updates if '"cs"' not in f} == {str(_layout(FRAMES[36]))}
-    assert _layout(cs.frame) == [
-        "number",
-        "cs",
-        "number",
-        "number",
-    ]  # documented: [CHAN_ID,"cs",CHECKSUM]
-    assert [_layout(f) for f in heartbeats] == [_layout(FRAMES[147])]
-    assert FRAMES[147] == '[204928,"hb",127]'
+"""Recorded frames for the fuzzed session (tests/test_session.py)."""

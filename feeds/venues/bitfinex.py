@@ -87,6 +87,9 @@ SPEC: Final = VenueSpec(
     # a quiet connection sends {"event":"ping"} (answered by "pong"). No documented lifetime.
     ping_interval_s=None,
     max_connection_s=None,
+    # The recording's subscriptions were answered up to 13 s after they were sent (their
+    # heartbeats even came first): a snapshot is given 30 s before the book subscribes again.
+    snapshot_timeout_s=30.0,
     fee=TakerFee(
         0.0,
         "0.00 % taker for every account, spot, since 2025-12",
