@@ -8,6 +8,8 @@ never calls the code under test).
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from feeds.session import FeedSession
 from feeds.venues import replay_codec_class
 from feeds.venues.gate import Gate, GateBookUpdate
 from tests.fuzzing import fuzz_settings
+from tests.test_emulator_e2e import CLOSED, DESYNCED, LIVE, scenario
+from tests.test_emulator_wire import harness, step
 from tests.venue_helpers import ARBITRARY_INPUT, RecordingLeg, ReferenceBook, Top, fuzz, mutated
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "gate.ndjson.gz"))
@@ -386,3 +390,34 @@ def test_book_update_gap_resyncs_by_rest() -> None:
     lost = update.replace('"U":28606982,"u":28606984', '"U":28606986,"u":28606986')
     assert session.frame(lost, 3) == [fetch]
     assert (session.stats.gaps, session.stats.resyncs, session.stats.book_msgs) == (1, 1, 2)
+
+
+# --- end to end against the emulator --------------------------------------------------------
+
+
+def test_feed_against_the_emulator_follows_the_model_and_resyncs_a_gap() -> None:
+    # the model's book after every step, a lost frame resynced in-band (BTC/USDT only)
+    legs = asyncio.run(scenario("gate"))
+    assert legs["BTC/USDT"].usable == [LIVE, DESYNCED, LIVE, CLOSED]
+    assert legs["ETH/USDT"].usable == [LIVE, CLOSED]
+
+
+def test_emulated_frames_have_the_recorded_shape() -> None:
+    model, _venue, session = harness("gate", "/ws/v4/")
+    sub = Gate(["BTC/USDT"]).subscribe_frames(["BTC/USDT"])[0]
+    ack, full = (orjson.loads(o.frame) for o in session.received(sub, model.now_ns))
+    assert (ack["event"], ack["payload"], ack["result"]) == (
+        "subscribe", ["ob.BTC_USDT.50"], {"status": "success"}
+    )  # fmt: skip
+    (delta,) = (orjson.loads(f) for f in step(model, _venue, session))
+    assert delta["result"]["U"] == full["result"]["u"] + 1
+    recorded = next(body(r) for r in RECORDS if r.dir == "in" and '"U"' in str(r.data))
+    # the recorded envelope and level shape, with obu's result keys; minimal decimal text
+    for frame in (full, delta, recorded):
+        assert set(recorded) <= set(frame) and frame["event"] == "update"
+        for price, size in frame["result"]["b"] + frame["result"]["a"]:
+            assert isinstance(price, str) and isinstance(size, str)
+            assert re.fullmatch(r"0|[1-9]\d*|\d+\.\d*[1-9]", size), size
+            assert re.fullmatch(r"[1-9]\d*|\d+\.\d*[1-9]", price), price
+    assert set(full["result"]) == {"t", "full", "s", "u", "b", "a"}
+    assert set(delta["result"]) == {"t", "s", "U", "u", "b", "a"}

@@ -37,30 +37,16 @@ from typing import Any, ClassVar, Final
 
 import orjson
 
+from feeds import protocol as p
 from feeds.codeckit import json_object, levels, millis_ns, uint
-from feeds.protocol import (
-    BookDelta,
-    BookSnapshot,
-    Codec,
-    Endpoints,
-    Event,
-    Heartbeat,
-    Integrity,
-    ParseError,
-    RestLimits,
-    RestRequest,
-    SeqRule,
-    SnapshotSource,
-    Subscribed,
-    VenueError,
-)
+from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, RestRequest, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 SPEC: Final = VenueSpec(
     id="gate",
     aliases=("gateio",),
-    integrity=Integrity(seq=SeqRule.PREV_LINK, snapshot=SnapshotSource.IN_BAND),
-    endpoints=Endpoints(ws="wss://api.gateio.ws/ws/v4/", rest="https://api.gateio.ws"),
+    integrity=p.Integrity(seq=SeqRule.PREV_LINK, snapshot=p.SnapshotSource.IN_BAND),
+    endpoints=p.Endpoints(ws="wss://api.gateio.ws/ws/v4/", rest="https://api.gateio.ws"),
     symbol_format="{base}_{quote}",
     depths=frozenset({50, 400}),
     default_depth=50,
@@ -74,12 +60,12 @@ SPEC: Final = VenueSpec(
 
 BOOK_UPDATE_SPEC: Final = replace(
     SPEC,
-    integrity=Integrity(seq=SeqRule.RANGE, snapshot=SnapshotSource.REST),
+    integrity=p.Integrity(seq=SeqRule.RANGE, snapshot=p.SnapshotSource.REST),
     depths=None,
     default_depth=None,
     # Public endpoints: 200 requests per 10 s per endpoint per IP; a snapshot is one request
     # of up to 100 levels (https://www.gate.com/docs/developers/apiv4/en/#frequency-limit-rule).
-    rest_limits=RestLimits(budget=200, window_s=10.0, tiers=((100, 1),)),
+    rest_limits=p.RestLimits(budget=200, window_s=10.0, tiers=((100, 1),)),
     older_protocols=(),
 )
 
@@ -130,17 +116,17 @@ class Gate(Codec):
             # {"error": {"code": 2, "message": "Alert sub ob.BTC_USDT.50"}, ...}
             if not isinstance(error, dict):
                 raise ParseError("bad 'error'")
-            return [VenueError(f"{error.get('code')}: {str(error.get('message'))[:200]}")]
+            return [p.VenueError(f"{error.get('code')}: {str(error.get('message'))[:200]}")]
         if channel == "spot.pong":
-            return [Heartbeat()]
+            return [p.Heartbeat()]
         if not isinstance(channel, str):
             raise ParseError("no 'channel'")
         if channel != self.channel:
             return []  # tickers, trades... on the same connection
         if event in ("subscribe", "unsubscribe"):
             if not isinstance(result, dict) or result.get("status") != "success":
-                return [VenueError(f"{event}: {str(result)[:200]}")]
-            return [Subscribed()] if event == "subscribe" else []
+                return [p.VenueError(f"{event}: {str(result)[:200]}")]
+            return [p.Subscribed()] if event == "subscribe" else []
         if event not in ("update", None) or not isinstance(result, dict):
             raise ParseError(f"{channel}: bad 'event' or 'result'")
         return [self._book(result)]
@@ -166,7 +152,7 @@ class GateBookUpdate(Gate):
 
     spec = BOOK_UPDATE_SPEC
     channel = "spot.order_book_update"
-    rest_limits: ClassVar[RestLimits]
+    rest_limits: ClassVar[p.RestLimits]
 
     def _stream(self, vid: str) -> str:
         return vid
