@@ -15,10 +15,12 @@ deletes):
   ("Gate Spot Depth Channel Upgrade", 2025-05-30, https://www.gate.com/announcements/article/45317).
 * ``spot.order_book_update`` (:class:`GateBookUpdate`): payload ``["BTC_USDT", "100ms"]``,
   increments ``[U, u]`` against a REST snapshot ``GET /api/v4/spot/order_book?...&with_id=
-  true`` (its ``id``): drop ``u < id + 1``, the first applied has ``U <= id + 1 <= u``, a gap
-  is ``U > id + 1`` (:attr:`SeqRule.RANGE`, REST). Since 2025 it may also push a full book
-  (``"full": true``) that replaces the local one (announcement 44678). Replay uses it for
-  recordings that never subscribed ``spot.obu`` (:attr:`VenueSpec.older_protocols`).
+  true`` (its ``id``): Gate drops ``u < id + 1``, applies the first with ``U <= id + 1 <=
+  u``, and a later ``U > id + 1`` is a gap (:attr:`SeqRule.RANGE` with a REST snapshot, which
+  also applies an update whose ``u`` equals the id: it repeats sizes the snapshot holds).
+  Since 2025 it may also push a full book (``"full": true``) that replaces the local one
+  (https://www.gate.com/announcements/article/44678). Replay uses it for recordings that
+  never subscribed ``spot.obu`` (:attr:`VenueSpec.older_protocols`).
 
 Proven on the 2021 recording (tests/test_venue_gate.py): ``spot.order_book_update`` frames and
 acks, the REST snapshot and the RANGE rule on every message. Only on the docs' examples:
@@ -37,7 +39,7 @@ from typing import Any, ClassVar, Final
 
 import orjson
 
-from feeds import protocol as p
+from feeds import protocol as proto
 from feeds.codeckit import json_object, levels, millis_ns, uint
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, RestRequest, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
@@ -45,8 +47,8 @@ from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 SPEC: Final = VenueSpec(
     id="gate",
     aliases=("gateio",),
-    integrity=p.Integrity(seq=SeqRule.PREV_LINK, snapshot=p.SnapshotSource.IN_BAND),
-    endpoints=p.Endpoints(ws="wss://api.gateio.ws/ws/v4/", rest="https://api.gateio.ws"),
+    integrity=proto.Integrity(seq=SeqRule.PREV_LINK, snapshot=proto.SnapshotSource.IN_BAND),
+    endpoints=proto.Endpoints(ws="wss://api.gateio.ws/ws/v4/", rest="https://api.gateio.ws"),
     symbol_format="{base}_{quote}",
     depths=frozenset({50, 400}),
     default_depth=50,
@@ -60,12 +62,12 @@ SPEC: Final = VenueSpec(
 
 BOOK_UPDATE_SPEC: Final = replace(
     SPEC,
-    integrity=p.Integrity(seq=SeqRule.RANGE, snapshot=p.SnapshotSource.REST),
+    integrity=proto.Integrity(seq=SeqRule.RANGE, snapshot=proto.SnapshotSource.REST),
     depths=None,
     default_depth=None,
     # Public endpoints: 200 requests per 10 s per endpoint per IP; a snapshot is one request
     # of up to 100 levels (https://www.gate.com/docs/developers/apiv4/en/#frequency-limit-rule).
-    rest_limits=p.RestLimits(budget=200, window_s=10.0, tiers=((100, 1),)),
+    rest_limits=proto.RestLimits(budget=200, window_s=10.0, tiers=((100, 1),)),
     older_protocols=(),
 )
 
@@ -116,17 +118,17 @@ class Gate(Codec):
             # {"error": {"code": 2, "message": "Alert sub ob.BTC_USDT.50"}, ...}
             if not isinstance(error, dict):
                 raise ParseError("bad 'error'")
-            return [p.VenueError(f"{error.get('code')}: {str(error.get('message'))[:200]}")]
+            return [proto.VenueError(f"{error.get('code')}: {str(error.get('message'))[:200]}")]
         if channel == "spot.pong":
-            return [p.Heartbeat()]
+            return [proto.Heartbeat()]
         if not isinstance(channel, str):
             raise ParseError("no 'channel'")
         if channel != self.channel:
             return []  # tickers, trades... on the same connection
         if event in ("subscribe", "unsubscribe"):
             if not isinstance(result, dict) or result.get("status") != "success":
-                return [p.VenueError(f"{event}: {str(result)[:200]}")]
-            return [p.Subscribed()] if event == "subscribe" else []
+                return [proto.VenueError(f"{event}: {str(result)[:200]}")]
+            return [proto.Subscribed()] if event == "subscribe" else []
         if event not in ("update", None) or not isinstance(result, dict):
             raise ParseError(f"{channel}: bad 'event' or 'result'")
         return [self._book(result)]
@@ -152,7 +154,7 @@ class GateBookUpdate(Gate):
 
     spec = BOOK_UPDATE_SPEC
     channel = "spot.order_book_update"
-    rest_limits: ClassVar[p.RestLimits]
+    rest_limits: ClassVar[proto.RestLimits]
 
     def _stream(self, vid: str) -> str:
         return vid
