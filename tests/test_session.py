@@ -31,9 +31,9 @@ from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
-from tests import test_venue_gate as tvg
 from tests import test_venue_kraken as tvk
 from tests import test_venue_okx as tvo
+from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
@@ -838,8 +838,8 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [orjson.loads(f) for f in tvc.STREAM],
     ),
     "gate": (
-        lambda _: _in_band_session(Gate(["BTC/USDT"]), [tvg.OBU_FULL]),
-        [orjson.loads(tvg.OBU_FULL), orjson.loads(tvg.OBU_UPDATE)],
+        lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
+        [orjson.loads(OBU_FULL), orjson.loads(OBU_UPDATE)],
     ),
     "kraken_v1": (
         lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),

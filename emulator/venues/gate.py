@@ -3,11 +3,11 @@
 https://www.gate.com/docs/developers/apiv4/ws/en/ and the channel's announcement
 (https://www.gate.com/announcements/article/45317): ``{"time", "channel": "spot.obu", "event":
 "subscribe", "payload": ["ob.BTC_USDT.50"]}`` (levels 50 or 400) is acked with ``conn_id``/
-``trace_id``/``payload``/``result.status``, then the full book (``"full": true``, its id
-``u``) and increments ``[U, u]`` with ``U`` = the previous ``u`` + 1 (ids jump). A second
-subscribe of the same stream is refused (``"Alert sub ob.BTC_USDT.50"``). Numbers are minimal
-decimal strings (``"0.00010396"``, ``"30"``, ``"0"``), as in the 2021 recording.
-``spot.ping`` is answered on ``spot.pong``.
+``trace_id``/``payload``/``result.status``; pushes are ``{"channel", "result", "time_ms"}``:
+the full book (``"full": true``, its id ``u``), then increments ``[U, u]`` with ``U`` = the
+previous ``u`` + 1 (ids jump). A second subscribe of the same stream is refused (``"Alert sub
+ob.BTC_USDT.50"``). Numbers are minimal decimal strings (``"0.00010396"``, ``"30"``, ``"0"``),
+as in the 2021 recording. ``spot.ping`` is answered on ``spot.pong``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Gate(Venue):
             ids[:] = [ids[1] + 1, ids[1] + self._rng.randint(1, 5)]
 
     def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
-        return GateSession(self, f"{conn_id:016x}") if path == self.ws_path else None
+        return GateSession(self, f"e{conn_id:015x}") if path == self.ws_path else None
 
 
 Levels = Sequence[tuple[int, int]]
@@ -54,9 +54,9 @@ class GateSession(Session):
         self.venue, self.conn_id = venue, conn_id
         self.streams: dict[str, str] = {}  # canonical symbol -> "ob.BTC_USDT.50"
 
-    def _out(self, now_ns: int, channel: str, event: str, book: bool = False, **kw: object) -> Out:
-        obj = {"time": now_ns // 10**9, "time_ms": now_ns // 10**6, "channel": channel}
-        return Out(orjson.dumps({**obj, "event": event, **kw}).decode(), book=book)
+    def _out(self, now_ns: int, channel: str, event: str, ids: dict[str, str], **kw: object) -> Out:
+        obj = {"time": now_ns // 10**9, "time_ms": now_ns // 10**6, **ids, "channel": channel}
+        return Out(orjson.dumps({**obj, "event": event, **kw}).decode())
 
     def received(self, text: str, now_ns: int) -> list[Out]:
         try:
@@ -67,7 +67,7 @@ class GateSession(Session):
             return [self._error(now_ns, "", "", "invalid request")]
         channel, event, payload = str(req.get("channel")), str(req.get("event")), req.get("payload")
         if channel == "spot.ping":
-            return [self._out(now_ns, "spot.pong", "", result=None)]
+            return [self._out(now_ns, "spot.pong", "", {}, result=None)]
         streams = payload if isinstance(payload, list) else []
         found = {self._symbol(s): str(s) for s in streams}
         if channel != "spot.obu" or event not in ("subscribe", "unsubscribe") or not streams:
@@ -78,9 +78,10 @@ class GateSession(Session):
         if event == "subscribe" and taken:
             return [self._error(now_ns, channel, event, f"Alert sub {found[taken[0]]}")]
         trace = f"{self.conn_id}{len(self.streams):016x}"
+        ids = {"conn_id": self.conn_id, "trace_id": trace}
         ack = self._out(
-            now_ns, channel, event, conn_id=self.conn_id, trace_id=trace, payload=streams,
-            result={"status": "success"}, requestId=trace,
+            now_ns, channel, event, ids, payload=streams, result={"status": "success"},
+            requestId=trace,
         )  # fmt: skip
         out = [ack]
         for symbol, stream in found.items():
@@ -100,14 +101,15 @@ class GateSession(Session):
 
     def _error(self, now_ns: int, channel: str, event: str, message: str) -> Out:
         error = {"code": 2, "message": message}
-        return self._out(now_ns, channel, event, error=error, result={"status": "fail"})
+        return self._out(now_ns, channel, event, {}, error=error, result={"status": "fail"})
 
     def _push(self, symbol: str, now_ns: int, sides: tuple[Levels, Levels], full: bool) -> Out:
         book, (first, last) = self.venue.book(symbol), self.venue.ids[symbol]
-        ids = {"full": True} if full else {"U": first}
-        result = {"t": now_ns // 10**6, **ids, "s": self.streams[symbol], "u": last}
-        result |= {"b": _levels(sides[0], book), "a": _levels(sides[1], book)}
-        return self._out(now_ns, "spot.obu", "update", True, result=result)
+        ms, stream = now_ns // 10**6, self.streams[symbol]
+        head = {"t": ms, "full": True, "s": stream} if full else {"t": ms, "s": stream, "U": first}
+        result = {**head, "u": last, "b": _levels(sides[0], book), "a": _levels(sides[1], book)}
+        push = {"channel": "spot.obu", "result": result, "time_ms": ms}
+        return Out(orjson.dumps(push).decode(), book=True)
 
     def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
         moved = {s: c for s, c in changes.items() if s in self.streams and (c.bids or c.asks)}

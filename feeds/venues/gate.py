@@ -33,7 +33,7 @@ clock, so requests carry :attr:`Gate.request_time` (the one clock a frame reads)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Final
 
@@ -77,7 +77,6 @@ class Gate(Codec):
 
     spec = SPEC
     channel: ClassVar[str] = "spot.obu"
-    request_time: ClassVar[Callable[[], float]] = time.time
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -107,8 +106,13 @@ class Gate(Codec):
     def ping_frame(self) -> str:
         return orjson.dumps({"time": self._now(), "channel": "spot.ping"}).decode()
 
+    @staticmethod
+    def request_time() -> float:
+        """Seconds since the epoch for a request's ``time`` (a subclass may fix it)."""
+        return time.time()
+
     def _now(self) -> int:
-        return int(type(self).request_time())
+        return int(self.request_time())
 
     def parse(self, frame: str | bytes) -> list[Event]:
         obj = json_object(frame)
