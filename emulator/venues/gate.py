@@ -12,105 +12,73 @@ as in the 2021 recording. ``spot.ping`` is answered on ``spot.pong``.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Mapping, Sequence
-
-import orjson
-
-from emulator.market import Book, Change, MarketModel, stable_seed
-from emulator.venues.base import Out, Session, Venue, minimal
+from emulator.market import Book
+from emulator.venues import kit
+from emulator.venues.base import Out, minimal
+from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub
 
 
-class Gate(Venue):
+class Gate(Adapter):
     name = "gate"
-    ws_path = "/ws/v4/"
 
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
-        rng = self._rng = random.Random(stable_seed(model.config.seed, self.name, "ids"))
-        # per symbol, the ids [U, u] of its last increment (U is 0 before the first one)
-        self.ids = {s: [0, rng.randrange(10**8, 10**10)] for s in self.symbols.values()}
+    def setup(self) -> None:
+        self.u = self.track(kit.UpdateRanges(self.symbols.values(), self.rng, (10**8, 10**10), 5))
 
-    def venue_symbol(self, symbol: str) -> str:
-        return symbol.replace("/", "_")
+    def _reply(
+        self, now_ns: int, channel: str, event: str, ids: dict[str, str] | None = None, **kw: object
+    ) -> Out:
+        head = {"time": now_ns // 10**9, "time_ms": now_ns // 10**6, **(ids or {})}
+        return Out(kit.dumps({**head, "channel": channel, "event": event, **kw}))
 
-    def advance(self, changes: Mapping[str, Change], now_ns: int) -> None:
-        for ids in (self.ids[s] for s, c in changes.items() if c.bids or c.asks):
-            ids[:] = [ids[1] + 1, ids[1] + self._rng.randint(1, 5)]
+    def _error(self, now_ns: int, channel: str, event: str, message: str) -> list[Out]:
+        error = {"code": 2, "message": message}
+        return [self._reply(now_ns, channel, event, error=error, result={"status": "fail"})]
 
-    def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
-        return GateSession(self, f"e{conn_id:015x}") if path == self.ws_path else None
-
-
-Levels = Sequence[tuple[int, int]]
-
-
-def _levels(levels: Levels, book: Book) -> list[list[str]]:
-    return [[minimal(p, book.price_decimals), minimal(s, book.size_decimals)] for p, s in levels]
-
-
-class GateSession(Session):
-    def __init__(self, venue: Gate, conn_id: str) -> None:
-        self.venue, self.conn_id = venue, conn_id
-        self.streams: dict[str, str] = {}  # canonical symbol -> "ob.BTC_USDT.50"
-
-    def _out(self, now_ns: int, channel: str, event: str, ids: dict[str, str], **kw: object) -> Out:
-        obj = {"time": now_ns // 10**9, "time_ms": now_ns // 10**6, **ids, "channel": channel}
-        return Out(orjson.dumps({**obj, "event": event, **kw}).decode())
-
-    def received(self, text: str, now_ns: int) -> list[Out]:
-        try:
-            req = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            req = None
-        if not isinstance(req, dict):
-            return [self._error(now_ns, "", "", "invalid request")]
+    def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
+        req = kit.json_object(text) or {}
         channel, event, payload = str(req.get("channel")), str(req.get("event")), req.get("payload")
         if channel == "spot.ping":
-            return [self._out(now_ns, "spot.pong", "", {}, result=None)]
-        streams = payload if isinstance(payload, list) else []
-        found = {self._symbol(s): str(s) for s in streams}
-        if channel != "spot.obu" or event not in ("subscribe", "unsubscribe") or not streams:
-            found = {None: ""}
-        if None in found:
-            return [self._error(now_ns, channel, event, f"invalid argument {payload}")]
-        taken = [s for s in found if s in self.streams]
+            return [self._reply(now_ns, "spot.pong", "", result=None)]
+        streams = payload if isinstance(payload, list) and payload else [None]
+        subs = [self._sub(stream) for stream in streams]
+        if channel != "spot.obu" or event not in ("subscribe", "unsubscribe") or None in subs:
+            return self._error(now_ns, channel, event, f"invalid argument {payload}")
+        taken = [s for s in subs if s is not None and s.symbol in session.subs]
         if event == "subscribe" and taken:
-            return [self._error(now_ns, channel, event, f"Alert sub {found[taken[0]]}")]
-        trace = f"{self.conn_id}{len(self.streams):016x}"
-        ids = {"conn_id": self.conn_id, "trace_id": trace}
-        ack = self._out(
-            now_ns, channel, event, ids, payload=streams, result={"status": "success"},
-            requestId=trace,
-        )  # fmt: skip
-        out = [ack]
-        for symbol, stream in found.items():
-            assert symbol is not None
-            if event == "unsubscribe":
-                self.streams.pop(symbol, None)
-                continue
-            self.streams[symbol] = stream
-            bids, asks = self.venue.book(symbol).top(int(stream.rsplit(".", 1)[1]))
-            out.append(self._push(symbol, now_ns, (bids, asks), full=True))
-        return out
+            return self._error(now_ns, channel, event, f"Alert sub {taken[0].topic}")
+        return Request(event == "subscribe", [s for s in subs if s is not None], {"p": streams})
 
-    def _symbol(self, stream: object) -> str | None:
+    def _sub(self, stream: object) -> Sub | None:
         kind, _, rest = str(stream).partition(".")
         pair, _, level = rest.rpartition(".")
-        return self.venue.symbols.get(pair) if kind == "ob" and level in ("50", "400") else None
+        symbol = self.symbols.get(pair)
+        if kind != "ob" or level not in ("50", "400") or symbol is None:
+            return None
+        return Sub(symbol, str(stream), int(level))
 
-    def _error(self, now_ns: int, channel: str, event: str, message: str) -> Out:
-        error = {"code": 2, "message": message}
-        return self._out(now_ns, channel, event, {}, error=error, result={"status": "fail"})
+    def answer(self, session: KitSession, req: Request, now_ns: int) -> list[Out]:
+        conn, trace = f"e{session.conn_id:015x}", f"f{len(session.subs):031x}"
+        event = "subscribe" if req.subscribe else "unsubscribe"
+        ids, ok = {"conn_id": conn, "trace_id": trace}, {"status": "success"}
+        fields = {"payload": req.meta["p"], "result": ok, "requestId": trace}
+        return [self._reply(now_ns, "spot.obu", event, ids, **fields)]
 
-    def _push(self, symbol: str, now_ns: int, sides: tuple[Levels, Levels], full: bool) -> Out:
-        book, (first, last) = self.venue.book(symbol), self.venue.ids[symbol]
-        ms, stream = now_ns // 10**6, self.streams[symbol]
-        head = {"t": ms, "full": True, "s": stream} if full else {"t": ms, "s": stream, "U": first}
-        result = {**head, "u": last, "b": _levels(sides[0], book), "a": _levels(sides[1], book)}
-        push = {"channel": "spot.obu", "result": result, "time_ms": ms}
-        return Out(orjson.dumps(push).decode(), book=True)
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
+        ms, book = now_ns // 10**6, self.book(sub.symbol)
+        head = {"t": ms, "full": True, "s": sub.topic, "u": self.u.last[sub.symbol]}
+        return _push(head, book, *book.top(sub.depth), ms)
 
-    def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
-        moved = {s: c for s, c in changes.items() if s in self.streams and (c.bids or c.asks)}
-        return [self._push(s, now_ns, (c.bids, c.asks), False) for s, c in moved.items()]
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        ms, symbol = now_ns // 10**6, sub.symbol
+        head = {"t": ms, "s": sub.topic, "U": self.u.first(symbol), "u": self.u.last[symbol]}
+        return _push(head, self.book(symbol), bids, asks, ms)
+
+
+def _push(head: dict[str, object], book: Book, bids: Levels, asks: Levels, ms: int) -> Out:
+    pd, sd = book.price_decimals, book.size_decimals
+    b, a = ([[minimal(p, pd), minimal(s, sd)] for p, s in side] for side in (bids, asks))
+    result = {**head, "b": b, "a": a}
+    return Out(kit.dumps({"channel": "spot.obu", "result": result, "time_ms": ms}), book=True)
+
+
+ADAPTERS = (Gate,)
