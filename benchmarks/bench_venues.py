@@ -45,6 +45,21 @@ CASES = (
     Case("okx", ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")),
     Case("bybit", ("XRP/USDT",)),
     Case(
+        "gate",
+        (
+            "INK/USDT",
+            "HAI/ETH",
+            "BTC/USDC",
+            "NANO/USDT",
+            "QTUM3S/USDT",
+            "DIS/USDT",
+            "NEO/BTC",
+            "FAST/USDT",
+            "ZKS/ETH",
+            "OMG/USDT",
+        ),
+    ),
+    Case(
         "kraken",
         (
             "WAVES/EUR",

@@ -41,6 +41,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "binanceus": "/ws",
         "bybit": "/v5/public/spot",
         "coinbase": "/",
+        "gate": "/ws/v4/",
         "kraken": "/v2",
         "okx": "/ws/v5/public",
     }
