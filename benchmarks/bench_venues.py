@@ -49,6 +49,21 @@ CASES = (
         ("BFT/USD", "IOTA/ETH", "MDOGE/USD", "MANA/BTC", "ODE/USD", "TESTBTC/TESTUSD", "SNGLS/USD"),
     ),
     Case(
+        "gate",
+        (
+            "INK/USDT",
+            "HAI/ETH",
+            "BTC/USDC",
+            "NANO/USDT",
+            "QTUM3S/USDT",
+            "DIS/USDT",
+            "NEO/BTC",
+            "FAST/USDT",
+            "ZKS/ETH",
+            "OMG/USDT",
+        ),
+    ),
+    Case(
         "kraken",
         (
             "WAVES/EUR",

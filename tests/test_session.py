@@ -25,6 +25,7 @@ from feeds.venues.binance import Binance
 from feeds.venues.bitfinex import Bitfinex
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
+from feeds.venues.gate import Gate
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.okx import Okx
@@ -34,6 +35,7 @@ from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
 from tests import test_venue_okx as tvo
+from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
@@ -877,6 +879,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "bitfinex": (
         lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
         tvf.SAMPLES,
+    ),
+    "gate": (
+        lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
+        [orjson.loads(OBU_FULL), orjson.loads(OBU_UPDATE)],
     ),
     "kraken_v1": (
         lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),

@@ -38,19 +38,22 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
-    assert VENUES == ("binance", "binanceus", "bitfinex", "bybit", "coinbase", "kraken", "okx")
+    assert VENUES == (
+        "binance", "binanceus", "bitfinex", "bybit", "coinbase", "gate", "kraken", "okx"
+    )  # fmt: skip
     listed = [
         cls.spec.id
         for m in pkgutil.iter_modules(feeds.venues.__path__)
         for cls in getattr(__import__(f"feeds.venues.{m.name}", fromlist=["_"]), "CODECS", ())
     ]
     assert sorted(listed) == list(VENUES)
-    assert ALIASES == {"bitfinex2": "bitfinex", "okex": "okx", "okex3": "okx"}
+    assert ALIASES == {"bitfinex2": "bitfinex", "okex": "okx", "okex3": "okx", "gateio": "gate"}
     assert [canonical_venue(a) for a in ("OKEX", "okex3", "Binance")] == ["okx", "okx", "binance"]
     with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bitfinex, bybit"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Binance", "BinanceUS", "Bitfinex", "Bybit", "Coinbase", "Kraken", "Okx", "KrakenV1"
+        "Binance", "BinanceUS", "Bitfinex", "Bybit", "Coinbase", "Gate", "Kraken", "Okx",
+        "GateBookUpdate", "KrakenV1"
     ]  # fmt: skip
 
 
@@ -116,6 +119,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
         "bitfinex": 0.0,
         "bybit": 10.0,
         "coinbase": 120.0,
+        "gate": 10.0,
         "kraken": 40.0,
         "okx": 10.0,
     }
