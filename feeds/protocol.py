@@ -14,7 +14,8 @@ rules that are defined over the venue's own text use the original strings.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
@@ -301,6 +302,9 @@ class Codec:
         spec: VenueSpec | None = getattr(self, "spec", None)
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.depth = depth if spec is None else spec.book_depth(depth)
+        self.clock: Callable[[], int] = time.time_ns
+        """The time (ns) for the requests of a venue that wants it in them (Gate's ``time``);
+        the runner sets its own clock here. Parsing never reads it."""
         self._canonical: dict[str, str] = {}
         """The explicit table of this connection: venue id -> canonical symbol."""
         for symbol in self.symbols:
