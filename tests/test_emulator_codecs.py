@@ -38,6 +38,9 @@ def parsed_run(name: str, seed: int, steps: int) -> tuple[list[str], bool]:
     for request in codec.subscribe_frames(symbols):
         sent += [o.frame for o in session.received(request, T0)]
     books = {s: TextBook() for s in symbols}
+    if codec.integrity.snapshot is SnapshotSource.REQUEST:  # asked for on the connection
+        for s in symbols:
+            sent += [o.frame for o in session.received(codec.snapshot_frame(s), T0)]
     if codec.integrity.snapshot is SnapshotSource.REST:
         for s in symbols:
             req = codec.snapshot_request(s, "http://127.0.0.1")
@@ -123,6 +126,10 @@ GOLDEN = {
     "coinbase": [
         '{"channel":"subscriptions","client_id":"","timestamp":"2026-11-18T11:06:40Z","sequence_num":0,"events":[{"subscriptions":{"level2":["BTC-USDT"]}}]}',
         '{"channel":"l2_data","client_id":"","timestamp":"2026-11-18T11:06:40Z","sequence_num":1,"events":[{"type":"snapshot","product_id":"BTC-USDT","updates":[{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"59993.28","new_quantity":"0.21980722"},{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"59991.06","new_quantity":"0.67434477"},{"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"60004.38","new_quantity":"0.59140944"},{"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"60006.6","new_quantity":"0.09538542"}]}]}',
+    ],
+    "htx": [  # no snapshot pushed: it is asked for (req) once the pushes flow
+        '{"id":"btcusdt","status":"ok","subbed":"market.btcusdt.mbp.150","ts":1795000000000}',
+        '{"ch":"market.btcusdt.mbp.150","ts":1795000000100,"tick":{"seqNum":101771542404,"prevSeqNum":101771542396,"bids":[[59998.4,0],[59996.2,0],[59994.0,0.53306981],[59991.8,0.24069206]],"asks":[[60000.6,0.11469274],[60002.8,0.88029139],[60007.2,0],[60009.4,0]]}}',
     ],
     "kraken": [
         '{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":15113583034416118706}]}',

@@ -24,12 +24,14 @@ from feeds.venues import every_codec
 from feeds.venues.binance import Binance
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
+from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
+from tests import test_venue_htx as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_okx as tvo
 from tests.fakecodec import FakeCodec, make_codec
@@ -874,6 +876,14 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "coinbase": (
         lambda _: _in_band_session(Coinbase(tvc.SYMBOLS), [orjson.loads(tvc.STREAM[2])]),
         [orjson.loads(f) for f in tvc.STREAM],
+    ),
+    "htx": (  # a pushed delta, then the snapshot it asked for
+        lambda _: _in_band_session(Htx(["BTC/USDT"]), [tvh.push(2, 1), tvh.DOCS_REP]),
+        [tvh.DOCS_REP, tvh.push(100020142011, 100020142010, [[618.37, 2.0]], [])],
+    ),
+    "htx_step0": (
+        lambda _: _in_band_session(HtxStep0(tvh.SYMBOLS), tvh.RECORDED_SMALL[:1]),
+        tvh.RECORDED_SMALL,
     ),
     "kraken_v1": (
         lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),

@@ -8,11 +8,12 @@ from emulator.venues.base import Venue
 from emulator.venues.binance import Binance, BinanceUS
 from emulator.venues.bybit import Bybit
 from emulator.venues.coinbase import Coinbase
+from emulator.venues.htx import Htx
 from emulator.venues.kraken import Kraken
 from emulator.venues.okx import Okx
 
 VENUES: Final[dict[str, type[Venue]]] = {
-    v.name: v for v in (Binance, BinanceUS, Okx, Bybit, Coinbase, Kraken)
+    v.name: v for v in (Binance, BinanceUS, Okx, Bybit, Coinbase, Htx, Kraken)
 }
 
 __all__ = ["VENUES", "Venue"]
