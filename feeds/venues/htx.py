@@ -138,6 +138,8 @@ class Htx(Codec):
         # the side that changed.
         bids, asks = levels(tick.get("bids", []), "bids"), levels(tick.get("asks", []), "asks")
         last, prev = uint(tick.get("seqNum"), "seqNum"), uint(tick.get("prevSeqNum"), "prevSeqNum")
+        # It holds every change after prevSeqNum up to seqNum (sizes absolute): first is
+        # prevSeqNum + 1, so a requested snapshot whose seqNum falls inside it is bridged.
         return BookDelta(symbol, bids, asks, prev + 1, last, prev, venue_ts_ns=ts_ns)
 
 
