@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
@@ -31,9 +32,9 @@ from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
-from tests import test_venue_htx as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_okx as tvo
+from tests.conformance import htx as chx
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
@@ -859,6 +860,7 @@ def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
 
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(json.dumps(tvo.SMALL_SNAPSHOT))
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM["data"][0]["checksum"] = 0  # 0 means none (2026 rule)
+_HTX_STEP0_PUSH = json.loads(gzip.decompress(chx.STEP0.samples[0][0]))  # type: ignore[arg-type]
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
@@ -878,12 +880,12 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [orjson.loads(f) for f in tvc.STREAM],
     ),
     "htx": (  # a pushed delta, then the snapshot it asked for
-        lambda _: _in_band_session(Htx(["BTC/USDT"]), [tvh.push(2, 1), tvh.DOCS_REP]),
-        [tvh.DOCS_REP, tvh.push(100020142011, 100020142010, [[618.37, 2.0]], [])],
+        lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),
+        [json.loads(chx.REP), json.loads(chx.push(*chx.PUSHES[1]))],
     ),
     "htx_step0": (
-        lambda _: _in_band_session(HtxStep0(tvh.SYMBOLS), tvh.RECORDED_SMALL[:1]),
-        tvh.RECORDED_SMALL,
+        lambda _: _in_band_session(HtxStep0(["YFI/HUSD"]), [_HTX_STEP0_PUSH]),
+        [_HTX_STEP0_PUSH, {"ping": 1618678073643}],
     ),
     "kraken_v1": (
         lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),
