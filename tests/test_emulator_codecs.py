@@ -66,7 +66,7 @@ GOLDEN = {
     ],
     "htx": [  # no snapshot pushed: it is asked for (req) once the pushes flow
         '{"id":"btcusdt","status":"ok","subbed":"market.btcusdt.mbp.150","ts":1795000000000}',
-        '{"ch":"market.btcusdt.mbp.150","ts":1795000000100,"tick":{"seqNum":101771542404,"prevSeqNum":101771542396,"bids":[[59998.4,0],[59996.2,0],[59994.0,0.53306981],[59991.8,0.24069206]],"asks":[[60000.6,0.11469274],[60002.8,0.88029139],[60007.2,0],[60009.4,0]]}}',
+        '{"ch":"market.btcusdt.mbp.150","ts":1795000000100,"tick":{"seqNum":221232259681,"prevSeqNum":221232259648,"bids":[[59996.2,0],[59991.8,0.533036]],"asks":[[60007.2,0.880236],[60011.6,0]]}}',
     ],
     "kraken": [
         '{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":15113583034416118706}]}',

@@ -216,7 +216,7 @@ def test_okx_ack_docs_shape_and_number_text() -> None:
 
 
 def test_okx_checksum_zero_option_and_ping() -> None:
-    model, venue, session = harness("okx", "/ws/v5/public", okx_checksum_zero=True)
+    model, venue, session = harness("okx", "/ws/v5/public", checksum_zero=True)
     assert [o.frame for o in session.received("ping", T0)] == ["pong"]
     session.received('{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}', T0)
     (frame,) = step(model, venue, session)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Final
 
-from emulator.market import Book, Change, MarketModel
+from emulator.market import Book, Change, MarketModel, VenueProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,8 @@ class Venue:
     name: ClassVar[str]
     ws_path: ClassVar[str]
     """The path the real venue serves (the feed's default URL path)."""
+    profile: ClassVar[VenueProfile] = VenueProfile()
+    """How the market model renders the common price on this venue (lag, spread, grid)."""
     has_checksum: ClassVar[bool] = False
     has_ranges: ClassVar[bool] = False
     """Book events carry update-id ranges ``[U, u]`` (the ``overlap`` fault applies)."""
@@ -95,6 +97,12 @@ class Venue:
         self.model = model
         self.options = options
         self.symbols: dict[str, str] = {self.venue_symbol(s): s for s in model.config.symbols}
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, object]) -> None:
+        """Raise ValueError naming an option the venue does not take (or its bad value)."""
+        if options:
+            raise ValueError(f"{cls.name} has no option {next(iter(options))!r}")
 
     def venue_symbol(self, symbol: str) -> str:
         raise NotImplementedError

@@ -12,16 +12,14 @@ gets ``status: error``. Numbers are JSON numbers written as Java writes a double
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-import orjson
-
-from emulator.market import Book, Change, MarketModel, stable_seed
-from emulator.venues.base import Out, Session, Venue
+from emulator.market import VenueProfile
+from emulator.venues.base import Out
+from emulator.venues.kit import Adapter, KitSession, Levels, PrevLinks, Request, Sub, dumps
+from emulator.venues.kit import json_object as loads
 
 _LEVELS = ("5", "20", "150", "400")
-MS = 1_000_000
 
 
 def java_double(units: int, decimals: int) -> str:
@@ -37,96 +35,55 @@ def java_double(units: int, decimals: int) -> str:
     return f"{text[0]}.{text[1:] or '0'}E{exp + len(text) - 1}"
 
 
-def _levels(levels: Sequence[tuple[int, int]], book: Book) -> str:
-    pd, sd = book.price_decimals, book.size_decimals
-    return "[" + ",".join(f"[{java_double(p, pd)},{java_double(s, sd)}]" for p, s in levels) + "]"
-
-
-class Htx(Venue):
+class Htx(Adapter):
     name = "htx"
-    ws_path = "/feed"
+    profile = VenueProfile(lag_steps=2, spread_bps=2.0, size_decimals=6)
     gzip_frames = True
-    seq: dict[str, int]
-    """Each symbol's last ``seqNum`` (venue-wide: every connection sends the same)."""
 
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
-        first = 10**11 + stable_seed(model.config.seed, self.name, "ids")
-        self.seq = {s: first + i * 10**9 for i, s in enumerate(self.symbols.values())}
-        self.prev = dict(self.seq)
-
-    def venue_symbol(self, symbol: str) -> str:
-        return symbol.replace("/", "").lower()
-
-    def advance(self, changes: Mapping[str, Change], now_ns: int) -> None:
-        for symbol, change in changes.items():
-            if change.bids or change.asks:
-                # one id per level changed: the ids of a symbol's pushes jump
-                self.prev[symbol] = self.seq[symbol]
-                self.seq[symbol] += len(change.bids) + len(change.asks)
-
-    def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
-        return HtxSession(self) if path == self.ws_path else None
-
-
-class HtxSession(Session):
-    def __init__(self, venue: Htx) -> None:
-        self.venue = venue
-        self.topics: dict[str, str] = {}  # canonical symbol -> subscribed topic
-        self.beats = 0
-
-    def received(self, text: str, now_ns: int) -> list[Out]:
-        try:
-            req = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            req = None
-        if not isinstance(req, dict):
-            return [self._answer(None, "error", now_ns, **{"err-msg": "invalid request"})]
+    def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
+        req = loads(text) or {}
         if "pong" in req:
             return []
         op = next((k for k in ("sub", "req", "unsub") if k in req), "")
         topic, ident = req.get(op), req.get("id")
         parts = topic.split(".") if isinstance(topic, str) else []
-        symbol = self.venue.symbols.get(parts[1]) if len(parts) == 4 else None
+        symbol = self.symbols.get(parts[1]) if len(parts) == 4 else None
         if symbol is None or parts[0] != "market" or parts[2] != "mbp" or parts[3] not in _LEVELS:
-            msg = f"invalid topic {str(topic)[:60]}"
-            return [
-                self._answer(ident, "error", now_ns, **{"err-code": "bad-request", "err-msg": msg})
-            ]
+            error = {"err-code": "bad-request", "err-msg": f"invalid topic {str(topic)[:60]}"}
+            return [self._answer(ident, "error", now_ns, error)]
         if op == "req":
-            book = self.venue.book(symbol)
-            bids, asks = book.top(int(parts[3]))
-            data = (
-                f'{{"seqNum":{self.venue.seq[symbol]},"bids":{_levels(bids, book)},'
-                f'"asks":{_levels(asks, book)}}}'
-            )
-            head = orjson.dumps({"id": ident, "rep": topic, "status": "ok"}).decode()
-            return [Out(f'{head[:-1]},"data":{data}}}')]
-        if op == "sub":
-            self.topics[symbol] = str(topic)
-        else:
-            self.topics.pop(symbol, None)
-        return [self._answer(ident, "ok", now_ns, **{op + "bed": topic})]
+            head = dumps({"id": ident, "rep": topic, "status": "ok"})[:-1]
+            bids, asks = self.book(symbol).top(int(parts[3]))
+            return [Out(f'{head},"data":{self._book(symbol, bids, asks, "")}}}')]
+        return Request(op == "sub", [Sub(symbol, str(topic), int(parts[3]))], {"id": ident})
 
-    def _answer(self, ident: object, status: str, now_ns: int, **fields: object) -> Out:
-        obj = {"id": ident, "status": status, **fields, "ts": now_ns // MS}
-        return Out(orjson.dumps(obj).decode())
+    def _answer(self, ident: object, status: str, now_ns: int, fields: dict[str, str]) -> Out:
+        return Out(dumps({"id": ident, "status": status, **fields, "ts": now_ns // 10**6}))
 
-    def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
-        out: list[Out] = []
-        venue = self.venue
-        for symbol, topic in self.topics.items():
-            change = changes.get(symbol)
-            if change is None or not (change.bids or change.asks):
-                continue
-            book = venue.book(symbol)
-            tick = (
-                f'{{"seqNum":{venue.seq[symbol]},"prevSeqNum":{venue.prev[symbol]},'
-                f'"bids":{_levels(change.bids, book)},"asks":{_levels(change.asks, book)}}}'
-            )
-            out.append(Out(f'{{"ch":"{topic}","ts":{now_ns // MS},"tick":{tick}}}', book=True))
-        return out
+    def acked(self, session: KitSession, req: Request, sub: Sub, now_ns: int) -> list[Out]:
+        key = "subbed" if req.subscribe else "unsubbed"
+        return [self._answer(req.meta["id"], "ok", now_ns, {key: sub.topic})]
 
-    def heartbeat(self, now_ns: int) -> list[Out]:
-        self.beats += 1
-        return [Out(f'{{"ping":{now_ns // MS}}}')] if self.beats % 5 == 0 else []
+    def _book(self, symbol: str, bids: Levels, asks: Levels, prev: str) -> str:
+        book = self.book(symbol)
+        pd, sd = book.price_decimals, book.size_decimals
+        bid, ask = (
+            ",".join(f"[{java_double(p, pd)},{java_double(s, sd)}]" for p, s in side)
+            for side in (bids, asks)
+        )
+        return f'{{"seqNum":{self.links.last[symbol]},{prev}"bids":[{bid}],"asks":[{ask}]}}'
+
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        prev = f'"prevSeqNum":{self.links.prev[sub.symbol]},'
+        tick = self._book(sub.symbol, bids, asks, prev)
+        return Out(f'{{"ch":"{sub.topic}","ts":{now_ns // 10**6},"tick":{tick}}}', book=True)
+
+    def heartbeat(self, session: KitSession, now_ns: int) -> list[Out]:
+        session.beats += 1
+        return [Out(f'{{"ping":{now_ns // 10**6}}}')] if session.beats % 5 == 0 else []
+
+    def setup(self) -> None:
+        self.links = self.track(PrevLinks(self.symbols.values(), self.rng, (10**11, 10**12), 50))
+
+
+ADAPTERS = (Htx,)
