@@ -34,6 +34,7 @@ from emulator.market import Dislocation, MarketConfig, MarketModel
 from emulator.ratelimit import WeightLimiter
 from emulator.venues import VENUES, Venue
 from emulator.venues.base import Out, Session
+from feeds.budget import SlidingWindow
 
 
 class FaultKind(enum.StrEnum):
@@ -132,6 +133,8 @@ class _VenueServer:
     rest_faults: deque[tuple[str, dict[str, object]]] = field(default_factory=deque)
     rest_served: int = 0
     limiter: WeightLimiter | None = None
+    too_fast: int = 0
+    """Connections closed for sending faster than the venue's ``sends_per_s``."""
 
 
 class Emulator:
@@ -231,6 +234,10 @@ class Emulator:
 
     def venue(self, name: str) -> Venue:
         return self._venues[name].venue
+
+    def too_fast(self, venue: str) -> int:
+        """Connections of ``venue`` closed (1008) for sending frames too fast."""
+        return self._venues[venue].too_fast
 
     def rest_requests(self, venue: str) -> int:
         """REST requests answered so far (including injected errors)."""
@@ -445,7 +452,16 @@ class Emulator:
             self._put(vs, conn, session.opened(self.model.now_ns))
             for fault, params in pending:
                 self._apply(vs, conn, fault, params)
+            per_s = vs.venue.sends_per_s
+            window = SlidingWindow(1_000_000_000) if per_s is not None else None
             async for message in ws:
+                if window is not None and per_s is not None:  # it closes a client too fast
+                    now = self.clock()
+                    window.add(1, now)
+                    if window.used(now) > per_s:
+                        vs.too_fast += 1
+                        await ws.close(1008, "Too many requests")
+                        return
                 text = message if isinstance(message, str) else message.decode()
                 self._put(vs, conn, session.received(text, self.model.now_ns))
         except ConnectionClosed:

@@ -33,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import httpx
 
@@ -94,6 +95,11 @@ class SessionOptions:
             max_buffered=self.max_buffered,
             snapshot_wait_s=self.snapshot_wait_s,
         )
+
+
+PACED_SHARE: Final = 0.8
+"""The share of a venue's ``sends_per_s`` the runner sends at: what the runner does not pace
+(the WebSocket library's pongs) may count against the same limit."""
 
 
 @dataclass(slots=True)
@@ -289,7 +295,7 @@ class Runner:
             forward,
         )
         if codec.sends_per_s is not None:
-            live.pacer = SendPacer(codec.sends_per_s)
+            live.pacer = SendPacer(codec.sends_per_s * PACED_SHARE)
             live.loops.append(tasks.create_task(self._send_loop(live, live.pacer)))
         self._record(live, "open", self.ws_url, "", opened_ns, self.symbols)
 

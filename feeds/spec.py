@@ -67,7 +67,8 @@ class VenueSpec:
     sends_per_s: float | None = None
     """Frames a client may send per second on one connection, subscribes and application
     pings alike (Binance: 5); None if undocumented. The runner paces a connection's frames
-    to it, so a burst of subscribes or resyncs never gets the connection closed."""
+    to 80 % of it (the pongs the WebSocket library sends count too on some venues), so a
+    burst of subscribes or resyncs never gets the connection closed."""
     requests_per_hour: int | None = None
     """Subscribe/unsubscribe requests one connection may send in any hour; None if the
     venue documents no such limit. The session resyncs within it, else reconnects."""

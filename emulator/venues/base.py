@@ -92,6 +92,8 @@ class Venue:
     """REST request weight allowed per window (weight, seconds) per IP; None: unlimited."""
     used_weight_header: ClassVar[str | None] = None
     """The response header reporting the weight used in the window."""
+    sends_per_s: ClassVar[float | None] = None
+    """Client frames a connection may send per second; one more closes it with 1008."""
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model

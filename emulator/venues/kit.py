@@ -295,6 +295,7 @@ class Adapter(Venue):
             cls.ws_path = urlsplit(spec.endpoints.ws).path or "/"
         cls.has_checksum = spec.integrity.checksum is not None
         cls.has_ranges = spec.integrity.seq is SeqRule.RANGE
+        cls.sends_per_s = spec.sends_per_s
         if spec.rest_limits is not None:
             cls.rest_limit = (spec.rest_limits.budget, spec.rest_limits.window_s)
             cls.used_weight_header = spec.rest_limits.used_weight_header

@@ -56,9 +56,8 @@ SPEC: Final = VenueSpec(
     max_connection_s=24 * 3600.0,
     # "WebSocket connections have a limit of 5 incoming messages per second. A message is
     # considered: a PING frame, a PONG frame, a JSON controlled message (e.g. subscribe,
-    # unsubscribe)"; a connection over it is disconnected (same page). Paced at 4: the pongs
-    # that answer the server's pings (sent by the WebSocket library, not paced) count too.
-    sends_per_s=4.0,
+    # unsubscribe)"; a connection over it is disconnected (same page).
+    sends_per_s=5.0,
     # GET /api/v3/depth: limit 1-100 weight 5, 101-500 25, 501-1000 50, 1001-5000 250 (any
     # limit up to 5000); REQUEST_WEIGHT 6000 per minute per IP, used weight reported in
     # X-MBX-USED-WEIGHT-1M (https://developers.binance.com/docs/binance-spot-api-docs/rest-api
