@@ -68,6 +68,10 @@ class SnapshotSource(enum.Enum):
     """The venue pushes a snapshot on the stream after subscribing."""
     REST = "rest"
     """The book is seeded from a REST request, built by :meth:`Codec.snapshot_request`."""
+    REQUEST = "request"
+    """The book is seeded from a snapshot asked for on the same connection
+    (:meth:`Codec.snapshot_frame`), answered in-band: the deltas are buffered and bridged as
+    for :attr:`REST`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +352,11 @@ class Codec:
     def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
         """The REST request that seeds ``symbol`` with at least ``levels`` per side when the
         venue serves that many (only for SnapshotSource.REST)."""
+        raise NotImplementedError
+
+    def snapshot_frame(self, symbol: str) -> str:
+        """The frame that asks for a snapshot of ``symbol`` on the connection, answered by a
+        :class:`BookSnapshot` event (only for SnapshotSource.REQUEST)."""
         raise NotImplementedError
 
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:

@@ -20,6 +20,7 @@ import websockets.sync.client
 import emulator
 from arbscan import cli
 from emulator import FaultSpec
+from feeds.venues import VENUES
 from tests.brute import VenueBook, fill
 from tests.schema_check import check_all
 
@@ -84,7 +85,7 @@ def test_book_tape_reproduces_every_opened_figure(
     assert checked >= 2
 
 
-SUPPORTED = "(supported: binance, binanceus, bybit, coinbase, gate, kraken, okx)"
+SUPPORTED = f"(supported: {', '.join(VENUES)})"
 FAULTS = ", ".join(sorted(emulator.FAULTS))
 SYMBOLS_4 = "BTC/USDT, ETH/USDT, SOL/USDT, XRP/USDT"
 BAD_COMMAND_LINES = [

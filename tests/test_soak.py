@@ -12,7 +12,7 @@ from emulator.faults import parse_fault
 from emulator.server import FAULTS
 from feeds.venues import VENUES as REGISTERED
 
-VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken", "gate")
+VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken", "gate", "htx")
 """The registry's venues in the order the rotation below was written for."""
 
 
@@ -27,6 +27,7 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
         "coinbase malformed",
         "kraken stall",
         "gate slow",
+        "htx slow",
         "binance crossed",
         "binance rest_429",
         "binanceus rest_500",
