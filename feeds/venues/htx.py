@@ -47,7 +47,7 @@ SPEC: Final = VenueSpec(
     default_depth=150,
     subscribe_batch=1,  # one topic per "sub"
     ping_interval_s=None,  # the venue pings; the codec answers each ping
-    fee=TakerFee(20.0, "regular user, spot 0.2 %", "https://www.htx.com/fee/", "2026-12"),
+    fee=TakerFee(20.0, "regular user, spot", "https://www.htx.com/fee/", "2026-12"),
     older_protocols=(OlderProtocol("feeds.venues.htx:HtxStep0", unless="/feed"),),
 )
 
