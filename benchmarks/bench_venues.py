@@ -44,6 +44,7 @@ CASES = (
     Case("binanceus", ("CRV/USDT", "COMP/USDT", "OMG/BUSD", "ZRX/USDT")),
     Case("okx", ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")),
     Case("bybit", ("XRP/USDT",)),
+    Case("htx", ("YFI/HUSD", "NEST/ETH", "OMG/BTC", "BOR/USDT")),
     Case(
         "bitfinex",
         ("BFT/USD", "IOTA/ETH", "MDOGE/USD", "MANA/BTC", "ODE/USD", "TESTBTC/TESTUSD", "SNGLS/USD"),

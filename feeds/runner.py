@@ -286,6 +286,7 @@ class Runner:
         connection (else a replacement, heard by nobody until :meth:`_switch`)."""
         opened_ns = self.clock()
         codec = self.codec_factory(self.symbols)
+        codec.clock = self.clock  # for venues whose requests carry the time
         live = _Live(
             conn,
             tasks,

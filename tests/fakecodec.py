@@ -70,6 +70,9 @@ class FakeCodec(Codec):
     def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
         return RestRequest(f"{rest_base}/depth?symbol={self.venue_symbol(symbol)}", symbol)
 
+    def snapshot_frame(self, symbol: str) -> str:
+        return json.dumps({"op": "req", "args": [self.venue_symbol(symbol)]})
+
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
         try:
             obj = json.loads(body)
@@ -133,6 +136,7 @@ def make_codec(
     *,
     checksum: ChecksumLayout | None = None,
     rest: bool = False,
+    request: bool = False,
     connection_counter: bool = False,
     keep_text: bool = False,
     ping_interval_s: float | None = None,
@@ -144,7 +148,11 @@ def make_codec(
     integrity = Integrity(
         seq=seq,
         checksum=checksum,
-        snapshot=SnapshotSource.REST if rest else SnapshotSource.IN_BAND,
+        snapshot=SnapshotSource.REST
+        if rest
+        else SnapshotSource.REQUEST
+        if request
+        else SnapshotSource.IN_BAND,
         connection_counter=connection_counter,
         keep_text=keep_text,
     )

@@ -14,6 +14,7 @@ market's 10th step, however long the steps take.
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,7 +295,10 @@ def _about(venue: str, tape: list[Record]) -> tuple[list[str | None], list[bool]
             events = codec.parse(r.data)
         except ParseError:
             events = []
-        text = r.data.lower() if isinstance(r.data, str) else ""
+        data = r.data
+        if isinstance(data, bytes):  # a gzip frame is read in its text
+            data = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode()
+        text = data.lower()
         found = {s for name, s in names.items() if name in text}
         for e in events if not found else ():
             if isinstance(e, BookSnapshot | BookDelta):

@@ -64,6 +64,10 @@ GOLDEN = {
         '{"channel":"subscriptions","client_id":"","timestamp":"2026-11-18T11:06:40Z","sequence_num":0,"events":[{"subscriptions":{"level2":["BTC-USDT"]}}]}',
         '{"channel":"l2_data","client_id":"","timestamp":"2026-11-18T11:06:40Z","sequence_num":1,"events":[{"type":"snapshot","product_id":"BTC-USDT","updates":[{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"59993.28","new_quantity":"0.21980722"},{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"59991.06","new_quantity":"0.67434477"},{"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"60004.38","new_quantity":"0.59140944"},{"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"60006.6","new_quantity":"0.09538542"}]}]}',
     ],
+    "htx": [  # no snapshot pushed: it is asked for (req) once the pushes flow
+        '{"id":"btcusdt","status":"ok","subbed":"market.btcusdt.mbp.150","ts":1795000000000}',
+        '{"ch":"market.btcusdt.mbp.150","ts":1795000000100,"tick":{"seqNum":221232259681,"prevSeqNum":221232259648,"bids":[[59996.2,0],[59991.8,0.533036]],"asks":[[60007.2,0.880236],[60011.6,0]]}}',
+    ],
     "kraken": [
         '{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":15113583034416118706}]}',
         '{"method":"subscribe","req_id":1,"result":{"channel":"book","depth":25,"snapshot":true,"symbol":"BTC/USDT"},"success":true,"time_in":"2026-11-18T11:06:40.000000Z","time_out":"2026-11-18T11:06:40.000000Z"}',

@@ -43,6 +43,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "bybit": "/v5/public/spot",
         "coinbase": "/",
         "gate": "/ws/v4/",
+        "htx": "/feed",
         "kraken": "/v2",
         "okx": "/ws/v5/public",
     }

@@ -12,7 +12,7 @@ from emulator.faults import parse_fault
 from emulator.server import FAULTS
 from feeds.venues import VENUES as REGISTERED
 
-VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken", "gate", "bitfinex")
+VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken", "gate", "htx", "bitfinex")
 """The registry's venues in the order the rotation below was written for."""
 
 
@@ -27,14 +27,14 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
         "coinbase malformed",
         "kraken stall",
         "gate slow",
-        "bitfinex crossed",
+        "htx crossed",
         "binance rest_429",
         "binanceus rest_500",
         "binance rest_timeout",
         "binanceus overlap",
         "coinbase bad_body",
         "bitfinex novel",
-        "gate silent",
+        "kraken silent",
     ]
     assert {name.split()[0] for name, _ in done} == set(VENUES)
     assert soak.eligible(VENUES, "bad_checksum") == ["okx", "kraken", "bitfinex"]
@@ -44,7 +44,7 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
     assert {soak.EMULATOR_FAULT.get(k, k) for k in soak.KINDS} == FAULTS
     # each spec is one the scan's --fault accepts, at the rotation's time
     assert done[8][1] == ["binance:rest_error@270s:status=429,retry_after=5", "binance:gap@270s"]
-    assert done[14][1] == ["gate:silent@450s:seconds=15"]
+    assert done[14][1] == ["kraken:silent@450s:seconds=15"]
     for _, specs in done:
         for spec in specs:
             parse_fault(spec, venues=tuple(VENUES))

@@ -143,13 +143,14 @@ def test_a_full_push_replaces_the_book_on_either_channel() -> None:
         assert (session.stats.book_msgs, session.stats.gaps) == (4, 0)
 
 
-def test_requests_carry_the_time_and_the_depth(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Gate, "request_time", staticmethod(lambda: 1748572393.9))
-    assert Gate(["BTC/USDT"], depth=400).unsubscribe_frames(["BTC/USDT"]) == [
+def test_requests_carry_the_time_and_the_depth() -> None:
+    codec = Gate(["BTC/USDT"], depth=400)
+    codec.clock = lambda: 1748572393_900_000_000
+    assert codec.unsubscribe_frames(["BTC/USDT"]) == [
         '{"time":1748572393,"channel":"spot.obu","event":"unsubscribe",'
         '"payload":["ob.BTC_USDT.400"]}'
     ]
-    assert Gate(["BTC/USDT"]).ping_frame() == '{"time":1748572393,"channel":"spot.ping"}'
+    assert codec.ping_frame() == '{"time":1748572393,"channel":"spot.ping"}'
     with pytest.raises(ValueError, match=r"gate book depth must be one of \[50, 400\]"):
         Gate(["BTC/USDT"], depth=100)
     codec = GateBookUpdate(["BTC/USDT"])

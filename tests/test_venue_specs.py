@@ -29,6 +29,7 @@ from feeds.venues import (
     every_codec,
     replay_codec_class,
 )
+from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from scanner import events
@@ -39,7 +40,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     assert VENUES == (
-        "binance", "binanceus", "bitfinex", "bybit", "coinbase", "gate", "kraken", "okx"
+        "binance", "binanceus", "bitfinex", "bybit", "coinbase", "gate", "htx", "kraken", "okx"
     )  # fmt: skip
     listed = [
         cls.spec.id
@@ -47,13 +48,20 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
         for cls in getattr(__import__(f"feeds.venues.{m.name}", fromlist=["_"]), "CODECS", ())
     ]
     assert sorted(listed) == list(VENUES)
-    assert ALIASES == {"bitfinex2": "bitfinex", "okex": "okx", "okex3": "okx", "gateio": "gate"}
+    assert ALIASES == {
+        "bitfinex2": "bitfinex",
+        "gateio": "gate",
+        "huobi": "htx",
+        "huobipro": "htx",
+        "okex": "okx",
+        "okex3": "okx",
+    }
     assert [canonical_venue(a) for a in ("OKEX", "okex3", "Binance")] == ["okx", "okx", "binance"]
     with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bitfinex, bybit"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Binance", "BinanceUS", "Bitfinex", "Bybit", "Coinbase", "Gate", "Kraken", "Okx",
-        "GateBookUpdate", "KrakenV1"
+        "Binance", "BinanceUS", "Bitfinex", "Bybit", "Coinbase", "Gate", "Htx", "Kraken", "Okx",
+        "GateBookUpdate", "HtxStep0", "KrakenV1",
     ]  # fmt: skip
 
 
@@ -120,6 +128,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
         "bybit": 10.0,
         "coinbase": 120.0,
         "gate": 10.0,
+        "htx": 20.0,
         "kraken": 40.0,
         "okx": 10.0,
     }
@@ -128,6 +137,8 @@ def test_the_readme_fee_table_is_the_specs() -> None:
 def test_replay_picks_the_codec_of_the_recorded_protocol() -> None:
     assert replay_codec_class("kraken", "wss://ws.kraken.com\n{...xbt/usd...}") is KrakenV1
     assert replay_codec_class("kraken", "ws://127.0.0.1:9/v2\n") is Kraken
+    assert replay_codec_class("htx", "wss://api.huobi.pro/ws\n") is HtxStep0
+    assert replay_codec_class("htx", "ws://127.0.0.1:9/feed\n") is Htx
     for venue in VENUES:
         if not SPECS[venue].older_protocols:
             assert replay_codec_class(venue, "") is codec_class(venue)

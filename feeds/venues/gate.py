@@ -27,12 +27,11 @@ acks, the REST snapshot and the RANGE rule on every message. Only on the docs' e
 ``spot.obu`` (subscribe, ack, full and incremental pushes), ``"full": true`` pushes,
 ``spot.pong`` and error answers. Application ping: ``{"time": s, "channel": "spot.ping"}``,
 answered on ``spot.pong``. Gate requires the request ``time`` (seconds) within 60 s of its own
-clock, so requests carry :attr:`Gate.request_time` (the one clock a frame reads).
+clock, so requests carry the codec's injected :attr:`Codec.clock` (the runner's clock).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Final
@@ -106,13 +105,8 @@ class Gate(Codec):
     def ping_frame(self) -> str:
         return orjson.dumps({"time": self._now(), "channel": "spot.ping"}).decode()
 
-    @staticmethod
-    def request_time() -> float:
-        """Seconds since the epoch for a request's ``time`` (a subclass may fix it)."""
-        return time.time()
-
     def _now(self) -> int:
-        return int(self.request_time())
+        return self.clock() // 1_000_000_000
 
     def parse(self, frame: str | bytes) -> list[Event]:
         obj = json_object(frame)

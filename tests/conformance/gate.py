@@ -3,21 +3,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
 from feeds.venues.gate import Gate, GateBookUpdate
 from tests.conformance import Replay, Top, VenueCase
 
 
 class DocsGate(Gate):
-    @staticmethod
-    def request_time() -> float:
-        return 1748572393.5  # the docs' subscribe example
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        super().__init__(symbols, depth=depth)
+        self.clock = lambda: 1748572393_500_000_000  # the docs' subscribe example
 
 
 class RecordedGate(GateBookUpdate):
-    @staticmethod
-    def request_time() -> float:
-        return 1619093532.77  # when the recording subscribed
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        super().__init__(symbols, depth=depth)
+        self.clock = lambda: 1619093532_770_000_000  # when the recording subscribed
 
 
 # https://www.gate.com/announcements/article/45317 (spot.obu): the ack as published; the full
