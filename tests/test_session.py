@@ -22,12 +22,14 @@ from feeds.protocol import Codec, RestRequest, SeqRule
 from feeds.session import FeedSession
 from feeds.venues import every_codec
 from feeds.venues.binance import Binance
+from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
+from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
@@ -807,6 +809,15 @@ def _binance_session(sample: dict[str, Any]) -> FeedSession:
     return s
 
 
+def _bitstamp_session(_sample: Any) -> FeedSession:
+    """Every symbol synced by a REST snapshot older than every recorded diff."""
+    s = FeedSession(Bitstamp(tvs.SYMBOLS), Log().listener_for, Log().on_state)
+    s.opened(T0)
+    for symbol in tvs.SYMBOLS:
+        s.snapshot(symbol, orjson.dumps(tvs.SNAPSHOT | {"microtimestamp": "0"}), T0)
+    return s
+
+
 def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
     s = FeedSession(codec, Log().listener_for, Log().on_state)
     s.opened(T0)
@@ -823,6 +834,7 @@ _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310
 # frames to mutate (snapshots included).
 FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "binance": (_binance_session, tvb.SAMPLE_FRAMES),
+    "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
         lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
         [tvo.SMALL_SNAPSHOT, *tvo.SMALL_UPDATES],
