@@ -12,7 +12,7 @@ from emulator.faults import parse_fault
 from emulator.server import FAULTS
 from feeds.venues import VENUES as REGISTERED
 
-VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken")
+VENUES = ("binance", "bitstamp", "binanceus", "okx", "bybit", "coinbase", "kraken")
 """The registry's venues in the order the rotation below was written for."""
 
 
@@ -21,30 +21,32 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
     done = [soak.fault_specs(VENUES, i, 30.0 * (i + 1)) for i in range(2 * len(soak.KINDS))]
     assert [name for name, _ in done[: len(soak.KINDS)]] == [
         "binance disconnect",
-        "binanceus abort",
+        "bitstamp abort",
         "okx gap",
         "kraken bad_checksum",
-        "coinbase malformed",
-        "kraken stall",
-        "binance slow",
-        "binanceus crossed",
+        "bybit malformed",
+        "coinbase stall",
+        "kraken slow",
+        "binance crossed",
         "binance rest_429",
         "binanceus rest_500",
         "binance rest_timeout",
         "binanceus overlap",
         "coinbase bad_body",
         "coinbase novel",
-        "okx silent",
+        "binance silent",
     ]
     assert {name.split()[0] for name, _ in done} == set(VENUES)
     assert soak.eligible(VENUES, "bad_checksum") == ["okx", "kraken"]
     assert soak.eligible(VENUES, "rest_timeout") == ["binance", "binanceus"]
     assert soak.eligible(VENUES, "overlap") == ["binance", "binanceus"]
     assert soak.eligible(VENUES, "novel") == ["coinbase"]
+    # a lost diff cannot show on Bitstamp: no gap, and no REST fault (each comes with a gap)
+    assert "bitstamp" not in soak.eligible(VENUES, "gap") + soak.eligible(VENUES, "rest_500")
     assert {soak.EMULATOR_FAULT.get(k, k) for k in soak.KINDS} == FAULTS
     # each spec is one the scan's --fault accepts, at the rotation's time
     assert done[8][1] == ["binance:rest_error@270s:status=429,retry_after=5", "binance:gap@270s"]
-    assert done[14][1] == ["okx:silent@450s:seconds=15"]
+    assert done[14][1] == ["binance:silent@450s:seconds=15"]
     for _, specs in done:
         for spec in specs:
             parse_fault(spec, venues=tuple(VENUES))

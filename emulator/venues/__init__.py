@@ -6,13 +6,14 @@ from typing import Final
 
 from emulator.venues.base import Venue
 from emulator.venues.binance import Binance, BinanceUS
+from emulator.venues.bitstamp import Bitstamp
 from emulator.venues.bybit import Bybit
 from emulator.venues.coinbase import Coinbase
 from emulator.venues.kraken import Kraken
 from emulator.venues.okx import Okx
 
 VENUES: Final[dict[str, type[Venue]]] = {
-    v.name: v for v in (Binance, BinanceUS, Okx, Bybit, Coinbase, Kraken)
+    v.name: v for v in (Binance, BinanceUS, Okx, Bybit, Coinbase, Kraken, Bitstamp)
 }
 
 __all__ = ["VENUES", "Venue"]
