@@ -45,6 +45,21 @@ CASES = (
     Case("okx", ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")),
     Case("bybit", ("XRP/USDT",)),
     Case(
+        "bitstamp",
+        (
+            "SGB/EUR",
+            "ETH/USD",
+            "XRP/EUR",
+            "BAT/EUR",
+            "USDT/EUR",
+            "USDT/USD",
+            "XLM/GBP",
+            "ADA/EUR",
+            "BAT/BTC",
+            "GALA/EUR",
+        ),
+    ),
+    Case(
         "kraken",
         (
             "WAVES/EUR",
