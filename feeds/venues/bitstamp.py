@@ -47,7 +47,7 @@ SPEC: Final = VenueSpec(
     max_connection_s=90 * 86_400.0,
     fee=TakerFee(
         40.0,
-        "taker 0.40 %, $0-1K 30-day volume",
+        "taker 0.40 %, 30-day volume up to $10K",
         "https://www.bitstamp.net/fee-schedule/",
         "2026-12",
     ),
