@@ -348,7 +348,21 @@ def test_bad_rest_snapshots_raise_parse_error(body: bytes, error: str) -> None:
 
 # --- fuzzing ------------------------------------------------------------------------------------
 
-SAMPLE_FRAMES = [orjson.loads(r.data) for r in RECORDS if r.dir == "in"][:60]
+SNAPSHOTS = {PAIR[r.url.rsplit("/", 1)[1]]: r.data for r in RECORDS if r.dir == "rest"}
+"""The recorded REST snapshot of each symbol."""
+
+
+def _taken(frame: dict[str, Any]) -> bool:
+    """Not a diff, or a diff newer than its pair's recorded snapshot."""
+    if frame["event"] != "data":
+        return True
+    snapshot = orjson.loads(SNAPSHOTS[PAIR[frame["channel"].rsplit("_", 1)[1]]])
+    return int(frame["data"]["microtimestamp"]) > int(snapshot["microtimestamp"])
+
+
+RECEIVED = [orjson.loads(r.data) for r in RECORDS if r.dir == "in"]
+SAMPLE_FRAMES = [frame for frame in RECEIVED if _taken(frame)][:60]
+"""Acks and the diffs the recorded snapshots take."""
 
 
 @fuzz_settings(200)
