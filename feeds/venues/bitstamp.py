@@ -33,8 +33,14 @@ SPEC: Final = VenueSpec(
     integrity=p.Integrity(seq=p.SeqRule.TIME, snapshot=p.SnapshotSource.REST),
     endpoints=p.Endpoints(ws="wss://ws.bitstamp.net", rest="https://www.bitstamp.net"),
     symbol_format="{base}{quote}",  # BTCUSD; channels and URLs use it lower case: btcusd
-    # One channel per bts:subscribe message; no documented limit of channels per connection.
+    asset_names={},  # the common tickers (btcusd, xrpeur, 1incheur)
+    # The channel has no depth: every changed level, and the REST snapshot is the whole book.
+    depths=None,
+    # One channel per bts:subscribe message; no documented limit of channels per connection
+    # nor of subscribe requests per hour.
+    max_symbols_per_connection=100,
     subscribe_batch=1,
+    requests_per_hour=None,
     # "All clients can make 400 requests per second ... a default limit threshold of 10,000
     # requests per 10 minutes" (https://www.bitstamp.net/api/#section/Request-limits). The
     # order book takes no limit parameter: every snapshot is the whole book, one request.
@@ -45,6 +51,7 @@ SPEC: Final = VenueSpec(
     # "Maximum connection age is 90 days", and bts:request_reconnect warns before a server
     # goes into maintenance (https://www.bitstamp.net/websocket/v2/): both make-before-break.
     max_connection_s=90 * 86_400.0,
+    older_protocols=(),  # the recording (2022) speaks today's protocol
     fee=TakerFee(
         40.0,
         "taker 0.40 %, 30-day volume up to $10K",
