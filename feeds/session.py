@@ -121,6 +121,17 @@ class _Symbol:
         self.book.clear()
 
 
+def _older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -> bool:
+    """Whether a REST snapshot is older than the first event the stream delivered, so that
+    events between them may be missing: by update ids (RANGE: the first event starts past the
+    snapshot's id + 1) or by venue time (TIME: the first event is later than the snapshot)."""
+    if rule is SeqRule.RANGE and snapshot.seq is not None and first.first is not None:
+        return snapshot.seq + 1 < first.first
+    if rule is SeqRule.TIME and snapshot.venue_ts_ns is not None and first.venue_ts_ns is not None:
+        return snapshot.venue_ts_ns < first.venue_ts_ns
+    return False
+
+
 class FeedSession:
     """The books of one connection; see the module docstring and docs/contracts.md.
 
@@ -299,15 +310,11 @@ class FeedSession:
             return []
         self._actions = []
         buffered = list(sym.buffer)
-        first = buffered[0].first if buffered else None
-        if self._seq_rule is SeqRule.RANGE and None not in (ev.seq, first):
-            assert ev.seq is not None and first is not None
-            if ev.seq + 1 < first:  # older than the stream: ask again, keep the buffer
-                self.stats.old_snapshots += 1
-                log.info(
-                    "%s: %s snapshot %d < first event %d", self.codec.venue, symbol, ev.seq, first
-                )
-                return [self._fetch(sym)]
+        if buffered and _older(self._seq_rule, ev, buffered[0]):
+            # older than the stream: ask again, keep the buffer
+            self.stats.old_snapshots += 1
+            log.info("%s: %s snapshot older than %s", self.codec.venue, symbol, buffered[0])
+            return [self._fetch(sym)]
         self._snapshot(sym, ev, now_ns)
         for delta in buffered:
             if not sym.synced:

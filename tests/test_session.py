@@ -415,6 +415,22 @@ def test_time_rule_drops_deltas_at_or_before_snapshot_time() -> None:
     assert s.stats.older == 3
 
 
+def test_time_rule_fetches_again_a_snapshot_older_than_the_stream() -> None:
+    """Diffs between an older snapshot and the first one buffered may be lost (the stream
+    started after them): the snapshot is asked for again and the buffer kept."""
+    s, log = rest_session(SeqRule.TIME)
+    for ts, px in [(1000, "2"), (1001, "3")]:
+        s.frame(delta("BTCUSD", [["100", px]], [], ts=ts), T0)
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], ts=999), T0 + S) == [FETCH_BTC]
+    assert (log.take(), s.stats.old_snapshots) == ([], 1)
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], ts=1000), T0 + 2 * S) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 2 * S),
+        book(BTC, [100.0], [3.0], [101.0], [1.0], T0 + 2 * S),
+    ]
+    assert (s.stats.older, s.stats.old_snapshots) == (1, 1)
+
+
 def test_snapshot_only_crossed_waits_for_next_push() -> None:
     s, log = live_in_band(make_codec(SeqRule.SNAPSHOT_ONLY))
     assert s.frame(snap("BTCUSD", [["102", "1"]], [["101", "1"]]), T0 + S) == []
