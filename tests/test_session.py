@@ -827,7 +827,7 @@ def _binance_session(sample: dict[str, Any]) -> FeedSession:
 
 def _bitstamp_session(_sample: Any) -> FeedSession:
     """Every symbol synced by its recorded REST snapshot."""
-    s = FeedSession(Bitstamp(tvs.SYMBOLS), Log().listener_for, Log().on_state)
+    s = FeedSession(Bitstamp(tuple(tvs.SNAPSHOTS)), Log().listener_for, Log().on_state)
     s.opened(T0)
     for symbol, body in tvs.SNAPSHOTS.items():
         s.snapshot(symbol, str(body).encode(), T0)

@@ -1,6 +1,8 @@
-"""Bitstamp codec: the real recording (tests/fixtures/bitstamp.ndjson.gz, see ATTRIBUTION.md)
-replayed by an independent plain-dict model and through the codec + FeedSession, the
-documentation's examples for what the recording cannot show, fuzzing, resyncs."""
+"""Bitstamp beyond the conformance suite (tests/conformance/bitstamp.py): the recording
+(tests/fixtures/bitstamp.ndjson.gz, see ATTRIBUTION.md) replayed by an independent plain-dict
+model, whose figures and final tops the suite's case states, and through FeedSession with the
+model's top 20 after every message; every recorded frame translated; a crossed book resynced
+from REST (a lost diff itself cannot show); the venue's reconnect notice; the requests."""
 
 from __future__ import annotations
 
@@ -10,40 +12,17 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from feeds.actions import FetchSnapshot, Replace, Send
 from feeds.capture import Record, read_capture
-from feeds.protocol import (
-    BookDelta,
-    BookSnapshot,
-    Event,
-    Heartbeat,
-    ParseError,
-    PlannedClose,
-    RestRequest,
-    Subscribed,
-    VenueError,
-)
+from feeds.protocol import BookDelta, BookSnapshot, Event, ParseError, RestRequest, Subscribed
 from feeds.session import FeedSession
 from feeds.venues import canonical_venue
 from feeds.venues.bitstamp import Bitstamp
-from tests.fuzzing import fuzz_settings
-from tests.venue_helpers import (
-    ARBITRARY_INPUT,
-    RecordingLeg,
-    ReferenceBook,
-    Top,
-    fuzz,
-    mutated,
-)
+from tests.conformance.bitstamp import CASE, SYMBOLS
+from tests.venue_helpers import RecordingLeg, ReferenceBook
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "bitstamp.ndjson.gz"))
-SYMBOLS = (
-    "SGB/EUR", "ETH/USD", "XRP/EUR", "BAT/EUR", "USDT/EUR",
-    "USDT/USD", "XLM/GBP", "ADA/EUR", "BAT/BTC", "GALA/EUR",
-)  # fmt: skip
 PAIR = {s.replace("/", "").lower(): s for s in SYMBOLS}
 T0 = 1_641_343_700_000_000_000
 
@@ -103,21 +82,11 @@ def test_reference_replay_proves_the_rule_on_every_message() -> None:
     assert (ref.snapshots, ref.applied, ref.dropped, ref.crossed, ref.pending) == (
         10, 615, 102, 0, {}
     )  # fmt: skip
-    assert {PAIR[p]: book.best() for p, book in ref.books.items()} == GOLDEN_TOPS
+    assert {PAIR[p]: book.best() for p, book in ref.books.items()} == TOPS
 
 
-GOLDEN_TOPS: dict[str, Top] = {
-    "ADA/EUR": (1.17113, 852.53713157, 1.17374, 1890.47725565),
-    "BAT/BTC": (2.834e-05, 52.52866685, 2.843e-05, 2064.32304089),
-    "BAT/EUR": (1.15979, 3866.0, 1.16265, 763.32097905),
-    "ETH/USD": (3800.78, 0.6, 3803.58, 15.09750054),
-    "GALA/EUR": (0.38057, 2623.51685867, 0.38142, 1163.70962488),
-    "SGB/EUR": (0.14695, 4567.41344936, 0.14844, 4617.85577487),
-    "USDT/EUR": (0.88596, 6731.50703, 0.88657, 9000.0),
-    "USDT/USD": (0.99948, 3105.20768, 0.99988, 7692.64822),
-    "XLM/GBP": (0.20816, 3588.26617941, 0.20868, 5855.58528256),
-    "XRP/EUR": (0.7348, 6022.52500636, 0.73518, 1800.0),
-}
+assert CASE.replay is not None
+TOPS = CASE.replay.tops
 """Best bid, its size, best ask, its size after the recording's last message."""
 
 
@@ -159,18 +128,6 @@ def test_codec_translates_every_recorded_frame_exactly() -> None:
     }
     sent = [r.data for r in RECORDS if r.dir == "out" and "diff_order_book" in r.data]
     assert codec.subscribe_frames(SYMBOLS) == sent  # the recorded requests, byte for byte
-
-
-def test_first_recorded_diff_golden_event() -> None:
-    frame = next(r.data for r in RECORDS if r.dir == "in" and '"event":"data"' in r.data)
-    assert Bitstamp(SYMBOLS).parse(frame) == [
-        BookDelta(
-            "BAT/EUR",
-            [["1.15979", "993.02588113"], ["1.14866", "7758.51900928"]],
-            [["1.16601", "1200.00000000"]],
-            venue_ts_ns=1_641_343_691_244_908_000,
-        )
-    ]
 
 
 # --- through the real session -------------------------------------------------------------
@@ -219,7 +176,7 @@ def test_session_replay_matches_the_reference_after_every_message() -> None:
     assert states == [("syncing", None), ("live", None)]
     for symbol, leg in legs.items():
         bid_px, bid_sz, ask_px, ask_sz = leg.view()
-        assert (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]) == GOLDEN_TOPS[symbol]
+        assert (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]) == TOPS[symbol]
 
 
 def _synced(book: dict[str, Any]) -> tuple[FeedSession, RecordingLeg]:
@@ -264,21 +221,7 @@ def test_a_crossed_book_resyncs_from_a_rest_snapshot() -> None:
     assert (session.stats.crossed, session.stats.resyncs, session.stats.gaps) == (1, 1, 0)
 
 
-# --- the documentation's examples (https://www.bitstamp.net/websocket/v2/) ---------------------
-
-
-def test_documented_control_frames() -> None:
-    codec = Bitstamp(["BTC/USD"])
-    assert codec.ping_frame() == '{"event":"bts:heartbeat"}'
-    heartbeat = '{"event":"bts:heartbeat","channel":"","data":{"status":"success"}}'
-    assert codec.parse(heartbeat) == [Heartbeat()]
-    reconnect = '{"event":"bts:request_reconnect","channel":"","data":""}'
-    assert codec.parse(reconnect) == [PlannedClose("bts:request_reconnect")]
-    error = '{"event":"bts:error","channel":"","data":{"code":null,"message":"Bad string."}}'
-    assert codec.parse(error) == [VenueError("None: Bad string.")]
-    unsub = '{"event":"bts:unsubscription_succeeded","channel":"diff_order_book_btcusd","data":{}}'
-    assert codec.parse(unsub) == []
-    assert codec.unsubscribe_frames(["BTC/USD"]) == []  # resyncs fetch a REST snapshot
+# --- the venue's notice and requests (https://www.bitstamp.net/websocket/v2/) -----------------
 
 
 def test_request_reconnect_replaces_the_connection() -> None:
@@ -296,6 +239,7 @@ def test_spec_requests_and_symbols() -> None:
     assert codec.subscribe_frames(["BTC/USD"]) == [
         '{"event":"bts:subscribe","data":{"channel":"diff_order_book_btcusd"}}'
     ]
+    assert codec.unsubscribe_frames(["BTC/USD"]) == []  # a resync fetches a REST snapshot
     assert codec.snapshot_request("BTC/USD", "http://127.0.0.1:9/", 20) == RestRequest(
         "http://127.0.0.1:9/api/v2/order_book/btcusd", "BTC/USD", 1
     )
@@ -312,28 +256,6 @@ def test_spec_requests_and_symbols() -> None:
 
 
 @pytest.mark.parametrize(
-    "frame",
-    [
-        "",
-        "[]",
-        '{"event":"data"}',
-        '{"event":5,"channel":"diff_order_book_btcusd","data":{}}',
-        '{"event":"data","channel":"diff_order_book_ethusd","data":{}}',
-        '{"event":"data","channel":"diff_order_book_btcusd","data":[]}',
-        '{"event":"data","channel":"diff_order_book_btcusd","data":{"microtimestamp":"1",'
-        '"bids":{},"asks":[]}}',
-        '{"event":"data","channel":"diff_order_book_btcusd","data":{"microtimestamp":"-1",'
-        '"bids":[],"asks":[]}}',
-        '{"event":"data","channel":"diff_order_book_btcusd","data":{"bids":[],"asks":[]}}',
-        '{"event":"bts:subscription_succeeded","channel":"diff_order_book_xyz","data":{}}',
-    ],
-)
-def test_malformed_frames_raise_parse_error(frame: str) -> None:
-    with pytest.raises(ParseError):
-        Bitstamp(["BTC/USD"]).parse(frame)
-
-
-@pytest.mark.parametrize(
     ("body", "error"),
     [
         (b'{"status":"error","reason":"Invalid pair"}', "Invalid pair"),
@@ -346,7 +268,7 @@ def test_bad_rest_snapshots_raise_parse_error(body: bytes, error: str) -> None:
         Bitstamp(["BTC/USD"]).parse_snapshot("BTC/USD", body)
 
 
-# --- fuzzing ------------------------------------------------------------------------------------
+# --- samples for the session fuzz (tests/test_session.py) ------------------------------------
 
 SNAPSHOTS = {PAIR[r.url.rsplit("/", 1)[1]]: r.data for r in RECORDS if r.dir == "rest"}
 """The recorded REST snapshot of each symbol."""
@@ -363,22 +285,3 @@ def _taken(frame: dict[str, Any]) -> bool:
 RECEIVED = [orjson.loads(r.data) for r in RECORDS if r.dir == "in"]
 SAMPLE_FRAMES = [frame for frame in RECEIVED if _taken(frame)][:60]
 """Acks and the diffs the recorded snapshots take."""
-
-
-@fuzz_settings(200)
-@given(ARBITRARY_INPUT)
-def test_fuzz_arbitrary_input(data: str | bytes) -> None:
-    fuzz(Bitstamp(SYMBOLS).parse, data, SYMBOLS)
-
-
-@fuzz_settings(300)
-@given(mutated(SAMPLE_FRAMES))
-def test_fuzz_mutated_frames(frame: str) -> None:
-    fuzz(Bitstamp(SYMBOLS).parse, frame, SYMBOLS)
-
-
-@fuzz_settings(150)
-@given(mutated([SNAPSHOT]) | st.binary(max_size=32))
-def test_fuzz_mutated_rest_snapshots(body: str | bytes) -> None:
-    data = body.encode() if isinstance(body, str) else body
-    fuzz(lambda b: [Bitstamp(SYMBOLS).parse_snapshot("ETH/USD", b)], data, SYMBOLS)

@@ -12,93 +12,65 @@ recording.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-import orjson
-
-from emulator.market import Book, Change
-from emulator.venues.base import HttpAnswer, Out, Session, Venue, fixed
+from emulator.market import VenueProfile
+from emulator.venues.base import HttpAnswer, Out, fixed
+from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
 _CHANNEL = "diff_order_book_"
 _REST = "/api/v2/order_book/"
+_BAD = {"code": None, "message": "Bad subscription string."}
 
 
-class Bitstamp(Venue):
+def _event(event: str, channel: str = "", data: object = None) -> Out:
+    return Out(dumps({"event": event, "channel": channel, "data": {} if data is None else data}))
+
+
+class Bitstamp(Adapter):
     name = "bitstamp"
-    ws_path = "/"
+    profile = VenueProfile(lag_steps=1, spread_bps=2.0, size_decimals=8)
 
-    def venue_symbol(self, symbol: str) -> str:
-        return symbol.replace("/", "").lower()
+    def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
+        req = json_object(text) or {}
+        event, data = req.get("event"), req.get("data")
+        if event == "bts:heartbeat":
+            return [_event("bts:heartbeat", data={"status": "success"})]
+        channel = data.get("channel") if isinstance(data, dict) else None
+        pair = channel.removeprefix(_CHANNEL) if isinstance(channel, str) else ""
+        symbol = self.symbols.get(pair.upper()) if pair != channel else None
+        if event not in ("bts:subscribe", "bts:unsubscribe") or symbol is None:
+            return [_event("bts:error", data=_BAD)]
+        return Request(event == "bts:subscribe", [Sub(symbol, str(channel))])
 
-    def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
-        return BitstampSession(self) if path in ("", "/") else None
+    def acked(self, session: KitSession, req: Request, sub: Sub, now_ns: int) -> list[Out]:
+        done = "subscription" if req.subscribe else "unsubscription"
+        return [_event(f"bts:{done}_succeeded", sub.topic)]
+
+    def notice(self, session: KitSession, now_ns: int) -> list[Out]:
+        return [_event("bts:request_reconnect", data="")]
+
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        data = self._book(sub.symbol, bids, asks, now_ns)
+        return Out(dumps({"data": data, "channel": sub.topic, "event": "data"}), book=True)
 
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         if not path.startswith(_REST):
             return None
-        symbol = self.symbols.get(path.removeprefix(_REST).strip("/"))
+        symbol = self.symbols.get(path.removeprefix(_REST).strip("/").upper())
         if symbol is None:
             return HttpAnswer(404, '{"status":"error","reason":"Invalid pair.","code":"404"}')
+        return HttpAnswer(200, dumps(self._book(symbol, *self.book(symbol).top(10**6), now_ns)))
+
+    def _book(self, symbol: str, bids: Levels, asks: Levels, now_ns: int) -> dict[str, object]:
         book = self.book(symbol)
-        bids, asks = book.top(10**6)
-        return HttpAnswer(200, orjson.dumps(_times(now_ns) | _sides(book, bids, asks)).decode())
+        pd, sd = book.price_decimals, book.size_decimals
+        return {
+            "timestamp": str(now_ns // 10**9),
+            "microtimestamp": str(now_ns // 1000),
+            "bids": [[fixed(p, pd), fixed(s, sd, 8)] for p, s in bids],
+            "asks": [[fixed(p, pd), fixed(s, sd, 8)] for p, s in asks],
+        }
 
 
-def _times(now_ns: int) -> dict[str, object]:
-    return {"timestamp": str(now_ns // 10**9), "microtimestamp": str(now_ns // 1000)}
-
-
-def _sides(
-    book: Book, bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]]
-) -> dict[str, object]:
-    pd, sd = book.price_decimals, book.size_decimals
-    return {
-        "bids": [[fixed(p, pd), fixed(s, sd, 8)] for p, s in bids],
-        "asks": [[fixed(p, pd), fixed(s, sd, 8)] for p, s in asks],
-    }
-
-
-def _event(event: str, channel: str = "", data: object = None) -> Out:
-    frame = {"event": event, "channel": channel, "data": {} if data is None else data}
-    return Out(orjson.dumps(frame).decode())
-
-
-class BitstampSession(Session):
-    def __init__(self, venue: Bitstamp) -> None:
-        self.venue = venue
-        self.subscribed: set[str] = set()
-
-    def received(self, text: str, now_ns: int) -> list[Out]:
-        try:
-            req = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            req = None
-        event = req.get("event") if isinstance(req, dict) else None
-        if event == "bts:heartbeat":
-            return [_event("bts:heartbeat", data={"status": "success"})]
-        data = req.get("data") if isinstance(req, dict) else None
-        channel = data.get("channel") if isinstance(data, dict) else None
-        symbol = None
-        if isinstance(channel, str) and channel.startswith(_CHANNEL):
-            symbol = self.venue.symbols.get(channel.removeprefix(_CHANNEL))
-        if event not in ("bts:subscribe", "bts:unsubscribe") or symbol is None:
-            return [_event("bts:error", data={"code": None, "message": "Bad subscription string."})]
-        if event == "bts:subscribe":
-            self.subscribed.add(symbol)
-            return [_event("bts:subscription_succeeded", str(channel))]
-        self.subscribed.discard(symbol)
-        return [_event("bts:unsubscription_succeeded", str(channel))]
-
-    def shutdown_notice(self, now_ns: int) -> list[Out]:
-        return [_event("bts:request_reconnect", data="")]
-
-    def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
-        frames = []
-        for symbol in sorted(self.subscribed & changes.keys()):
-            bids, asks = changes[symbol].bids, changes[symbol].asks
-            if bids or asks:
-                data = _times(now_ns) | _sides(self.venue.book(symbol), bids, asks)
-                channel = _CHANNEL + self.venue.venue_symbol(symbol)
-                frame = {"data": data, "channel": channel, "event": "data"}
-                frames.append(Out(orjson.dumps(frame).decode(), book=True))
-        return frames
+ADAPTERS = (Bitstamp,)
