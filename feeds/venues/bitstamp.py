@@ -40,6 +40,7 @@ SPEC: Final = VenueSpec(
     # nor of subscribe requests per hour.
     max_symbols_per_connection=100,
     subscribe_batch=1,
+    sends_per_s=None,  # no documented rate of client messages
     requests_per_hour=None,
     # "All clients can make 400 requests per second ... a default limit threshold of 10,000
     # requests per 10 minutes" (https://www.bitstamp.net/api/#section/Request-limits). The
