@@ -61,6 +61,21 @@ CASES = (
         ),
     ),
     Case(
+        "bitstamp",
+        (
+            "SGB/EUR",
+            "ETH/USD",
+            "XRP/EUR",
+            "BAT/EUR",
+            "USDT/EUR",
+            "USDT/USD",
+            "XLM/GBP",
+            "ADA/EUR",
+            "BAT/BTC",
+            "GALA/EUR",
+        ),
+    ),
+    Case(
         "kraken",
         (
             "WAVES/EUR",
@@ -104,7 +119,9 @@ def _session(case: Case, records: list[Record]) -> FeedSession:
     if codec.integrity.snapshot is SnapshotSource.REST:
         for r in records:
             if r.dir == "rest":
-                symbol = next(s for s in case.symbols if codec.venue_symbol(s) in r.url)
+                symbol = next(
+                    s for s in case.symbols if codec.venue_symbol(s).lower() in r.url.lower()
+                )
                 body = r.data if isinstance(r.data, bytes) else r.data.encode()
                 session.snapshot(symbol, body, 0)
     return session

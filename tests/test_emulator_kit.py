@@ -39,6 +39,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
     assert paths == {
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",
+        "bitstamp": "/",
         "bybit": "/v5/public/spot",
         "coinbase": "/",
         "gate": "/ws/v4/",

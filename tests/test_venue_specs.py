@@ -16,6 +16,7 @@ import feeds.venues
 from benchmarks import bench_venues
 from emulator.server import FAULTS, FaultKind
 from feeds.actions import FeedState, Unusable
+from feeds.capture import read_capture
 from feeds.codeckit import digits, json_object, levels, micros_ns, millis_ns, rfc3339_ns, uint
 from feeds.protocol import ParseError, SnapshotSource
 from feeds.venues import (
@@ -39,7 +40,9 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
-    assert VENUES == ("binance", "binanceus", "bybit", "coinbase", "gate", "htx", "kraken", "okx")
+    assert VENUES == (
+        "binance", "binanceus", "bitstamp", "bybit", "coinbase", "gate", "htx", "kraken", "okx"
+    )  # fmt: skip
     listed = [
         cls.spec.id
         for m in pkgutil.iter_modules(feeds.venues.__path__)
@@ -47,6 +50,7 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     ]
     assert sorted(listed) == list(VENUES)
     assert ALIASES == {
+        "bitstamp1": "bitstamp",
         "gateio": "gate",
         "huobi": "htx",
         "huobipro": "htx",
@@ -54,10 +58,10 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
         "okex3": "okx",
     }
     assert [canonical_venue(a) for a in ("OKEX", "okex3", "Binance")] == ["okx", "okx", "binance"]
-    with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bybit"):
+    with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bitstamp, bybit"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Binance", "BinanceUS", "Bybit", "Coinbase", "Gate", "Htx", "Kraken", "Okx",
+        "Binance", "BinanceUS", "Bitstamp", "Bybit", "Coinbase", "Gate", "Htx", "Kraken", "Okx",
         "GateBookUpdate", "HtxStep0", "KrakenV1",
     ]  # fmt: skip
 
@@ -91,6 +95,10 @@ def test_each_codec_class_takes_its_attributes_from_its_spec(venue: str) -> None
 def test_the_benchmark_tables_cover_every_venue() -> None:
     assert bench_venues.missing() == []
     assert [c.venue for c in bench_venues.CASES if not c.fixture.is_file()] == []
+    for case in bench_venues.CASES:  # each REST record seeds its symbol (URLs of any case)
+        if case.venue in ("binance", "binanceus", "bitstamp"):
+            session = bench_venues._session(case, list(read_capture(case.fixture)))
+            assert all(book.bid_count for book in session.books.values()), case.venue
 
 
 def test_depths_default_and_refusal_come_from_the_spec() -> None:
@@ -115,6 +123,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
     assert default_fees() == {
         "binance": 10.0,
         "binanceus": 60.0,
+        "bitstamp": 40.0,
         "bybit": 10.0,
         "coinbase": 120.0,
         "gate": 10.0,
