@@ -173,11 +173,16 @@ def our_tops(s: FeedSession, n: int = 5) -> dict[str, Top]:
     return tops
 
 
-def measure(case: Case, repeats: int, records: list[Record] | None = None) -> dict[str, object]:
+def measure(
+    case: Case, repeats: int, records: list[Record] | None = None, *, target: int = 2000
+) -> dict[str, object]:
     """One row: our rate, cryptofeed's, the ratio, and how many tops agree (``records``:
-    the case's recording unless given)."""
+    the case's recording unless given). Each of the ``repeats`` samples replays the
+    recording, from fresh state each time, until it has timed ``target`` frames or more; the
+    sides alternate which goes first, and the ratio is the median of the samples' ratios."""
     records = case.records() if records is None else records
     frames = sum(1 for r in records if r.dir == "in")
+    passes = max(1, -(-target // max(frames, 1)))
     row: dict[str, object] = {"venue": case.venue, "frames": frames, "note": ""}
     has_ours = case.codec_class(records) is not None
     has_cf = case.cryptofeed is not None and cfvenues.available()
@@ -187,34 +192,38 @@ def measure(case: Case, repeats: int, records: list[Record] | None = None) -> di
     cf_tops: dict[str, Top] = {}
     notes = []
     for k in range(repeats + 1):  # the first round is a warm-up
-        sides = ["ours", "cryptofeed"] if k % 2 else ["cryptofeed", "ours"]
-        for side in sides:
+        for side in ("ours", "cryptofeed") if k % 2 else ("cryptofeed", "ours"):
+            spent = 0.0
             if side == "ours" and has_ours:
-                seconds, last = ours(case, records)
-                mine.append(frames / seconds)
+                for _ in range(passes):
+                    seconds, last = ours(case, records)
+                    spent += seconds
+                mine.append(passes * frames / spent)
             elif side == "cryptofeed" and has_cf and case.cryptofeed is not None:
                 try:
-                    seconds, cf_tops = cfvenues.replay(case.cryptofeed, records)
+                    for _ in range(passes):
+                        seconds, cf_tops = cfvenues.replay(case.cryptofeed, records)
+                        spent += seconds
                 except cfvenues.errors() as exc:  # the row says why cryptofeed cannot run it
                     notes.append(f"cryptofeed failed: {type(exc).__name__}: {exc}"[:120])
                     has_cf = False
+                    theirs.clear()
                     continue
-                theirs.append(frames / seconds)
+                theirs.append(passes * frames / spent)
+    mine, theirs = mine[1:], theirs[1:]
     if not has_ours:
         notes.append(f"no {case.venue} feed in this build")
     if case.cryptofeed is None:
         notes.append("cryptofeed has no handler for this recording")
     elif not cfvenues.available():
         notes.append("cryptofeed not installed (make bench)")
-    row.update(_rates("", mine[1:]) | _rates("cryptofeed_", theirs[1:]))
+    row.update(_rates("", mine) | _rates("cryptofeed_", theirs))
     if last is not None:
         row["codec"] = type(last.codec).__name__
         row["book_msgs"] = last.stats.book_msgs
         row["checksums"] = last.stats.checksum_ok
     if mine and theirs:
-        row["speedup"] = float(row["msgs_per_s_median"]) / float(  # type: ignore[arg-type]
-            row["cryptofeed_msgs_per_s_median"]  # type: ignore[arg-type]
-        )
+        row["speedup"] = statistics.median(a / b for a, b in zip(mine, theirs, strict=True))
     if last is not None and cf_tops:
         mine_tops = our_tops(last)
         both = [v for v in mine_tops if v in cf_tops]

@@ -41,7 +41,7 @@ from feeds.capture import Record
 Top = tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]
 """Best bids then best asks, (price, size) each."""
 
-Prepare = Callable[[Any, Any, Sequence[Record]], Awaitable[None]]
+Start = Callable[[Any, Any, Sequence[Record]], Awaitable[None]]
 
 NOT_BOOK = (
     "_trade",
@@ -99,7 +99,7 @@ class Driver:
     """The class in ``cryptofeed.exchanges``."""
     checksums: bool = False
     """``checksum_validation=True``: the recorded frames carry the venue's checksum."""
-    start: Prepare | None = None
+    start: Start | None = None
     """What stands for cryptofeed's ``subscribe`` before the timed frames (by default its
     own, on the fake connection: it resets the feed's state and sends nothing)."""
     http: Callable[[Sequence[Record]], dict[str, object]] | None = None

@@ -41,7 +41,7 @@ def test_every_recording_is_a_case_with_symbols() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.venue for c in CASES])
 def test_our_side_on_the_first_frames(case: Case) -> None:
-    row = bench_venues.measure(case, 1, _first(case, 40))
+    row = bench_venues.measure(case, 1, _first(case, 40), target=1)
     assert row["frames"] == 40
     if case.venue in GOLDEN:
         assert (row["codec"], row["book_msgs"], row["checksums"]) == GOLDEN[case.venue]
@@ -56,7 +56,7 @@ def test_our_side_on_the_first_frames(case: Case) -> None:
 @pytest.mark.skipif(not CRYPTOFEED, reason="cryptofeed is installed by make bench only")
 @pytest.mark.parametrize("case", CASES, ids=[c.venue for c in CASES])
 def test_cryptofeed_side_ends_with_our_tops(case: Case) -> None:
-    row = bench_venues.measure(case, 1, _first(case, 40))
+    row = bench_venues.measure(case, 1, _first(case, 40), target=1)
     assert row["note"] == ""
     same, both = str(row["tops"]).split("/")
     assert same == both and int(both) >= 1
