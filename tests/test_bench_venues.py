@@ -83,3 +83,13 @@ def test_the_table_names_what_is_missing() -> None:
         "okx           410   290    290     107,144      19,661    5.4x   3/3",
         "coinbase        0     -      -           -           -       -     -  no recording",
     ]  # fmt: skip
+
+
+def test_a_recording_our_feed_cannot_replay_says_so() -> None:
+    (case,) = [c for c in CASES if c.venue == "binance"]
+    records = _first(case, 40)
+    depth = [i for i, r in enumerate(records) if r.dir == "in" and "depthUpdate" in str(r.data)]
+    del records[depth[10]]  # a gap in one symbol's update ids
+    row = bench_venues.measure(case, 1, records, target=1)
+    assert str(row["note"]).startswith("ours failed: binance: 1 gaps, 0 bad crc")
+    assert "msgs_per_s_median" not in row and "book_msgs" not in row
