@@ -126,7 +126,8 @@ def session(case: Case, records: list[Record]) -> FeedSession:
     s.opened(0)
     if codec.integrity.snapshot is SnapshotSource.REST:
         for r in records:
-            symbol = next((x for x in case.symbols if codec.venue_symbol(x) in r.url), None)
+            url = r.url.lower()
+            symbol = next((x for x in case.symbols if codec.venue_symbol(x).lower() in url), None)
             if r.dir == "rest" and symbol is not None:
                 body = r.data if isinstance(r.data, bytes) else r.data.encode()
                 s.snapshot(symbol, body, 0)
@@ -137,13 +138,14 @@ def recorded(cls: type[Codec], symbols: Sequence[str], records: list[Record]) ->
     """The ``symbols`` whose venue id the recording names, the first of each id (a table
     line may list two names of one product, e.g. when the codec renames an asset)."""
     text = "\n".join(f"{r.url}\n{r.data if isinstance(r.data, str) else ''}" for r in records)
+    text = text.lower()  # venues write their ids in one case or another
     ids: dict[str, str] = {}
     for symbol in symbols:
         try:
             vid = cls([symbol]).venue_symbol(symbol)
         except ValueError:  # not a symbol this codec can name
             continue
-        if vid in text:
+        if vid.lower() in text:
             ids.setdefault(vid, symbol)
     return list(ids.values())
 
@@ -163,13 +165,13 @@ def ours(case: Case, records: list[Record]) -> tuple[float, FeedSession]:
 
 
 def our_tops(s: FeedSession, n: int = 5) -> dict[str, Top]:
-    """The top ``n`` of each of our books that holds levels, by venue symbol."""
+    """The top ``n`` of each of our books that holds levels, by venue symbol (lower case)."""
     tops = {}
     for symbol, book in s.books.items():
         bp, bq, ap, aq = book.top(n)
         if bp or ap:
             bids = tuple(zip(bp, bq, strict=True))
-            tops[s.codec.venue_symbol(symbol)] = (bids, tuple(zip(ap, aq, strict=True)))
+            tops[s.codec.venue_symbol(symbol).lower()] = (bids, tuple(zip(ap, aq, strict=True)))
     return tops
 
 
@@ -232,6 +234,7 @@ def measure(
         row["speedup"] = statistics.median(a / b for a, b in zip(mine, theirs, strict=True))
     if last is not None and cf_tops:
         mine_tops = our_tops(last)
+        cf_tops = {v.lower(): top for v, top in cf_tops.items()}
         both = [v for v in mine_tops if v in cf_tops]
         same = [v for v in both if _close(mine_tops[v], cf_tops[v])]
         row["tops"] = f"{len(same)}/{len(both)}"

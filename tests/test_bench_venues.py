@@ -93,3 +93,10 @@ def test_a_recording_our_feed_cannot_replay_says_so() -> None:
     row = bench_venues.measure(case, 1, records, target=1)
     assert str(row["note"]).startswith("ours failed: binance: 1 gaps, 0 bad crc")
     assert "msgs_per_s_median" not in row and "book_msgs" not in row
+
+
+def test_a_symbol_is_kept_when_the_recording_names_its_id_in_any_case() -> None:
+    from feeds.venues.binance import Binance
+
+    opened = Record(0, "binance", "open", "wss://x/stream?streams=nknusdt@depth@100ms", "")
+    assert bench_venues.recorded(Binance, ["BTC/USDT", "NKN/USDT"], [opened]) == ["NKN/USDT"]
