@@ -125,10 +125,13 @@ def session(case: Case, records: list[Record]) -> FeedSession:
     s = FeedSession(codec, lambda _s: _NULL, lambda *_a: None)
     s.opened(0)
     if codec.integrity.snapshot is SnapshotSource.REST:
+        ids = {codec.venue_symbol(x).lower(): x for x in codec.symbols}
         for r in records:
+            if r.dir != "rest":
+                continue
             url = r.url.lower()
-            symbol = next((x for x in case.symbols if codec.venue_symbol(x).lower() in url), None)
-            if r.dir == "rest" and symbol is not None:
+            symbol = next((x for vid, x in ids.items() if vid in url), None)
+            if symbol is not None:
                 body = r.data if isinstance(r.data, bytes) else r.data.encode()
                 s.snapshot(symbol, body, 0)
     return s
