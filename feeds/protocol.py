@@ -88,6 +88,14 @@ class Integrity:
     keep_text: bool = False
     """Whether the book must keep the venue's original level strings (checksums over text)."""
 
+    @property
+    def detects_loss(self) -> bool:
+        """Whether a lost book message shows (a sequence, a checksum or a connection counter
+        reveals it). Without any (TIME, NONE), only a crossed book reveals a wrong one;
+        SNAPSHOT_ONLY loses nothing (the next push is a whole book)."""
+        ordered = self.seq in (SeqRule.NONE, SeqRule.TIME)
+        return not ordered or self.checksum is not None or self.connection_counter
+
 
 # --- typed events out of Codec.parse ---------------------------------------------------
 

@@ -126,6 +126,17 @@ class _Symbol:
         self.book.clear()
 
 
+def _older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -> bool:
+    """Whether a REST snapshot is older than the first event the stream delivered, so that
+    events between them may be missing: by update ids (RANGE: the first event starts past the
+    snapshot's id + 1) or by venue time (TIME: the first event is later than the snapshot)."""
+    if rule in _RANGED and snapshot.seq is not None and first.first is not None:
+        return snapshot.seq + 1 < first.first
+    if rule is SeqRule.TIME and snapshot.venue_ts_ns is not None and first.venue_ts_ns is not None:
+        return snapshot.venue_ts_ns < first.venue_ts_ns
+    return False
+
+
 class FeedSession:
     """The books of one connection; see the module docstring and docs/contracts.md.
 
@@ -410,14 +421,10 @@ class FeedSession:
     def _seed(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
         """A requested snapshot: seed the book, then apply the buffered deltas that follow."""
         buffered = list(sym.buffer)
-        first = buffered[0].first if buffered else None
-        seq = ev.seq
-        if self._seq_rule in _RANGED and seq is not None and first is not None and seq + 1 < first:
+        if buffered and _older(self._seq_rule, ev, buffered[0]):
             # older than the stream: ask again, keep the buffer
             self.stats.old_snapshots += 1
-            log.info(
-                "%s: %s snapshot %d < first event %d", self.codec.venue, sym.symbol, seq, first
-            )
+            log.info("%s: %s snapshot older than %s", self.codec.venue, sym.symbol, buffered[0])
             self._actions.append(self._fetch(sym, now_ns))
             return
         self._snapshot(sym, ev, now_ns)

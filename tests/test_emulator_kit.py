@@ -40,6 +40,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",
         "bitfinex": "/ws/2",
+        "bitstamp": "/",
         "bybit": "/v5/public/spot",
         "coinbase": "/",
         "gate": "/ws/v4/",

@@ -24,6 +24,7 @@ from feeds.session import FeedSession
 from feeds.venues import every_codec
 from feeds.venues.binance import Binance
 from feeds.venues.bitfinex import Bitfinex
+from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
 from feeds.venues.gate import Gate
@@ -33,6 +34,7 @@ from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
 from tests import test_venue_bitfinex as tvf
+from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
@@ -497,6 +499,22 @@ def test_time_rule_drops_deltas_at_or_before_snapshot_time() -> None:
     assert s.stats.older == 3
 
 
+def test_time_rule_fetches_again_a_snapshot_older_than_the_stream() -> None:
+    """Diffs between an older snapshot and the first one buffered may be lost (the stream
+    started after them): the snapshot is asked for again and the buffer kept."""
+    s, log = rest_session(SeqRule.TIME)
+    for ts, px in [(1000, "2"), (1001, "3")]:
+        s.frame(delta("BTCUSD", [["100", px]], [], ts=ts), T0)
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], ts=999), T0 + S) == [FETCH_BTC]
+    assert (log.take(), s.stats.old_snapshots) == ([], 1)
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], ts=1000), T0 + 2 * S) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 2 * S),
+        book(BTC, [100.0], [3.0], [101.0], [1.0], T0 + 2 * S),
+    ]
+    assert (s.stats.older, s.stats.old_snapshots) == (1, 1)
+
+
 def test_snapshot_only_crossed_waits_for_next_push() -> None:
     s, log = live_in_band(make_codec(SeqRule.SNAPSHOT_ONLY))
     assert s.frame(snap("BTCUSD", [["102", "1"]], [["101", "1"]]), T0 + S) == []
@@ -891,6 +909,15 @@ def _binance_session(sample: dict[str, Any]) -> FeedSession:
     return s
 
 
+def _bitstamp_session(_sample: Any) -> FeedSession:
+    """Every symbol synced by its recorded REST snapshot."""
+    s = FeedSession(Bitstamp(tuple(tvs.SNAPSHOTS)), Log().listener_for, Log().on_state)
+    s.opened(T0)
+    for symbol, body in tvs.SNAPSHOTS.items():
+        s.snapshot(symbol, str(body).encode(), T0)
+    return s
+
+
 def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
     s = FeedSession(codec, Log().listener_for, Log().on_state)
     s.opened(T0)
@@ -908,6 +935,7 @@ _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310
 # frames to mutate (snapshots included).
 FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "binance": (_binance_session, tvb.SAMPLE_FRAMES),
+    "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
         lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
         [tvo.SMALL_SNAPSHOT, *tvo.SMALL_UPDATES],
