@@ -199,6 +199,21 @@ class PlannedClose:
     reason: str
 
 
+@dataclass(slots=True)
+class Suspended:
+    """The venue suspended its service for a while (maintenance): every book of the
+    connection is unusable, and book messages are ignored, until :class:`Resumed`."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class Resumed:
+    """The venue's service is back after :class:`Suspended`: every book resyncs."""
+
+    reason: str
+
+
 Event: TypeAlias = (
     BookSnapshot
     | BookDelta
@@ -210,6 +225,8 @@ Event: TypeAlias = (
     | Malformed
     | Ignored
     | PlannedClose
+    | Suspended
+    | Resumed
 )
 
 
@@ -293,6 +310,7 @@ class Codec:
     rest_limits: ClassVar[RestLimits | None] = None
     max_connection_s: ClassVar[float | None] = None
     sends_per_s: ClassVar[float | None] = None
+    snapshot_timeout_s: ClassVar[float | None] = None
     """See :class:`feeds.spec.VenueSpec` for the meaning of each."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -309,6 +327,7 @@ class Codec:
             cls.rest_limits = spec.rest_limits
             cls.max_connection_s = spec.max_connection_s
             cls.sends_per_s = spec.sends_per_s
+            cls.snapshot_timeout_s = spec.snapshot_timeout_s
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         spec: VenueSpec | None = getattr(self, "spec", None)

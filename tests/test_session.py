@@ -23,6 +23,7 @@ from feeds.protocol import Codec, RestRequest, SeqRule
 from feeds.session import FeedSession
 from feeds.venues import every_codec
 from feeds.venues.binance import Binance
+from feeds.venues.bitfinex import Bitfinex
 from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
@@ -32,6 +33,7 @@ from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
+from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
@@ -50,6 +52,12 @@ T0 = 1_700_000_000 * S
 SUB_ALL = Send('{"op": "sub", "args": ["BTCUSD", "ETHUSD"]}')
 UNSUB_BTC = Send('{"op": "unsub", "args": ["BTCUSD"]}')
 SUB_BTC = Send('{"op": "sub", "args": ["BTCUSD"]}')
+UNSUB_ETH = Send('{"op": "unsub", "args": ["ETHUSD"]}')
+SUB_ETH = Send('{"op": "sub", "args": ["ETHUSD"]}')
+UNSUB_SUB_ETH = [
+    Send('{"op": "unsub", "args": ["ETHUSD"]}'),
+    Send('{"op": "sub", "args": ["ETHUSD"]}'),
+]
 FETCH_BTC = FetchSnapshot(RestRequest("http://r/depth?symbol=BTCUSD", BTC))
 FETCH_ETH = FetchSnapshot(RestRequest("http://r/depth?symbol=ETHUSD", ETH))
 
@@ -259,6 +267,37 @@ def test_bad_level_in_rest_snapshot_refetches() -> None:
         usable(BTC, True, None, T0 + 1),
         book(BTC, [100.0], [1.0], [101.0], [2.0], T0 + 1),
     ]
+
+
+# -- a venue's maintenance (Suspended ... Resumed) ------------------------------------------
+
+
+def test_a_suspended_venue_leaves_every_book_unusable_until_it_resumes_then_resyncs() -> None:
+    s, log = live_in_band(make_codec(SeqRule.PREV_LINK))
+    assert s.frame('{"suspend": "maintenance"}', T0 + S) == []
+    assert log.take() == [usable(BTC, False, "stale", T0 + S), usable(ETH, False, "stale", T0 + S)]
+    assert log.states[-1] == ("resyncing", "stale", T0 + S)
+    # nothing is applied or asked for meanwhile: not the deltas, not a snapshot, no timeout
+    assert s.frame(delta("BTCUSD", [["100", "5"]], [], prev=10, last=11), T0 + 2 * S) == []
+    assert s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=20), T0 + 2 * S) == []
+    assert s.tick(T0 + 11 * S) == [Send('{"op":"ping"}')]  # probed; no snapshot timeout
+    assert log.take() == [] and s.stats.book_msgs == 2
+    assert s.frame('{"resume": "over"}', T0 + 12 * S) == [UNSUB_BTC, SUB_BTC, *UNSUB_SUB_ETH]
+    assert s.frame('{"resume": "again"}', T0 + 12 * S) == []  # not suspended: nothing to do
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=30), T0 + 13 * S)
+    s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=30), T0 + 13 * S)
+    assert log.states[-1:] == [("live", None, T0 + 13 * S)]
+    assert (s.stats.suspensions, s.stats.resyncs, s.stats.gaps) == (1, 2, 0)
+
+
+def test_a_suspended_rest_venue_buffers_and_fetches_nothing_until_it_resumes() -> None:
+    s, _ = rest_session(SeqRule.RANGE)
+    assert s.frame('{"suspend": "maintenance"}', T0) == []
+    assert s.frame(delta("BTCUSD", [["100", "1"]], [], first=5, last=9), T0 + S) == []
+    assert s.snapshot(BTC, body([["100", "9"]], [["101", "1"]], seq=10), T0 + S) == []
+    assert s.tick(T0 + 2 * S) == []
+    assert s.frame('{"resume": "over"}', T0 + 3 * S) == [FETCH_BTC, FETCH_ETH]
+    assert (s.stats.book_msgs, s.stats.buffer_overflow) == (0, 0)
 
 
 # -- sequencing rules -------------------------------------------------------------------
@@ -909,6 +948,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         lambda _: _in_band_session(Coinbase(tvc.SYMBOLS), [orjson.loads(tvc.STREAM[2])]),
         [orjson.loads(f) for f in tvc.STREAM],
     ),
+    "bitfinex": (
+        lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
+        tvf.SAMPLES,
+    ),
     "gate": (
         lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
         [orjson.loads(OBU_FULL), orjson.loads(OBU_UPDATE)],
@@ -964,6 +1007,18 @@ def test_latency_is_receive_time_minus_the_venue_timestamp() -> None:
     assert s.stats.latency_ns == 2_500_000
     s.frame(delta("BTCUSD", [["100", "3"]], []), T0 + 9_000_000)  # no venue time: kept
     assert s.stats.latency_ns == 2_500_000
+
+
+def test_a_venue_slow_to_answer_subscriptions_gets_its_own_snapshot_timeout() -> None:
+    codec = make_codec(SeqRule.PREV_LINK)
+    type(codec).snapshot_timeout_s = 30.0  # its spec: the venue may answer subscriptions late
+    s, _ = new(codec, stale_after_s=10.0)
+    s.opened(T0)
+    for i in range(1, 30):  # frames keep the connection alive; no snapshot comes yet
+        s.frame(delta("BTCUSD", [["100", "2"]], [], prev=i, last=i + 1), T0 + i * S)
+        assert UNSUB_BTC not in s.tick(T0 + i * S)
+    assert s.tick(T0 + 30 * S) == [UNSUB_BTC, SUB_BTC, UNSUB_ETH, SUB_ETH]
+    assert s.stats.snapshot_timeouts == 2
 
 
 def test_an_in_band_snapshot_that_never_comes_is_asked_for_again() -> None:

@@ -22,10 +22,10 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
     for venue, kind in names:
         assert venue in soak.eligible(VENUES, kind)
     assert {venue for venue, _ in names} == set(VENUES)  # two rounds reach every venue
-    assert soak.eligible(VENUES, "bad_checksum") == ["kraken", "okx"]
+    assert soak.eligible(VENUES, "bad_checksum") == ["bitfinex", "kraken", "okx"]
     assert soak.eligible(VENUES, "rest_timeout") == ["binance", "binanceus"]
     assert soak.eligible(VENUES, "overlap") == ["binance", "binanceus"]
-    assert soak.eligible(VENUES, "novel") == ["coinbase"]
+    assert soak.eligible(VENUES, "novel") == ["bitfinex", "coinbase"]
     # a lost diff cannot show on Bitstamp: no gap, and no REST fault (each comes with a gap)
     assert "bitstamp" not in soak.eligible(VENUES, "gap") + soak.eligible(VENUES, "rest_500")
     assert {soak.EMULATOR_FAULT.get(k, k) for k in soak.KINDS} == FAULTS
