@@ -128,6 +128,7 @@ def make_codec(
     rest: bool = False,
     connection_counter: bool = False,
     keep_text: bool = False,
+    level_seq: bool = False,
     ping_interval_s: float | None = None,
     unsubscribe: bool = True,
     symbols: Sequence[str] = ("BTC/USD", "ETH/USD"),
@@ -140,6 +141,7 @@ def make_codec(
         snapshot=SnapshotSource.REST if rest else SnapshotSource.IN_BAND,
         connection_counter=connection_counter,
         keep_text=keep_text,
+        level_seq=level_seq,
     )
     attrs = {
         "integrity": integrity,
