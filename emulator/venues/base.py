@@ -88,6 +88,10 @@ class Venue:
     """REST request weight allowed per window (weight, seconds) per IP; None: unlimited."""
     used_weight_header: ClassVar[str | None] = None
     """The response header reporting the weight used in the window."""
+    post_paths: ClassVar[frozenset[str]] = frozenset()
+    """REST paths served to POST requests (every other path to GET)."""
+    origin: str = ""
+    """``ws://host:port`` the venue is served at (set by the server once it listens)."""
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model
@@ -108,7 +112,8 @@ class Venue:
         raise NotImplementedError
 
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
-        """Answer a REST GET, or None if the venue serves no such path."""
+        """Answer a REST GET (or POST, on :attr:`post_paths`), or None if the venue serves no
+        such path."""
         return None
 
     def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
