@@ -45,6 +45,20 @@ CASES = (
     Case("okx", ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")),
     Case("bybit", ("XRP/USDT",)),
     Case(
+        "kucoin",
+        (
+            "BCHSV/USDT",
+            "SNX/BTC",
+            "CAPP/BTC",
+            "ANKR/BTC",
+            "FET/BTC",
+            "DAPPT/BTC",
+            "NRG/BTC",
+            "COV/BTC",
+            "EQZ/BTC",
+        ),
+    ),
+    Case(
         "kraken",
         (
             "WAVES/EUR",

@@ -84,7 +84,7 @@ def test_book_tape_reproduces_every_opened_figure(
     assert checked >= 2
 
 
-SUPPORTED = "(supported: binance, binanceus, bybit, coinbase, kraken, okx)"
+SUPPORTED = "(supported: binance, binanceus, bybit, coinbase, kraken, kucoin, okx)"
 FAULTS = ", ".join(sorted(emulator.FAULTS))
 SYMBOLS_4 = "BTC/USDT, ETH/USDT, SOL/USDT, XRP/USDT"
 BAD_COMMAND_LINES = [

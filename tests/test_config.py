@@ -125,7 +125,7 @@ def test_a_venue_alias_sets_the_venues_own_fee_and_urls(tmp_path: Path) -> None:
     assert "okex" not in cfg.fees_bps and "Binance" not in cfg.fees_bps
 
 
-SUPPORTED = "(supported: binance, binanceus, bybit, coinbase, kraken, okx)"
+SUPPORTED = "(supported: binance, binanceus, bybit, coinbase, kraken, kucoin, okx)"
 
 
 @pytest.mark.parametrize(

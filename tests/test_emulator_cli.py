@@ -11,14 +11,14 @@ from arbscan import cli
 from emulator.venues import VENUES
 
 BAD_EMULATE = [
-    (["--port-base", "70000"], "--port-base: must be a number between 1 and 65530, got 70000"),
-    (["--port-base", "-1"], "--port-base: must be a number between 1 and 65530, got -1"),
+    (["--port-base", "70000"], "--port-base: must be a number between 1 and 65529, got 70000"),
+    (["--port-base", "-1"], "--port-base: must be a number between 1 and 65529, got -1"),
     (
         ["--port-base", "65535", "--venues", "okx,kraken"],
         "--port-base: must be a number between 1 and 65534, got 65535",
     ),
     (["--rate", "-5"], "--rate: must be a number >= 0, got -5"),
-    (["--rate", "0.001"], "--rate: at least one message a minute per book (0.2/s here)"),
+    (["--rate", "0.001"], "--rate: at least one message a minute per book (0.233333/s here)"),
     (["--rate", "nan"], "--rate: must be a number >= 0, got nan"),
     (
         ["--rate", "10", "--interval-ms", "5"],

@@ -12,7 +12,7 @@ from emulator.faults import parse_fault
 from emulator.server import FAULTS
 from feeds.venues import VENUES as REGISTERED
 
-VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken")
+VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken", "kucoin")
 """The registry's venues in the order the rotation below was written for."""
 
 
@@ -26,25 +26,25 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
         "kraken bad_checksum",
         "coinbase malformed",
         "kraken stall",
-        "binance slow",
-        "binanceus crossed",
-        "binance rest_429",
-        "binanceus rest_500",
-        "binance rest_timeout",
-        "binanceus overlap",
+        "kucoin slow",
+        "binance crossed",
+        "kucoin rest_429",
+        "binance rest_500",
+        "binanceus rest_timeout",
+        "kucoin overlap",
         "coinbase bad_body",
         "coinbase novel",
-        "okx silent",
+        "binance silent",
     ]
     assert {name.split()[0] for name, _ in done} == set(VENUES)
     assert soak.eligible(VENUES, "bad_checksum") == ["okx", "kraken"]
-    assert soak.eligible(VENUES, "rest_timeout") == ["binance", "binanceus"]
-    assert soak.eligible(VENUES, "overlap") == ["binance", "binanceus"]
+    assert soak.eligible(VENUES, "rest_timeout") == ["binance", "binanceus", "kucoin"]
+    assert soak.eligible(VENUES, "overlap") == ["binance", "binanceus", "kucoin"]
     assert soak.eligible(VENUES, "novel") == ["coinbase"]
     assert {soak.EMULATOR_FAULT.get(k, k) for k in soak.KINDS} == FAULTS
     # each spec is one the scan's --fault accepts, at the rotation's time
-    assert done[8][1] == ["binance:rest_error@270s:status=429,retry_after=5", "binance:gap@270s"]
-    assert done[14][1] == ["okx:silent@450s:seconds=15"]
+    assert done[8][1] == ["kucoin:rest_error@270s:status=429,retry_after=5", "kucoin:gap@270s"]
+    assert done[14][1] == ["binance:silent@450s:seconds=15"]
     for _, specs in done:
         for spec in specs:
             parse_fault(spec, venues=tuple(VENUES))

@@ -38,7 +38,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
-    assert VENUES == ("binance", "binanceus", "bybit", "coinbase", "kraken", "okx")
+    assert VENUES == ("binance", "binanceus", "bybit", "coinbase", "kraken", "kucoin", "okx")
     listed = [
         cls.spec.id
         for m in pkgutil.iter_modules(feeds.venues.__path__)
@@ -50,7 +50,7 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bybit"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Binance", "BinanceUS", "Bybit", "Coinbase", "Kraken", "Okx", "KrakenV1"
+        "Binance", "BinanceUS", "Bybit", "Coinbase", "Kraken", "KuCoin", "Okx", "KrakenV1"
     ]  # fmt: skip
 
 
@@ -110,6 +110,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
         "bybit": 10.0,
         "coinbase": 120.0,
         "kraken": 40.0,
+        "kucoin": 10.0,
         "okx": 10.0,
     }
 

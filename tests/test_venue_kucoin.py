@@ -1,0 +1,448 @@
+"""KuCoin codec: the 2021 recording (tests/fixtures/kucoin.ndjson.gz, see ATTRIBUTION.md)
+replayed by an independent plain-dict model and through codec + FeedSession, the docs'
+examples for what it cannot prove, fuzzing, and the feed against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import websockets
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emulator import Emulator, EmulatorConfig, MarketConfig
+from emulator.venues.kucoin import KuCoin as EmulatedKuCoin
+from feeds.actions import FetchSnapshot, Send
+from feeds.capture import Record, read_capture
+from feeds.protocol import (
+    BookDelta,
+    Heartbeat,
+    ParseError,
+    RestRequest,
+    Subscribed,
+    VenueError,
+)
+from feeds.session import FeedSession
+from feeds.venues.kucoin import KuCoin
+from tests.fuzzing import fuzz_settings
+from tests.test_venue_rules_e2e import T0, Feed, stepped, until
+from tests.venue_helpers import ARBITRARY_INPUT, LastBook, RecordingLeg, fuzz, mutated
+
+RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "kucoin.ndjson.gz"))
+BTC_BASES = ("SNX", "CAPP", "ANKR", "FET", "DAPPT", "NRG", "COV", "EQZ")
+SYMBOLS = ("BCHSV/USDT", *(f"{b}/BTC" for b in BTC_BASES))
+L2 = "trade.l2update"
+SNAPSHOT_URL = "https://api.kucoin.com/api/v1/market/orderbook/level2_100?symbol="
+
+
+def vid(record: Record) -> str:
+    return record.url.split("symbol=")[1]
+
+
+class Reference:
+    """The published rule on plain dicts: changes above the book's sequence apply, price "0"
+    only advances it, size "0" deletes; a message must start at the previous end + 1."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
+        self.seq: dict[str, int] = {}
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+        self.applied = self.older = self.crossed = 0
+
+    def rest(self, record: Record) -> None:
+        data = orjson.loads(record.data)["data"]
+        self.seq[vid(record)] = int(data["sequence"])
+        self.books[vid(record)] = tuple(  # type: ignore[assignment]
+            {float(p): float(q) for p, q in data[side]} for side in ("bids", "asks")
+        )
+        for msg in self.pending.pop(vid(record), []):
+            self.message(msg)
+
+    def message(self, data: dict[str, Any]) -> None:
+        sym = data["symbol"]
+        if sym not in self.books:
+            self.pending.setdefault(sym, []).append(data)
+            return
+        if data["sequenceEnd"] <= self.seq[sym]:
+            self.older += 1
+            return
+        assert data["sequenceStart"] <= self.seq[sym] + 1, "a gap"
+        changes = data["changes"]
+        for side, levels in zip(self.books[sym], (changes["bids"], changes["asks"]), strict=True):
+            for price, size, seq in levels:
+                if int(seq) <= self.seq[sym] or price == "0":
+                    continue
+                if float(size) == 0:
+                    side.pop(float(price), None)
+                else:
+                    side[float(price)] = float(size)
+        self.seq[sym] = data["sequenceEnd"]
+        self.applied += 1
+        bids, asks = self.books[sym]
+        self.crossed += max(bids) >= min(asks)
+
+    def top(self, sym: str, n: int = 20) -> tuple[list[float], ...]:
+        bids = sorted(self.books[sym][0].items(), reverse=True)[:n]
+        asks = sorted(self.books[sym][1].items())[:n]
+        return (
+            [p for p, _ in bids],
+            [q for _, q in bids],
+            [p for p, _ in asks],
+            [q for _, q in asks],
+        )
+
+
+def test_the_recording_proves_the_rule_on_every_message_through_the_session() -> None:
+    codec, ref = KuCoin(SYMBOLS), Reference()
+    legs = {s: RecordingLeg() for s in SYMBOLS}
+    states: list[tuple[str, str | None]] = []
+    session = FeedSession(codec, legs.__getitem__, lambda s, r, _: states.append((s, r)))
+    for record in RECORDS:
+        if record.dir == "open":
+            (subscribe,) = session.opened(record.t)  # snapshots once the stream delivers
+            assert subscribe == Send(KuCoin(SYMBOLS).subscribe_frames(SYMBOLS)[0])
+        elif record.dir == "rest":
+            ref.rest(record)
+            symbol = SYMBOLS[[codec.venue_symbol(s) for s in SYMBOLS].index(vid(record))]
+            assert isinstance(record.data, str)
+            assert session.snapshot(symbol, record.data.encode(), record.t) == []
+        elif record.dir == "in":
+            obj = orjson.loads(record.data)
+            if obj.get("subject") == L2:
+                ref.message(obj["data"])
+            actions = session.frame(record.data, record.t)
+            # the snapshot requests: today's public endpoint, at each symbol's first message
+            for action in actions:
+                assert isinstance(action, FetchSnapshot)
+                assert action.request.url == SNAPSHOT_URL + obj["data"]["symbol"]
+        for symbol, leg in legs.items():
+            if codec.venue_symbol(symbol) in ref.seq and leg.books:
+                assert leg.view() == ref.top(codec.venue_symbol(symbol))
+    # 3805 contiguous messages applied, 48 older than their snapshot (9 of them buffered
+    # before it), never a gap, never crossed; 9 snapshots
+    assert (ref.applied, ref.older, ref.crossed, ref.pending) == (3805, 48, 0, {})
+    stats = session.stats
+    assert (stats.book_msgs, stats.older, stats.gaps, stats.crossed, stats.resyncs) == (
+        9 + 3805,
+        48,
+        0,
+        0,
+        0,
+    )
+    assert (stats.malformed, stats.codec_errors, stats.unknown_symbol) == (0, 0, 0)
+    assert states == [("syncing", None), ("live", None)]
+    # Golden: the final top of every book is the venue's own last ticker of the symbol.
+    tickers = {
+        t["topic"].split(":")[1]: t["data"]
+        for t in (orjson.loads(r.data) for r in RECORDS if r.dir == "in")
+        if t.get("subject") == "trade.ticker"
+    }
+    for symbol, leg in legs.items():
+        t = tickers[codec.venue_symbol(symbol)]
+        golden = [float(t[k]) for k in ("bestBid", "bestBidSize", "bestAsk", "bestAskSize")]
+        assert [leg.view()[k][0] for k in range(4)] == golden, symbol
+    assert [leg.view()[k][0] for k in range(4) for leg in [legs["BCHSV/USDT"]]] == [
+        243.216,
+        4.51280965,
+        243.457,
+        4.51280965,
+    ]
+
+
+def test_codec_translates_every_recorded_frame_exactly() -> None:
+    codec, kinds = KuCoin(SYMBOLS), dict[str, int]()
+    for record in (r for r in RECORDS if r.dir == "in"):
+        obj = orjson.loads(record.data)
+        kind = obj.get("subject", obj["type"])
+        kinds[kind] = kinds.get(kind, 0) + 1
+        expected: list[Any] = {"welcome": [Heartbeat()], "ack": [Subscribed()]}.get(kind, [])  # type: ignore[assignment]
+        if kind == L2:
+            d = obj["data"]
+            sides = [[c for c in d["changes"][k] if c[0] != "0"] for k in ("bids", "asks")]
+            symbol = d["symbol"].replace("-", "/")
+            expected = [BookDelta(symbol, sides[0], sides[1], d["sequenceStart"], d["sequenceEnd"])]
+        assert codec.parse(record.data) == expected
+    assert kinds == {
+        "welcome": 1,
+        "ack": 13,
+        L2: 3853,
+        "trade.ticker": 830,
+        "trade.l3match": 18,
+        "trade.candles.add": 5,
+        "trade.candles.update": 1,
+    }
+    first = next(r.data for r in RECORDS if r.dir == "in" and "244.351" in r.data)
+    assert codec.parse(first) == [
+        BookDelta(
+            "BCHSV/USDT", [], [["244.351", "150", "1613277183875"]], 1613277183875, 1613277183875
+        )
+    ]
+
+
+# -- the docs' examples -----------------------------------------------------------------
+
+DOCS_DELTA: dict[str, Any] = {
+    "topic": "/market/level2:BTC-USDT",
+    "type": "message",
+    "subject": L2,
+    "data": {
+        "changes": {
+            "asks": [["3988.59", "3", "16"], ["3988.61", "0", "19"], ["3988.62", "8", "15"]],
+            "bids": [["3988.50", "44", "18"]],
+        },
+        "sequenceEnd": 19,
+        "sequenceStart": 15,
+        "symbol": "BTC-USDT",
+        "time": 1729816425625,
+    },
+}
+DOCS_SNAPSHOT: dict[str, Any] = {
+    "code": "200000",
+    "data": {
+        "sequence": "16",
+        "time": 1729816425000,
+        "asks": [["3988.59", "3"], ["3988.60", "47"], ["3988.61", "32"], ["3988.62", "8"]],
+        "bids": [["3988.51", "56"], ["3988.50", "15"], ["3988.49", "100"], ["3988.48", "10"]],
+    },
+}
+
+
+def synced(seq: int = 16) -> tuple[FeedSession, dict[str, LastBook]]:
+    legs = {"BTC/USDT": LastBook()}
+    session = FeedSession(KuCoin(["BTC/USDT"]), legs.__getitem__, lambda *a: None)
+    session.opened(T0)
+    body = DOCS_SNAPSHOT | {"data": DOCS_SNAPSHOT["data"] | {"sequence": str(seq)}}
+    session.snapshot("BTC/USDT", orjson.dumps(body), T0)
+    return session, legs
+
+
+def test_docs_calibration_example_applies_only_changes_above_the_snapshot() -> None:
+    # https://www.kucoin.com/docs-new/3470068w0: snapshot sequence 16; of the message 15..19
+    # the changes 15 and 16 are ignored, 18 updates 3988.50 to 44, 19 removes 3988.61.
+    session, legs = synced()
+    assert session.frame(json.dumps(DOCS_DELTA), T0) == []
+    assert legs["BTC/USDT"].top == (
+        [3988.51, 3988.50, 3988.49, 3988.48],
+        [56, 44, 100, 10],
+        [3988.59, 3988.60, 3988.62],
+        [3, 47, 8],
+    )
+    (event,) = KuCoin(["BTC/USDT"]).parse(json.dumps(DOCS_DELTA))
+    assert event == BookDelta(
+        "BTC/USDT",
+        [["3988.50", "44", "18"]],
+        [["3988.59", "3", "16"], ["3988.61", "0", "19"], ["3988.62", "8", "15"]],
+        15,
+        19,
+        venue_ts_ns=1729816425625_000000,
+    )
+    # a message ending at the book's sequence is older; a bad change sequence resyncs
+    older, _ = synced(19)
+    older.frame(json.dumps(DOCS_DELTA), T0)
+    assert (older.stats.older, older.stats.book_msgs) == (1, 1)
+    bad = json.dumps(DOCS_DELTA).replace('"15"]', '"x"]')
+    assert synced()[0].frame(bad, T0) == [
+        FetchSnapshot(KuCoin(["BTC/USDT"]).snapshot_request("BTC/USDT", "", 20))
+    ]
+
+
+def test_a_gap_refetches_the_snapshot_and_resyncs() -> None:
+    session, legs = synced(14)
+    gap = json.dumps(DOCS_DELTA).replace('"sequenceStart": 15', '"sequenceStart": 16')
+    request = RestRequest(SNAPSHOT_URL + "BTC-USDT", "BTC/USDT", 4)
+    assert session.frame(gap, T0) == [FetchSnapshot(request)]
+    assert legs["BTC/USDT"].usable == [(True, None), (False, "desynced")]
+    assert session.snapshot("BTC/USDT", orjson.dumps(DOCS_SNAPSHOT), T0 + 1) == []
+    assert (session.stats.gaps, legs["BTC/USDT"].usable[-1]) == (1, (True, None))
+
+
+def test_requests_and_control_frames() -> None:
+    codec = KuCoin(["BTC/USDT", "ETH/USDT"])
+    bullet = {
+        "code": "200000",
+        "data": {
+            "token": "2neAiuYvAU61ZDXANAGA",
+            "instanceServers": [
+                {
+                    "endpoint": "wss://ws-api-spot.kucoin.com/",
+                    "encrypt": True,
+                    "protocol": "websocket",
+                    "pingInterval": 18000,
+                    "pingTimeout": 10000,
+                }
+            ],
+        },
+    }
+    assert codec.connect_request("") == RestRequest(
+        "https://api.kucoin.com/api/v1/bullet-public", "", 10, "POST"
+    )
+    assert codec.connect_url(orjson.dumps(bullet)) == (
+        "wss://ws-api-spot.kucoin.com/?token=2neAiuYvAU61ZDXANAGA&connectId=1"
+    )
+    assert codec.ping_interval_s == 18.0
+    assert codec.subscribe_frames(["BTC/USDT", "ETH/USDT"]) == [
+        '{"id":2,"type":"subscribe","topic":"/market/level2:BTC-USDT,ETH-USDT",'
+        '"privateChannel":false,"response":true}'
+    ]
+    assert codec.unsubscribe_frames(["ETH/USDT"])[0].startswith('{"id":3,"type":"unsubscribe"')
+    assert codec.ping_frame() == '{"id":"4","type":"ping"}'
+    assert codec.snapshot_request("BTC/USDT", "http://127.0.0.1:9/", 50).url == (
+        "http://127.0.0.1:9/api/v1/market/orderbook/level2_100?symbol=BTC-USDT"
+    )
+    assert codec.parse('{"id":"4","type":"pong"}') == [Heartbeat()]
+    assert codec.parse('{"id":"1","type":"error","code":404,"data":"topic x is not found"}') == [
+        VenueError("404: topic x is not found")
+    ]
+    assert codec.venue_symbol("WAXP/USDT") == "WAX-USDT"
+    for body in (b'{"code":"400100","msg":"bad"}', orjson.dumps(bullet).replace(b"endpoint", b"e")):
+        with pytest.raises(ParseError):
+            codec.connect_url(body)
+    with pytest.raises(ParseError, match="400100"):
+        codec.parse_snapshot("BTC/USDT", b'{"code":"400100","msg":"symbol not exists"}')
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "",
+        "[]",
+        '{"type":"hello"}',
+        '{"type":"message","subject":"trade.l2update"}',
+        '{"type":"message","subject":"trade.l2update","data":{"symbol":"ETH-USDT","changes":{}}}',
+        '{"type":"message","subject":"trade.l2update","data":{"symbol":"BTC-USDT","changes":{},'
+        '"sequenceStart":3,"sequenceEnd":2}}',
+        '{"type":"message","subject":"trade.l2update","data":{"symbol":"BTC-USDT","changes":'
+        '{"bids":{},"asks":[]},"sequenceStart":1,"sequenceEnd":2}}',
+    ],
+)
+def test_malformed_frames_raise_parse_error(frame: str) -> None:
+    with pytest.raises(ParseError):
+        KuCoin(["BTC/USDT"]).parse(frame)
+
+
+SAMPLE_FRAMES = [*[orjson.loads(r.data) for r in RECORDS if r.dir == "in"][:60], DOCS_DELTA]
+
+
+@fuzz_settings(200)
+@given(ARBITRARY_INPUT)
+def test_fuzz_arbitrary_input(data: str | bytes) -> None:
+    fuzz(KuCoin(SYMBOLS).parse, data, SYMBOLS)
+    try:
+        url = KuCoin(SYMBOLS).connect_url(data.encode() if isinstance(data, str) else data)
+    except ParseError:
+        return
+    assert url.startswith("/?token=") or "/?token=" in url
+
+
+@fuzz_settings(300)
+@given(mutated(SAMPLE_FRAMES))
+def test_fuzz_mutated_frames(frame: str) -> None:
+    fuzz(KuCoin((*SYMBOLS, "BTC/USDT")).parse, frame, (*SYMBOLS, "BTC/USDT"))
+
+
+@fuzz_settings(150)
+@given(mutated([DOCS_SNAPSHOT]) | st.binary(max_size=32))
+def test_fuzz_mutated_rest_snapshots(body: str | bytes) -> None:
+    data = body.encode() if isinstance(body, str) else body
+    fuzz(lambda b: [KuCoin(["BTC/USDT"]).parse_snapshot("BTC/USDT", b)], data, ("BTC/USDT",))
+
+
+# -- against the emulator ------------------------------------------------------------------
+
+
+def test_the_feed_keeps_the_emulators_book_through_a_gap_and_a_reconnect() -> None:
+    seen: list[tuple[int, int, int]] = []
+
+    async def steps(emu: Emulator, f: Feed) -> None:
+        venue, first = emu.venue("kucoin"), f.runner.session
+        assert isinstance(venue, EmulatedKuCoin) and first is not None
+        emu.inject("kucoin", "gap")
+        while first.stats.gaps == 0:  # the next message of the symbol that lost one
+            emu.step(1)
+            await asyncio.sleep(0.005)
+        await until(lambda: f.synced(emu, "kucoin"))
+        seen.append((first.stats.gaps, first.stats.resyncs, len(venue.tokens)))
+        # the new connection asks for a new token; the first ask fails (HTTP 500): a failed
+        # connection, retried after the backoff
+        emu.inject("kucoin", "rest_error", status=500)
+        emu.inject("kucoin", "disconnect")
+        await until(lambda: f.runner.stats.connects == 2 and f.runner.session is not first)
+        emu.step(1)
+        await until(lambda: f.synced(emu, "kucoin"))
+        stats = f.runner.stats
+        seen.append((stats.refused, stats.snapshot_fetches, len(venue.tokens)))
+        seen.append((emu.rest_requests("kucoin"), len(f.states), 0))
+
+    market = MarketConfig(
+        venues=("kucoin",), symbols=("BTC/USDT", "ETH/USDT"), seed=4, dislocations_per_min=0
+    )
+    f = asyncio.run(stepped(EmulatorConfig(market=market, autorun=False), "kucoin", steps))
+    # one gap, one REST resync, one token; then a refused bullet, a new token and two
+    # snapshots after the reconnect: 3 bullets + 5 snapshots served
+    assert seen[:2] == [(1, 1, 1), (1, 5, 2)] and seen[2][0] == 8
+    assert [s for s, _ in f.states] == [
+        "connecting",
+        "syncing",
+        "live",
+        "resyncing",
+        "live",
+        "down",
+        "connecting",
+        "down",
+        "connecting",
+        "syncing",
+        "live",
+        "down",
+    ]
+    assert str(f.states[7][1]).endswith("/api/v1/bullet-public: HTTP 500")
+    assert f.runner.session is not None and f.runner.session.stats.gaps == 0
+
+
+def test_emulated_frames_have_the_recordings_shape() -> None:
+    def shape(value: Any, path: str = "") -> set[tuple[str, str]]:
+        """(path, JSON type) of every leaf; list items are ``*``; ``time`` is today's."""
+        if isinstance(value, dict):
+            return {x for k, v in value.items() if k != "time" for x in shape(v, f"{path}.{k}")}
+        if isinstance(value, list):
+            return {x for v in value for x in shape(v, path + ".*")}
+        return {(path, type(value).__name__)}
+
+    async def wire() -> tuple[list[Any], Any, int]:
+        market = MarketConfig(venues=("kucoin",), symbols=("BTC/USDT",), dislocations_per_min=0)
+        config = EmulatorConfig(market=market, autorun=False)
+        async with asyncio.timeout(10), Emulator(config, clock=lambda: T0) as emu:
+            http = httpx.AsyncClient(base_url=emu.rest_url("kucoin"))
+            async with http:
+                codec = KuCoin(["BTC/USDT"])
+                url = codec.connect_url((await http.post("/api/v1/bullet-public")).content)
+                async with websockets.connect(url) as ws:
+                    frames = [orjson.loads(await ws.recv())]  # welcome
+                    await ws.send(codec.subscribe_frames(["BTC/USDT"])[0])
+                    await ws.send(codec.ping_frame())
+                    frames += [orjson.loads(await ws.recv()) for _ in range(2)]
+                    emu.step(40)
+                    while len(frames) < 40:
+                        frames.append(orjson.loads(await ws.recv()))
+                snap = orjson.loads(
+                    (await http.get("/api/v1/market/orderbook/level2_100?symbol=BTC-USDT")).content
+                )
+                refused = (await http.get("/api/v1/bullet-public")).status_code
+        return frames, snap, refused
+
+    frames, snap, refused = asyncio.run(wire())
+    assert frames[:3] == [
+        {"id": "1", "type": "welcome"},
+        {"id": 2, "type": "ack"},
+        {"id": "3", "type": "pong"},
+    ]
+    recorded = [orjson.loads(r.data) for r in RECORDS if r.dir == "in" and L2 in r.data]
+    assert set().union(*map(shape, frames[3:])) == set().union(*map(shape, recorded))
+    assert any(c[0] == "0" for m in frames[3:] for c in m["data"]["changes"]["bids"])
+    rest = next(orjson.loads(r.data) for r in RECORDS if r.dir == "rest")
+    assert (shape(snap), refused) == (shape(rest), 405)
