@@ -28,8 +28,10 @@ from feeds.protocol import (
     Subscribed,
     VenueError,
 )
+from feeds.replay import replay
 from feeds.session import FeedSession
-from feeds.venues.kucoin import KuCoin
+from feeds.venues import replay_codec_class
+from feeds.venues.kucoin import KuCoin, KuCoin2021
 from tests.fuzzing import fuzz_settings
 from tests.test_venue_rules_e2e import T0, Feed, stepped, until
 from tests.venue_helpers import ARBITRARY_INPUT, LastBook, RecordingLeg, fuzz, mutated
@@ -287,8 +289,7 @@ def test_requests_and_control_frames() -> None:
     )
     assert codec.ping_interval_s == 18.0
     assert codec.subscribe_frames(["BTC/USDT", "ETH/USDT"]) == [
-        '{"id":2,"type":"subscribe","topic":"/market/level2:BTC-USDT,ETH-USDT",'
-        '"privateChannel":false,"response":true}'
+        '{"id":2,"type":"subscribe","topic":"/market/level2:BTC-USDT,ETH-USDT","response":true}'
     ]
     assert codec.unsubscribe_frames(["ETH/USDT"])[0].startswith('{"id":3,"type":"unsubscribe"')
     assert codec.ping_frame() == '{"id":"4","type":"ping"}'
@@ -305,6 +306,24 @@ def test_requests_and_control_frames() -> None:
             codec.connect_url(body)
     with pytest.raises(ParseError, match="400100"):
         codec.parse_snapshot("BTC/USDT", b'{"code":"400100","msg":"symbol not exists"}')
+
+
+def test_replay_reads_the_recording_with_its_own_snapshot_requests() -> None:
+    recorded = [r.url if r.dir == "open" else str(r.data) for r in RECORDS if r.dir != "in"]
+    assert replay_codec_class("kucoin", "\n".join(recorded).lower()) is KuCoin2021
+    assert replay_codec_class("kucoin", KuCoin(SYMBOLS).subscribe_frames(SYMBOLS)[0]) is KuCoin
+    legs = {s: LastBook() for s in SYMBOLS}
+    summary = replay(
+        RECORDS, lambda v, c: KuCoin2021(SYMBOLS), lambda v, s: legs[s], lambda *a: None
+    )
+    assert (summary.rest_served, summary.rest_unanswered) == (9, 0)
+    assert legs["BCHSV/USDT"].top is not None
+    assert [side[0] for side in legs["BCHSV/USDT"].top] == [
+        243.216,
+        4.51280965,
+        243.457,
+        4.51280965,
+    ]
 
 
 @pytest.mark.parametrize(

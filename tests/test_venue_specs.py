@@ -50,7 +50,8 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bybit"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Binance", "BinanceUS", "Bybit", "Coinbase", "Kraken", "KuCoin", "Okx", "KrakenV1"
+        "Binance", "BinanceUS", "Bybit", "Coinbase", "Kraken", "KuCoin", "Okx",
+        "KrakenV1", "KuCoin2021",
     ]  # fmt: skip
 
 

@@ -28,7 +28,7 @@ import orjson
 
 from feeds import protocol as p
 from feeds.codeckit import digits, json_object, levels, millis_ns, uint
-from feeds.spec import TakerFee, VenueSpec
+from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 _TOPIC: Final = "/market/level2:"
 _OK: Final = "200000"
@@ -62,6 +62,8 @@ SPEC: Final = VenueSpec(
     ping_interval_s=18.0,
     # No connection lifetime is documented (the token matters only when connecting).
     max_connection_s=None,
+    # Today's subscribe request names no "privateChannel" (the 2021 recording's did).
+    older_protocols=(OlderProtocol("feeds.venues.kucoin:KuCoin2021", unless='","response":true}'),),
     fee=TakerFee(10.0, "LV0, class A", "https://www.kucoin.com/vip/privilege", "2026-12"),
 )
 
@@ -95,7 +97,7 @@ class KuCoin(p.Codec):
         return [
             orjson.dumps(
                 {"id": next(self._ids), "type": kind, "topic": _TOPIC + ",".join(ids[i : i + 100]),
-                 "privateChannel": False, "response": True}
+                 "response": True}
             ).decode()
             for i in range(0, len(ids), 100)
         ]  # fmt: skip
@@ -175,6 +177,17 @@ def _data(obj: dict[str, Any], what: str) -> dict[str, Any]:
     if obj.get("code") != _OK or type(data) is not dict:
         raise p.ParseError(f"{what}: {obj.get('code')!r:.20} {str(obj.get('msg'))[:200]}")
     return data
+
+
+class KuCoin2021(KuCoin):
+    """Replays recordings whose snapshots came from the full-depth ``GET
+    /api/v3/market/orderbook/level2`` (keyed today): their requests are answered by the
+    recorded ones. The same frames otherwise."""
+
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> p.RestRequest:
+        base = (rest_base or self.endpoints.rest).rstrip("/")
+        url = f"{base}/api/v3/market/orderbook/level2?symbol={self.venue_symbol(symbol)}"
+        return p.RestRequest(url, symbol)
 
 
 CODECS: Final = (KuCoin,)
