@@ -326,20 +326,18 @@ def test_replay_reads_the_recording_with_its_own_snapshot_requests() -> None:
     ]
 
 
+BAD_DATA = (
+    '{"symbol":"ETH-USDT","changes":{}}',  # not subscribed
+    '{"symbol":"BTC-USDT","changes":{},"sequenceStart":3,"sequenceEnd":2}',
+    '{"symbol":"BTC-USDT","changes":{"bids":{},"asks":[]},"sequenceStart":1,"sequenceEnd":2}',
+)
+
+
 @pytest.mark.parametrize(
     "frame",
-    [
-        "",
-        "[]",
-        '{"type":"hello"}',
-        '{"type":"message","subject":"trade.l2update"}',
-        '{"type":"message","subject":"trade.l2update","data":{"symbol":"ETH-USDT","changes":{}}}',
-        '{"type":"message","subject":"trade.l2update","data":{"symbol":"BTC-USDT","changes":{},'
-        '"sequenceStart":3,"sequenceEnd":2}}',
-        '{"type":"message","subject":"trade.l2update","data":{"symbol":"BTC-USDT","changes":'
-        '{"bids":{},"asks":[]},"sequenceStart":1,"sequenceEnd":2}}',
-    ],
-)
+    ["", "[]", '{"type":"hello"}', '{"type":"message","subject":"trade.l2update"}',
+     *(f'{{"type":"message","subject":"trade.l2update","data":{d}}}' for d in BAD_DATA)],
+)  # fmt: skip
 def test_malformed_frames_raise_parse_error(frame: str) -> None:
     with pytest.raises(ParseError):
         KuCoin(["BTC/USDT"]).parse(frame)
