@@ -76,16 +76,18 @@ def parse_args(
     )
     p.add_argument("--interval-ms", type=int, help="step (default 100; not with --rate)")
     p.add_argument("--dislocations-per-min", type=float, default=2.0, help="per symbol")
-    p.add_argument("--okx-checksum-zero", action="store_true", help="OKX sends checksum 0")
     p.add_argument(
         "--quiet-symbols", help="comma-separated symbols (of --symbols) whose books stay still"
     )
     p.add_argument(
         "--ping-interval", type=float, default=20.0, help="s between venue pings; 0: none"
     )
-    p.add_argument("--bybit-ts-text", action="store_true", help="Bybit sends ts as a string")
     p.add_argument(
-        "--okx-requests-per-hour", type=int, help="OKX subscribe budget per conn (default 480)"
+        "--option",
+        action="append",
+        default=[],
+        help="VENUE:KEY[=VALUE], a venue option, e.g. okx:checksum_zero, "
+        "okx:requests_per_hour=3, bybit:ts_text (repeatable)",
     )
     p.add_argument("--duration", type=float, default=0.0, help="seconds; 0 runs until killed")
     p.add_argument(
@@ -110,8 +112,6 @@ def parse_args(
     _check(p, "--dislocations-per-min", args.dislocations_per_min, 0.0, 60_000.0)
     _check(p, "--duration", args.duration, 0.0)
     _check(p, "--ping-interval", args.ping_interval, 0.0)
-    okx_requests = 480 if args.okx_requests_per_hour is None else args.okx_requests_per_hour
-    _check(p, "--okx-requests-per-hour", okx_requests, 1)
     quiet: tuple[str, ...] = ()
     if args.quiet_symbols is not None:
         quiet = _names(p, "--quiet-symbols", args.quiet_symbols)
@@ -126,13 +126,19 @@ def parse_args(
         if interval > 60_000:
             slowest = len(venues) * len(symbols) / 60
             p.error(f"--rate: at least one message a minute per book ({slowest:g}/s here)")
-    for option, given, venue in (
-        ("--okx-checksum-zero", args.okx_checksum_zero, "okx"),
-        ("--okx-requests-per-hour", args.okx_requests_per_hour is not None, "okx"),
-        ("--bybit-ts-text", args.bybit_ts_text, "bybit"),
-    ):
-        if given and venue not in venues:
-            p.error(f"{option}: {venue} is not among the venues")
+    options: dict[str, dict[str, object]] = {}
+    for text in args.option:
+        venue, _, setting = text.partition(":")
+        key, eq, value = setting.partition("=")
+        if venue not in venues:
+            p.error(f"--option: {text!r}: {venue} is not among the venues")
+        given = options.setdefault(venue, {})
+        words = {"true": True, "false": False}
+        given[key] = int(value) if value.isdigit() else words.get(value, value) if eq else True
+        try:
+            VENUES[venue].check_options(given)
+        except ValueError as exc:
+            p.error(f"--option: {text!r}: {exc}")
     try:
         faults = tuple(parse_fault(f, venues=venues, symbols=symbols) for f in args.fault)
     except FaultSpecError as exc:
@@ -149,11 +155,9 @@ def parse_args(
         market=market,
         host=args.host,
         port_base=args.port_base,
-        okx_checksum_zero=args.okx_checksum_zero,
         faults=faults,
-        okx_requests_per_hour=okx_requests,
+        venue_options=options,
         ping_interval_s=args.ping_interval or None,
-        bybit_ts_text=args.bybit_ts_text,
     )
     return config, args.duration
 

@@ -43,20 +43,10 @@ class VenueProfile:
     level_bps: float = 0.37
     """Distance between book levels (the venue's grid), in bps of the base price."""
     extra_price_decimals: int = 0
-    """Added to the symbol's price decimals (Binance ticks BTC at 0.01, OKX at 0.1)."""
+    """Added to the symbol's price decimals (one venue ticks BTC at 0.01, another at 0.1)."""
     size_decimals: int = 8
     level_notional: float = 20_000.0
     """Mean quote notional of one level."""
-
-
-PROFILES: Final[Mapping[str, VenueProfile]] = {
-    "binance": VenueProfile(lag_steps=0, spread_bps=0.8, extra_price_decimals=1, size_decimals=5),
-    "binanceus": VenueProfile(lag_steps=2, spread_bps=3.0, extra_price_decimals=1, size_decimals=5),
-    "okx": VenueProfile(lag_steps=1, spread_bps=1.0, size_decimals=8),
-    "bybit": VenueProfile(lag_steps=1, spread_bps=1.2, extra_price_decimals=1, size_decimals=6),
-    "coinbase": VenueProfile(lag_steps=2, spread_bps=1.5, extra_price_decimals=1),
-    "kraken": VenueProfile(lag_steps=3, spread_bps=2.0, noise_bps=0.4, size_decimals=8),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +74,11 @@ class MarketConfig:
     and then nothing for them (a quiet market; the connection carries only the rest)."""
 
     def profile(self, venue: str) -> VenueProfile:
-        return self.profiles.get(venue) or PROFILES.get(venue) or VenueProfile()
+        """``profiles[venue]``, else the profile the venue's emulation declares."""
+        from emulator.venues import VENUES  # the venues import this module
+
+        own = VENUES.get(venue)
+        return self.profiles.get(venue) or (own.profile if own else VenueProfile())
 
     def base_price(self, symbol: str) -> float:
         base = symbol.partition("/")[0]

@@ -34,6 +34,7 @@ from emulator.market import Dislocation, MarketConfig, MarketModel
 from emulator.ratelimit import WeightLimiter
 from emulator.venues import VENUES, Venue
 from emulator.venues.base import Out, Session
+from feeds.budget import SlidingWindow
 
 
 class FaultKind(enum.StrEnum):
@@ -85,21 +86,19 @@ class EmulatorConfig:
     """0: every venue on an ephemeral port; else venue i of ``market.venues`` on base + i."""
     autorun: bool = True
     """Step the model from the loop clock; False: only :meth:`Emulator.step` moves it."""
-    okx_checksum_zero: bool = False
-    bybit_ts_text: bool = False
-    """Bybit sends ``ts`` as a string of digits instead of a JSON number (both are seen)."""
-    okx_requests_per_hour: int = 480
-    """OKX's subscribe/unsubscribe budget per connection; a request over it is refused with
-    error 60014 (https://www.okx.com/docs-v5/en/#overview-websocket-connect)."""
+    venue_options: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    """Per venue id, options of its emulation: ``checksum_zero`` (a venue with checksums sends
+    0), ``requests_per_hour`` (the subscribe budget per connection of a venue whose spec has
+    one, instead of the spec's), and the venue's own (its adapter's ``option_names``)."""
     ping_interval_s: float | None = 20.0
-    """WebSocket pings the venue sends on every connection (Binance: every 20 s); None: none.
+    """WebSocket pings the venue sends on every connection (every 20 s); None: none.
     A ping unanswered for as long closes the connection."""
     connection_lifetime_s: float | None = None
-    """Close every connection this long after it opens (code 1001), like Binance's 24 h
+    """Close every connection this long after it opens (code 1001), like a venue's 24 h
     limit; None: connections live until a fault or the client ends them."""
     shutdown_notice_s: float | None = None
-    """Send the venue's shutdown notice this long before that close (Binance
-    ``serverShutdown``, OKX ``notice`` 64008; venues without one send nothing); None: none."""
+    """Send the venue's shutdown notice this long before that close (its adapter's
+    ``notice``; venues without one send nothing); None: none."""
     faults: tuple[FaultSpec, ...] = ()
     max_queued: int = 10_000
     """Frames queued for one connection before the emulator drops it as too slow."""
@@ -133,6 +132,8 @@ class _VenueServer:
     rest_faults: deque[tuple[str, dict[str, object]]] = field(default_factory=deque)
     rest_served: int = 0
     limiter: WeightLimiter | None = None
+    too_fast: int = 0
+    """Connections closed for sending faster than the venue's ``sends_per_s``."""
 
 
 class Emulator:
@@ -144,13 +145,9 @@ class Emulator:
             raise ValueError(f"no emulated venue {unknown} (have {sorted(VENUES)})")
         self.config, self.clock = config, clock
         self.model = MarketModel(config.market, clock())
-        options = {
-            "okx_checksum_zero": config.okx_checksum_zero,
-            "okx_requests_per_hour": config.okx_requests_per_hour,
-            "bybit_ts_text": config.bybit_ts_text,
-        }
         self._venues = {
-            v: _VenueServer(VENUES[v](self.model, options)) for v in config.market.venues
+            v: _VenueServer(VENUES[v](self.model, config.venue_options.get(v, {})))
+            for v in config.market.venues
         }
         for vs in self._venues.values():
             limit = config.rest_limit or vs.venue.rest_limit
@@ -238,6 +235,10 @@ class Emulator:
     def venue(self, name: str) -> Venue:
         return self._venues[name].venue
 
+    def too_fast(self, venue: str) -> int:
+        """Connections of ``venue`` closed (1008) for sending frames too fast."""
+        return self._venues[venue].too_fast
+
     def rest_requests(self, venue: str) -> int:
         """REST requests answered so far (including injected errors)."""
         return self._venues[venue].rest_served
@@ -287,11 +288,11 @@ class Emulator:
         ``disconnect`` (code=1001, reason), ``abort`` (transport dropped, no close frame),
         ``gap`` (count=1 book frames not sent: a sequence skip), ``overlap`` (count=1 book
         events whose update-id range also covers the previous event's, as allowed by
-        update-id ranges; Binance), ``bad_checksum`` (count=1
-        frames with a wrong checksum; OKX, Kraken), ``malformed`` (a truncated frame),
+        update-id ranges; venues with ranges), ``bad_checksum`` (count=1
+        frames with a wrong checksum; venues with checksums), ``malformed`` (a truncated frame),
         ``bad_body`` (count=1 book frames keep their envelope and counter, their updates
-        are malformed; Coinbase), ``novel`` (count=1 frames of an event type and a side no
-        client knows, changing no book; Coinbase),
+        are malformed; venues with ``body_faults``), ``novel`` (count=1 frames of an event
+        type and a side no client knows, changing no book; the same venues),
         ``stall`` (seconds=inf: send nothing, keep the connection), ``silent`` (seconds=inf:
         send nothing and read nothing, so not even a WebSocket ping is answered: a black
         hole; reading resumes after ``seconds``), ``slow`` (delay_s per
@@ -451,7 +452,16 @@ class Emulator:
             self._put(vs, conn, session.opened(self.model.now_ns))
             for fault, params in pending:
                 self._apply(vs, conn, fault, params)
+            per_s = vs.venue.sends_per_s
+            window = SlidingWindow(1_000_000_000) if per_s is not None else None
             async for message in ws:
+                if window is not None and per_s is not None:  # it closes a client too fast
+                    now = self.clock()
+                    window.add(1, now)
+                    if window.used(now) > per_s:
+                        vs.too_fast += 1
+                        await ws.close(1008, "Too many requests")
+                        return
                 text = message if isinstance(message, str) else message.decode()
                 self._put(vs, conn, session.received(text, self.model.now_ns))
         except ConnectionClosed:

@@ -22,6 +22,10 @@ over budget in any window the venue counts, fixed or sliding:
 
 * :class:`ConnectionBudget`, how many requests of a kind one connection may still send, for
   venues that cap them per connection (OKX: subscribe and unsubscribe requests per hour).
+
+* :class:`SendPacer`, the frames one connection may send per second (Binance closes a
+  connection that sends more than 5): frames wait in order, at most ``max_queued``, until
+  the window has room.
 """
 
 from __future__ import annotations
@@ -205,6 +209,37 @@ class ConnectionBudget:
             return False
         self._window.add(count, now_ns)
         return True
+
+
+class SendPacer:
+    """A connection's outgoing frames, released at most ``per_s`` per second in any window
+    (module docstring). A fractional rate releases one frame per ``1 / per_s`` seconds."""
+
+    def __init__(self, per_s: float, max_queued: int = 4096) -> None:
+        if per_s <= 0 or max_queued < 1:
+            raise ValueError("a send pacer needs a positive rate and room for a frame")
+        self.limit = max(1, int(per_s))
+        self._window = SlidingWindow(round(self.limit / per_s * _NS))
+        self.queue: deque[str] = deque()
+        self.max_queued = max_queued
+
+    def put(self, frame: str) -> bool:
+        """Queue ``frame``; False (nothing queued) when ``max_queued`` frames wait already."""
+        if len(self.queue) >= self.max_queued:
+            return False
+        self.queue.append(frame)
+        return True
+
+    def take(self, now_ns: int) -> tuple[str | None, int]:
+        """``(frame, 0)``: send it now; ``(None, ns)``: wait that long; ``(None, 0)``: nothing
+        is queued."""
+        if not self.queue:
+            return None, 0
+        wait = self._window.wait(1, self.limit, now_ns)
+        if wait:
+            return None, wait
+        self._window.add(1, now_ns)
+        return self.queue.popleft(), 0
 
 
 def retry_after(value: str | None) -> float | None:

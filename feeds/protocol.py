@@ -285,6 +285,7 @@ class Codec:
     requests_per_hour: ClassVar[int | None] = None
     rest_limits: ClassVar[RestLimits | None] = None
     max_connection_s: ClassVar[float | None] = None
+    sends_per_s: ClassVar[float | None] = None
     """See :class:`feeds.spec.VenueSpec` for the meaning of each."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -300,6 +301,7 @@ class Codec:
             cls.requests_per_hour = spec.requests_per_hour
             cls.rest_limits = spec.rest_limits
             cls.max_connection_s = spec.max_connection_s
+            cls.sends_per_s = spec.sends_per_s
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         spec: VenueSpec | None = getattr(self, "spec", None)

@@ -33,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import httpx
 
@@ -48,7 +49,7 @@ from feeds.actions import (
     StateCallback,
 )
 from feeds.backoff import Backoff
-from feeds.budget import RequestBudget, retry_after, used_weight
+from feeds.budget import RequestBudget, SendPacer, retry_after, used_weight
 from feeds.capture import CaptureWriter, Direction, Record
 from feeds.handover import Feed, ReplacePlan, Tap
 from feeds.protocol import Codec, ParseError, RestRequest, SnapshotSource
@@ -96,6 +97,11 @@ class SessionOptions:
         )
 
 
+PACED_SHARE: Final = 0.8
+"""The share of a venue's ``sends_per_s`` the runner sends at: what the runner does not pace
+(the WebSocket library's pongs) may count against the same limit."""
+
+
 @dataclass(slots=True)
 class RunnerStats:
     """What the runner did, across all its connections."""
@@ -115,6 +121,8 @@ class RunnerStats:
     replace_failures: int = 0
     """Replacements that failed to connect or were not live within ``replace_sync_s`` (the
     old connection served on)."""
+    paced: int = 0
+    """Times a frame waited for room in the venue's send rate (``sends_per_s``)."""
     backoff_s: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     """The reconnect delays waited, in order (the last 64)."""
 
@@ -135,6 +143,10 @@ class _Live:
     taps: dict[str, Tap] = field(default_factory=dict)
     fetches: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     loops: list[asyncio.Task[None]] = field(default_factory=list)
+    pacer: SendPacer | None = None
+    """Paces the frames sent, for venues that limit them (else they are sent at once)."""
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the pacer has frames queued."""
     successor: _Live | None = None
     """The connection that replaced this one (it then closes quietly)."""
     closed: bool = False
@@ -301,6 +313,9 @@ class Runner:
             ReplacePlan(opened_ns, codec.max_connection_s, self.replace_margin_s),
             forward,
         )
+        if codec.sends_per_s is not None:
+            live.pacer = SendPacer(codec.sends_per_s * PACED_SHARE)
+            live.loops.append(tasks.create_task(self._send_loop(live, live.pacer)))
         self._record(live, "open", self.ws_url, "", opened_ns, self.symbols)
 
         def tap(symbol: str) -> Tap:
@@ -437,11 +452,12 @@ class Runner:
             if live.stop.done():
                 return
             if isinstance(action, Send):
-                self._record(live, "out", self.ws_url, action.frame, self.clock())
-                try:
-                    await live.conn.send(action.frame)
-                except TransportClosed as exc:
-                    live.finish(exc.reason)
+                if live.pacer is None:
+                    await self._send(live, action.frame)
+                elif live.pacer.put(action.frame):
+                    live.wake.set()
+                else:
+                    live.finish("send queue full")
             elif isinstance(action, Ping):
                 try:
                     await live.conn.ping()
@@ -458,6 +474,26 @@ class Runner:
             elif isinstance(action, Replace):
                 live.plan.noticed(action.reason)
                 self._consider_replacing(live, self.clock())
+
+    async def _send(self, live: _Live, frame: str) -> None:
+        self._record(live, "out", self.ws_url, frame, self.clock())
+        try:
+            await live.conn.send(frame)
+        except TransportClosed as exc:
+            live.finish(exc.reason)
+
+    async def _send_loop(self, live: _Live, pacer: SendPacer) -> None:
+        """Send the paced frames of ``live`` in order, as the venue's rate allows."""
+        while not live.stop.done():
+            await live.wake.wait()
+            frame, wait_ns = pacer.take(self.clock())
+            if frame is not None:
+                await self._send(live, frame)
+            elif wait_ns:
+                self.stats.paced += 1
+                await self._sleep(wait_ns / 1e9)
+            else:
+                live.wake.clear()
 
     async def _fetch(self, live: _Live, request: RestRequest) -> None:
         """Fetch one symbol's snapshot until it arrives; failures go to the session and are

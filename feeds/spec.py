@@ -62,9 +62,11 @@ class VenueSpec:
     """Venue products per connection by default (symbols that share a product count once)."""
     subscribe_batch: int | None = None
     """Topics one subscribe request may name; None if the venue sets no limit."""
-    subscribes_per_s: float | None = None
-    """Subscribe requests per second one connection may send; None if undocumented.
-    Declared for the venues that publish one; nothing paces by it yet."""
+    sends_per_s: float | None = None
+    """Frames a client may send per second on one connection, subscribes and application
+    pings alike (Binance: 5); None if undocumented. The runner paces a connection's frames
+    to 80 % of it (the pongs the WebSocket library sends count too on some venues), so a
+    burst of subscribes or resyncs never gets the connection closed."""
     requests_per_hour: int | None = None
     """Subscribe/unsubscribe requests one connection may send in any hour; None if the
     venue documents no such limit. The session resyncs within it, else reconnects."""

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.budget import PROBE_POLL_NS, RequestBudget, retry_after, used_weight
+from feeds.budget import PROBE_POLL_NS, RequestBudget, SendPacer, retry_after, used_weight
 from feeds.protocol import RestLimits, RestRequest
 from feeds.runner import Runner, SessionOptions
 from feeds.transport import FakeConnector
@@ -292,3 +292,31 @@ def test_the_used_weight_header_corrects_the_estimate() -> None:
     seen = asyncio.run(run_runners([["BTC/USDT", "ETH/USDT"]], full, budget, 2))
     assert [t for t, _ in seen] == [0.0, 60.0]
     assert budget.stats.corrections == 2  # each answer says 10
+
+
+@given(
+    st.sampled_from([0.5, 1.0, 2.5, 5.0, 10.0]),
+    st.lists(st.integers(0, 3 * 10**9), min_size=1, max_size=40),
+)
+def test_a_pacer_never_exceeds_its_rate_and_keeps_order(per_s: float, gaps: list[int]) -> None:
+    pacer = SendPacer(per_s, max_queued=len(gaps))
+    frames = [f"f{i}" for i in range(len(gaps))]
+    for frame in frames:
+        assert pacer.put(frame)
+    assert not pacer.put("one too many")
+    now, sent = 0, list[tuple[int, str]]()
+    for gap in [*gaps, None]:  # the sender takes what it may at arbitrary times, then drains
+        while pacer.queue:
+            got, wait = pacer.take(now)
+            if got is not None:
+                sent.append((now, got))
+            elif gap is not None:
+                break
+            else:
+                now += wait
+        now += gap or 0
+    assert [f for _, f in sent] == frames
+    limit, window = max(1, int(per_s)), round(max(1, int(per_s)) / per_s * 10**9)
+    times = [t for t, _ in sent]
+    for i, t in enumerate(times):  # any window of the venue's length holds at most ``limit``
+        assert sum(1 for u in times[i:] if u < t + window) <= limit

@@ -37,8 +37,8 @@ BAD_EMULATE = [
     (["--venues", ","], "--venues: expected a comma-separated list without empty items, got ','"),
     (["--venues", "mtgox"], f"--venues: unknown venues ['mtgox']; have {sorted(VENUES)}"),
     (
-        ["--venues", "binance", "--okx-checksum-zero"],
-        "--okx-checksum-zero: okx is not among the venues",
+        ["--venues", "binance", "--option", "okx:checksum_zero"],
+        "--option: 'okx:checksum_zero': okx is not among the venues",
     ),
     (
         ["--host", "example.com"],
@@ -64,14 +64,18 @@ BAD_EMULATE = [
     (["--ping-interval", "-1"], "--ping-interval: must be a number >= 0, got -1"),
     (["--ping-interval", "nan"], "--ping-interval: must be a number >= 0, got nan"),
     (
-        ["--okx-requests-per-hour", "0"],
-        "--okx-requests-per-hour: must be a number >= 1, got 0",
+        ["--option", "okx:requests_per_hour=0"],
+        "--option: 'okx:requests_per_hour=0': okx option 'requests_per_hour' must be an "
+        "integer >= 1, not 0",
     ),
     (
-        ["--venues", "binance", "--okx-requests-per-hour", "3"],
-        "--okx-requests-per-hour: okx is not among the venues",
+        ["--option", "binance:checksum_zero"],
+        "--option: 'binance:checksum_zero': binance has no option 'checksum_zero' (has [])",
     ),
-    (["--venues", "okx", "--bybit-ts-text"], "--bybit-ts-text: bybit is not among the venues"),
+    (
+        ["--option", "bybit:ts_text=yes"],
+        "--option: 'bybit:ts_text=yes': bybit option 'ts_text' must be true or false, not 'yes'",
+    ),
     (
         ["--venues", "okx", "--fault", "okx:overlap@1s"],
         "--fault: 'okx:overlap@1s': okx sends no update-id ranges",

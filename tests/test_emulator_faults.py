@@ -72,7 +72,7 @@ def test_aliases_resolve_through_the_given_resolver() -> None:
         parse_fault("okex3:gap")
     assert str(info.value) == (
         "'okex3:gap': no emulated venue 'okex3' "
-        "(have binance, binanceus, okx, bybit, coinbase, kraken, kucoin)"
+        "(have binance, binanceus, bybit, coinbase, kraken, kucoin, okx)"
     )
 
 

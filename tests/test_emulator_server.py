@@ -305,3 +305,32 @@ async def test_a_driver_far_behind_its_clock_skips_ahead_instead_of_flooding() -
         now[0] = T0 + 10_000_000_000  # 100 intervals late before the driver first runs
         await asyncio.sleep(0.01)
         assert (emu.model.steps, emu.model.now_ns) == (1, T0 + 10_000_000_000)
+
+
+def test_a_client_sending_faster_than_the_venue_allows_is_closed() -> None:
+    """Binance takes 5 frames per second per connection: the sixth within a second closes
+    the connection with 1008; the same frames spread over time are answered."""
+    now = [T0]
+
+    async def scenario() -> tuple[list[str], int | None, int]:
+        async with asyncio.timeout(10), Emulator(config(), clock=lambda: now[0]) as emu:
+            ws = await websockets.connect(emu.ws_url("binance"))
+            answers = []
+            for i in range(1, 7):  # six within 1 s ...
+                await ws.send(BIN_SUB.replace('"id":1', f'"id":{i}'))
+                if i <= 5:
+                    answers.append(await recv(ws))
+            with pytest.raises(ConnectionClosedError) as closed:
+                await ws.recv()
+            code = closed.value.rcvd.code if closed.value.rcvd else None
+            ws = await websockets.connect(emu.ws_url("binance"))
+            for i in range(7, 13):  # ... and six at 0.25 s intervals
+                await ws.send(BIN_SUB.replace('"id":1', f'"id":{i}'))
+                answers.append(await recv(ws))
+                now[0] += 250_000_000
+            await ws.close()
+            return answers, code, emu.too_fast("binance")
+
+    answers, code, too_fast = asyncio.run(scenario())
+    assert answers == [f'{{"result":null,"id":{i}}}' for i in (*range(1, 6), *range(7, 13))]
+    assert (code, too_fast) == (1008, 1)

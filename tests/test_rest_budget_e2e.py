@@ -169,11 +169,13 @@ async def until(condition: Callable[[], bool]) -> None:
 def test_200_symbols_reconnecting_at_once_stay_within_the_budget_and_all_sync() -> None:
     """At depth 20 a snapshot weighs 5: 1,000 weight for 200 books against 600 per 2 s.
     120 books sync at once, 80 when the first weight leaves the window; after every
-    connection drops, the 200 resyncs wait for the window again. Never a 429."""
+    connection drops, the 200 resyncs wait for the window again. Never a 429. The client
+    holds weight 1 s longer than the venue: on a loaded machine a request can reach the
+    emulator that much later than it was counted (0.3 s was exceeded under load)."""
 
     async def bounded() -> Outcome:
-        async with asyncio.timeout(40):
-            return await sync_times(600, 2.0, margin_s=0.3)
+        async with asyncio.timeout(60):
+            return await sync_times(600, 2.0, margin_s=1.0)
 
     out = asyncio.run(bounded())
     live, down = (True, None), (False, "disconnected")

@@ -896,3 +896,32 @@ def test_runner_over_a_real_websocket() -> None:
         ("book", BTC, [100.0], [1.0], [101.0], [2.0]),
         ("usable", BTC, False, "disconnected", log[2][4]),
     ]
+
+
+class PacedToy(CrcToy):
+    """:class:`CrcToy` on a venue that takes 2.5 frames per second per connection (paced at
+    80 %: 2 per second)."""
+
+    sends_per_s = 2.5
+
+
+def test_frames_are_paced_to_the_venue_rate_in_order() -> None:
+    symbols = [f"C{i}/USDT" for i in range(5)]
+
+    async def scenario() -> tuple[Harness, list[list[str]]]:
+        h = Harness(PacedToy, symbols)
+        seen = []
+        async with h.running():
+            fake = await connected(h, 1)
+            for count in (2, 4, 5):
+                await until(lambda: len(fake.sent) >= count)  # noqa: B023 (awaited at once)
+                await asyncio.sleep(0.02)  # and nothing more goes out until the clock moves
+                seen.append(list(fake.sent))
+                h.clock.advance(S)
+        return h, seen
+
+    h, seen = asyncio.run(scenario())
+    sent = [f"sub C{i}-USDT" for i in range(5)]
+    assert seen == [sent[:2], sent[:4], sent]  # two per second, in order, none lost
+    assert set(h.sleeps) == {1.0}  # each wait lasts until the oldest frame leaves the window
+    assert h.runner.stats.paced >= 2

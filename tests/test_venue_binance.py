@@ -1,4 +1,6 @@
-"""Binance / Binance.US codec: golden events, the real recordings, fuzzing.
+"""Binance / Binance.US quirks: the real recordings decoded frame by frame and checked against
+an independent model after every message, REST snapshots, URLs, symbols. (Samples, malformed
+frames, fuzzing, the replay's figures, resync and the emulator: tests/conformance/binance*.py.)
 
 The recordings (tests/fixtures/binance*.ndjson.gz, see ATTRIBUTION.md) are replayed twice:
 by :class:`ReferenceBook`, an independent plain-dict model that applies the raw JSON with the
@@ -14,8 +16,6 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from feeds.actions import FetchSnapshot
 from feeds.book import Book
@@ -25,24 +25,19 @@ from feeds.protocol import (
     BookSnapshot,
     Event,
     ParseError,
-    PlannedClose,
     RestRequest,
     SeqRule,
     SnapshotSource,
-    Subscribed,
-    VenueError,
 )
 from feeds.session import FeedSession
 from feeds.venues.binance import Binance, BinanceUS
-from tests.fuzzing import fuzz_settings
+from tests.conformance.binance import CASE as BINANCE_CASE
+from tests.conformance.binanceus import CASE as BINANCEUS_CASE
 from tests.venue_helpers import (
-    ARBITRARY_INPUT,
     RecordingLeg,
     ReferenceBook,
     Top,
     book_refuses,
-    fuzz,
-    mutated,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -135,20 +130,11 @@ def test_reference_replay_proves_the_published_rule_on_every_message(
     assert ref.pending == {}
 
 
-def test_reference_final_tops_are_the_golden_values() -> None:
-    # Best bid, its size, best ask, its size after the last message of each recording.
-    golden = {
-        "NKNUSDT": (0.3527, 9602.0, 0.3531, 152.0),
-        "BLZETH": (6.547e-05, 100.0, 6.56e-05, 1528.0),
-        "LRCBTC": (6.37e-06, 2500.0, 6.38e-06, 2285.0),
-        "RUNEEUR": (6.251, 69.3, 6.269, 69.3),
-        "COMPUSDT": (296.92, 16.81835, 297.46, 2.9),
-        "OMGBUSD": (13.7307, 91.95, 13.7728, 72.96),
-        "CRVUSDT": (2.643, 1889.6, 2.648, 2026.9),
-        "ZRXUSDT": (0.9947, 307.93, 0.9978, 7119.69),
-    }
-    books = reference("binance").books | reference("binanceus").books
-    assert {venue_id: book.best() for venue_id, book in books.items()} == golden
+def test_reference_final_tops_are_the_conformance_golden_values() -> None:
+    for name, case in (("binance", BINANCE_CASE), ("binanceus", BINANCEUS_CASE)):
+        books, codec = reference(name).books, case.new_codec()
+        assert case.replay is not None
+        assert {s: books[codec.venue_symbol(s)].best() for s in case.symbols} == case.replay.tops
 
 
 # --- the codec on the recordings ----------------------------------------------------------
@@ -196,24 +182,6 @@ def test_codec_translates_every_recorded_frame_exactly(
     assert kinds == expected_kinds[name]
 
 
-def test_first_recorded_frame_golden_event() -> None:
-    frame = next(r.data for r in records("binance") if r.dir == "in")
-    assert Binance(BINANCE_SYMBOLS).parse(frame) == [
-        BookDelta(
-            symbol="NKN/USDT",
-            bids=[
-                ["0.35130000", "6195.00000000"],
-                ["0.34750000", "5548.00000000"],
-                ["0.34640000", "6222.00000000"],
-            ],
-            asks=[],
-            first=499869750,
-            last=499869752,
-            venue_ts_ns=1633998512068_000000,
-        )
-    ]
-
-
 # --- frames out, control frames, symbols -----------------------------------------------
 
 
@@ -224,6 +192,7 @@ def test_class_attributes_declare_the_rule() -> None:
     assert Binance.ping_interval_s is None
     assert BinanceUS.endpoints.ws == "wss://stream.binance.us:9443"
     assert BinanceUS.endpoints.rest == "https://api.binance.us"
+    assert Binance.max_connection_s == BinanceUS.max_connection_s == 86400.0  # closed after 24 h
 
 
 def test_subscribe_frames_and_urls() -> None:
@@ -245,53 +214,6 @@ def test_subscribe_frames_and_urls() -> None:
     assert BinanceUS(["ZRX/USDT"]).snapshot_request("ZRX/USDT", "http://127.0.0.1:9/", 20) == (
         RestRequest("http://127.0.0.1:9/api/v3/depth?symbol=ZRXUSDT&limit=100", "ZRX/USDT", 1)
     )
-
-
-def test_control_frames() -> None:
-    codec = Binance(["BTC/USDT"])
-    assert codec.parse('{"result":null,"id":1}') == [Subscribed()]
-    assert codec.parse('{"result":["btcusdt@depth@100ms"],"id":3}') == []
-    assert codec.parse('{"code":0,"msg":"Unknown property","id":1}') == [
-        VenueError("0: Unknown property")
-    ]
-    assert codec.parse(b'{"error":{"code":2,"msg":"Invalid request"},"id":4}') == [
-        VenueError("2: Invalid request")
-    ]
-    ticker = '{"u":400900217,"s":"BTCUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"}'
-    assert codec.parse(ticker) == []
-    assert codec.parse('{"e":"aggTrade","E":1,"s":"BTCUSDT"}') == []
-
-
-def test_server_shutdown_is_a_planned_close() -> None:
-    """The documented shape (websocket-api/connection-events) and the bare event; Binance
-    closes every connection after 24 h (web-socket-streams)."""
-    codec = Binance(["BTC/USDT"])
-    shutdown = PlannedClose("serverShutdown")
-    assert codec.parse('{"event":{"e":"serverShutdown","E":1770123456789}}') == [shutdown]
-    assert codec.parse(b'{"e":"serverShutdown","E":1770123456789}') == [shutdown]
-    assert Binance.max_connection_s == 86400.0
-    assert BinanceUS.max_connection_s == 86400.0
-
-
-@pytest.mark.parametrize(
-    "frame",
-    [
-        "",
-        "[]",
-        '{"hello":1}',
-        '{"stream":"btcusdt@depth@100ms","data":[]}',
-        '{"stream":"btcusdt@depth@100ms","data":{"e":"kline"}}',
-        '{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":3,"u":2,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":true,"u":2,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"E":-1,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":{},"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[]}',
-    ],
-)
-def test_malformed_frames_raise_parse_error(frame: str) -> None:
-    with pytest.raises(ParseError):
-        Binance(["BTC/USDT"]).parse(frame)
 
 
 @pytest.mark.parametrize(
@@ -341,30 +263,11 @@ def test_symbols_are_mapped_by_explicit_table() -> None:
             Binance([bad])
 
 
-# --- fuzzing ------------------------------------------------------------------------------
+# --- samples the session fuzzing in tests/test_session.py mutates ---------------------------
 
 SAMPLE_FRAMES = [orjson.loads(r.data) for r in records("binance")[1:40] if r.dir == "in"]
 SAMPLE_SNAPSHOT = orjson.loads(next(r.data for r in records("binance") if r.dir == "rest"))
 SAMPLE_SNAPSHOT |= {"bids": SAMPLE_SNAPSHOT["bids"][:4], "asks": SAMPLE_SNAPSHOT["asks"][:4]}
-
-
-@fuzz_settings(200)
-@given(ARBITRARY_INPUT)
-def test_fuzz_arbitrary_input(data: str | bytes) -> None:
-    fuzz(Binance(BINANCE_SYMBOLS).parse, data, BINANCE_SYMBOLS)
-
-
-@fuzz_settings(300)
-@given(mutated(SAMPLE_FRAMES))
-def test_fuzz_mutated_frames(frame: str) -> None:
-    fuzz(Binance(BINANCE_SYMBOLS).parse, frame, BINANCE_SYMBOLS)
-
-
-@fuzz_settings(150)
-@given(mutated([SAMPLE_SNAPSHOT]) | st.binary(max_size=32))
-def test_fuzz_mutated_rest_snapshots(body: str | bytes) -> None:
-    data = body.encode() if isinstance(body, str) else body
-    fuzz(lambda b: [Binance(BINANCE_SYMBOLS).parse_snapshot("NKN/USDT", b)], data, BINANCE_SYMBOLS)
 
 
 # --- through the real sequencing machinery ------------------------------------------------
@@ -448,14 +351,7 @@ def test_session_replay_matches_the_reference_after_every_message(
             assert leg.view()[0][0] < leg.view()[2][0]
             if len(leg.books) > before[symbol]:
                 assert leg.books[-1][4] == record.t
-    stats = session.stats
-    assert (ref.dropped, ref.bridged, ref.continued) == {
-        "binance": (1, 4, 172),
-        "binanceus": (0, 4, 332),
-    }[name]
-    # Every diff was applied or dropped as older by the session, none was a gap.
-    assert stats.book_msgs == len(symbols) + ref.bridged + ref.continued
-    assert stats.older == ref.dropped
-    assert (stats.gaps, stats.resyncs, stats.crossed) == (0, 0, 0)
-    assert (stats.malformed, stats.codec_errors, stats.unknown_symbol) == (0, 0, 0)
-    assert states == [("syncing", None), ("live", None)]
+    # Every diff was applied or dropped as older by the session, none was a gap (the other
+    # figures: tests/conformance/binance*.py).
+    assert session.stats.book_msgs == len(symbols) + ref.bridged + ref.continued
+    assert session.stats.older == ref.dropped

@@ -1,5 +1,7 @@
-"""Bybit v5 codec: the real ob500 recording (tests/fixtures/bybit.ndjson.gz, see
-ATTRIBUTION.md), the documented control frames, fuzzing.
+"""Bybit v5 quirks: the real ob500 recording (tests/fixtures/bybit.ndjson.gz, see
+ATTRIBUTION.md) decoded frame by frame and against an independent model after every message,
+``u`` = 1 restarts, the textual ``ts``. (Samples, control frames, malformed frames, fuzzing,
+the replay's figures, resync and the emulator: tests/conformance/bybit.py.)
 
 The golden book tops come from :func:`reference_tops`, a plain-dict model that applies the
 raw JSON itself (it never calls the code under test).
@@ -12,31 +14,24 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
 
 from feeds.actions import Send
 from feeds.capture import read_capture
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    Heartbeat,
     ParseError,
     SeqRule,
     SnapshotSource,
-    Subscribed,
-    VenueError,
 )
 from feeds.session import FeedSession
 from feeds.venues.bybit import Bybit
-from tests.fuzzing import fuzz_settings
+from tests.conformance.bybit import CASE
 from tests.venue_helpers import (
-    ARBITRARY_INPUT,
     RecordingLeg,
     ReferenceBook,
     Top,
     book_refuses,
-    fuzz,
-    mutated,
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bybit.ndjson.gz"
@@ -71,7 +66,8 @@ def test_reference_replay_golden_tops() -> None:
     assert tops[0] == (1.9531, 6203.0, 1.9532, 10480.0)
     assert tops[1] == (1.9531, 6198.0, 1.9532, 10480.0)
     assert tops[24] == (1.9534, 6851.0, 1.9535, 1301.0)
-    assert tops[49] == (1.9537, 10605.0, 1.9538, 6702.0)
+    assert CASE.replay is not None
+    assert tops[49] == CASE.replay.tops["XRP/USDT"]
 
 
 def test_codec_translates_every_recorded_message_exactly() -> None:
@@ -89,15 +85,6 @@ def test_codec_translates_every_recorded_message_exactly() -> None:
             )
         assert codec.parse(frame) == [expected]
     assert kinds == ["snapshot"] + ["delta"] * 49
-
-
-def test_second_message_golden_event() -> None:
-    (delta,) = Bybit(SYMBOLS).parse(FRAMES[1])
-    assert isinstance(delta, BookDelta)
-    assert (delta.symbol, delta.first, delta.last, delta.prev) == ("XRP/USDT", None, 20254870, None)
-    assert delta.venue_ts_ns == 1733011200693_000000
-    assert delta.bids[0] == ["1.9531", "6198"]
-    assert (len(delta.bids), len(delta.asks)) == (13, 22)
 
 
 def test_u_equal_one_is_a_snapshot_whatever_its_type() -> None:
@@ -136,48 +123,6 @@ def test_class_attributes_and_frames_out() -> None:
         Bybit(SYMBOLS, depth=500)
     with pytest.raises(ValueError, match="both"):
         Bybit(["AB/CD", "ABC/D"])
-
-
-def test_documented_control_frames() -> None:
-    # Examples from https://bybit-exchange.github.io/docs/v5/ws/connect
-    codec = Bybit(SYMBOLS)
-    public_pong = (
-        '{"success":true,"ret_msg":"pong","conn_id":"465772b1-7630-4fdc-a492-e003e6f0f260",'
-        '"req_id":"","op":"ping"}'
-    )
-    private_pong = '{"req_id":"test","op":"pong","args":["1675418560633"],"conn_id":"cfcb4"}'
-    ack = '{"success":true,"ret_msg":"subscribe","conn_id":"2324d924","req_id":"","op":"subscribe"}'
-    refused = (
-        '{"success":false,"ret_msg":"error:handler not found,topic:orderbook.50.NOPE",'
-        '"conn_id":"c","req_id":"","op":"subscribe"}'
-    )
-    assert codec.parse(public_pong) == [Heartbeat()]
-    assert codec.parse(private_pong) == [Heartbeat()]
-    assert codec.parse(ack) == [Subscribed()]
-    assert codec.parse(refused) == [
-        VenueError("subscribe: error:handler not found,topic:orderbook.50.NOPE")
-    ]
-    assert codec.parse('{"success":true,"ret_msg":"","op":"unsubscribe","conn_id":"c"}') == []
-    assert codec.parse('{"topic":"publicTrade.XRPUSDT","type":"snapshot","data":[]}') == []
-
-
-@pytest.mark.parametrize(
-    "frame",
-    [
-        "null",
-        '{"x":1}',
-        '{"topic":"orderbook.50.XRPUSDT","type":"partial","ts":1,"data":{}}',
-        '{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT",'
-        '"b":[],"a":[],"u":2}}',
-        '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT",'
-        '"b":[],"a":[],"u":0}}',
-        '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT",'
-        '"b":{},"a":[],"u":2}}',
-    ],
-)
-def test_malformed_frames_raise_parse_error(frame: str) -> None:
-    with pytest.raises(ParseError):
-        Bybit(SYMBOLS).parse(frame)
 
 
 def _with_ts(ts: str) -> str:
@@ -226,25 +171,13 @@ def test_a_bad_level_passes_the_codec_and_the_book_refuses_it() -> None:
     book_refuses(Bybit(SYMBOLS).parse(frame), [["1.9", "-1"]], [], "bad size '-1'")
 
 
+# Samples the session fuzzing in tests/test_session.py mutates.
 SMALL_FRAMES = [orjson.loads(f) for f in FRAMES[1:4]]
 SMALL_SNAPSHOT = orjson.loads(FRAMES[0])
 SMALL_SNAPSHOT["data"] |= {
     "b": SMALL_SNAPSHOT["data"]["b"][:3],
     "a": SMALL_SNAPSHOT["data"]["a"][:3],
 }
-CONTROL = [{"success": True, "ret_msg": "pong", "conn_id": "c", "req_id": "", "op": "ping"}]
-
-
-@fuzz_settings(200)
-@given(ARBITRARY_INPUT)
-def test_fuzz_arbitrary_input(data: str | bytes) -> None:
-    fuzz(Bybit(SYMBOLS).parse, data, SYMBOLS)
-
-
-@fuzz_settings(300)
-@given(mutated([*SMALL_FRAMES, SMALL_SNAPSHOT, *CONTROL]))
-def test_fuzz_mutated_frames(frame: str) -> None:
-    fuzz(Bybit(SYMBOLS).parse, frame, SYMBOLS)
 
 
 # --- through the real sequencing machinery ------------------------------------------------
@@ -273,12 +206,7 @@ def test_session_replay_checks_u_on_every_message() -> None:
         assert len(leg.books) - before in (0, 1)
         assert leg.view() == ref.top(20)  # after every message
         assert leg.view()[0][0] < leg.view()[2][0]
-    assert leg.usable == [(True, None, TIMES[0])]
-    bid_px, bid_sz, ask_px, ask_sz = leg.view()
-    assert (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]) == reference_tops()[-1]
-    stats = session.stats
-    assert (stats.book_msgs, stats.gaps, stats.resyncs, stats.crossed) == (50, 0, 0, 0)
-    assert (stats.malformed, stats.codec_errors) == (0, 0)
+    # the figures and final top: tests/conformance/bybit.py
 
 
 def test_session_resyncs_in_band_on_a_lost_message() -> None:

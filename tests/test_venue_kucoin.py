@@ -12,9 +12,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import websockets
-from hypothesis import given
-from hypothesis import strategies as st
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from emulator.venues.kucoin import KuCoin as EmulatedKuCoin
@@ -22,19 +19,15 @@ from feeds.actions import FetchSnapshot, Send
 from feeds.capture import Record, read_capture
 from feeds.protocol import (
     BookDelta,
-    Heartbeat,
     ParseError,
     RestRequest,
-    Subscribed,
-    VenueError,
 )
 from feeds.replay import replay
 from feeds.session import FeedSession
 from feeds.venues import replay_codec_class
 from feeds.venues.kucoin import KuCoin, KuCoin2021
-from tests.fuzzing import fuzz_settings
 from tests.test_venue_rules_e2e import T0, Feed, stepped, until
-from tests.venue_helpers import ARBITRARY_INPUT, LastBook, RecordingLeg, fuzz, mutated
+from tests.venue_helpers import LastBook, RecordingLeg
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "kucoin.ndjson.gz"))
 BTC_BASES = ("SNX", "CAPP", "ANKR", "FET", "DAPPT", "NRG", "COV", "EQZ")
@@ -157,36 +150,6 @@ def test_the_recording_proves_the_rule_on_every_message_through_the_session() ->
     ]
 
 
-def test_codec_translates_every_recorded_frame_exactly() -> None:
-    codec, kinds = KuCoin(SYMBOLS), dict[str, int]()
-    for record in (r for r in RECORDS if r.dir == "in"):
-        obj = orjson.loads(record.data)
-        kind = obj.get("subject", obj["type"])
-        kinds[kind] = kinds.get(kind, 0) + 1
-        expected: list[Any] = {"welcome": [Heartbeat()], "ack": [Subscribed()]}.get(kind, [])  # type: ignore[assignment]
-        if kind == L2:
-            d = obj["data"]
-            sides = [[c for c in d["changes"][k] if c[0] != "0"] for k in ("bids", "asks")]
-            symbol = d["symbol"].replace("-", "/")
-            expected = [BookDelta(symbol, sides[0], sides[1], d["sequenceStart"], d["sequenceEnd"])]
-        assert codec.parse(record.data) == expected
-    assert kinds == {
-        "welcome": 1,
-        "ack": 13,
-        L2: 3853,
-        "trade.ticker": 830,
-        "trade.l3match": 18,
-        "trade.candles.add": 5,
-        "trade.candles.update": 1,
-    }
-    first = next(r.data for r in RECORDS if r.dir == "in" and "244.351" in r.data)
-    assert codec.parse(first) == [
-        BookDelta(
-            "BCHSV/USDT", [], [["244.351", "150", "1613277183875"]], 1613277183875, 1613277183875
-        )
-    ]
-
-
 # -- the docs' examples -----------------------------------------------------------------
 
 DOCS_DELTA: dict[str, Any] = {
@@ -254,17 +217,7 @@ def test_docs_calibration_example_applies_only_changes_above_the_snapshot() -> N
     ]
 
 
-def test_a_gap_refetches_the_snapshot_and_resyncs() -> None:
-    session, legs = synced(14)
-    gap = json.dumps(DOCS_DELTA).replace('"sequenceStart": 15', '"sequenceStart": 16')
-    request = RestRequest(SNAPSHOT_URL + "BTC-USDT", "BTC/USDT", 4)
-    assert session.frame(gap, T0) == [FetchSnapshot(request)]
-    assert legs["BTC/USDT"].usable == [(True, None), (False, "desynced")]
-    assert session.snapshot("BTC/USDT", orjson.dumps(DOCS_SNAPSHOT), T0 + 1) == []
-    assert (session.stats.gaps, legs["BTC/USDT"].usable[-1]) == (1, (True, None))
-
-
-def test_requests_and_control_frames() -> None:
+def test_the_bullet_answer_names_the_url_and_the_ping_interval() -> None:
     codec = KuCoin(["BTC/USDT", "ETH/USDT"])
     bullet = {
         "code": "200000",
@@ -288,18 +241,11 @@ def test_requests_and_control_frames() -> None:
         "wss://ws-api-spot.kucoin.com/?token=2neAiuYvAU61ZDXANAGA&connectId=1"
     )
     assert codec.ping_interval_s == 18.0
-    assert codec.subscribe_frames(["BTC/USDT", "ETH/USDT"]) == [
-        '{"id":2,"type":"subscribe","topic":"/market/level2:BTC-USDT,ETH-USDT","response":true}'
-    ]
-    assert codec.unsubscribe_frames(["ETH/USDT"])[0].startswith('{"id":3,"type":"unsubscribe"')
-    assert codec.ping_frame() == '{"id":"4","type":"ping"}'
+    assert codec.unsubscribe_frames(["ETH/USDT"])[0].startswith('{"id":2,"type":"unsubscribe"')
+    assert codec.ping_frame() == '{"id":"3","type":"ping"}'
     assert codec.snapshot_request("BTC/USDT", "http://127.0.0.1:9/", 50).url == (
         "http://127.0.0.1:9/api/v1/market/orderbook/level2_100?symbol=BTC-USDT"
     )
-    assert codec.parse('{"id":"4","type":"pong"}') == [Heartbeat()]
-    assert codec.parse('{"id":"1","type":"error","code":404,"data":"topic x is not found"}') == [
-        VenueError("404: topic x is not found")
-    ]
     assert codec.venue_symbol("WAXP/USDT") == "WAX-USDT"
     for body in (b'{"code":"400100","msg":"bad"}', orjson.dumps(bullet).replace(b"endpoint", b"e")):
         with pytest.raises(ParseError):
@@ -318,56 +264,10 @@ def test_replay_reads_the_recording_with_its_own_snapshot_requests() -> None:
     )
     assert (summary.rest_served, summary.rest_unanswered) == (9, 0)
     assert legs["BCHSV/USDT"].top is not None
-    assert [side[0] for side in legs["BCHSV/USDT"].top] == [
-        243.216,
-        4.51280965,
-        243.457,
-        4.51280965,
-    ]
-
-
-BAD_DATA = (
-    '{"symbol":"ETH-USDT","changes":{}}',  # not subscribed
-    '{"symbol":"BTC-USDT","changes":{},"sequenceStart":3,"sequenceEnd":2}',
-    '{"symbol":"BTC-USDT","changes":{"bids":{},"asks":[]},"sequenceStart":1,"sequenceEnd":2}',
-)
-
-
-@pytest.mark.parametrize(
-    "frame",
-    ["", "[]", '{"type":"hello"}', '{"type":"message","subject":"trade.l2update"}',
-     *(f'{{"type":"message","subject":"trade.l2update","data":{d}}}' for d in BAD_DATA)],
-)  # fmt: skip
-def test_malformed_frames_raise_parse_error(frame: str) -> None:
-    with pytest.raises(ParseError):
-        KuCoin(["BTC/USDT"]).parse(frame)
+    assert legs["BCHSV/USDT"].top[0][0] == 243.216
 
 
 SAMPLE_FRAMES = [*[orjson.loads(r.data) for r in RECORDS if r.dir == "in"][:60], DOCS_DELTA]
-
-
-@fuzz_settings(200)
-@given(ARBITRARY_INPUT)
-def test_fuzz_arbitrary_input(data: str | bytes) -> None:
-    fuzz(KuCoin(SYMBOLS).parse, data, SYMBOLS)
-    try:
-        url = KuCoin(SYMBOLS).connect_url(data.encode() if isinstance(data, str) else data)
-    except ParseError:
-        return
-    assert url.startswith("/?token=") or "/?token=" in url
-
-
-@fuzz_settings(300)
-@given(mutated(SAMPLE_FRAMES))
-def test_fuzz_mutated_frames(frame: str) -> None:
-    fuzz(KuCoin((*SYMBOLS, "BTC/USDT")).parse, frame, (*SYMBOLS, "BTC/USDT"))
-
-
-@fuzz_settings(150)
-@given(mutated([DOCS_SNAPSHOT]) | st.binary(max_size=32))
-def test_fuzz_mutated_rest_snapshots(body: str | bytes) -> None:
-    data = body.encode() if isinstance(body, str) else body
-    fuzz(lambda b: [KuCoin(["BTC/USDT"]).parse_snapshot("BTC/USDT", b)], data, ("BTC/USDT",))
 
 
 # -- against the emulator ------------------------------------------------------------------
@@ -394,7 +294,9 @@ def test_the_feed_keeps_the_emulators_book_through_a_gap_and_a_reconnect() -> No
         await until(lambda: f.synced(emu, "kucoin"))
         stats = f.runner.stats
         seen.append((stats.refused, stats.snapshot_fetches, len(venue.tokens)))
-        seen.append((emu.rest_requests("kucoin"), len(f.states), 0))
+        async with httpx.AsyncClient() as http:  # the bullet is POST only
+            got = await http.get(emu.rest_url("kucoin") + "/api/v1/bullet-public")
+        seen.append((emu.rest_requests("kucoin"), got.status_code, 0))
 
     market = MarketConfig(
         venues=("kucoin",), symbols=("BTC/USDT", "ETH/USDT"), seed=4, dislocations_per_min=0
@@ -402,7 +304,7 @@ def test_the_feed_keeps_the_emulators_book_through_a_gap_and_a_reconnect() -> No
     f = asyncio.run(stepped(EmulatorConfig(market=market, autorun=False), "kucoin", steps))
     # one gap, one REST resync, one token; then a refused bullet, a new token and two
     # snapshots after the reconnect: 3 bullets + 5 snapshots served
-    assert seen[:2] == [(1, 1, 1), (1, 5, 2)] and seen[2][0] == 8
+    assert seen == [(1, 1, 1), (1, 5, 2), (8, 405, 0)]
     assert [s for s, _ in f.states] == [
         "connecting",
         "syncing",
@@ -419,47 +321,3 @@ def test_the_feed_keeps_the_emulators_book_through_a_gap_and_a_reconnect() -> No
     ]
     assert str(f.states[7][1]).endswith("/api/v1/bullet-public: HTTP 500")
     assert f.runner.session is not None and f.runner.session.stats.gaps == 0
-
-
-def test_emulated_frames_have_the_recordings_shape() -> None:
-    def shape(value: Any, path: str = "") -> set[tuple[str, str]]:
-        """(path, JSON type) of every leaf; list items are ``*``; ``time`` is today's."""
-        if isinstance(value, dict):
-            return {x for k, v in value.items() if k != "time" for x in shape(v, f"{path}.{k}")}
-        if isinstance(value, list):
-            return {x for v in value for x in shape(v, path + ".*")}
-        return {(path, type(value).__name__)}
-
-    async def wire() -> tuple[list[Any], Any, int]:
-        market = MarketConfig(venues=("kucoin",), symbols=("BTC/USDT",), dislocations_per_min=0)
-        config = EmulatorConfig(market=market, autorun=False)
-        async with asyncio.timeout(10), Emulator(config, clock=lambda: T0) as emu:
-            http = httpx.AsyncClient(base_url=emu.rest_url("kucoin"))
-            async with http:
-                codec = KuCoin(["BTC/USDT"])
-                url = codec.connect_url((await http.post("/api/v1/bullet-public")).content)
-                async with websockets.connect(url) as ws:
-                    frames = [orjson.loads(await ws.recv())]  # welcome
-                    await ws.send(codec.subscribe_frames(["BTC/USDT"])[0])
-                    await ws.send(codec.ping_frame())
-                    frames += [orjson.loads(await ws.recv()) for _ in range(2)]
-                    emu.step(40)
-                    while len(frames) < 40:
-                        frames.append(orjson.loads(await ws.recv()))
-                snap = orjson.loads(
-                    (await http.get("/api/v1/market/orderbook/level2_100?symbol=BTC-USDT")).content
-                )
-                refused = (await http.get("/api/v1/bullet-public")).status_code
-        return frames, snap, refused
-
-    frames, snap, refused = asyncio.run(wire())
-    assert frames[:3] == [
-        {"id": "1", "type": "welcome"},
-        {"id": 2, "type": "ack"},
-        {"id": "3", "type": "pong"},
-    ]
-    recorded = [orjson.loads(r.data) for r in RECORDS if r.dir == "in" and L2 in r.data]
-    assert set().union(*map(shape, frames[3:])) == set().union(*map(shape, recorded))
-    assert any(c[0] == "0" for m in frames[3:] for c in m["data"]["changes"]["bids"])
-    rest = next(orjson.loads(r.data) for r in RECORDS if r.dir == "rest")
-    assert (shape(snap), refused) == (shape(rest), 405)

@@ -256,7 +256,9 @@ def test_bybit_ts_as_text_is_read_like_a_number() -> None:
             await until(lambda: f.synced(emu, "bybit"))
 
     market = MarketConfig(venues=("bybit",), symbols=SYMBOLS, seed=21, dislocations_per_min=0)
-    config = EmulatorConfig(market=market, autorun=False, bybit_ts_text=True)
+    config = EmulatorConfig(
+        market=market, autorun=False, venue_options={"bybit": {"ts_text": True}}
+    )
     f = asyncio.run(stepped(config, "bybit", steps))
     stats = f.runner.session.stats  # type: ignore[union-attr]
     assert (stats.malformed, stats.codec_errors, stats.gaps) == (0, 0, 0)
@@ -284,7 +286,9 @@ def test_okx_resyncs_within_the_subscribe_budget_then_reconnects() -> None:
             await until(lambda: f.synced(emu, "okx"))
 
     market = MarketConfig(venues=("okx",), symbols=SYMBOLS, seed=21, dislocations_per_min=0)
-    config = EmulatorConfig(market=market, autorun=False, okx_requests_per_hour=3)
+    config = EmulatorConfig(
+        market=market, autorun=False, venue_options={"okx": {"requests_per_hour": 3}}
+    )
     refused: list[int] = []
 
     async def steps_and_count(emu: Emulator, f: Feed) -> None:
@@ -312,7 +316,8 @@ def test_emulated_okx_refuses_a_request_over_the_connection_budget() -> None:
 
     async def body() -> list[dict[str, object]]:
         market = MarketConfig(venues=("okx",), symbols=("BTC/USDT",), dislocations_per_min=0)
-        config = EmulatorConfig(market=market, autorun=False, okx_requests_per_hour=2)
+        options = {"okx": {"requests_per_hour": 2}}
+        config = EmulatorConfig(market=market, autorun=False, venue_options=options)
         async with asyncio.timeout(10), Emulator(config, clock=lambda: T0) as emu:
             ws = await websockets.connect(emu.ws_url("okx"))
             replies: list[dict[str, object]] = []
@@ -390,15 +395,13 @@ def test_kraken_at_depth_25_checksums_only_the_top_10() -> None:
 
 def test_emulator_command_line_options() -> None:
     args = ["--symbols", "BTC/USDT,ETH/USDT", "--quiet-symbols", "ETH/USDT"]
-    config, _ = parse_args([*args, "--ping-interval", "0", "--bybit-ts-text"])
+    config, _ = parse_args([*args, "--ping-interval", "0", "--option", "bybit:ts_text"])
     assert config.market.quiet_symbols == frozenset({"ETH/USDT"})
-    assert (config.ping_interval_s, config.bybit_ts_text, config.okx_requests_per_hour) == (
-        None,
-        True,
-        480,
-    )
-    config, _ = parse_args(["--okx-requests-per-hour", "3", "--ping-interval", "0.5"])
-    assert (config.ping_interval_s, config.okx_requests_per_hour) == (0.5, 3)
+    assert (config.ping_interval_s, config.venue_options) == (None, {"bybit": {"ts_text": True}})
+    argv = ["--option", "okx:requests_per_hour=3", "--option", "okx:checksum_zero=false"]
+    config, _ = parse_args([*argv, "--ping-interval", "0.5"])
+    options = {"okx": {"requests_per_hour": 3, "checksum_zero": False}}
+    assert (config.ping_interval_s, config.venue_options) == (0.5, options)
     assert config.market.quiet_symbols == frozenset()
     with pytest.raises(SystemExit):
         parse_args(["--symbols", "BTC/USDT", "--quiet-symbols", "SOL/USDT"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Final
 
-from emulator.market import Book, Change, MarketModel
+from emulator.market import Book, Change, MarketModel, VenueProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,8 @@ class Venue:
     name: ClassVar[str]
     ws_path: ClassVar[str]
     """The path the real venue serves (the feed's default URL path)."""
+    profile: ClassVar[VenueProfile] = VenueProfile()
+    """How the market model renders the common price on this venue (lag, spread, grid)."""
     has_checksum: ClassVar[bool] = False
     has_ranges: ClassVar[bool] = False
     """Book events carry update-id ranges ``[U, u]`` (the ``overlap`` fault applies)."""
@@ -92,11 +94,19 @@ class Venue:
     """REST paths served to POST requests (every other path to GET)."""
     origin: str = ""
     """``ws://host:port`` the venue is served at (set by the server once it listens)."""
+    sends_per_s: ClassVar[float | None] = None
+    """Client frames a connection may send per second; one more closes it with 1008."""
 
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model
         self.options = options
         self.symbols: dict[str, str] = {self.venue_symbol(s): s for s in model.config.symbols}
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, object]) -> None:
+        """Raise ValueError naming an option the venue does not take (or its bad value)."""
+        if options:
+            raise ValueError(f"{cls.name} has no option {next(iter(options))!r}")
 
     def venue_symbol(self, symbol: str) -> str:
         raise NotImplementedError

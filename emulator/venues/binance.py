@@ -12,65 +12,94 @@ levels (latest size wins): its range overlaps the book's id, which the client mu
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
-from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
+from emulator.market import VenueProfile
+from emulator.venues.base import HttpAnswer, Out, fixed
+from emulator.venues.kit import (
+    Adapter,
+    KitSession,
+    Levels,
+    Request,
+    Sub,
+    UpdateRanges,
+    dumps,
+    json_object,
+)
 
-from emulator.market import Change, MarketModel, stable_seed
-from emulator.venues.base import HttpAnswer, Out, Session, Venue, fixed
-
-Levels = tuple[tuple[int, int], ...]
+_KINDS = ("depth", "depth@100ms", "depth@1000ms")
 
 
-class Binance(Venue):
+class Binance(Adapter):
     name = "binance"
+    profile = VenueProfile(lag_steps=0, spread_bps=0.8, extra_price_decimals=1, size_decimals=5)
     ws_path = "/ws"
-    has_ranges = True
-    # REQUEST_WEIGHT 6000 per minute per IP; GET /api/v3/depth weighs 5 / 25 / 50 / 250 for
-    # limits up to 100 / 500 / 1000 / 5000 (rest-api/limits, market-data-endpoints#order-book).
-    rest_limit = (6000, 60.0)
-    used_weight_header = "X-MBX-USED-WEIGHT-1M"
-    depth_weights: ClassVar[tuple[int, int, int, int]] = (5, 25, 50, 250)
 
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
-        self._rng = random.Random(stable_seed(model.config.seed, self.name, "ids"))
-        self.last_id = {s: self._rng.randrange(10**9, 10**10) for s in self.symbols.values()}
-        self.first_id: dict[str, int] = {}
+    # REST budget, depth weights and the used-weight header: the spec's rest_limits
+    def setup(self) -> None:
+        ids = self.track(UpdateRanges(self.symbols.values(), self.rng, (10**9, 10**10), 6))
+        self.last_id = ids.last
 
-    def venue_symbol(self, symbol: str) -> str:
-        return symbol.replace("/", "")
+    def _subs(self, streams: list[object]) -> list[Sub | Out]:
+        # Binance accepts unknown streams and sends nothing for them
+        parts = [(s, *s.partition("@")) for s in streams if isinstance(s, str)]
+        found = [(self.symbols.get(v.upper()), s) for s, v, _, k in parts if k in _KINDS]
+        return [Sub(symbol, stream) for symbol, stream in found if symbol is not None]
 
-    def advance(self, changes: Mapping[str, Change], now_ns: int) -> None:
-        self.first_id = {}
-        for symbol, change in changes.items():
-            if change.bids or change.asks:
-                self.first_id[symbol] = self.last_id[symbol] + 1
-                self.last_id[symbol] += self._rng.randint(1, 6)
-
-    def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
+    def accept(self, path: str) -> list[Sub] | None:
         url = urlsplit(path)
         if url.path == "/ws":
-            return BinanceSession(self, combined=False, streams=[])
-        if url.path == "/stream":
-            streams = "/".join(parse_qs(url.query).get("streams", [])).split("/")
-            return BinanceSession(self, combined=True, streams=[s for s in streams if s])
-        return None
+            return []
+        if url.path != "/stream":
+            return None
+        streams = "/".join(parse_qs(url.query).get("streams", [])).split("/")
+        return [sub for sub in self._subs(list(streams)) if isinstance(sub, Sub)]
+
+    def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
+        req = json_object(text)
+        if req is None:
+            return [Out('{"error":{"code":3,"msg":"Invalid JSON: expected value"},"id":null}')]
+        method, rid, params = req.get("method"), req.get("id"), req.get("params", [])
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE") and isinstance(params, list):
+            return Request(method == "SUBSCRIBE", self._subs(params), {"id": rid})
+        if method == "LIST_SUBSCRIPTIONS":
+            return [Out(dumps({"result": [s.topic for s in session.subs.values()], "id": rid}))]
+        # https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#error-messages
+        error = {"code": 2, "msg": f"Invalid request: unknown method {str(method)[:40]!r}"}
+        return [Out(dumps({"error": error, "id": rid}))]
+
+    def answer(self, session: KitSession, req: Request, now_ns: int) -> list[Out]:
+        return [Out(dumps({"result": None, "id": req.meta["id"]}))]
+
+    def notice(self, session: KitSession, now_ns: int) -> list[Out]:
+        # https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/connection-events
+        return [Out(dumps({"event": {"e": "serverShutdown", "E": now_ns // 1_000_000}}))]
+
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        event = {
+            "e": "depthUpdate",
+            "E": now_ns // 1_000_000,
+            "s": self.venue_symbol(sub.symbol),
+            "U": sub.session.starts[sub.symbol],
+            "u": self.last_id[sub.symbol],
+            "b": self._levels(sub.symbol, bids),
+            "a": self._levels(sub.symbol, asks),
+        }
+        combined = urlsplit(sub.session.path).path == "/stream"
+        return Out(dumps({"stream": sub.topic, "data": event} if combined else event), True)
+
+    def _levels(self, symbol: str, levels: Levels) -> list[list[str]]:
+        book = self.book(symbol)
+        pd, sd = book.price_decimals, book.size_decimals
+        return [[fixed(p, pd, 8), fixed(s, sd, 8)] for p, s in levels]
 
     def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
-        if path != "/api/v3/depth":
+        limit, tiers = query.get("limit", "100"), self.spec.rest_limits
+        if path != "/api/v3/depth" or tiers is None:
             return 1
-        try:
-            limit = int(query.get("limit", "100"))
-        except ValueError:
-            limit = 100
-        small, medium, large, full = self.depth_weights
-        return (
-            small if limit <= 100 else medium if limit <= 500 else large if limit <= 1000 else full
-        )
+        wanted = int(limit) if limit.isdigit() else 100
+        return next((w for most, w in tiers.tiers if wanted <= most), tiers.tiers[-1][1])
 
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         if path != "/api/v3/depth":
@@ -82,103 +111,20 @@ class Binance(Venue):
             limit = min(5000, max(1, int(query.get("limit", "100"))))
         except ValueError:
             return HttpAnswer(400, '{"code":-1100,"msg":"Illegal characters found in limit."}')
-        book = self.book(symbol)
-        bids, asks = book.top(limit)
+        bids, asks = self.book(symbol).top(limit)
         body = {
             "lastUpdateId": self.last_id[symbol],
-            "bids": [_level(p, s, book.price_decimals, book.size_decimals) for p, s in bids],
-            "asks": [_level(p, s, book.price_decimals, book.size_decimals) for p, s in asks],
+            "bids": self._levels(symbol, bids),
+            "asks": self._levels(symbol, asks),
         }
-        return HttpAnswer(200, orjson.dumps(body).decode())
-
-
-def _level(px: int, sz: int, pd: int, sd: int) -> list[str]:
-    return [fixed(px, pd, 8), fixed(sz, sd, 8)]
+        return HttpAnswer(200, dumps(body))
 
 
 class BinanceUS(Binance):
     """Binance.US: the same protocol on other hosts, with its own book (its own profile)."""
 
     name = "binanceus"
-    # Binance.US: 1200 per minute; depth weighs 1 / 5 / 10 / 50 (docs.binance.us)
-    rest_limit = (1200, 60.0)
-    depth_weights = (1, 5, 10, 50)
+    profile = VenueProfile(lag_steps=2, spread_bps=3.0, extra_price_decimals=1, size_decimals=5)
 
 
-class BinanceSession(Session):
-    def __init__(self, venue: Binance, *, combined: bool, streams: list[str]) -> None:
-        self.venue, self.combined = venue, combined
-        self.streams: dict[str, str] = {}  # canonical symbol -> stream name
-        self._set(streams, subscribe=True)
-        self.overlaps = 0
-        # per symbol, the last event sent: its U and its levels (price -> size)
-        self._last: dict[str, tuple[int, Levels, Levels]] = {}
-
-    def overlap(self, count: int) -> None:
-        self.overlaps += count
-
-    def _set(self, streams: list[str], *, subscribe: bool) -> None:
-        for stream in streams:
-            vid, _, kind = stream.partition("@")
-            symbol = self.venue.symbols.get(vid.upper())
-            if symbol is None or kind not in ("depth", "depth@100ms", "depth@1000ms"):
-                continue  # Binance accepts unknown streams and sends nothing for them
-            if subscribe:
-                self.streams[symbol] = stream
-            else:
-                self.streams.pop(symbol, None)
-
-    def received(self, text: str, now_ns: int) -> list[Out]:
-        try:
-            req = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return [Out('{"error":{"code":3,"msg":"Invalid JSON: expected value"},"id":null}')]
-        method = req.get("method") if isinstance(req, dict) else None
-        rid = req.get("id") if isinstance(req, dict) else None
-        params = req.get("params", []) if isinstance(req, dict) else None
-        if method in ("SUBSCRIBE", "UNSUBSCRIBE") and isinstance(params, list):
-            self._set([p for p in params if isinstance(p, str)], subscribe=method == "SUBSCRIBE")
-            return [Out(orjson.dumps({"result": None, "id": rid}).decode())]
-        if method == "LIST_SUBSCRIPTIONS":
-            return [Out(orjson.dumps({"result": list(self.streams.values()), "id": rid}).decode())]
-        # https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#error-messages
-        error = {"code": 2, "msg": f"Invalid request: unknown method {str(method)[:40]!r}"}
-        return [Out(orjson.dumps({"error": error, "id": rid}).decode())]
-
-    def shutdown_notice(self, now_ns: int) -> list[Out]:
-        # https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/connection-events
-        event = {"event": {"e": "serverShutdown", "E": now_ns // 1_000_000}}
-        return [Out(orjson.dumps(event).decode())]
-
-    def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
-        out: list[Out] = []
-        overlapped = False
-        for symbol, stream in self.streams.items():
-            first = self.venue.first_id.get(symbol)
-            change = changes.get(symbol)
-            if first is None or change is None:
-                continue
-            bids, asks = change.bids, change.asks
-            previous = self._last.get(symbol)
-            if self.overlaps and previous is not None:
-                first = previous[0]
-                bids = tuple(sorted((dict(previous[1]) | dict(bids)).items(), reverse=True))
-                asks = tuple(sorted((dict(previous[2]) | dict(asks)).items()))
-                overlapped = True
-            self._last[symbol] = (first, bids, asks)
-            book = self.venue.book(symbol)
-            pd, sd = book.price_decimals, book.size_decimals
-            event = {
-                "e": "depthUpdate",
-                "E": now_ns // 1_000_000,
-                "s": self.venue.venue_symbol(symbol),
-                "U": first,
-                "u": self.venue.last_id[symbol],
-                "b": [_level(p, s, pd, sd) for p, s in bids],
-                "a": [_level(p, s, pd, sd) for p, s in asks],
-            }
-            obj = {"stream": stream, "data": event} if self.combined else event
-            out.append(Out(orjson.dumps(obj).decode(), book=True))
-        if overlapped:
-            self.overlaps -= 1
-        return out
+ADAPTERS = (Binance, BinanceUS)

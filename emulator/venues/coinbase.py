@@ -22,15 +22,16 @@ knows yet, changing no book.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import orjson
 
-from emulator.market import Change, MarketModel
-from emulator.venues.base import Out, Session, Venue, minimal, rfc3339
+from emulator.market import VenueProfile
+from emulator.venues.base import Out, minimal, rfc3339
+from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
 _OWN_USDC_BOOK = frozenset({"USDT", "EURC"})
+_FAILED = Out('{"type":"error","message":"Failure to subscribe"}')
 
 
 def _usd_product(product: str) -> str:
@@ -39,92 +40,77 @@ def _usd_product(product: str) -> str:
     return f"{base}-USD" if quote == "USDC" and base not in _OWN_USDC_BOOK else product
 
 
-class Coinbase(Venue):
+class Coinbase(Adapter):
     name = "coinbase"
-    ws_path = "/"
+    profile = VenueProfile(lag_steps=2, spread_bps=1.5, extra_price_decimals=1)
     body_faults = True
 
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
+    def setup(self) -> None:
         # A product is served by its own-quote book: BTC-USD by BTC/USD when both exist.
-        for symbol in model.config.symbols:
+        for symbol in self.model.config.symbols:
             if not symbol.endswith("/USDC"):
                 self.symbols[self.venue_symbol(symbol)] = symbol
 
     def venue_symbol(self, symbol: str) -> str:
-        return _usd_product(symbol.replace("/", "-"))
+        return _usd_product(super().venue_symbol(symbol))
 
-    def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
-        return CoinbaseSession(self, now_ns) if path in ("", "/") else None
+    def accept(self, path: str) -> list[Sub] | None:
+        return [] if path in ("", "/") else None
 
-
-class CoinbaseSession(Session):
-    def __init__(self, venue: Coinbase, now_ns: int) -> None:
-        self.venue, self.started_ns = venue, now_ns
-        self.seq = -1
-        self.level2: list[str] = []  # canonical symbols, subscription order
-        self.heartbeats = False
-        self.counter = 0
-
-    def _message(self, channel: str, events: list[object], now_ns: int, book: bool) -> Out:
-        self.seq += 1
+    def _message(
+        self,
+        session: KitSession,
+        channel: str,
+        events: list[object],
+        now_ns: int,
+        book: bool = False,
+    ) -> Out:
         obj = {
             "channel": channel,
             "client_id": "",
             "timestamp": rfc3339(now_ns, trim=True),
-            "sequence_num": self.seq,
+            "sequence_num": session.seq.next(),
             "events": events,
         }
-        return Out(orjson.dumps(obj).decode(), book=book)
+        return Out(dumps(obj), book=book)
 
-    def _subscriptions(self, now_ns: int) -> Out:
-        subs: dict[str, list[str]] = {}
-        if self.level2:
-            subs["level2"] = [self.venue.venue_symbol(s) for s in self.level2]
-        if self.heartbeats:
-            subs["heartbeats"] = ["heartbeats"]
-        return self._message("subscriptions", [{"subscriptions": subs}], now_ns, False)
-
-    def received(self, text: str, now_ns: int) -> list[Out]:
-        try:
-            req = orjson.loads(text)
-        except orjson.JSONDecodeError:
+    def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
+        req = json_object(text)
+        if req is None:
             return [Out('{"type":"error","message":"failure to unmarshal request"}')]
-        kind = req.get("type") if isinstance(req, dict) else None
-        channel = req.get("channel") if isinstance(req, dict) else None
+        kind, channel = req.get("type"), req.get("channel")
         if kind not in ("subscribe", "unsubscribe") or channel not in ("level2", "heartbeats"):
-            return [Out('{"type":"error","message":"Failure to subscribe"}')]
+            return [_FAILED]
         subscribe = kind == "subscribe"
         if channel == "heartbeats":
-            self.heartbeats = subscribe
-            return [self._subscriptions(now_ns)]
+            (session.channels.add if subscribe else session.channels.discard)(channel)
+            return self.answer(session, Request(subscribe, []), now_ns)
         products = req.get("product_ids")
-        found = [
-            self.venue.symbols.get(_usd_product(p)) for p in products or [] if isinstance(p, str)
-        ]
+        found = [self.symbols.get(_usd_product(p)) for p in products or [] if isinstance(p, str)]
         if not products or any(s is None for s in found):
-            return [Out('{"type":"error","message":"Failure to subscribe"}')]
+            return [_FAILED]
         symbols = dict.fromkeys(s for s in found if s is not None)  # one book per product
-        new = [s for s in symbols if (s in self.level2) != subscribe]
-        if subscribe:
-            self.level2 += new
-        else:
-            self.level2 = [s for s in self.level2 if s not in new]
-        out = [self._subscriptions(now_ns)]
-        for symbol in new if subscribe else []:
-            bids, asks = self.venue.book(symbol).top(10**6)
-            out.append(self._l2(symbol, "snapshot", bids, asks, now_ns))
-        return out
+        return Request(subscribe, [Sub(s) for s in symbols if (s in session.subs) != subscribe])
+
+    def answer(self, session: KitSession, req: Request, now_ns: int) -> list[Out]:
+        subs: dict[str, list[str]] = {}
+        if session.subs:
+            subs["level2"] = [self.venue_symbol(s) for s in session.subs]
+        if "heartbeats" in session.channels:
+            subs["heartbeats"] = ["heartbeats"]
+        return [self._message(session, "subscriptions", [{"subscriptions": subs}], now_ns)]
+
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
+        bids, asks = self.book(sub.symbol).top(10**6)
+        return self._l2(sub.session, sub.symbol, "snapshot", bids, asks, now_ns)
+
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        return self._l2(sub.session, sub.symbol, "update", bids, asks, now_ns)
 
     def _l2(
-        self,
-        symbol: str,
-        kind: str,
-        bids: Sequence[tuple[int, int]],
-        asks: Sequence[tuple[int, int]],
-        now_ns: int,
+        self, session: KitSession, symbol: str, kind: str, bids: Levels, asks: Levels, now_ns: int
     ) -> Out:
-        book = self.venue.book(symbol)
+        book = self.book(symbol)
         # The documented snapshot carries the zero event_time; updates carry the real time.
         when = "1970-01-01T00:00:00Z" if kind == "snapshot" else rfc3339(now_ns, trim=True)
         updates = [
@@ -137,40 +123,35 @@ class CoinbaseSession(Session):
             for side, levels in (("bid", bids), ("offer", asks))
             for px, sz in levels
         ]
-        event = {"type": kind, "product_id": self.venue.venue_symbol(symbol), "updates": updates}
-        return self._message("l2_data", [event], now_ns, True)
+        event = {"type": kind, "product_id": self.venue_symbol(symbol), "updates": updates}
+        return self._message(session, "l2_data", [event], now_ns, True)
 
-    def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
-        out: list[Out] = []
-        for symbol in self.level2:
-            change = changes.get(symbol)
-            if change is not None and (change.bids or change.asks):
-                out.append(self._l2(symbol, "update", change.bids, change.asks, now_ns))
-        return out
-
-    def heartbeat(self, now_ns: int) -> list[Out]:
-        if not self.heartbeats:
+    def heartbeat(self, session: KitSession, now_ns: int) -> list[Out]:
+        if "heartbeats" not in session.channels:
             return []
-        self.counter += 1
+        session.beats += 1
         seconds, ns = divmod(now_ns, 1_000_000_000)
         wall = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        mono = (now_ns - self.started_ns) / 1e9
+        mono = (now_ns - session.opened_ns) / 1e9
         current = f"{wall}.{ns:09d} +0000 UTC m=+{mono:.9f}"
-        event = {"current_time": current, "heartbeat_counter": self.counter}
-        return [self._message("heartbeats", [event], now_ns, False)]
+        event = {"current_time": current, "heartbeat_counter": session.beats}
+        return [self._message(session, "heartbeats", [event], now_ns)]
 
-    def bad_body(self, out: Out) -> Out:
+    def bad_body(self, session: KitSession, out: Out) -> Out:
         obj = orjson.loads(out.frame)
         obj["events"][0]["updates"] = [{"side": "bid"}]  # no price_level, no new_quantity
-        return Out(orjson.dumps(obj).decode(), book=out.book)
+        return Out(dumps(obj), book=out.book)
 
-    def novel(self, now_ns: int) -> list[Out]:
-        if not self.level2:
+    def novel(self, session: KitSession, now_ns: int) -> list[Out]:
+        if not session.subs:
             return []
-        product = self.venue.venue_symbol(self.level2[0])
+        product = self.venue_symbol(next(iter(session.subs)))
         level = {"event_time": rfc3339(now_ns, trim=True), "price_level": "1", "new_quantity": "1"}
         events: list[object] = [
             {"type": "summary", "product_id": product, "updates": [{**level, "side": "bid"}]},
             {"type": "update", "product_id": product, "updates": [{**level, "side": "mid"}]},
         ]
-        return [self._message("l2_data", events, now_ns, False)]
+        return [self._message(session, "l2_data", events, now_ns)]
+
+
+ADAPTERS = (Coinbase,)

@@ -12,144 +12,99 @@ are sent. ``{"channel":"heartbeat"}`` once a second while subscribed; ping -> po
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import orjson
-
-from emulator.market import Change
-from emulator.venues.base import Out, Session, Venue, fixed, rfc3339
-from feeds.checksum import KRAKEN, crc32
-
-DEPTHS = (10, 25, 100, 500, 1000)
+from emulator.market import VenueProfile
+from emulator.venues.base import Out, fixed, rfc3339
+from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
 
-class Kraken(Venue):
+class Kraken(Adapter):
     name = "kraken"
-    ws_path = "/v2"
-    has_checksum = True
+    profile = VenueProfile(lag_steps=3, spread_bps=2.0, noise_bps=0.4, size_decimals=8)
 
-    def venue_symbol(self, symbol: str) -> str:
-        return symbol
-
-    def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
-        return KrakenSession(self, conn_id) if path == self.ws_path else None
-
-
-_View = tuple[dict[int, int], dict[int, int]]
-
-
-class KrakenSession(Session):
-    def __init__(self, venue: Kraken, conn_id: int) -> None:
-        self.venue, self.conn_id = venue, conn_id
-        self.depth: dict[str, int] = {}
-        self.views: dict[str, _View] = {}
-
-    def opened(self, now_ns: int) -> list[Out]:
+    def opened(self, session: KitSession, now_ns: int) -> list[Out]:
         info = {
             "version": "2.0.0",
             "system": "online",
             "api_version": "v2",
-            "connection_id": 15113583034416118705 + self.conn_id,
+            "connection_id": 15113583034416118705 + session.conn_id,
         }
-        return [Out(orjson.dumps({"channel": "status", "type": "update", "data": [info]}).decode())]
+        return [Out(dumps({"channel": "status", "type": "update", "data": [info]}))]
 
     def _answer(self, fields: dict[str, object], now_ns: int) -> Out:
         stamp = rfc3339(now_ns, digits=6)
-        return Out(orjson.dumps({**fields, "time_in": stamp, "time_out": stamp}).decode())
+        return Out(dumps({**fields, "time_in": stamp, "time_out": stamp}))
 
-    def received(self, text: str, now_ns: int) -> list[Out]:
-        try:
-            req = orjson.loads(text)
-        except orjson.JSONDecodeError:
+    def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
+        req = json_object(text)
+        if req is None:
             return [self._answer({"error": "Malformed request", "success": False}, now_ns)]
-        method = req.get("method") if isinstance(req, dict) else None
+        method, params = req.get("method"), req.get("params")
         head: dict[str, object] = {"method": method}
-        if isinstance(req, dict) and "req_id" in req:
+        if "req_id" in req:
             head["req_id"] = req["req_id"]
         if method == "ping":
             return [self._answer({**head, "method": "pong"}, now_ns)]
-        params = req.get("params") if isinstance(req, dict) else None
         if method not in ("subscribe", "unsubscribe") or not isinstance(params, dict):
             return [self._answer({**head, "error": "Method not found", "success": False}, now_ns)]
-        depth = params.get("depth", 10)
-        out: list[Out] = []
+        depth, items = params.get("depth", 10), list[Sub | Out]()
         for vid in params.get("symbol") or []:
-            symbol = self.venue.symbols.get(vid) if isinstance(vid, str) else None
+            symbol = self.symbols.get(vid) if isinstance(vid, str) else None
             error = (
                 f"Currency pair not supported {vid}"
                 if symbol is None
                 else "Subscription depth not supported"
-                if depth not in DEPTHS
+                if depth not in (self.spec.depths or ())
                 else None
             )
             if params.get("channel") != "book":
                 error = "Channel not supported"
             if error is not None or symbol is None:
                 fail = {"error": error, **head, "success": False, "symbol": vid}
-                out.append(self._answer(fail, now_ns))
-                continue
-            result: dict[str, object] = {"channel": "book", "depth": depth}
-            if method == "subscribe":
-                result["snapshot"] = True
-            result["symbol"] = vid
-            out.append(self._answer({**head, "result": result, "success": True}, now_ns))
-            if method == "unsubscribe":
-                self.depth.pop(symbol, None)
-                self.views.pop(symbol, None)
-                continue
-            self.depth[symbol] = int(depth)
-            bids, asks = self.venue.book(symbol).top(int(depth))
-            self.views[symbol] = (dict(bids), dict(asks))
-            out.append(self._frame(symbol, "snapshot", bids, asks, None, False))
-        return out
+                items.append(self._answer(fail, now_ns))
+            else:
+                items.append(Sub(symbol, vid, int(depth)))
+        return Request(method == "subscribe", items, {"head": head, "depth": depth})
+
+    def acked(self, session: KitSession, req: Request, sub: Sub, now_ns: int) -> list[Out]:
+        result: dict[str, object] = {"channel": "book", "depth": req.meta["depth"]}
+        if req.subscribe:
+            result["snapshot"] = True
+        result["symbol"] = sub.topic
+        return [self._answer({**req.meta["head"], "result": result, "success": True}, now_ns)]
+
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
+        bids, asks = self.book(sub.symbol).top(sub.depth)
+        sub.bids, sub.asks = dict(bids), dict(asks)
+        return self._frame(sub, "snapshot", bids, asks, None, False)
+
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        book = self.book(sub.symbol)
+        new_b, new_a = book.top(sub.depth)
+        bids = _diff(sub.bids, dict(new_b), book.bids, reverse=True)
+        asks = _diff(sub.asks, dict(new_a), book.asks, reverse=False)
+        sub.bids, sub.asks = dict(new_b), dict(new_a)
+        return self._frame(sub, "update", bids, asks, now_ns, corrupt) if bids or asks else None
 
     def _frame(
-        self,
-        symbol: str,
-        kind: str,
-        bids: list[tuple[int, int]],
-        asks: list[tuple[int, int]],
-        now_ns: int | None,
-        corrupt: bool,
+        self, sub: Sub, kind: str, bids: Levels, asks: Levels, now_ns: int | None, corrupt: bool
     ) -> Out:
-        book, (vb, va) = self.venue.book(symbol), self.views[symbol]
+        book = self.book(sub.symbol)
         pd, sd = book.price_decimals, book.size_decimals
+        view = (sorted(sub.bids.items(), reverse=True), sorted(sub.asks.items()))
+        checksum = self.book_checksum(view, fixed, sub.symbol, corrupt)
 
-        def text(levels: list[tuple[int, int]]) -> list[tuple[str, str]]:
-            return [(fixed(p, pd), fixed(s, sd)) for p, s in levels]
-
-        top_b = text(sorted(vb.items(), reverse=True)[:10])
-        top_a = text(sorted(va.items())[:10])
-        checksum = crc32(KRAKEN, top_b, top_a) ^ (1 if corrupt else 0)
-
-        def side(levels: list[tuple[int, int]]) -> str:
-            return ",".join(f'{{"price":{p},"qty":{q}}}' for p, q in text(levels))
+        def side(levels: Levels) -> str:
+            return ",".join(f'{{"price":{fixed(p, pd)},"qty":{fixed(s, sd)}}}' for p, s in levels)
 
         stamp = "" if now_ns is None else f',"timestamp":"{rfc3339(now_ns, digits=6)}"'
-        frame = (
-            f'{{"channel":"book","type":"{kind}","data":[{{"symbol":'
-            f'{orjson.dumps(symbol).decode()},"bids":[{side(bids)}],"asks":[{side(asks)}],'
-            f'"checksum":{checksum}{stamp}}}]}}'
+        return Out(
+            f'{{"channel":"book","type":"{kind}","data":[{{"symbol":{dumps(sub.symbol)},'
+            f'"bids":[{side(bids)}],"asks":[{side(asks)}],"checksum":{checksum}{stamp}}}]}}',
+            book=True,
         )
-        return Out(frame, book=True)
 
-    def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
-        out: list[Out] = []
-        for symbol, depth in self.depth.items():
-            if symbol not in changes:
-                continue
-            book = self.venue.book(symbol)
-            new_b, new_a = book.top(depth)
-            old_b, old_a = self.views[symbol]
-            bids = _diff(old_b, dict(new_b), book.bids, reverse=True)
-            asks = _diff(old_a, dict(new_a), book.asks, reverse=False)
-            self.views[symbol] = (dict(new_b), dict(new_a))
-            if bids or asks:
-                out.append(self._frame(symbol, "update", bids, asks, now_ns, corrupt and not out))
-        return out
-
-    def heartbeat(self, now_ns: int) -> list[Out]:
-        return [Out('{"channel":"heartbeat"}')] if self.depth else []
+    def heartbeat(self, session: KitSession, now_ns: int) -> list[Out]:
+        return [Out('{"channel":"heartbeat"}')] if session.subs else []
 
 
 def _diff(
@@ -160,3 +115,6 @@ def _diff(
     out = [(p, s) for p, s in new.items() if old.get(p) != s]
     out += [(p, 0) for p in old if p not in new and p not in book]
     return sorted(out, reverse=reverse)
+
+
+ADAPTERS = (Kraken,)

@@ -3,89 +3,123 @@
 https://www.kucoin.com/docs-new/websocket-api/base-info/introduction and .../3470068w0:
 ``POST /api/v1/bullet-public`` hands out a token (not checked) and this server as
 ``instanceServers`` (``pingInterval`` 18000 ms); a connection to ``/?token=...&connectId=...``
-is welcomed with ``{"id": connectId, "type": "welcome"}``; ``subscribe`` /
-``unsubscribe`` of ``/market/level2:A-B,C-D`` are acked ``{"id", "type": "ack"}`` when they
-ask for a response; ``{"id", "type": "ping"}`` gets a ``pong``. Every change carries its own
-sequence (per symbol, venue-wide), ``sequenceStart``..``sequenceEnd`` spans a message's
-changes, and now and then a change with price ``"0"`` only advances the sequence, as in the
-recording; the ``overlap`` fault makes a message repeat the previous one's changes (the
-client applies only those above its book's sequence). Numbers are minimal decimal strings
-(``"242.649"``, ``"5"``); a deleted price has size ``"0"``. ``GET
+is welcomed with ``{"id": connectId, "type": "welcome"}``; ``subscribe`` / ``unsubscribe`` of
+``/market/level2:A-B,C-D`` are acked ``{"id", "type": "ack"}`` when they ask for a response;
+``{"id", "type": "ping"}`` gets a ``pong``. Every change carries its own sequence (per
+symbol, venue-wide; ``sequenceStart``..``sequenceEnd`` numbers a message's changes), and
+now and then a change with price ``"0"`` only advances the sequence, as in the recording.
+Numbers are minimal decimal strings (``"242.649"``, ``"5"``). ``GET
 /api/v1/market/orderbook/level2_20`` / ``level2_100`` answer snapshots with the current
-``sequence``.
+``sequence``. The ``overlap`` fault repeats the previous message's changes, with their own
+sequences (the client applies only those above its book's).
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from random import Random
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
-
-from emulator.market import Change, MarketModel, stable_seed
-from emulator.venues.base import HttpAnswer, Out, Session, Venue, minimal
+from emulator.market import Change
+from emulator.venues.base import HttpAnswer, Out, minimal
+from emulator.venues.kit import (
+    Adapter,
+    KitSession,
+    Levels,
+    Request,
+    Sub,
+    UpdateRanges,
+    dumps,
+    json_object,
+)
 
 _BULLET = "/api/v1/bullet-public"
 _DEPTHS = {"/api/v1/market/orderbook/level2_20": 20, "/api/v1/market/orderbook/level2_100": 100}
 _TOPIC = "/market/level2:"
+Numbered = dict[tuple[str, int], int]
+"""(side, price) -> the sequence of its change."""
 
 
-def _json(obj: object) -> str:
-    return orjson.dumps(obj).decode()
+class _PerChange(UpdateRanges):
+    """One sequence per change: a step moves ``last`` by its number of changes."""
+
+    def __init__(self, symbols: Iterable[str], rng: Random) -> None:
+        super().__init__(symbols, rng, (10**12, 10**13))
+        self.count: dict[str, int] = {}
+
+    def advance(self, symbol: str) -> None:
+        self.prev[symbol] = self.last[symbol]
+        self.last[symbol] += self.count[symbol]
 
 
-def _ok(data: object) -> HttpAnswer:
-    return HttpAnswer(200, _json({"code": "200000", "data": data}))
-
-
-class KuCoin(Venue):
+class KuCoin(Adapter):
     name = "kucoin"
-    ws_path = "/"
     post_paths = frozenset({_BULLET})
-    has_ranges = True
-    rest_limit = (2000, 30.0)  # the public pool: 2000 weight per 30 s per IP
 
-    def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
-        super().__init__(model, options)
-        self._rng = random.Random(stable_seed(model.config.seed, self.name, "ids"))
-        self.seq = {s: self._rng.randrange(10**12, 10**13) for s in self.symbols.values()}
-        self.changes: dict[str, tuple[int, list[list[str]], list[list[str]]]] = {}
+    def setup(self) -> None:
+        self.seqs = self.track(_PerChange(self.symbols.values(), self.rng))
+        self.numbered: dict[str, tuple[Numbered, Numbered]] = {}
+        """Per symbol: the sequences of this step's changes, and of the step before."""
+        self.idle: dict[str, int | None] = {}
+        """Per symbol: this step's sequence-only change (an order that moved no level)."""
         self.tokens: set[str] = set()
 
-    def venue_symbol(self, symbol: str) -> str:
-        return symbol.replace("/", "-")
-
     def advance(self, changes: Mapping[str, Change], now_ns: int) -> None:
-        self.changes = {s: self._step(s, c) for s, c in changes.items() if c.bids or c.asks}
+        moved = {s: c for s, c in changes.items() if c.bids or c.asks}
+        idle = {s: self.rng.random() < 0.25 for s in moved}
+        self.seqs.count = {s: len(c.bids) + len(c.asks) + idle[s] for s, c in moved.items()}
+        super().advance(changes, now_ns)
+        for symbol, change in moved.items():
+            keys = [("b", p) for p, _ in change.bids] + [("a", p) for p, _ in change.asks]
+            first = self.seqs.first(symbol)
+            previous = self.numbered.get(symbol, ({}, {}))[0]
+            self.numbered[symbol] = ({k: first + i for i, k in enumerate(keys)}, previous)
+            self.idle[symbol] = self.seqs.last[symbol] if idle[symbol] else None
 
-    def _step(self, symbol: str, change: Change) -> tuple[int, list[list[str]], list[list[str]]]:
-        start = self.seq[symbol] + 1
-        bids = [self._change(symbol, p, s) for p, s in change.bids]
-        asks = [self._change(symbol, p, s) for p, s in change.asks]
-        if self._rng.random() < 0.25:  # an order change that moves no price level
-            self.seq[symbol] += 1
-            bids.append(["0", "0", str(self.seq[symbol])])
-        return start, bids, asks
+    def accept(self, path: str) -> list[Sub] | None:
+        return [] if urlsplit(path).path == self.ws_path else None  # any token
 
-    def _change(self, symbol: str, px: int, sz: int) -> list[str]:
-        book, seq = self.book(symbol), self.seq[symbol] + 1
-        self.seq[symbol] = seq
-        return [minimal(px, book.price_decimals), minimal(sz, book.size_decimals), str(seq)]
+    def opened(self, session: KitSession, now_ns: int) -> list[Out]:
+        cid = parse_qs(urlsplit(session.path).query).get("connectId", [str(session.conn_id)])
+        return [Out(dumps({"id": cid[0], "type": "welcome"}))]
 
-    def session(self, path: str, conn_id: int, now_ns: int) -> Session | None:
-        url = urlsplit(path)  # the token is not checked: it serves any client
-        if url.path != self.ws_path:
-            return None
-        return KuCoinSession(self, parse_qs(url.query).get("connectId", [str(conn_id)])[0])
+    def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
+        req = json_object(text) or {}
+        rid, kind, topic = req.get("id"), req.get("type"), req.get("topic")
+        if kind == "ping":
+            return [Out(dumps({"id": rid, "type": "pong"}))]
+        if kind not in ("subscribe", "unsubscribe") or not str(topic).startswith(_TOPIC):
+            return [_error(rid, 404, f"topic {str(topic)[:80]} is not found")]
+        ids = str(topic).removeprefix(_TOPIC).split(",")
+        subs = [Sub(self.symbols[i], _TOPIC + i) if i in self.symbols else _error(rid, 404, i)
+                for i in ids]  # fmt: skip
+        return Request(kind == "subscribe", subs, {"id": rid, "ack": req.get("response")})
+
+    def answer(self, session: KitSession, req: Request, now_ns: int) -> list[Out]:
+        return [Out(dumps({"id": req.meta["id"], "type": "ack"}))] if req.meta["ack"] else []
+
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        symbol, book = sub.symbol, self.book(sub.symbol)
+        now, before = self.numbered[symbol]
+
+        def changes(side: str, levels: Levels) -> list[list[str]]:
+            return [[minimal(p, book.price_decimals), minimal(s, book.size_decimals),
+                     str(now.get((side, p)) or before[(side, p)])] for p, s in levels]  # fmt: skip
+
+        b, a, idle = changes("b", bids), changes("a", asks), self.idle[symbol]
+        b += [] if idle is None else [["0", "0", str(idle)]]
+        data = {"changes": {"asks": a, "bids": b}, "sequenceEnd": self.seqs.last[symbol],
+                "sequenceStart": sub.session.starts[symbol],
+                "symbol": self.venue_symbol(symbol), "time": now_ns // 1_000_000}  # fmt: skip
+        msg = {"topic": sub.topic, "type": "message", "subject": "trade.l2update"}
+        return Out(dumps({**msg, "data": data}), book=True)
 
     def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
         return 10 if path == _BULLET else 4 if _DEPTHS.get(path) == 100 else 2
 
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         if path == _BULLET:
-            token = f"emu{self.model.config.seed}.{len(self.tokens) + 1}"
-            self.tokens.add(token)
+            self.tokens.add(token := f"emu{self.model.config.seed}.{len(self.tokens) + 1}")
             server = {"endpoint": f"{self.origin}/", "encrypt": False, "protocol": "websocket",
                       "pingInterval": 18000, "pingTimeout": 10000}  # fmt: skip
             return _ok({"token": token, "instanceServers": [server]})
@@ -95,69 +129,18 @@ class KuCoin(Venue):
         if symbol is None:
             return HttpAnswer(400, '{"code":"400100","msg":"symbol not exists"}')
         book = self.book(symbol)
-        bids, asks = book.top(depth)
         pd, sd = book.price_decimals, book.size_decimals
-        return _ok({
-            "time": now_ns // 1_000_000,
-            "sequence": str(self.seq[symbol]),
-            "bids": [[minimal(p, pd), minimal(s, sd)] for p, s in bids],
-            "asks": [[minimal(p, pd), minimal(s, sd)] for p, s in asks],
-        })  # fmt: skip
+        bids, asks = ([[minimal(p, pd), minimal(s, sd)] for p, s in x] for x in book.top(depth))
+        data = {"time": now_ns // 1_000_000, "sequence": str(self.seqs.last[symbol])}
+        return _ok(data | {"bids": bids, "asks": asks})
 
 
-class KuCoinSession(Session):
-    def __init__(self, venue: KuCoin, connect_id: str) -> None:
-        self.venue, self.connect_id = venue, connect_id
-        self.subscribed: set[str] = set()
-        self.overlaps = 0
-        self._last: dict[str, tuple[int, list[list[str]], list[list[str]]]] = {}
+def _ok(data: object) -> HttpAnswer:
+    return HttpAnswer(200, dumps({"code": "200000", "data": data}))
 
-    def overlap(self, count: int) -> None:
-        self.overlaps += count
 
-    def opened(self, now_ns: int) -> list[Out]:
-        return [Out(_json({"id": self.connect_id, "type": "welcome"}))]
+def _error(rid: object, code: int, text: str) -> Out:
+    return Out(dumps({"id": rid, "type": "error", "code": code, "data": text}))
 
-    def received(self, text: str, now_ns: int) -> list[Out]:
-        try:
-            req = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            req = None
-        if not isinstance(req, dict):
-            return [self._error(None, 400, "request is not a JSON object")]
-        rid, kind, topic = req.get("id"), req.get("type"), req.get("topic")
-        if kind == "ping":
-            return [Out(_json({"id": rid, "type": "pong"}))]
-        if kind not in ("subscribe", "unsubscribe") or not isinstance(topic, str):
-            return [self._error(rid, 400, f"bad request type {str(kind)[:40]!r}")]
-        ids = topic.removeprefix(_TOPIC).split(",")
-        symbols = [self.venue.symbols.get(i) for i in ids]
-        if not topic.startswith(_TOPIC) or None in symbols:
-            return [self._error(rid, 404, f"topic {topic[:80]} is not found")]
-        for symbol in symbols:
-            assert symbol is not None
-            (self.subscribed.add if kind == "subscribe" else self.subscribed.discard)(symbol)
-        return [Out(_json({"id": rid, "type": "ack"}))] if req.get("response") else []
 
-    def _error(self, rid: object, code: int, text: str) -> Out:
-        return Out(_json({"id": rid, "type": "error", "code": code, "data": text}))
-
-    def publish(self, changes: Mapping[str, Change], now_ns: int, corrupt: bool) -> list[Out]:
-        out: list[Out] = []
-        overlapped = False
-        for symbol in sorted(self.subscribed):
-            step = self.venue.changes.get(symbol)
-            if step is None:
-                continue
-            start, bids, asks = step
-            previous, self._last[symbol] = self._last.get(symbol), step
-            if self.overlaps and previous is not None:  # the previous message's changes too
-                start, bids, asks = previous[0], previous[1] + bids, previous[2] + asks
-                overlapped = True
-            vid = self.venue.venue_symbol(symbol)
-            data = {"changes": {"asks": asks, "bids": bids}, "sequenceEnd": self.venue.seq[symbol],
-                    "sequenceStart": start, "symbol": vid, "time": now_ns // 1_000_000}  # fmt: skip
-            msg = {"topic": _TOPIC + vid, "type": "message", "subject": "trade.l2update"}
-            out.append(Out(_json({**msg, "data": data}), book=True))
-        self.overlaps -= overlapped
-        return out
+ADAPTERS = (KuCoin,)

@@ -54,6 +54,10 @@ SPEC: Final = VenueSpec(
     # shape {"event": {"e": "serverShutdown", "E": ms}} is on
     # https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/connection-events).
     max_connection_s=24 * 3600.0,
+    # "WebSocket connections have a limit of 5 incoming messages per second. A message is
+    # considered: a PING frame, a PONG frame, a JSON controlled message (e.g. subscribe,
+    # unsubscribe)"; a connection over it is disconnected (same page).
+    sends_per_s=5.0,
     # GET /api/v3/depth: limit 1-100 weight 5, 101-500 25, 501-1000 50, 1001-5000 250 (any
     # limit up to 5000); REQUEST_WEIGHT 6000 per minute per IP, used weight reported in
     # X-MBX-USED-WEIGHT-1M (https://developers.binance.com/docs/binance-spot-api-docs/rest-api
@@ -72,6 +76,8 @@ US_SPEC: Final = VenueSpec(
     integrity=SPEC.integrity,
     endpoints=Endpoints(ws="wss://stream.binance.us:9443", rest="https://api.binance.us"),
     max_connection_s=SPEC.max_connection_s,
+    # docs.binance.us gives no other WebSocket message rate: Binance's is kept.
+    sends_per_s=SPEC.sends_per_s,
     # Its own budget: limit 1-100 weight 1, 101-500 5, 501-1000 10, 1001-5000 50;
     # REQUEST_WEIGHT 1200 per minute per IP (https://docs.binance.us/#order-book, the same
     # text as github.com/binance-us/binance-us-api-docs rest-api.md, "Order book", "Limits").

@@ -54,6 +54,7 @@ SPEC: Final = VenueSpec(
     # (https://www.kucoin.com/docs-new/websocket-api/base-info/introduction).
     max_symbols_per_connection=100,
     subscribe_batch=100,
+    sends_per_s=10.0,
     # Public pool 2000 weight / 30 s per IP; level2_100 weighs 4 (level2_20 2, not used: a
     # book seeded deeper than it is kept stays exact when its top levels go), the bullet 10
     # (https://www.kucoin.com/docs-new/rate-limit, .../3470165w0 "Get Part OrderBook").

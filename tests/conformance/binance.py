@@ -1,0 +1,85 @@
+"""Binance spot: the 2021 recording (four symbols over a combined stream, REST snapshots),
+Binance's documented control frames."""
+
+from __future__ import annotations
+
+from feeds.protocol import BookDelta, PlannedClose, Subscribed, VenueError
+from feeds.venues.binance import Binance
+from tests.conformance import Replay, VenueCase
+
+FIRST_RECORDED = (
+    '{"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":1633998512068,'
+    '"s":"NKNUSDT","U":499869750,"u":499869752,"b":[["0.35130000","6195.00000000"],'
+    '["0.34750000","5548.00000000"],["0.34640000","6222.00000000"]],"a":[]}}'
+)
+
+CASE = VenueCase(
+    codec=Binance,
+    symbols=("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR"),
+    # The recording subscribed by URL (a combined stream); this is the SUBSCRIBE request.
+    subscribe=(
+        '{"method":"SUBSCRIBE","params":["nknusdt@depth@100ms","blzeth@depth@100ms",'
+        '"lrcbtc@depth@100ms","runeeur@depth@100ms"],"id":1}',
+    ),
+    samples=(
+        (
+            FIRST_RECORDED,
+            (
+                BookDelta(
+                    "NKN/USDT",
+                    [
+                        ["0.35130000", "6195.00000000"],
+                        ["0.34750000", "5548.00000000"],
+                        ["0.34640000", "6222.00000000"],
+                    ],
+                    [],
+                    first=499869750,
+                    last=499869752,
+                    venue_ts_ns=1633998512068_000000,
+                ),
+            ),
+        ),
+        ('{"result":null,"id":1}', (Subscribed(),)),
+        ('{"result":["btcusdt@depth@100ms"],"id":3}', ()),
+        ('{"code":0,"msg":"Unknown property","id":1}', (VenueError("0: Unknown property"),)),
+        (
+            b'{"error":{"code":2,"msg":"Invalid request"},"id":4}',
+            (VenueError("2: Invalid request"),),
+        ),
+        ('{"u":400900217,"s":"NKNUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"}', ()),
+        ('{"e":"aggTrade","E":1,"s":"NKNUSDT"}', ()),
+        # websocket-api/connection-events, and the bare event
+        ('{"event":{"e":"serverShutdown","E":1770123456789}}', (PlannedClose("serverShutdown"),)),
+        (b'{"e":"serverShutdown","E":1770123456789}', (PlannedClose("serverShutdown"),)),
+    ),
+    malformed=(
+        "",
+        "[]",
+        '{"hello":1}',
+        '{"stream":"nknusdt@depth@100ms","data":[]}',
+        '{"stream":"nknusdt@depth@100ms","data":{"e":"kline"}}',
+        '{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":3,"u":2,"b":[],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":true,"u":2,"b":[],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":1,"u":2,"E":-1,"b":[],"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":1,"u":2,"b":{},"a":[]}',
+        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":1,"u":2,"b":[]}',
+    ),
+    recording="binance.ndjson.gz",
+    # 4 REST snapshots; 177 diffs: 1 older than its snapshot, 4 bridge it, 172 continue.
+    replay=Replay(
+        messages=180,
+        snapshots=4,
+        deltas=177,
+        checks=176,
+        older=1,
+        tops={
+            "NKN/USDT": (0.3527, 9602.0, 0.3531, 152.0),
+            "BLZ/ETH": (6.547e-05, 100.0, 6.56e-05, 1528.0),
+            "LRC/BTC": (6.37e-06, 2500.0, 6.38e-06, 2285.0),
+            "RUNE/EUR": (6.251, 69.3, 6.269, 69.3),
+        },
+    ),
+    emulator_path="/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms",
+    exact_decimals=True,
+)

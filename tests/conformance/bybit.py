@@ -1,0 +1,97 @@
+"""Bybit v5: the ob500 recording (tests/fixtures/bybit.ndjson.gz), the documented control
+frames (https://bybit-exchange.github.io/docs/v5/ws/connect)."""
+
+from __future__ import annotations
+
+from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
+from feeds.venues.bybit import Bybit
+from tests.conformance import Replay, VenueCase
+
+SNAPSHOT = (
+    '{"topic":"orderbook.50.XRPUSDT","type":"snapshot","ts":1733011200693,'
+    '"data":{"s":"XRPUSDT","b":[["1.9531","6203"]],"a":[["1.9532","10480"]],"u":20254869,'
+    '"seq":7},"cts":1733011200691}'
+)
+DELTA = (
+    '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1733011200693,'
+    '"data":{"s":"XRPUSDT","b":[["1.9531","6198"]],"a":[],"u":20254870,"seq":8},'
+    '"cts":1733011200691}'
+)
+
+
+def delta(data: str) -> str:
+    return '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":' + data + "}"
+
+
+CASE = VenueCase(
+    codec=Bybit,
+    symbols=("XRP/USDT",),
+    # The recording (ob500 of the linear category) holds no request; the documented one:
+    subscribe=('{"op":"subscribe","args":["orderbook.50.XRPUSDT"]}',),
+    samples=(
+        (
+            SNAPSHOT,
+            (
+                BookSnapshot(
+                    "XRP/USDT",
+                    [["1.9531", "6203"]],
+                    [["1.9532", "10480"]],
+                    20254869,
+                    None,
+                    1733011200693_000000,
+                ),
+            ),
+        ),
+        (
+            DELTA,
+            (
+                BookDelta(
+                    "XRP/USDT",
+                    [["1.9531", "6198"]],
+                    [],
+                    last=20254870,
+                    venue_ts_ns=1733011200693_000000,
+                ),
+            ),
+        ),
+        (
+            '{"success":true,"ret_msg":"pong","conn_id":"465772b1-7630-4fdc-a492-e003e6f0f260",'
+            '"req_id":"","op":"ping"}',
+            (Heartbeat(),),
+        ),
+        (
+            '{"req_id":"test","op":"pong","args":["1675418560633"],"conn_id":"cfcb4"}',
+            (Heartbeat(),),
+        ),
+        (
+            '{"success":true,"ret_msg":"subscribe","conn_id":"2324d924","req_id":"",'
+            '"op":"subscribe"}',
+            (Subscribed(),),
+        ),
+        (
+            '{"success":false,"ret_msg":"error:handler not found,topic:orderbook.50.NOPE",'
+            '"conn_id":"c","req_id":"","op":"subscribe"}',
+            (VenueError("subscribe: error:handler not found,topic:orderbook.50.NOPE"),),
+        ),
+        ('{"success":true,"ret_msg":"","op":"unsubscribe","conn_id":"c"}', ()),
+        ('{"topic":"publicTrade.XRPUSDT","type":"snapshot","data":[]}', ()),
+    ),
+    malformed=(
+        "null",
+        '{"x":1}',
+        '{"topic":"orderbook.50.XRPUSDT","type":"partial","ts":1,"data":{}}',
+        '{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT",'
+        '"b":[],"a":[],"u":2}}',
+        delta('{"s":"XRPUSDT","b":[],"a":[],"u":0}'),
+        delta('{"s":"XRPUSDT","b":{},"a":[],"u":2}'),
+    ),
+    recording="bybit.ndjson.gz",
+    # 1 snapshot + 49 deltas, each u = the previous u + 1.
+    replay=Replay(
+        messages=50,
+        snapshots=1,
+        deltas=49,
+        checks=49,
+        tops={"XRP/USDT": (1.9537, 10605.0, 1.9538, 6702.0)},
+    ),
+)

@@ -1,0 +1,216 @@
+"""Kraken: the WS v1 recording (the older protocol, its own codec: ten pairs at depth 1000,
+a checksum on every update) and WS v2 from the documented examples
+(https://docs.kraken.com/api/docs/websocket-v2/book, .../ping, .../status), which the
+emulator speaks."""
+
+from __future__ import annotations
+
+from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
+from feeds.venues.kraken import Kraken
+from feeds.venues.kraken_v1 import KrakenV1
+from tests.conformance import Replay, VenueCase
+
+V1_UPDATE = (  # https://docs.kraken.com/api/docs/guides/spot-ws-book-v1: sides in two objects
+    '[0,{"a":[["0.05120","0.00000500","1582905486.493008"],'
+    '["0.05275","0.00000500","1582905486.493034"]]},'
+    '{"b":[["0.04765","0.00000500","1582905486.493008"],'
+    '["0.04940","0.00000500","1582905486.493034","r"]],"c":"974947235"},"book-100","XBT/CHF"]'
+)
+
+V1 = VenueCase(
+    name="kraken-v1",
+    codec=KrakenV1,
+    # v1 pairs: XBT is BTC (the explicit table in kraken_v1)
+    symbols=(
+        "WAVES/EUR",
+        "XMR/USD",
+        "KSM/BTC",
+        "GRT/ETH",
+        "SC/EUR",
+        "ETH/CHF",
+        "OCEAN/BTC",
+        "OMG/USD",
+        "BTC/CHF",
+        "ADA/BTC",
+    ),
+    depth=1000,
+    subscribe=(  # the recorded request, byte for byte
+        '{"event":"subscribe","pair":["WAVES/EUR","XMR/USD","KSM/XBT","GRT/ETH","SC/EUR",'
+        '"ETH/CHF","OCEAN/XBT","OMG/USD","XBT/CHF","ADA/XBT"],'
+        '"subscription":{"name":"book","depth":1000}}',
+    ),
+    samples=(
+        (
+            V1_UPDATE,
+            (
+                BookDelta(
+                    "BTC/CHF",
+                    [
+                        ["0.04765", "0.00000500", "1582905486.493008"],
+                        ["0.04940", "0.00000500", "1582905486.493034", "r"],
+                    ],
+                    [
+                        ["0.05120", "0.00000500", "1582905486.493008"],
+                        ["0.05275", "0.00000500", "1582905486.493034"],
+                    ],
+                    checksum=974947235,
+                ),
+            ),
+        ),
+        (
+            '[1360,{"as":[["0.1","2","3"]],"bs":[["0.05","1","3"]]},"book-1000","ADA/XBT"]',
+            (BookSnapshot("ADA/BTC", [["0.05", "1", "3"]], [["0.1", "2", "3"]]),),
+        ),
+        ('{"event":"pong","reqid":42}', (Heartbeat(),)),
+        ('{"event":"heartbeat"}', (Heartbeat(),)),
+        (
+            '{"channelID":1360,"channelName":"book-1000","event":"subscriptionStatus",'
+            '"pair":"ADA/XBT","status":"subscribed","subscription":{"depth":1000,"name":"book"}}',
+            (Subscribed("ADA/BTC", 1000),),
+        ),
+        (
+            '{"errorMessage":"Currency pair not supported","event":"subscriptionStatus",'
+            '"pair":"XBT/CHF","status":"error","subscription":{"depth":10,"name":"book"}}',
+            (VenueError("subscribe: Currency pair not supported", "BTC/CHF"),),
+        ),
+        (
+            '{"channelID":10001,"channelName":"book-10","event":"subscriptionStatus",'
+            '"pair":"XBT/CHF","status":"unsubscribed","subscription":{"depth":10,"name":"book"}}',
+            (),
+        ),
+        ('[42,[["5541.2","0.150","1534614057.3212","s","l",""]],"trade","XBT/CHF"]', ()),
+    ),
+    malformed=(
+        '{"event":"subscriptionStatus","pair":"ETH/USD","status":"subscribed",'
+        '"subscription":{"depth":10,"name":"book"}}',
+        '[1,{"as":[],"bs":[]},{"a":[]},"book-10","XBT/CHF"]',
+        '[1,{"a":[["1","1","1"]]},"book-10","XBT/CHF"]',
+        '[1,{"a":[["1","1","1"]],"c":"-4"},"book-10","XBT/CHF"]',
+        '[1,{"a":{},"c":"4"},"book-10","XBT/CHF"]',
+        '[1,{"a":[["1","1","1"]],"c":"4"},"book-10","ETH/USD"]',
+        '[1,"book-10","XBT/CHF"]',
+        "{}",
+    ),
+    recording="kraken.ndjson.gz",
+    # 10 snapshots + 4269 updates, every update's checksum matched (the book truncated to
+    # the acked depth, 1000).
+    replay=Replay(
+        messages=4279,
+        snapshots=10,
+        deltas=4269,
+        checks=4269,
+        tops={  # the independent model of tests/test_venue_kraken.py
+            "WAVES/EUR": (13.233, 651.13730823, 13.2581, 29.25957971),
+            "XMR/USD": (353.64, 30.3, 354.48, 6.86050247),
+            "KSM/BTC": (0.00756, 0.21, 0.007566, 2.18142427),
+            "GRT/ETH": (0.0008335, 506.69981876, 0.0008362, 3304.00414043),
+            "SC/EUR": (0.04307, 5794.10440061, 0.04317, 20000.0),
+            "ETH/CHF": (2183.69, 3.0, 2190.17, 0.31),
+            "OCEAN/BTC": (2.774e-05, 606.11897, 2.781e-05, 606.16153),
+            "OMG/USD": (9.586075, 200.0, 9.604799, 200.0),
+            "BTC/CHF": (56060.3, 0.05804973, 56194.2, 0.017),
+            "ADA/BTC": (2.288e-05, 11947.13445094, 2.29e-05, 7200.50427342),
+        },
+    ),
+    emulated=False,  # the emulator speaks v2
+)
+
+DOCS_STATUS = (
+    '{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online",'
+    '"api_version":"v2","connection_id":15113583034416118705}]}'
+)
+DOCS_ACK = (
+    '{"method":"subscribe","result":{"channel":"book","depth":10,"snapshot":true,'
+    '"symbol":"BTC/USD"},"success":true,"time_in":"2023-09-25T09:04:31.742599Z",'
+    '"time_out":"2023-09-25T09:04:31.742648Z"}'
+)
+DOCS_SNAPSHOT = (  # cut to one level a side: its checksum is not this book's
+    '{"channel":"book","type":"snapshot","data":[{"symbol":"MATIC/USD","bids":'
+    '[{"price":0.5666,"qty":4831.75496356}],"asks":[{"price":0.5668,"qty":4410.79769741}],'
+    '"checksum":2439117997}]}'
+)
+DOCS_UPDATE = (
+    '{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD","bids":'
+    '[{"price":0.5657,"qty":1098.3947558}],"asks":[],"checksum":2114181697,'
+    '"timestamp":"2023-10-06T17:35:55.440295Z"}]}'
+)
+DOCS_PONG = (
+    '{"method":"pong","req_id":101,"time_in":"2023-09-24T14:10:23.799685Z",'
+    '"time_out":"2023-09-24T14:10:23.799703Z"}'
+)
+
+
+def v2_update(data: str) -> str:
+    return '{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD",' + data + "}]}"
+
+
+V2 = VenueCase(
+    codec=Kraken,
+    symbols=("MATIC/USD", "BTC/USD"),
+    depth=10,
+    subscribe=(
+        '{"method":"subscribe","params":{"channel":"book","symbol":["MATIC/USD","BTC/USD"],'
+        '"depth":10},"req_id":1}',
+    ),
+    samples=(
+        (
+            DOCS_SNAPSHOT,
+            (
+                BookSnapshot(
+                    "MATIC/USD",
+                    [["0.5666", "4831.75496356"]],
+                    [["0.5668", "4410.79769741"]],
+                    checksum=2439117997,
+                ),
+            ),
+        ),
+        (
+            DOCS_UPDATE,
+            (
+                BookDelta(
+                    "MATIC/USD",
+                    [["0.5657", "1098.3947558"]],
+                    [],
+                    checksum=2114181697,
+                    venue_ts_ns=1696613755440295000,
+                ),
+            ),
+        ),
+        (DOCS_ACK, (Subscribed("BTC/USD", 10),)),
+        (
+            '{"error":"Subscription depth not supported","method":"subscribe","success":false,'
+            '"symbol":"BTC/USD","time_in":"2026-08-16T23:54:19.629313Z"}',
+            (VenueError("subscribe: Subscription depth not supported", "BTC/USD"),),
+        ),
+        ('{"channel":"heartbeat"}', (Heartbeat(),)),
+        (DOCS_PONG, (Heartbeat(),)),
+        (DOCS_STATUS, ()),
+        (
+            '{"method":"unsubscribe","result":{"channel":"book","depth":25,"symbol":"BTC/USD"},'
+            '"success":true}',
+            (),
+        ),
+    ),
+    malformed=(
+        "null",
+        "[1]",
+        '{"x":1}',
+        '{"channel":"book","type":"partial","data":[]}',
+        DOCS_UPDATE.replace("MATIC/USD", "ETH/USD"),
+        v2_update('"bids":[{"price":0.5657,"qty":NaN}],"asks":[],"checksum":1'),
+        v2_update('"bids":[{"price":0.5657,"qty":1}],"asks":[],"checksum":-1'),
+        v2_update('"bids":[],"asks":[],"checksum":1,"timestamp":"yesterday"'),
+        v2_update('"bids":[],"asks":[],"checksum":1,"timestamp":"2023-10-06T17:35:55"'),
+        v2_update('"bids":[{"price":1}],"asks":[],"checksum":1'),
+        v2_update('"bids":[["1","2"]],"asks":[],"checksum":1'),
+        DOCS_UPDATE + ' {"x":1}',  # trailing data
+        " ",
+        '{"method":"subscribe","result":{"channel":"book","depth":-5,"symbol":"BTC/USD"},'
+        '"success":true}',
+        b"\xff\xfe",
+    ),
+    wire=(DOCS_STATUS, DOCS_ACK, DOCS_SNAPSHOT, DOCS_UPDATE, DOCS_PONG),
+    wire_ignore=frozenset({"req_id"}),  # echoed when the request has one (the docs' had none)
+)
+
+CASES = (V1, V2)

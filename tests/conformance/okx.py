@@ -1,0 +1,127 @@
+"""OKX v5: the 2022 recording (checksums, no seqId yet), OKX's documented messages
+(https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel)."""
+
+from __future__ import annotations
+
+from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, PlannedClose, Subscribed, VenueError
+from feeds.venues.okx import Okx
+from tests.conformance import Replay, VenueCase
+
+# The docs' push example (cut to two levels a side) keeps its illustrative checksum: the CRC
+# of its own eight levels is -2102840145.
+DOCS_SNAPSHOT = (
+    '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{'
+    '"asks":[["8476.98","415","0","13"],["8477","7","0","2"]],'
+    '"bids":[["8476.97","256","0","12"],["8475.55","101","0","1"]],'
+    '"ts":"1597026383085","checksum":-855196043,"prevSeqId":-1,"seqId":123456}]}'
+)
+UPDATE = (
+    '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{'
+    '"asks":[],"bids":[["8476.97","256","0","12"]],"ts":"1597026383085","checksum":-3,'
+    '"prevSeqId":123456,"seqId":123457}]}'
+)
+
+
+def push(data: str) -> str:
+    return '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":' + data + "}"
+
+
+CASE = VenueCase(
+    codec=Okx,
+    symbols=("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT"),
+    # The recording subscribed tickers and trades with the books; the books request alone:
+    subscribe=(
+        '{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USD-220527"},'
+        '{"channel":"books","instId":"UNI-USD-SWAP"},{"channel":"books","instId":"BTC-USDT"}]}',
+    ),
+    samples=(
+        (
+            DOCS_SNAPSHOT,
+            (
+                BookSnapshot(
+                    "BTC/USDT",
+                    [["8476.97", "256", "0", "12"], ["8475.55", "101", "0", "1"]],
+                    [["8476.98", "415", "0", "13"], ["8477", "7", "0", "2"]],
+                    seq=123456,
+                    checksum=-855196043,
+                    venue_ts_ns=1597026383085_000000,
+                ),
+            ),
+        ),
+        (
+            UPDATE,
+            (
+                BookDelta(
+                    "BTC/USDT",
+                    [["8476.97", "256", "0", "12"]],
+                    [],
+                    None,
+                    123457,
+                    123456,
+                    -3,
+                    1597026383085_000000,
+                ),
+            ),
+        ),
+        ("pong", (Heartbeat(),)),
+        (b"pong", (Heartbeat(),)),
+        (
+            '{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3"}',
+            (Subscribed("BTC/USDT"),),
+        ),
+        ('{"event":"subscribe","arg":{"channel":"tickers","instId":"BTC-USDT"}}', ()),
+        ('{"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"}}', ()),
+        # https://www.okx.com/docs-v5/en/#overview-websocket-subscribe (failure example)
+        (
+            '{"event":"error","code":"60012","msg":"Invalid request: {\\"op\\": \\"subscribe\\"}",'
+            '"connId":"a4d3ae55"}',
+            (VenueError('error 60012: Invalid request: {"op": "subscribe"}'),),
+        ),
+        # https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection
+        (
+            '{"event":"notice","code":"64008","msg":"The connection will soon be closed for a '
+            'service upgrade.","connId":"a4d3ae55"}',
+            (PlannedClose("notice 64008"),),
+        ),
+        (
+            '{"event":"notice","code":"64009","msg":"Something else."}',
+            (VenueError("notice 64009: Something else."),),
+        ),
+        ('{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[]}', ()),
+    ),
+    malformed=(
+        "ping",
+        "null",
+        "[]",
+        '{"x":1}',
+        '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"partial","data":[{"asks":[],'
+        '"bids":[],"ts":"1597026383085"}]}',
+        push(
+            '[{"asks":[],"bids":"8476.97","ts":"1597026383085","checksum":1,"prevSeqId":1,"seqId":2}]'
+        ),
+        push('[{"asks":[],"bids":[],"ts":"1597026383085","checksum":1,"seqId":2}]'),
+        push('[{"asks":[],"bids":[],"ts":"1597026383085","checksum":1,"prevSeqId":1,"seqId":-2}]'),
+        push(
+            '[{"asks":[],"bids":[],"ts":"1597026383085","checksum":true,"prevSeqId":1,"seqId":2}]'
+        ),
+        push('[{"asks":[],"bids":[],"ts":1597026383085,"checksum":1}]'),
+        push("{}"),
+        # an instrument this connection did not subscribe
+        DOCS_SNAPSHOT.replace("BTC-USDT", "ETH-USDT"),
+    ),
+    recording="okx.ndjson.gz",
+    # 3 snapshots + 287 updates, every one's checksum matched (2022: no seqId to link).
+    replay=Replay(
+        messages=290,
+        snapshots=3,
+        deltas=287,
+        checks=290,
+        tops={
+            "BTC/USD:BTC-220527": (30229.4, 2.0, 30238.8, 3.0),
+            "UNI/USD:UNI": (5.137, 20.0, 5.145, 50.0),
+            "BTC/USDT": (30236.1, 0.18050747, 30236.2, 0.001),
+        },
+    ),
+    # 2022 had no seqId/prevSeqId, nor the connId acks carry now
+    wire_ignore=frozenset({"seqId", "prevSeqId", "connId"}),
+)
