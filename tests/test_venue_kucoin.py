@@ -1,6 +1,8 @@
-"""KuCoin codec: the 2021 recording (tests/fixtures/kucoin.ndjson.gz, see ATTRIBUTION.md)
-replayed by an independent plain-dict model and through codec + FeedSession, the docs'
-examples for what it cannot prove, fuzzing, and the feed against the emulator."""
+"""KuCoin's quirks (the recording, samples, fuzzing, replay figures and the emulator round
+trip are the conformance suite's: tests/conformance/kucoin.py): the docs' calibration example
+(only changes above the snapshot's sequence apply), the bullet answer, the 2021 recording
+replayed with its own snapshot requests, and the feed against the emulator over sockets
+(a gap, a refused bullet, a new token on reconnecting)."""
 
 from __future__ import annotations
 
@@ -12,142 +14,25 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import given
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from emulator.venues.kucoin import KuCoin as EmulatedKuCoin
-from feeds.actions import FetchSnapshot, Send
-from feeds.capture import Record, read_capture
-from feeds.protocol import (
-    BookDelta,
-    ParseError,
-    RestRequest,
-)
+from feeds.actions import FetchSnapshot
+from feeds.capture import read_capture
+from feeds.protocol import BookDelta, ParseError, RestRequest
 from feeds.replay import replay
 from feeds.session import FeedSession
 from feeds.venues import replay_codec_class
 from feeds.venues.kucoin import KuCoin, KuCoin2021
+from tests.fuzzing import fuzz_settings
 from tests.test_venue_rules_e2e import T0, Feed, stepped, until
-from tests.venue_helpers import LastBook, RecordingLeg
+from tests.venue_helpers import ARBITRARY_INPUT, LastBook, mutated
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "kucoin.ndjson.gz"))
 BTC_BASES = ("SNX", "CAPP", "ANKR", "FET", "DAPPT", "NRG", "COV", "EQZ")
 SYMBOLS = ("BCHSV/USDT", *(f"{b}/BTC" for b in BTC_BASES))
 L2 = "trade.l2update"
-SNAPSHOT_URL = "https://api.kucoin.com/api/v1/market/orderbook/level2_100?symbol="
-
-
-def vid(record: Record) -> str:
-    return record.url.split("symbol=")[1]
-
-
-class Reference:
-    """The published rule on plain dicts: changes above the book's sequence apply, price "0"
-    only advances it, size "0" deletes; a message must start at the previous end + 1."""
-
-    def __init__(self) -> None:
-        self.books: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
-        self.seq: dict[str, int] = {}
-        self.pending: dict[str, list[dict[str, Any]]] = {}
-        self.applied = self.older = self.crossed = 0
-
-    def rest(self, record: Record) -> None:
-        data = orjson.loads(record.data)["data"]
-        self.seq[vid(record)] = int(data["sequence"])
-        self.books[vid(record)] = tuple(  # type: ignore[assignment]
-            {float(p): float(q) for p, q in data[side]} for side in ("bids", "asks")
-        )
-        for msg in self.pending.pop(vid(record), []):
-            self.message(msg)
-
-    def message(self, data: dict[str, Any]) -> None:
-        sym = data["symbol"]
-        if sym not in self.books:
-            self.pending.setdefault(sym, []).append(data)
-            return
-        if data["sequenceEnd"] <= self.seq[sym]:
-            self.older += 1
-            return
-        assert data["sequenceStart"] <= self.seq[sym] + 1, "a gap"
-        changes = data["changes"]
-        for side, levels in zip(self.books[sym], (changes["bids"], changes["asks"]), strict=True):
-            for price, size, seq in levels:
-                if int(seq) <= self.seq[sym] or price == "0":
-                    continue
-                if float(size) == 0:
-                    side.pop(float(price), None)
-                else:
-                    side[float(price)] = float(size)
-        self.seq[sym] = data["sequenceEnd"]
-        self.applied += 1
-        bids, asks = self.books[sym]
-        self.crossed += max(bids) >= min(asks)
-
-    def top(self, sym: str, n: int = 20) -> tuple[list[float], ...]:
-        bids = sorted(self.books[sym][0].items(), reverse=True)[:n]
-        asks = sorted(self.books[sym][1].items())[:n]
-        return (
-            [p for p, _ in bids],
-            [q for _, q in bids],
-            [p for p, _ in asks],
-            [q for _, q in asks],
-        )
-
-
-def test_the_recording_proves_the_rule_on_every_message_through_the_session() -> None:
-    codec, ref = KuCoin(SYMBOLS), Reference()
-    legs = {s: RecordingLeg() for s in SYMBOLS}
-    states: list[tuple[str, str | None]] = []
-    session = FeedSession(codec, legs.__getitem__, lambda s, r, _: states.append((s, r)))
-    for record in RECORDS:
-        if record.dir == "open":
-            (subscribe,) = session.opened(record.t)  # snapshots once the stream delivers
-            assert subscribe == Send(KuCoin(SYMBOLS).subscribe_frames(SYMBOLS)[0])
-        elif record.dir == "rest":
-            ref.rest(record)
-            symbol = SYMBOLS[[codec.venue_symbol(s) for s in SYMBOLS].index(vid(record))]
-            assert isinstance(record.data, str)
-            assert session.snapshot(symbol, record.data.encode(), record.t) == []
-        elif record.dir == "in":
-            obj = orjson.loads(record.data)
-            if obj.get("subject") == L2:
-                ref.message(obj["data"])
-            actions = session.frame(record.data, record.t)
-            # the snapshot requests: today's public endpoint, at each symbol's first message
-            for action in actions:
-                assert isinstance(action, FetchSnapshot)
-                assert action.request.url == SNAPSHOT_URL + obj["data"]["symbol"]
-        for symbol, leg in legs.items():
-            if codec.venue_symbol(symbol) in ref.seq and leg.books:
-                assert leg.view() == ref.top(codec.venue_symbol(symbol))
-    # 3805 contiguous messages applied, 48 older than their snapshot (9 of them buffered
-    # before it), never a gap, never crossed; 9 snapshots
-    assert (ref.applied, ref.older, ref.crossed, ref.pending) == (3805, 48, 0, {})
-    stats = session.stats
-    assert (stats.book_msgs, stats.older, stats.gaps, stats.crossed, stats.resyncs) == (
-        9 + 3805,
-        48,
-        0,
-        0,
-        0,
-    )
-    assert (stats.malformed, stats.codec_errors, stats.unknown_symbol) == (0, 0, 0)
-    assert states == [("syncing", None), ("live", None)]
-    # Golden: the final top of every book is the venue's own last ticker of the symbol.
-    tickers = {
-        t["topic"].split(":")[1]: t["data"]
-        for t in (orjson.loads(r.data) for r in RECORDS if r.dir == "in")
-        if t.get("subject") == "trade.ticker"
-    }
-    for symbol, leg in legs.items():
-        t = tickers[codec.venue_symbol(symbol)]
-        golden = [float(t[k]) for k in ("bestBid", "bestBidSize", "bestAsk", "bestAskSize")]
-        assert [leg.view()[k][0] for k in range(4)] == golden, symbol
-    assert [leg.view()[k][0] for k in range(4) for leg in [legs["BCHSV/USDT"]]] == [
-        243.216,
-        4.51280965,
-        243.457,
-        4.51280965,
-    ]
 
 
 # -- the docs' examples -----------------------------------------------------------------
@@ -217,23 +102,25 @@ def test_docs_calibration_example_applies_only_changes_above_the_snapshot() -> N
     ]
 
 
+BULLET = {
+    "code": "200000",
+    "data": {
+        "token": "2neAiuYvAU61ZDXANAGA",
+        "instanceServers": [
+            {
+                "endpoint": "wss://ws-api-spot.kucoin.com/",
+                "encrypt": True,
+                "protocol": "websocket",
+                "pingInterval": 18000,
+                "pingTimeout": 10000,
+            }
+        ],
+    },
+}
+
+
 def test_the_bullet_answer_names_the_url_and_the_ping_interval() -> None:
-    codec = KuCoin(["BTC/USDT", "ETH/USDT"])
-    bullet = {
-        "code": "200000",
-        "data": {
-            "token": "2neAiuYvAU61ZDXANAGA",
-            "instanceServers": [
-                {
-                    "endpoint": "wss://ws-api-spot.kucoin.com/",
-                    "encrypt": True,
-                    "protocol": "websocket",
-                    "pingInterval": 18000,
-                    "pingTimeout": 10000,
-                }
-            ],
-        },
-    }
+    codec, bullet = KuCoin(["BTC/USDT", "ETH/USDT"]), BULLET
     assert codec.connect_request("") == RestRequest(
         "https://api.kucoin.com/api/v1/bullet-public", "", 10, "POST"
     )
@@ -252,6 +139,17 @@ def test_the_bullet_answer_names_the_url_and_the_ping_interval() -> None:
             codec.connect_url(body)
     with pytest.raises(ParseError, match="400100"):
         codec.parse_snapshot("BTC/USDT", b'{"code":"400100","msg":"symbol not exists"}')
+
+
+@fuzz_settings(200)
+@given(mutated([BULLET]) | ARBITRARY_INPUT)
+def test_fuzz_bullet_answers(body: str | bytes) -> None:
+    codec = KuCoin(["BTC/USDT"])
+    try:
+        url = codec.connect_url(body.encode() if isinstance(body, str) else body)
+    except ParseError:
+        return
+    assert "/?token=" in url and codec.ping_interval_s is not None
 
 
 def test_replay_reads_the_recording_with_its_own_snapshot_requests() -> None:
