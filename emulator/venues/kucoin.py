@@ -21,17 +21,9 @@ from random import Random
 from urllib.parse import parse_qs, urlsplit
 
 from emulator.market import Change
+from emulator.venues import kit
 from emulator.venues.base import HttpAnswer, Out, minimal
-from emulator.venues.kit import (
-    Adapter,
-    KitSession,
-    Levels,
-    Request,
-    Sub,
-    UpdateRanges,
-    dumps,
-    json_object,
-)
+from emulator.venues.kit import Adapter, KitSession, Request, Sub, dumps
 
 _BULLET = "/api/v1/bullet-public"
 _DEPTHS = {"/api/v1/market/orderbook/level2_20": 20, "/api/v1/market/orderbook/level2_100": 100}
@@ -40,7 +32,7 @@ Numbered = dict[tuple[str, int], int]
 """(side, price) -> the sequence of its change."""
 
 
-class _PerChange(UpdateRanges):
+class _PerChange(kit.UpdateRanges):
     """One sequence per change: a step moves ``last`` by its number of changes."""
 
     def __init__(self, symbols: Iterable[str], rng: Random) -> None:
@@ -84,7 +76,7 @@ class KuCoin(Adapter):
         return [Out(dumps({"id": cid[0], "type": "welcome"}))]
 
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
-        req = json_object(text) or {}
+        req = kit.json_object(text) or {}
         rid, kind, topic = req.get("id"), req.get("type"), req.get("topic")
         if kind == "ping":
             return [Out(dumps({"id": rid, "type": "pong"}))]
@@ -98,11 +90,13 @@ class KuCoin(Adapter):
     def answer(self, session: KitSession, req: Request, now_ns: int) -> list[Out]:
         return [Out(dumps({"id": req.meta["id"], "type": "ack"}))] if req.meta["ack"] else []
 
-    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+    def delta(
+        self, sub: Sub, bids: kit.Levels, asks: kit.Levels, now_ns: int, corrupt: bool
+    ) -> Out | None:
         symbol, book = sub.symbol, self.book(sub.symbol)
         now, before = self.numbered[symbol]
 
-        def changes(side: str, levels: Levels) -> list[list[str]]:
+        def changes(side: str, levels: kit.Levels) -> list[list[str]]:
             return [[minimal(p, book.price_decimals), minimal(s, book.size_decimals),
                      str(now.get((side, p)) or before[(side, p)])] for p, s in levels]  # fmt: skip
 
