@@ -62,6 +62,21 @@ def _faults(plan: Plan, given: Sequence[str]) -> list[FaultSpec]:
     return found
 
 
+def _emulated(text: str | None) -> list[str]:
+    """The simulated market's venues: by default every venue the emulator serves (in the
+    registry's order); a venue it does not serve is a usage error."""
+    from emulator.venues import VENUES as SERVED
+
+    venues = venue_list(text, [v for v in VENUES if v in SERVED])
+    absent = [v for v in venues if v not in SERVED]
+    if absent:
+        raise UsageError(
+            f"--venues: the emulator does not serve {', '.join(absent)} "
+            f"(it serves {', '.join(v for v in VENUES if v in SERVED)}; `live` scans every venue)"
+        )
+    return venues
+
+
 def _levels(text: str) -> int:
     """A number of book levels (argparse type)."""
     if not text.strip().isdigit():
@@ -71,7 +86,11 @@ def _levels(text: str) -> int:
 
 def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--config", help="TOML configuration file")
-    p.add_argument("--venues", help=f"comma-separated venue ids (default: {','.join(VENUES)})")
+    p.add_argument(
+        "--venues",
+        help="comma-separated venue ids (default: every venue; the simulated market: every "
+        "venue the emulator serves)",
+    )
     p.add_argument("--symbols", help=symbols_help)
     p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
     p.add_argument("--out", help="also write NDJSON events to this file")
@@ -157,7 +176,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
     distinct_files(("--config", args.config), ("CAPTURE", record), ("--out", out))
     plan = Plan(
         config=config,
-        venues=venue_list(args.venues),
+        venues=_emulated(args.venues) if emulated else venue_list(args.venues),
         symbols=symbol_list(args.symbols, DEFAULT_SYMBOLS),
         json=args.json,
         out=out,

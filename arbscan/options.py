@@ -82,8 +82,8 @@ def symbol_list(text: str | None, default: Sequence[str]) -> list[str]:
     return symbols
 
 
-def venue_list(text: str | None) -> list[str]:
-    names = list(VENUES) if text is None else _csv("--venues", text)
+def venue_list(text: str | None, default: Sequence[str] = VENUES) -> list[str]:
+    names = list(default) if text is None else _csv("--venues", text)
     try:
         venues = [canonical_venue(name) for name in names]
     except UnknownVenue as exc:

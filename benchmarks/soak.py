@@ -68,6 +68,8 @@ def eligible(venues: Sequence[str], kind: str) -> list[str]:
         return [v for v in venues if EMULATED[v].has_ranges]
     if kind in ("bad_body", "novel"):
         return [v for v in venues if EMULATED[v].body_faults]
+    if kind == "gap" or kind.startswith("rest_"):  # a REST fault comes with a gap
+        venues = [v for v in venues if codec_class(v).integrity.detects_loss]
     if kind.startswith("rest_"):
         rest = SnapshotSource.REST
         return [v for v in venues if codec_class(v).integrity.snapshot is rest]

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import enum
 import functools
+import gzip
 import itertools
 import math
 import time
@@ -116,6 +117,7 @@ class _Conn:
     gap: int = 0
     corrupt: int = 0
     bad_body: int = 0
+    zipped: bool = False  # frames sent gzip-compressed (Venue.gzip_frames)
     stall_until: float = 0.0
     slow_delay: float = 0.0
     slow_until: float = 0.0
@@ -443,7 +445,9 @@ class Emulator:
         session = vs.venue.session(ws.request.path if ws.request else "", cid, self.model.now_ns)
         if session is None:  # process_request refused such paths already
             raise RuntimeError(f"no session for {ws.request}")
-        conn = _Conn(cid, ws, session, asyncio.Queue(self.config.max_queued))
+        conn = _Conn(
+            cid, ws, session, asyncio.Queue(self.config.max_queued), zipped=vs.venue.gzip_frames
+        )
         vs.conns[cid] = conn
         pending, vs.pending = vs.pending, []
         writer = asyncio.create_task(self._write(conn), name=f"emulator-{vs.venue.name}-{cid}")
@@ -502,7 +506,9 @@ class Emulator:
                 if now < conn.slow_until:
                     await asyncio.sleep(conn.slow_delay)
                 conn.last = frame
-                await conn.ws.send(frame)
+                await conn.ws.send(
+                    gzip.compress(frame.encode(), 1, mtime=0) if conn.zipped else frame
+                )
 
 
 def _silence(ws: ServerConnection, seconds: float) -> None:

@@ -11,12 +11,16 @@ followed by `` header: {json}``. Usage::
 
     python -m feeds.convert --venue binance --ws BINANCE.ws.1.0 --http BINANCE.http.0.0 \\
         --out tests/fixtures/binance.ndjson.gz --max-in 300
+
+``--keep TEXT`` (repeatable) slices a recording by content: only the frames sent or received
+that contain one of the texts are kept (a gzip frame is searched in its decompressed text).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import gzip
 import heapq
 import sys
 from collections.abc import Iterator, Sequence
@@ -93,12 +97,16 @@ def convert(
     http_files: Sequence[Path] = (),
     *,
     max_in: int | None = None,
+    keep: Sequence[str] = (),
 ) -> list[Record]:
     """Merge the files of one recording by time. With ``max_in``, keep the prefix up to the
-    ``max_in``-th received frame, so every sequence in the slice stays contiguous."""
+    ``max_in``-th received frame, so every sequence in the slice stays contiguous. With
+    ``keep``, only the frames that contain one of its texts (see the module docstring)."""
     streams = [read_ws(p, venue, conn=i) for i, p in enumerate(ws_files)]
     streams += [read_http(p, venue) for p in http_files]
     merged = list(heapq.merge(*streams, key=lambda r: r.t))
+    if keep:
+        merged = [r for r in merged if r.dir not in ("in", "out") or _has(r.data, keep)]
     if max_in is None:
         return merged
     out: list[Record] = []
@@ -112,6 +120,15 @@ def convert(
     return out
 
 
+def _has(data: str | bytes, texts: Sequence[str]) -> bool:
+    if isinstance(data, bytes):
+        try:
+            data = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode()
+        except (OSError, EOFError, UnicodeDecodeError):
+            return False  # no text to search: not kept
+    return any(t in data for t in texts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m feeds.convert", description=__doc__.split("\n")[0])
     ap.add_argument("--venue", required=True, help="ccxt id written into each record")
@@ -119,9 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--http", type=Path, action="append", default=[], help="a .http. file")
     ap.add_argument("--out", type=Path, required=True, help="capture v1 (.gz to compress)")
     ap.add_argument("--max-in", type=int, default=None, help="keep the first N frames received")
+    ap.add_argument("--keep", action="append", default=[], help="keep frames with this text")
     args = ap.parse_args(argv)
     try:
-        records = convert(args.venue, args.ws, args.http, max_in=args.max_in)
+        records = convert(args.venue, args.ws, args.http, max_in=args.max_in, keep=args.keep)
     except (ConvertError, OSError) as exc:
         print(f"convert: {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,8 @@ rules that are defined over the venue's own text use the original strings.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
@@ -67,6 +68,10 @@ class SnapshotSource(enum.Enum):
     """The venue pushes a snapshot on the stream after subscribing."""
     REST = "rest"
     """The book is seeded from a REST request, built by :meth:`Codec.snapshot_request`."""
+    REQUEST = "request"
+    """The book is seeded from a snapshot asked for on the same connection
+    (:meth:`Codec.snapshot_frame`), answered in-band: the deltas are buffered and bridged as
+    for :attr:`REST`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,14 @@ class Integrity:
     """Each level carries its own sequence as its third element (``[price, size, seq]``): a
     delta overlapping the book's id applies only its levels above that id, and one that ends
     at or below it is older (dropped)."""
+
+    @property
+    def detects_loss(self) -> bool:
+        """Whether a lost book message shows (a sequence, a checksum or a connection counter
+        reveals it). Without any (TIME, NONE), only a crossed book reveals a wrong one;
+        SNAPSHOT_ONLY loses nothing (the next push is a whole book)."""
+        ordered = self.seq in (SeqRule.NONE, SeqRule.TIME)
+        return not ordered or self.checksum is not None or self.connection_counter
 
 
 # --- typed events out of Codec.parse ---------------------------------------------------
@@ -307,6 +320,9 @@ class Codec:
         spec: VenueSpec | None = getattr(self, "spec", None)
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.depth = depth if spec is None else spec.book_depth(depth)
+        self.clock: Callable[[], int] = time.time_ns
+        """The time (ns) for the requests of a venue that wants it in them (Gate's ``time``);
+        the runner sets its own clock here. Parsing never reads it."""
         self._canonical: dict[str, str] = {}
         """The explicit table of this connection: venue id -> canonical symbol."""
         for symbol in self.symbols:
@@ -361,6 +377,11 @@ class Codec:
     def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
         """The REST request that seeds ``symbol`` with at least ``levels`` per side when the
         venue serves that many (only for SnapshotSource.REST)."""
+        raise NotImplementedError
+
+    def snapshot_frame(self, symbol: str) -> str:
+        """The frame that asks for a snapshot of ``symbol`` on the connection, answered by a
+        :class:`BookSnapshot` event (only for SnapshotSource.REQUEST)."""
         raise NotImplementedError
 
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:

@@ -271,6 +271,7 @@ class Runner:
         learns the URL (and token) from the venue's answer first, anew for every connection;
         a failed request is a failed connection (ConnectFailed)."""
         codec = self.codec_factory(self.symbols)
+        codec.clock = self.clock  # for venues whose requests carry the time
         url, request = self.ws_url, codec.connect_request(self.rest_url)
         if request is not None:
             body, error = await self._request(request)

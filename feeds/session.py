@@ -86,6 +86,9 @@ CODEC_BUGS: Final = (ValueError, KeyError, IndexError, TypeError, AttributeError
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
 HOUR_NS: Final = 3600 * 1_000_000_000
+_RANGED: Final = (SeqRule.RANGE, SeqRule.PREV_LINK)
+"""Rules whose deltas say where they start (``first``): a snapshot older than the first
+buffered delta is asked for again."""
 
 # REST snapshots follow the documented order for a local book seeded from REST (the venue
 # procedure feeds/sequencing.py cites):
@@ -111,7 +114,7 @@ class _Symbol:
     fresh: bool = False  # the current input (re)seeded the book from a snapshot
     held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
     requested: bool = False  # a REST snapshot was asked for since the last reset
-    asked_ns: int | None = None  # in-band venues: when its snapshot was last subscribed for
+    asked_ns: int | None = None  # when its in-band snapshot was last subscribed or asked for
 
     def reset(self) -> None:
         self.synced = self.fresh = self.held = False
@@ -119,6 +122,17 @@ class _Symbol:
         self.seq = SeqState()
         self.buffer.clear()
         self.book.clear()
+
+
+def _older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -> bool:
+    """Whether a REST snapshot is older than the first event the stream delivered, so that
+    events between them may be missing: by update ids (RANGE: the first event starts past the
+    snapshot's id + 1) or by venue time (TIME: the first event is later than the snapshot)."""
+    if rule in _RANGED and snapshot.seq is not None and first.first is not None:
+        return snapshot.seq + 1 < first.first
+    if rule is SeqRule.TIME and snapshot.venue_ts_ns is not None and first.venue_ts_ns is not None:
+        return snapshot.venue_ts_ns < first.venue_ts_ns
+    return False
 
 
 class FeedSession:
@@ -150,7 +164,10 @@ class FeedSession:
         self._max_buffered = max_buffered
         rule = codec.integrity
         self._seq_rule = rule.seq
-        self._rest = rule.snapshot is SnapshotSource.REST
+        # REST snapshots, and snapshots asked for on the connection (SnapshotSource.REQUEST),
+        # are requested and bridged alike: deltas are buffered until the snapshot is there.
+        self._rest = rule.snapshot is not SnapshotSource.IN_BAND
+        self._by_frame = rule.snapshot is SnapshotSource.REQUEST
         # In-band venues push a snapshot when a symbol is subscribed (snapshot-only venues
         # push whole books all the time, and their next push resyncs).
         self._asks_in_band = not self._rest and rule.seq is not SeqRule.SNAPSHOT_ONLY
@@ -200,7 +217,7 @@ class FeedSession:
                 sym.asked_ns = now_ns
         actions: list[Action] = [Send(f) for f in frames]
         if self._rest and self._snapshot_wait_ns <= 0:  # no wait: right after subscribing
-            actions += [self._fetch(s) for s in self._symbols.values()]
+            actions += [self._fetch(s, now_ns) for s in self._symbols.values()]
         return actions
 
     def frame(self, data: str | bytes, now_ns: int) -> list[Action]:
@@ -233,8 +250,10 @@ class FeedSession:
                 sym = symbols.get(ev.symbol)
                 if sym is None:
                     self._unknown(ev.symbol)
-                else:
+                elif not self._by_frame:
                     self._snapshot(sym, ev, now_ns)
+                elif not sym.synced:  # asked for on this connection; else superseded
+                    self._seed(sym, ev, now_ns)
             elif isinstance(ev, ConnectionSeq) and self._conn_counter:
                 if self._conn_seq is not None and ev.seq != self._conn_seq + 1:
                     # One counter for the whole connection (Integrity.connection_counter).
@@ -299,21 +318,7 @@ class FeedSession:
             sym.refetch_at = now_ns + REFETCH_DELAY_NS
             return []
         self._actions = []
-        buffered = list(sym.buffer)
-        first = buffered[0].first if buffered else None
-        if self._seq_rule is SeqRule.RANGE and None not in (ev.seq, first):
-            assert ev.seq is not None and first is not None
-            if ev.seq + 1 < first:  # older than the stream: ask again, keep the buffer
-                self.stats.old_snapshots += 1
-                log.info(
-                    "%s: %s snapshot %d < first event %d", self.codec.venue, symbol, ev.seq, first
-                )
-                return [self._fetch(sym)]
-        self._snapshot(sym, ev, now_ns)
-        for delta in buffered:
-            if not sym.synced:
-                break
-            self._delta(sym, delta, now_ns)
+        self._seed(sym, ev, now_ns)
         return self._publish(now_ns)
 
     def snapshot_failed(self, symbol: str, error: str, now_ns: int) -> list[Action]:
@@ -356,14 +361,14 @@ class FeedSession:
             if sym.refetch_at is not None and now_ns >= sym.refetch_at:
                 sym.refetch_at = None
                 if not sym.synced:
-                    actions.append(self._fetch(sym))
+                    actions.append(self._fetch(sym, now_ns))
             elif (
                 self._rest
                 and not sym.requested
                 and not sym.synced
                 and now_ns - self._opened_ns >= self._snapshot_wait_ns
             ):
-                actions.append(self._fetch(sym))  # no event yet: the stream is open by now
+                actions.append(self._fetch(sym, now_ns))  # no event yet: the stream is open by now
             elif (
                 sym.asked_ns is not None
                 and not sym.synced
@@ -373,7 +378,7 @@ class FeedSession:
                 # leave the book waiting for ever while its deltas flow. Ask again.
                 stats.snapshot_timeouts += 1
                 log.warning(
-                    "%s %s: no snapshot %.1f s after subscribing, subscribing again",
+                    "%s %s: no snapshot %.1f s after asking, asking again",
                     self.codec.venue,
                     sym.symbol,
                     (now_ns - sym.asked_ns) / 1e9,
@@ -398,6 +403,21 @@ class FeedSession:
         sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
         self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
 
+    def _seed(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
+        """A requested snapshot: seed the book, then apply the buffered deltas that follow."""
+        buffered = list(sym.buffer)
+        if buffered and _older(self._seq_rule, ev, buffered[0]):
+            # older than the stream: ask again, keep the buffer
+            self.stats.old_snapshots += 1
+            log.info("%s: %s snapshot older than %s", self.codec.venue, sym.symbol, buffered[0])
+            self._actions.append(self._fetch(sym, now_ns))
+            return
+        self._snapshot(sym, ev, now_ns)
+        for delta in buffered:
+            if not sym.synced:
+                break
+            self._delta(sym, delta, now_ns)
+
     def _delta(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> None:
         if ev.venue_ts_ns is not None:
             self.stats.latency_ns = now_ns - ev.venue_ts_ns
@@ -409,9 +429,9 @@ class FeedSession:
                     sym.buffer.clear()
                     self.stats.buffer_overflow += 1
                     log.warning("%s: %s buffer overflow", self.codec.venue, sym.symbol)
-                    self._actions.append(self._fetch(sym))
+                    self._actions.append(self._fetch(sym, now_ns))
                 elif not sym.requested:  # the stream delivers: now the snapshot
-                    self._actions.append(self._fetch(sym))
+                    self._actions.append(self._fetch(sym, now_ns))
             return  # in-band: ignored until the (re)subscription's snapshot
         last = sym.seq.last
         if self._level_seq and last is not None and ev.first is not None and ev.first <= last:
@@ -528,7 +548,7 @@ class FeedSession:
             sym.listener.on_usable(False, reason, now_ns)
         actions = self._actions
         if self._rest:
-            actions.append(self._fetch(sym))
+            actions.append(self._fetch(sym, now_ns))
         elif self._seq_rule is not SeqRule.SNAPSHOT_ONLY:  # snapshot-only: the next push resyncs
             unsubscribe = self.codec.unsubscribe_frames([sym.symbol])
             if not unsubscribe:  # no way to ask for a fresh snapshot of one symbol
@@ -561,8 +581,11 @@ class FeedSession:
             sym.usable = False
             sym.listener.on_usable(False, Unusable.CROSSED_BOOK, now_ns)
 
-    def _fetch(self, sym: _Symbol) -> FetchSnapshot:
+    def _fetch(self, sym: _Symbol, now_ns: int) -> FetchSnapshot | Send:
         sym.requested = True
+        if self._by_frame:  # an answer lost or refused is asked for again (tick)
+            sym.asked_ns = now_ns
+            return Send(self.codec.snapshot_frame(sym.symbol))
         return FetchSnapshot(self.codec.snapshot_request(sym.symbol, self._rest_base, self._top_n))
 
     def _finish(self, reason: str, now_ns: int) -> None:

@@ -55,6 +55,8 @@ class VenueSpec:
     """The venue id of a spot symbol, from its (renamed) assets: ``{base}-{quote}``..."""
     asset_names: Mapping[str, str] = field(default_factory=dict)
     """The venue's own names of assets, both ways by explicit table (Kraken v1 BTC -> XBT)."""
+    lower_case: bool = False
+    """The venue writes its symbol ids in lower case (``btcusdt``)."""
     depths: frozenset[int] | None = None
     """The book depths the venue serves (subscribe parameter); None when not chosen."""
     default_depth: int | None = None
@@ -89,7 +91,8 @@ class VenueSpec:
     def symbol(self, base: str, quote: str) -> str:
         """The venue id of ``base``/``quote`` in :attr:`symbol_format`."""
         names = self.asset_names
-        return self.symbol_format.format(base=names.get(base, base), quote=names.get(quote, quote))
+        vid = self.symbol_format.format(base=names.get(base, base), quote=names.get(quote, quote))
+        return vid.lower() if self.lower_case else vid
 
     def book_depth(self, depth: int | None) -> int | None:
         """``depth`` (the default when None), checked against :attr:`depths`."""

@@ -84,15 +84,41 @@ def _num(value: object) -> float:
 
 
 def _fmt_ms(ms: float | None) -> str:
+    """A duration in at most 5 characters: ``812ms``, ``1.5s``, ``42s``, ``17m``, ``5h``."""
     if ms is None:
         return "-"
-    if ms < 10_000:
+    if ms < 999.5:
         return f"{ms:.0f}ms"
-    return f"{ms / 1000:.0f}s"
+    seconds = ms / 1000
+    if seconds < 9.95:
+        return f"{seconds:.1f}s"
+    if seconds < 999.5:
+        return f"{seconds:.0f}s"
+    if seconds < 59_970:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"
+
+
+def _fmt_num(value: float, small: str = ".0f") -> str:
+    """``small`` below 10,000, then 4 significant characters: ``12.3k``, ``456k``, ``7.8M``."""
+    if abs(value) < 1e4:
+        return format(value, small)
+    for scale, unit in ((1e3, "k"), (1e6, "M"), (1e9, "G")):
+        scaled = value / scale
+        if abs(scaled) < 99.95:
+            return f"{scaled:.1f}{unit}"
+        if abs(scaled) < 999.5:
+            return f"{scaled:.0f}{unit}"
+    return f"{value / 1e12:.0f}T"
 
 
 def _fmt_size(size: float) -> str:
-    return f"{size:.4g}"
+    return _fmt_num(size, ".4g")
+
+
+def _fmt_profit(profit: float) -> str:
+    """Cents below 1,000 quote units, whole units above."""
+    return _fmt_num(profit, ".2f" if abs(profit) < 1000 else ".0f")
 
 
 _STATE_STYLE: dict[str, str] = {
@@ -110,7 +136,13 @@ def render(
 ) -> RenderableType:
     """The whole screen as one renderable (pure: same inputs, same output)."""
     venues = Table(
-        title="venues", box=box.SIMPLE_HEAD, expand=True, title_justify="left", pad_edge=False
+        title="venues",
+        box=box.SIMPLE_HEAD,
+        expand=True,
+        title_justify="left",
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
     )
     for name, justify in (
         ("venue", "left"),
@@ -125,16 +157,16 @@ def render(
         venues.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for h in health:
         state, reason = model.venue_state.get(h.venue, ("-", None))
-        shown = state if reason is None else f"{state}:{reason}"
+        shown = state if reason in (None, state) else f"{state}:{reason}"
         venues.add_row(
             h.venue,
             Text(shown, style=_STATE_STYLE.get(state, "")),
-            f"{h.msgs_per_s:.0f}",
+            _fmt_num(h.msgs_per_s),
             _fmt_ms(h.latency_ms),
             _fmt_ms(h.book_age_ms),
-            str(h.resyncs),
-            str(h.reconnects),
-            str(h.drops),
+            _fmt_num(h.resyncs),
+            _fmt_num(h.reconnects),
+            _fmt_num(h.drops),
         )
 
     opps = Table(
@@ -142,6 +174,9 @@ def render(
         box=box.SIMPLE_HEAD,
         expand=True,
         title_justify="left",
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
     )
     for name in ("symbol", "buy → sell", "size", "net bps", "profit", "ages", "dur"):
         opps.add_column(
@@ -156,12 +191,20 @@ def render(
             f"{e['buy_venue']} → {e['sell_venue']}",
             _fmt_size(_num(e["size"])),
             f"{_num(e['net_bps']):.1f}",
-            f"{_num(e['profit']):.2f}",
+            _fmt_profit(_num(e["profit"])),
             f"{_fmt_ms(_num(e['buy_age_ms']) + since)}/{_fmt_ms(_num(e['sell_age_ms']) + since)}",
             _fmt_ms((now_ns - opened) / NS_PER_MS),
         )
 
-    closed = Table(title="recently closed", box=box.SIMPLE_HEAD, expand=True, title_justify="left")
+    closed = Table(
+        title="recently closed",
+        box=box.SIMPLE_HEAD,
+        expand=True,
+        title_justify="left",
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
     for name in ("symbol", "buy → sell", "reason", "dur", "peak bps", "peak profit"):
         closed.add_column(
             name, justify="left" if name in ("symbol", "buy → sell") else "right", no_wrap=True
@@ -173,15 +216,15 @@ def render(
             str(e["reason"]),
             _fmt_ms(_num(e["duration_ms"])),
             f"{_num(e['peak_net_bps']):.1f}",
-            f"{_num(e['peak_profit']):.2f}",
+            _fmt_profit(_num(e["peak_profit"])),
         )
 
     line = Text(
-        f"up {status.uptime_s:.0f}s · {status.events_per_s:.1f} events/s · "
+        f"up {_fmt_ms(status.uptime_s * 1000)} · {status.events_per_s:.1f} events/s · "
         f"engine {status.engine_us_per_update:.1f} µs/update · {status.updates} updates",
         style="dim",
     )
-    return Group(venues, opps, closed, line)
+    return Group(venues, Text(""), opps, Text(""), closed, Text(""), line)
 
 
 class LiveConsole:

@@ -67,6 +67,9 @@ class FakeCodec(Codec):
     def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
         return RestRequest(f"{rest_base}/depth?symbol={self.venue_symbol(symbol)}", symbol)
 
+    def snapshot_frame(self, symbol: str) -> str:
+        return json.dumps({"op": "req", "args": [self.venue_symbol(symbol)]})
+
     def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
         try:
             obj = json.loads(body)
@@ -126,6 +129,7 @@ def make_codec(
     *,
     checksum: ChecksumLayout | None = None,
     rest: bool = False,
+    request: bool = False,
     connection_counter: bool = False,
     keep_text: bool = False,
     level_seq: bool = False,
@@ -138,7 +142,11 @@ def make_codec(
     integrity = Integrity(
         seq=seq,
         checksum=checksum,
-        snapshot=SnapshotSource.REST if rest else SnapshotSource.IN_BAND,
+        snapshot=SnapshotSource.REST
+        if rest
+        else SnapshotSource.REQUEST
+        if request
+        else SnapshotSource.IN_BAND,
         connection_counter=connection_counter,
         keep_text=keep_text,
         level_seq=level_seq,

@@ -14,6 +14,7 @@ market's 10th step, however long the steps take.
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +113,7 @@ class Outcome:
     """The runner task was still running (no exception escaped it)."""
     steps: int
     """Market steps since the fault."""
-    frame_symbol: Callable[[str], str | None] = lambda _: None
+    frame_symbol: Callable[[str | bytes], str | None] = lambda _: None
     """Which symbol a received frame is about (None: none of them)."""
 
 
@@ -165,7 +166,9 @@ async def run_case(
     recorder = CaptureWriter(tape_path)
     names = {codec_class(venue)(SYMBOLS).venue_symbol(s).lower(): s for s in SYMBOLS}
 
-    def frame_symbol(data: str) -> str | None:
+    def frame_symbol(data: str | bytes) -> str | None:
+        if isinstance(data, bytes):  # a gzip frame is read in its text
+            data = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode()
         low = data.lower()
         found = [s for name, s in names.items() if name in low]
         return found[0] if len(found) == 1 else None
@@ -287,7 +290,7 @@ def first_after(
             continue
         if direction != "in" or any_frame:
             return r
-        about = out.frame_symbol(r.data) if isinstance(r.data, str) else None
+        about = out.frame_symbol(r.data)
         if about is not None and symbol in (None, about):
             return r
     raise AssertionError(f"no {direction} record after the fault")

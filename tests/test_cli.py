@@ -18,8 +18,10 @@ import pytest
 import websockets.sync.client
 
 import emulator
+import emulator.venues
 from arbscan import cli
 from emulator import FaultSpec
+from feeds.venues import VENUES
 from tests.brute import VenueBook, fill
 from tests.schema_check import check_all
 
@@ -84,7 +86,7 @@ def test_book_tape_reproduces_every_opened_figure(
     assert checked >= 2
 
 
-SUPPORTED = "(supported: binance, binanceus, bybit, coinbase, kraken, kucoin, okx)"
+SUPPORTED = f"(supported: {', '.join(VENUES)})"
 FAULTS = ", ".join(sorted(emulator.FAULTS))
 SYMBOLS_4 = "BTC/USDT, ETH/USDT, SOL/USDT, XRP/USDT"
 BAD_COMMAND_LINES = [
@@ -378,6 +380,26 @@ def test_an_alias_in_the_config_sets_the_venues_fee_and_url(tmp_path: Path) -> N
     plan = cli.plan_from(args)
     assert (plan.config.fee_bps("okx"), plan.config.fee_bps("binance")) == (3.5, 10.0)
     assert plan.ws_urls == {"okx": "wss://okx.example/ws/v5/public"}
+
+
+def test_the_simulated_scan_takes_every_emulated_venue(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served = dict(emulator.venues.VENUES)
+    assert cli.plan_from(cli.parser().parse_args(["scan"])).venues == sorted(served)
+    # a venue with a feed but no emulator adapter yet: scanned live, not simulated
+    del served["kraken"]
+    monkeypatch.setattr(emulator.venues, "VENUES", served)
+    assert cli.plan_from(cli.parser().parse_args(["scan"])).venues == sorted(served)
+    assert cli.plan_from(cli.parser().parse_args(["record", "x.ndjson"])).venues == sorted(served)
+    assert cli.plan_from(cli.parser().parse_args(["live"])).venues == list(VENUES)
+    assert "kraken" in VENUES
+    assert cli.main(["--venues", "okx,kraken"]) == 2
+    serves = ", ".join(sorted(served))
+    assert capsys.readouterr().err == (
+        f"run.py: --venues: the emulator does not serve kraken (it serves {serves}; "
+        "`live` scans every venue)\n"
+    )
 
 
 def test_faults_from_the_config_then_the_command_line(tmp_path: Path) -> None:

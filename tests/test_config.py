@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.venues import canonical_venue, default_fees
+from feeds.venues import VENUES, canonical_venue, default_fees
 from scanner.config import (
     Config,
     ConfigError,
@@ -125,7 +125,7 @@ def test_a_venue_alias_sets_the_venues_own_fee_and_urls(tmp_path: Path) -> None:
     assert "okex" not in cfg.fees_bps and "Binance" not in cfg.fees_bps
 
 
-SUPPORTED = "(supported: binance, binanceus, bybit, coinbase, kraken, kucoin, okx)"
+SUPPORTED = f"(supported: {', '.join(VENUES)})"
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def test_console_shows_health_open_closed_and_status() -> None:
     eth = next(i for i, line in enumerate(lines) if line.startswith("ETH/USDT"))
     btc = next(i for i, line in enumerate(lines) if line.startswith("BTC/USDT"))
     assert eth < btc
-    # BTC row: updated at +500ms, now +1000ms -> leg ages 5+500 / 12+500; open since T0 -> 1000ms
+    # BTC row: updated at +500ms, now +1000ms -> leg ages 5+500 / 12+500; open since T0 -> 1.0s
     assert lines[btc].split() == [
         "BTC/USDT",
         "okx",
@@ -115,7 +115,7 @@ def test_console_shows_health_open_closed_and_status() -> None:
         "11.2",
         "1.20",
         "505ms/512ms",
-        "1000ms",
+        "1.0s",
     ]
     sol = next(line for line in lines if line.startswith("SOL/USDT"))
     assert sol.split() == [
@@ -149,3 +149,91 @@ def test_closed_list_is_bounded_and_newest_first() -> None:
         )
     assert [e["id"] for e in model.closed] == ["2", "1"]
     assert model.open == {} and model.opened_at == {}
+
+
+ELEVEN = (
+    "binance", "binanceus", "bitfinex", "bitstamp", "bybit", "coinbase",
+    "gate", "htx", "kraken", "kucoin", "okx",
+)  # fmt: skip
+STATES = [
+    ("live", None),
+    ("resyncing", "crossed_book"),
+    ("connecting", "disconnected"),
+    ("stale", None),
+    ("down", "disconnected"),
+    ("syncing", None),
+    ("resyncing", "desynced"),
+    ("live", None),
+    ("stale", "stale"),
+    ("live", None),
+    ("live", None),
+]
+
+
+def test_eleven_venues_fit_80_columns() -> None:
+    model = ConsoleModel()
+    for venue, (state, reason) in zip(ELEVEN, STATES, strict=True):
+        model.on_event({"type": "venue", "venue": venue, "state": state, "reason": reason})
+    model.on_event(
+        _opp(
+            "opened", "1", T0, 123.45, symbol="1000PEPE/USDT", buy_venue="binanceus",
+            sell_venue="bitstamp", size=123456.0, profit=12345.67,
+        )
+    )  # fmt: skip
+    model.on_event(
+        _opp("opened", "2", T0 - 61_000 * MS, 7.25, buy_venue="kucoin", sell_venue="htx")
+    )
+    model.on_event(_opp("opened", "3", T0, 9.0, symbol="DOGE/USDT"))
+    model.on_event(
+        _opp(
+            "closed", "3", T0 + 900 * MS, 1.0, symbol="DOGE/USDT", buy_venue="coinbase",
+            sell_venue="bitfinex", reason="crossed_book", duration_ms=3_725_000.0,
+            peak_net_bps=19.5, peak_profit=1234.6,
+        )
+    )  # fmt: skip
+    health = [
+        VenueHealth(
+            v,
+            msgs_per_s=[812.0, 12_345.0, 99_950.0][i % 3],
+            latency_ms=None if i % 4 == 0 else [3.0, 1234.0, 61_000.0][i % 3],
+            book_age_ms=[40.0, 9_960.0, 123_456.0][i % 3],
+            resyncs=[0, 12, 12_345][i % 3],
+            reconnects=i,
+            drops=[0, 1_234_567, 999][i % 3],
+        )
+        for i, v in enumerate(ELEVEN)
+    ]
+    console = Console(width=80, record=True, color_system=None, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(render(model, health, Status(3725.0, 12.5, 7.25, 1_234_567), T0 + MS))
+    console.file.close()
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    assert max(len(line) for line in lines) == 80
+    assert lines == [
+        "venues",
+        "venue       state                        msg/s    lat   age  resync  recon  drop",
+        "────────────────────────────────────────────────────────────────────────────────",
+        "binance     live                           812      -  40ms       0      0     0",
+        "binanceus   resyncing:crossed_book       12.3k   1.2s   10s      12      1  1.2M",
+        "bitfinex    connecting:disconnected       100k    61s  123s   12.3k      2   999",
+        "bitstamp    stale                          812    3ms  40ms       0      3     0",
+        "bybit       down:disconnected            12.3k      -   10s      12      4  1.2M",
+        "coinbase    syncing                       100k    61s  123s   12.3k      5   999",
+        "gate        resyncing:desynced             812    3ms  40ms       0      6     0",
+        "htx         live                         12.3k   1.2s   10s      12      7  1.2M",
+        "kraken      stale                         100k      -  123s   12.3k      8   999",
+        "kucoin      live                           812    3ms  40ms       0      9     0",
+        "okx         live                         12.3k   1.2s   10s      12     10  1.2M",
+        "",
+        "open opportunities (2)",
+        "symbol           buy → sell               size   net bps   profit      ages  dur",
+        "────────────────────────────────────────────────────────────────────────────────",
+        "1000PEPE/USDT    binanceus → bitstamp     123k     123.5    12.3k  6ms/13ms  1ms",
+        "BTC/USDT         kucoin → htx              1.5       7.2     1.20   61s/61s  61s",
+        "",
+        "recently closed",
+        "symbol       buy → sell                      reason   dur  peak bps  peak profit",
+        "────────────────────────────────────────────────────────────────────────────────",
+        "DOGE/USDT    coinbase → bitfinex       crossed_book   62m      19.5         1235",
+        "",
+        "up 62m · 12.5 events/s · engine 7.2 µs/update · 1234567 updates",
+    ]  # fmt: skip

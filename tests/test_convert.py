@@ -257,3 +257,27 @@ def test_main_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["--venue", "x", "--ws", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert capsys.readouterr().err.startswith("convert: [Errno 2] No such file or directory")
     assert not out.exists()
+
+
+def test_convert_keep_slices_by_content_searching_gzip_frames_unzipped(tmp_path: Path) -> None:
+    path = tmp_path / "EX.ws.1.0"
+    zipped = gzip.compress(b'{"ch":"market.abcusdt.depth.step0"}', mtime=0)
+    path.write_text(
+        "wss://h/ws <-> 1.0\n"
+        'wss://h/ws <- 1.1: {"sub":"market.abcusdt.depth.step0"}\n'
+        'wss://h/ws <- 1.2: {"sub":"market.xyzusdt.depth.step0"}\n'
+        f"1.3: {zipped!r}\n"
+        f"1.4: {gzip.compress(b'{}', mtime=0)!r}\n"
+        "1.5: b'\\x1f\\x8b not gzip'\n"
+        '1.6: {"ping":1}\n'
+    )
+    kept = convert("htx", [path], keep=["abcusdt", '"ping"'])
+    assert [(r.dir, r.data) for r in kept] == [
+        ("open", ""),
+        ("out", '{"sub":"market.abcusdt.depth.step0"}'),
+        ("in", zipped),
+        ("in", '{"ping":1}'),
+    ]
+    out = tmp_path / "x.ndjson"
+    assert main(["--venue", "htx", "--ws", str(path), "--out", str(out), "--keep", "xyz"]) == 0
+    assert [r.dir for r in read_capture(out)] == ["open", "out"]

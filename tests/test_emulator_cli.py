@@ -10,15 +10,19 @@ import pytest
 from arbscan import cli
 from emulator.venues import VENUES
 
+TOP = 65536 - len(VENUES)  # the last port of the last venue is 65535
 BAD_EMULATE = [
-    (["--port-base", "70000"], "--port-base: must be a number between 1 and 65529, got 70000"),
-    (["--port-base", "-1"], "--port-base: must be a number between 1 and 65529, got -1"),
+    (["--port-base", "70000"], f"--port-base: must be a number between 1 and {TOP}, got 70000"),
+    (["--port-base", "-1"], f"--port-base: must be a number between 1 and {TOP}, got -1"),
     (
         ["--port-base", "65535", "--venues", "okx,kraken"],
         "--port-base: must be a number between 1 and 65534, got 65535",
     ),
     (["--rate", "-5"], "--rate: must be a number >= 0, got -5"),
-    (["--rate", "0.001"], "--rate: at least one message a minute per book (0.233333/s here)"),
+    (
+        ["--rate", "0.001"],  # every venue, 2 symbols
+        f"--rate: at least one message a minute per book ({len(VENUES) * 2 / 60:g}/s here)",
+    ),
     (["--rate", "nan"], "--rate: must be a number >= 0, got nan"),
     (
         ["--rate", "10", "--interval-ms", "5"],

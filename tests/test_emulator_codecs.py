@@ -64,6 +64,14 @@ GOLDEN = {
         '{"channel":"subscriptions","client_id":"","timestamp":"2026-11-18T11:06:40Z","sequence_num":0,"events":[{"subscriptions":{"level2":["BTC-USDT"]}}]}',
         '{"channel":"l2_data","client_id":"","timestamp":"2026-11-18T11:06:40Z","sequence_num":1,"events":[{"type":"snapshot","product_id":"BTC-USDT","updates":[{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"59993.28","new_quantity":"0.21980722"},{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"59991.06","new_quantity":"0.67434477"},{"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"60004.38","new_quantity":"0.59140944"},{"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"60006.6","new_quantity":"0.09538542"}]}]}',
     ],
+    "htx": [  # no snapshot pushed: it is asked for (req) once the pushes flow
+        '{"id":"btcusdt","status":"ok","subbed":"market.btcusdt.mbp.150","ts":1795000000000}',
+        '{"ch":"market.btcusdt.mbp.150","ts":1795000000100,"tick":{"seqNum":221232259681,"prevSeqNum":221232259648,"bids":[[59996.2,0],[59991.8,0.533036]],"asks":[[60007.2,0.880236],[60011.6,0]]}}',
+    ],
+    "bitstamp": [
+        '{"event":"bts:subscription_succeeded","channel":"diff_order_book_btcusdt","data":{}}',
+        '{"data":{"timestamp":"1795000000","microtimestamp":"1795000000100000","bids":[["59994.0","0.00000000"],["59989.6","1.25993842"]],"asks":[["60007.2","0.26569758"],["60011.6","0.00000000"]]},"channel":"diff_order_book_btcusdt","event":"data"}',
+    ],
     "kraken": [
         '{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":15113583034416118706}]}',
         '{"method":"subscribe","req_id":1,"result":{"channel":"book","depth":25,"snapshot":true,"symbol":"BTC/USDT"},"success":true,"time_in":"2026-11-18T11:06:40.000000Z","time_out":"2026-11-18T11:06:40.000000Z"}',
@@ -79,12 +87,14 @@ def test_refused_subscriptions_are_venue_errors_for_the_codec() -> None:
         "bybit": '{"op":"subscribe","args":["orderbook.50.BTCNOPE"]}',
         "coinbase": '{"type":"subscribe","product_ids":["BTC-NOPE"],"channel":"level2"}',
         "kraken": '{"method":"subscribe","params":{"channel":"book","symbol":["BTC/NOPE"]}}',
+        "bitstamp": '{"event":"bts:subscribe","data":{"channel":"diff_order_book_btcnope"}}',
     }
     messages = {
         "okx": "error 60018: Wrong URL or channel:books,instId:BTC-NOPE doesn't exist.",
         "bybit": "subscribe: error:handler not found,topic:orderbook.50.BTCNOPE",
         "coinbase": "Failure to subscribe",
         "kraken": "subscribe: Currency pair not supported BTC/NOPE",
+        "bitstamp": "None: Bad subscription string.",
     }
     for name, request in requests.items():
         _, _, session = harness(name, PATHS[name])

@@ -39,8 +39,11 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
     assert paths == {
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",
+        "bitstamp": "/",
         "bybit": "/v5/public/spot",
         "coinbase": "/",
+        "gate": "/ws/v4/",
+        "htx": "/feed",
         "kraken": "/v2",
         "kucoin": "/",  # the path of the endpoint its bullet answer names
         "okx": "/ws/v5/public",

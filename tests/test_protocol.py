@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.protocol import split_symbol
+from feeds import checksum
+from feeds.protocol import Integrity, SeqRule, split_symbol
 from feeds.venues.binance import Binance
 from feeds.venues.kraken_v1 import KrakenV1
 
@@ -29,3 +30,20 @@ def test_the_table_maps_venue_ids_back_explicitly() -> None:
         "XBT/USD": "BTC/USD",
         "XDG/EUR": "DOGE/EUR",
     }
+
+
+@pytest.mark.parametrize(
+    ("integrity", "shows"),
+    [
+        (Integrity(SeqRule.TIME), False),  # Bitstamp: only a crossed book reveals a loss
+        (Integrity(SeqRule.NONE), False),
+        (Integrity(SeqRule.NONE, checksum=checksum.KRAKEN), True),
+        (Integrity(SeqRule.NONE, connection_counter=True), True),
+        (Integrity(SeqRule.RANGE), True),
+        (Integrity(SeqRule.COUNTER), True),
+        (Integrity(SeqRule.PREV_LINK), True),
+        (Integrity(SeqRule.SNAPSHOT_ONLY), True),  # nothing to lose: every push is a book
+    ],
+)
+def test_whether_a_lost_message_shows(integrity: Integrity, shows: bool) -> None:
+    assert integrity.detects_loss is shows

@@ -113,7 +113,10 @@ def _fault(fault: str, **params: object) -> Callable[[Emulator, str, Clock], Non
 def _rest(fault: str, count: int, **params: object) -> Callable[[Emulator, str, Clock], None]:
     def inject(emu: Emulator, venue: str, clock: Clock) -> None:
         emu.inject(venue, fault, conn=None, count=count, **params)
-        emu.inject(venue, "gap")  # the resync that needs a snapshot
+        # the resync that needs a snapshot; where a lost message cannot show, the reconnect
+        # that needs one for every symbol
+        shows = codec_class(venue).integrity.detects_loss
+        emu.inject(venue, "gap" if shows else "disconnect")
 
     return inject
 
@@ -167,6 +170,8 @@ def expectation(venue: str, kind: str) -> Case | str:
         counts = {"checksum_fail": 1, **resync}
         return Case(_fault(kind), {HIT: "desynced"}, states=RESYNC, counts=counts)
     if kind == "gap":
+        if not rule.detects_loss:
+            return "no sequence and no checksum: a lost message cannot show"
         if rule.connection_counter:
             # one sequence_num per connection: the next frame (ETH/USDT's update) shows the gap
             closes = {s: "desynced" for s in both}
@@ -185,6 +190,9 @@ def expectation(venue: str, kind: str) -> Case | str:
     else:
         inject = _rest("rest_timeout", 1, delay_s=REST_TIMEOUT_S + 0.5)
         failures = 1
+    if not rule.detects_loss:  # the faults hit the snapshots of the reconnect
+        closes = {s: "disconnected" for s in both}
+        return Case(inject, closes, "close", states=RECONNECT, connects=2, rest_failures=failures)
     counts = {"gaps": 1, **resync}
     return Case(inject, {HIT: "desynced"}, states=RESYNC, counts=counts, rest_failures=failures)
 
@@ -202,7 +210,10 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "okx": [*common[:3], "bad_checksum", *common[3:]],
         "bybit": common,
         "coinbase": [*common[:3], "bad_body", "novel", *common[3:]],
+        "gate": common,
+        "htx": common,
         "kraken": [*common[:3], "bad_checksum", *common[3:]],
+        "bitstamp": [*common[:2], *common[3:], *rest],
         "kucoin": [*common[:3], "overlap", *common[3:], *rest],
     }
 
@@ -250,7 +261,7 @@ def test_fault(venue: str, kind: str, tmp_path: Path, caplog: pytest.LogCaptureF
     if codec_class(venue)(SYMBOLS).connect_request("") is not None:
         fetches += case.connects  # each connection's URL is asked for first
     assert out.rest_requests == fetches == len(out.rest)
-    _check_rest(out, kind)
+    _check_rest(out, kind, others=len(SYMBOLS) - 1 if case.connects == 2 else 0)
 
     # exactly the expected symbols lost their book, once, and came back
     for symbol in SYMBOLS:
@@ -301,26 +312,27 @@ def _check_no_opportunity_on_unusable_legs(out: Outcome, venue: str) -> None:
             assert usable[e["symbol"]], e
 
 
-def _check_rest(out: Outcome, kind: str) -> None:
+def _check_rest(out: Outcome, kind: str, others: int = 0) -> None:
     """The REST requests after the fault and their answers (None: none in time), and the
     venue's budget: only a 429 stops it, and no request is sent until its Retry-After is
-    over."""
+    over. ``others``: the snapshots of the other symbols (after a reconnect), answered."""
+    ok = [200] * (1 + others)
     after = [(t, status) for t, status in out.rest if t > out.mark]
     statuses = [status for _, status in after]
     budget = out.budget
     if kind == "rest_429":
         assert budget is not None
-        assert statuses == [429, 200]
-        (limited, _), (retried, _) = after
+        assert statuses == [429, *ok]
+        (limited, _), *_, (retried, _) = after
         assert budget.stats.refused == 1
         assert limited + RETRY_AFTER_S * 1_000_000_000 <= budget.blocked_until() <= retried
         return
     if budget is not None:
         assert (budget.stats.refused, budget.blocked_until()) == (0, 0)
     if kind == "rest_500":
-        assert statuses == [500, 500, 200]
+        assert statuses == [500, 500, *ok]
     elif kind == "rest_timeout":
-        assert statuses == [None, 200]
+        assert statuses == [None, *ok]
     assert None not in [status for t, status in out.rest if t <= out.mark]
 
 
@@ -333,6 +345,9 @@ def _check_impossible(venue: str, kind: str, why: str) -> None:
         "bad_body": "has no bad_body fault",
         "novel": "has no novel fault",
     }
+    if kind == "gap":
+        assert not rule.detects_loss, why
+        return
     if kind == "bad_checksum":
         assert rule.checksum is None
     elif kind == "overlap":
@@ -340,7 +355,7 @@ def _check_impossible(venue: str, kind: str, why: str) -> None:
     elif kind in ("bad_body", "novel"):
         assert not rule.connection_counter
     else:
-        assert rule.snapshot is SnapshotSource.IN_BAND, why
+        assert rule.snapshot is not SnapshotSource.REST, why
         return
     emu = Emulator(EmulatorConfig(market=MarketConfig(venues=(venue,))))
     with pytest.raises(ValueError, match=refusal[kind]):

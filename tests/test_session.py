@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
@@ -22,18 +23,24 @@ from feeds.protocol import Codec, RestRequest, SeqRule
 from feeds.session import FeedSession
 from feeds.venues import every_codec
 from feeds.venues.binance import Binance
+from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
+from feeds.venues.gate import Gate
+from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.kucoin import KuCoin
 from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
+from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import htx as chx
+from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
@@ -407,6 +414,46 @@ def test_prev_link_rest_bridges_like_binance_futures() -> None:
     ]
 
 
+REQ_BTC = Send('{"op": "req", "args": ["BTCUSD"]}')
+REQ_ETH = Send('{"op": "req", "args": ["ETHUSD"]}')
+
+
+def test_snapshot_asked_for_on_the_connection_is_buffered_bridged_and_asked_again() -> None:
+    # SnapshotSource.REQUEST: subscribe, buffer the deltas, ask for the snapshot on the
+    # connection once the stream delivers; the answer is a frame, bridged as a REST one.
+    s, log = new(make_codec(SeqRule.PREV_LINK, request=True), snapshot_wait_s=1.0)
+    assert s.opened(T0) == [SUB_ALL]
+    assert s.frame(delta("BTCUSD", [["100", "2"]], [], first=8, last=9, prev=7), T0 + 1) == [
+        REQ_BTC
+    ]
+    assert s.frame(delta("BTCUSD", [["100", "3"]], [], first=10, last=12, prev=9), T0 + 2) == []
+    # an answer older than the first buffered delta: asked for again, the buffer kept
+    assert s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=6), T0 + 3) == [REQ_BTC]
+    assert (s.stats.old_snapshots, log.take()) == (1, [])
+    # seq 10 lies inside the second delta: the first is dropped, the second bridges it
+    assert s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=10), T0 + 4) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 4),
+        book(BTC, [100.0], [3.0], [101.0], [1.0], T0 + 4),
+    ]
+    assert (s.stats.older, s.stats.book_msgs) == (1, 2)
+    # a second answer once synced is superseded
+    assert s.frame(snap("BTCUSD", [["90", "1"]], [["91", "1"]], seq=11), T0 + 5) == []
+    assert (s.books[BTC].top(1)[0], log.take()) == ([100.0], [])
+    # ETH has no delta: asked for once snapshot_wait_s has passed, and again when no answer
+    # comes within stale_after_s (a lost or refused request)
+    assert s.tick(T0 + S) == [REQ_ETH]
+    assert s.frame('{"hb": 1}', T0 + 10 * S) == []
+    assert s.tick(T0 + 11 * S) == [REQ_ETH]
+    assert (s.stats.snapshot_timeouts, s.stats.resyncs) == (1, 1)
+    assert s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=3), T0 + 12 * S) == []
+    assert log.states == [("syncing", None, T0), ("live", None, T0 + 12 * S)]
+    # a broken link resyncs BTC by asking for a new snapshot (no unsubscribe needed)
+    assert s.frame(delta("BTCUSD", [], [], first=14, last=14, prev=13), T0 + 13 * S) == [REQ_BTC]
+    assert s.stats.gaps == 1
+    assert log.take()[-1] == usable(BTC, False, "desynced", T0 + 13 * S)
+
+
 def test_counter_duplicate_gap_and_snapshot_reset() -> None:
     s, log = live_in_band(make_codec(SeqRule.COUNTER))
     s.frame(delta("BTCUSD", [["100", "2"]], [], last=11), T0 + S)
@@ -435,6 +482,22 @@ def test_time_rule_drops_deltas_at_or_before_snapshot_time() -> None:
         book(BTC, [100.0], [4.0], [101.0], [1.0], T0 + S),
     ]
     assert s.stats.older == 3
+
+
+def test_time_rule_fetches_again_a_snapshot_older_than_the_stream() -> None:
+    """Diffs between an older snapshot and the first one buffered may be lost (the stream
+    started after them): the snapshot is asked for again and the buffer kept."""
+    s, log = rest_session(SeqRule.TIME)
+    for ts, px in [(1000, "2"), (1001, "3")]:
+        s.frame(delta("BTCUSD", [["100", px]], [], ts=ts), T0)
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], ts=999), T0 + S) == [FETCH_BTC]
+    assert (log.take(), s.stats.old_snapshots) == ([], 1)
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], ts=1000), T0 + 2 * S) == []
+    assert log.take() == [
+        usable(BTC, True, None, T0 + 2 * S),
+        book(BTC, [100.0], [3.0], [101.0], [1.0], T0 + 2 * S),
+    ]
+    assert (s.stats.older, s.stats.old_snapshots) == (1, 1)
 
 
 def test_snapshot_only_crossed_waits_for_next_push() -> None:
@@ -831,6 +894,15 @@ def _binance_session(sample: dict[str, Any]) -> FeedSession:
     return s
 
 
+def _bitstamp_session(_sample: Any) -> FeedSession:
+    """Every symbol synced by its recorded REST snapshot."""
+    s = FeedSession(Bitstamp(tuple(tvs.SNAPSHOTS)), Log().listener_for, Log().on_state)
+    s.opened(T0)
+    for symbol, body in tvs.SNAPSHOTS.items():
+        s.snapshot(symbol, str(body).encode(), T0)
+    return s
+
+
 def _kucoin_session(sample: dict[str, Any]) -> FeedSession:
     """Every symbol synced by a REST snapshot that the l2update ``sample`` continues."""
     s = FeedSession(KuCoin(tvu.SYMBOLS), Log().listener_for, Log().on_state)
@@ -852,6 +924,7 @@ def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
 
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(json.dumps(tvo.SMALL_SNAPSHOT))
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM["data"][0]["checksum"] = 0  # 0 means none (2026 rule)
+_HTX_STEP0_PUSH = json.loads(gzip.decompress(chx.STEP0.samples[0][0]))  # type: ignore[arg-type]
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
@@ -859,6 +932,7 @@ _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310
 FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "binance": (_binance_session, tvb.SAMPLE_FRAMES),
     "kucoin": (_kucoin_session, tvu.SAMPLE_FRAMES),
+    "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
         lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
         [tvo.SMALL_SNAPSHOT, *tvo.SMALL_UPDATES],
@@ -870,6 +944,18 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "coinbase": (
         lambda _: _in_band_session(Coinbase(tvc.SYMBOLS), [orjson.loads(tvc.STREAM[2])]),
         [orjson.loads(f) for f in tvc.STREAM],
+    ),
+    "gate": (
+        lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
+        [orjson.loads(OBU_FULL), orjson.loads(OBU_UPDATE)],
+    ),
+    "htx": (  # a pushed delta, then the snapshot it asked for
+        lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),
+        [json.loads(chx.REP), json.loads(chx.push(*chx.PUSHES[1]))],
+    ),
+    "htx_step0": (
+        lambda _: _in_band_session(HtxStep0(["YFI/HUSD"]), [_HTX_STEP0_PUSH]),
+        [_HTX_STEP0_PUSH, {"ping": 1618678073643}],
     ),
     "kraken_v1": (
         lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),

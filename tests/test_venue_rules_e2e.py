@@ -24,7 +24,7 @@ from emulator.market import MarketModel
 from emulator.venues.okx import Okx as EmulatedOkx
 from feeds.backoff import Backoff
 from feeds.checksum import KRAKEN, crc32
-from feeds.protocol import Codec
+from feeds.protocol import Codec, SnapshotSource
 from feeds.runner import Runner, SessionOptions
 from feeds.session import FeedSession
 from feeds.venues import codec_class
@@ -94,7 +94,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 # -- liveness: everything that arrives counts ---------------------------------------------
 
-QUIET_VENUES = ("binance", "binanceus", "okx", "bybit")
+QUIET_VENUES = ("binance", "binanceus", "okx", "bybit", "bitstamp")
 
 
 async def quiet_market(venue_pings_s: float | None) -> dict[str, Feed]:
@@ -140,7 +140,8 @@ def _assert_never_stale(feeds: dict[str, Feed]) -> None:
 
 def test_quiet_symbols_kept_alive_by_the_feeds_own_probes() -> None:
     # No venue pings at all: the only traffic after the snapshots answers the session's
-    # probes (OKX "pong", Bybit's pong frame; a WebSocket pong for Binance and Binance.US).
+    # probes (OKX "pong", Bybit's pong frame, Bitstamp's bts:heartbeat; a WebSocket pong for
+    # Binance and Binance.US).
     feeds = asyncio.run(quiet_market(None))
     _assert_never_stale(feeds)
     for venue, f in feeds.items():
@@ -150,7 +151,8 @@ def test_quiet_symbols_kept_alive_by_the_feeds_own_probes() -> None:
         if venue.startswith("binance"):
             assert stats.control_frames >= 3, venue  # WebSocket pongs
         else:
-            assert stats.frames >= 1 + 2 + 3, venue  # ack(s), snapshots, pongs
+            in_band = codec_class(venue).integrity.snapshot is SnapshotSource.IN_BAND
+            assert stats.frames >= 1 + 2 * in_band + 3, venue  # ack(s), snapshots, pongs
 
 
 def test_quiet_symbols_kept_alive_by_venue_pings() -> None:

@@ -29,6 +29,7 @@ from feeds.venues import (
     every_codec,
     replay_codec_class,
 )
+from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from scanner import events
@@ -38,20 +39,30 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
-    assert VENUES == ("binance", "binanceus", "bybit", "coinbase", "kraken", "kucoin", "okx")
+    assert VENUES == (
+        "binance", "binanceus", "bitstamp", "bybit", "coinbase", "gate", "htx", "kraken", "kucoin",
+        "okx",
+    )  # fmt: skip
     listed = [
         cls.spec.id
         for m in pkgutil.iter_modules(feeds.venues.__path__)
         for cls in getattr(__import__(f"feeds.venues.{m.name}", fromlist=["_"]), "CODECS", ())
     ]
     assert sorted(listed) == list(VENUES)
-    assert ALIASES == {"okex": "okx", "okex3": "okx"}
+    assert ALIASES == {
+        "bitstamp1": "bitstamp",
+        "gateio": "gate",
+        "huobi": "htx",
+        "huobipro": "htx",
+        "okex": "okx",
+        "okex3": "okx",
+    }
     assert [canonical_venue(a) for a in ("OKEX", "okex3", "Binance")] == ["okx", "okx", "binance"]
-    with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bybit"):
+    with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bitstamp, bybit"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Binance", "BinanceUS", "Bybit", "Coinbase", "Kraken", "KuCoin", "Okx",
-        "KrakenV1", "KuCoin2021",
+        "Binance", "BinanceUS", "Bitstamp", "Bybit", "Coinbase", "Gate", "Htx", "Kraken", "KuCoin",
+        "Okx", "GateBookUpdate", "HtxStep0", "KrakenV1", "KuCoin2021",
     ]  # fmt: skip
 
 
@@ -83,7 +94,7 @@ def test_each_codec_class_takes_its_attributes_from_its_spec(venue: str) -> None
 
 def test_the_benchmark_tables_cover_every_venue() -> None:
     assert bench_venues.missing() == []
-    assert [c.venue for c in bench_venues.CASES if not c.fixture.is_file()] == []
+    assert all(c.fixture.is_file() and c.symbols for c in bench_venues.cases())
 
 
 def test_depths_default_and_refusal_come_from_the_spec() -> None:
@@ -108,8 +119,11 @@ def test_the_readme_fee_table_is_the_specs() -> None:
     assert default_fees() == {
         "binance": 10.0,
         "binanceus": 60.0,
+        "bitstamp": 40.0,
         "bybit": 10.0,
         "coinbase": 120.0,
+        "gate": 10.0,
+        "htx": 20.0,
         "kraken": 40.0,
         "kucoin": 10.0,
         "okx": 10.0,
@@ -119,6 +133,8 @@ def test_the_readme_fee_table_is_the_specs() -> None:
 def test_replay_picks_the_codec_of_the_recorded_protocol() -> None:
     assert replay_codec_class("kraken", "wss://ws.kraken.com\n{...xbt/usd...}") is KrakenV1
     assert replay_codec_class("kraken", "ws://127.0.0.1:9/v2\n") is Kraken
+    assert replay_codec_class("htx", "wss://api.huobi.pro/ws\n") is HtxStep0
+    assert replay_codec_class("htx", "ws://127.0.0.1:9/feed\n") is Htx
     for venue in VENUES:
         if not SPECS[venue].older_protocols:
             assert replay_codec_class(venue, "") is codec_class(venue)

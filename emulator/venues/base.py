@@ -85,6 +85,8 @@ class Venue:
     has_ranges: ClassVar[bool] = False
     """Book events carry update-id ranges ``[U, u]`` (the ``overlap`` fault applies)."""
     body_faults: ClassVar[bool] = False
+    gzip_frames: ClassVar[bool] = False
+    """Every frame is sent gzip-compressed, as a binary frame."""
     """Whether sessions implement the ``bad_body`` and ``novel`` faults."""
     rest_limit: ClassVar[tuple[int, float] | None] = None
     """REST request weight allowed per window (weight, seconds) per IP; None: unlimited."""

@@ -1,0 +1,127 @@
+"""Bitstamp WebSocket v2 order-book codec (``bitstamp``; the older ccxt id ``bitstamp1``).
+
+Protocol (https://www.bitstamp.net/websocket/v2/): one ``bts:subscribe`` per channel
+``diff_order_book_<pair>`` ("full order book": the bids and asks changed since the last
+broadcast, absolute amounts, ``"0.00000000"`` deletes); the book is seeded by the REST snapshot
+``GET /api/v2/order_book/<pair>`` (https://www.bitstamp.net/api/#tag/Order-book). Nothing
+numbers the messages: the snapshot and the diffs are ordered by ``microtimestamp`` alone, and
+diffs at or before the snapshot's are dropped (:attr:`SeqRule.TIME`, applied by the
+session). A lost diff cannot be detected; only a crossed book reveals a wrong one.
+
+Proven on the recording (2022-01-05, tests/test_venue_bitstamp.py): the channel, subscribe
+request and acknowledgement, diff and REST snapshot shapes, the time rule on every message.
+Only on the documentation's examples: ``bts:heartbeat`` (the client's heartbeat and its
+answer), ``bts:request_reconnect``, ``bts:error``, ``bts:unsubscription_succeeded``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import orjson
+
+from feeds import protocol as p
+from feeds.codeckit import json_object, levels, micros_ns
+from feeds.spec import TakerFee, VenueSpec
+
+_CHANNEL: Final = "diff_order_book_"
+
+SPEC: Final = VenueSpec(
+    id="bitstamp",
+    aliases=("bitstamp1",),
+    integrity=p.Integrity(seq=p.SeqRule.TIME, snapshot=p.SnapshotSource.REST),
+    endpoints=p.Endpoints(ws="wss://ws.bitstamp.net", rest="https://www.bitstamp.net"),
+    symbol_format="{base}{quote}",  # BTCUSD; channels and URLs use it lower case: btcusd
+    asset_names={},  # the common tickers (btcusd, xrpeur, 1incheur)
+    # The channel has no depth: every changed level, and the REST snapshot is the whole book.
+    depths=None,
+    # One channel per bts:subscribe message; no documented limit of channels per connection
+    # nor of subscribe requests per hour.
+    max_symbols_per_connection=100,
+    subscribe_batch=1,
+    sends_per_s=None,  # no documented rate of client messages
+    requests_per_hour=None,
+    # "All clients can make 400 requests per second ... a default limit threshold of 10,000
+    # requests per 10 minutes" (https://www.bitstamp.net/api/#section/Request-limits). The
+    # order book takes no limit parameter: every snapshot is the whole book, one request.
+    rest_limits=p.RestLimits(budget=10_000, window_s=600.0, tiers=((100_000, 1),)),
+    # No idle timeout is documented; {"event":"bts:heartbeat"} is the liveness probe of a
+    # quiet connection (the session sends it when nothing arrived for half stale_after_s).
+    ping_interval_s=None,
+    # "Maximum connection age is 90 days", and bts:request_reconnect warns before a server
+    # goes into maintenance (https://www.bitstamp.net/websocket/v2/): both make-before-break.
+    max_connection_s=90 * 86_400.0,
+    older_protocols=(),  # the recording (2022) speaks today's protocol
+    fee=TakerFee(
+        40.0,
+        "taker 0.40 %, 30-day volume up to $10K",
+        "https://www.bitstamp.net/fee-schedule/",
+        "2026-12",
+    ),
+)
+
+
+class Bitstamp(p.Codec):
+    """Bitstamp ``diff_order_book``: REST snapshot, diffs ordered by ``microtimestamp``."""
+
+    spec = SPEC
+
+    def _pair(self, symbol: str) -> str:
+        return self.venue_symbol(symbol).lower()
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        channels = [{"channel": _CHANNEL + self._pair(s)} for s in symbols]
+        return [orjson.dumps({"event": "bts:subscribe", "data": c}).decode() for c in channels]
+
+    def ping_frame(self) -> str:
+        return '{"event":"bts:heartbeat"}'
+
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> p.RestRequest:
+        base = (rest_base or self.endpoints.rest).rstrip("/")
+        return p.RestRequest(f"{base}/api/v2/order_book/{self._pair(symbol)}", symbol)
+
+    def parse_snapshot(self, symbol: str, body: bytes) -> p.BookSnapshot:
+        obj = json_object(body)
+        if obj.get("status") == "error":  # {"status": "error", "reason": ..., "code": ...}
+            raise p.ParseError(f"REST error for {symbol}: {str(obj.get('reason'))[:200]}")
+        return p.BookSnapshot(symbol, **_book(obj))
+
+    def parse(self, frame: str | bytes) -> list[p.Event]:
+        obj = json_object(frame)
+        event, channel, data = obj.get("event"), obj.get("channel"), obj.get("data")
+        if type(event) is not str or type(channel) is not str:
+            raise p.ParseError("not a Bitstamp event: bad 'event' or 'channel'")
+        book = channel.startswith(_CHANNEL)
+        if event == "data" and book:
+            if type(data) is not dict:
+                raise p.ParseError("diff_order_book: 'data' is not an object")
+            return [p.BookDelta(self._symbol(channel), **_book(data))]
+        if event == "bts:subscription_succeeded":
+            return [p.Subscribed(self._symbol(channel))] if book else []
+        if event == "bts:heartbeat":  # the answer to ours, "data": {"status": "success"}
+            return [p.Heartbeat()]
+        if event == "bts:request_reconnect":
+            return [p.PlannedClose(event)]
+        if event == "bts:error":  # "data": {"code": null, "message": "Bad subscription string."}
+            error = data if type(data) is dict else {}
+            return [p.VenueError(f"{error.get('code')}: {str(error.get('message'))[:200]}")]
+        return []  # live_trades, bts:unsubscription_succeeded, other channels
+
+    def _symbol(self, channel: str) -> str:
+        symbol = self._canonical.get(channel[len(_CHANNEL) :].upper())
+        if symbol is None:
+            raise p.ParseError(f"book message for an unsubscribed channel {channel[:60]!r}")
+        return symbol
+
+
+def _book(obj: dict[str, Any]) -> dict[str, Any]:
+    """The levels and time of a diff's ``data`` or a REST snapshot (the same fields)."""
+    return {
+        "bids": levels(obj.get("bids"), "bids"),
+        "asks": levels(obj.get("asks"), "asks"),
+        "venue_ts_ns": micros_ns(obj.get("microtimestamp"), "microtimestamp"),
+    }
+
+
+CODECS: Final = (Bitstamp,)

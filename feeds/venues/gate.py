@@ -1,0 +1,178 @@
+"""Gate spot v4 order-book codecs (``gate``; the older ccxt id ``gateio``).
+
+Gate's spot WebSocket v4 (https://www.gate.com/docs/developers/apiv4/ws/en/) serves two
+incremental book channels on one endpoint, with the same envelope ``{"time", "time_ms",
+"channel", "event", "result"}`` and the same levels (``[price, size]`` strings, ``"0"``
+deletes):
+
+* ``spot.obu`` (order book v2, the default here): subscribe ``ob.BTC_USDT.50`` (50 levels
+  every 20 ms) or ``ob.BTC_USDT.400`` (every 100 ms). The first push is the full book
+  (``"full": true``, its id ``u``), and Gate may resend one at any time; then increments
+  ``[U, u]`` that must continue the book: ``U == id + 1``, else unsubscribe and subscribe
+  again (:attr:`SeqRule.PREV_LINK` with ``prev = U - 1``). The default because it needs no
+  REST snapshot (no race between two channels, no REST budget, a resync is the documented
+  unsubscribe + subscribe) and it is what Gate launched as the optimised depth channel
+  ("Gate Spot Depth Channel Upgrade", 2025-05-30, https://www.gate.com/announcements/article/45317).
+* ``spot.order_book_update`` (:class:`GateBookUpdate`): payload ``["BTC_USDT", "100ms"]``,
+  increments ``[U, u]`` against a REST snapshot ``GET /api/v4/spot/order_book?...&with_id=
+  true`` (its ``id``): Gate drops ``u < id + 1``, applies the first with ``U <= id + 1 <=
+  u``, and a later ``U > id + 1`` is a gap (:attr:`SeqRule.RANGE` with a REST snapshot, which
+  also applies an update whose ``u`` equals the id: it repeats sizes the snapshot holds).
+  Since 2025 it may also push a full book (``"full": true``) that replaces the local one
+  (https://www.gate.com/announcements/article/44678). Replay uses it for recordings that
+  never subscribed ``spot.obu`` (:attr:`VenueSpec.older_protocols`).
+
+Proven on the 2021 recording (tests/test_venue_gate.py): ``spot.order_book_update`` frames and
+acks, the REST snapshot and the RANGE rule on every message. Only on the docs' examples:
+``spot.obu`` (subscribe, ack, full and incremental pushes), ``"full": true`` pushes,
+``spot.pong`` and error answers. Application ping: ``{"time": s, "channel": "spot.ping"}``,
+answered on ``spot.pong``. Gate requires the request ``time`` (seconds) within 60 s of its own
+clock, so requests carry the codec's injected :attr:`Codec.clock` (the runner's clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, ClassVar, Final
+
+import orjson
+
+from feeds import protocol as proto
+from feeds.codeckit import json_object, levels, millis_ns, uint
+from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, RestRequest, SeqRule
+from feeds.spec import OlderProtocol, TakerFee, VenueSpec
+
+SPEC: Final = VenueSpec(
+    id="gate",
+    aliases=("gateio",),
+    integrity=proto.Integrity(seq=SeqRule.PREV_LINK, snapshot=proto.SnapshotSource.IN_BAND),
+    endpoints=proto.Endpoints(ws="wss://api.gateio.ws/ws/v4/", rest="https://api.gateio.ws"),
+    symbol_format="{base}_{quote}",
+    depths=frozenset({50, 400}),
+    default_depth=50,
+    # One stream per request, as every documented example sends it.
+    subscribe_batch=1,
+    # No interval is documented for spot.ping; 20 s like the other venues' application pings.
+    ping_interval_s=20.0,
+    fee=TakerFee(10.0, "VIP 0, spot", "https://www.gate.com/fee", "2026-12"),
+    older_protocols=(OlderProtocol("feeds.venues.gate:GateBookUpdate", unless="spot.obu"),),
+)
+
+BOOK_UPDATE_SPEC: Final = replace(
+    SPEC,
+    integrity=proto.Integrity(seq=SeqRule.RANGE, snapshot=proto.SnapshotSource.REST),
+    depths=None,
+    default_depth=None,
+    # Public endpoints: 200 requests per 10 s per endpoint per IP; a snapshot is one request
+    # of up to 100 levels (https://www.gate.com/docs/developers/apiv4/en/#frequency-limit-rule).
+    rest_limits=proto.RestLimits(budget=200, window_s=10.0, tiers=((100, 1),)),
+    older_protocols=(),
+)
+
+
+class Gate(Codec):
+    """Gate spot ``spot.obu``: in-band full book, then ``[U, u]`` increments."""
+
+    spec = SPEC
+    channel: ClassVar[str] = "spot.obu"
+
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        super().__init__(symbols, depth=depth)
+        self._books = {self._stream(vid): s for vid, s in self._canonical.items()}
+
+    def _stream(self, vid: str) -> str:
+        return f"ob.{vid}.{self.depth}"
+
+    def _payload(self, symbol: str) -> list[str]:
+        return [self._stream(self.venue_symbol(symbol))]
+
+    def _request(self, event: str, symbols: Sequence[str]) -> list[str]:
+        now = self._now()
+        return [
+            orjson.dumps(
+                {"time": now, "channel": self.channel, "event": event, "payload": self._payload(s)}
+            ).decode()
+            for s in symbols
+        ]
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return self._request("subscribe", symbols)
+
+    def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return self._request("unsubscribe", symbols)
+
+    def ping_frame(self) -> str:
+        return orjson.dumps({"time": self._now(), "channel": "spot.ping"}).decode()
+
+    def _now(self) -> int:
+        return self.clock() // 1_000_000_000
+
+    def parse(self, frame: str | bytes) -> list[Event]:
+        obj = json_object(frame)
+        channel, event, result = obj.get("channel"), obj.get("event"), obj.get("result")
+        error = obj.get("error")
+        if error is not None:
+            # {"error": {"code": 2, "message": "Alert sub ob.BTC_USDT.50"}, ...}
+            if not isinstance(error, dict):
+                raise ParseError("bad 'error'")
+            return [proto.VenueError(f"{error.get('code')}: {str(error.get('message'))[:200]}")]
+        if channel == "spot.pong":
+            return [proto.Heartbeat()]
+        if not isinstance(channel, str):
+            raise ParseError("no 'channel'")
+        if channel != self.channel:
+            return []  # tickers, trades... on the same connection
+        if event in ("subscribe", "unsubscribe"):
+            if not isinstance(result, dict) or result.get("status") != "success":
+                return [proto.VenueError(f"{event}: {str(result)[:200]}")]
+            return [proto.Subscribed()] if event == "subscribe" else []
+        if event not in ("update", None) or not isinstance(result, dict):
+            raise ParseError(f"{channel}: bad 'event' or 'result'")
+        return [self._book(result)]
+
+    def _book(self, result: dict[str, Any]) -> BookSnapshot | BookDelta:
+        stream = result.get("s")
+        symbol = self._books.get(stream) if isinstance(stream, str) else None
+        if symbol is None:
+            raise ParseError(f"book for an unsubscribed stream {str(stream)[:40]!r}")
+        bids, asks = levels(result.get("b"), "b"), levels(result.get("a"), "a")
+        last, ts = uint(result.get("u"), "u"), millis_ns(result.get("t"), "t")
+        if result.get("full") is True:
+            return BookSnapshot(symbol, bids, asks, seq=last, venue_ts_ns=ts)
+        first = uint(result.get("U"), "U")
+        if not 0 < first <= last:
+            raise ParseError(f"bad range U={first} u={last}")
+        prev = None if self.integrity.seq is SeqRule.RANGE else first - 1
+        return BookDelta(symbol, bids, asks, first, last, prev, None, ts)
+
+
+class GateBookUpdate(Gate):
+    """Gate spot ``spot.order_book_update``: ``[U, u]`` increments over a REST snapshot."""
+
+    spec = BOOK_UPDATE_SPEC
+    channel = "spot.order_book_update"
+    rest_limits: ClassVar[proto.RestLimits]
+
+    def _stream(self, vid: str) -> str:
+        return vid
+
+    def _payload(self, symbol: str) -> list[str]:
+        return [self.venue_symbol(symbol), "100ms"]
+
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
+        limit = self.rest_limits.snapshot_limit(levels)
+        base = (rest_base or self.endpoints.rest).rstrip("/")
+        pair = self.venue_symbol(symbol)
+        url = f"{base}/api/v4/spot/order_book?currency_pair={pair}&limit={limit}&with_id=true"
+        return RestRequest(url, symbol, self.rest_limits.snapshot_weight(limit))
+
+    def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
+        obj = json_object(body)
+        if "label" in obj and "id" not in obj:  # {"label": "INVALID_CURRENCY", "message": ...}
+            raise ParseError(f"REST error for {symbol}: {str(obj.get('message'))[:200]}")
+        bids, asks = levels(obj.get("bids"), "bids"), levels(obj.get("asks"), "asks")
+        return BookSnapshot(symbol, bids, asks, seq=uint(obj.get("id"), "id"))
+
+
+CODECS: Final = (Gate,)

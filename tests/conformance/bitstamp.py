@@ -1,0 +1,90 @@
+"""Bitstamp: the 2022 recording (10 pairs, REST snapshots, diffs ordered by microtimestamp),
+Bitstamp's documented control frames (https://www.bitstamp.net/websocket/v2/)."""
+
+from __future__ import annotations
+
+from feeds.protocol import BookDelta, Heartbeat, PlannedClose, Subscribed, VenueError
+from feeds.venues.bitstamp import Bitstamp
+from tests.conformance import Replay, VenueCase
+
+SYMBOLS = (
+    "SGB/EUR", "ETH/USD", "XRP/EUR", "BAT/EUR", "USDT/EUR",
+    "USDT/USD", "XLM/GBP", "ADA/EUR", "BAT/BTC", "GALA/EUR",
+)  # fmt: skip
+PAIRS = [s.replace("/", "").lower() for s in SYMBOLS]  # the channels' and URLs' pair ids
+FIRST_DIFF = (
+    '{"data":{"timestamp":"1641343691","microtimestamp":"1641343691244908","bids":[["1.15979",'
+    '"993.02588113"],["1.14866","7758.51900928"]],"asks":[["1.16601","1200.00000000"]]},'
+    '"channel":"diff_order_book_bateur","event":"data"}'
+)
+BAD = '{"event":"data","channel":"diff_order_book_ethusd","data":'
+
+CASE = VenueCase(
+    codec=Bitstamp,
+    symbols=SYMBOLS,
+    subscribe=tuple(
+        f'{{"event":"bts:subscribe","data":{{"channel":"diff_order_book_{p}"}}}}' for p in PAIRS
+    ),
+    samples=(
+        (
+            FIRST_DIFF,
+            (
+                BookDelta(
+                    "BAT/EUR",
+                    [["1.15979", "993.02588113"], ["1.14866", "7758.51900928"]],
+                    [["1.16601", "1200.00000000"]],
+                    venue_ts_ns=1_641_343_691_244_908_000,
+                ),
+            ),
+        ),
+        (
+            '{"event":"bts:subscription_succeeded","channel":"diff_order_book_sgbeur","data":{}}',
+            (Subscribed("SGB/EUR"),),
+        ),
+        ('{"event":"bts:subscription_succeeded","channel":"live_trades_sgbeur","data":{}}', ()),
+        ('{"event":"bts:unsubscription_succeeded","channel":"diff_order_book_ethusd"}', ()),
+        ('{"event":"bts:heartbeat","channel":"","data":{"status":"success"}}', (Heartbeat(),)),
+        (
+            '{"event":"bts:request_reconnect","channel":"","data":""}',
+            (PlannedClose("bts:request_reconnect"),),
+        ),
+        (
+            '{"event":"bts:error","channel":"","data":{"code":null,"message":"Bad string."}}',
+            (VenueError("None: Bad string."),),
+        ),
+    ),
+    malformed=(
+        "",
+        "[]",
+        '{"event":"data"}',
+        '{"event":5,"channel":"diff_order_book_ethusd","data":{}}',
+        '{"event":"data","channel":"diff_order_book_btcusd","data":{}}',  # not subscribed
+        BAD + "[]}",
+        BAD + '{"microtimestamp":"1","bids":{},"asks":[]}}',
+        BAD + '{"microtimestamp":"-1","bids":[],"asks":[]}}',
+        BAD + '{"bids":[],"asks":[]}}',
+        '{"event":"bts:subscription_succeeded","channel":"diff_order_book_xyz","data":{}}',
+    ),
+    recording="bitstamp.ndjson.gz",
+    # 10 REST snapshots; 717 diffs: 102 at or before their pair's snapshot time (dropped),
+    # 615 after it (applied); each diff's time is checked against the snapshot's.
+    replay=Replay(
+        messages=625,
+        snapshots=10,
+        deltas=717,
+        checks=615,
+        older=102,
+        tops={
+            "ADA/EUR": (1.17113, 852.53713157, 1.17374, 1890.47725565),
+            "BAT/BTC": (2.834e-05, 52.52866685, 2.843e-05, 2064.32304089),
+            "BAT/EUR": (1.15979, 3866.0, 1.16265, 763.32097905),
+            "ETH/USD": (3800.78, 0.6, 3803.58, 15.09750054),
+            "GALA/EUR": (0.38057, 2623.51685867, 0.38142, 1163.70962488),
+            "SGB/EUR": (0.14695, 4567.41344936, 0.14844, 4617.85577487),
+            "USDT/EUR": (0.88596, 6731.50703, 0.88657, 9000.0),
+            "USDT/USD": (0.99948, 3105.20768, 0.99988, 7692.64822),
+            "XLM/GBP": (0.20816, 3588.26617941, 0.20868, 5855.58528256),
+            "XRP/EUR": (0.7348, 6022.52500636, 0.73518, 1800.0),
+        },
+    ),
+)

@@ -1,0 +1,188 @@
+"""HTX quirks (the rest: tests/conformance/htx.py): the 2021 ``depth.step0`` recording's own
+rule and its pings, the gzip frames (a bomb refused, fuzzed inside gzip), the emulated
+venue's gzip binary frames, ``req`` answers and Java number text.
+
+:func:`reference_replay` decodes the recorded frames itself (gzip + json) and checks the
+recording's rule on every push: every book sorted, never crossed, ``version`` never going
+back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emulator import Emulator, EmulatorConfig, MarketConfig
+from emulator.venues.base import Out
+from emulator.venues.htx import java_double
+from feeds.actions import Send
+from feeds.capture import read_capture
+from feeds.protocol import BookDelta, BookSnapshot, Reply, Subscribed, VenueError
+from feeds.session import FeedSession
+from feeds.venues.htx import MAX_FRAME, Htx, HtxStep0, gunzip
+from tests.conformance.htx import MBP, STEP0
+from tests.fuzzing import fuzz_settings
+from tests.test_emulator_wire import T0, harness, step
+from tests.venue_helpers import Recorder, Top, fuzz, mutated
+
+RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "htx.ndjson.gz"))
+FRAMES = [r.data for r in RECORDS if r.dir == "in"]
+SYMBOLS = STEP0.symbols
+IDS = {"borusdt": SYMBOLS[0], "omgbtc": SYMBOLS[1], "yfihusd": SYMBOLS[2], "nesteth": SYMBOLS[3]}
+
+
+def decode(frame: str | bytes) -> dict[str, Any]:
+    assert isinstance(frame, bytes)
+    obj: dict[str, Any] = json.loads(gzip.decompress(frame))
+    return obj
+
+
+def reference_replay() -> list[tuple[int, str, Top]]:
+    """(frame index, venue id, best bid/size/ask/size) of every book push, asserting the
+    recording's rule on each."""
+    versions: dict[str, int] = {}
+    tops: list[tuple[int, str, Top]] = []
+    for index, frame in enumerate(FRAMES):
+        msg = decode(frame)
+        if not msg.get("ch", "").endswith(".depth.step0"):
+            continue
+        vid, tick = msg["ch"].split(".")[1], msg["tick"]
+        bids, asks = [p for p, _ in tick["bids"]], [p for p, _ in tick["asks"]]
+        assert bids == sorted(set(bids), reverse=True) and asks == sorted(set(asks))
+        assert bids[0] < asks[0]
+        assert tick["version"] >= versions.get(vid, 0)
+        versions[vid] = tick["version"]
+        tops.append((index, vid, (*tick["bids"][0], *tick["asks"][0])))
+    return tops
+
+
+def test_every_recorded_frame_gives_its_exact_events() -> None:
+    codec = HtxStep0(SYMBOLS)
+    kinds: dict[str, int] = {}
+    for frame in FRAMES:
+        msg = decode(frame)
+        topic = msg.get("ch") or msg.get("subbed") or ""
+        expected: list[Any] = []  # trade.detail pushes and acks
+        if "ping" in msg:
+            expected = [Reply(f'{{"pong":{msg["ping"]}}}')]
+        elif topic.endswith(".depth.step0") and "subbed" in msg:
+            expected = [Subscribed(IDS[topic.split(".")[1]])]
+        elif topic.endswith(".depth.step0"):
+            t = msg["tick"]
+            symbol = IDS[topic.split(".")[1]]
+            expected = [
+                BookSnapshot(symbol, t["bids"], t["asks"], t["version"], None, msg["ts"] * 10**6)
+            ]
+        assert codec.parse(frame) == expected
+        for event in expected:
+            kinds[type(event).__name__] = kinds.get(type(event).__name__, 0) + 1
+    assert (kinds, len(FRAMES)) == ({"Subscribed": 4, "BookSnapshot": 118, "Reply": 6}, 138)
+
+
+def test_session_follows_every_recorded_push_and_answers_every_ping_as_recorded() -> None:
+    codec = HtxStep0(SYMBOLS)
+    session = FeedSession(codec, lambda _: Recorder(), lambda *_: None)
+    reference = iter(reference_replay())
+    session.opened(RECORDS[0].t)
+    sent: list[Any] = []
+    for index, record in enumerate(r for r in RECORDS if r.dir == "in"):
+        sent += session.frame(record.data, record.t)
+        if b'"tick"' in gunzip(record.data) and b"depth.step0" in gunzip(record.data):
+            at, vid, top = next(reference)
+            bid_px, bid_sz, ask_px, ask_sz = session.books[IDS[vid]].top(1)
+            assert (at, (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0])) == (index, top)
+    pongs = [r.data for r in RECORDS if isinstance(r.data, str) and "pong" in r.data]
+    assert sent == [Send(p) for p in pongs] and len(pongs) == 6
+    tops = reference_replay()  # the rule held on all 118 pushes; golden tops:
+    assert (len(tops), tops[0]) == (118, (1, "borusdt", (710.01, 2.260165, 715.3, 0.092911)))
+    assert tops[-1] == (137, "nesteth", (2.272e-05, 930.82, 2.288e-05, 441.82))
+
+
+def test_a_gzip_bomb_is_refused_not_inflated() -> None:
+    bomb = zlib.compressobj(wbits=31)
+    data = bomb.compress(b"{" + b" " * (MAX_FRAME + 10) + b"}") + bomb.flush()
+    assert len(data) < MAX_FRAME // 100
+    with pytest.raises(ValueError, match="too large"):  # a ParseError
+        gunzip(data)
+
+
+JSON_SAMPLES = [json.loads(f) for f, _ in MBP.samples if isinstance(f, str) and f[:1] == "{"]
+
+
+@fuzz_settings(300)
+@given(mutated(JSON_SAMPLES), st.booleans())
+def test_fuzz_mutated_frames_inside_gzip(frame: str, cut: bool) -> None:
+    data = gzip.compress(frame.encode())
+    fuzz(Htx(["BTC/USDT"]).parse, data[: len(data) // 2] if cut else data, ("BTC/USDT",))
+
+
+# --- the emulated venue ---------------------------------------------------------------------
+
+JAVA_NUMBER = re.compile(r"[0-9]+\.[0-9]+(?:E-?[0-9]+)?")
+"""A non-zero number as the venue writes a double (``710.01``, ``5.0``, ``1.58E-4``)."""
+
+
+def level_texts(text: str) -> list[str]:
+    """Every number of the ``bids``/``asks`` levels of a frame, as written."""
+    sides = re.findall(r'"(?:bids|asks)":\[((?:\[[^\]]*\],?)*)\]', text)
+    return [n for side in sides for n in re.findall(r"[^\[\],]+", side)]
+
+
+def test_emulated_numbers_are_written_as_recorded_and_pings_sent_every_5_s() -> None:
+    model, venue, session = harness("htx", "/feed", depth=150)
+    session.received(Htx(["BTC/USDT"]).subscribe_frames(["BTC/USDT"])[0], T0)
+    (rep,) = session.received(Htx(["BTC/USDT"]).snapshot_frame("BTC/USDT"), T0)
+    ours = [
+        n
+        for f in [rep.frame, *(f for _ in range(5) for f in step(model, venue, session))]
+        for n in level_texts(f)
+    ]
+    theirs = [n for f in FRAMES for n in level_texts(gunzip(f).decode())]  # type: ignore[union-attr]
+    assert len(theirs) == 40202  # both numbers of the 20101 levels of the 118 recorded books
+    assert all(JAVA_NUMBER.fullmatch(n) for n in theirs)
+    assert all(JAVA_NUMBER.fullmatch(n) or n == "0" for n in ours) and "0" in ours
+    assert [java_double(u, d) for u, d in [(158, 6), (5, 0), (71001, 2), (1, 3), (10**8, 1)]] == [
+        "1.58E-4",
+        "5.0",
+        "710.01",
+        "0.001",
+        "1.0E7",
+    ]
+    pings = [session.heartbeat(T0 + i * 10**9) for i in range(1, 6)]
+    assert pings == [[]] * 4 + [[Out('{"ping":1795000005000}')]]
+    assert session.received('{"pong":1795000005000}', T0) == []
+
+
+def test_emulated_venue_serves_gzip_frames_req_snapshots_and_refusals() -> None:
+    async def run() -> list[Any]:
+        market = MarketConfig(venues=("htx",), symbols=("BTC/USDT",), seed=4)
+        config = EmulatorConfig(market=market, autorun=False)
+        codec = Htx(["BTC/USDT"])
+        async with asyncio.timeout(10), Emulator(config, clock=lambda: T0) as emu:
+            ws = await websockets.connect(emu.ws_url("htx"))
+            await ws.send(codec.subscribe_frames(["BTC/USDT"])[0])
+            await ws.send(codec.snapshot_frame("BTC/USDT"))
+            await ws.send('{"sub":"market.btcusdt.mbp.7","id":"x"}')
+            frames = [await ws.recv() for _ in range(3)]
+            emu.step(1)
+            frames.append(await ws.recv())
+            await ws.close()
+        assert all(isinstance(f, bytes) and f[:2] == b"\x1f\x8b" for f in frames)
+        return [e for f in frames for e in codec.parse(f)]
+
+    ack, snapshot, refused, push = asyncio.run(run())
+    assert ack == Subscribed("BTC/USDT")
+    assert refused == VenueError("bad-request: invalid topic market.btcusdt.mbp.7")
+    assert isinstance(snapshot, BookSnapshot) and isinstance(push, BookDelta)
+    assert snapshot.seq is not None and push.prev == snapshot.seq
+    assert push.last is not None and push.last > snapshot.seq
