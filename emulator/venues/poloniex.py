@@ -1,14 +1,10 @@
-"""Emulated Poloniex spot v3 ``book_lv2`` on ``/ws/public``.
+"""Emulated Poloniex spot v3 ``book_lv2`` on ``/ws/public``
+(https://api-docs.poloniex.com/spot/websocket/market-data, "Book Level 2").
 
-https://api-docs.poloniex.com/spot/websocket/market-data ("Book Level 2") and
-https://api-docs.poloniex.com/spot/websocket: ``{"event":"subscribe","channel":["book_lv2"],
-"symbols":[...]}`` is acked as ``{"event":"subscribe","channel":"book_lv2","symbols":[...]}``;
-then one ``action:"snapshot"`` of the top 20 levels per side, and ``action:"update"`` pushes of
-the levels of that window that changed, those leaving it sent with size ``"0"`` (the venue keeps
-the client's book at 20 levels, as in the 2022 recording). Each names its ``id`` and ``lastId``
-(the previous push's ``id`` of the symbol; ids grow by one per push). Numbers are minimal
-decimal strings (``"0.9998"``, ``"1"``, ``"0"``), as recorded. ``{"event":"ping"}`` gets
-``{"event":"pong"}``; anything else ``{"event":"error","message":...}``.
+The subscribe request is acked, then each pair gets a snapshot of its top 20 levels and
+updates of the levels of that window that changed, those leaving it with size ``"0"`` (as
+recorded in 2022), each with its ``id`` and ``lastId`` (the previous push's ``id``). Numbers are
+minimal decimal strings (``"0.9998"``, ``"1"``). ``{"event":"ping"}`` gets ``{"event":"pong"}``.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from emulator.venues.base import Out, minimal
 from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
 DEPTH = 20
-Window = tuple[dict[int, int], dict[int, int]]
 
 
 class Poloniex(Adapter):
@@ -28,45 +23,32 @@ class Poloniex(Adapter):
     profile = VenueProfile(lag_steps=1, spread_bps=1.5, size_decimals=6)
 
     def setup(self) -> None:
-        self.window: dict[str, Window] = {}
+        self.window = {s: self._view(s) for s in self.symbols.values()}
         self.last_id = {s: self.rng.randrange(10**5, 10**7) for s in self.symbols.values()}
         self.changed: dict[str, tuple[Levels, Levels]] = {}
 
-    def _view(self, symbol: str) -> Window:
-        bids, asks = self.book(symbol).top(DEPTH)
-        return dict(bids), dict(asks)
+    def _view(self, symbol: str) -> list[dict[int, int]]:
+        return [dict(side) for side in self.book(symbol).top(DEPTH)]
 
     def advance(self, changes: Mapping[str, Change], now_ns: int) -> None:
         """A push per symbol whose top 20 changed: the changed levels, 0 for those that left."""
         self.changed = {}
         for symbol in changes:
-            old, new = self.window.get(symbol) or self._view(symbol), self._view(symbol)
+            old, new = self.window[symbol], self._view(symbol)
             self.window[symbol] = new
-            diff = tuple(
-                sorted(
-                    [(p, s) for p, s in now.items() if was.get(p) != s]
-                    + [(p, 0) for p in was if p not in now],
-                    reverse=side == 0,
-                )
-                for side, (was, now) in enumerate(zip(old, new, strict=True))
-            )
-            if diff[0] or diff[1]:
+            bids, asks = _diff(old[0], new[0], True), _diff(old[1], new[1], False)
+            if bids or asks:
                 self.last_id[symbol] += 1
-                self.changed[symbol] = (diff[0], diff[1])
+                self.changed[symbol] = (bids, asks)
 
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
         req = json_object(text) or {}
         event, channel, symbols = req.get("event"), req.get("channel"), req.get("symbols")
         if event == "ping":
             return [Out('{"event":"pong"}')]
-        names = symbols if isinstance(symbols, list) else []
+        names = symbols if isinstance(symbols, list) and channel == ["book_lv2"] else []
         subs = [Sub(self.symbols[v], v, DEPTH) for v in names if v in self.symbols]
-        if (
-            event not in ("subscribe", "unsubscribe")
-            or channel != ["book_lv2"]
-            or not names
-            or len(subs) != len(names)
-        ):
+        if event not in ("subscribe", "unsubscribe") or not names or len(subs) != len(names):
             return [Out(dumps({"event": "error", "message": f"Invalid request: {text[:60]}"}))]
         return Request(event == "subscribe", list(subs), {"event": event, "symbols": names})
 
@@ -75,10 +57,7 @@ class Poloniex(Adapter):
         return [Out(dumps(ack))]
 
     def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
-        symbol = sub.symbol
-        window = self.window.setdefault(symbol, self._view(symbol))
-        bids, asks = (sorted(side.items(), reverse=i == 0) for i, side in enumerate(window))
-        return self._push(symbol, "snapshot", bids, asks, now_ns)
+        return self._push(sub.symbol, "snapshot", *self.book(sub.symbol).top(DEPTH), now_ns)
 
     def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
         changed = self.changed.get(sub.symbol)
@@ -91,6 +70,11 @@ class Poloniex(Adapter):
         data = {"symbol": self.venue_symbol(symbol), "createTime": ms - 5, "asks": a, "bids": b}
         data |= {"lastId": last - 1, "id": last, "ts": ms}
         return Out(dumps({"channel": "book_lv2", "data": [data], "action": action}), book=True)
+
+
+def _diff(was: dict[int, int], now: dict[int, int], reverse: bool) -> Levels:
+    changed = [(p, s) for p, s in now.items() if was.get(p) != s]
+    return sorted(changed + [(p, 0) for p in was if p not in now], reverse=reverse)
 
 
 ADAPTERS = (Poloniex,)
