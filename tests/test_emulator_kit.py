@@ -48,8 +48,9 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "kraken": "/v2",
         "kucoin": "/",  # the path of the endpoint its bullet answer names
         "okx": "/ws/v5/public",
+        "poloniex": "/ws/public",
     }
-    for venue in ("bitfinex", "bybit", "coinbase", "kraken", "kucoin", "okx"):
+    for venue in ("bitfinex", "bybit", "coinbase", "kraken", "kucoin", "okx", "poloniex"):
         assert paths[venue] == (urlsplit(SPECS[venue].endpoints.ws).path or "/")
     checksums = sorted(v for v, cls in VENUES.items() if cls.has_checksum)
     ranges = sorted(v for v, cls in VENUES.items() if cls.has_ranges)

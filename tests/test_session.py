@@ -33,6 +33,7 @@ from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.kucoin import KuCoin
 from feeds.venues.okx import Okx
+from feeds.venues.poloniex import Poloniex
 from tests import test_venue_binance as tvb
 from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
@@ -43,6 +44,7 @@ from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
 from tests.conformance import htx as chx
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
+from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
@@ -964,6 +966,9 @@ def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(json.dumps(tvo.SMALL_SNAPSHOT))
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM["data"][0]["checksum"] = 0  # 0 means none (2026 rule)
 _HTX_STEP0_PUSH = json.loads(gzip.decompress(chx.STEP0.samples[0][0]))  # type: ignore[arg-type]
+_POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
+    '"lastId":8553,"id":8554', '"lastId":8554,"id":8555'
+)
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
@@ -1007,6 +1012,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "kraken": (
         lambda _: _in_band_session(Kraken(["BTC/USD"], depth=10), [_KRAKEN_V2_SNAPSHOT]),
         tvk.V2_SAMPLES,
+    ),
+    "poloniex": (  # an update that continues the snapshot
+        lambda _: _in_band_session(Poloniex(["DYP/USDT"]), [POLONIEX_SNAPSHOT]),
+        [orjson.loads(POLONIEX_SNAPSHOT), orjson.loads(_POLONIEX_UPDATE)],
     ),
 }
 

@@ -41,7 +41,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     assert VENUES == (
         "binance", "binanceus", "bitfinex", "bitstamp", "bybit", "coinbase", "gate", "htx",
-        "kraken", "kucoin", "okx",
+        "kraken", "kucoin", "okx", "poloniex",
     )  # fmt: skip
     listed = [
         cls.spec.id
@@ -63,7 +63,7 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
         "Binance", "BinanceUS", "Bitfinex", "Bitstamp", "Bybit", "Coinbase", "Gate", "Htx",
-        "Kraken", "KuCoin", "Okx",
+        "Kraken", "KuCoin", "Okx", "Poloniex",
         "GateBookUpdate", "HtxStep0", "KrakenV1", "KuCoin2021",
     ]  # fmt: skip
 
@@ -112,7 +112,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
     rows = {
         line.split(" | ")[0].removeprefix("| "): line
         for line in README.read_text(encoding="utf-8").splitlines()
-        if re.match(r"\| [a-z0-9]+ \| \d+ bps \|", line)
+        if re.match(r"\| [a-z0-9]+ \| \d+(?:\.\d+)? bps \|", line)
     }
     expected = {
         spec.id: f"| {spec.id} | {spec.fee.bps:g} bps | {spec.fee.source} ({spec.fee.tier}) |"
@@ -131,6 +131,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
         "kraken": 40.0,
         "kucoin": 10.0,
         "okx": 10.0,
+        "poloniex": 15.5,
     }
 
 
