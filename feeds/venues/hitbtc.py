@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import count
-from typing import Any, Final
+from operator import itemgetter
+from typing import Final
 
 import orjson
 
@@ -179,11 +180,13 @@ class HitBTCV2(HitBTC):
         return p.BookDelta(symbol, bids, asks, last=seq, venue_ts_ns=ts)
 
 
+_PRICE_SIZE: Final = itemgetter("price", "size")
+
+
 def _pairs(raw: object, what: str) -> list[p.Level]:
-    """``[{"price": "1.5", "size": "2"}, ...]`` -> ``[["1.5", "2"], ...]``."""
-    side: list[Any] = levels(raw, what)
+    """``[{"price": "1.5", "size": "2"}, ...]`` -> ``[("1.5", "2"), ...]``."""
     try:
-        return [[level["price"], level["size"]] for level in side]
+        return list(map(_PRICE_SIZE, levels(raw, what)))
     except (TypeError, KeyError):
         raise p.ParseError(f"{what}: expected price/size objects") from None
 

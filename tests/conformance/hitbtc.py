@@ -157,7 +157,7 @@ CASES = (
         ("ORN/BTC", "INSUR/BTC", "EURS/USD"),
         HITBTC_V2_UPDATE,
         BookDelta(
-            "EURS/USD", [["1.18242", "0"]], [], last=7333533, venue_ts_ns=1626318413347_000000
+            "EURS/USD", [("1.18242", "0")], [], last=7333533, venue_ts_ns=1626318413347_000000
         ),
         Replay(
             messages=105,
@@ -178,7 +178,7 @@ CASES = (
         '"size":"0"}],"bid":[],"sequence":7339897,"timestamp":"2021-07-03T00:56:18.317Z",'
         '"symbol":"MKRBTC"}}',
         BookDelta(
-            "MKR/BTC", [], [["0.07649", "0"]], last=7339897, venue_ts_ns=1625273778317_000000
+            "MKR/BTC", [], [("0.07649", "0")], last=7339897, venue_ts_ns=1625273778317_000000
         ),
         Replay(  # 1 snapshot a symbol, 138 updates each continuing its symbol's sequence
             messages=141,
