@@ -33,14 +33,12 @@ from feeds import protocol as p
 from feeds.codeckit import json_object, levels, millis_ns, rfc3339_ns, uint
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
-_CH: Final = "orderbook/full"
-
 SPEC: Final = VenueSpec(
     id="hitbtc",
-    aliases=("hitbtc2",),
-    integrity=p.Integrity(seq=p.SeqRule.COUNTER, snapshot=p.SnapshotSource.IN_BAND),
     # https://api.hitbtc.com/#socket-api-reference ("wss://api.hitbtc.com/api/3/ws/public")
     endpoints=p.Endpoints(ws="wss://api.hitbtc.com/api/3/ws/public", rest="https://api.hitbtc.com"),
+    integrity=p.Integrity(seq=p.SeqRule.COUNTER, snapshot=p.SnapshotSource.IN_BAND),
+    aliases=("hitbtc2",),
     symbol_format="{base}{quote}",  # "ETHBTC", "BTCUSDT" (https://api.hitbtc.com/#symbols)
     # Accounts outside the tier schedule pay a fixed 0.2 % taker fee (upgraded accounts under
     # 10 BTC a month 0.07 %): the higher one, so no opportunity relies on an upgrade.
@@ -61,6 +59,8 @@ BEQUANT_SPEC: Final = replace(
     fee=TakerFee(10.0, "taker", "https://bequant.io/fees-and-limits", "2026-12"),
     older_protocols=(OlderProtocol("feeds.venues.hitbtc:BequantV2", unless="/api/3/"),),
 )
+
+_CH: Final = "orderbook/full"
 
 
 class HitBTC(p.Codec):
@@ -133,14 +133,18 @@ def _error(error: object) -> p.VenueError:
     return p.VenueError(f"{error.get('code')}: {detail[:200]}")
 
 
+def _v2(spec: VenueSpec) -> VenueSpec:
+    """API v2 on the host of ``spec``."""
+    ws = spec.endpoints.ws.replace("/api/3/", "/api/2/")
+    return replace(spec, endpoints=replace(spec.endpoints, ws=ws), older_protocols=())
+
+
 class HitBTCV2(HitBTC):
     """API v2 (``/api/2/ws/public``, JSON-RPC), for recordings of it: ``subscribeOrderbook``
     per symbol, ``snapshotOrderbook`` / ``updateOrderbook`` with ``params.sequence`` (+1 per
     symbol) and ``{"price", "size"}`` levels."""
 
-    spec = replace(
-        SPEC, endpoints=replace(SPEC.endpoints, ws=SPEC.endpoints.ws.replace("/3/", "/2/"))
-    )
+    spec = _v2(SPEC)
 
     def _request(self, method: str, symbols: Sequence[str]) -> list[str]:
         name = "subscribeOrderbook" if method == "subscribe" else "unsubscribeOrderbook"
@@ -194,10 +198,7 @@ def _pairs(raw: object, what: str) -> list[p.Level]:
 class BequantV2(HitBTCV2):
     """Bequant's API v2, for recordings of it."""
 
-    spec = replace(
-        BEQUANT_SPEC,
-        endpoints=replace(BEQUANT_SPEC.endpoints, ws="wss://api.bequant.io/api/2/ws/public"),
-    )
+    spec = _v2(BEQUANT_SPEC)
 
 
 CODECS: Final = (Bequant, HitBTC)
