@@ -37,6 +37,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
     assert missing == [], f"venues with a feed but no emulator adapter: {missing}"
     paths = {v: cls.ws_path for v, cls in VENUES.items()}
     assert paths == {
+        "bequant": "/api/3/ws/public",
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",
         "bitfinex": "/ws/2",
@@ -44,6 +45,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "bybit": "/v5/public/spot",
         "coinbase": "/",
         "gate": "/ws/v4/",
+        "hitbtc": "/api/3/ws/public",
         "htx": "/feed",
         "kraken": "/v2",
         "kucoin": "/",  # the path of the endpoint its bullet answer names

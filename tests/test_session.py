@@ -28,6 +28,7 @@ from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
 from feeds.venues.gate import Gate
+from feeds.venues.hitbtc import HitBTC, HitBTCV2
 from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
@@ -39,9 +40,11 @@ from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
+from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
@@ -996,6 +999,14 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "gate": (
         lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
         [orjson.loads(OBU_FULL), orjson.loads(OBU_UPDATE)],
+    ),
+    "hitbtc": (
+        lambda _: _in_band_session(HitBTC(["BTC/USDT"]), [chb.SNAPSHOT]),
+        [orjson.loads(f) for f in chb.STREAM],
+    ),
+    "hitbtc_v2": (
+        lambda _: _in_band_session(HitBTCV2(["EURS/USD"]), [tvh.V2_SNAPSHOT]),
+        tvh.V2_FRAMES,
     ),
     "htx": (  # a pushed delta, then the snapshot it asked for
         lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),

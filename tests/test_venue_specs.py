@@ -40,8 +40,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     assert VENUES == (
-        "binance", "binanceus", "bitfinex", "bitstamp", "bybit", "coinbase", "gate", "htx",
-        "kraken", "kucoin", "okx", "poloniex",
+        "bequant", "binance", "binanceus", "bitfinex", "bitstamp", "bybit", "coinbase", "gate",
+        "hitbtc", "htx", "kraken", "kucoin", "okx", "poloniex",
     )  # fmt: skip
     listed = [
         cls.spec.id
@@ -53,18 +53,19 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
         "bitfinex2": "bitfinex",
         "bitstamp1": "bitstamp",
         "gateio": "gate",
+        "hitbtc2": "hitbtc",
         "huobi": "htx",
         "huobipro": "htx",
         "okex": "okx",
         "okex3": "okx",
     }
     assert [canonical_venue(a) for a in ("OKEX", "okex3", "Binance")] == ["okx", "okx", "binance"]
-    with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bitfinex, bitstamp"):
+    with pytest.raises(UnknownVenue, match="supported: bequant, binance, binanceus, bitfinex"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Binance", "BinanceUS", "Bitfinex", "Bitstamp", "Bybit", "Coinbase", "Gate", "Htx",
-        "Kraken", "KuCoin", "Okx", "Poloniex",
-        "GateBookUpdate", "HtxStep0", "KrakenV1", "KuCoin2021",
+        "Bequant", "Binance", "BinanceUS", "Bitfinex", "Bitstamp", "Bybit", "Coinbase", "Gate",
+        "HitBTC", "Htx", "Kraken", "KuCoin", "Okx", "Poloniex",
+        "BequantV2", "GateBookUpdate", "HitBTCV2", "HtxStep0", "KrakenV1", "KuCoin2021",
     ]  # fmt: skip
 
 
@@ -120,6 +121,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
     }
     assert rows == expected
     assert default_fees() == {
+        "bequant": 10.0,
         "binance": 10.0,
         "binanceus": 60.0,
         "bitfinex": 0.0,
@@ -127,6 +129,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
         "bybit": 10.0,
         "coinbase": 120.0,
         "gate": 10.0,
+        "hitbtc": 20.0,
         "htx": 20.0,
         "kraken": 40.0,
         "kucoin": 10.0,
