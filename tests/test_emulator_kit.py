@@ -44,6 +44,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "bybit": "/v5/public/spot",
         "coinbase": "/",
         "gate": "/ws/v4/",
+        "gemini": "/v2/marketdata",
         "htx": "/feed",
         "kraken": "/v2",
         "kucoin": "/",  # the path of the endpoint its bullet answer names

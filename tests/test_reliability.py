@@ -214,6 +214,7 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "bybit": common,
         "coinbase": [*common[:3], "bad_body", "novel", *common[3:]],
         "gate": common,
+        "gemini": [*common[:2], *common[3:]],
         "htx": common,
         "kraken": [*common[:3], "bad_checksum", *common[3:]],
         "bitstamp": [*common[:2], *common[3:], *rest],
