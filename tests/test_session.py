@@ -28,6 +28,7 @@ from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
 from feeds.venues.gate import Gate
+from feeds.venues.gemini import Gemini
 from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
@@ -41,6 +42,7 @@ from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import gemini as cgm
 from tests.conformance import htx as chx
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.fakecodec import FakeCodec, make_codec
@@ -991,6 +993,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "gate": (
         lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
         [orjson.loads(OBU_FULL), orjson.loads(OBU_UPDATE)],
+    ),
+    "gemini": (  # the documented book, then a change of it
+        lambda _: _in_band_session(Gemini(cgm.SYMBOLS), [cgm.DOCS_BOOK]),
+        [orjson.loads(cgm.DOCS_BOOK), orjson.loads(cgm.DOCS_UPDATE)],
     ),
     "htx": (  # a pushed delta, then the snapshot it asked for
         lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),

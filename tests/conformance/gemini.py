@@ -11,11 +11,14 @@ SYMBOLS = (
     "BTC/GBP", "LINK/ETH", "FIL/USD", "ZEC/LTC", "BAT/BTC",
     "ETH/EUR", "LTC/ETH", "GRT/USD", "ANKR/USD", "ALCX/USD",
 )  # fmt: skip
-DOCS_BOOK = (  # the documented first l2_updates (its trades cut to one)
+DOCS_BOOK = (  # the documented first l2_updates and update (on BTCGBP, trades cut to one)
     '{"type":"l2_updates","symbol":"BTCGBP","changes":[["buy","9122.04","0.00121425"],'
     '["sell","9122.07","0.98942292"]],"trades":[{"type":"trade","symbol":"BTCUSD",'
     '"eventid":169841458,"timestamp":1560976400428,"price":"9122.04","quantity":"0.0073173",'
     '"side":"sell","tid":2840140800042677}]}'
+)
+DOCS_UPDATE = (
+    '{"type":"l2_updates","symbol":"BTCGBP","changes":[["sell","9160.20","0.1921229751"]]}'
 )
 UPDATE = (  # recorded
     '{"type":"l2_updates","symbol":"BTCGBP","changes":[["buy","24084.23","0"],'
