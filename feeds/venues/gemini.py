@@ -98,21 +98,17 @@ class Gemini(p.Codec):
 
 
 def _changes(raw: object) -> tuple[list[p.Level], list[p.Level]]:
-    """``[["buy"|"sell", price, quantity], ...]`` split into bids and asks."""
+    """``[["buy"|"sell", price, quantity], ...]`` split into bids and asks (the book checks
+    each ``[price, quantity]``)."""
     if type(raw) is not list:
         raise p.ParseError("l2_updates: 'changes' is not a list")
-    bids: list[p.Level] = []
-    asks: list[p.Level] = []
-    for change in raw:
-        if type(change) is not list or len(change) != 3:
-            raise p.ParseError(f"l2_updates: bad change {str(change)[:60]}")
-        side = change[0]
-        if side == "buy":
-            bids.append(change[1:])
-        elif side == "sell":
-            asks.append(change[1:])
-        else:
-            raise p.ParseError(f"l2_updates: bad side {str(side)[:20]!r}")
+    try:
+        bids = [c[1:] for c in raw if c[0] == "buy"]
+        asks = [c[1:] for c in raw if c[0] == "sell"]
+    except (LookupError, TypeError):
+        raise p.ParseError("l2_updates: a change is not a [side, price, quantity] list") from None
+    if len(bids) + len(asks) != len(raw):  # another side, or a change that is no list
+        raise p.ParseError("l2_updates: a change is not on side 'buy' or 'sell'")
     return bids, asks
 
 

@@ -65,7 +65,9 @@ CASE = VenueCase(
         "{}",
         '{"type":5}',
         L2 + "{}}",
-        L2 + '[["buy","1"]]}',
+        L2 + "[5]}",
+        L2 + '[""]}',
+        L2 + '["buy"]}',
         L2 + '[["bid","1","2"]]}',
         L2 + '["buy","1","2"]}',
         '{"type":"l2_updates","symbol":"BTCUSD","changes":[]}',  # not subscribed
