@@ -23,6 +23,12 @@ class Gemini(Adapter):
     name = "gemini"
     profile = VenueProfile(lag_steps=1, spread_bps=2.5, size_decimals=6)
 
+    def heartbeat(self, session: KitSession, now_ns: int) -> list[Out]:
+        session.beats += 1
+        if session.beats % _HEARTBEAT_EVERY:
+            return []
+        return [Out(dumps({"type": "heartbeat", "timestamp": now_ns // 10**6}))]
+
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
         req = json_object(text) or {}
         kind, subscriptions = req.get("type"), req.get("subscriptions")
@@ -36,12 +42,6 @@ class Gemini(Adapter):
             if isinstance(vid, str) and vid in self.symbols
         ]
         return Request(kind == "subscribe", list(subs))
-
-    def heartbeat(self, session: KitSession, now_ns: int) -> list[Out]:
-        session.beats += 1
-        if session.beats % _HEARTBEAT_EVERY:
-            return []
-        return [Out(dumps({"type": "heartbeat", "timestamp": now_ns // 10**6}))]
 
     def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
         return self._l2(sub.symbol, *self.book(sub.symbol).top(10**6), trades=[])

@@ -1,20 +1,19 @@
 """Gemini market data version 2 ``l2`` codec (``gemini``).
 
-Protocol (https://docs.gemini.com/websocket/market-data/v2/level-2-data, formerly
-https://docs.gemini.com/websocket-api/#market-data-version-2): one ``subscribe`` names the
-``l2`` channel and every symbol; per symbol the first ``l2_updates`` is the whole book (it
-carries the recent ``trades`` too), the following ones the changed levels
-``[side, price, quantity]``, absolute quantities, ``"0"`` deletes. Nothing numbers the
-messages and no checksum signs the book (:attr:`SeqRule.NONE`): a lost update cannot show,
-only a crossed book reveals a wrong one, and that symbol is resynced by unsubscribing and
-subscribing again (a fresh whole book); a new connection starts from whole books.
+Protocol (https://docs.gemini.com/websocket/market-data/v2/level-2-data, also
+https://docs.gemini.com/websocket-api/#market-data-version-2): one ``subscribe`` names ``l2``
+and every symbol; per symbol the first ``l2_updates`` is the whole book (it carries the recent
+``trades`` too), the later ones the changed levels ``[side, price, quantity]``, absolute,
+``"0"`` deletes. Nothing numbers the messages and no checksum signs the book
+(:attr:`SeqRule.NONE`): a lost update cannot show; a crossed book is resynced by unsubscribing
+and subscribing again (a fresh whole book), and a new connection starts from whole books.
 
 Proven on the recording (2021-06-24, tests/test_venue_gemini.py): the subscribe request, the
-whole book as each symbol's first ``l2_updates`` (its ``trades`` and ``auction_events`` keys),
-the updates, ``trade`` and ``heartbeat`` frames (one every 5 s), never a crossed book. Only on
-the documentation: ``unsubscribe``; the recording's ``auction_events`` key is no longer
-documented (ignored either way). Gemini's developer site now files v2 as archived next to its
-newer WebSocket API (https://developer.gemini.com/websocket/archived/v2); this codec implements v2.
+whole book as each symbol's first ``l2_updates``, the updates, ``trade`` and ``heartbeat``
+(every 5 s), never a crossed book. Only documented: ``unsubscribe``. The recording's books also
+carry ``auction_events``, no longer documented (ignored either way). Gemini's developer site
+files v2 as archived next to its newer WebSocket API
+(https://developer.gemini.com/websocket/archived/v2); this codec implements v2.
 """
 
 from __future__ import annotations
@@ -32,11 +31,10 @@ _DOC: Final = "https://docs.gemini.com/websocket/market-data/v2/level-2-data"
 
 SPEC: Final = VenueSpec(
     id="gemini",
-    # https://developer.gemini.com/websocket/archived/v2 ("WebSocket Request"); REST is not
-    # used (the book comes in-band).
+    # https://developer.gemini.com/websocket/archived/v2 ("WebSocket Request"); no REST use
     endpoints=p.Endpoints(ws="wss://api.gemini.com/v2/marketdata", rest="https://api.gemini.com"),
     integrity=p.Integrity(seq=p.SeqRule.NONE, snapshot=p.SnapshotSource.IN_BAND),
-    symbol_format="{base}{quote}",  # BTCUSD, LINKETH, 1INCHUSD (_DOC: "symbols")
+    symbol_format="{base}{quote}",  # BTCUSD, ETHBTC (_DOC: "symbols")
     asset_names={},  # Gemini uses the common tickers
     depths=None,  # l2 takes no depth: the whole book, then every change
     # One subscribe may name every symbol (_DOC); no documented limit of symbols per
@@ -49,7 +47,7 @@ SPEC: Final = VenueSpec(
     # The venue sends {"type":"heartbeat"} every 5 s (the recording): no client ping needed.
     ping_interval_s=None,
     max_connection_s=None,  # no documented connection lifetime
-    older_protocols=(),  # the 2021 recording speaks the same v2 protocol
+    older_protocols=(),  # the 2021 recording speaks v2 too
     fee=TakerFee(
         40.0,
         "taker 0.40 %, API, 30-day volume under $10K",

@@ -11,25 +11,23 @@ SYMBOLS = (
     "BTC/GBP", "LINK/ETH", "FIL/USD", "ZEC/LTC", "BAT/BTC",
     "ETH/EUR", "LTC/ETH", "GRT/USD", "ANKR/USD", "ALCX/USD",
 )  # fmt: skip
+L2 = '{"type":"l2_updates","symbol":"BTCGBP","changes":'
 DOCS_BOOK = (  # the documented first l2_updates and update (on BTCGBP, trades cut to one)
     '{"type":"l2_updates","symbol":"BTCGBP","changes":[["buy","9122.04","0.00121425"],'
     '["sell","9122.07","0.98942292"]],"trades":[{"type":"trade","symbol":"BTCUSD",'
     '"eventid":169841458,"timestamp":1560976400428,"price":"9122.04","quantity":"0.0073173",'
     '"side":"sell","tid":2840140800042677}]}'
 )
-DOCS_UPDATE = (
-    '{"type":"l2_updates","symbol":"BTCGBP","changes":[["sell","9160.20","0.1921229751"]]}'
-)
-UPDATE = (  # recorded
-    '{"type":"l2_updates","symbol":"BTCGBP","changes":[["buy","24084.23","0"],'
-    '["buy","24087.07","0.04"],["sell","24113.49","0"],["sell","24117.80","0.91"]]}'
+DOCS_UPDATE = L2 + '[["sell","9160.20","0.1921229751"]]}'
+UPDATE = L2 + (  # recorded
+    '[["buy","24084.23","0"],["buy","24087.07","0.04"],["sell","24113.49","0"],'
+    '["sell","24117.80","0.91"]]}'
 )
 HEARTBEAT = '{"type":"heartbeat","timestamp":1624493666869}'
 TRADE = (
     '{"type":"trade","symbol":"ANKRUSD","event_id":45465818387,"timestamp":1624493670759,'
     '"price":"0.07946","quantity":"1020.482111","side":"buy"}'
 )
-L2 = '{"type":"l2_updates","symbol":"BTCGBP","changes":'
 
 CASE = VenueCase(
     codec=Gemini,
