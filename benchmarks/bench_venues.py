@@ -54,6 +54,7 @@ TABLE: dict[str, Recording] = {
     "bybit": Recording(("XRP/USDT",), Driver("Bybit")),
     "gate": Recording(("INK/USDT", "NEO/BTC", "OMG/USDT", "QTUM3S/USDT", "HAI/ETH", "DIS/USDT", "FAST/USDT", "BTC/USDC", "NANO/USDT", "ZKS/ETH"), Driver("Gateio")),  # noqa: E501
     "hitbtc": Recording(("ORN/BTC", "INSUR/BTC", "EURS/USD"), Driver("HitBTC")),
+    "gemini": Recording(("BTC/GBP", "LINK/ETH", "FIL/USD", "ZEC/LTC", "BAT/BTC", "ETH/EUR", "LTC/ETH", "GRT/USD", "ANKR/USD", "ALCX/USD"), Driver("Gemini", start=cfvenues.gemini_start)),  # noqa: E501
     "htx": Recording(("PROPY/ETH", "ZEN/ETH", "TRIO/ETH", "XVG/ETH", "YFI/HUSD", "OMG/BTC", "NEST/ETH", "BOR/USDT", "FIL3S/USDT", "DOGE/ETH"), Driver("Huobi")),  # noqa: E501
     "kraken": Recording(("WAVES/EUR", "XMR/USD", "KSM/BTC", "GRT/ETH", "SC/EUR", "ETH/CHF", "OCEAN/BTC", "OMG/USD", "BTC/CHF", "ADA/BTC"), Driver("Kraken", checksums=True)),  # noqa: E501
     "kucoin": Recording(("ANKR/BTC", "NRG/BTC", "BSV/USDT", "BCHSV/USDT", "CAPP/BTC", "FET/BTC", "SNX/BTC", "DAPPT/BTC", "COV/BTC", "EQZ/BTC", "LTX/USDT"), Driver("KuCoin", start=cfvenues.kucoin_start, http=cfvenues.kucoin_bullet)),  # noqa: E501

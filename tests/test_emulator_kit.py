@@ -46,6 +46,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "coinbase": "/",
         "gate": "/ws/v4/",
         "hitbtc": "/api/3/ws/public",
+        "gemini": "/v2/marketdata",
         "htx": "/feed",
         "kraken": "/v2",
         "kucoin": "/",  # the path of the endpoint its bullet answer names

@@ -216,6 +216,7 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "gate": common,
         "hitbtc": common,
         "bequant": common,
+        "gemini": [*common[:2], *common[3:]],
         "htx": common,
         "kraken": [*common[:3], "bad_checksum", *common[3:]],
         "bitstamp": [*common[:2], *common[3:], *rest],

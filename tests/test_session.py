@@ -28,6 +28,7 @@ from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
 from feeds.venues.gate import Gate
+from feeds.venues.gemini import Gemini
 from feeds.venues.hitbtc import HitBTC, HitBTCV2
 from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
@@ -44,6 +45,7 @@ from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
@@ -1007,6 +1009,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "hitbtc_v2": (
         lambda _: _in_band_session(HitBTCV2(["EURS/USD"]), [tvh.V2_SNAPSHOT]),
         tvh.V2_FRAMES,
+    ),
+    "gemini": (  # the documented book, then a change of it
+        lambda _: _in_band_session(Gemini(cgm.SYMBOLS), [cgm.DOCS_BOOK]),
+        [orjson.loads(cgm.DOCS_BOOK), orjson.loads(cgm.DOCS_UPDATE)],
     ),
     "htx": (  # a pushed delta, then the snapshot it asked for
         lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),

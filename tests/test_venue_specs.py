@@ -41,7 +41,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     assert VENUES == (
         "bequant", "binance", "binanceus", "bitfinex", "bitstamp", "bybit", "coinbase", "gate",
-        "hitbtc", "htx", "kraken", "kucoin", "okx", "poloniex",
+        "gemini", "hitbtc", "htx", "kraken", "kucoin", "okx", "poloniex",
     )  # fmt: skip
     listed = [
         cls.spec.id
@@ -64,7 +64,7 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
         "Bequant", "Binance", "BinanceUS", "Bitfinex", "Bitstamp", "Bybit", "Coinbase", "Gate",
-        "HitBTC", "Htx", "Kraken", "KuCoin", "Okx", "Poloniex",
+        "Gemini", "HitBTC", "Htx", "Kraken", "KuCoin", "Okx", "Poloniex",
         "BequantV2", "GateBookUpdate", "HitBTCV2", "HtxStep0", "KrakenV1", "KuCoin2021",
     ]  # fmt: skip
 
@@ -130,6 +130,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
         "coinbase": 120.0,
         "gate": 10.0,
         "hitbtc": 20.0,
+        "gemini": 40.0,
         "htx": 20.0,
         "kraken": 40.0,
         "kucoin": 10.0,
