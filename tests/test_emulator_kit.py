@@ -48,6 +48,8 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "kraken": "/v2",
         "kucoin": "/",  # the path of the endpoint its bullet answer names
         "okx": "/ws/v5/public",
+        "upbit": "/websocket/v1",
+        "bithumb": "/websocket/v1",
     }
     for venue in ("bitfinex", "bybit", "coinbase", "kraken", "kucoin", "okx"):
         assert paths[venue] == (urlsplit(SPECS[venue].endpoints.ws).path or "/")
