@@ -7,9 +7,9 @@ the request and message layout of Upbit's (``[{"ticket"}, {"type": "orderbook", 
 ``total_bid_size``, ``orderbook_units`` and ``timestamp``), so :class:`Bithumb` is
 :class:`feeds.venues.upbit.Upbit` with this spec and the DEFAULT (unabbreviated) keys.
 
-Only on the documentation: no recording of this stream exists here. The 2021 recording of
-Bithumb (``wss://pubwss.bithumb.com/pub/ws``, trades only, no book) is of the retired API
-and is kept for the record; nothing replays it.
+Only on the documentation: no recording of this stream exists. The one Bithumb recording
+(2021, ``wss://pubwss.bithumb.com/pub/ws``) is of the retired API, and of trades only (no
+book): it stays out of the fixtures, and no codec of that API is kept.
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ SPEC: Final = VenueSpec(
     ping_interval_s=None,  # no application ping documented: WebSocket pings probe it
     max_connection_s=None,
     older_protocols=(),  # the retired pubwss API had no book channel to replay
+    # The basic rate before fee coupons (coupons and events lower it to 0.04 %): the higher
+    # figure, so that no opportunity is shown that only a coupon would make.
     fee=TakerFee(
-        4.0,
-        "0.04 % KRW market, basic rate",
+        25.0,
+        "0.25 % KRW market, basic rate without a coupon",
         "https://www.bithumb.com/react/info/fee/inout",
         "2026-12",
     ),
