@@ -60,10 +60,11 @@ TABLE: dict[str, Recording] = {
     "kucoin": Recording(("ANKR/BTC", "NRG/BTC", "BSV/USDT", "BCHSV/USDT", "CAPP/BTC", "FET/BTC", "SNX/BTC", "DAPPT/BTC", "COV/BTC", "EQZ/BTC", "LTX/USDT"), Driver("KuCoin", start=cfvenues.kucoin_start, http=cfvenues.kucoin_bullet)),  # noqa: E501
     "okx": Recording(("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT"), Driver("OKX", checksums=True)),  # noqa: E501
     "poloniex": Recording(("BCH/USDT", "EFI/USDT", "USDJ/USDT", "DYP/USDT", "SOL/USDT", "MDT/BTC", "GRT/USDT", "GF/USDT", "BCH/BTC", "ZEC/USDT", "BTC/USDT"), Driver("Poloniex")),  # noqa: E501
+    "upbit": Recording(("WAVES/KRW", "XTZ/BTC"), Driver("Upbit")),
 }  # fmt: skip
 """Venue id -> its recording's symbols and cryptofeed driver, one line per venue."""
 
-UNRECORDED = ("coinbase",)
+UNRECORDED = ("coinbase", "bithumb")
 """Venues without a recording in tests/fixtures (their documented examples are tested)."""
 
 

@@ -413,6 +413,10 @@ class FeedSession:
         log.debug("%s: event for unknown symbol %r", self.codec.venue, symbol)
 
     def _snapshot(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
+        held, ts = sym.seq.snap_ts, ev.venue_ts_ns
+        if self._seq_rule is SeqRule.SNAPSHOT_ONLY and sym.synced and held and ts and ts < held:
+            self.stats.older += 1  # a whole book older than the one held: stale
+            return
         sym.reset()
         sym.synced = sym.fresh = True
         sym.refetch_at = None

@@ -52,6 +52,8 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "kucoin": "/",  # the path of the endpoint its bullet answer names
         "okx": "/ws/v5/public",
         "poloniex": "/ws/public",
+        "upbit": "/websocket/v1",
+        "bithumb": "/websocket/v1",
     }
     for venue in ("bitfinex", "bybit", "coinbase", "kraken", "kucoin", "okx", "poloniex"):
         assert paths[venue] == (urlsplit(SPECS[venue].endpoints.ws).path or "/")

@@ -36,6 +36,7 @@ from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.kucoin import KuCoin
 from feeds.venues.okx import Okx
 from feeds.venues.poloniex import Poloniex
+from feeds.venues.upbit import Upbit
 from tests import test_venue_binance as tvb
 from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
@@ -48,6 +49,7 @@ from tests import test_venue_okx as tvo
 from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
+from tests.conformance import upbit as cub
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
@@ -558,6 +560,20 @@ def test_snapshot_only_crossed_waits_for_next_push() -> None:
     assert s.stats.crossed == 1
 
 
+def test_snapshot_only_drops_a_book_older_than_the_one_held() -> None:
+    """Every push is a whole book: one stamped before the book held is stale (dropped and
+    counted); one of the same time replaces it."""
+    s, log = live_in_band(make_codec(SeqRule.SNAPSHOT_ONLY))
+    s.frame(snap("BTCUSD", [["100", "2"]], [["101", "1"]], ts=2000), T0 + S)
+    s.frame(snap("BTCUSD", [["99", "1"]], [["101", "1"]], ts=1999), T0 + 2 * S)
+    s.frame(snap("BTCUSD", [["100", "3"]], [["101", "1"]], ts=2000), T0 + 3 * S)
+    assert log.take() == [
+        book(BTC, [100.0], [2.0], [101.0], [1.0], T0 + S),
+        book(BTC, [100.0], [3.0], [101.0], [1.0], T0 + 3 * S),
+    ]
+    assert s.stats.older == 1
+
+
 def test_crossed_book_resyncs_in_band() -> None:
     s, log = live_in_band(make_codec(SeqRule.NONE))
     assert s.frame(delta("BTCUSD", [["101", "1"]], []), T0 + S) == [UNSUB_BTC, SUB_BTC]
@@ -975,6 +991,7 @@ _POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
     '"lastId":8553,"id":8554', '"lastId":8554,"id":8555'
 )
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
+_UPBIT_BOOK = json.loads(cub.BOOK)
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
 # frames to mutate (snapshots included).
@@ -1033,6 +1050,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "poloniex": (  # an update that continues the snapshot
         lambda _: _in_band_session(Poloniex(["DYP/USDT"]), [POLONIEX_SNAPSHOT]),
         [orjson.loads(POLONIEX_SNAPSHOT), orjson.loads(_POLONIEX_UPDATE)],
+    ),
+    "upbit": (
+        lambda _: _in_band_session(Upbit(cub.SYMBOLS), [_UPBIT_BOOK]),
+        [_UPBIT_BOOK, {"status": "UP"}],
     ),
 }
 

@@ -39,16 +39,13 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
-    assert VENUES == (
-        "bequant", "binance", "binanceus", "bitfinex", "bitstamp", "bybit", "coinbase", "gate",
-        "gemini", "hitbtc", "htx", "kraken", "kucoin", "okx", "poloniex",
-    )  # fmt: skip
     listed = [
         cls.spec.id
         for m in pkgutil.iter_modules(feeds.venues.__path__)
         for cls in getattr(__import__(f"feeds.venues.{m.name}", fromlist=["_"]), "CODECS", ())
     ]
-    assert sorted(listed) == list(VENUES)
+    assert sorted(listed) == list(VENUES)  # every module's codecs, in id order
+    assert {"binance", "bitstamp", "kraken", "okx"} <= set(VENUES)
     assert ALIASES == {
         "bitfinex2": "bitfinex",
         "bitstamp1": "bitstamp",
@@ -60,11 +57,10 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
         "okex3": "okx",
     }
     assert [canonical_venue(a) for a in ("OKEX", "okex3", "Binance")] == ["okx", "okx", "binance"]
-    with pytest.raises(UnknownVenue, match="supported: bequant, binance, binanceus, bitfinex"):
+    with pytest.raises(UnknownVenue, match=f"supported: {', '.join(VENUES)}\\)$"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Bequant", "Binance", "BinanceUS", "Bitfinex", "Bitstamp", "Bybit", "Coinbase", "Gate",
-        "Gemini", "HitBTC", "Htx", "Kraken", "KuCoin", "Okx", "Poloniex",
+        *(codec_class(v).__name__ for v in VENUES),
         "BequantV2", "GateBookUpdate", "HitBTCV2", "HtxStep0", "KrakenV1", "KuCoin2021",
     ]  # fmt: skip
 
@@ -120,22 +116,12 @@ def test_the_readme_fee_table_is_the_specs() -> None:
         for spec in SPECS.values()
     }
     assert rows == expected
-    assert default_fees() == {
-        "bequant": 10.0,
+    assert default_fees() == {spec.id: spec.fee.bps for spec in SPECS.values()}
+    assert {v: default_fees()[v] for v in ("binance", "bitstamp", "coinbase", "kraken")} == {
         "binance": 10.0,
-        "binanceus": 60.0,
-        "bitfinex": 0.0,
         "bitstamp": 40.0,
-        "bybit": 10.0,
         "coinbase": 120.0,
-        "gate": 10.0,
-        "hitbtc": 20.0,
-        "gemini": 40.0,
-        "htx": 20.0,
         "kraken": 40.0,
-        "kucoin": 10.0,
-        "okx": 10.0,
-        "poloniex": 15.5,
     }
 
 
