@@ -27,6 +27,7 @@ from feeds.venues.bitfinex import Bitfinex
 from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
+from feeds.venues.deribit import Deribit
 from feeds.venues.gate import Gate
 from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
@@ -41,6 +42,7 @@ from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import deribit as cdr
 from tests.conformance import htx as chx
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.fakecodec import FakeCodec, make_codec
@@ -1010,6 +1012,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "bitfinex": (
         lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
         tvf.SAMPLES,
+    ),
+    "deribit": (
+        lambda _: _in_band_session(Deribit(["BTC/USDC"]), [cdr.SNAPSHOT]),
+        [orjson.loads(cdr.SNAPSHOT), orjson.loads(cdr.CHANGE), orjson.loads(cdr.TEST_REQUEST)],
     ),
     "gate": (
         lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
