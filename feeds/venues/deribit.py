@@ -27,8 +27,8 @@ from typing import Any, ClassVar, Final
 import orjson
 
 from feeds import protocol as proto
-from feeds.codeckit import json_object, levels, millis_ns, uint
-from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, Level, ParseError, SeqRule
+from feeds.codeckit import json_object, millis_ns, uint
+from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 _SUPPORT: Final = "https://support.deribit.com/hc/en-us/articles"
@@ -98,32 +98,29 @@ class Deribit(Codec):
 
     def parse(self, frame: str | bytes) -> list[Event]:
         obj = json_object(frame)
-        method, params = obj.get("method"), obj.get("params")
-        if method is not None and type(params) is not dict:
-            raise ParseError("bad 'params'")
-        params = params or {}
-        if method == "subscription":
+        params = obj.get("params")
+        if type(params) is dict and obj.get("method") == "subscription":  # most frames
             channel, data = params.get("channel"), params.get("data")
             symbol = self._books.get(channel) if type(channel) is str else None
             if symbol is not None and type(data) is dict:
-                return [self._book(symbol, data)]
+                return [_book(symbol, data)]
             if type(channel) is str and not channel.startswith("book."):
                 return []  # tickers, trades... on the same connection
             raise ParseError(f"bad book notification on {str(channel)[:60]!r}")
-        if method == "heartbeat":
+        method = obj.get("method")
+        if method == "heartbeat" and type(params) is dict:
             kind = params.get("type")
             if kind == "test_request":
                 return [proto.Heartbeat(), proto.Reply(self.ping_frame())]
             if kind != "heartbeat":
                 raise ParseError(f"bad heartbeat type {str(kind)[:40]!r}")
             return [proto.Heartbeat()]
-        error = obj.get("error")
-        if type(error) is dict and method is None:
+        error, result = obj.get("error"), obj.get("result")
+        if method is not None or "id" not in obj or (result is None) == (type(error) is not dict):
+            raise ParseError("not a Deribit notification or answer")
+        if type(error) is dict:
             # {"jsonrpc":"2.0","id":2,"error":{"message":"Invalid params","code":-32602}}
             return [proto.VenueError(f"{error.get('code')}: {str(error.get('message'))[:200]}")]
-        result = obj.get("result")
-        if method is not None or result is None or "id" not in obj:
-            raise ParseError("not a Deribit notification or answer")
         if type(result) is not list:  # set_heartbeat "ok", public/test {"version": ...}
             return [proto.Heartbeat()]
         if obj["id"] == _IDS["public/unsubscribe"]:
@@ -131,25 +128,27 @@ class Deribit(Codec):
         books = self._books
         return [proto.Subscribed(books[c]) for c in result if type(c) is str and c in books]
 
-    def _book(self, symbol: str, data: dict[str, Any]) -> BookSnapshot | BookDelta:
-        kind, change_id = data.get("type"), uint(data.get("change_id"), "change_id")
-        ts = data.get("timestamp")
-        ts_ns = None if ts is None else millis_ns(ts, "timestamp")
-        bids, asks = _levels(data.get("bids"), "bids"), _levels(data.get("asks"), "asks")
-        if kind == "snapshot":
-            return BookSnapshot(symbol, bids, asks, seq=change_id, venue_ts_ns=ts_ns)
-        if kind != "change":
-            raise ParseError(f"bad book type {str(kind)[:40]!r}")
-        prev = uint(data.get("prev_change_id"), "prev_change_id")
-        return BookDelta(symbol, bids, asks, last=change_id, prev=prev, venue_ts_ns=ts_ns)
 
-
-def _levels(raw: object, what: str) -> list[Level]:
-    """``[[action, price, amount], ...]`` -> ``[[price, amount, action], ...]``."""
-    try:
-        return [[price, amount, action] for action, price, amount in levels(raw, what)]
+def _book(symbol: str, data: dict[str, Any]) -> BookSnapshot | BookDelta:
+    change_id, ts = data.get("change_id"), data.get("timestamp")
+    if type(change_id) is not int or change_id < 0:
+        raise ParseError(f"bad change_id {str(change_id)[:40]!r}")
+    ts_ns = None if ts is None else millis_ns(ts, "timestamp")
+    bids, asks = data.get("bids"), data.get("asks")
+    if type(bids) is not list or type(asks) is not list:
+        raise ParseError("bids, asks: expected lists of levels")
+    try:  # [action, price, amount] -> [price, amount, action]
+        bids = [[price, amount, action] for action, price, amount in bids]
+        asks = [[price, amount, action] for action, price, amount in asks]
     except (TypeError, ValueError):
-        raise ParseError(f"{what}: expected [action, price, amount] levels") from None
+        raise ParseError("expected [action, price, amount] levels") from None
+    kind = data.get("type")
+    if kind == "snapshot":
+        return BookSnapshot(symbol, bids, asks, seq=change_id, venue_ts_ns=ts_ns)
+    if kind != "change":
+        raise ParseError(f"bad book type {str(kind)[:40]!r}")
+    prev = uint(data.get("prev_change_id"), "prev_change_id")
+    return BookDelta(symbol, bids, asks, last=change_id, prev=prev, venue_ts_ns=ts_ns)
 
 
 class DeribitRaw(Deribit):
