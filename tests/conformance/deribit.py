@@ -3,7 +3,15 @@ speaks) and ``book.<option>.raw`` on the 2021 recording (8 options with two-side
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Reply, Subscribed, VenueError
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Heartbeat,
+    Level,
+    Reply,
+    Subscribed,
+    VenueError,
+)
 from feeds.venues.deribit import Deribit, DeribitRaw
 from tests.conformance import Replay, Top, VenueCase
 
@@ -53,6 +61,15 @@ STREAM = (
     TEST_REQUEST,
 )
 
+TS = 1764892800000_000000
+BIDS: list[Level] = [[91990.5, 0.25, "new"], [91990, 1.0, "new"]]
+ASKS: list[Level] = [[91991, 0.4, "new"], [91992.5, 2.0, "new"]]
+CHANGES: tuple[list[Level], list[Level]] = (
+    [[91990, 0.0, "delete"]],
+    [[91991, 0.1, "change"], [91991.5, 0.3, "new"]],
+)
+"""What the codec reads (levels reordered to [price, amount, action])."""
+
 CASE = VenueCase(
     codec=Deribit,
     symbols=("BTC/USDC",),
@@ -63,31 +80,8 @@ CASE = VenueCase(
     ),
     samples=(
         (ACK, (Subscribed("BTC/USDC"),)),
-        (
-            SNAPSHOT,
-            (
-                BookSnapshot(
-                    "BTC/USDC",
-                    [[91990.5, 0.25, "new"], [91990, 1.0, "new"]],
-                    [[91991, 0.4, "new"], [91992.5, 2.0, "new"]],
-                    seq=71500,
-                    venue_ts_ns=1764892800000_000000,
-                ),
-            ),
-        ),
-        (
-            CHANGE,
-            (
-                BookDelta(
-                    "BTC/USDC",
-                    [[91990, 0.0, "delete"]],
-                    [[91991, 0.1, "change"], [91991.5, 0.3, "new"]],
-                    last=71503,
-                    prev=71500,
-                    venue_ts_ns=1764892800000_000000,
-                ),
-            ),
-        ),
+        (SNAPSHOT, (BookSnapshot("BTC/USDC", BIDS, ASKS, seq=71500, venue_ts_ns=TS),)),
+        (CHANGE, (BookDelta("BTC/USDC", *CHANGES, last=71503, prev=71500, venue_ts_ns=TS),)),
         (TEST_REQUEST, (Heartbeat(), Reply(PUBLIC_TEST))),
         ('{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"heartbeat"}}', (Heartbeat(),)),
         ('{"jsonrpc":"2.0","id":1,"result":"ok","usIn":1,"usOut":2,"usDiff":1}', (Heartbeat(),)),
@@ -131,29 +125,21 @@ CASE = VenueCase(
     emulator_symbols=("BTC/USDC", "ETH/USDC"),
 )
 
-OPTIONS = {
-    "ETH-30JUL21-2800-C": "ETH/USD:ETH-210730-2800-C",
-    "BTC-31DEC21-34000-P": "BTC/USD:BTC-211231-34000-P",
-    "BTC-31DEC21-300000-C": "BTC/USD:BTC-211231-300000-C",
-    "BTC-30JUL21-24000-P": "BTC/USD:BTC-210730-24000-P",
-    "BTC-25MAR22-30000-C": "BTC/USD:BTC-220325-30000-C",
-    "BTC-24SEP21-8000-P": "BTC/USD:BTC-210924-8000-P",
-    "BTC-24SEP21-34000-P": "BTC/USD:BTC-210924-34000-P",
-    "BTC-24JUN22-15000-C": "BTC/USD:BTC-220624-15000-C",
+RECORDED: dict[str, tuple[str, Top]] = {
+    "ETH-30JUL21-2800-C": ("ETH/USD:ETH-210730-2800-C", (0.0015, 4737.0, 0.0025, 873.0)),
+    "BTC-31DEC21-34000-P": ("BTC/USD:BTC-211231-34000-P", (0.2325, 1.5, 0.236, 8.4)),
+    "BTC-31DEC21-300000-C": ("BTC/USD:BTC-211231-300000-C", (0.005, 2.1, 0.0055, 4.0)),
+    "BTC-30JUL21-24000-P": ("BTC/USD:BTC-210730-24000-P", (0.002, 91.6, 0.0025, 13.7)),
+    "BTC-25MAR22-30000-C": ("BTC/USD:BTC-220325-30000-C", (0.274, 8.0, 0.316, 8.0)),
+    "BTC-24SEP21-8000-P": ("BTC/USD:BTC-210924-8000-P", (0.0005, 153.1, 0.0015, 94.7)),
+    "BTC-24SEP21-34000-P": ("BTC/USD:BTC-210924-34000-P", (0.1555, 0.8, 0.1585, 11.2)),
+    "BTC-24JUN22-15000-C": ("BTC/USD:BTC-220624-15000-C", (0.583, 9.0, 0.6235, 9.0)),
 }
-"""The recording's options with both sides quoted: Deribit's name -> ccxt's unified symbol."""
-GOLDEN_TOPS: dict[str, Top] = {
-    "ETH/USD:ETH-210730-2800-C": (0.0015, 4737.0, 0.0025, 873.0),
-    "BTC/USD:BTC-211231-34000-P": (0.2325, 1.5, 0.236, 8.4),
-    "BTC/USD:BTC-211231-300000-C": (0.005, 2.1, 0.0055, 4.0),
-    "BTC/USD:BTC-210730-24000-P": (0.002, 91.6, 0.0025, 13.7),
-    "BTC/USD:BTC-220325-30000-C": (0.274, 8.0, 0.316, 8.0),
-    "BTC/USD:BTC-210924-8000-P": (0.0005, 153.1, 0.0015, 94.7),
-    "BTC/USD:BTC-210924-34000-P": (0.1555, 0.8, 0.1585, 11.2),
-    "BTC/USD:BTC-220624-15000-C": (0.583, 9.0, 0.6235, 9.0),
-}
-"""Each option's best bid, its size, best ask, its size after the recording, from the
-plain-dict model of tests/test_venue_deribit.py."""
+"""The recording's options with both sides quoted: Deribit's name -> ccxt's unified symbol and
+its best bid, its size, best ask, its size after the recording, from the plain-dict model of
+tests/test_venue_deribit.py."""
+OPTIONS = {name: symbol for name, (symbol, _) in RECORDED.items()}
+GOLDEN_TOPS = dict(RECORDED.values())
 RECORDED_CHANGE = (
     '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-31DEC21-34000-P.raw",'
     '"data":{"type":"change","timestamp":1626993733801,"prev_change_id":33195894765,'
@@ -166,6 +152,9 @@ RECORDED_SNAPSHOT = (
     '"change_id":33190041117,"bids":[["new",0.583,9.0],["new",0.0005,1.0]],'
     '"asks":[["new",0.6235,9.0]]}}}'
 )
+PUT, CALL = "BTC/USD:BTC-211231-34000-P", "BTC/USD:BTC-220624-15000-C"
+PUT_ASKS: list[Level] = [[0.239, 0.0, "delete"], [0.2385, 9.3, "change"]]
+CALL_BIDS: list[Level] = [[0.583, 9.0, "new"], [0.0005, 1.0, "new"]]
 RAW = VenueCase(
     name="deribit-raw",
     codec=DeribitRaw,
@@ -181,9 +170,9 @@ RAW = VenueCase(
             RECORDED_CHANGE,
             (
                 BookDelta(
-                    "BTC/USD:BTC-211231-34000-P",
+                    PUT,
                     [],
-                    [[0.239, 0.0, "delete"], [0.2385, 9.3, "change"]],
+                    PUT_ASKS,
                     last=33195896354,
                     prev=33195894765,
                     venue_ts_ns=1626993733801_000000,
@@ -194,8 +183,8 @@ RAW = VenueCase(
             RECORDED_SNAPSHOT,
             (
                 BookSnapshot(
-                    "BTC/USD:BTC-220624-15000-C",
-                    [[0.583, 9.0, "new"], [0.0005, 1.0, "new"]],
+                    CALL,
+                    CALL_BIDS,
                     [[0.6235, 9.0, "new"]],
                     seq=33190041117,
                     venue_ts_ns=1626993720915_000000,
