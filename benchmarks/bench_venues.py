@@ -52,6 +52,7 @@ TABLE: dict[str, Recording] = {
     "bitfinex": Recording(("BFT/USD", "IOT/ETH", "DOG/USD", "MNA/BTC", "ODE/USD", "TESTBTC/TESTUSD", "SNG/USD"), Driver("Bitfinex")),  # noqa: E501
     "bitstamp": Recording(("SGB/EUR", "ETH/USD", "XRP/EUR", "BAT/EUR", "USDT/EUR", "USDT/USD", "XLM/GBP", "ADA/EUR", "BAT/BTC", "GALA/EUR"), Driver("Bitstamp", start=cfvenues.bitstamp_start)),  # noqa: E501
     "bybit": Recording(("XRP/USDT",), Driver("Bybit")),
+    "deribit": Recording(("ETH/USD:ETH-210730-2800-C", "BTC/USD:BTC-211231-34000-P", "BTC/USD:BTC-211231-300000-C", "BTC/USD:BTC-210730-24000-P", "BTC/USD:BTC-220325-30000-C", "BTC/USD:BTC-210924-8000-P", "BTC/USD:BTC-210924-34000-P", "BTC/USD:BTC-220624-15000-C"), Driver("Deribit")),  # noqa: E501
     "gate": Recording(("INK/USDT", "NEO/BTC", "OMG/USDT", "QTUM3S/USDT", "HAI/ETH", "DIS/USDT", "FAST/USDT", "BTC/USDC", "NANO/USDT", "ZKS/ETH"), Driver("Gateio")),  # noqa: E501
     "hitbtc": Recording(("ORN/BTC", "INSUR/BTC", "EURS/USD"), Driver("HitBTC")),
     "gemini": Recording(("BTC/GBP", "LINK/ETH", "FIL/USD", "ZEC/LTC", "BAT/BTC", "ETH/EUR", "LTC/ETH", "GRT/USD", "ANKR/USD", "ALCX/USD"), Driver("Gemini", start=cfvenues.gemini_start)),  # noqa: E501

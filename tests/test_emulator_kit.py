@@ -44,6 +44,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "bitstamp": "/",
         "bybit": "/v5/public/spot",
         "coinbase": "/",
+        "deribit": "/ws/api/v2",
         "gate": "/ws/v4/",
         "hitbtc": "/api/3/ws/public",
         "gemini": "/v2/marketdata",

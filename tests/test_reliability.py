@@ -217,6 +217,7 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "bitfinex": [*common[:3], "bad_checksum", "bad_body", "novel", *common[3:]],
         "bybit": common,
         "coinbase": [*common[:3], "bad_body", "novel", *common[3:]],
+        "deribit": common,
         "gate": common,
         "hitbtc": common,
         "bequant": common,

@@ -27,6 +27,7 @@ from feeds.venues.bitfinex import Bitfinex
 from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
+from feeds.venues.deribit import Deribit
 from feeds.venues.gate import Gate
 from feeds.venues.gemini import Gemini
 from feeds.venues.hitbtc import HitBTC, HitBTCV2
@@ -46,6 +47,7 @@ from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import deribit as cdr
 from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
@@ -340,6 +342,29 @@ def test_level_sequences_apply_only_the_levels_above_the_snapshot() -> None:
     bad = delta("ETHUSD", [["10", "2", "x"]], [], first=5, last=6)
     assert s.frame(bad, T0 + 2 * S) == [FETCH_ETH]
     assert (s.stats.malformed, s.stats.resyncs, s.stats.gaps) == (1, 1, 0)
+
+
+def test_level_actions_that_contradict_the_book_resync_as_a_gap() -> None:
+    # Integrity.level_actions: each level is [price, size, action]. new of an absent level,
+    # change and delete of present ones apply; new of a present level, change or delete of
+    # an absent one, or an unknown action, resync that symbol (the other one lives on).
+    s, log = live_in_band(make_codec(SeqRule.PREV_LINK, level_actions=True))
+    ok = delta("BTCUSD", [["99", "2", "new"], ["100", "3", "change"]], [["101", "0", "delete"]],
+               prev=10, last=11)  # fmt: skip
+    assert s.frame(ok, T0 + S) == []
+    assert log.take() == [book(BTC, [100.0, 99.0], [3.0, 2.0], [], [], T0 + S)]
+    bad_levels = [
+        ([["10", "5", "new"]], []),
+        ([], [["12", "1", "change"]]),
+        ([], [["12", "0", "delete"]]),
+        ([["9", "1", "moved"]], []),
+        ([["9", "1"]], []),
+    ]
+    for n, (bids, asks) in enumerate(bad_levels):
+        s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=20), T0 + 2 * S)
+        assert s.frame(delta("ETHUSD", bids, asks, prev=20, last=21), T0 + 3 * S) == UNSUB_SUB_ETH
+        assert (s.stats.gaps, s.stats.resyncs) == (n + 1, n + 1)
+    assert s.books[BTC].top(2) == ([100.0, 99.0], [3.0, 2.0], [], [])
 
 
 def test_range_buffer_drop_bridge_continue_then_gap_resyncs_one_symbol() -> None:
@@ -1014,6 +1039,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "bitfinex": (
         lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
         tvf.SAMPLES,
+    ),
+    "deribit": (
+        lambda _: _in_band_session(Deribit(["BTC/USDC"]), [cdr.SNAPSHOT]),
+        [orjson.loads(cdr.SNAPSHOT), orjson.loads(cdr.CHANGE), orjson.loads(cdr.TEST_REQUEST)],
     ),
     "gate": (
         lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),

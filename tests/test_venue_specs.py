@@ -39,6 +39,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
+    # Every module's codecs, in alphabetical order (each venue's own tests name it); these
+    # venues at least, so that a module the discovery missed fails here.
+    assert tuple(sorted(VENUES)) == VENUES
+    assert {"binance", "bitfinex", "bybit", "coinbase", "kraken", "okx"} <= set(VENUES)
     listed = [
         cls.spec.id
         for m in pkgutil.iter_modules(feeds.venues.__path__)
@@ -59,10 +63,9 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     assert [canonical_venue(a) for a in ("OKEX", "okex3", "Binance")] == ["okx", "okx", "binance"]
     with pytest.raises(UnknownVenue, match=f"supported: {', '.join(VENUES)}\\)$"):
         canonical_venue("mtgox")
-    assert [c.__name__ for c in every_codec()] == [
-        *(codec_class(v).__name__ for v in VENUES),
-        "BequantV2", "GateBookUpdate", "HitBTCV2", "HtxStep0", "KrakenV1", "KuCoin2021",
-    ]  # fmt: skip
+    older = [o.codec.partition(":")[2] for spec in SPECS.values() for o in spec.older_protocols]
+    assert [c.__name__ for c in every_codec()] == [codec_class(v).__name__ for v in VENUES] + older
+    assert {"GateBookUpdate", "HtxStep0", "KrakenV1", "KuCoin2021"} <= set(older)
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -117,12 +120,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
     }
     assert rows == expected
     assert default_fees() == {spec.id: spec.fee.bps for spec in SPECS.values()}
-    assert {v: default_fees()[v] for v in ("binance", "bitstamp", "coinbase", "kraken")} == {
-        "binance": 10.0,
-        "bitstamp": 40.0,
-        "coinbase": 120.0,
-        "kraken": 40.0,
-    }
+    assert (default_fees()["binance"], default_fees()["coinbase"]) == (10.0, 120.0)
 
 
 def test_replay_picks_the_codec_of_the_recorded_protocol() -> None:
