@@ -115,8 +115,12 @@ class _Symbol:
     held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
     requested: bool = False  # a REST snapshot was asked for since the last reset
     asked_ns: int | None = None  # when its in-band snapshot was last subscribed or asked for
+    waiting: set[_Symbol] = field(default_factory=set, repr=False)
+    """The session's symbols that are not synced or are held (shared by all of them), kept
+    on each change so that whether the venue is live is known without walking them."""
 
     def reset(self) -> None:
+        self.waiting.add(self)
         self.synced = self.fresh = self.held = False
         self.requested = False
         self.seq = SeqState()
@@ -183,10 +187,12 @@ class FeedSession:
         self.stats = SessionStats()
         self.books: dict[str, Book] = {}
         self._symbols: dict[str, _Symbol] = {}
+        self._waiting: set[_Symbol] = set()  # see _Symbol.waiting
         for s in codec.symbols:
             book = Book(top_n=top_n, keep_text=rule.keep_text, max_depth=max_depth)
             self.books[s] = book
-            self._symbols[s] = _Symbol(s, book, listener_for(s))
+            sym = self._symbols[s] = _Symbol(s, book, listener_for(s), waiting=self._waiting)
+            self._waiting.add(sym)
         self._state: FeedState | None = None
         self._was_live = False
         self._reason: str | None = None
@@ -398,6 +404,7 @@ class FeedSession:
     def _snapshot(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
         sym.reset()
         sym.synced = sym.fresh = True
+        self._waiting.discard(sym)
         sym.refetch_at = None
         sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
         self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
@@ -489,6 +496,7 @@ class FeedSession:
             if not (sym.synced and sym.book.crossed()):
                 if sym.held:
                     sym.held, self._sync_lost = False, True  # uncrossed: usable below
+                    self._waiting.discard(sym)
                 continue
             if sym.held:
                 continue
@@ -498,8 +506,8 @@ class FeedSession:
                 self._hold(sym, now_ns)
             else:
                 self._resync(sym, Unusable.CROSSED_BOOK, now_ns)
-        if self._sync_lost or self._state is not _LIVE:  # else _update_state has nothing to do
-            self._update_state(now_ns)
+        if self._sync_lost or (self._state is not _LIVE and not self._waiting):
+            self._update_state(now_ns)  # else it has nothing to do
         for sym, changed in touched.items():
             if not sym.synced or sym.held:
                 continue
@@ -550,6 +558,7 @@ class FeedSession:
         would fetch the same book again, as fast as the round trip allows. It stays synced
         (its updates keep applying) but unusable until an update uncrosses it."""
         sym.held = True
+        self._waiting.add(sym)
         self._reason = Unusable.CROSSED_BOOK
         self._sync_lost = True
         if sym.usable:
@@ -570,6 +579,7 @@ class FeedSession:
         self._done = True
         for sym in self._symbols.values():
             sym.synced = False
+            self._waiting.add(sym)
             if sym.usable:
                 sym.usable = False
                 sym.listener.on_usable(False, reason, now_ns)
@@ -578,7 +588,7 @@ class FeedSession:
         if self._done or (self._state is _LIVE and not self._sync_lost):
             return
         self._sync_lost = False
-        if all(s.synced and not s.held for s in self._symbols.values()):
+        if not self._waiting:
             self._was_live = True
             self._set_state(_LIVE, None, now_ns)
         elif self._was_live:

@@ -546,6 +546,65 @@ def test_resync_without_unsubscribe_reconnects() -> None:
     assert log.take() == [usable(BTC, False, "desynced", T0 + S)]
 
 
+# -- the venue state, known without walking the symbols -----------------------------------
+
+
+class _Counted(dict[str, Any]):
+    """A symbol table that counts the walks over its values."""
+
+    walks = 0
+
+    def values(self) -> Any:
+        self.walks += 1
+        return super().values()
+
+
+def test_frames_never_walk_the_symbols_while_one_is_silent() -> None:
+    # 200 symbols, one of which never receives anything: the venue stays syncing, and a
+    # frame costs the same as with one symbol (nothing walks the 200 on each message).
+    symbols = [f"S{i}/USD" for i in range(200)]
+    s, log = new(make_codec(SeqRule.NONE, symbols=symbols))
+    s.opened(T0)
+    table = s._symbols = _Counted(s._symbols)
+    for i in range(199):
+        s.frame(snap(f"S{i}USD", [["100", "1"]], [["101", "1"]]), T0 + i)
+    for i in range(199):
+        s.frame(delta(f"S{i}USD", [["100", "2"]], []), T0 + S + i)
+    assert table.walks == 0
+    assert log.states == [("syncing", None, T0)]
+    s.frame(snap("S199USD", [["1", "1"]], [["2", "1"]]), T0 + 2 * S)
+    assert log.states == [("syncing", None, T0), ("live", None, T0 + 2 * S)]
+    assert (table.walks, s.stats.book_msgs) == (0, 399)
+
+
+SYNC_FRAMES = st.sampled_from(
+    [
+        snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=1),
+        snap("BTCUSD", [["102", "1"]], [["101", "1"]], seq=1),  # crossed: held
+        snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=1),
+        delta("BTCUSD", [["102", "0"], ["100.5", "1"]], [], last=2),  # next of seq=1
+        delta("BTCUSD", [["101.5", "1"]], [], last=2),  # crosses a book at 101
+        delta("ETHUSD", [["10", "2"]], [], last=2),
+        delta("ETHUSD", [["10", "2"]], [], last=7),  # a gap: resync
+        '{"bad": 1}',  # malformed: dropped, nothing changes
+    ]
+)
+
+
+@fuzz_settings(100)
+@given(frames=st.lists(SYNC_FRAMES, max_size=30))
+def test_fuzz_the_venue_is_live_exactly_when_every_book_is_synced_and_not_held(
+    frames: list[str],
+) -> None:
+    s, log = new(make_codec(SeqRule.COUNTER))
+    s.opened(T0)
+    for i, frame in enumerate(frames):
+        s.frame(frame, T0 + i)
+        ready = all(x.synced and not x.held for x in s._symbols.values())
+        state = log.states[-1][0]
+        assert state == "live" if ready else state in ("syncing", "resyncing")
+
+
 # -- buffer, connection counter, checksums ------------------------------------------------
 
 
