@@ -159,6 +159,7 @@ class FeedSession:
         snapshot_wait_s: float = 1.0,
     ) -> None:
         self.codec = codec
+        self._parse = codec.parse
         self._top_n = top_n
         self._snapshot_wait_ns = int(snapshot_wait_s * 1e9)
         self._on_state = on_state
@@ -233,7 +234,7 @@ class FeedSession:
         if self._done:
             return []
         try:
-            events = self.codec.parse(data)
+            events = self._parse(data)
         except ParseError as exc:
             stats.malformed += 1
             log.debug("%s: malformed frame dropped (%s): %.500r", self.codec.venue, exc, data)
@@ -241,6 +242,8 @@ class FeedSession:
         except CODEC_BUGS:
             stats.codec_errors += 1
             log.exception("%s: codec failed on frame %.500r", self.codec.venue, data)
+            return []
+        if not events:  # another channel, an ack...: nothing changes
             return []
         actions = self._actions = []
         symbols = self._symbols
