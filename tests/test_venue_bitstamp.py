@@ -306,5 +306,7 @@ def test_bad_diffs_raise_parse_error(data: dict[str, object], error: str) -> Non
         codec.parse(orjson.dumps(frame))
     with pytest.raises(ParseError, match="unsubscribed"):
         codec.parse(orjson.dumps({**frame, "data": DIFF, "channel": "diff_order_book_ethusd"}))
+    with pytest.raises(ParseError, match="channel"):
+        codec.parse(orjson.dumps({**frame, "data": DIFF, "channel": ["diff_order_book_btcusd"]}))
     good = codec.parse(orjson.dumps({**frame, "data": DIFF}))
     assert good == [BookDelta("BTC/USD", [["1.1", "2"]], [], venue_ts_ns=1641343691244908000)]

@@ -95,9 +95,9 @@ class Bitstamp(p.Codec):
     def parse(self, frame: str | bytes) -> list[p.Event]:
         obj = json_object(frame)
         event, channel, data = obj.get("event"), obj.get("channel"), obj.get("data")
-        if event == "data" and data.__class__ is dict:
+        if event == "data" and data.__class__ is dict and channel.__class__ is str:
             # the hot path: a diff of one of our channels, checked field by field below
-            symbol = self._channels.get(channel)  # type: ignore[arg-type]
+            symbol = self._channels.get(channel)
             if symbol is not None:
                 try:
                     bids, asks, ts = data["bids"], data["asks"], data["microtimestamp"]
