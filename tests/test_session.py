@@ -605,6 +605,43 @@ def test_fuzz_the_venue_is_live_exactly_when_every_book_is_synced_and_not_held(
         assert state == "live" if ready else state in ("syncing", "resyncing")
 
 
+DELTAS = st.sampled_from(
+    [
+        delta("BTCUSD", [["100.5", "1"]], [], last=2, ts=5),
+        delta("BTCUSD", [["100", "0"]], [["101", "2"]]),  # no id: a gap under COUNTER
+        delta("BTCUSD", [["101.5", "1"]], []),  # crosses the ask at 101
+        delta("BTCUSD", [["101", "0"], ["101.5", "0"]], [["102", "1"]]),
+        delta("BTCUSD", [["99", "1"]], [], last=1),  # older
+        delta("BTCUSD", [["nan", "1"]], []),  # a bad level
+        delta("ETHUSD", [["10", "3"]], [], first=1, last=1, prev=1),
+        delta("ETHUSD", [["12", "1"]], []),  # crosses the ask at 11
+        snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=1),
+        snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=1),
+    ]
+)
+
+
+@fuzz_settings(100)
+@given(
+    rule=st.sampled_from([SeqRule.NONE, SeqRule.COUNTER, SeqRule.PREV_LINK, SeqRule.TIME]),
+    frames=st.lists(DELTAS, max_size=25),
+)
+def test_fuzz_one_delta_frames_act_as_any_other_frame(rule: SeqRule, frames: list[str]) -> None:
+    # A frame holding one delta takes the session's short way when its book is usable; the
+    # same delta next to a heartbeat takes the general one: everything must come out equal.
+    def run(wrap: bool) -> tuple[object, ...]:
+        s, log = live_in_band(make_codec(rule))
+        actions = []
+        for i, frame in enumerate(frames):
+            if wrap:
+                frame = json.dumps({"events": [json.loads(frame), {"hb": 1}]})
+            actions.append(s.frame(frame, T0 + (i + 1) * S))
+        tops = {x: b.top(5) for x, b in s.books.items()}
+        return actions, log.calls, log.states, s.stats, tops
+
+    assert run(False) == run(True)
+
+
 # -- buffer, connection counter, checksums ------------------------------------------------
 
 
