@@ -32,7 +32,6 @@ clock, so requests carry the codec's injected :attr:`Codec.clock` (the runner's 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Final
@@ -82,7 +81,6 @@ class Gate(Codec):
         super().__init__(symbols, depth=depth)
         self._books = {self._stream(vid): s for vid, s in self._canonical.items()}
         self._linked = self.integrity.seq is SeqRule.PREV_LINK  # else RANGE: no prev
-        self._tag = f'"{self.channel}"'  # where an update names it (see _other_update)
 
     def _stream(self, vid: str) -> str:
         return f"ob.{vid}.{self.depth}"
@@ -112,12 +110,6 @@ class Gate(Codec):
         return self.clock() // 1_000_000_000
 
     def parse(self, frame: str | bytes) -> list[Event]:
-        if (
-            frame.__class__ is str
-            and not frame.startswith(self._tag, 29)
-            and _other_update(frame, self.channel)
-        ):
-            return []  # tickers, trades... on the same connection, not decoded
         obj = json_object(frame)
         channel, event, result = obj.get("channel"), obj.get("event"), obj.get("result")
         error = obj.get("error")
@@ -171,24 +163,6 @@ class Gate(Codec):
             raise ParseError(f"bad range U={str(first)[:40]} u={last}")
         prev = first - 1 if self._linked else None
         return BookDelta(symbol, bids, asks, first, last, prev, None, ts_ns)
-
-
-_UPDATE: Final = re.compile(r'\{"time":\d+,"channel":"([a-z0-9_.]+)","event":"update","result":\{')
-"""The head of an update as Gate writes it: the times, the channel, the event, the result."""
-
-
-def _other_update(frame: str, channel: str) -> bool:
-    """Whether ``frame`` is, by its text, an update of a channel other than ``channel`` and
-    ``spot.pong``: ``{"time":...,"channel":"<name>","event":"update","result":{...}}`` as
-    Gate writes them. Such a frame is dropped undecoded (not checked as JSON: a frame of a
-    channel we did not ask for); anything else is decoded in full."""
-    head = _UPDATE.match(frame)
-    return (
-        head is not None
-        and frame.endswith("}}")
-        and head.group(1) != channel
-        and head.group(1) != "spot.pong"
-    )
 
 
 class GateBookUpdate(Gate):
