@@ -79,9 +79,7 @@ def eligible(venues: Sequence[str], kind: str) -> list[str]:
 def fault_specs(venues: Sequence[str], i: int, at_s: float) -> tuple[str, list[str]]:
     """The ``i``-th fault of the rotation at ``at_s`` seconds: ``venue kind`` and its
     ``--fault`` specs (a REST fault comes with the gap whose resync needs the snapshot)."""
-    kind = KINDS[i % len(KINDS)]
-    candidates = eligible(venues, kind)
-    venue = candidates[i % len(candidates)]
+    kind, venue = KINDS[i % len(KINDS)], _rotation_venue(venues, i)
     at = f"{venue}:{{}}@{at_s:g}s"
     specs = {
         "slow": [at.format("slow") + ":delay_s=0.02,seconds=5"],
@@ -94,6 +92,18 @@ def fault_specs(venues: Sequence[str], i: int, at_s: float) -> tuple[str, list[s
         "silent": [at.format("silent") + ":seconds=15"],
     }.get(kind, [at.format(kind)])
     return f"{venue} {kind}", specs
+
+
+def _rotation_venue(venues: Sequence[str], i: int) -> str:
+    """The venue of the ``i``-th fault: of those that can have its kind, the one faulted
+    least so far (the first of them on a tie), so that every venue is reached."""
+    used: collections.Counter[str] = collections.Counter()
+    venue = ""
+    for j in range(i + 1):
+        candidates = eligible(venues, KINDS[j % len(KINDS)])
+        venue = min(candidates, key=lambda v: used[v])  # min keeps the first of a tie
+        used[venue] += 1
+    return venue
 
 
 def rotation(

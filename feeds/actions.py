@@ -116,10 +116,13 @@ class SessionStats:
     """Parts of frames of a kind the codec does not know (a new event type...), skipped."""
     snapshot_failures: int = 0
     snapshot_timeouts: int = 0
-    """In-band venues: symbols subscribed again because no snapshot came within
-    ``stale_after_s`` of subscribing."""
+    """In-band venues: symbols subscribed again because no snapshot came within the codec's
+    ``snapshot_timeout_s`` (default ``stale_after_s``) of subscribing."""
     notices: int = 0
     """Notices that the venue will close the connection soon (:class:`Replace`)."""
+    suspensions: int = 0
+    """Times the venue suspended its service (maintenance): every book unusable until it
+    resumed."""
     old_snapshots: int = 0
     """REST snapshots older than the first buffered event (fetched again)."""
     last_frame_ns: int = 0

@@ -69,9 +69,11 @@ from feeds.protocol import (
     ParseError,
     PlannedClose,
     Reply,
+    Resumed,
     SeqRule,
     SnapshotSource,
     Subscribed,
+    Suspended,
     VenueError,
 )
 from feeds.sequencing import APPLY, DROP, SeqState, verdict
@@ -165,6 +167,8 @@ class FeedSession:
         self._on_state = on_state
         self._rest_base = rest_base
         self._stale_ns = int(stale_after_s * 1e9)
+        timeout = codec.snapshot_timeout_s
+        self._snapshot_timeout_ns = self._stale_ns if timeout is None else int(timeout * 1e9)
         self._max_age_ns = int(max_book_age_s * 1e9)
         self._max_buffered = max_buffered
         rule = codec.integrity
@@ -181,6 +185,7 @@ class FeedSession:
         layout = rule.checksum
         self._crc_code = None if layout is None else layout.code
         self._conn_counter = rule.connection_counter
+        self._level_seq = rule.level_seq
         # A venue that does not delete levels pushed out of the subscribed depth is kept (and
         # checksummed) at that depth.
         self._truncate = layout is not None and layout.truncate
@@ -198,6 +203,7 @@ class FeedSession:
         self._was_live = False
         self._reason: str | None = None
         self._done = False
+        self._suspended = False  # the venue paused its service (Suspended) until Resumed
         self._sync_lost = False  # a symbol lost sync since the last _update_state
         self._conn_seq: int | None = None
         self._opened_ns = 0
@@ -269,6 +275,8 @@ class FeedSession:
                 sym = symbols.get(ev.symbol)
                 if sym is None:
                     self._unknown(ev.symbol)
+                elif self._suspended:
+                    continue  # nothing applies until the venue resumes
                 elif not self._by_frame:
                     self._snapshot(sym, ev, now_ns)
                 elif not sym.synced:  # asked for on this connection; else superseded
@@ -312,6 +320,13 @@ class FeedSession:
             elif isinstance(ev, Ignored):
                 stats.ignored += 1
                 log.debug("%s: skipped %s", self.codec.venue, ev.what)
+            elif isinstance(ev, Suspended):
+                self._suspend(ev.reason, now_ns)
+            elif isinstance(ev, Resumed) and self._suspended:
+                log.warning("%s: service resumed (%s), resyncing", self.codec.venue, ev.reason)
+                self._suspended = False
+                for sym in symbols.values():
+                    self._resync(sym, Unusable.STALE, now_ns)
         return self._publish(now_ns)
 
     def alive(self, now_ns: int, count: int = 1) -> None:
@@ -324,7 +339,7 @@ class FeedSession:
         """The answer to a :class:`FetchSnapshot` (REST venues). Ignored when the symbol is
         already synced (a superseded request)."""
         sym = self._symbols.get(symbol)
-        if self._done or sym is None or sym.synced:
+        if self._done or self._suspended or sym is None or sym.synced:
             return []
         try:
             ev = self.codec.parse_snapshot(symbol, body)
@@ -372,6 +387,8 @@ class FeedSession:
                 actions.append(Ping())
                 stats.pings += 1
             self._last_ping_ns = now_ns
+        if self._suspended:  # nothing to check or ask for until the venue resumes
+            return actions
         for sym in self._symbols.values():
             if sym.usable and now_ns - sym.updated_ns > self._max_age_ns:
                 # the connection is alive (heartbeats) but this book has not moved
@@ -391,7 +408,7 @@ class FeedSession:
             elif (
                 sym.asked_ns is not None
                 and not sym.synced
-                and now_ns - sym.asked_ns >= self._stale_ns
+                and now_ns - sym.asked_ns >= self._snapshot_timeout_ns
             ):
                 # The venue pushes a snapshot on subscribing: one lost (or never sent) would
                 # leave the book waiting for ever while its deltas flow. Ask again.
@@ -471,7 +488,7 @@ class FeedSession:
         if ev.venue_ts_ns is not None:
             self.stats.latency_ns = now_ns - ev.venue_ts_ns
         if not sym.synced:
-            if self._rest:
+            if self._rest and not self._suspended:
                 sym.buffer.append(ev)
                 if len(sym.buffer) > self._max_buffered:
                     # Bounded: drop what we held and ask for a newer snapshot.
@@ -482,6 +499,12 @@ class FeedSession:
                 elif not sym.requested:  # the stream delivers: now the snapshot
                     self._actions.append(self._fetch(sym, now_ns))
             return  # in-band: ignored until the (re)subscription's snapshot
+        last = sym.seq.last
+        if self._level_seq and last is not None and ev.first is not None and ev.first <= last:
+            newer = self._newer(sym, ev, last, now_ns)
+            if newer is None:
+                return
+            ev = newer
         found = verdict(self._seq_rule, self._rest, sym.seq, ev)
         if found is APPLY:
             self._apply(sym, ev.bids, ev.asks, ev.checksum, False, now_ns)
@@ -491,6 +514,24 @@ class FeedSession:
             self.stats.gaps += 1
             log.info("%s: %s gap after %s: %s", self.codec.venue, sym.symbol, sym.seq.last, ev)
             self._resync(sym, Unusable.DESYNCED, now_ns)
+
+    def _newer(self, sym: _Symbol, ev: BookDelta, last: int, now_ns: int) -> BookDelta | None:
+        """A delta overlapping the book's id ``last`` with its own levels' sequences
+        (:attr:`Integrity.level_seq`): only the levels above ``last``; None when it is older
+        (counted) or a level's sequence is unreadable (malformed: the symbol resyncs)."""
+        if ev.last is not None and ev.last <= last:
+            self.stats.older += 1
+            return None
+        try:
+            bids = [lv for lv in ev.bids if int(lv[2]) > last]
+            asks = [lv for lv in ev.asks if int(lv[2]) > last]
+        except (ValueError, TypeError, IndexError) as exc:
+            self.stats.malformed += 1
+            log.debug("%s: %s bad level sequence, resyncing: %s", self.codec.venue, sym.symbol, exc)
+            self._resync(sym, Unusable.DESYNCED, now_ns)
+            return None
+        return BookDelta(ev.symbol, bids, asks, ev.first, ev.last, ev.prev, ev.checksum,
+                         ev.venue_ts_ns)  # fmt: skip
 
     def _apply(
         self,
@@ -599,6 +640,20 @@ class FeedSession:
                 actions.append(Reconnect(reason))
                 return
             actions += [Send(f) for f in frames]
+
+    def _suspend(self, reason: str, now_ns: int) -> None:
+        """The venue paused its service: every book is unusable, nothing is asked for, until
+        it resumes (then every book resyncs)."""
+        self.stats.suspensions += 1
+        log.warning("%s: service suspended (%s)", self.codec.venue, reason)
+        self._suspended = self._sync_lost = True
+        self._reason = Unusable.STALE
+        for sym in self._symbols.values():
+            sym.reset()
+            sym.asked_ns = sym.refetch_at = None
+            if sym.usable:
+                sym.usable = False
+                sym.listener.on_usable(False, Unusable.STALE, now_ns)
 
     def _hold(self, sym: _Symbol, now_ns: int) -> None:
         """A book crossed straight from its snapshot is the venue's own state: resyncing

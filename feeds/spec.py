@@ -79,6 +79,9 @@ class VenueSpec:
     max_connection_s: float | None = None
     """How long the venue keeps a connection open (Binance: 24 h); None if undocumented.
     The runner replaces a connection before this."""
+    snapshot_timeout_s: float | None = None
+    """How long an in-band snapshot may take after subscribing before the symbol is
+    subscribed again; None: the session's ``stale_after_s``."""
     older_protocols: tuple[OlderProtocol, ...] = ()
     """Codecs that replay recordings of the venue's older protocols."""
 

@@ -6,6 +6,7 @@ Frame objects (a frame is one object, or ``{"events": [obj, ...]}``):
 * ``{"d": "BTCUSD", "b": ..., "a": ..., "first": n, "last": n, "prev": n, "cs": n, "ts": n}``
 * ``{"conn": n}`` (ConnectionSeq), ``{"hb": 1}``, ``{"ping": n}`` (answered ``{"pong":n}``),
   ``{"sub": "BTCUSD" | null, "depth": n}``, ``{"err": "text", "sym": "BTCUSD"}``,
+  ``{"suspend": "why"}`` (Suspended), ``{"resume": "why"}`` (Resumed),
   ``{"bug": 1}`` (raises KeyError: a codec bug), ``{"boom": 1}`` (raises RuntimeError).
   Anything else raises ParseError.
 """
@@ -29,9 +30,11 @@ from feeds.protocol import (
     ParseError,
     Reply,
     RestRequest,
+    Resumed,
     SeqRule,
     SnapshotSource,
     Subscribed,
+    Suspended,
     VenueError,
 )
 
@@ -117,6 +120,10 @@ class FakeCodec(Codec):
             )
         if "err" in o:
             return VenueError(o["err"], o.get("sym"))
+        if "suspend" in o:
+            return Suspended(o["suspend"])
+        if "resume" in o:
+            return Resumed(o["resume"])
         if "bug" in o:
             raise KeyError("bug")  # stands for a codec bug on an unexpected shape
         if "boom" in o:
@@ -132,6 +139,7 @@ def make_codec(
     request: bool = False,
     connection_counter: bool = False,
     keep_text: bool = False,
+    level_seq: bool = False,
     ping_interval_s: float | None = None,
     unsubscribe: bool = True,
     symbols: Sequence[str] = ("BTC/USD", "ETH/USD"),
@@ -148,6 +156,7 @@ def make_codec(
         else SnapshotSource.IN_BAND,
         connection_counter=connection_counter,
         keep_text=keep_text,
+        level_seq=level_seq,
     )
     attrs = {
         "integrity": integrity,

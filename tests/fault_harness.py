@@ -28,6 +28,7 @@ from feeds.backoff import Backoff
 from feeds.book import Book
 from feeds.budget import RequestBudget
 from feeds.capture import CaptureWriter, Record, read_capture
+from feeds.protocol import BookDelta, BookSnapshot, Codec, Malformed, ParseError
 from feeds.runner import Runner, RunnerStats, SessionOptions
 from feeds.transport import Connection
 from feeds.venues import codec_class
@@ -113,8 +114,10 @@ class Outcome:
     """The runner task was still running (no exception escaped it)."""
     steps: int
     """Market steps since the fault."""
-    frame_symbol: Callable[[str | bytes], str | None] = lambda _: None
-    """Which symbol a received frame is about (None: none of them)."""
+    about: list[str | None] = field(default_factory=list)
+    """Which symbol each record of the tape is about (None: none of them, or both)."""
+    checksummed: list[bool] = field(default_factory=list)
+    """Whether each record carries a book checksum."""
 
 
 Inject = Callable[[Emulator, str, Clock], Awaitable[None] | None]
@@ -164,14 +167,6 @@ async def run_case(
     taps = {s: Tap(engine.leg(venue, s), timeline) for s in SYMBOLS}
     clock = Clock(T0)
     recorder = CaptureWriter(tape_path)
-    names = {codec_class(venue)(SYMBOLS).venue_symbol(s).lower(): s for s in SYMBOLS}
-
-    def frame_symbol(data: str | bytes) -> str | None:
-        if isinstance(data, bytes):  # a gzip frame is read in its text
-            data = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode()
-        low = data.lower()
-        found = [s for name, s in names.items() if name in low]
-        return found[0] if len(found) == 1 else None
 
     def on_state(state: str, reason: str | None, ts: int) -> None:
         timeline.append(venue_event(venue, state, reason, ts))
@@ -240,7 +235,6 @@ async def run_case(
                 budget=runner.budget,
                 alive=not task.done(),
                 steps=emu.model.steps - steps_at_mark,
-                frame_symbol=frame_symbol,
             )
 
         async def drive(condition: Callable[[], bool]) -> None:
@@ -277,20 +271,62 @@ async def run_case(
         await asyncio.gather(task, return_exceptions=True)
     recorder.close()
     result.tape = list(read_capture(tape_path))
+    result.about, result.checksummed = _about(venue, result.tape)
     return result
 
 
+def _about(venue: str, tape: list[Record]) -> tuple[list[str | None], list[bool]]:
+    """The symbol each received frame names, else the one its book events are about as the
+    venue's codec reads them (one codec per connection, fed the connection's frames in
+    order: some venues name a book only by the channel id their subscribe answer gave it)."""
+    names = {codec_class(venue)(SYMBOLS).venue_symbol(s).lower(): s for s in SYMBOLS}
+    codecs: dict[int, Codec] = {}
+    about: list[str | None] = []
+    checksummed: list[bool] = []
+    for r in tape:
+        if r.dir == "open" or r.conn not in codecs:  # a new connection: no channel ids yet
+            codecs[r.conn] = codec_class(venue)(SYMBOLS)
+        codec = codecs[r.conn]
+        if r.dir != "in":
+            about.append(None)
+            checksummed.append(False)
+            continue
+        try:
+            events = codec.parse(r.data)
+        except ParseError:
+            events = []
+        data = r.data
+        if isinstance(data, bytes):  # a gzip frame is read in its text
+            data = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode()
+        text = data.lower()
+        found = {s for name, s in names.items() if name in text}
+        for e in events if not found else ():
+            if isinstance(e, BookSnapshot | BookDelta):
+                found.add(e.symbol)
+            elif isinstance(e, Malformed):
+                found.update(e.lost or ())
+        about.append(found.pop() if len(found) == 1 else None)
+        books = [e for e in events if isinstance(e, BookSnapshot | BookDelta)]
+        checksummed.append(any(e.checksum is not None for e in books))
+    return about, checksummed
+
+
 def first_after(
-    out: Outcome, direction: str, symbol: str | None = None, *, any_frame: bool = False
+    out: Outcome,
+    direction: str,
+    symbol: str | None = None,
+    *,
+    any_frame: bool = False,
+    checksum: bool = False,
 ) -> Record:
     """The first record of ``direction`` after the fault (of ``symbol``'s frames, or of any
-    frame that names a symbol, or with ``any_frame`` of any frame at all)."""
-    for r in out.tape:
-        if r.t <= out.mark or r.dir != direction:
+    frame that names a symbol, or with ``any_frame`` of any frame at all; with ``checksum``
+    only frames that carry a book checksum)."""
+    for r, about, summed in zip(out.tape, out.about, out.checksummed, strict=True):
+        if r.t <= out.mark or r.dir != direction or (checksum and not summed):
             continue
         if direction != "in" or any_frame:
             return r
-        about = out.frame_symbol(r.data)
         if about is not None and symbol in (None, about):
             return r
     raise AssertionError(f"no {direction} record after the fault")

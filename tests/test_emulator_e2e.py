@@ -77,6 +77,8 @@ def test_every_venue_end_to_end_with_a_desync_and_recovery() -> None:
         legs = asyncio.run(scenario(venue))
         assert legs["BTC/USDT"].usable == [LIVE, DESYNCED, LIVE, CLOSED], venue
         assert legs["ETH/USDT"].usable == [LIVE, CLOSED], venue
-    # Coinbase's counter is per connection: a gap desyncs every book and reconnects
-    legs = asyncio.run(scenario("coinbase"))
-    assert [leg.usable for leg in legs.values()] == [[LIVE, DESYNCED, LIVE, CLOSED]] * 2
+    # Coinbase's and Bitfinex's counters are per connection: a gap desyncs every book and
+    # reconnects
+    for venue in ("coinbase", "bitfinex"):
+        legs = asyncio.run(scenario(venue))
+        assert [leg.usable for leg in legs.values()] == [[LIVE, DESYNCED, LIVE, CLOSED]] * 2, venue

@@ -37,21 +37,29 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
     assert missing == [], f"venues with a feed but no emulator adapter: {missing}"
     paths = {v: cls.ws_path for v, cls in VENUES.items()}
     assert paths == {
+        "bequant": "/api/3/ws/public",
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",
+        "bitfinex": "/ws/2",
         "bitstamp": "/",
         "bybit": "/v5/public/spot",
         "coinbase": "/",
         "gate": "/ws/v4/",
+        "hitbtc": "/api/3/ws/public",
         "htx": "/feed",
         "kraken": "/v2",
+        "kucoin": "/",  # the path of the endpoint its bullet answer names
         "okx": "/ws/v5/public",
+        "poloniex": "/ws/public",
     }
-    for venue in ("bybit", "coinbase", "kraken", "okx"):
+    for venue in ("bitfinex", "bybit", "coinbase", "kraken", "kucoin", "okx", "poloniex"):
         assert paths[venue] == (urlsplit(SPECS[venue].endpoints.ws).path or "/")
     checksums = sorted(v for v, cls in VENUES.items() if cls.has_checksum)
     ranges = sorted(v for v, cls in VENUES.items() if cls.has_ranges)
-    assert (checksums, ranges) == (["kraken", "okx"], ["binance", "binanceus"])
+    assert (checksums, ranges) == (
+        ["bitfinex", "kraken", "okx"],
+        ["binance", "binanceus", "kucoin"],
+    )
 
 
 def test_id_schemes_advance_once_per_step_from_a_seeded_start() -> None:
@@ -147,6 +155,29 @@ def test_an_adapter_of_a_few_methods_gets_subscriptions_snapshots_and_deltas() -
         o.frame for o in session.received('{"op":"unsubscribe","symbols":["BTCUSDT"]}', T0)
     ] == ['{"ok":true}']
     assert session.publish(mine, model.now_ns, False) == []
+
+
+class LevelByLevel(Acme):
+    """A venue that sends each changed level as its own frame."""
+
+    def delta(  # type: ignore[override]
+        self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool
+    ) -> list[Out]:
+        return [Out(dumps({"level": list(level)}), book=True) for level in (*bids, *asks)]
+
+
+def test_a_delta_may_be_several_frames() -> None:
+    market = MarketConfig(venues=("bybit",), symbols=("BTC/USDT",), seed=4, dislocations_per_min=0)
+    model = MarketModel(market, T0)
+    venue = LevelByLevel(model, {})
+    session = venue.session("/v5/public/spot", 1, T0)
+    assert session is not None
+    session.received('{"op":"subscribe","symbols":["BTCUSDT"]}', T0)
+    change = model.step()[("bybit", "BTC/USDT")]
+    frames = session.publish({"BTC/USDT": change}, model.now_ns, False)
+    levels = [*change.bids, *change.asks]
+    assert len(levels) > 1
+    assert [o.frame for o in frames] == [dumps({"level": list(level)}) for level in levels]
 
 
 def test_an_adapter_needs_the_feed_spec_of_its_venue() -> None:

@@ -87,8 +87,9 @@ class Case:
     closes: dict[str, str] = field(default_factory=dict)
     """Symbol -> reason its opportunity closes with (the others stay open, untouched)."""
     detect: str = "frame"
-    """What reveals it: ``frame`` (a received frame), ``close`` (the connection closed),
-    ``tick`` (the staleness check); unused when nothing closes."""
+    """What reveals it: ``frame`` (a received frame), ``checksum`` (a received frame with a
+    book checksum), ``close`` (the connection closed), ``tick`` (the staleness check); unused
+    when nothing closes."""
     by: str | None = HIT
     """The symbol whose next frame reveals it; None: the next frame of any kind."""
     states: list[str] = field(default_factory=list)
@@ -168,7 +169,8 @@ def expectation(venue: str, kind: str) -> Case | str:
         if rule.checksum is None:
             return "the venue sends no checksum"
         counts = {"checksum_fail": 1, **resync}
-        return Case(_fault(kind), {HIT: "desynced"}, states=RESYNC, counts=counts)
+        # revealed by the symbol's next frame that carries a checksum
+        return Case(_fault(kind), {HIT: "desynced"}, "checksum", states=RESYNC, counts=counts)
     if kind == "gap":
         if not rule.detects_loss:
             return "no sequence and no checksum: a lost message cannot show"
@@ -208,12 +210,17 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "binance": [*common[:3], "overlap", *common[3:], *rest],
         "binanceus": [*common[:3], "overlap", *common[3:], *rest],
         "okx": [*common[:3], "bad_checksum", *common[3:]],
+        "bitfinex": [*common[:3], "bad_checksum", "bad_body", "novel", *common[3:]],
         "bybit": common,
         "coinbase": [*common[:3], "bad_body", "novel", *common[3:]],
         "gate": common,
+        "hitbtc": common,
+        "bequant": common,
         "htx": common,
         "kraken": [*common[:3], "bad_checksum", *common[3:]],
         "bitstamp": [*common[:2], *common[3:], *rest],
+        "kucoin": [*common[:3], "overlap", *common[3:], *rest],
+        "poloniex": common,
     }
 
 
@@ -257,6 +264,8 @@ def test_fault(venue: str, kind: str, tmp_path: Path, caplog: pytest.LogCaptureF
     if codec_class(venue).integrity.snapshot is SnapshotSource.REST:
         resyncs = len(case.closes) if case.connects == 1 else 0
         fetches = len(SYMBOLS) * case.connects + resyncs + case.rest_failures
+    if codec_class(venue)(SYMBOLS).connect_request("") is not None:
+        fetches += case.connects  # each connection's URL is asked for first
     assert out.rest_requests == fetches == len(out.rest)
     _check_rest(out, kind, others=len(SYMBOLS) - 1 if case.connects == 2 else 0)
 
@@ -291,8 +300,9 @@ def _symbol_order(item: tuple[str, str]) -> int:
 
 
 def _detected_at(out: Outcome, case: Case) -> int:
-    if case.detect == "frame":
-        return first_after(out, "in", case.by, any_frame=case.by is None).t
+    if case.detect in ("frame", "checksum"):
+        summed = case.detect == "checksum"
+        return first_after(out, "in", case.by, any_frame=case.by is None, checksum=summed).t
     if case.detect == "close":
         return first_after(out, "close").t
     stale = [e for e in events_after(out, "venue") if e["state"] == "stale"]

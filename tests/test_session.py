@@ -23,22 +23,31 @@ from feeds.protocol import Codec, RestRequest, SeqRule
 from feeds.session import FeedSession
 from feeds.venues import every_codec
 from feeds.venues.binance import Binance
+from feeds.venues.bitfinex import Bitfinex
 from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
 from feeds.venues.gate import Gate
+from feeds.venues.hitbtc import HitBTC, HitBTCV2
 from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
+from feeds.venues.kucoin import KuCoin
 from feeds.venues.okx import Okx
+from feeds.venues.poloniex import Poloniex
 from tests import test_venue_binance as tvb
+from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
+from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
+from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
+from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
@@ -50,6 +59,12 @@ T0 = 1_700_000_000 * S
 SUB_ALL = Send('{"op": "sub", "args": ["BTCUSD", "ETHUSD"]}')
 UNSUB_BTC = Send('{"op": "unsub", "args": ["BTCUSD"]}')
 SUB_BTC = Send('{"op": "sub", "args": ["BTCUSD"]}')
+UNSUB_ETH = Send('{"op": "unsub", "args": ["ETHUSD"]}')
+SUB_ETH = Send('{"op": "sub", "args": ["ETHUSD"]}')
+UNSUB_SUB_ETH = [
+    Send('{"op": "unsub", "args": ["ETHUSD"]}'),
+    Send('{"op": "sub", "args": ["ETHUSD"]}'),
+]
 FETCH_BTC = FetchSnapshot(RestRequest("http://r/depth?symbol=BTCUSD", BTC))
 FETCH_ETH = FetchSnapshot(RestRequest("http://r/depth?symbol=ETHUSD", ETH))
 
@@ -261,6 +276,37 @@ def test_bad_level_in_rest_snapshot_refetches() -> None:
     ]
 
 
+# -- a venue's maintenance (Suspended ... Resumed) ------------------------------------------
+
+
+def test_a_suspended_venue_leaves_every_book_unusable_until_it_resumes_then_resyncs() -> None:
+    s, log = live_in_band(make_codec(SeqRule.PREV_LINK))
+    assert s.frame('{"suspend": "maintenance"}', T0 + S) == []
+    assert log.take() == [usable(BTC, False, "stale", T0 + S), usable(ETH, False, "stale", T0 + S)]
+    assert log.states[-1] == ("resyncing", "stale", T0 + S)
+    # nothing is applied or asked for meanwhile: not the deltas, not a snapshot, no timeout
+    assert s.frame(delta("BTCUSD", [["100", "5"]], [], prev=10, last=11), T0 + 2 * S) == []
+    assert s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=20), T0 + 2 * S) == []
+    assert s.tick(T0 + 11 * S) == [Send('{"op":"ping"}')]  # probed; no snapshot timeout
+    assert log.take() == [] and s.stats.book_msgs == 2
+    assert s.frame('{"resume": "over"}', T0 + 12 * S) == [UNSUB_BTC, SUB_BTC, *UNSUB_SUB_ETH]
+    assert s.frame('{"resume": "again"}', T0 + 12 * S) == []  # not suspended: nothing to do
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=30), T0 + 13 * S)
+    s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=30), T0 + 13 * S)
+    assert log.states[-1:] == [("live", None, T0 + 13 * S)]
+    assert (s.stats.suspensions, s.stats.resyncs, s.stats.gaps) == (1, 2, 0)
+
+
+def test_a_suspended_rest_venue_buffers_and_fetches_nothing_until_it_resumes() -> None:
+    s, _ = rest_session(SeqRule.RANGE)
+    assert s.frame('{"suspend": "maintenance"}', T0) == []
+    assert s.frame(delta("BTCUSD", [["100", "1"]], [], first=5, last=9), T0 + S) == []
+    assert s.snapshot(BTC, body([["100", "9"]], [["101", "1"]], seq=10), T0 + S) == []
+    assert s.tick(T0 + 2 * S) == []
+    assert s.frame('{"resume": "over"}', T0 + 3 * S) == [FETCH_BTC, FETCH_ETH]
+    assert (s.stats.book_msgs, s.stats.buffer_overflow) == (0, 0)
+
+
 # -- sequencing rules -------------------------------------------------------------------
 
 
@@ -268,6 +314,28 @@ def rest_session(seq: SeqRule, **kw: Any) -> tuple[FeedSession, Log]:
     s, log = new(make_codec(seq, rest=True), **kw)
     assert s.opened(T0) == [SUB_ALL, FETCH_BTC, FETCH_ETH]
     return s, log
+
+
+def test_level_sequences_apply_only_the_levels_above_the_snapshot() -> None:
+    # Integrity.level_seq: each level is [price, size, seq]. The message overlapping the
+    # snapshot (seq 10) applies only its levels above 10; one ending at 10 is older; a later
+    # one applies whole; an unreadable level sequence on an overlap is malformed (resync).
+    s, log = new(make_codec(SeqRule.RANGE, rest=True, level_seq=True))
+    s.opened(T0)
+    for first, last in [(8, 10), (9, 12)]:
+        levels = [["100", "7", str(first)], ["99", "2", str(last)]]
+        assert (
+            s.frame(delta("BTCUSD", levels, [["101", "3", "11"]], first=first, last=last), T0) == []
+        )
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], seq=10), T0 + S) == []
+    assert (s.stats.older, s.stats.book_msgs) == (1, 2)
+    assert log.take()[-1] == book(BTC, [100.0, 99.0], [1.0, 2.0], [101.0], [3.0], T0 + S)
+    assert s.frame(delta("BTCUSD", [["100", "7", "1"]], [], first=13, last=13), T0 + S) == []
+    assert log.take() == [book(BTC, [100.0, 99.0], [7.0, 2.0], [101.0], [3.0], T0 + S)]
+    assert s.snapshot(ETH, body([["10", "1"]], [["11", "1"]], seq=5), T0 + S) == []
+    bad = delta("ETHUSD", [["10", "2", "x"]], [], first=5, last=6)
+    assert s.frame(bad, T0 + 2 * S) == [FETCH_ETH]
+    assert (s.stats.malformed, s.stats.resyncs, s.stats.gaps) == (1, 1, 0)
 
 
 def test_range_buffer_drop_bridge_continue_then_gap_resyncs_one_symbol() -> None:
@@ -975,6 +1043,17 @@ def _bitstamp_session(_sample: Any) -> FeedSession:
     return s
 
 
+def _kucoin_session(sample: dict[str, Any]) -> FeedSession:
+    """Every symbol synced by a REST snapshot that the l2update ``sample`` continues."""
+    s = FeedSession(KuCoin(tvu.SYMBOLS), Log().listener_for, Log().on_state)
+    s.opened(T0)
+    start = sample.get("data", {}).get("sequenceStart", 1)
+    body = tvu.DOCS_SNAPSHOT | {"data": tvu.DOCS_SNAPSHOT["data"] | {"sequence": str(start - 1)}}
+    for symbol in tvu.SYMBOLS:
+        s.snapshot(symbol, orjson.dumps(body), T0)
+    return s
+
+
 def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
     s = FeedSession(codec, Log().listener_for, Log().on_state)
     s.opened(T0)
@@ -986,12 +1065,16 @@ def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(json.dumps(tvo.SMALL_SNAPSHOT))
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM["data"][0]["checksum"] = 0  # 0 means none (2026 rule)
 _HTX_STEP0_PUSH = json.loads(gzip.decompress(chx.STEP0.samples[0][0]))  # type: ignore[arg-type]
+_POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
+    '"lastId":8553,"id":8554', '"lastId":8554,"id":8555'
+)
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
 # frames to mutate (snapshots included).
 FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "binance": (_binance_session, tvb.SAMPLE_FRAMES),
+    "kucoin": (_kucoin_session, tvu.SAMPLE_FRAMES),
     "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
         lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
@@ -1005,9 +1088,21 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         lambda _: _in_band_session(Coinbase(tvc.SYMBOLS), [orjson.loads(tvc.STREAM[2])]),
         [orjson.loads(f) for f in tvc.STREAM],
     ),
+    "bitfinex": (
+        lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
+        tvf.SAMPLES,
+    ),
     "gate": (
         lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
         [orjson.loads(OBU_FULL), orjson.loads(OBU_UPDATE)],
+    ),
+    "hitbtc": (
+        lambda _: _in_band_session(HitBTC(["BTC/USDT"]), [chb.SNAPSHOT]),
+        [orjson.loads(f) for f in chb.STREAM],
+    ),
+    "hitbtc_v2": (
+        lambda _: _in_band_session(HitBTCV2(["EURS/USD"]), [tvh.V2_SNAPSHOT]),
+        tvh.V2_FRAMES,
     ),
     "htx": (  # a pushed delta, then the snapshot it asked for
         lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),
@@ -1024,6 +1119,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "kraken": (
         lambda _: _in_band_session(Kraken(["BTC/USD"], depth=10), [_KRAKEN_V2_SNAPSHOT]),
         tvk.V2_SAMPLES,
+    ),
+    "poloniex": (  # an update that continues the snapshot
+        lambda _: _in_band_session(Poloniex(["DYP/USDT"]), [POLONIEX_SNAPSHOT]),
+        [orjson.loads(POLONIEX_SNAPSHOT), orjson.loads(_POLONIEX_UPDATE)],
     ),
 }
 
@@ -1060,6 +1159,18 @@ def test_latency_is_receive_time_minus_the_venue_timestamp() -> None:
     assert s.stats.latency_ns == 2_500_000
     s.frame(delta("BTCUSD", [["100", "3"]], []), T0 + 9_000_000)  # no venue time: kept
     assert s.stats.latency_ns == 2_500_000
+
+
+def test_a_venue_slow_to_answer_subscriptions_gets_its_own_snapshot_timeout() -> None:
+    codec = make_codec(SeqRule.PREV_LINK)
+    type(codec).snapshot_timeout_s = 30.0  # its spec: the venue may answer subscriptions late
+    s, _ = new(codec, stale_after_s=10.0)
+    s.opened(T0)
+    for i in range(1, 30):  # frames keep the connection alive; no snapshot comes yet
+        s.frame(delta("BTCUSD", [["100", "2"]], [], prev=i, last=i + 1), T0 + i * S)
+        assert UNSUB_BTC not in s.tick(T0 + i * S)
+    assert s.tick(T0 + 30 * S) == [UNSUB_BTC, SUB_BTC, UNSUB_ETH, SUB_ETH]
+    assert s.stats.snapshot_timeouts == 2
 
 
 def test_an_in_band_snapshot_that_never_comes_is_asked_for_again() -> None:

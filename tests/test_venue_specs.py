@@ -40,7 +40,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     assert VENUES == (
-        "binance", "binanceus", "bitstamp", "bybit", "coinbase", "gate", "htx", "kraken", "okx"
+        "bequant", "binance", "binanceus", "bitfinex", "bitstamp", "bybit", "coinbase", "gate",
+        "hitbtc", "htx", "kraken", "kucoin", "okx", "poloniex",
     )  # fmt: skip
     listed = [
         cls.spec.id
@@ -49,19 +50,22 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     ]
     assert sorted(listed) == list(VENUES)
     assert ALIASES == {
+        "bitfinex2": "bitfinex",
         "bitstamp1": "bitstamp",
         "gateio": "gate",
+        "hitbtc2": "hitbtc",
         "huobi": "htx",
         "huobipro": "htx",
         "okex": "okx",
         "okex3": "okx",
     }
     assert [canonical_venue(a) for a in ("OKEX", "okex3", "Binance")] == ["okx", "okx", "binance"]
-    with pytest.raises(UnknownVenue, match="supported: binance, binanceus, bitstamp, bybit"):
+    with pytest.raises(UnknownVenue, match="supported: bequant, binance, binanceus, bitfinex"):
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
-        "Binance", "BinanceUS", "Bitstamp", "Bybit", "Coinbase", "Gate", "Htx", "Kraken", "Okx",
-        "GateBookUpdate", "HtxStep0", "KrakenV1",
+        "Bequant", "Binance", "BinanceUS", "Bitfinex", "Bitstamp", "Bybit", "Coinbase", "Gate",
+        "HitBTC", "Htx", "Kraken", "KuCoin", "Okx", "Poloniex",
+        "BequantV2", "GateBookUpdate", "HitBTCV2", "HtxStep0", "KrakenV1", "KuCoin2021",
     ]  # fmt: skip
 
 
@@ -80,6 +84,7 @@ def test_each_codec_class_takes_its_attributes_from_its_spec(venue: str) -> None
         spec.requests_per_hour,
     )
     assert (cls.rest_limits, cls.max_connection_s) == (spec.rest_limits, spec.max_connection_s)
+    assert cls.snapshot_timeout_s == spec.snapshot_timeout_s
     assert spec.endpoints.ws.startswith("wss://") and spec.endpoints.rest.startswith("https://")
     # a REST budget exactly for the venues seeded by REST; kept text exactly for checksums
     assert (spec.rest_limits is not None) == (spec.integrity.snapshot is SnapshotSource.REST)
@@ -108,7 +113,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
     rows = {
         line.split(" | ")[0].removeprefix("| "): line
         for line in README.read_text(encoding="utf-8").splitlines()
-        if re.match(r"\| [a-z0-9]+ \| \d+ bps \|", line)
+        if re.match(r"\| [a-z0-9]+ \| \d+(?:\.\d+)? bps \|", line)
     }
     expected = {
         spec.id: f"| {spec.id} | {spec.fee.bps:g} bps | {spec.fee.source} ({spec.fee.tier}) |"
@@ -116,15 +121,20 @@ def test_the_readme_fee_table_is_the_specs() -> None:
     }
     assert rows == expected
     assert default_fees() == {
+        "bequant": 10.0,
         "binance": 10.0,
         "binanceus": 60.0,
+        "bitfinex": 0.0,
         "bitstamp": 40.0,
         "bybit": 10.0,
         "coinbase": 120.0,
         "gate": 10.0,
+        "hitbtc": 20.0,
         "htx": 20.0,
         "kraken": 40.0,
+        "kucoin": 10.0,
         "okx": 10.0,
+        "poloniex": 15.5,
     }
 
 

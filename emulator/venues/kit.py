@@ -14,8 +14,8 @@ per-connection request budget and applies the ``overlap`` fault. The adapter sup
   themselves (pong, error);
 * ``answer`` (one reply per request) and/or ``acked`` (one per item), ``refusal`` (over the
   budget);
-* frames in the venue's exact number text: ``snapshot``, ``delta``, and optionally
-  ``heartbeat``, ``notice``, ``opened``, ``rest``.
+* frames in the venue's exact number text: ``snapshot``, ``delta`` (one frame or several),
+  and optionally ``heartbeat``, ``notice``, ``opened``, ``rest``.
 
 Ids live in the adapter (venue-wide, per symbol, seeded by ``stable_seed``): keep them in
 ``self.track(UpdateRanges(...))`` / ``PrevLinks`` / ``Counter`` in ``setup()`` and they
@@ -248,8 +248,10 @@ class KitSession(Session):
                 self._last[symbol] = (first, bids, asks)
                 self.starts[symbol] = first
             frame = self.venue.delta(self.subs[symbol], bids, asks, now_ns, corrupt and not out)
-            if frame is not None:
+            if isinstance(frame, Out):
                 out.append(frame)
+            elif frame is not None:  # a venue that sends a change as several frames
+                out += frame
         if overlapped:
             self._overlaps -= 1
         return out
@@ -396,7 +398,11 @@ class Adapter(Venue):
         """The book snapshot sent on subscribe (None: the venue sends none)."""
         return None
 
-    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+    def delta(
+        self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool
+    ) -> Out | list[Out] | None:
+        """One step's change of a subscribed book: a frame, several (a venue that sends each
+        level apart), or None."""
         raise NotImplementedError
 
     def opened(self, session: KitSession, now_ns: int) -> list[Out]:

@@ -1,0 +1,125 @@
+"""Bitfinex v2 ``book``: cryptofeed's 2021 recording (SEQ_ALL only, P0/F0 len 100; see
+tests/fixtures/ATTRIBUTION.md) proves the counter on every frame and the levels; the ``cs``
+checksum frames are proven on the published vectors (tests/test_venue_bitfinex.py) and by the
+emulator round trip. The samples run in order through one codec: the ``subscribed`` answer
+gives the channel id the book frames carry."""
+
+from __future__ import annotations
+
+from feeds.capture import read_capture
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    ConnectionSeq,
+    Heartbeat,
+    PlannedClose,
+    Resumed,
+    Subscribed,
+    Suspended,
+    VenueError,
+)
+from feeds.venues.bitfinex import Bitfinex
+from tests.conformance import FIXTURES, Replay, VenueCase
+
+SYMBOLS = (
+    "BFT/USD",
+    "IOTA/ETH",
+    "MDOGE/USD",
+    "MANA/BTC",
+    "ODE/USD",
+    "TESTBTC/TESTUSD",
+    "SNGLS/USD",
+)
+SUBSCRIBED = (
+    '{"event":"subscribed","channel":"book","chanId":225206,"symbol":"tDOGUSD","prec":"P0",'
+    '"freq":"F0","len":"100","pair":"DOGUSD"}'
+)
+
+RECORDED_SUBSCRIBES = tuple(
+    str(r.data)
+    for r in read_capture(FIXTURES / "bitfinex.ndjson.gz")
+    if r.dir == "out" and '"channel":"book"' in str(r.data)
+)
+
+CASE = VenueCase(
+    codec=Bitfinex,
+    symbols=SYMBOLS,
+    depth=100,
+    recording="bitfinex.ndjson.gz",
+    # the recording's own conf asked for SEQ_ALL alone (65536); today's feed adds CHECKSUM
+    # the recording's own book subscriptions; its conf asked for SEQ_ALL alone (65536)
+    subscribe=('{"event":"conf","flags":196608}', *RECORDED_SUBSCRIBES),
+    samples=(
+        (SUBSCRIBED, (Subscribed("MDOGE/USD"),)),
+        (
+            "[225206,[[277520,1,0.00383141],[283460,2,-0.5]],17]",
+            (ConnectionSeq(17), BookSnapshot("MDOGE/USD", [(277520, 0.00383141)], [(283460, 0.5)])),
+        ),
+        (
+            "[225206,[215350,0,1],18]",
+            (ConnectionSeq(18), BookDelta("MDOGE/USD", [(215350, 0)], [])),
+        ),
+        (
+            "[225206,[283510,1,-0.00426663],27]",
+            (ConnectionSeq(27), BookDelta("MDOGE/USD", [], [(283510, 0.00426663)])),
+        ),
+        (
+            '[225206,"cs",-890884919,28]',
+            (ConnectionSeq(28), BookDelta("MDOGE/USD", [], [], checksum=-890884919)),
+        ),
+        ('[225206,"hb",127]', (ConnectionSeq(127), Heartbeat())),
+        ('{"event":"pong","ts":1511545528111,"cid":1234}', (Heartbeat(),)),
+        (
+            '{"event":"info","code":20051,"msg":"Stopping. Please try to reconnect"}',
+            (PlannedClose("info 20051"),),
+        ),
+        (
+            '{"event":"info","code":20060,"msg":"Entering in Maintenance mode."}',
+            (Suspended("info 20060: maintenance"),),
+        ),
+        (
+            '{"event":"info","code":20061,"msg":"Maintenance ended."}',
+            (Resumed("info 20061: maintenance ended"),),
+        ),
+        (
+            '{"event":"error","msg":"Unknown pair","code":10001}',
+            (VenueError("error 10001: Unknown pair"),),
+        ),
+        ('{"event":"conf","status":"OK","flags":196608}', ()),
+        ('{"event":"info","version":2,"serverId":"x","platform":{"status":1}}', ()),
+        (
+            '{"event":"info","version":2,"serverId":"x","platform":{"status":0}}',
+            (VenueError("platform in maintenance"),),
+        ),
+    ),
+    malformed=(
+        "[]",
+        "[1,2]",
+        "null",
+        '{"x":1}',
+        '[225206,"hb",-1]',
+        '[225206,"hb",true]',
+        '{"event":"subscribed","channel":"book","chanId":7,"symbol":"tXXXUSD"}',
+    ),
+    replay=Replay(
+        messages=1600,
+        snapshots=7,
+        deltas=1593,
+        checks=1669,  # every counter after the first continued its predecessor
+        tops=dict(  # the independent model of tests/test_venue_bitfinex.py
+            zip(
+                SYMBOLS,
+                [
+                    (0.068965, 6098.17017201, 0.0774, 6662.31867263),
+                    (0.001026, 9.80717706, 0.0010272, 8),
+                    (277730, 0.09383141, 282030, 0.027),
+                    (2.505e-05, 504.35063355, 2.53e-05, 66.58783643),
+                    (0.02056, 4510.99, 0.02088, 2335.56),
+                    (60417, 0.68807848, 60423, 0.68805459),
+                    (0.037108, 6830.77512, 0.038798, 1461.09590662),
+                ],
+                strict=True,
+            )
+        ),
+    ),
+)
