@@ -463,8 +463,13 @@ class FeedSession:
         ts = ev.venue_ts_ns
         if ts is not None:
             stats.latency_ns = now_ns - ts
-        if verdict(self._seq_rule, self._rest, sym.seq, ev) is not APPLY:
-            self._actions = []  # a drop or a gap: the verdict changed nothing, ask it again
+        last, first = sym.seq.last, ev.first
+        if (
+            self._level_seq and last is not None and first is not None and first <= last
+        ) or verdict(self._seq_rule, self._rest, sym.seq, ev) is not APPLY:
+            # an overlap to cut by level sequences, a drop or a gap (the verdict changed
+            # nothing): the general way
+            self._actions = []
             self._delta(sym, ev, now_ns)
             return self._publish(now_ns)
         book = sym.book

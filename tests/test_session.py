@@ -683,6 +683,7 @@ DELTAS = st.sampled_from(
         delta("BTCUSD", [["nan", "1"]], []),  # a bad level
         delta("ETHUSD", [["10", "3"]], [], first=1, last=1, prev=1),
         delta("ETHUSD", [["12", "1"]], []),  # crosses the ask at 11
+        delta("BTCUSD", [["100.2", "1", "2"], ["100.3", "1", "4"]], [], first=1, last=4),
         snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=1),
         snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=1),
     ]
@@ -691,14 +692,19 @@ DELTAS = st.sampled_from(
 
 @fuzz_settings(100)
 @given(
-    rule=st.sampled_from([SeqRule.NONE, SeqRule.COUNTER, SeqRule.PREV_LINK, SeqRule.TIME]),
+    rule=st.sampled_from(
+        [SeqRule.NONE, SeqRule.COUNTER, SeqRule.PREV_LINK, SeqRule.TIME, SeqRule.RANGE]
+    ),
+    level_seq=st.booleans(),
     frames=st.lists(DELTAS, max_size=25),
 )
-def test_fuzz_one_delta_frames_act_as_any_other_frame(rule: SeqRule, frames: list[str]) -> None:
+def test_fuzz_one_delta_frames_act_as_any_other_frame(
+    rule: SeqRule, level_seq: bool, frames: list[str]
+) -> None:
     # A frame holding one delta takes the session's short way when its book is usable; the
     # same delta next to a heartbeat takes the general one: everything must come out equal.
     def run(wrap: bool) -> tuple[object, ...]:
-        s, log = live_in_band(make_codec(rule))
+        s, log = live_in_band(make_codec(rule, level_seq=level_seq))
         actions = []
         for i, frame in enumerate(frames):
             if wrap:

@@ -160,4 +160,3 @@ def test_requests_carry_the_time_and_the_depth() -> None:
         )
     url = "http://127.0.0.1:9/api/v4/spot/order_book?currency_pair=BTC_USDT&limit=100&with_id=true"
     assert codec.snapshot_request("BTC/USDT", "http://127.0.0.1:9/", 20).url == url
-
