@@ -63,6 +63,7 @@ from feeds.protocol import (
     BookSnapshot,
     Codec,
     ConnectionSeq,
+    Event,
     Ignored,
     Level,
     Malformed,
@@ -251,16 +252,18 @@ class FeedSession:
             return []
         if not events:  # another channel, an ack...: nothing changes
             return []
-        ev = events[0]
+        ev = events[-1]
         if (
             ev.__class__ is BookDelta
             and ev.checksum is None
-            and len(events) == 1
             and self._state is _LIVE
             and not self._sync_lost
+            and (len(events) == 1 or self._counted(events))
         ):
             sym = self._symbols.get(ev.symbol)
             if sym is not None and sym.usable:
+                if len(events) == 2:
+                    self._conn_seq = events[0].seq  # type: ignore[union-attr]
                 return self._quick(sym, ev, now_ns)
         actions = self._actions = []
         symbols = self._symbols
@@ -454,6 +457,20 @@ class FeedSession:
             if not sym.synced:
                 break
             self._delta(sym, delta, now_ns)
+
+    def _counted(self, events: list[Event]) -> bool:
+        """Whether ``events`` are a connection counter that continues the connection's, then
+        one delta (Bitfinex sends every book message so)."""
+        if len(events) != 2:
+            return False
+        count = events[0]
+        last = self._conn_seq
+        return (
+            count.__class__ is ConnectionSeq
+            and self._conn_counter
+            and last is not None
+            and count.seq == last + 1
+        )
 
     def _quick(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> list[Action]:
         """The most common input, one delta without a checksum for a usable book of a live

@@ -696,19 +696,28 @@ DELTAS = st.sampled_from(
         [SeqRule.NONE, SeqRule.COUNTER, SeqRule.PREV_LINK, SeqRule.TIME, SeqRule.RANGE]
     ),
     level_seq=st.booleans(),
-    frames=st.lists(DELTAS, max_size=25),
+    counted=st.booleans(),
+    frames=st.lists(st.tuples(DELTAS, st.integers(1, 12)), max_size=25),
 )
 def test_fuzz_one_delta_frames_act_as_any_other_frame(
-    rule: SeqRule, level_seq: bool, frames: list[str]
+    rule: SeqRule, level_seq: bool, counted: bool, frames: list[tuple[str, int]]
 ) -> None:
-    # A frame holding one delta takes the session's short way when its book is usable; the
-    # same delta next to a heartbeat takes the general one: everything must come out equal.
+    # A frame holding one delta (after the connection's counter, when ``counted``) takes the
+    # session's short way when its book is usable; the same delta next to a heartbeat takes
+    # the general one: everything must come out equal. A step other than 1 is a gap.
     def run(wrap: bool) -> tuple[object, ...]:
-        s, log = live_in_band(make_codec(rule, level_seq=level_seq))
-        actions = []
-        for i, frame in enumerate(frames):
+        codec = make_codec(rule, level_seq=level_seq, connection_counter=counted)
+        s, log = live_in_band(codec)
+        actions, count = [], 0
+        for i, (frame, step) in enumerate(frames):
+            events = [json.loads(frame)]
+            if counted:
+                count += 1 if step < 12 else 2
+                events.insert(0, {"conn": count})
             if wrap:
-                frame = json.dumps({"events": [json.loads(frame), {"hb": 1}]})
+                events.append({"hb": 1})
+            if len(events) > 1:
+                frame = json.dumps({"events": events})
             actions.append(s.frame(frame, T0 + (i + 1) * S))
         tops = {x: b.top(5) for x, b in s.books.items()}
         return actions, log.calls, log.states, s.stats, tops
