@@ -256,8 +256,8 @@ class FeedSession:
         if (
             ev.__class__ is BookDelta
             and ev.checksum is None
-            and self._state is _LIVE
             and not self._sync_lost
+            and (self._state is _LIVE or self._waiting)  # else the venue turns live now
             and (len(events) == 1 or self._counted(events))
         ):
             sym = self._symbols.get(ev.symbol)
@@ -473,9 +473,10 @@ class FeedSession:
         )
 
     def _quick(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> list[Action]:
-        """The most common input, one delta without a checksum for a usable book of a live
-        venue: what :meth:`_delta`, :meth:`_apply` and :meth:`_publish` do for it, in one
-        call. Anything else (a drop, a gap, a bad level, a crossed book) goes their way."""
+        """The most common input, one delta without a checksum for a usable book, the venue's
+        state unchanged by it: what :meth:`_delta`, :meth:`_apply` and :meth:`_publish` do
+        for it, in one call. Anything else (a drop, a gap, a bad level, a crossed book) goes
+        their way."""
         stats = self.stats
         ts = ev.venue_ts_ns
         if ts is not None:
