@@ -63,6 +63,7 @@ from feeds.protocol import (
     BookSnapshot,
     Codec,
     ConnectionSeq,
+    Event,
     Ignored,
     Level,
     Malformed,
@@ -108,7 +109,7 @@ class _Symbol:
     book: Book
     listener: BookListener
     synced: bool = False
-    usable: bool = False  # what the listener was last told
+    usable: bool = False  # what the listener was last told: True only while synced, not held
     seq: SeqState = field(default_factory=SeqState)
     buffer: list[BookDelta] = field(default_factory=list)  # before the REST snapshot; bounded
     updated_ns: int = 0
@@ -117,8 +118,12 @@ class _Symbol:
     held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
     requested: bool = False  # a REST snapshot was asked for since the last reset
     asked_ns: int | None = None  # when its in-band snapshot was last subscribed or asked for
+    waiting: set[_Symbol] = field(default_factory=set, repr=False)
+    """The session's symbols that are not synced or are held (shared by all of them), kept
+    on each change so that whether the venue is live is known without walking them."""
 
     def reset(self) -> None:
+        self.waiting.add(self)
         self.synced = self.fresh = self.held = False
         self.requested = False
         self.seq = SeqState()
@@ -177,6 +182,7 @@ class FeedSession:
         snapshot_wait_s: float = 1.0,
     ) -> None:
         self.codec = codec
+        self._parse = codec.parse
         self._top_n = top_n
         self._snapshot_wait_ns = int(snapshot_wait_s * 1e9)
         self._on_state = on_state
@@ -209,10 +215,12 @@ class FeedSession:
         self.stats = SessionStats()
         self.books: dict[str, Book] = {}
         self._symbols: dict[str, _Symbol] = {}
+        self._waiting: set[_Symbol] = set()  # see _Symbol.waiting
         for s in codec.symbols:
             book = Book(top_n=top_n, keep_text=rule.keep_text, max_depth=max_depth)
             self.books[s] = book
-            self._symbols[s] = _Symbol(s, book, listener_for(s))
+            sym = self._symbols[s] = _Symbol(s, book, listener_for(s), waiting=self._waiting)
+            self._waiting.add(sym)
         self._state: FeedState | None = None
         self._was_live = False
         self._reason: str | None = None
@@ -254,7 +262,7 @@ class FeedSession:
         if self._done:
             return []
         try:
-            events = self.codec.parse(data)
+            events = self._parse(data)
         except ParseError as exc:
             stats.malformed += 1
             log.debug("%s: malformed frame dropped (%s): %.500r", self.codec.venue, exc, data)
@@ -263,6 +271,21 @@ class FeedSession:
             stats.codec_errors += 1
             log.exception("%s: codec failed on frame %.500r", self.codec.venue, data)
             return []
+        if not events:  # another channel, an ack...: nothing changes
+            return []
+        ev = events[-1]
+        if (
+            ev.__class__ is BookDelta
+            and ev.checksum is None
+            and not self._sync_lost
+            and (self._state is _LIVE or self._waiting)  # else the venue turns live now
+            and (len(events) == 1 or self._counted(events))
+        ):
+            sym = self._symbols.get(ev.symbol)
+            if sym is not None and sym.usable:
+                if len(events) == 2:
+                    self._conn_seq = events[0].seq  # type: ignore[union-attr]
+                return self._quick(sym, ev, now_ns)
         actions = self._actions = []
         symbols = self._symbols
         for ev in events:
@@ -440,6 +463,7 @@ class FeedSession:
             return
         sym.reset()
         sym.synced = sym.fresh = True
+        self._waiting.discard(sym)
         sym.refetch_at = None
         sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
         self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
@@ -458,6 +482,55 @@ class FeedSession:
             if not sym.synced:
                 break
             self._delta(sym, delta, now_ns)
+
+    def _counted(self, events: list[Event]) -> bool:
+        """Whether ``events`` are a connection counter that continues the connection's, then
+        one delta (Bitfinex sends every book message so)."""
+        if len(events) != 2:
+            return False
+        count = events[0]
+        last = self._conn_seq
+        return (
+            count.__class__ is ConnectionSeq
+            and self._conn_counter
+            and last is not None
+            and count.seq == last + 1
+        )
+
+    def _quick(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> list[Action]:
+        """The most common input, one delta without a checksum for a usable book, the venue's
+        state unchanged by it: what :meth:`_delta`, :meth:`_apply` and :meth:`_publish` do
+        for it, in one call. Anything else (a drop, a gap, a bad level, a crossed book) goes
+        their way."""
+        stats = self.stats
+        ts = ev.venue_ts_ns
+        if ts is not None:
+            stats.latency_ns = now_ns - ts
+        last, first = sym.seq.last, ev.first
+        if (
+            self._level_seq and last is not None and first is not None and first <= last
+        ) or verdict(self._seq_rule, self._rest, sym.seq, ev) is not APPLY:
+            # an overlap to cut by level sequences, a drop or a gap (the verdict changed
+            # nothing): the general way
+            self._actions = []
+            self._delta(sym, ev, now_ns)
+            return self._publish(now_ns)
+        book = sym.book
+        try:
+            changed = book.apply(ev.bids, ev.asks)
+        except BadLevel as exc:
+            self._actions = []
+            self._bad_level(sym, exc, now_ns)
+            return self._publish(now_ns)
+        stats.book_msgs += 1
+        sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
+        if book.crossed():
+            self._actions = []
+            self._touched[sym] = changed
+            return self._publish(now_ns)
+        if changed:
+            sym.listener.on_book(book, now_ns)
+        return []
 
     def _delta(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> None:
         if ev.venue_ts_ns is not None:
@@ -533,10 +606,8 @@ class FeedSession:
                 changed = agreed
             else:
                 changed = book.apply(bids, asks)
-        except BadLevel as exc:  # a venue's bad number or level shape: the book is unknown
-            self.stats.malformed += 1
-            log.debug("%s: %s dropped, resyncing: %s", self.codec.venue, sym.symbol, exc)
-            self._resync(sym, Unusable.DESYNCED, now_ns)
+        except BadLevel as exc:
+            self._bad_level(sym, exc, now_ns)
             return
         stats = self.stats
         stats.book_msgs += 1
@@ -554,6 +625,12 @@ class FeedSession:
         else:
             self._touched.setdefault(sym, False)
 
+    def _bad_level(self, sym: _Symbol, exc: BadLevel, now_ns: int) -> None:
+        """A venue's bad number or level shape: the book is unknown, it resyncs."""
+        self.stats.malformed += 1
+        log.debug("%s: %s dropped, resyncing: %s", self.codec.venue, sym.symbol, exc)
+        self._resync(sym, Unusable.DESYNCED, now_ns)
+
     def _publish(self, now_ns: int) -> list[Action]:
         """After a whole input: crossed check, then the venue state (so a venue is reported
         live before any opportunity can use its books), then one on_book per changed synced
@@ -564,6 +641,7 @@ class FeedSession:
             if not (sym.synced and sym.book.crossed()):
                 if sym.held:
                     sym.held, self._sync_lost = False, True  # uncrossed: usable below
+                    self._waiting.discard(sym)
                 continue
             if sym.held:
                 continue
@@ -573,8 +651,8 @@ class FeedSession:
                 self._hold(sym, now_ns)
             else:
                 self._resync(sym, Unusable.CROSSED_BOOK, now_ns)
-        if self._sync_lost or self._state is not _LIVE:  # else _update_state has nothing to do
-            self._update_state(now_ns)
+        if self._sync_lost or (self._state is not _LIVE and not self._waiting):
+            self._update_state(now_ns)  # else it has nothing to do
         for sym, changed in touched.items():
             if not sym.synced or sym.held:
                 continue
@@ -639,6 +717,7 @@ class FeedSession:
         would fetch the same book again, as fast as the round trip allows. It stays synced
         (its updates keep applying) but unusable until an update uncrosses it."""
         sym.held = True
+        self._waiting.add(sym)
         self._reason = Unusable.CROSSED_BOOK
         self._sync_lost = True
         if sym.usable:
@@ -659,6 +738,7 @@ class FeedSession:
         self._done = True
         for sym in self._symbols.values():
             sym.synced = False
+            self._waiting.add(sym)
             if sym.usable:
                 sym.usable = False
                 sym.listener.on_usable(False, reason, now_ns)
@@ -667,7 +747,7 @@ class FeedSession:
         if self._done or (self._state is _LIVE and not self._sync_lost):
             return
         self._sync_lost = False
-        if all(s.synced and not s.held for s in self._symbols.values()):
+        if not self._waiting:
             self._was_live = True
             self._set_state(_LIVE, None, now_ns)
         elif self._was_live:

@@ -657,6 +657,120 @@ def test_resync_without_unsubscribe_reconnects() -> None:
     assert log.take() == [usable(BTC, False, "desynced", T0 + S)]
 
 
+# -- the venue state, known without walking the symbols -----------------------------------
+
+
+class _Counted(dict[str, Any]):
+    """A symbol table that counts the walks over its values."""
+
+    walks = 0
+
+    def values(self) -> Any:
+        self.walks += 1
+        return super().values()
+
+
+def test_frames_never_walk_the_symbols_while_one_is_silent() -> None:
+    # 200 symbols, one of which never receives anything: the venue stays syncing, and a
+    # frame costs the same as with one symbol (nothing walks the 200 on each message).
+    symbols = [f"S{i}/USD" for i in range(200)]
+    s, log = new(make_codec(SeqRule.NONE, symbols=symbols))
+    s.opened(T0)
+    table = s._symbols = _Counted(s._symbols)
+    for i in range(199):
+        s.frame(snap(f"S{i}USD", [["100", "1"]], [["101", "1"]]), T0 + i)
+    for i in range(199):
+        s.frame(delta(f"S{i}USD", [["100", "2"]], []), T0 + S + i)
+    assert table.walks == 0
+    assert log.states == [("syncing", None, T0)]
+    s.frame(snap("S199USD", [["1", "1"]], [["2", "1"]]), T0 + 2 * S)
+    assert log.states == [("syncing", None, T0), ("live", None, T0 + 2 * S)]
+    assert (table.walks, s.stats.book_msgs) == (0, 399)
+
+
+SYNC_FRAMES = st.sampled_from(
+    [
+        snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=1),
+        snap("BTCUSD", [["102", "1"]], [["101", "1"]], seq=1),  # crossed: held
+        snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=1),
+        delta("BTCUSD", [["102", "0"], ["100.5", "1"]], [], last=2),  # next of seq=1
+        delta("BTCUSD", [["101.5", "1"]], [], last=2),  # crosses a book at 101
+        delta("ETHUSD", [["10", "2"]], [], last=2),
+        delta("ETHUSD", [["10", "2"]], [], last=7),  # a gap: resync
+        '{"bad": 1}',  # malformed: dropped, nothing changes
+    ]
+)
+
+
+@fuzz_settings(100)
+@given(frames=st.lists(SYNC_FRAMES, max_size=30))
+def test_fuzz_the_venue_is_live_exactly_when_every_book_is_synced_and_not_held(
+    frames: list[str],
+) -> None:
+    s, log = new(make_codec(SeqRule.COUNTER))
+    s.opened(T0)
+    for i, frame in enumerate(frames):
+        s.frame(frame, T0 + i)
+        ready = all(x.synced and not x.held for x in s._symbols.values())
+        state = log.states[-1][0]
+        assert state == "live" if ready else state in ("syncing", "resyncing")
+
+
+DELTAS = st.sampled_from(
+    [
+        delta("BTCUSD", [["100.5", "1"]], [], last=2, ts=5),
+        delta("BTCUSD", [["100", "0"]], [["101", "2"]]),  # no id: a gap under COUNTER
+        delta("BTCUSD", [["101.5", "1"]], []),  # crosses the ask at 101
+        delta("BTCUSD", [["101", "0"], ["101.5", "0"]], [["102", "1"]]),
+        delta("BTCUSD", [["99", "1"]], [], last=1),  # older
+        delta("BTCUSD", [["nan", "1"]], []),  # a bad level
+        delta("ETHUSD", [["10", "3"]], [], first=1, last=1, prev=1),
+        delta("ETHUSD", [["12", "1"]], []),  # crosses the ask at 11
+        delta("BTCUSD", [["100.2", "1", "2"], ["100.3", "1", "4"]], [], first=1, last=4),
+        snap("BTCUSD", [["100", "1"]], [["101", "1"]], seq=1),
+        snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=1),
+    ]
+)
+
+
+@fuzz_settings(100)
+@given(
+    rule=st.sampled_from(
+        [SeqRule.NONE, SeqRule.COUNTER, SeqRule.PREV_LINK, SeqRule.TIME, SeqRule.RANGE]
+    ),
+    level_seq=st.booleans(),
+    counted=st.booleans(),
+    silent=st.booleans(),
+    frames=st.lists(st.tuples(DELTAS, st.integers(1, 12)), max_size=25),
+)
+def test_fuzz_one_delta_frames_act_as_any_other_frame(
+    rule: SeqRule, level_seq: bool, counted: bool, silent: bool, frames: list[tuple[str, int]]
+) -> None:
+    # A frame holding one delta (after the connection's counter, when ``counted``) takes the
+    # session's short way when its book is usable; the same delta next to a heartbeat takes
+    # the general one: everything must come out equal. A step other than 1 is a gap; with a
+    # silent symbol, the venue never turns live.
+    def run(wrap: bool) -> tuple[object, ...]:
+        symbols = (BTC, ETH, "SOL/USD") if silent else (BTC, ETH)  # SOL: never synced
+        codec = make_codec(rule, level_seq=level_seq, connection_counter=counted, symbols=symbols)
+        s, log = live_in_band(codec)
+        actions, count = [], 0
+        for i, (frame, step) in enumerate(frames):
+            events = [json.loads(frame)]
+            if counted:
+                count += 1 if step < 12 else 2
+                events.insert(0, {"conn": count})
+            if wrap:
+                events.append({"hb": 1})
+            if len(events) > 1:
+                frame = json.dumps({"events": events})
+            actions.append(s.frame(frame, T0 + (i + 1) * S))
+        tops = {x: b.top(5) for x, b in s.books.items()}
+        return actions, log.calls, log.states, s.stats, tops
+
+    assert run(False) == run(True)
+
+
 # -- buffer, connection counter, checksums ------------------------------------------------
 
 

@@ -285,3 +285,28 @@ def _taken(frame: dict[str, Any]) -> bool:
 RECEIVED = [orjson.loads(r.data) for r in RECORDS if r.dir == "in"]
 SAMPLE_FRAMES = [frame for frame in RECEIVED if _taken(frame)][:60]
 """Acks and the diffs the recorded snapshots take."""
+
+
+DIFF = {"microtimestamp": "1641343691244908", "bids": [["1.1", "2"]], "asks": []}
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({k: v for k, v in DIFF.items() if k != "asks"}, "asks"),
+        ({**DIFF, "bids": {"1.1": "2"}}, "lists"),
+        ({**DIFF, "microtimestamp": "-1"}, "microtimestamp"),
+        ({**DIFF, "microtimestamp": True}, "microtimestamp"),
+    ],
+)
+def test_bad_diffs_raise_parse_error(data: dict[str, object], error: str) -> None:
+    codec = Bitstamp(["BTC/USD"])
+    frame = {"data": data, "channel": "diff_order_book_btcusd", "event": "data"}
+    with pytest.raises(ParseError, match=error):
+        codec.parse(orjson.dumps(frame))
+    with pytest.raises(ParseError, match="unsubscribed"):
+        codec.parse(orjson.dumps({**frame, "data": DIFF, "channel": "diff_order_book_ethusd"}))
+    with pytest.raises(ParseError, match="channel"):
+        codec.parse(orjson.dumps({**frame, "data": DIFF, "channel": ["diff_order_book_btcusd"]}))
+    good = codec.parse(orjson.dumps({**frame, "data": DIFF}))
+    assert good == [BookDelta("BTC/USD", [["1.1", "2"]], [], venue_ts_ns=1641343691244908000)]

@@ -219,3 +219,28 @@ def test_the_feed_keeps_the_emulators_book_through_a_gap_and_a_reconnect() -> No
     ]
     assert str(f.states[7][1]).endswith("/api/v1/bullet-public: HTTP 500")
     assert f.runner.session is not None and f.runner.session.stats.gaps == 0
+
+
+def l2update(**data: object) -> str:
+    body = {"sequenceStart": 5, "sequenceEnd": 7, "symbol": "BTC-USDT", "time": 1, **data}
+    return json.dumps({"type": "message", "subject": "trade.l2update", "data": body})
+
+
+def test_changes_of_price_0_only_advance_the_sequence() -> None:
+    codec = KuCoin(["BTC/USDT"])
+    bids = [["3988.5", "1", "5"], ["0", "0", "6"]]
+    asks = [["3988.6", "2", "7"]]
+    frame = l2update(changes={"bids": bids, "asks": asks})
+    assert codec.parse(frame) == [
+        BookDelta("BTC/USDT", [["3988.5", "1", "5"]], asks, 5, 7, venue_ts_ns=1_000_000)
+    ]
+    for bad in (
+        l2update(changes={"bids": bids, "asks": {}}),
+        l2update(changes={"bids": bids}),
+        l2update(changes={"bids": bids, "asks": asks}, sequenceStart=8),
+        l2update(changes={"bids": bids, "asks": asks}, sequenceEnd=True),
+        l2update(changes={"bids": bids, "asks": asks}, time="x"),
+        l2update(changes={"bids": bids, "asks": asks}, symbol="ETH-USDT"),
+    ):
+        with pytest.raises(ParseError):
+            codec.parse(bad)

@@ -150,7 +150,10 @@ class Bitfinex(Codec):
             return self._event(msg)
         if type(msg) is not list or len(msg) < 3:
             raise ParseError("expected an event object or a [chanId, ..., seq] array")
-        out: list[Event] = [ConnectionSeq(uint(msg[-1], "sequence number"))]
+        seq = msg[-1]
+        if seq.__class__ is not int or seq < 0:  # ``__class__ is int`` refuses bools
+            raise ParseError(f"bad sequence number {str(seq)[:40]!r}")
+        out: list[Event] = [ConnectionSeq(seq)]
         chan, body = msg[0], msg[1]
         symbol = self._books.get(chan) if type(chan) is int else None
         if symbol is None:
@@ -182,7 +185,11 @@ class Bitfinex(Codec):
                 _side(level, bids, asks)
             return BookSnapshot(symbol, bids, asks)
         _side(body, bids, asks)
-        return BookDelta(symbol, bids, asks) if body else BookSnapshot(symbol, [], [])
+        return (
+            BookDelta(symbol, bids, asks, None, None, None, None, None)
+            if body
+            else BookSnapshot(symbol, [], [])
+        )
 
     def _event(self, msg: dict[str, Any]) -> list[Event]:
         event = msg.get("event")
@@ -235,7 +242,9 @@ def _side(level: object, bids: list[Level], asks: list[Level]) -> None:
     price, count, amount = level
     if type(amount) is not float and type(amount) is not int:
         raise ParseError(f"bad amount {str(amount)[:40]!r}")
-    if uint(count, "count") == 0:  # a delete: amount 1 names the bid side, -1 the ask side
+    if count.__class__ is not int or count < 0:
+        raise ParseError(f"bad count {str(count)[:40]!r}")
+    if count == 0:  # a delete: amount 1 names the bid side, -1 the ask side
         if amount == 1 or amount == -1:
             (bids if amount == 1 else asks).append((price, 0))
             return

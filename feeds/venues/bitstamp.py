@@ -67,6 +67,11 @@ class Bitstamp(p.Codec):
 
     spec = SPEC
 
+    def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
+        super().__init__(symbols, depth=depth)
+        self._channels = {_CHANNEL + vid.lower(): s for vid, s in self._canonical.items()}
+        """Our channels as Bitstamp names them (lower case) -> symbol."""
+
     def _pair(self, symbol: str) -> str:
         return self.venue_symbol(symbol).lower()
 
@@ -90,6 +95,18 @@ class Bitstamp(p.Codec):
     def parse(self, frame: str | bytes) -> list[p.Event]:
         obj = json_object(frame)
         event, channel, data = obj.get("event"), obj.get("channel"), obj.get("data")
+        if event == "data" and data.__class__ is dict and channel.__class__ is str:
+            # the hot path: a diff of one of our channels, checked field by field below
+            symbol = self._channels.get(channel)
+            if symbol is not None:
+                try:
+                    bids, asks, ts = data["bids"], data["asks"], data["microtimestamp"]
+                except KeyError as exc:
+                    raise p.ParseError(f"diff_order_book: no {exc}") from None
+                if bids.__class__ is not list or asks.__class__ is not list:
+                    raise p.ParseError("diff_order_book: 'bids' and 'asks' must be lists")
+                ts_ns = micros_ns(ts, "microtimestamp")
+                return [p.BookDelta(symbol, bids, asks, None, None, None, None, ts_ns)]
         if type(event) is not str or type(channel) is not str:
             raise p.ParseError("not a Bitstamp event: bad 'event' or 'channel'")
         book = channel.startswith(_CHANNEL)

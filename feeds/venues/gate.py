@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Final
 import orjson
 
 from feeds import protocol as proto
-from feeds.codeckit import json_object, levels, millis_ns, uint
+from feeds.codeckit import MS_NS, json_object, levels, millis_ns, uint
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, RestRequest, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
@@ -80,6 +80,7 @@ class Gate(Codec):
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
         self._books = {self._stream(vid): s for vid, s in self._canonical.items()}
+        self._linked = self.integrity.seq is SeqRule.PREV_LINK  # else RANGE: no prev
 
     def _stream(self, vid: str) -> str:
         return f"ob.{vid}.{self.depth}"
@@ -112,6 +113,10 @@ class Gate(Codec):
         obj = json_object(frame)
         channel, event, result = obj.get("channel"), obj.get("event"), obj.get("result")
         error = obj.get("error")
+        if channel == self.channel and event == "update" and error is None:
+            if result.__class__ is not dict:
+                raise ParseError(f"{channel}: 'result' is not an object")
+            return [self._book(result)]
         if error is not None:
             # {"error": {"code": 2, "message": "Alert sub ob.BTC_USDT.50"}, ...}
             if not isinstance(error, dict):
@@ -132,19 +137,32 @@ class Gate(Codec):
         return [self._book(result)]
 
     def _book(self, result: dict[str, Any]) -> BookSnapshot | BookDelta:
-        stream = result.get("s")
-        symbol = self._books.get(stream) if isinstance(stream, str) else None
+        """The hot path: structure only; the book validates each level's numbers."""
+        try:
+            stream, bids, asks, last, ts = (
+                result["s"],
+                result["b"],
+                result["a"],
+                result["u"],
+                result["t"],
+            )
+        except KeyError as exc:
+            raise ParseError(f"book update without {exc}") from None
+        symbol = self._books.get(stream) if stream.__class__ is str else None
         if symbol is None:
             raise ParseError(f"book for an unsubscribed stream {str(stream)[:40]!r}")
-        bids, asks = levels(result.get("b"), "b"), levels(result.get("a"), "a")
-        last, ts = uint(result.get("u"), "u"), millis_ns(result.get("t"), "t")
+        if bids.__class__ is not list or asks.__class__ is not list:
+            raise ParseError("'b' and 'a' must be lists of levels")
+        if last.__class__ is not int or last < 0:  # ``__class__ is int`` refuses bools
+            raise ParseError(f"bad u {str(last)[:40]!r}")
+        ts_ns = ts * MS_NS if ts.__class__ is int and ts >= 0 else millis_ns(ts, "t")
         if result.get("full") is True:
-            return BookSnapshot(symbol, bids, asks, seq=last, venue_ts_ns=ts)
-        first = uint(result.get("U"), "U")
-        if not 0 < first <= last:
-            raise ParseError(f"bad range U={first} u={last}")
-        prev = None if self.integrity.seq is SeqRule.RANGE else first - 1
-        return BookDelta(symbol, bids, asks, first, last, prev, None, ts)
+            return BookSnapshot(symbol, bids, asks, seq=last, venue_ts_ns=ts_ns)
+        first = result.get("U")
+        if not (first.__class__ is int and 0 < first <= last):
+            raise ParseError(f"bad range U={str(first)[:40]} u={last}")
+        prev = first - 1 if self._linked else None
+        return BookDelta(symbol, bids, asks, first, last, prev, None, ts_ns)
 
 
 class GateBookUpdate(Gate):

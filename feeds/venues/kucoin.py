@@ -27,7 +27,7 @@ from typing import Any, Final
 import orjson
 
 from feeds import protocol as p
-from feeds.codeckit import digits, json_object, levels, millis_ns, uint
+from feeds.codeckit import MS_NS, digits, json_object, levels, millis_ns, uint
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 _TOPIC: Final = "/market/level2:"
@@ -146,30 +146,41 @@ class KuCoin(p.Codec):
         raise p.ParseError("not a KuCoin frame")
 
     def _delta(self, data: object) -> p.BookDelta:
+        """The hot path: structure only; the book validates each level's numbers."""
         if type(data) is not dict:
             raise p.ParseError("trade.l2update: no data")
-        changes, vid, ts = data.get("changes"), data.get("symbol"), data.get("time")
-        symbol = self._canonical.get(vid) if type(vid) is str else None
-        if symbol is None or type(changes) is not dict:
+        try:
+            changes, vid = data["changes"], data["symbol"]
+            first, last = data["sequenceStart"], data["sequenceEnd"]
+        except KeyError as exc:
+            raise p.ParseError(f"trade.l2update without {exc}") from None
+        symbol = self._canonical.get(vid) if vid.__class__ is str else None
+        if symbol is None or changes.__class__ is not dict:
             raise p.ParseError(f"trade.l2update: bad symbol or changes {str(vid)[:40]!r}")
-        first = uint(data.get("sequenceStart"), "sequenceStart")
-        last = uint(data.get("sequenceEnd"), "sequenceEnd")
-        if first > last:
+        # ``__class__ is int`` refuses bools
+        if not (first.__class__ is int and last.__class__ is int and 0 <= first <= last):
+            uint(first, "sequenceStart")  # names a bad one
+            uint(last, "sequenceEnd")
             raise p.ParseError(f"trade.l2update: sequenceStart {first} > sequenceEnd {last}")
-        return p.BookDelta(
-            symbol,
-            _changes(changes.get("bids"), "bids"),
-            _changes(changes.get("asks"), "asks"),
-            first,
-            last,
-            venue_ts_ns=None if ts is None else millis_ns(ts, "time"),
-        )
+        ts = data.get("time")
+        if ts is None:
+            ts_ns = None
+        else:
+            ts_ns = ts * MS_NS if ts.__class__ is int and ts >= 0 else millis_ns(ts, "time")
+        bids, asks = _changes(changes.get("bids"), "bids"), _changes(changes.get("asks"), "asks")
+        return p.BookDelta(symbol, bids, asks, first, last, None, None, ts_ns)
 
 
 def _changes(raw: object, what: str) -> list[p.Level]:
     """``[price, size, sequence]`` changes without the price-"0" ones (they only advance the
-    sequence: "if the price is 0, ignore the messages and update the sequence")."""
-    return [c for c in levels(raw, what) if not (type(c) is list and c[:1] == ["0"])]
+    sequence: "if the price is 0, ignore the messages and update the sequence"); the list
+    as sent when it holds none (the common case: no copy)."""
+    if raw.__class__ is not list:
+        raise p.ParseError(f"{what}: expected a list of levels")
+    for change in raw:
+        if change.__class__ is list and change and change[0] == "0":
+            return [c for c in raw if not (type(c) is list and c[:1] == ["0"])]
+    return raw
 
 
 def _data(obj: dict[str, Any], what: str) -> dict[str, Any]:

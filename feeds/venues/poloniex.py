@@ -21,7 +21,7 @@ from typing import Any, Final
 import orjson
 
 from feeds import protocol as proto
-from feeds.codeckit import json_object, levels, millis_ns, uint
+from feeds.codeckit import MS_NS, json_object, millis_ns
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, SeqRule
 from feeds.spec import TakerFee, VenueSpec
 
@@ -83,16 +83,23 @@ class Poloniex(Codec):
         return [self._book(action == "snapshot", item) for item in data]
 
     def _book(self, snapshot: bool, item: Any) -> BookSnapshot | BookDelta:
+        """The hot path: structure only; the book validates each level's numbers."""
         try:  # a KeyError names the missing field, or the symbol not subscribed here
             symbol = self._canonical[item["symbol"]]
-            bids, asks = levels(item["bids"], "bids"), levels(item["asks"], "asks")
-            last, ts = uint(item["id"], "id"), millis_ns(item["ts"], "ts")
-            if snapshot:
-                return BookSnapshot(symbol, bids, asks, seq=last, venue_ts_ns=ts)
-            prev = uint(item["lastId"], "lastId")
+            bids, asks, last, ts = item["bids"], item["asks"], item["id"], item["ts"]
+            prev = None if snapshot else item["lastId"]
         except (KeyError, TypeError) as exc:
             raise ParseError(f"book_lv2 item: bad or unknown {str(exc)[:40]}") from None
-        return BookDelta(symbol, bids, asks, last=last, prev=prev, venue_ts_ns=ts)
+        if bids.__class__ is not list or asks.__class__ is not list:
+            raise ParseError("book_lv2 item: 'bids' and 'asks' must be lists of levels")
+        if last.__class__ is not int or last < 0:  # ``__class__ is int`` refuses bools
+            raise ParseError(f"bad id {str(last)[:40]!r}")
+        ts_ns = ts * MS_NS if ts.__class__ is int and ts >= 0 else millis_ns(ts, "ts")
+        if prev is None:
+            return BookSnapshot(symbol, bids, asks, seq=last, venue_ts_ns=ts_ns)
+        if prev.__class__ is not int or prev < 0:
+            raise ParseError(f"bad lastId {str(prev)[:40]!r}")
+        return BookDelta(symbol, bids, asks, None, last, prev, None, ts_ns)
 
 
 CODECS: Final = (Poloniex,)
