@@ -277,6 +277,7 @@ class FeedSession:
         if (
             ev.__class__ is BookDelta
             and ev.checksum is None
+            and not self._level_actions  # each level checked against the book: the general way
             and not self._sync_lost
             and (self._state is _LIVE or self._waiting)  # else the venue turns live now
             and (len(events) == 1 or self._counted(events))
