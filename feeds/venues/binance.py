@@ -38,6 +38,9 @@ from feeds.spec import TakerFee, VenueSpec
 _DEPTH_STREAM = "@depth@100ms"
 """Diff depth every 100 ms; ``@depth`` alone is every 1000 ms."""
 
+_USED_WEIGHT: Final = "x-mbx-used-weight-1m"
+"""The header in which Binance and Binance.US report the REST weight used this minute."""
+
 SPEC: Final = VenueSpec(
     id="binance",
     integrity=Integrity(seq=SeqRule.RANGE, snapshot=SnapshotSource.REST),
@@ -63,10 +66,7 @@ SPEC: Final = VenueSpec(
     # X-MBX-USED-WEIGHT-1M (https://developers.binance.com/docs/binance-spot-api-docs/rest-api
     # /market-data-endpoints#order-book, .../rest-api/limits; weights since 2025-10-24).
     rest_limits=RestLimits(
-        budget=6000,
-        window_s=60.0,
-        tiers=((100, 5), (500, 25), (1000, 50), (5000, 250)),
-        used_weight_header="x-mbx-used-weight-1m",
+        6000, 60.0, ((100, 5), (500, 25), (1000, 50), (5000, 250)), used_weight_header=_USED_WEIGHT
     ),
     fee=TakerFee(10.0, "VIP 0, spot", "https://www.binance.com/en/fee/schedule", "2026-11"),
 )
@@ -82,10 +82,7 @@ US_SPEC: Final = VenueSpec(
     # REQUEST_WEIGHT 1200 per minute per IP (https://docs.binance.us/#order-book, the same
     # text as github.com/binance-us/binance-us-api-docs rest-api.md, "Order book", "Limits").
     rest_limits=RestLimits(
-        budget=1200,
-        window_s=60.0,
-        tiers=((100, 1), (500, 5), (1000, 10), (5000, 50)),
-        used_weight_header="x-mbx-used-weight-1m",
+        1200, 60.0, ((100, 1), (500, 5), (1000, 10), (5000, 50)), used_weight_header=_USED_WEIGHT
     ),
     fee=TakerFee(60.0, "Tier 0", "https://www.binance.us/fees", "2026-11"),
 )

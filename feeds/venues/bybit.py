@@ -15,27 +15,17 @@ from typing import Final
 
 import orjson
 
+from feeds import protocol as proto
 from feeds.codeckit import json_object, levels, millis_ns
-from feeds.protocol import (
-    BookDelta,
-    BookSnapshot,
-    Codec,
-    Endpoints,
-    Event,
-    Heartbeat,
-    Integrity,
-    ParseError,
-    SeqRule,
-    SnapshotSource,
-    Subscribed,
-    VenueError,
-)
+from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, ParseError, Subscribed, VenueError
 from feeds.spec import TakerFee, VenueSpec
 
 SPEC: Final = VenueSpec(
     id="bybit",
-    integrity=Integrity(seq=SeqRule.COUNTER, snapshot=SnapshotSource.IN_BAND),
-    endpoints=Endpoints(ws="wss://stream.bybit.com/v5/public/spot", rest="https://api.bybit.com"),
+    integrity=proto.Integrity(seq=proto.SeqRule.COUNTER),
+    endpoints=proto.Endpoints(
+        ws="wss://stream.bybit.com/v5/public/spot", rest="https://api.bybit.com"
+    ),
     symbol_format="{base}{quote}",
     depths=frozenset({1, 50, 200, 1000}),
     default_depth=50,
@@ -55,7 +45,7 @@ SPEC: Final = VenueSpec(
 _ARGS_PER_REQUEST: Final = SPEC.subscribe_batch or 1
 
 
-class Bybit(Codec):
+class Bybit(proto.Codec):
     """Bybit v5 spot: in-band snapshot + deltas with a per-symbol update counter ``u``."""
 
     spec = SPEC
@@ -76,7 +66,7 @@ class Bybit(Codec):
     def ping_frame(self) -> str:
         return '{"op":"ping"}'
 
-    def parse(self, frame: str | bytes) -> list[Event]:
+    def parse(self, frame: str | bytes) -> list[proto.Event]:
         obj = json_object(frame)
         topic = obj.get("topic")
         if isinstance(topic, str):

@@ -35,19 +35,14 @@ from typing import Any, Final
 import orjson
 
 from feeds import checksum
+from feeds import protocol as proto
 from feeds.codeckit import digits, rfc3339_ns
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    Codec,
-    Endpoints,
-    Event,
     Heartbeat,
-    Integrity,
     Level,
     ParseError,
-    SeqRule,
-    SnapshotSource,
     Subscribed,
     VenueError,
 )
@@ -77,13 +72,8 @@ def _decode(text: str) -> Any:
 
 SPEC: Final = VenueSpec(
     id="kraken",
-    integrity=Integrity(
-        seq=SeqRule.NONE,
-        checksum=checksum.KRAKEN,
-        snapshot=SnapshotSource.IN_BAND,
-        keep_text=True,
-    ),
-    endpoints=Endpoints(ws="wss://ws.kraken.com/v2", rest="https://api.kraken.com"),
+    integrity=proto.Integrity(proto.SeqRule.NONE, checksum.KRAKEN, keep_text=True),
+    endpoints=proto.Endpoints(ws="wss://ws.kraken.com/v2", rest="https://api.kraken.com"),
     # v2 uses the common tickers (BTC, DOGE), unlike v1's XBT/XDG
     # (https://docs.kraken.com/api/docs/websocket-v2/book, ``symbol``).
     symbol_format="{base}/{quote}",
@@ -105,7 +95,7 @@ SPEC: Final = VenueSpec(
 )
 
 
-class Kraken(Codec):
+class Kraken(proto.Codec):
     """Kraken spot WS v2 ``book``: in-band snapshot, CRC32 over the top 10, no sequence."""
 
     spec = SPEC
@@ -133,7 +123,7 @@ class Kraken(Codec):
     def ping_frame(self) -> str:
         return '{"method":"ping"}'
 
-    def parse(self, frame: str | bytes) -> list[Event]:
+    def parse(self, frame: str | bytes) -> list[proto.Event]:
         try:
             text = frame.decode() if isinstance(frame, bytes) else frame
             obj = _decode(text)

@@ -17,18 +17,9 @@ from typing import Final
 
 import orjson
 
+from feeds import protocol as proto
 from feeds.codeckit import digits, levels, loads
-from feeds.protocol import (
-    BookDelta,
-    BookSnapshot,
-    Codec,
-    Endpoints,
-    Event,
-    Heartbeat,
-    ParseError,
-    Subscribed,
-    VenueError,
-)
+from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, ParseError, Subscribed, VenueError
 from feeds.venues.kraken import SPEC as V2_SPEC
 
 # v1 names two assets by Kraken's legacy codes, v2 by the common ones ("Symbol format XBT/USD |
@@ -41,13 +32,13 @@ V1_ASSETS: Final = {"BTC": "XBT", "DOGE": "XDG"}
 # recordings without /v2 (the v2 spec's ``older_protocols``).
 SPEC: Final = replace(
     V2_SPEC,
-    endpoints=Endpoints(ws="wss://ws.kraken.com", rest="https://api.kraken.com"),
+    endpoints=proto.Endpoints(ws="wss://ws.kraken.com", rest="https://api.kraken.com"),
     asset_names=V1_ASSETS,
     older_protocols=(),
 )
 
 
-class KrakenV1(Codec):
+class KrakenV1(proto.Codec):
     """Kraken spot WS v1 ``book``: in-band snapshot, CRC32 over the top 10 (updates only)."""
 
     spec = SPEC
@@ -66,7 +57,7 @@ class KrakenV1(Codec):
     def ping_frame(self) -> str:
         return '{"event":"ping"}'
 
-    def parse(self, frame: str | bytes) -> list[Event]:
+    def parse(self, frame: str | bytes) -> list[proto.Event]:
         obj = loads(frame)
         if isinstance(obj, list):
             return self._channel_message(obj)
@@ -96,7 +87,7 @@ class KrakenV1(Codec):
             raise ParseError("an object without 'event'")
         return []  # systemStatus and answers we do not use
 
-    def _channel_message(self, msg: list[object]) -> list[Event]:
+    def _channel_message(self, msg: list[object]) -> list[proto.Event]:
         # [channelID, payload..., channelName, pair]; trade/ticker arrays share the shape.
         if len(msg) < 4 or not isinstance(msg[-2], str) or not isinstance(msg[-1], str):
             raise ParseError("channel message: expected [id, payload..., name, pair]")

@@ -16,19 +16,14 @@ from typing import Final
 import orjson
 
 from feeds import checksum
+from feeds import protocol as proto
 from feeds.codeckit import MS_NS, digits, json_object, levels, uint
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    Codec,
-    Endpoints,
-    Event,
     Heartbeat,
-    Integrity,
     ParseError,
     PlannedClose,
-    SeqRule,
-    SnapshotSource,
     Subscribed,
     VenueError,
     split_symbol,
@@ -40,19 +35,14 @@ _CHANNEL: Final = "books"
 SPEC: Final = VenueSpec(
     id="okx",
     aliases=("okex", "okex3"),
-    integrity=Integrity(
-        seq=SeqRule.PREV_LINK,
-        checksum=checksum.OKX,
-        snapshot=SnapshotSource.IN_BAND,
-        keep_text=True,
-    ),
+    integrity=proto.Integrity(proto.SeqRule.PREV_LINK, checksum.OKX, keep_text=True),
     # Port 443: OKX stopped accepting WebSocket connections on 8443 on 2026-10-31 (reported in
     # https://siebly.hashnode.dev, "OKX WebSocket port 8443 is retired"; ccxt already uses 443).
     # Accounts of OKX's regional entities use their own hosts, set as URL overrides: EEA
     # (my.okx.com) wss://wseea.okx.com:8443/ws/v5/public + https://eea.okx.com, US (app.okx.com)
     # wss://wsus.okx.com:8443/ws/v5/public + https://us.okx.com (each site's docs-v5,
     # "Production Trading Services").
-    endpoints=Endpoints(ws="wss://ws.okx.com:443/ws/v5/public", rest="https://www.okx.com"),
+    endpoints=proto.Endpoints(ws="wss://ws.okx.com:443/ws/v5/public", rest="https://www.okx.com"),
     symbol_format="{base}-{quote}",
     # The connection drops after 30 s without data; OKX asks for the text frame "ping" when
     # nothing arrived for N < 30 s and answers "pong"
@@ -68,7 +58,7 @@ SPEC: Final = VenueSpec(
 )
 
 
-class Okx(Codec):
+class Okx(proto.Codec):
     """OKX v5 ``books``: in-band snapshot, ``prevSeqId`` links, CRC32 over the top 25."""
 
     spec = SPEC
@@ -98,7 +88,7 @@ class Okx(Codec):
     def ping_frame(self) -> str:
         return "ping"
 
-    def parse(self, frame: str | bytes) -> list[Event]:
+    def parse(self, frame: str | bytes) -> list[proto.Event]:
         if frame in ("pong", b"pong"):
             return [Heartbeat()]
         obj = json_object(frame)
