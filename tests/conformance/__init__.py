@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feeds.protocol import Codec, Event
+from tests.reference import Model
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -105,6 +106,8 @@ class VenueCase:
     """Keys the emulator sends that the reference frames predate."""
     exact_decimals: bool = False
     """Wire shape compares the number of decimals too (same precision in both)."""
+    model: Model | None = None
+    """The recording read and sequenced independently (:mod:`tests.reference`)."""
 
     @property
     def venue(self) -> str:

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.gate import Gate, GateBookUpdate
 from tests.conformance import Replay, Top, VenueCase
+from tests.reference import Model
 
 
 class DocsGate(Gate):
@@ -143,12 +147,29 @@ GOLDEN_TOPS: dict[str, Top] = {
     "NANO/USDT": (8.7411, 0.197, 8.8542, 51.62831),
 }
 """Each pair's best bid, its size, best ask, its size after the whole recording, from the
-plain-dict model of tests/test_venue_gate.py."""
+plain-dict model (tests/test_reference.py)."""
 RECORDED_UPDATE = (
     '{"time":1619093533,"channel":"spot.order_book_update","event":"update","result":'
     '{"t":1619093533031,"e":"depthUpdate","E":1619093533,"s":"ZKS_ETH","U":11077662,'
     '"u":11077662,"b":[],"a":[["0.001038","453.60214"]]}}'
 )
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """Gate's 2021 messages as plain json: a REST body is the book at ``id``; an update is
+    the range ``U``..``u`` (https://www.gate.com/docs/developers/apiv4/ws/en/, "Changed
+    order book": drop ``u < id + 1``, bridge ``U <= id + 1 <= u``, then ``U == u + 1``)."""
+    msg = json.loads(record.data)
+    if record.dir == "rest":
+        pair = record.url.split("currency_pair=")[1].split("&")[0]
+        return [BookSnapshot(pair.replace("_", "/"), msg["bids"], msg["asks"], seq=msg["id"])]
+    if msg["channel"] != "spot.order_book_update":
+        return []  # tickers
+    if msg["event"] == "subscribe":
+        return [Subscribed()]
+    r, ts = msg["result"], msg["result"]["t"] * 10**6
+    return [BookDelta(r["s"].replace("_", "/"), r["b"], r["a"], r["U"], r["u"], venue_ts_ns=ts)]
+
 
 BOOK_UPDATE = VenueCase(
     name="gate-book-update",
@@ -205,12 +226,20 @@ BOOK_UPDATE = VenueCase(
     recording="gate.ndjson.gz",
     # 10 REST snapshots; 172 updates: 4 below their snapshot dropped, 9 whose u is the
     # snapshot's id applied (Gate's procedure drops them: they repeat its sizes), 8 bridge it,
-    # 151 continue (tests/test_venue_gate.py proves Gate's figures on every message).
+    # 151 continue (tests/test_reference.py proves Gate's rule on every message).
     replay=Replay(messages=178, snapshots=10, deltas=172, checks=168, older=4, tops=GOLDEN_TOPS),
     # QTUM3S/USDT's update 69526952-69526959 (its second one after the snapshot is the no-op
     # ending at the snapshot's id, whose loss is no gap)
     gap=45,
     emulated=False,
+    # 13 updates end at or before their snapshot's id (Gate drops them); each of the other
+    # 159 starts right after the book's id (the first ones bridge: U == id + 1 <= u)
+    model=Model(
+        read,
+        {"BookSnapshot": 10, "BookDelta": 172, "Subscribed": 10, "no event": 57}
+        | {"dropped": 13, "continued": 159, "applied": 159},
+        drop_at_id=True,
+    ),
 )
 
 CASES = (OBU, BOOK_UPDATE)
