@@ -3,9 +3,14 @@ frames (https://bybit-exchange.github.io/docs/v5/ws/connect)."""
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
+import json
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.bybit import Bybit
 from tests.conformance import Replay, VenueCase
+from tests.reference import Model
 
 SNAPSHOT = (
     '{"topic":"orderbook.50.XRPUSDT","type":"snapshot","ts":1733011200693,'
@@ -21,6 +26,15 @@ DELTA = (
 
 def delta(data: str) -> str:
     return '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":' + data + "}"
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """Bybit's pushes as plain json: a snapshot or a delta whose ``u`` is the previous + 1."""
+    msg = json.loads(record.data)
+    data, ts = msg["data"], msg["ts"] * 10**6
+    if msg["type"] == "snapshot":
+        return [BookSnapshot("XRP/USDT", data["b"], data["a"], data["u"], venue_ts_ns=ts)]
+    return [BookDelta("XRP/USDT", data["b"], data["a"], last=data["u"], venue_ts_ns=ts)]
 
 
 CASE = VenueCase(
@@ -94,4 +108,5 @@ CASE = VenueCase(
         checks=49,
         tops={"XRP/USDT": (1.9537, 10605.0, 1.9538, 6702.0)},
     ),
+    model=Model(read, {"BookSnapshot": 1, "BookDelta": 49, "continued": 49, "applied": 49}),
 )
