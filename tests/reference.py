@@ -89,8 +89,9 @@ class Replay:
     def delta(self, d: BookDelta) -> None:
         """RANGE: ``last`` below the book's id is dropped; ``first`` at most id + 1 (a gap
         otherwise), "bridged" when it overlaps the id, "continued" when it is id + 1.
-        PREV_LINK: ``prev`` is the book's id. COUNTER: ``last`` is the book's id + 1. TIME:
-        at or before the snapshot's time is dropped. Then the book's id is ``last``."""
+        PREV_LINK: ``prev`` is the book's id (when either is sent). COUNTER: ``last`` is the
+        book's id + 1. TIME: at or before the snapshot's time is dropped. Then the book's id
+        is ``last``."""
         if d.symbol not in self.books:
             self.pending.setdefault(d.symbol, []).append(d)
             return
@@ -102,7 +103,7 @@ class Replay:
                 return
             assert d.first <= local + 1, "a gap"
             self.counts["bridged" if d.first <= local else "continued"] += 1
-        elif self.rule is SeqRule.PREV_LINK:
+        elif self.rule is SeqRule.PREV_LINK and (d.prev is not None or local is not None):
             assert d.prev == local, "a broken link"
             self.counts["linked"] += 1
         elif self.rule is SeqRule.COUNTER:

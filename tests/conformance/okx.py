@@ -3,9 +3,23 @@
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, PlannedClose, Subscribed, VenueError
+import json
+import zlib
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Event,
+    Heartbeat,
+    PlannedClose,
+    Subscribed,
+    VenueError,
+)
 from feeds.venues.okx import Okx
 from tests.conformance import Replay, VenueCase
+from tests.reference import Model
 
 # The docs' push example (cut to two levels a side) keeps its illustrative checksum: the CRC
 # of its own eight levels is -2102840145.
@@ -26,9 +40,42 @@ def push(data: str) -> str:
     return '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":' + data + "}"
 
 
+SYMBOLS = ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")
+INSTRUMENTS = dict(zip(("BTC-USD-220527", "UNI-USD-SWAP", "BTC-USDT"), SYMBOLS, strict=True))
+
+
+def okx_checksum(bids: list[list[Any]], asks: list[list[Any]]) -> int:
+    """OKX's published rule, written independently of feeds/: the top 25 of each side,
+    ``bid:size:ask:size:...`` interleaved (a shorter side stops), CRC32 as signed int32."""
+    parts: list[str] = []
+    for i in range(25):
+        parts += bids[i][:2] if i < len(bids) else []
+        parts += asks[i][:2] if i < len(asks) else []
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """OKX's 2022 messages as plain json: ``books`` acks, snapshots and updates (each with
+    the checksum of the book after it; no seqId yet), ``pong``."""
+    if record.data == "pong":
+        return [Heartbeat()]
+    msg = json.loads(record.data)
+    if msg.get("arg", {}).get("channel") != "books":
+        return []  # other channels
+    symbol = INSTRUMENTS[msg["arg"]["instId"]]
+    if msg.get("event") == "subscribe":
+        return [Subscribed(symbol)]
+    kind = BookSnapshot if msg["action"] == "snapshot" else BookDelta
+    return [
+        kind(symbol, d["bids"], d["asks"], checksum=d["checksum"], venue_ts_ns=int(d["ts"]) * 10**6)
+        for d in msg["data"]
+    ]
+
+
 CASE = VenueCase(
     codec=Okx,
-    symbols=("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT"),
+    symbols=SYMBOLS,
     # The recording subscribed tickers and trades with the books; the books request alone:
     subscribe=(
         '{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USD-220527"},'
@@ -124,4 +171,10 @@ CASE = VenueCase(
     ),
     # 2022 had no seqId/prevSeqId, nor the connId acks carry now
     wire_ignore=frozenset({"seqId", "prevSeqId", "connId"}),
+    model=Model(
+        read,
+        {"Subscribed": 3, "BookSnapshot": 3, "BookDelta": 287, "no event": 117}
+        | {"applied": 287, "checksums": 290},
+        checksum=okx_checksum,
+    ),
 )
