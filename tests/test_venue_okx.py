@@ -23,10 +23,11 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession
 from feeds.venues.okx import Okx
-from tests.conformance.okx import DOCS_SNAPSHOT, SYMBOLS, okx_checksum
+from tests.conformance.okx import CASE, DOCS_SNAPSHOT, okx_checksum
 from tests.venue_helpers import Recorder, book_refuses
 
 FIXTURES = Path(__file__).parent / "fixtures"
+SYMBOLS = CASE.symbols
 FRAMES = [r.data for r in read_capture(FIXTURES / "okx.ndjson.gz") if r.dir == "in"]
 
 
