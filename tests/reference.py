@@ -80,6 +80,8 @@ class Replay:
         return events
 
     def snapshot(self, snap: BookSnapshot) -> None:
+        before = self.last.get(snap.symbol)
+        assert before is None or snap.seq is None or snap.seq >= before, "a version back"
         self.books[snap.symbol] = ({}, {})
         self.last[snap.symbol], self.time[snap.symbol] = snap.seq, snap.venue_ts_ns
         self.apply(snap.symbol, snap.bids, snap.asks, snap.checksum)
@@ -124,8 +126,10 @@ class Replay:
         sides = self.books[symbol]
         for side, levels in zip(sides, (bids, asks), strict=True):
             for level in levels:
-                if float(level[1]) == 0.0:
-                    side.pop(float(level[0]), None)
+                if float(level[1]) == 0.0:  # a delete: of a level held, or of none
+                    self.counts[
+                        "absent" if side.pop(float(level[0]), None) is None else "removed"
+                    ] += 1
                 else:
                     side[float(level[0])] = list(level)
         if self.model.depth is not None:

@@ -116,7 +116,8 @@ CASE = VenueCase(
     model=Model(
         reader(SYMBOLS),
         {"BookSnapshot": 4, "BookDelta": 177, "no event": 88}  # bookTicker, aggTrade, kline
-        | {"dropped": 1, "bridged": 4, "continued": 172, "applied": 176},
+        | {"dropped": 1, "bridged": 4, "continued": 172, "applied": 176}
+        | {"removed": 33, "absent": 2},  # deletes of a level held, of none,
         rest_url=limit_100,
     ),
 )

@@ -57,7 +57,7 @@ CASE = VenueCase(
     model=Model(
         reader(SYMBOLS),
         {"BookSnapshot": 4, "BookDelta": 336, "no event": 144}
-        | {"bridged": 4, "continued": 332, "applied": 336},
+        | {"bridged": 4, "continued": 332, "applied": 336, "removed": 272, "absent": 9},
         rest_url=limit_100,
     ),
 )

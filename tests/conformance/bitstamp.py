@@ -127,6 +127,6 @@ CASE = VenueCase(
     model=Model(
         read,
         {"BookSnapshot": 10, "BookDelta": 717, "Subscribed": 10, "no event": 20}
-        | {"dropped": 102, "applied": 615},
+        | {"dropped": 102, "applied": 615, "removed": 736},
     ),
 )

@@ -108,5 +108,7 @@ CASE = VenueCase(
         checks=49,
         tops={"XRP/USDT": (1.9537, 10605.0, 1.9538, 6702.0)},
     ),
-    model=Model(read, {"BookSnapshot": 1, "BookDelta": 49, "continued": 49, "applied": 49}),
+    model=Model(
+        read, {"BookSnapshot": 1, "BookDelta": 49, "continued": 49, "applied": 49, "removed": 18}
+    ),
 )

@@ -237,7 +237,7 @@ BOOK_UPDATE = VenueCase(
     model=Model(
         read,
         {"BookSnapshot": 10, "BookDelta": 172, "Subscribed": 10, "no event": 57}
-        | {"dropped": 13, "continued": 159, "applied": 159},
+        | {"dropped": 13, "continued": 159, "applied": 159, "removed": 150},
         drop_at_id=True,
     ),
 )

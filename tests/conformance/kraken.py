@@ -152,7 +152,12 @@ V1 = VenueCase(
     model=Model(
         read_v1,
         {"Subscribed": 10, "Heartbeat": 31, "BookSnapshot": 10, "BookDelta": 4269}
-        | {"no event": 1, "applied": 4269, "checksums": 4269},  # and a systemStatus
+        | {
+            "no event": 1,
+            "applied": 4269,
+            "checksums": 4269,
+            "removed": 1615,
+        },  # and a systemStatus
         checksum=lambda bids, asks: kraken_checksum(asks, bids),
         depth=1000,  # the acked depth the books are truncated to before checksumming
     ),

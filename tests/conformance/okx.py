@@ -174,7 +174,7 @@ CASE = VenueCase(
     model=Model(
         read,
         {"Subscribed": 3, "BookSnapshot": 3, "BookDelta": 287, "no event": 117}
-        | {"applied": 287, "checksums": 290},
+        | {"applied": 287, "checksums": 290, "removed": 2283, "absent": 953},
         checksum=okx_checksum,
     ),
 )
