@@ -9,7 +9,7 @@ from typing import Any
 from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, PlannedClose, Subscribed, VenueError
 from feeds.venues.binance import Binance
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta
 from tests.reference import Model, Read
 
 FIRST_RECORDED = (
@@ -17,6 +17,9 @@ FIRST_RECORDED = (
     '"s":"NKNUSDT","U":499869750,"u":499869752,"b":[["0.35130000","6195.00000000"],'
     '["0.34750000","5548.00000000"],["0.34640000","6222.00000000"]],"a":[]}}'
 )
+
+NKN = "0.35130000:6195.00000000 0.34750000:5548.00000000 0.34640000:6222.00000000"
+TS = 1633998512068_000000
 
 
 def limit_100(url: str) -> str:
@@ -53,23 +56,7 @@ CASE = VenueCase(
         '"lrcbtc@depth@100ms","runeeur@depth@100ms"],"id":1}',
     ),
     samples=(
-        (
-            FIRST_RECORDED,
-            (
-                BookDelta(
-                    "NKN/USDT",
-                    [
-                        ["0.35130000", "6195.00000000"],
-                        ["0.34750000", "5548.00000000"],
-                        ["0.34640000", "6222.00000000"],
-                    ],
-                    [],
-                    first=499869750,
-                    last=499869752,
-                    venue_ts_ns=1633998512068_000000,
-                ),
-            ),
-        ),
+        (FIRST_RECORDED, (delta("NKN/USDT", NKN, "", first=499869750, last=499869752, ts=TS),)),
         ('{"result":null,"id":1}', (Subscribed(),)),
         ('{"result":["btcusdt@depth@100ms"],"id":3}', ()),
         ('{"code":0,"msg":"Unknown property","id":1}', (VenueError("0: Unknown property"),)),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta
 from feeds.venues.binance import BinanceUS
-from tests.conformance import Replay, VenueCase
-from tests.conformance.binance import limit_100, reader
+from tests.conformance import Replay, VenueCase, delta
+from tests.conformance.binance import TS, limit_100, reader
 from tests.reference import Model
 
 DELTA = (
@@ -22,21 +21,7 @@ CASE = VenueCase(
         '{"method":"SUBSCRIBE","params":["crvusdt@depth@100ms","compusdt@depth@100ms",'
         '"omgbusd@depth@100ms","zrxusdt@depth@100ms"],"id":1}',
     ),
-    samples=(
-        (
-            DELTA,
-            (
-                BookDelta(
-                    "ZRX/USDT",
-                    [["0.99470000", "307.93000000"]],
-                    [],
-                    first=7,
-                    last=9,
-                    venue_ts_ns=1633998512068_000000,
-                ),
-            ),
-        ),
-    ),
+    samples=((DELTA, (delta("ZRX/USDT", "0.99470000:307.93000000", "", first=7, last=9, ts=TS),)),),
     malformed=('{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":1,"u":2,"b":[],"a":[]}',),
     recording="binanceus.ndjson.gz",
     # 4 REST snapshots; 336 diffs: 4 bridge their snapshot, 332 continue.

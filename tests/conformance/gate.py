@@ -10,7 +10,7 @@ from typing import Any
 from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.gate import Gate, GateBookUpdate
-from tests.conformance import Replay, Top, VenueCase
+from tests.conformance import Replay, Top, VenueCase, delta, snap
 from tests.reference import Model
 
 
@@ -33,6 +33,10 @@ OBU_ACK = (
     '"trace_id":"d2e2d92c3a7eabc3d5be52514ef508d2","channel":"spot.obu","event":"subscribe",'
     '"payload":["ob.BTC_USDT.50"],"result":{"status":"success"},'
     '"requestId":"d2e2d92c3a7eabc3d5be52514ef508d2"}'
+)
+FULL_BIDS, FULL_ASKS = (
+    "105958.9:0.00908 105953.2:0.02426 105942.6:0.02074",
+    "105959:0.76098 105961.3:0.0124",
 )
 OBU_FULL = (
     '{"channel":"spot.obu","result":{"t":1748572394325,"full":true,"s":"ob.BTC_USDT.50",'
@@ -68,27 +72,19 @@ OBU = VenueCase(
         (OBU_ACK, (Subscribed(),)),
         (
             OBU_FULL,
-            (
-                BookSnapshot(
-                    "BTC/USDT",
-                    [["105958.9", "0.00908"], ["105953.2", "0.02426"], ["105942.6", "0.02074"]],
-                    [["105959", "0.76098"], ["105961.3", "0.0124"]],
-                    seq=28606981,
-                    venue_ts_ns=1748572394325_000000,
-                ),
-            ),
+            (snap("BTC/USDT", FULL_BIDS, FULL_ASKS, seq=28606981, ts=1748572394325_000000),),
         ),
         (
             OBU_UPDATE,
             (
-                BookDelta(
+                delta(
                     "BTC/USDT",
-                    [["105958.9", "0"]],
-                    [["105959", "0.5"]],
+                    "105958.9:0",
+                    "105959:0.5",
                     first=28606982,
                     last=28606984,
                     prev=28606981,
-                    venue_ts_ns=1748572394382_000000,
+                    ts=1748572394382_000000,
                 ),
             ),
         ),
@@ -148,6 +144,7 @@ GOLDEN_TOPS: dict[str, Top] = {
 }
 """Each pair's best bid, its size, best ask, its size after the whole recording, from the
 plain-dict model (tests/test_reference.py)."""
+ZKS, ZKS_TS = "0.001038:453.60214", 1619093533031_000000
 RECORDED_UPDATE = (
     '{"time":1619093533,"channel":"spot.order_book_update","event":"update","result":'
     '{"t":1619093533031,"e":"depthUpdate","E":1619093533,"s":"ZKS_ETH","U":11077662,'
@@ -181,19 +178,7 @@ BOOK_UPDATE = VenueCase(
         for pair in PAIRS.split()
     ),  # as recorded
     samples=(
-        (
-            RECORDED_UPDATE,
-            (
-                BookDelta(
-                    "ZKS/ETH",
-                    [],
-                    [["0.001038", "453.60214"]],
-                    first=11077662,
-                    last=11077662,
-                    venue_ts_ns=1619093533031_000000,
-                ),
-            ),
-        ),
+        (RECORDED_UPDATE, (delta("ZKS/ETH", "", ZKS, first=11077662, last=11077662, ts=ZKS_TS),)),
         (
             '{"time":1619093532,"channel":"spot.order_book_update","event":"subscribe",'
             '"result":{"status":"success"}}',
@@ -207,15 +192,7 @@ BOOK_UPDATE = VenueCase(
         # since 2025 a full book may come on this channel too (announcement 44678)
         (
             RECORDED_UPDATE.replace('"U":11077662,', '"full":true,'),
-            (
-                BookSnapshot(
-                    "ZKS/ETH",
-                    [],
-                    [["0.001038", "453.60214"]],
-                    seq=11077662,
-                    venue_ts_ns=1619093533031_000000,
-                ),
-            ),
+            (snap("ZKS/ETH", "", ZKS, seq=11077662, ts=ZKS_TS),),
         ),
     ),
     malformed=(
