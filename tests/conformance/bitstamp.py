@@ -17,7 +17,7 @@ from feeds.protocol import (
     VenueError,
 )
 from feeds.venues.bitstamp import Bitstamp
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta
 from tests.reference import Model
 
 SYMBOLS = (
@@ -49,6 +49,7 @@ def us(body: dict[str, Any]) -> int:
     return int(body["microtimestamp"]) * 1000
 
 
+BAT_BIDS, BAT_TS = "1.15979:993.02588113 1.14866:7758.51900928", 1_641_343_691_244_908_000
 FIRST_DIFF = (
     '{"data":{"timestamp":"1641343691","microtimestamp":"1641343691244908","bids":[["1.15979",'
     '"993.02588113"],["1.14866","7758.51900928"]],"asks":[["1.16601","1200.00000000"]]},'
@@ -63,17 +64,7 @@ CASE = VenueCase(
         f'{{"event":"bts:subscribe","data":{{"channel":"diff_order_book_{p}"}}}}' for p in PAIRS
     ),
     samples=(
-        (
-            FIRST_DIFF,
-            (
-                BookDelta(
-                    "BAT/EUR",
-                    [["1.15979", "993.02588113"], ["1.14866", "7758.51900928"]],
-                    [["1.16601", "1200.00000000"]],
-                    venue_ts_ns=1_641_343_691_244_908_000,
-                ),
-            ),
-        ),
+        (FIRST_DIFF, (delta("BAT/EUR", BAT_BIDS, "1.16601:1200.00000000", ts=BAT_TS),)),
         (
             '{"event":"bts:subscription_succeeded","channel":"diff_order_book_sgbeur","data":{}}',
             (Subscribed("SGB/EUR"),),

@@ -13,7 +13,7 @@ from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta, snap
 from tests.reference import Model
 
 V1_UPDATE = (  # https://docs.kraken.com/api/docs/guides/spot-ws-book-v1: sides in two objects
@@ -64,6 +64,9 @@ def read_v1(record: Record, memo: dict[str, Any]) -> list[Event]:
     return [BookDelta(symbol, bids, asks, checksum=int(parts[-1]["c"]))]
 
 
+V1_BIDS = "0.04765:0.00000500:1582905486.493008 0.04940:0.00000500:1582905486.493034:r"
+V1_ASKS = "0.05120:0.00000500:1582905486.493008 0.05275:0.00000500:1582905486.493034"
+
 V1 = VenueCase(
     name="kraken-v1",
     codec=KrakenV1,
@@ -76,23 +79,7 @@ V1 = VenueCase(
         '"subscription":{"name":"book","depth":1000}}',
     ),
     samples=(
-        (
-            V1_UPDATE,
-            (
-                BookDelta(
-                    "BTC/CHF",
-                    [
-                        ["0.04765", "0.00000500", "1582905486.493008"],
-                        ["0.04940", "0.00000500", "1582905486.493034", "r"],
-                    ],
-                    [
-                        ["0.05120", "0.00000500", "1582905486.493008"],
-                        ["0.05275", "0.00000500", "1582905486.493034"],
-                    ],
-                    checksum=974947235,
-                ),
-            ),
-        ),
+        (V1_UPDATE, (delta("BTC/CHF", V1_BIDS, V1_ASKS, checksum=974947235),)),
         (
             '[1360,{"as":[["0.1","2","3"]],"bs":[["0.05","1","3"]]},"book-1000","ADA/XBT"]',
             (BookSnapshot("ADA/BTC", [["0.05", "1", "3"]], [["0.1", "2", "3"]]),),
@@ -192,6 +179,9 @@ def v2_update(data: str) -> str:
     return '{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD",' + data + "}]}"
 
 
+MATIC_BID, MATIC_ASK = "0.5666:4831.75496356", "0.5668:4410.79769741"
+MATIC_UPDATE, DOCS_TS = "0.5657:1098.3947558", 1696613755440295000
+
 V2 = VenueCase(
     codec=Kraken,
     symbols=("MATIC/USD", "BTC/USD"),
@@ -201,29 +191,8 @@ V2 = VenueCase(
         '"depth":10},"req_id":1}',
     ),
     samples=(
-        (
-            DOCS_SNAPSHOT,
-            (
-                BookSnapshot(
-                    "MATIC/USD",
-                    [["0.5666", "4831.75496356"]],
-                    [["0.5668", "4410.79769741"]],
-                    checksum=2439117997,
-                ),
-            ),
-        ),
-        (
-            DOCS_UPDATE,
-            (
-                BookDelta(
-                    "MATIC/USD",
-                    [["0.5657", "1098.3947558"]],
-                    [],
-                    checksum=2114181697,
-                    venue_ts_ns=1696613755440295000,
-                ),
-            ),
-        ),
+        (DOCS_SNAPSHOT, (snap("MATIC/USD", MATIC_BID, MATIC_ASK, checksum=2439117997),)),
+        (DOCS_UPDATE, (delta("MATIC/USD", MATIC_UPDATE, "", checksum=2114181697, ts=DOCS_TS),)),
         (DOCS_ACK, (Subscribed("BTC/USD", 10),)),
         (
             '{"error":"Subscription depth not supported","method":"subscribe","success":false,'

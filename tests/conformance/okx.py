@@ -18,7 +18,7 @@ from feeds.protocol import (
     VenueError,
 )
 from feeds.venues.okx import Okx
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta, snap
 from tests.reference import Model
 
 # The docs' push example (cut to two levels a side) keeps its illustrative checksum: the CRC
@@ -29,6 +29,8 @@ DOCS_SNAPSHOT = (
     '"bids":[["8476.97","256","0","12"],["8475.55","101","0","1"]],'
     '"ts":"1597026383085","checksum":-855196043,"prevSeqId":-1,"seqId":123456}]}'
 )
+DOCS_BIDS, DOCS_ASKS = "8476.97:256:0:12 8475.55:101:0:1", "8476.98:415:0:13 8477:7:0:2"
+TS = 1597026383085_000000
 UPDATE = (
     '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{'
     '"asks":[],"bids":[["8476.97","256","0","12"]],"ts":"1597026383085","checksum":-3,'
@@ -84,29 +86,13 @@ CASE = VenueCase(
     samples=(
         (
             DOCS_SNAPSHOT,
-            (
-                BookSnapshot(
-                    "BTC/USDT",
-                    [["8476.97", "256", "0", "12"], ["8475.55", "101", "0", "1"]],
-                    [["8476.98", "415", "0", "13"], ["8477", "7", "0", "2"]],
-                    seq=123456,
-                    checksum=-855196043,
-                    venue_ts_ns=1597026383085_000000,
-                ),
-            ),
+            (snap("BTC/USDT", DOCS_BIDS, DOCS_ASKS, seq=123456, checksum=-855196043, ts=TS),),
         ),
         (
             UPDATE,
             (
-                BookDelta(
-                    "BTC/USDT",
-                    [["8476.97", "256", "0", "12"]],
-                    [],
-                    None,
-                    123457,
-                    123456,
-                    -3,
-                    1597026383085_000000,
+                delta(
+                    "BTC/USDT", "8476.97:256:0:12", "", last=123457, prev=123456, checksum=-3, ts=TS
                 ),
             ),
         ),
