@@ -88,8 +88,8 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--config", help="TOML configuration file")
     p.add_argument(
         "--venues",
-        help="comma-separated venue ids (default: every venue; the simulated market: every "
-        "venue the emulator serves)",
+        help="comma-separated venue ids, or all (the default: every venue; the simulated "
+        "market: every venue the emulator serves)",
     )
     p.add_argument("--symbols", help=symbols_help)
     p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")

@@ -83,7 +83,10 @@ def symbol_list(text: str | None, default: Sequence[str]) -> list[str]:
 
 
 def venue_list(text: str | None, default: Sequence[str] = VENUES) -> list[str]:
-    names = list(default) if text is None else _csv("--venues", text)
+    """The venues ``--venues`` names (old ids accepted); ``all`` or nothing: ``default``
+    (every venue, or for the simulated market every venue the emulator serves)."""
+    every = text is None or text.strip().lower() == "all"
+    names = list(default) if every else _csv("--venues", text or "")
     try:
         venues = [canonical_venue(name) for name in names]
     except UnknownVenue as exc:

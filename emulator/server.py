@@ -3,8 +3,9 @@
 ``async with Emulator(config) as emu:`` starts every venue on its own port (ephemeral unless
 ``port_base``), drives the market model from the loop clock (or not: ``autorun=False`` and
 the test calls :meth:`Emulator.step`), and publishes each step to every connection. Plain
-HTTP GETs on the same port are the venue's REST endpoints (``process_request`` answers
-them before any WebSocket handshake). Faults are injected with :meth:`Emulator.inject`.
+HTTP GETs (POSTs on the venue's ``post_paths``) on the same port are the venue's REST
+endpoints (``process_request`` answers them before any WebSocket handshake). Faults are
+injected with :meth:`Emulator.inject`.
 """
 
 from __future__ import annotations
@@ -191,6 +192,7 @@ class Emulator:
                 ping_timeout=self.config.ping_interval_s,
             )
             vs.port = next(iter(vs.server.sockets)).getsockname()[1]
+            vs.venue.origin = f"ws://{self._netloc(vs.port)}"
         if self.config.autorun:
             self._task = asyncio.create_task(self._run(), name="emulator-clock")
 
@@ -405,6 +407,8 @@ class Emulator:
                 return connection.respond(404, "no such stream\n")
             return None  # a WebSocket: the handler makes its session
         url = urlsplit(request.path)
+        if (request.method == "POST") != (url.path in vs.venue.post_paths):
+            return connection.respond(405, "method not allowed\n")
         vs.rest_served += 1
         if vs.rest_faults:
             fault, params = vs.rest_faults.popleft()

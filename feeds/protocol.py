@@ -87,6 +87,10 @@ class Integrity:
     a gap desyncs every book on that connection."""
     keep_text: bool = False
     """Whether the book must keep the venue's original level strings (checksums over text)."""
+    level_seq: bool = False
+    """Each level carries its own sequence as its third element (``[price, size, seq]``): a
+    delta overlapping the book's id applies only its levels above that id, and one that ends
+    at or below it is older (dropped)."""
 
     @property
     def detects_loss(self) -> bool:
@@ -238,6 +242,7 @@ class RestRequest:
     url: str
     symbol: str
     weight: int = 1
+    method: str = "GET"
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +309,8 @@ class Codec:
     aliases: ClassVar[tuple[str, ...]] = ()
     integrity: ClassVar[Integrity]
     endpoints: ClassVar[Endpoints]
-    ping_interval_s: ClassVar[float | None] = None
+    ping_interval_s: float | None = None
+    """May be set per connection from :meth:`connect_url`'s answer."""
     max_symbols_per_connection: ClassVar[int] = 100
     requests_per_hour: ClassVar[int | None] = None
     rest_limits: ClassVar[RestLimits | None] = None
@@ -361,6 +367,17 @@ class Codec:
     def ws_url(self, base: str) -> str:
         """The URL to connect to, from the (possibly overridden) WS base URL."""
         return base
+
+    def connect_request(self, rest_base: str) -> RestRequest | None:
+        """The REST request whose answer names the WebSocket URL to connect to (a venue that
+        hands out its endpoint and a token that way), made before every connection; None
+        when the URL is known beforehand."""
+        return None
+
+    def connect_url(self, body: bytes) -> str:
+        """The WebSocket URL from the answer to :meth:`connect_request` (ParseError if the
+        answer has none)."""
+        raise NotImplementedError
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         """Frames that subscribe the book channel of ``symbols`` (sent right after the

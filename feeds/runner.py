@@ -52,7 +52,7 @@ from feeds.backoff import Backoff
 from feeds.budget import RequestBudget, SendPacer, retry_after, used_weight
 from feeds.capture import CaptureWriter, Direction, Record
 from feeds.handover import Feed, ReplacePlan, Tap
-from feeds.protocol import Codec, RestRequest, SnapshotSource
+from feeds.protocol import Codec, ParseError, RestRequest, SnapshotSource
 from feeds.session import FeedSession
 from feeds.transport import ConnectFailed, Connection, Connector, Frame, TransportClosed
 from feeds.wsconnect import websocket_connect
@@ -214,6 +214,8 @@ class Runner:
         probe = codec_factory(self.symbols)
         if probe.integrity.snapshot is SnapshotSource.REST and http is None:
             raise ValueError(f"{probe.venue}: REST snapshots need an httpx.AsyncClient")
+        if probe.connect_request(rest_url) is not None and http is None:
+            raise ValueError(f"{probe.venue}: its connect request needs an httpx.AsyncClient")
         self.venue = probe.venue
         limits = probe.rest_limits
         if budget is None and limits is not None:
@@ -251,23 +253,40 @@ class Runner:
             while True:
                 self.on_state(FeedState.CONNECTING, None, self.clock())
                 try:
-                    conn = await self._connect(self.ws_url, self.max_frame_bytes)
+                    codec, conn = await self._dial()
                 except ConnectFailed as exc:
                     self.stats.refused += 1
                     log.warning("%s: %s: %s", self.venue, self.ws_url, exc.reason)
                     self.on_state(FeedState.DOWN, exc.reason, self.clock())
                 else:
                     self.stats.connects += 1
-                    if await self._serve(tasks, conn) >= self.healthy_after_ns:
+                    if await self._serve(tasks, conn, codec) >= self.healthy_after_ns:
                         self.backoff.reset()
                 delay = self.backoff.next()
                 self.stats.backoff_s.append(delay)
                 await self._sleep(delay)
 
-    async def _serve(self, tasks: asyncio.TaskGroup, conn: Connection) -> int:
+    async def _dial(self) -> tuple[Codec, Connection]:
+        """A new connection and its codec. A codec with a :meth:`~Codec.connect_request`
+        learns the URL (and token) from the venue's answer first, anew for every connection;
+        a failed request is a failed connection (ConnectFailed)."""
+        codec = self.codec_factory(self.symbols)
+        codec.clock = self.clock  # for venues whose requests carry the time
+        url, request = self.ws_url, codec.connect_request(self.rest_url)
+        if request is not None:
+            body, error = await self._request(request)
+            if body is None:
+                raise ConnectFailed(f"{request.url}: {error}")
+            try:
+                url = codec.connect_url(body)
+            except ParseError as exc:
+                raise ConnectFailed(f"{request.url}: {exc}") from None
+        return codec, await self._connect(url, self.max_frame_bytes)
+
+    async def _serve(self, tasks: asyncio.TaskGroup, conn: Connection, codec: Codec) -> int:
         """Serve one open connection and the ones that replace it, until the last one ends;
         returns how long they lived (ns)."""
-        live = await self._open(tasks, conn, forward=True)
+        live = await self._open(tasks, conn, codec, forward=True)
         opened_ns = live.plan.opened_ns
         try:
             while True:
@@ -281,12 +300,12 @@ class Runner:
             if not live.closed:  # cancelled: run() is stopping
                 await self._close(live, "stopped", quiet=False)
 
-    async def _open(self, tasks: asyncio.TaskGroup, conn: Connection, forward: bool) -> _Live:
+    async def _open(
+        self, tasks: asyncio.TaskGroup, conn: Connection, codec: Codec, forward: bool
+    ) -> _Live:
         """Start serving ``conn`` with a fresh session; ``forward``: it is the current
         connection (else a replacement, heard by nobody until :meth:`_switch`)."""
         opened_ns = self.clock()
-        codec = self.codec_factory(self.symbols)
-        codec.clock = self.clock  # for venues whose requests carry the time
         live = _Live(
             conn,
             tasks,
@@ -357,12 +376,12 @@ class Runner:
         deadline = self.clock() + self.replace_sync_ns
         try:
             try:
-                conn = await self._connect(self.ws_url, self.max_frame_bytes)
+                codec, conn = await self._dial()
             except ConnectFailed as exc:
                 failure = exc.reason
             else:
                 old.recording = False  # a capture replays one session per connection number
-                new = await self._open(old.tasks, conn, forward=False)
+                new = await self._open(old.tasks, conn, codec, forward=False)
                 while not (new.usable() or new.stop.done() or old.stop.done()):
                     if self.clock() >= deadline:
                         break
@@ -502,30 +521,35 @@ class Runner:
             await self._sleep(backoff.next())
 
     async def _get(self, live: _Live, request: RestRequest) -> tuple[bytes | None, str]:
-        """One GET within the concurrency bound and the venue's budget: ``(body, "")`` or
-        ``(None, error)``."""
-        assert self.http is not None  # checked in __init__ for REST venues
+        """One snapshot request within the concurrency bound and the venue's budget."""
         async with live.fetch_slots:
-            budget = self.budget
-            if budget is not None:
-                while (wait_ns := budget.take(request.weight, self.clock())) > 0:
-                    await self._sleep(wait_ns / 1e9)
-            try:
-                response = await self.http.get(request.url, timeout=self.rest_timeout_s)
-            except httpx.TimeoutException:
-                return None, "timeout"
-            except httpx.HTTPError as exc:  # connect, read and protocol errors
-                return None, f"{type(exc).__name__}: {exc}"
-            if budget is not None:
-                headers, name = response.headers, self._used_header
-                budget.answered(
-                    response.status_code,
-                    self.clock(),
-                    used_weight=used_weight(headers.get(name)) if name else None,
-                    retry_after_s=retry_after(headers.get("retry-after")),
-                )
-            if not response.is_success:
-                return None, f"HTTP {response.status_code}"
+            return await self._request(request)
+
+    async def _request(self, request: RestRequest) -> tuple[bytes | None, str]:
+        """One REST request within the venue's budget: ``(body, "")`` or ``(None, error)``."""
+        assert self.http is not None  # checked in __init__ for venues that make requests
+        budget = self.budget
+        if budget is not None:
+            while (wait_ns := budget.take(request.weight, self.clock())) > 0:
+                await self._sleep(wait_ns / 1e9)
+        try:
+            response = await self.http.request(
+                request.method, request.url, timeout=self.rest_timeout_s
+            )
+        except httpx.TimeoutException:
+            return None, "timeout"
+        except httpx.HTTPError as exc:  # connect, read and protocol errors
+            return None, f"{type(exc).__name__}: {exc}"
+        if budget is not None:
+            headers, name = response.headers, self._used_header
+            budget.answered(
+                response.status_code,
+                self.clock(),
+                used_weight=used_weight(headers.get(name)) if name else None,
+                retry_after_s=retry_after(headers.get("retry-after")),
+            )
+        if not response.is_success:
+            return None, f"HTTP {response.status_code}"
         return response.content, ""
 
     def _record(

@@ -180,6 +180,7 @@ class FeedSession:
         layout = rule.checksum
         self._crc_code = None if layout is None else layout.code
         self._conn_counter = rule.connection_counter
+        self._level_seq = rule.level_seq
         # A venue that does not delete levels pushed out of the subscribed depth is kept (and
         # checksummed) at that depth.
         self._truncate = layout is not None and layout.truncate
@@ -448,6 +449,12 @@ class FeedSession:
                 elif not sym.requested:  # the stream delivers: now the snapshot
                     self._actions.append(self._fetch(sym, now_ns))
             return  # in-band: ignored until the (re)subscription's snapshot
+        last = sym.seq.last
+        if self._level_seq and last is not None and ev.first is not None and ev.first <= last:
+            newer = self._newer(sym, ev, last, now_ns)
+            if newer is None:
+                return
+            ev = newer
         found = verdict(self._seq_rule, self._rest, sym.seq, ev)
         if found is APPLY:
             self._apply(sym, ev.bids, ev.asks, ev.checksum, False, now_ns)
@@ -457,6 +464,24 @@ class FeedSession:
             self.stats.gaps += 1
             log.info("%s: %s gap after %s: %s", self.codec.venue, sym.symbol, sym.seq.last, ev)
             self._resync(sym, Unusable.DESYNCED, now_ns)
+
+    def _newer(self, sym: _Symbol, ev: BookDelta, last: int, now_ns: int) -> BookDelta | None:
+        """A delta overlapping the book's id ``last`` with its own levels' sequences
+        (:attr:`Integrity.level_seq`): only the levels above ``last``; None when it is older
+        (counted) or a level's sequence is unreadable (malformed: the symbol resyncs)."""
+        if ev.last is not None and ev.last <= last:
+            self.stats.older += 1
+            return None
+        try:
+            bids = [lv for lv in ev.bids if int(lv[2]) > last]
+            asks = [lv for lv in ev.asks if int(lv[2]) > last]
+        except (ValueError, TypeError, IndexError) as exc:
+            self.stats.malformed += 1
+            log.debug("%s: %s bad level sequence, resyncing: %s", self.codec.venue, sym.symbol, exc)
+            self._resync(sym, Unusable.DESYNCED, now_ns)
+            return None
+        return BookDelta(ev.symbol, bids, asks, ev.first, ev.last, ev.prev, ev.checksum,
+                         ev.venue_ts_ns)  # fmt: skip
 
     def _apply(
         self,

@@ -139,6 +139,7 @@ def make_codec(
     request: bool = False,
     connection_counter: bool = False,
     keep_text: bool = False,
+    level_seq: bool = False,
     ping_interval_s: float | None = None,
     unsubscribe: bool = True,
     symbols: Sequence[str] = ("BTC/USD", "ETH/USD"),
@@ -155,6 +156,7 @@ def make_codec(
         else SnapshotSource.IN_BAND,
         connection_counter=connection_counter,
         keep_text=keep_text,
+        level_seq=level_seq,
     )
     attrs = {
         "integrity": integrity,

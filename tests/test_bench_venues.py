@@ -53,16 +53,6 @@ def test_our_side_on_the_first_frames(case: Case) -> None:
         assert "speedup" not in row and "tops" not in row
 
 
-@pytest.mark.skipif(not CRYPTOFEED, reason="cryptofeed is installed by make bench only")
-@pytest.mark.parametrize("case", CASES, ids=[c.venue for c in CASES])
-def test_cryptofeed_side_ends_with_our_tops(case: Case) -> None:
-    row = bench_venues.measure(case, 1, _first(case, 40), target=1)
-    assert row["note"] == ""
-    same, both = str(row["tops"]).split("/")
-    assert same == both and int(both) >= 1
-    assert float(row["speedup"]) > 0  # type: ignore[arg-type]
-
-
 def test_the_table_names_what_is_missing() -> None:
     rows: list[dict[str, object]] = [
         {

@@ -393,6 +393,11 @@ def test_the_simulated_scan_takes_every_emulated_venue(
     assert cli.plan_from(cli.parser().parse_args(["scan"])).venues == sorted(served)
     assert cli.plan_from(cli.parser().parse_args(["record", "x.ndjson"])).venues == sorted(served)
     assert cli.plan_from(cli.parser().parse_args(["live"])).venues == list(VENUES)
+    for argv in (["scan", "--venues", "all"], ["record", "x", "--venues", " ALL "]):  # the default
+        assert cli.plan_from(cli.parser().parse_args(argv)).venues == sorted(served)
+    assert cli.plan_from(cli.parser().parse_args(["live", "--venues", "all"])).venues == list(
+        VENUES
+    )
     assert "kraken" in VENUES
     assert cli.main(["--venues", "okx,kraken"]) == 2
     serves = ", ".join(sorted(served))

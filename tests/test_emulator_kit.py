@@ -46,13 +46,17 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "gate": "/ws/v4/",
         "htx": "/feed",
         "kraken": "/v2",
+        "kucoin": "/",  # the path of the endpoint its bullet answer names
         "okx": "/ws/v5/public",
     }
-    for venue in ("bitfinex", "bybit", "coinbase", "kraken", "okx"):
+    for venue in ("bitfinex", "bybit", "coinbase", "kraken", "kucoin", "okx"):
         assert paths[venue] == (urlsplit(SPECS[venue].endpoints.ws).path or "/")
     checksums = sorted(v for v, cls in VENUES.items() if cls.has_checksum)
     ranges = sorted(v for v, cls in VENUES.items() if cls.has_ranges)
-    assert (checksums, ranges) == (["bitfinex", "kraken", "okx"], ["binance", "binanceus"])
+    assert (checksums, ranges) == (
+        ["bitfinex", "kraken", "okx"],
+        ["binance", "binanceus", "kucoin"],
+    )
 
 
 def test_id_schemes_advance_once_per_step_from_a_seeded_start() -> None:

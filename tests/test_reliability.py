@@ -217,6 +217,7 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "htx": common,
         "kraken": [*common[:3], "bad_checksum", *common[3:]],
         "bitstamp": [*common[:2], *common[3:], *rest],
+        "kucoin": [*common[:3], "overlap", *common[3:], *rest],
     }
 
 
@@ -260,6 +261,8 @@ def test_fault(venue: str, kind: str, tmp_path: Path, caplog: pytest.LogCaptureF
     if codec_class(venue).integrity.snapshot is SnapshotSource.REST:
         resyncs = len(case.closes) if case.connects == 1 else 0
         fetches = len(SYMBOLS) * case.connects + resyncs + case.rest_failures
+    if codec_class(venue)(SYMBOLS).connect_request("") is not None:
+        fetches += case.connects  # each connection's URL is asked for first
     assert out.rest_requests == fetches == len(out.rest)
     _check_rest(out, kind, others=len(SYMBOLS) - 1 if case.connects == 2 else 0)
 

@@ -817,6 +817,47 @@ async def _never(request: httpx.Request, cancelled: list[str]) -> httpx.Response
     raise AssertionError("unreachable")
 
 
+class DialToy(CrcToy):
+    """CrcToy whose WebSocket URL and ping interval are the answer to a POST."""
+
+    def connect_request(self, rest_base: str) -> RestRequest:
+        return RestRequest(f"{rest_base}/token", "", 1, "POST")
+
+    def connect_url(self, body: bytes) -> str:
+        obj = _loads(body)
+        self.ping_interval_s = 7.0
+        return f"{obj['url']}?token={obj['token']}"
+
+
+def test_the_connect_request_is_made_before_every_connection() -> None:
+    tokens = (httpx.Response(200, json={"url": "ws://x/ws", "token": n}) for n in (1, 2))
+    answers = [httpx.Response(500), httpx.Response(200, text='{"url"'), *tokens]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST"
+        return answers.pop(0)
+
+    async def scenario() -> Harness:
+        h = Harness(DialToy, [BTC], handler=handler)
+        async with h.running():
+            fake = await connected(h, 1)
+            assert h.runner.session is not None
+            assert h.runner.session.codec.ping_interval_s == 7.0
+            fake.drop()
+            await connected(h, 2)
+        return h
+
+    h = asyncio.run(scenario())
+    assert h.requests == ["https://toy.invalid/token"] * 4
+    assert h.connector.urls == ["ws://x/ws?token=1", "ws://x/ws?token=2"]
+    downs = [reason for state, reason, _ in h.states if state == "down"]
+    token = "https://toy.invalid/token"
+    assert downs[:2] == [f"{token}: HTTP 500", f"""{token}: not JSON: b'{{"url"'"""]
+    assert (h.runner.stats.refused, h.runner.stats.connects) == (2, 2)
+    with pytest.raises(ValueError, match=r"toycrc: its connect request needs an httpx"):
+        Runner(DialToy, [BTC], lambda s: Listener(s, []), lambda *a: None)
+
+
 def test_runner_rejects_rest_venue_without_http_client() -> None:
     with pytest.raises(ValueError, match=r"toyrest: REST snapshots need an httpx\.AsyncClient"):
         Runner(RangeToy, [BTC], lambda s: Listener(s, []), lambda *a: None)

@@ -31,6 +31,7 @@ from feeds.venues.gate import Gate
 from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
+from feeds.venues.kucoin import KuCoin
 from feeds.venues.okx import Okx
 from tests import test_venue_binance as tvb
 from tests import test_venue_bitfinex as tvf
@@ -38,6 +39,7 @@ from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
 from tests import test_venue_kraken as tvk
+from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
 from tests.conformance import htx as chx
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
@@ -307,6 +309,28 @@ def rest_session(seq: SeqRule, **kw: Any) -> tuple[FeedSession, Log]:
     s, log = new(make_codec(seq, rest=True), **kw)
     assert s.opened(T0) == [SUB_ALL, FETCH_BTC, FETCH_ETH]
     return s, log
+
+
+def test_level_sequences_apply_only_the_levels_above_the_snapshot() -> None:
+    # Integrity.level_seq: each level is [price, size, seq]. The message overlapping the
+    # snapshot (seq 10) applies only its levels above 10; one ending at 10 is older; a later
+    # one applies whole; an unreadable level sequence on an overlap is malformed (resync).
+    s, log = new(make_codec(SeqRule.RANGE, rest=True, level_seq=True))
+    s.opened(T0)
+    for first, last in [(8, 10), (9, 12)]:
+        levels = [["100", "7", str(first)], ["99", "2", str(last)]]
+        assert (
+            s.frame(delta("BTCUSD", levels, [["101", "3", "11"]], first=first, last=last), T0) == []
+        )
+    assert s.snapshot(BTC, body([["100", "1"]], [["101", "1"]], seq=10), T0 + S) == []
+    assert (s.stats.older, s.stats.book_msgs) == (1, 2)
+    assert log.take()[-1] == book(BTC, [100.0, 99.0], [1.0, 2.0], [101.0], [3.0], T0 + S)
+    assert s.frame(delta("BTCUSD", [["100", "7", "1"]], [], first=13, last=13), T0 + S) == []
+    assert log.take() == [book(BTC, [100.0, 99.0], [7.0, 2.0], [101.0], [3.0], T0 + S)]
+    assert s.snapshot(ETH, body([["10", "1"]], [["11", "1"]], seq=5), T0 + S) == []
+    bad = delta("ETHUSD", [["10", "2", "x"]], [], first=5, last=6)
+    assert s.frame(bad, T0 + 2 * S) == [FETCH_ETH]
+    assert (s.stats.malformed, s.stats.resyncs, s.stats.gaps) == (1, 1, 0)
 
 
 def test_range_buffer_drop_bridge_continue_then_gap_resyncs_one_symbol() -> None:
@@ -918,6 +942,17 @@ def _bitstamp_session(_sample: Any) -> FeedSession:
     return s
 
 
+def _kucoin_session(sample: dict[str, Any]) -> FeedSession:
+    """Every symbol synced by a REST snapshot that the l2update ``sample`` continues."""
+    s = FeedSession(KuCoin(tvu.SYMBOLS), Log().listener_for, Log().on_state)
+    s.opened(T0)
+    start = sample.get("data", {}).get("sequenceStart", 1)
+    body = tvu.DOCS_SNAPSHOT | {"data": tvu.DOCS_SNAPSHOT["data"] | {"sequence": str(start - 1)}}
+    for symbol in tvu.SYMBOLS:
+        s.snapshot(symbol, orjson.dumps(body), T0)
+    return s
+
+
 def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
     s = FeedSession(codec, Log().listener_for, Log().on_state)
     s.opened(T0)
@@ -935,6 +970,7 @@ _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310
 # frames to mutate (snapshots included).
 FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "binance": (_binance_session, tvb.SAMPLE_FRAMES),
+    "kucoin": (_kucoin_session, tvu.SAMPLE_FRAMES),
     "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
         lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),

@@ -23,14 +23,14 @@ def test_the_rotation_covers_every_fault_on_venues_that_can_have_it() -> None:
         assert venue in soak.eligible(VENUES, kind)
     assert {venue for venue, _ in names} == set(VENUES)  # two rounds reach every venue
     assert soak.eligible(VENUES, "bad_checksum") == ["bitfinex", "kraken", "okx"]
-    assert soak.eligible(VENUES, "rest_timeout") == ["binance", "binanceus"]
-    assert soak.eligible(VENUES, "overlap") == ["binance", "binanceus"]
+    assert soak.eligible(VENUES, "rest_timeout") == ["binance", "binanceus", "kucoin"]
+    assert soak.eligible(VENUES, "overlap") == ["binance", "binanceus", "kucoin"]
     assert soak.eligible(VENUES, "novel") == ["bitfinex", "coinbase"]
     # a lost diff cannot show on Bitstamp: no gap, and no REST fault (each comes with a gap)
     assert "bitstamp" not in soak.eligible(VENUES, "gap") + soak.eligible(VENUES, "rest_500")
     assert {soak.EMULATOR_FAULT.get(k, k) for k in soak.KINDS} == FAULTS
     # each spec is one the scan's --fault accepts, at the rotation's time
-    assert done[8][1] == ["binance:rest_error@270s:status=429,retry_after=5", "binance:gap@270s"]
+    assert done[8][1] == ["kucoin:rest_error@270s:status=429,retry_after=5", "kucoin:gap@270s"]
     for _, specs in done:
         for spec in specs:
             parse_fault(spec, venues=tuple(VENUES))

@@ -41,7 +41,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
     assert VENUES == (
         "binance", "binanceus", "bitfinex", "bitstamp", "bybit", "coinbase", "gate", "htx",
-        "kraken", "okx",
+        "kraken", "kucoin", "okx",
     )  # fmt: skip
     listed = [
         cls.spec.id
@@ -63,8 +63,8 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
         canonical_venue("mtgox")
     assert [c.__name__ for c in every_codec()] == [
         "Binance", "BinanceUS", "Bitfinex", "Bitstamp", "Bybit", "Coinbase", "Gate", "Htx",
-        "Kraken", "Okx",
-        "GateBookUpdate", "HtxStep0", "KrakenV1",
+        "Kraken", "KuCoin", "Okx",
+        "GateBookUpdate", "HtxStep0", "KrakenV1", "KuCoin2021",
     ]  # fmt: skip
 
 
@@ -129,6 +129,7 @@ def test_the_readme_fee_table_is_the_specs() -> None:
         "gate": 10.0,
         "htx": 20.0,
         "kraken": 40.0,
+        "kucoin": 10.0,
         "okx": 10.0,
     }
 

@@ -92,6 +92,10 @@ class Venue:
     """REST request weight allowed per window (weight, seconds) per IP; None: unlimited."""
     used_weight_header: ClassVar[str | None] = None
     """The response header reporting the weight used in the window."""
+    post_paths: ClassVar[frozenset[str]] = frozenset()
+    """REST paths served to POST requests (every other path to GET)."""
+    origin: str = ""
+    """``ws://host:port`` the venue is served at (set by the server once it listens)."""
     sends_per_s: ClassVar[float | None] = None
     """Client frames a connection may send per second; one more closes it with 1008."""
 
@@ -120,7 +124,8 @@ class Venue:
         raise NotImplementedError
 
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
-        """Answer a REST GET, or None if the venue serves no such path."""
+        """Answer a REST GET (or POST, on :attr:`post_paths`), or None if the venue serves no
+        such path."""
         return None
 
     def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
