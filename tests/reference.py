@@ -47,6 +47,9 @@ class Model:
     """A recorded REST request as the codec asks for it today."""
     drop_at_id: bool = False
     """RANGE: the first delta must end after the snapshot's id (Gate), not at it (Binance)."""
+    change_seq: bool = False
+    """RANGE: each change's third field is its sequence; only those after the book's id
+    apply (KuCoin)."""
 
 
 @dataclass
@@ -120,7 +123,11 @@ class Replay:
         self.started.add(d.symbol)
         self.last[d.symbol] = d.last
         self.counts["applied"] += 1
-        self.apply(d.symbol, d.bids, d.asks, d.checksum)
+        bids, asks = d.bids, d.asks
+        if self.model.change_seq:
+            assert local is not None
+            bids, asks = ([lv for lv in side if int(lv[2]) > local] for side in (bids, asks))
+        self.apply(d.symbol, bids, asks, d.checksum)
 
     def apply(self, symbol: str, bids: Any, asks: Any, checksum: int | None) -> None:
         sides = self.books[symbol]
