@@ -10,7 +10,7 @@ from typing import Any
 from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.kucoin import KuCoin, KuCoin2021
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta
 from tests.reference import Model
 
 BASES = ("BCHSV/USDT", "SNX/BTC", "CAPP/BTC", "ANKR/BTC", "FET/BTC", "DAPPT/BTC", "NRG/BTC")
@@ -24,6 +24,8 @@ RECORDED = (
 DOCS = L2 % ("BTC-USDT", '{"changes":{"asks":[["67993.3","1.21427407","14701689783"]],'
              '"bids":[["0","0","14701689784"]]},"sequenceEnd":14701689784,'
              '"sequenceStart":14701689783,"symbol":"BTC-USDT","time":1729816425625}')  # fmt: skip
+SEQ, DOCS_SEQ, DOCS_TS = 1613277183875, 14701689783, 1729816425625_000000
+DOCS_ASK = "67993.3:1.21427407:14701689783"
 CONTROL = (
     ('{"id":"NSkIrWGB1s","type":"welcome"}', (Heartbeat(),)),
     ('{"id":"1","type":"ack"}', (Subscribed(),)),
@@ -76,18 +78,7 @@ RECORDING = VenueCase(
     symbols=SYMBOLS,
     subscribe=(subscribe(",".join(s.replace("/", "-") for s in SYMBOLS)),),
     samples=(
-        (
-            RECORDED,
-            (
-                BookDelta(
-                    "BCHSV/USDT",
-                    [],
-                    [["244.351", "150", "1613277183875"]],
-                    first=1613277183875,
-                    last=1613277183875,
-                ),
-            ),
-        ),
+        (RECORDED, (delta("BCHSV/USDT", "", "244.351:150:1613277183875", first=SEQ, last=SEQ),)),
         *CONTROL,
     ),
     malformed=MALFORMED,
@@ -130,19 +121,7 @@ TODAY = VenueCase(
     symbols=("BTC/USDT",),
     subscribe=(subscribe("BTC-USDT"),),
     samples=(
-        (
-            DOCS,
-            (
-                BookDelta(
-                    "BTC/USDT",
-                    [],
-                    [["67993.3", "1.21427407", "14701689783"]],
-                    first=14701689783,
-                    last=14701689784,
-                    venue_ts_ns=1729816425625_000000,
-                ),
-            ),
-        ),
+        (DOCS, (delta("BTC/USDT", "", DOCS_ASK, first=DOCS_SEQ, last=DOCS_SEQ + 1, ts=DOCS_TS),)),
         *CONTROL,
     ),
     malformed=MALFORMED,
