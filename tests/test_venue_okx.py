@@ -31,17 +31,6 @@ SYMBOLS = CASE.symbols
 FRAMES = [r.data for r in read_capture(FIXTURES / "okx.ndjson.gz") if r.dir == "in"]
 
 
-def test_first_recorded_snapshot_golden_event() -> None:
-    codec = Okx(SYMBOLS)
-    (snapshot,) = codec.parse(FRAMES[26])
-    assert isinstance(snapshot, BookSnapshot)
-    assert (snapshot.symbol, snapshot.seq, snapshot.checksum) == ("BTC/USDT", None, 47640993)
-    assert snapshot.venue_ts_ns == 1652459225381_000000
-    assert snapshot.bids[0] == ["30243.4", "0.0012029", "0", "1"]
-    assert snapshot.asks[0] == ["30243.5", "1.44679", "0", "6"]
-    assert (len(snapshot.bids), len(snapshot.asks)) == (400, 400)
-
-
 # --- OKX's documented messages (hand-built streams, their checksums computed for their books) ---
 # https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel
 
