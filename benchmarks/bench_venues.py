@@ -46,20 +46,26 @@ class Recording:
 
 
 TABLE: dict[str, Recording] = {
+    "bequant": Recording(("ETH/DAI", "MKR/BTC", "BTC/EURS"), Driver("Bequant")),
     "binance": Recording(("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR"), Driver("Binance")),
     "binanceus": Recording(("CRV/USDT", "COMP/USDT", "OMG/BUSD", "ZRX/USDT"), Driver("BinanceUS")),
     "bitfinex": Recording(("BFT/USD", "IOT/ETH", "DOG/USD", "MNA/BTC", "ODE/USD", "TESTBTC/TESTUSD", "SNG/USD"), Driver("Bitfinex")),  # noqa: E501
     "bitstamp": Recording(("SGB/EUR", "ETH/USD", "XRP/EUR", "BAT/EUR", "USDT/EUR", "USDT/USD", "XLM/GBP", "ADA/EUR", "BAT/BTC", "GALA/EUR"), Driver("Bitstamp", start=cfvenues.bitstamp_start)),  # noqa: E501
     "bybit": Recording(("XRP/USDT",), Driver("Bybit")),
+    "deribit": Recording(("ETH/USD:ETH-210730-2800-C", "BTC/USD:BTC-211231-34000-P", "BTC/USD:BTC-211231-300000-C", "BTC/USD:BTC-210730-24000-P", "BTC/USD:BTC-220325-30000-C", "BTC/USD:BTC-210924-8000-P", "BTC/USD:BTC-210924-34000-P", "BTC/USD:BTC-220624-15000-C"), Driver("Deribit")),  # noqa: E501
     "gate": Recording(("INK/USDT", "NEO/BTC", "OMG/USDT", "QTUM3S/USDT", "HAI/ETH", "DIS/USDT", "FAST/USDT", "BTC/USDC", "NANO/USDT", "ZKS/ETH"), Driver("Gateio")),  # noqa: E501
+    "hitbtc": Recording(("ORN/BTC", "INSUR/BTC", "EURS/USD"), Driver("HitBTC")),
+    "gemini": Recording(("BTC/GBP", "LINK/ETH", "FIL/USD", "ZEC/LTC", "BAT/BTC", "ETH/EUR", "LTC/ETH", "GRT/USD", "ANKR/USD", "ALCX/USD"), Driver("Gemini", start=cfvenues.gemini_start)),  # noqa: E501
     "htx": Recording(("PROPY/ETH", "ZEN/ETH", "TRIO/ETH", "XVG/ETH", "YFI/HUSD", "OMG/BTC", "NEST/ETH", "BOR/USDT", "FIL3S/USDT", "DOGE/ETH"), Driver("Huobi")),  # noqa: E501
     "kraken": Recording(("WAVES/EUR", "XMR/USD", "KSM/BTC", "GRT/ETH", "SC/EUR", "ETH/CHF", "OCEAN/BTC", "OMG/USD", "BTC/CHF", "ADA/BTC"), Driver("Kraken", checksums=True)),  # noqa: E501
     "kucoin": Recording(("ANKR/BTC", "NRG/BTC", "BSV/USDT", "BCHSV/USDT", "CAPP/BTC", "FET/BTC", "SNX/BTC", "DAPPT/BTC", "COV/BTC", "EQZ/BTC", "LTX/USDT"), Driver("KuCoin", start=cfvenues.kucoin_start, http=cfvenues.kucoin_bullet)),  # noqa: E501
     "okx": Recording(("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT"), Driver("OKX", checksums=True)),  # noqa: E501
+    "poloniex": Recording(("BCH/USDT", "EFI/USDT", "USDJ/USDT", "DYP/USDT", "SOL/USDT", "MDT/BTC", "GRT/USDT", "GF/USDT", "BCH/BTC", "ZEC/USDT", "BTC/USDT"), Driver("Poloniex")),  # noqa: E501
+    "upbit": Recording(("WAVES/KRW", "XTZ/BTC"), Driver("Upbit")),
 }  # fmt: skip
 """Venue id -> its recording's symbols and cryptofeed driver, one line per venue."""
 
-UNRECORDED = ("coinbase",)
+UNRECORDED = ("coinbase", "bithumb")
 """Venues without a recording in tests/fixtures (their documented examples are tested)."""
 
 

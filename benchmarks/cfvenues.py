@@ -17,8 +17,9 @@ What the handler would otherwise fetch comes from the capture:
   ``uuid`` and a ``write`` that sends nothing;
 * per venue, a :class:`Driver` (in :data:`benchmarks.bench_venues.TABLE`): checksum
   validation where the frames carry checksums, and a ``start`` step for what cryptofeed
-  does outside the handler (Bitstamp's snapshots, fetched when it subscribes; KuCoin's
-  signed snapshot request, given an empty header; its connection token, the recorded one).
+  does outside the handler (Bitstamp's snapshots, fetched when it subscribes; Gemini's books,
+  made for the subscribed symbols; KuCoin's signed snapshot request, given an empty header;
+  its connection token, the recorded one).
 
 cryptofeed is imported lazily (``importlib``): the project and its tests never need it.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import json
 import logging
 import time
 from collections import defaultdict
@@ -79,6 +81,13 @@ async def _no_wait(_seconds: float) -> None:
 async def kucoin_start(feed: Any, conn: Any, _records: Sequence[Record]) -> None:
     """KuCoin's snapshot request is signed with API keys; the recorded answer needs none."""
     feed.generate_token = lambda _text: {}
+    await feed.subscribe(conn)
+
+
+async def gemini_start(feed: Any, conn: Any, records: Sequence[Record]) -> None:
+    """Gemini's ``subscribe`` makes the books of the connection's symbols: the recorded ones."""
+    sent = next(json.loads(r.data) for r in records if r.dir == "out" and isinstance(r.data, str))
+    conn.subscription = {"l2": sent["subscriptions"][0]["symbols"]}
     await feed.subscribe(conn)
 
 

@@ -118,6 +118,7 @@ class _Conn:
     corrupt: int = 0
     bad_body: int = 0
     zipped: bool = False  # frames sent gzip-compressed (Venue.gzip_frames)
+    binary: bool = False  # frames sent as binary UTF-8 (Venue.binary_frames)
     stall_until: float = 0.0
     slow_delay: float = 0.0
     slow_until: float = 0.0
@@ -445,9 +446,9 @@ class Emulator:
         session = vs.venue.session(ws.request.path if ws.request else "", cid, self.model.now_ns)
         if session is None:  # process_request refused such paths already
             raise RuntimeError(f"no session for {ws.request}")
-        conn = _Conn(
-            cid, ws, session, asyncio.Queue(self.config.max_queued), zipped=vs.venue.gzip_frames
-        )
+        queue = asyncio.Queue[str](self.config.max_queued)
+        zipped, binary = vs.venue.gzip_frames, vs.venue.binary_frames
+        conn = _Conn(cid, ws, session, queue, zipped=zipped, binary=binary)
         vs.conns[cid] = conn
         pending, vs.pending = vs.pending, []
         writer = asyncio.create_task(self._write(conn), name=f"emulator-{vs.venue.name}-{cid}")
@@ -506,9 +507,10 @@ class Emulator:
                 if now < conn.slow_until:
                     await asyncio.sleep(conn.slow_delay)
                 conn.last = frame
-                await conn.ws.send(
-                    gzip.compress(frame.encode(), 1, mtime=0) if conn.zipped else frame
-                )
+                if conn.zipped:
+                    await conn.ws.send(gzip.compress(frame.encode(), 1, mtime=0))
+                else:
+                    await conn.ws.send(frame.encode() if conn.binary else frame)
 
 
 def _silence(ws: ServerConnection, seconds: float) -> None:

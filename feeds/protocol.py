@@ -91,6 +91,10 @@ class Integrity:
     """Each level carries its own sequence as its third element (``[price, size, seq]``): a
     delta overlapping the book's id applies only its levels above that id, and one that ends
     at or below it is older (dropped)."""
+    level_actions: bool = False
+    """Each level of a delta carries the venue's action as its third element (``[price,
+    size, "new" | "change" | "delete"]``): a ``new`` of a level the book holds, or a
+    ``change``/``delete`` of one it lacks, means an update was missed (a gap: resync)."""
 
     @property
     def detects_loss(self) -> bool:

@@ -137,6 +137,26 @@ def _older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -> bool:
     return False
 
 
+_LEVEL_COUNT: Final = {"new": 1, "change": 0, "delete": -1}
+"""What each level action does to its side's level count (:attr:`Integrity.level_actions`)."""
+
+
+def _apply_actions(book: Book, bids: Sequence[Level], asks: Sequence[Level]) -> bool | None:
+    """Apply a delta level by level, each level's action checked against the book by the
+    change of its side's level count: whether the top changed, None at the first level whose
+    action the book contradicts (or an unknown action); the book then holds part of it."""
+    changed = False
+    for levels, is_bid in ((bids, True), (asks, False)):
+        for level in levels:
+            before = book.bid_count if is_bid else book.ask_count
+            changed |= book.apply((level,), ()) if is_bid else book.apply((), (level,))
+            action = level[2] if len(level) > 2 else None
+            want = _LEVEL_COUNT.get(action) if type(action) is str else None
+            if want is None or (book.bid_count if is_bid else book.ask_count) - before != want:
+                return None
+    return changed
+
+
 class FeedSession:
     """The books of one connection; see the module docstring and docs/contracts.md.
 
@@ -181,6 +201,7 @@ class FeedSession:
         self._crc_code = None if layout is None else layout.code
         self._conn_counter = rule.connection_counter
         self._level_seq = rule.level_seq
+        self._level_actions = rule.level_actions
         # A venue that does not delete levels pushed out of the subscribed depth is kept (and
         # checksummed) at that depth.
         self._truncate = layout is not None and layout.truncate
@@ -413,6 +434,10 @@ class FeedSession:
         log.debug("%s: event for unknown symbol %r", self.codec.venue, symbol)
 
     def _snapshot(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
+        held, ts = sym.seq.snap_ts, ev.venue_ts_ns
+        if self._seq_rule is SeqRule.SNAPSHOT_ONLY and sym.synced and held and ts and ts < held:
+            self.stats.older += 1  # a whole book older than the one held: stale
+            return
         sym.reset()
         sym.synced = sym.fresh = True
         sym.refetch_at = None
@@ -497,6 +522,15 @@ class FeedSession:
             if full:
                 book.apply_snapshot(bids, asks)
                 changed = True
+            elif self._level_actions:
+                agreed = _apply_actions(book, bids, asks)
+                if agreed is None:  # an update was missed: as a sequence gap
+                    self.stats.gaps += 1
+                    log.info("%s: %s level actions contradict the book", self.codec.venue,
+                             sym.symbol)  # fmt: skip
+                    self._resync(sym, Unusable.DESYNCED, now_ns)
+                    return
+                changed = agreed
             else:
                 changed = book.apply(bids, asks)
         except BadLevel as exc:  # a venue's bad number or level shape: the book is unknown

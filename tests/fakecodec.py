@@ -140,6 +140,7 @@ def make_codec(
     connection_counter: bool = False,
     keep_text: bool = False,
     level_seq: bool = False,
+    level_actions: bool = False,
     ping_interval_s: float | None = None,
     unsubscribe: bool = True,
     symbols: Sequence[str] = ("BTC/USD", "ETH/USD"),
@@ -157,6 +158,7 @@ def make_codec(
         connection_counter=connection_counter,
         keep_text=keep_text,
         level_seq=level_seq,
+        level_actions=level_actions,
     )
     attrs = {
         "integrity": integrity,

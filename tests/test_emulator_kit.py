@@ -37,19 +37,26 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
     assert missing == [], f"venues with a feed but no emulator adapter: {missing}"
     paths = {v: cls.ws_path for v, cls in VENUES.items()}
     assert paths == {
+        "bequant": "/api/3/ws/public",
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",
         "bitfinex": "/ws/2",
         "bitstamp": "/",
         "bybit": "/v5/public/spot",
         "coinbase": "/",
+        "deribit": "/ws/api/v2",
         "gate": "/ws/v4/",
+        "hitbtc": "/api/3/ws/public",
+        "gemini": "/v2/marketdata",
         "htx": "/feed",
         "kraken": "/v2",
         "kucoin": "/",  # the path of the endpoint its bullet answer names
         "okx": "/ws/v5/public",
+        "poloniex": "/ws/public",
+        "upbit": "/websocket/v1",
+        "bithumb": "/websocket/v1",
     }
-    for venue in ("bitfinex", "bybit", "coinbase", "kraken", "kucoin", "okx"):
+    for venue in ("bitfinex", "bybit", "coinbase", "kraken", "kucoin", "okx", "poloniex"):
         assert paths[venue] == (urlsplit(SPECS[venue].endpoints.ws).path or "/")
     checksums = sorted(v for v, cls in VENUES.items() if cls.has_checksum)
     ranges = sorted(v for v, cls in VENUES.items() if cls.has_ranges)

@@ -27,22 +27,33 @@ from feeds.venues.bitfinex import Bitfinex
 from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
+from feeds.venues.deribit import Deribit
 from feeds.venues.gate import Gate
+from feeds.venues.gemini import Gemini
+from feeds.venues.hitbtc import HitBTC, HitBTCV2
 from feeds.venues.htx import Htx, HtxStep0
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.kucoin import KuCoin
 from feeds.venues.okx import Okx
+from feeds.venues.poloniex import Poloniex
+from feeds.venues.upbit import Upbit
 from tests import test_venue_binance as tvb
 from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
+from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import deribit as cdr
+from tests.conformance import gemini as cgm
+from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
+from tests.conformance import upbit as cub
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
+from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
@@ -333,6 +344,29 @@ def test_level_sequences_apply_only_the_levels_above_the_snapshot() -> None:
     assert (s.stats.malformed, s.stats.resyncs, s.stats.gaps) == (1, 1, 0)
 
 
+def test_level_actions_that_contradict_the_book_resync_as_a_gap() -> None:
+    # Integrity.level_actions: each level is [price, size, action]. new of an absent level,
+    # change and delete of present ones apply; new of a present level, change or delete of
+    # an absent one, or an unknown action, resync that symbol (the other one lives on).
+    s, log = live_in_band(make_codec(SeqRule.PREV_LINK, level_actions=True))
+    ok = delta("BTCUSD", [["99", "2", "new"], ["100", "3", "change"]], [["101", "0", "delete"]],
+               prev=10, last=11)  # fmt: skip
+    assert s.frame(ok, T0 + S) == []
+    assert log.take() == [book(BTC, [100.0, 99.0], [3.0, 2.0], [], [], T0 + S)]
+    bad_levels = [
+        ([["10", "5", "new"]], []),
+        ([], [["12", "1", "change"]]),
+        ([], [["12", "0", "delete"]]),
+        ([["9", "1", "moved"]], []),
+        ([["9", "1"]], []),
+    ]
+    for n, (bids, asks) in enumerate(bad_levels):
+        s.frame(snap("ETHUSD", [["10", "1"]], [["11", "1"]], seq=20), T0 + 2 * S)
+        assert s.frame(delta("ETHUSD", bids, asks, prev=20, last=21), T0 + 3 * S) == UNSUB_SUB_ETH
+        assert (s.stats.gaps, s.stats.resyncs) == (n + 1, n + 1)
+    assert s.books[BTC].top(2) == ([100.0, 99.0], [3.0, 2.0], [], [])
+
+
 def test_range_buffer_drop_bridge_continue_then_gap_resyncs_one_symbol() -> None:
     s, log = rest_session(SeqRule.RANGE)
     for first, last, px in [(5, 9, "1"), (9, 11, "2"), (12, 12, "3")]:
@@ -549,6 +583,20 @@ def test_snapshot_only_crossed_waits_for_next_push() -> None:
         book(BTC, [100.0], [1.0], [103.0], [1.0], T0 + 2 * S),
     ]
     assert s.stats.crossed == 1
+
+
+def test_snapshot_only_drops_a_book_older_than_the_one_held() -> None:
+    """Every push is a whole book: one stamped before the book held is stale (dropped and
+    counted); one of the same time replaces it."""
+    s, log = live_in_band(make_codec(SeqRule.SNAPSHOT_ONLY))
+    s.frame(snap("BTCUSD", [["100", "2"]], [["101", "1"]], ts=2000), T0 + S)
+    s.frame(snap("BTCUSD", [["99", "1"]], [["101", "1"]], ts=1999), T0 + 2 * S)
+    s.frame(snap("BTCUSD", [["100", "3"]], [["101", "1"]], ts=2000), T0 + 3 * S)
+    assert log.take() == [
+        book(BTC, [100.0], [2.0], [101.0], [1.0], T0 + S),
+        book(BTC, [100.0], [3.0], [101.0], [1.0], T0 + 3 * S),
+    ]
+    assert s.stats.older == 1
 
 
 def test_crossed_book_resyncs_in_band() -> None:
@@ -964,7 +1012,11 @@ def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(json.dumps(tvo.SMALL_SNAPSHOT))
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM["data"][0]["checksum"] = 0  # 0 means none (2026 rule)
 _HTX_STEP0_PUSH = json.loads(gzip.decompress(chx.STEP0.samples[0][0]))  # type: ignore[arg-type]
+_POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
+    '"lastId":8553,"id":8554', '"lastId":8554,"id":8555'
+)
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
+_UPBIT_BOOK = json.loads(cub.BOOK)
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
 # frames to mutate (snapshots included).
@@ -988,9 +1040,25 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
         tvf.SAMPLES,
     ),
+    "deribit": (
+        lambda _: _in_band_session(Deribit(["BTC/USDC"]), [cdr.SNAPSHOT]),
+        [orjson.loads(cdr.SNAPSHOT), orjson.loads(cdr.CHANGE), orjson.loads(cdr.TEST_REQUEST)],
+    ),
     "gate": (
         lambda _: _in_band_session(Gate(["BTC/USDT"]), [OBU_FULL]),
         [orjson.loads(OBU_FULL), orjson.loads(OBU_UPDATE)],
+    ),
+    "hitbtc": (
+        lambda _: _in_band_session(HitBTC(["BTC/USDT"]), [chb.SNAPSHOT]),
+        [orjson.loads(f) for f in chb.STREAM],
+    ),
+    "hitbtc_v2": (
+        lambda _: _in_band_session(HitBTCV2(["EURS/USD"]), [tvh.V2_SNAPSHOT]),
+        tvh.V2_FRAMES,
+    ),
+    "gemini": (  # the documented book, then a change of it
+        lambda _: _in_band_session(Gemini(cgm.SYMBOLS), [cgm.DOCS_BOOK]),
+        [orjson.loads(cgm.DOCS_BOOK), orjson.loads(cgm.DOCS_UPDATE)],
     ),
     "htx": (  # a pushed delta, then the snapshot it asked for
         lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),
@@ -1007,6 +1075,14 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "kraken": (
         lambda _: _in_band_session(Kraken(["BTC/USD"], depth=10), [_KRAKEN_V2_SNAPSHOT]),
         tvk.V2_SAMPLES,
+    ),
+    "poloniex": (  # an update that continues the snapshot
+        lambda _: _in_band_session(Poloniex(["DYP/USDT"]), [POLONIEX_SNAPSHOT]),
+        [orjson.loads(POLONIEX_SNAPSHOT), orjson.loads(_POLONIEX_UPDATE)],
+    ),
+    "upbit": (
+        lambda _: _in_band_session(Upbit(cub.SYMBOLS), [_UPBIT_BOOK]),
+        [_UPBIT_BOOK, {"status": "UP"}],
     ),
 }
 

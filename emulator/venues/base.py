@@ -87,6 +87,8 @@ class Venue:
     body_faults: ClassVar[bool] = False
     gzip_frames: ClassVar[bool] = False
     """Every frame is sent gzip-compressed, as a binary frame."""
+    binary_frames: ClassVar[bool] = False
+    """Every frame is sent as its UTF-8 text in a binary frame."""
     """Whether sessions implement the ``bad_body`` and ``novel`` faults."""
     rest_limit: ClassVar[tuple[int, float] | None] = None
     """REST request weight allowed per window (weight, seconds) per IP; None: unlimited."""

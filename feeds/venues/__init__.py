@@ -31,7 +31,7 @@ def _discover() -> dict[str, type[Codec]]:
             if cls.spec.id in found:
                 raise TypeError(f"venue {cls.spec.id!r} registered twice")
             found[cls.spec.id] = cls
-    return found
+    return dict(sorted(found.items()))  # a module may list several venues
 
 
 _CODECS: Final = _discover()

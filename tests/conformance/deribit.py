@@ -1,0 +1,209 @@
+"""Deribit API v2: ``book.BTC_USDC.100ms`` in the shape of the documentation (what the emulator
+speaks) and ``book.<option>.raw`` on the 2021 recording (8 options with two-sided books)."""
+
+from __future__ import annotations
+
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Heartbeat,
+    Level,
+    Reply,
+    Subscribed,
+    VenueError,
+)
+from feeds.venues.deribit import Deribit, DeribitRaw
+from tests.conformance import Replay, Top, VenueCase
+
+
+def note(kind: str, prev: str, change_id: int, bids: str, asks: str) -> str:
+    """A ``book.BTC_USDC.100ms`` notification as documented
+    (https://docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval)."""
+    return (
+        '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC_USDC.100ms",'
+        f'"data":{{"type":"{kind}","timestamp":1764892800000,{prev}"instrument_name":"BTC_USDC",'
+        f'"change_id":{change_id},"bids":{bids},"asks":{asks}}}}}}}'
+    )
+
+
+SNAPSHOT = note(
+    "snapshot",
+    "",
+    71500,
+    '[["new",91990.5,0.25],["new",91990,1.0]]',
+    '[["new",91991,0.4],["new",91992.5,2.0]]',
+)
+CHANGE = note(
+    "change",
+    '"prev_change_id":71500,',
+    71503,
+    '[["delete",91990,0.0]]',
+    '[["change",91991,0.1],["new",91991.5,0.3]]',
+)
+TEST_REQUEST = '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}'
+PUBLIC_TEST = '{"jsonrpc":"2.0","id":4,"method":"public/test","params":{}}'
+ACK = (
+    '{"jsonrpc":"2.0","id":2,"result":["book.BTC_USDC.100ms"],"usIn":1764892799990000,'
+    '"usOut":1764892799990600,"usDiff":600,"testnet":false}'
+)
+STREAM = (
+    ACK,
+    SNAPSHOT,
+    CHANGE,
+    note("change", '"prev_change_id":71503,', 71504, '[["new",91989,3.5]]', "[]"),
+    note(
+        "change",
+        '"prev_change_id":71504,',
+        71510,
+        '[["change",91990.5,0.05]]',
+        '[["delete",91991,0.0]]',
+    ),
+    TEST_REQUEST,
+)
+
+TS = 1764892800000_000000
+BIDS: list[Level] = [[91990.5, 0.25, "new"], [91990, 1.0, "new"]]
+ASKS: list[Level] = [[91991, 0.4, "new"], [91992.5, 2.0, "new"]]
+CHANGES: tuple[list[Level], list[Level]] = (
+    [[91990, 0.0, "delete"]],
+    [[91991, 0.1, "change"], [91991.5, 0.3, "new"]],
+)
+"""What the codec reads (levels reordered to [price, amount, action])."""
+
+CASE = VenueCase(
+    codec=Deribit,
+    symbols=("BTC/USDC",),
+    subscribe=(
+        '{"jsonrpc":"2.0","id":1,"method":"public/set_heartbeat","params":{"interval":10}}',
+        '{"jsonrpc":"2.0","id":2,"method":"public/subscribe","params":'
+        '{"channels":["book.BTC_USDC.100ms"]}}',
+    ),
+    samples=(
+        (ACK, (Subscribed("BTC/USDC"),)),
+        (SNAPSHOT, (BookSnapshot("BTC/USDC", BIDS, ASKS, seq=71500, venue_ts_ns=TS),)),
+        (CHANGE, (BookDelta("BTC/USDC", *CHANGES, last=71503, prev=71500, venue_ts_ns=TS),)),
+        (TEST_REQUEST, (Heartbeat(), Reply(PUBLIC_TEST))),
+        ('{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"heartbeat"}}', (Heartbeat(),)),
+        ('{"jsonrpc":"2.0","id":1,"result":"ok","usIn":1,"usOut":2,"usDiff":1}', (Heartbeat(),)),
+        ('{"jsonrpc":"2.0","id":4,"result":{"version":"1.2.26"}}', (Heartbeat(),)),
+        ('{"jsonrpc":"2.0","id":3,"result":["book.BTC_USDC.100ms"]}', ()),  # unsubscribed
+        (
+            '{"jsonrpc":"2.0","id":2,"error":{"message":"Invalid params","code":-32602}}',
+            (VenueError("-32602: Invalid params"),),
+        ),
+        (
+            '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC_USDC.100ms",'
+            '"data":{}}}',
+            (),
+        ),
+    ),
+    malformed=(
+        "",
+        "[]",
+        '{"jsonrpc":"2.0"}',
+        '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"ping"}}',
+        '{"jsonrpc":"2.0","method":"subscription","params":[]}',
+        CHANGE.replace("book.BTC_USDC.100ms", "book.ETH_USDC.100ms"),
+        CHANGE.replace("book.BTC_USDC.100ms", "book.BTC_USDC.raw"),
+        CHANGE.replace('"type":"change"', '"type":"update"'),
+        CHANGE.replace('"prev_change_id":71500,', ""),
+        CHANGE.replace('"change_id":71503', '"change_id":"71503"'),
+        CHANGE.replace('"timestamp":1764892800000', '"timestamp":-1'),
+        CHANGE.replace('["delete",91990,0.0]', '["delete",91990]'),
+        CHANGE.replace('[["delete",91990,0.0]]', "{}"),
+        CHANGE.replace('[["delete",91990,0.0]]', "[7]"),
+    ),
+    frames=STREAM,
+    # 1 snapshot + 3 changes, each linked to the one before (prev_change_id == change_id)
+    replay=Replay(
+        messages=4,
+        snapshots=1,
+        deltas=3,
+        checks=3,
+        tops={"BTC/USDC": (91990.5, 0.05, 91991.5, 0.3)},
+    ),
+    emulator_symbols=("BTC/USDC", "ETH/USDC"),
+)
+
+RECORDED: dict[str, tuple[str, Top]] = {
+    "ETH-30JUL21-2800-C": ("ETH/USD:ETH-210730-2800-C", (0.0015, 4737.0, 0.0025, 873.0)),
+    "BTC-31DEC21-34000-P": ("BTC/USD:BTC-211231-34000-P", (0.2325, 1.5, 0.236, 8.4)),
+    "BTC-31DEC21-300000-C": ("BTC/USD:BTC-211231-300000-C", (0.005, 2.1, 0.0055, 4.0)),
+    "BTC-30JUL21-24000-P": ("BTC/USD:BTC-210730-24000-P", (0.002, 91.6, 0.0025, 13.7)),
+    "BTC-25MAR22-30000-C": ("BTC/USD:BTC-220325-30000-C", (0.274, 8.0, 0.316, 8.0)),
+    "BTC-24SEP21-8000-P": ("BTC/USD:BTC-210924-8000-P", (0.0005, 153.1, 0.0015, 94.7)),
+    "BTC-24SEP21-34000-P": ("BTC/USD:BTC-210924-34000-P", (0.1555, 0.8, 0.1585, 11.2)),
+    "BTC-24JUN22-15000-C": ("BTC/USD:BTC-220624-15000-C", (0.583, 9.0, 0.6235, 9.0)),
+}
+"""The recording's options with both sides quoted: Deribit's name -> ccxt's unified symbol and
+its best bid, its size, best ask, its size after the recording, from the plain-dict model of
+tests/test_venue_deribit.py."""
+OPTIONS = {name: symbol for name, (symbol, _) in RECORDED.items()}
+GOLDEN_TOPS = dict(RECORDED.values())
+RECORDED_CHANGE = (
+    '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-31DEC21-34000-P.raw",'
+    '"data":{"type":"change","timestamp":1626993733801,"prev_change_id":33195894765,'
+    '"instrument_name":"BTC-31DEC21-34000-P","change_id":33195896354,"bids":[],'
+    '"asks":[["delete",0.239,0.0],["change",0.2385,9.3]]}}}'
+)
+RECORDED_SNAPSHOT = (
+    '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-24JUN22-15000-C.raw",'
+    '"data":{"type":"snapshot","timestamp":1626993720915,"instrument_name":"BTC-24JUN22-15000-C",'
+    '"change_id":33190041117,"bids":[["new",0.583,9.0],["new",0.0005,1.0]],'
+    '"asks":[["new",0.6235,9.0]]}}}'
+)
+PUT, CALL = "BTC/USD:BTC-211231-34000-P", "BTC/USD:BTC-220624-15000-C"
+PUT_ASKS: list[Level] = [[0.239, 0.0, "delete"], [0.2385, 9.3, "change"]]
+CALL_BIDS: list[Level] = [[0.583, 9.0, "new"], [0.0005, 1.0, "new"]]
+RAW = VenueCase(
+    name="deribit-raw",
+    codec=DeribitRaw,
+    symbols=tuple(OPTIONS.values()),
+    subscribe=(
+        CASE.subscribe[0],
+        '{"jsonrpc":"2.0","id":2,"method":"public/subscribe","params":{"channels":['
+        + ",".join(f'"book.{name}.raw"' for name in OPTIONS)
+        + "]}}",
+    ),
+    samples=(
+        (
+            RECORDED_CHANGE,
+            (
+                BookDelta(
+                    PUT,
+                    [],
+                    PUT_ASKS,
+                    last=33195896354,
+                    prev=33195894765,
+                    venue_ts_ns=1626993733801_000000,
+                ),
+            ),
+        ),
+        (
+            RECORDED_SNAPSHOT,
+            (
+                BookSnapshot(
+                    CALL,
+                    CALL_BIDS,
+                    [[0.6235, 9.0, "new"]],
+                    seq=33190041117,
+                    venue_ts_ns=1626993720915_000000,
+                ),
+            ),
+        ),
+        (
+            '{"jsonrpc":"2.0","id":0,"result":["trades.ETH-30JUL21-2800-C.raw",'
+            '"book.ETH-27AUG21-4000-P.raw","book.BTC-24SEP21-8000-P.raw"],"usIn":1626993723846980,'
+            '"usOut":1626993723847561,"usDiff":581,"testnet":false}',
+            (Subscribed("BTC/USD:BTC-210924-8000-P"),),
+        ),
+    ),
+    malformed=(RECORDED_CHANGE.replace("34000-P.raw", "34000-P.100ms"),),
+    recording="deribit.ndjson.gz",
+    # 8 snapshots; 36 changes, each linked to the one before and its actions agreeing with the
+    # book (tests/test_venue_deribit.py proves both on every message)
+    replay=Replay(messages=44, snapshots=8, deltas=36, checks=36, tops=GOLDEN_TOPS),
+    emulated=False,
+)
+
+CASES = (CASE, RAW)

@@ -1,0 +1,195 @@
+"""HitBTC and Bequant: API v3 ``orderbook/full`` on the documentation's examples (what the
+emulator speaks; https://api.hitbtc.com/#subscribe-to-full-order-book) and API v2 on the 2021
+recordings (three symbols each, every message of them)."""
+
+from __future__ import annotations
+
+from feeds.protocol import BookDelta, BookSnapshot, Subscribed, VenueError
+from feeds.venues.hitbtc import Bequant, BequantV2, HitBTC, HitBTCV2
+from tests.conformance import Replay, VenueCase
+
+ACK = '{"result":{"ch":"orderbook/full","subscriptions":["BTCUSDT"]},"id":1}'
+
+
+def push(kind: str, seq: int, asks: str, bids: str) -> str:
+    """A v3 push in the documented shape (the page's own example is of ETHBTC)."""
+    book = f'{{"t":{1626866578796 + seq % 100},"s":{seq},"a":{asks},"b":{bids}}}'
+    return f'{{"ch":"orderbook/full","{kind}":{{"BTCUSDT":{book}}}}}'
+
+
+SNAPSHOT = push(
+    "snapshot", 27617207, '[["31500.10","0.6300"],["31500.50","1.2000"]]', '[["31490.00","4.4095"]]'
+)
+UPDATE = push("update", 27617208, '[["31500.10","0"]]', '[["31495.20","1.5000"]]')
+STREAM = (
+    ACK,
+    SNAPSHOT,
+    UPDATE,
+    push("update", 27617209, "[]", '[["31490.00","0"],["31489.90","2.0000"]]'),
+    push("update", 27617210, '[["31499.00","3.1000"]]', "[]"),
+)
+V3_SAMPLES = (
+    (ACK, (Subscribed(),)),
+    (
+        SNAPSHOT,
+        (
+            BookSnapshot(
+                "BTC/USDT",
+                [["31490.00", "4.4095"]],
+                [["31500.10", "0.6300"], ["31500.50", "1.2000"]],
+                seq=27617207,
+                venue_ts_ns=1626866578803_000000,
+            ),
+        ),
+    ),
+    (
+        UPDATE,
+        (
+            BookDelta(
+                "BTC/USDT",
+                [["31495.20", "1.5000"]],
+                [["31500.10", "0"]],
+                last=27617208,
+                venue_ts_ns=1626866578804_000000,
+            ),
+        ),
+    ),
+    (  # https://api.hitbtc.com/#error-response, code 2001 of the error-code table
+        '{"error":{"code":2001,"message":"Symbol not found","description":"NOPE"},"id":2}',
+        (VenueError("2001: Symbol not found NOPE"),),
+    ),
+    ('{"ch":"trades","update":{"BTCUSDT":[]}}', ()),
+)
+V3_MALFORMED = (
+    "[]",
+    '{"id":1}',
+    '{"result":{"ch":"ticker/1s"},"id":1}',
+    '{"ch":"orderbook/full","data":{}}',
+    '{"error":"x","id":1}',
+    UPDATE.replace("BTCUSDT", "ETHBTC"),
+    UPDATE.replace('"s":27617208', '"s":-1'),
+    UPDATE.replace('"s":27617208', '"s":"27617208"'),
+    UPDATE.replace('"t":1626866578804', '"t":null'),
+    UPDATE.replace('"b":[["31495.20","1.5000"]]', '"b":{}'),
+)
+V3_REPLAY = Replay(  # 1 snapshot, 3 updates each s = the previous s + 1
+    messages=4, snapshots=1, deltas=3, checks=3, tops={"BTC/USDT": (31495.2, 1.5, 31499.0, 3.1)}
+)
+
+
+def v3(codec: type[HitBTC]) -> VenueCase:
+    return VenueCase(
+        codec=codec,
+        symbols=("BTC/USDT",),
+        subscribe=(
+            '{"method":"subscribe","ch":"orderbook/full","params":{"symbols":["BTCUSDT"]},"id":1}',
+        ),
+        samples=V3_SAMPLES,
+        malformed=V3_MALFORMED,
+        frames=STREAM,
+        replay=V3_REPLAY,
+        emulator_symbols=("BTC/USDT",),  # the pushes are keyed by the symbol id
+    )
+
+
+HITBTC_V2_UPDATE = (
+    '{"jsonrpc":"2.0","method":"updateOrderbook","params":{"ask":[],"bid":[{"price":"1.18242",'
+    '"size":"0"}],"sequence":7333533,"timestamp":"2021-07-15T03:06:53.347Z","symbol":"EURSUSD"}}'
+)
+
+
+def v2(
+    codec: type[HitBTCV2], symbols: tuple[str, ...], update: str, delta: BookDelta, replay: Replay
+) -> VenueCase:
+    snapshot = BookSnapshot(
+        delta.symbol, delta.bids, delta.asks, delta.last, None, delta.venue_ts_ns
+    )
+    pairs = [s.replace("/", "") for s in symbols]
+    return VenueCase(
+        name=f"{codec.venue}-v2",
+        codec=codec,
+        symbols=symbols,
+        subscribe=tuple(
+            f'{{"method":"subscribeOrderbook","params":{{"symbol":"{p}"}},"id":{n}}}'
+            for n, p in enumerate(pairs, 1)
+        ),  # the recorded requests, with our own ids
+        samples=(
+            (update, (delta,)),
+            ('{"jsonrpc":"2.0","result":true,"id":"HITBTC.ws.1"}', (Subscribed(),)),
+            (
+                '{"jsonrpc":"2.0","method":"ticker","params":{"ask":"1.19500","bid":"1.19000",'
+                '"timestamp":"2021-07-15T03:06:44.273Z","symbol":"EURSUSD"}}',
+                (),
+            ),
+            (
+                '{"jsonrpc":"2.0","error":{"code":2001,"message":"Symbol not found",'
+                '"description":"Try get /api/2/public/symbol"},"id":123}',
+                (VenueError("2001: Symbol not found Try get /api/2/public/symbol"),),
+            ),
+            (
+                update.replace("updateOrderbook", "snapshotOrderbook"),
+                (snapshot,),
+            ),
+        ),
+        malformed=(
+            '{"jsonrpc":"2.0"}',
+            update.replace('"sequence":', '"sequence":-'),
+            update.replace('"timestamp":"2021', '"timestamp":"x2021'),
+            update.replace('"price"', '"px"'),
+            update.replace('"bid":', '"bid":[["1","2"]],"x":'),
+            update.replace('"bid":', '"bid":{},"x":'),
+            update.replace('"params":{', '"params":[{').replace("}}", "}]}"),
+            update.replace('"symbol":"', '"symbol":"X'),
+        ),
+        recording=f"{codec.venue}.ndjson.gz",
+        replay=replay,
+        emulated=False,
+    )
+
+
+CASES = (
+    v3(HitBTC),
+    v3(Bequant),
+    # 2 snapshots a symbol (the second resent mid-stream at the last sequence), 99 updates
+    # each continuing its symbol's sequence; tops from tests/test_venue_hitbtc.py's model.
+    v2(
+        HitBTCV2,
+        ("ORN/BTC", "INSUR/BTC", "EURS/USD"),
+        HITBTC_V2_UPDATE,
+        BookDelta(
+            "EURS/USD", [("1.18242", "0")], [], last=7333533, venue_ts_ns=1626318413347_000000
+        ),
+        Replay(
+            messages=105,
+            snapshots=6,
+            deltas=99,
+            checks=99,
+            tops={
+                "ORN/BTC": (0.00014955, 0.8, 0.00015116, 2.27),
+                "INSUR/BTC": (3.2406e-05, 46.28, 3.877e-05, 236.63),
+                "EURS/USD": (1.19, 31643.41, 1.195, 88716.66),
+            },
+        ),
+    ),
+    v2(
+        BequantV2,
+        ("ETH/DAI", "MKR/BTC", "BTC/EURS"),
+        '{"jsonrpc":"2.0","method":"updateOrderbook","params":{"ask":[{"price":"0.07649",'
+        '"size":"0"}],"bid":[],"sequence":7339897,"timestamp":"2021-07-03T00:56:18.317Z",'
+        '"symbol":"MKRBTC"}}',
+        BookDelta(
+            "MKR/BTC", [], [("0.07649", "0")], last=7339897, venue_ts_ns=1625273778317_000000
+        ),
+        Replay(  # 1 snapshot a symbol, 138 updates each continuing its symbol's sequence
+            messages=141,
+            snapshots=3,
+            deltas=138,
+            checks=138,
+            tops={
+                "ETH/DAI": (2137.049, 0.1619, 2141.927, 0.1662),
+                "MKR/BTC": (0.07612, 0.0037, 0.07626, 0.1216),
+                "BTC/EURS": (27477.96, 3e-05, 27841.39, 0.06255),
+            },
+        ),
+    ),
+)

@@ -1,0 +1,119 @@
+"""Upbit ``orderbook`` on the 2021 recording (SIMPLE format, KRW-WAVES and BTC-XTZ, binary
+UTF-8 frames), and Bithumb's stream (the same protocol, DEFAULT keys) on frames written as
+its documentation describes them (https://apidocs.bithumb.com/reference/기본-정보)."""
+
+from __future__ import annotations
+
+from feeds.protocol import BookSnapshot, Heartbeat, VenueError
+from feeds.venues.bithumb import Bithumb
+from feeds.venues.upbit import Upbit
+from tests.conformance import Replay, VenueCase
+
+SYMBOLS = ("WAVES/KRW", "XTZ/BTC")
+# The first recorded BTC-XTZ book cut to two rows, its totals those of the two rows.
+BOOK = (
+    b'{"ty":"orderbook","cd":"BTC-XTZ","tms":1618678266975,"tas":356.96613289,'
+    b'"tbs":263.9000666,"obu":[{"ap":0.00012221,"bp":0.00011802,"as":300.0,"bs":75.05997935},'
+    b'{"ap":0.00012222,"bp":0.00011725,"as":56.96613289,"bs":188.84008725}],"st":"REALTIME"}'
+)
+TRADE = (
+    b'{"ty":"trade","cd":"KRW-WAVES","tms":1618678275409,"td":"2021-04-17","ttm":"16:51:15",'
+    b'"ttms":1618678275000,"tp":20230.0,"tv":1.205185,"ab":"BID","pcp":21420.00000000,'
+    b'"c":"FALL","cp":1190.00000000,"sid":1618678275000000,"st":"REALTIME"}'
+)
+HEAD = '{"ty":"orderbook","cd":"KRW-WAVES","tms":1,"tas":1.0,"tbs":1.0,'
+ROW = '{"ap":2.0,"bp":1.0,"as":1.0,"bs":1.0}'
+
+CASE = VenueCase(
+    codec=Upbit,
+    symbols=SYMBOLS,
+    subscribe=(
+        '[{"ticket":"arbscan"},{"type":"orderbook","codes":["KRW-WAVES.30","BTC-XTZ.30"]},'
+        '{"format":"SIMPLE"}]',
+    ),
+    samples=(
+        (
+            BOOK,
+            (
+                BookSnapshot(
+                    "XTZ/BTC",
+                    [(0.00011802, 75.05997935), (0.00011725, 188.84008725)],
+                    [(0.00012221, 300.0), (0.00012222, 56.96613289)],
+                    venue_ts_ns=1_618_678_266_975_000_000,
+                ),
+            ),
+        ),
+        (TRADE, ()),
+        ('{"status":"UP"}', (Heartbeat(),)),
+        (
+            '{"error":{"name":"NO_TICKET","message":"no ticket"}}',
+            (VenueError("NO_TICKET: no ticket"),),
+        ),
+    ),
+    malformed=(
+        "",
+        "[]",
+        "{}",
+        '{"status":"DOWN"}',
+        HEAD + '"obu":{}}',
+        HEAD + '"obu":[{"ap":2.0,"bp":1.0,"as":1.0}]}',  # a unit without bid_size
+        HEAD + '"obu":[' + ROW + "," + ROW + "]}",  # totals are not the sums
+        HEAD + '"obu":[{"ap":2.0,"bp":1.0,"as":"1.0","bs":1.0}]}',  # a size as text
+        HEAD.replace('"tms":1', '"tms":-1') + '"obu":[' + ROW + "]}",
+        HEAD.replace('"tas":1.0', '"tas":"1.0"') + '"obu":[' + ROW + "]}",
+        HEAD.replace("KRW-WAVES", "KRW-BTC") + '"obu":[' + ROW + "]}",  # not subscribed
+    ),
+    recording="upbit.ndjson.gz",
+    # 42 whole books (26 KRW-WAVES, 16 BTC-XTZ), nothing to sequence; 3 trades skipped.
+    replay=Replay(
+        messages=42,
+        snapshots=42,
+        deltas=0,
+        checks=0,
+        tops={
+            "WAVES/KRW": (20230.0, 23.55726098, 20240.0, 50.0),
+            "XTZ/BTC": (0.00011806, 539.57666926, 0.00012221, 300.0),
+        },
+    ),
+    exact_decimals=False,
+)
+
+BITHUMB_BOOK = (
+    b'{"type":"orderbook","code":"KRW-BTC","timestamp":1730000000123,"total_ask_size":0.5,'
+    b'"total_bid_size":0.75,"orderbook_units":[{"ask_price":99000000.0,"bid_price":98990000.0,'
+    b'"ask_size":0.5,"bid_size":0.75}],"stream_type":"REALTIME"}'
+)
+BITHUMB = VenueCase(
+    codec=Bithumb,
+    symbols=("BTC/KRW",),
+    subscribe=(
+        '[{"ticket":"arbscan"},{"type":"orderbook","codes":["KRW-BTC"]},{"format":"DEFAULT"}]',
+    ),
+    samples=(
+        (
+            BITHUMB_BOOK,
+            (
+                BookSnapshot(
+                    "BTC/KRW",
+                    [(98990000.0, 0.75)],
+                    [(99000000.0, 0.5)],
+                    venue_ts_ns=1_730_000_000_123_000_000,
+                ),
+            ),
+        ),
+        ('{"status":"UP"}', (Heartbeat(),)),
+    ),
+    malformed=("", "{}", BITHUMB_BOOK.replace(b'"total_ask_size":0.5', b'"total_ask_size":0.6')),
+    frames=(BITHUMB_BOOK.decode(),),
+    replay=Replay(
+        messages=1,
+        snapshots=1,
+        deltas=0,
+        checks=0,
+        tops={"BTC/KRW": (98990000.0, 0.75, 99000000.0, 0.5)},
+    ),
+    emulator_symbols=("BTC/USDT", "ETH/USDT"),
+    wire=(BITHUMB_BOOK.decode(),),
+)
+
+CASES = (CASE, BITHUMB)

@@ -1,0 +1,128 @@
+"""Upbit (and Bithumb, its protocol) beyond the conformance suite (tests/conformance/upbit.py):
+an independent model of the recording (tests/fixtures/upbit.ndjson.gz, see ATTRIBUTION.md)
+proving the venue's rule on every message, the recording through FeedSession with the
+model's book after every message, the count suffix, the venue's number text, and the
+emulated venue over a real socket (binary frames, PING, errors)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from emulator import Emulator, EmulatorConfig, MarketConfig
+from emulator.venues.upbit import number
+from feeds.capture import read_capture
+from feeds.protocol import BookSnapshot, Heartbeat, VenueError
+from feeds.session import FeedSession
+from feeds.venues.bithumb import Bithumb
+from feeds.venues.upbit import Upbit
+from tests.conformance.upbit import CASE, SYMBOLS
+from tests.test_emulator_wire import T0
+from tests.venue_helpers import RecordingLeg
+
+RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "upbit.ndjson.gz"))
+FRAMES = [r.data for r in RECORDS if r.dir == "in"]
+CODE = {"KRW-WAVES": "WAVES/KRW", "BTC-XTZ": "XTZ/BTC"}
+assert CASE.replay is not None
+TOPS = CASE.replay.tops
+
+
+def reference() -> tuple[dict[str, int], dict[str, list[Any]]]:
+    """Per code, the books in order (price and size as Decimal), each checked on its own: the
+    totals are the exact sums of the units, the time never goes back, never crossed."""
+    kinds: dict[str, int] = {}
+    books: dict[str, list[Any]] = {}
+    for frame in FRAMES:
+        assert isinstance(frame, bytes)  # binary UTF-8 JSON, as Upbit sends
+        msg = json.loads(frame, parse_float=Decimal)
+        kinds[msg["ty"]] = kinds.get(msg["ty"], 0) + 1
+        if msg["ty"] != "orderbook":
+            continue
+        units, held = msg["obu"], books.setdefault(msg["cd"], [])
+        assert len(units) == 15
+        assert msg["tas"] == sum(u["as"] for u in units)
+        assert msg["tbs"] == sum(u["bs"] for u in units)
+        assert not held or msg["tms"] >= held[-1][0]
+        assert units[0]["bp"] < units[0]["ap"]
+        bids, asks = [(u["bp"], u["bs"]) for u in units], [(u["ap"], u["as"]) for u in units]
+        held.append((msg["tms"], bids, asks))
+    return kinds, books
+
+
+def test_reference_proves_the_rule_on_every_message() -> None:
+    kinds, books = reference()
+    assert kinds == {"orderbook": 42, "trade": 3}
+    assert {code: len(held) for code, held in books.items()} == {"KRW-WAVES": 26, "BTC-XTZ": 16}
+    tops = {CODE[c]: (*held[-1][1][0], *held[-1][2][0]) for c, held in books.items()}
+    assert {s: tuple(map(float, t)) for s, t in tops.items()} == TOPS
+
+
+def test_session_replay_publishes_the_reference_book_after_every_message() -> None:
+    _, books = reference()
+    legs = {s: RecordingLeg() for s in SYMBOLS}
+    session = FeedSession(Upbit(SYMBOLS), legs.__getitem__, lambda *_: None)
+    session.opened(RECORDS[0].t)
+    seen = dict.fromkeys(CODE, 0)
+    for frame, record in zip(FRAMES, [r for r in RECORDS if r.dir == "in"], strict=True):
+        assert session.frame(frame, record.t) == []
+        code = json.loads(frame)["cd"]
+        if json.loads(frame)["ty"] == "orderbook":
+            _, bids, asks = books[code][seen[code]]
+            seen[code] += 1
+            as_floats = [[float(p) for p, _ in bids], [float(s) for _, s in bids]]
+            as_floats += [[float(p) for p, _ in asks], [float(s) for _, s in asks]]
+            assert [list(v) for v in legs[CODE[code]].view()] == as_floats
+    stats = session.stats
+    assert (stats.book_msgs, stats.older, stats.crossed, stats.malformed) == (42, 0, 0, 0)
+
+
+def test_codes_carry_the_count_and_the_venue_may_echo_it() -> None:
+    codec = Upbit(["BTC/KRW", "ETH/USDT"], depth=15)
+    assert json.loads(codec.subscribe_frames(codec.symbols)[0])[1]["codes"] == [
+        "KRW-BTC.15",
+        "USDT-ETH.15",
+    ]
+    with pytest.raises(ValueError, match=r"book depth must be one of \[1, 5, 15, 30\]"):
+        Upbit(["BTC/KRW"], depth=10)
+    book = '{"ty":"orderbook","cd":"KRW-BTC.15","tms":7,"tas":1,"tbs":2,"obu":[{"ap":3,"bp":2,"as":1,"bs":2}]}'  # noqa: E501
+    assert codec.parse(book) == [BookSnapshot("BTC/KRW", [(2, 2)], [(3, 1)], venue_ts_ns=7_000_000)]
+    assert (codec.ping_frame(), Bithumb(["BTC/KRW"]).ping_frame()) == ("PING", None)
+
+
+def test_emulated_numbers_are_written_as_the_recording_writes_them() -> None:
+    """As recorded: ``20230.0``, ``0.00012221``, ``300.0``; in the whole 2021 capture also
+    ``9.9E-7`` and ``6E-8`` (BTC-market prices below 1e-6), outside this slice."""
+    cases = [(2023000, 2), (12221, 8), (30000000000, 8), (99, 8), (6, 8), (28046037885666, 8)]
+    texts = [number(u, d) for u, d in cases]
+    assert texts == ["20230.0", "0.00012221", "300.0", "9.9E-7", "6E-8", "280460.37885666"]
+    recorded = b"".join(f for f in FRAMES if isinstance(f, bytes))
+    assert all(f":{t},".encode() in recorded for t in texts[:3])
+
+
+def test_emulated_venue_sends_binary_books_and_answers_ping_and_bad_requests() -> None:
+    async def run() -> list[Any]:
+        market = MarketConfig(venues=("upbit",), symbols=("BTC/USDT",), seed=4)
+        codec = Upbit(["BTC/USDT"], depth=5)
+        config = EmulatorConfig(market=market, autorun=False)
+        async with asyncio.timeout(10), Emulator(config, clock=lambda: T0) as emu:
+            ws = await websockets.connect(emu.ws_url("upbit"))
+            await ws.send(codec.subscribe_frames(["BTC/USDT"])[0])
+            await ws.send("PING")
+            await ws.send('[{"type":"orderbook","codes":["USDT-BTC"]}]')
+            frames = [await ws.recv() for _ in range(3)]
+            emu.step(1)
+            frames.append(await ws.recv())
+            await ws.close()
+        assert all(isinstance(f, bytes) for f in frames)
+        return [e for f in frames for e in codec.parse(f)]
+
+    snapshot, up, refused, push = asyncio.run(run())
+    assert (up, refused) == (Heartbeat(), VenueError("NO_TICKET: 티켓이 존재하지 않습니다."))
+    assert isinstance(snapshot, BookSnapshot) and isinstance(push, BookSnapshot)
+    assert len(snapshot.bids) == len(snapshot.asks) == 5 and push.venue_ts_ns
