@@ -85,6 +85,8 @@ class Replay:
     def snapshot(self, snap: BookSnapshot) -> None:
         before = self.last.get(snap.symbol)
         assert before is None or snap.seq is None or snap.seq >= before, "a version back"
+        time = self.time.get(snap.symbol)
+        assert time is None or snap.venue_ts_ns is None or snap.venue_ts_ns >= time, "time back"
         self.books[snap.symbol] = ({}, {})
         self.last[snap.symbol], self.time[snap.symbol] = snap.seq, snap.venue_ts_ns
         self.apply(snap.symbol, snap.bids, snap.asks, snap.checksum)
