@@ -50,6 +50,9 @@ class Model:
     change_seq: bool = False
     """RANGE: each change's third field is its sequence; only those after the book's id
     apply (KuCoin)."""
+    level_actions: bool = False
+    """Each level's third field is its action: ``new`` adds an absent price, ``change`` and
+    ``delete`` (its size 0) a held one (Deribit); counted by action."""
 
 
 @dataclass
@@ -135,6 +138,11 @@ class Replay:
         sides = self.books[symbol]
         for side, levels in zip(sides, (bids, asks), strict=True):
             for level in levels:
+                if self.model.level_actions:
+                    action = level[2]
+                    assert (float(level[0]) in side) == (action != "new"), "an action vs the book"
+                    assert (float(level[1]) == 0.0) == (action == "delete"), "a delete's size"
+                    self.counts[action] += 1
                 if float(level[1]) == 0.0:  # a delete: of a level held, or of none
                     self.counts[
                         "absent" if side.pop(float(level[0]), None) is None else "removed"
