@@ -405,7 +405,7 @@ def reference_kind(codec: Codec, frame: str | bytes) -> tuple[str, ...]:
 
 @cases("wire", lambda c: c.emulated)
 def test_emulated_frames_have_the_reference_shape(case: VenueCase) -> None:
-    sent, _, _, _ = round_trip(case)
+    sent, rest, _, _ = round_trip(case)
     reference = case.wire if case.wire is not None else in_frames(case)
     codec = case.new_codec()
     by_kind: dict[tuple[str, ...], object] = {}
@@ -421,3 +421,6 @@ def test_emulated_frames_have_the_reference_shape(case: VenueCase) -> None:
             assert same_shape(got, shape(by_kind[frame_kind], case.exact_decimals)), frame
             compared.add(frame_kind)
     assert {"BookSnapshot", "BookDelta"} & {k for ks in compared for k in ks}
+    for body in [r.data for r in records(case) if r.dir == "rest"][:1]:  # and REST's answer
+        got, want = (shape(load(str(b)), case.exact_decimals) for b in (rest[0], body))
+        assert same_shape(got, want)

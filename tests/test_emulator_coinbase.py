@@ -1,9 +1,9 @@
 """Coinbase end to end on 127.0.0.1: the runner, session and codec against the emulator.
 
-One bad frame must not take the connection down: a malformed body resyncs only its product
-and an unknown event type or side is skipped, on the same connection; USDC symbols are
-served from the USD product (both legs reach the engine); a connection carries only its own
-products, so a lost message resyncs only those (run.py's chunking).
+USDC symbols are served from the USD product (both legs reach the engine); a connection
+carries only its own products, so a lost message resyncs only those (run.py's chunking).
+(A malformed body resyncing only its product and unknown event types and sides skipped, on
+the same connection: tests/test_reliability.py, coinbase-bad_body and coinbase-novel.)
 """
 
 from __future__ import annotations
@@ -90,47 +90,6 @@ async def steps(
     for _ in range(n):
         emu.step(1)
         await until(lambda: synced(emu, legs, book_of))
-
-
-async def bad_body_scenario() -> tuple[dict[str, LastBook], tuple[int, int, int, int]]:
-    async with feeds([SYMBOLS], SYMBOLS) as (emu, (runner,), legs):
-        await until(lambda: synced(emu, legs))
-        await steps(emu, legs, 3)
-        emu.inject("coinbase", "bad_body")
-        while not any(DESYNCED in leg.usable for leg in legs.values()):
-            emu.step(1)
-            await asyncio.sleep(0.005)
-        await until(lambda: all(leg.usable[-1] == LIVE for leg in legs.values()))
-        await steps(emu, legs, 3)
-        assert runner.session is not None
-        stats = runner.session.stats
-        figures = (runner.stats.connects, stats.malformed, stats.gaps, stats.resyncs)
-    return legs, figures
-
-
-def test_a_malformed_body_resyncs_its_product_on_the_same_connection() -> None:
-    legs, (connects, malformed, gaps, resyncs) = asyncio.run(bad_body_scenario())
-    assert legs["BTC/USDT"].usable == [LIVE, DESYNCED, LIVE, CLOSED]
-    assert legs["ETH/USDT"].usable == [LIVE, CLOSED]
-    assert (connects, malformed, gaps, resyncs) == (1, 1, 0, 1)
-
-
-async def novel_scenario() -> tuple[dict[str, LastBook], tuple[int, int, int, int]]:
-    async with feeds([SYMBOLS], SYMBOLS) as (emu, (runner,), legs):
-        await until(lambda: synced(emu, legs))
-        emu.inject("coinbase", "novel", count=2)
-        await until(lambda: runner.session is not None and runner.session.stats.ignored == 4)
-        await steps(emu, legs, 5)
-        assert runner.session is not None
-        stats = runner.session.stats
-        figures = (runner.stats.connects, stats.ignored, stats.malformed, stats.gaps)
-    return legs, figures
-
-
-def test_unknown_event_types_and_sides_are_skipped_on_the_same_connection() -> None:
-    legs, figures = asyncio.run(novel_scenario())
-    assert [leg.usable for leg in legs.values()] == [[LIVE, CLOSED]] * 2
-    assert figures == (1, 4, 0, 0)  # 2 frames x (an unknown type + an unknown side)
 
 
 async def usdc_scenario(

@@ -1,16 +1,11 @@
-"""Bybit v5 quirks: the real ob500 recording (tests/fixtures/bybit.ndjson.gz, see
-ATTRIBUTION.md) decoded frame by frame and against an independent model after every message,
-``u`` = 1 restarts, the textual ``ts``. (Samples, control frames, malformed frames, fuzzing,
-the replay's figures, resync and the emulator: tests/conformance/bybit.py.)
-
-The golden book tops come from :func:`reference_tops`, a plain-dict model that applies the
-raw JSON itself (it never calls the code under test).
-"""
+"""Bybit v5 quirks: ``u`` = 1 restarts, the textual ``ts``. (Samples, control frames,
+malformed frames, fuzzing, the replay's figures, resync, the emulator:
+tests/conformance/bybit.py; the ob500 recording read, sequenced and followed by the
+independent model: tests/test_reference.py.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -26,65 +21,15 @@ from feeds.protocol import (
 )
 from feeds.session import FeedSession
 from feeds.venues.bybit import Bybit
-from tests.conformance.bybit import CASE
 from tests.venue_helpers import (
     RecordingLeg,
     ReferenceBook,
-    Top,
     book_refuses,
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bybit.ndjson.gz"
 FRAMES = [r.data for r in read_capture(FIXTURE) if r.dir == "in"]
 SYMBOLS = ("XRP/USDT",)
-
-
-def reference_tops() -> list[Top]:
-    """Best bid/size/ask/size after each message, from the raw JSON; asserts ``u``
-    continuity (each delta's ``u`` = previous ``u`` + 1) and no crossing on every message."""
-    book = ReferenceBook()
-    last_u = 0
-    tops: list[Top] = []
-    for frame in FRAMES:
-        msg = orjson.loads(frame)
-        data = msg["data"]
-        if msg["type"] == "snapshot":
-            book = ReferenceBook()
-        else:
-            assert data["u"] == last_u + 1
-        last_u = data["u"]
-        book.apply_levels(data["b"], data["a"])
-        assert max(book.bids) < min(book.asks)
-        assert (len(book.bids), len(book.asks)) == (500, 500)
-        tops.append(book.best())
-    return tops
-
-
-def test_reference_replay_golden_tops() -> None:
-    tops = reference_tops()
-    assert len(tops) == 50
-    assert tops[0] == (1.9531, 6203.0, 1.9532, 10480.0)
-    assert tops[1] == (1.9531, 6198.0, 1.9532, 10480.0)
-    assert tops[24] == (1.9534, 6851.0, 1.9535, 1301.0)
-    assert CASE.replay is not None
-    assert tops[49] == CASE.replay.tops["XRP/USDT"]
-
-
-def test_codec_translates_every_recorded_message_exactly() -> None:
-    codec = Bybit(SYMBOLS)
-    kinds = []
-    for frame in FRAMES:
-        msg = orjson.loads(frame)
-        data, ts_ns = msg["data"], msg["ts"] * 1_000_000
-        kinds.append(msg["type"])
-        if msg["type"] == "snapshot":
-            expected: Any = BookSnapshot("XRP/USDT", data["b"], data["a"], data["u"], None, ts_ns)
-        else:
-            expected = BookDelta(
-                "XRP/USDT", data["b"], data["a"], last=data["u"], venue_ts_ns=ts_ns
-            )
-        assert codec.parse(frame) == [expected]
-    assert kinds == ["snapshot"] + ["delta"] * 49
 
 
 def test_u_equal_one_is_a_snapshot_whatever_its_type() -> None:
@@ -188,25 +133,6 @@ TIMES = [r.t for r in read_capture(FIXTURE) if r.dir == "in"]
 def session_with_leg() -> tuple[FeedSession, RecordingLeg]:
     leg = RecordingLeg()
     return FeedSession(Bybit(SYMBOLS), lambda _symbol: leg, lambda *_: None), leg
-
-
-def test_session_replay_checks_u_on_every_message() -> None:
-    session, leg = session_with_leg()
-    assert session.opened(TIMES[0] - 1) == [
-        Send('{"op":"subscribe","args":["orderbook.50.XRPUSDT"]}')
-    ]
-    ref = ReferenceBook()
-    for frame, t in zip(FRAMES, TIMES, strict=True):
-        msg = orjson.loads(frame)
-        if msg["type"] == "snapshot":
-            ref = ReferenceBook()
-        ref.apply_levels(msg["data"]["b"], msg["data"]["a"])
-        before = len(leg.books)
-        assert session.frame(frame, t) == []
-        assert len(leg.books) - before in (0, 1)
-        assert leg.view() == ref.top(20)  # after every message
-        assert leg.view()[0][0] < leg.view()[2][0]
-    # the figures and final top: tests/conformance/bybit.py
 
 
 def test_session_resyncs_in_band_on_a_lost_message() -> None:

@@ -1,15 +1,11 @@
-"""Deribit's quirks (the common checks: tests/conformance/deribit.py): Deribit's rule proven on
-every message of the 2021 recording by :class:`Reference`, a plain-dict model of the raw JSON
-that never calls the code under test, and the session equal to it after every message; a
-level action that contradicts the book resyncs; heartbeats; option names; the replay's codec."""
+"""Deribit's quirks (the common checks: tests/conformance/deribit.py; Deribit's rule and level
+actions on every message of the 2021 recording: deribit-raw-model-*): a level action that
+contradicts the book resyncs; heartbeats; option names; the replay's codec."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 
 from emulator.venues.deribit import Deribit as EmulatedDeribit
@@ -18,70 +14,11 @@ from feeds.capture import read_capture
 from feeds.session import FeedSession
 from feeds.venues import replay_codec_class
 from feeds.venues.deribit import Deribit, DeribitRaw
-from tests.conformance.deribit import GOLDEN_TOPS, OPTIONS, PUBLIC_TEST, RAW, TEST_REQUEST
+from tests.conformance.deribit import PUBLIC_TEST, RAW, TEST_REQUEST
 from tests.test_emulator_wire import T0, harness
-from tests.venue_helpers import RecordingLeg, ReferenceBook
+from tests.venue_helpers import RecordingLeg
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "deribit.ndjson.gz"))
-BOOKS = [r for r in RECORDS if r.dir == "in" and '"method":"subscription"' in str(r.data)]
-
-
-@dataclass
-class Reference:
-    """https://docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval: the first
-    notification is the book, each next one's ``prev_change_id`` is the previous
-    ``change_id``; ``new`` adds an absent level, ``change`` and ``delete`` a present one."""
-
-    books: dict[str, ReferenceBook] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def notification(self, data: dict[str, Any]) -> None:
-        name = data["instrument_name"]
-        if data["type"] == "snapshot":
-            self.books[name] = ReferenceBook()
-        else:
-            assert data["prev_change_id"] == self.books[name].last_u
-        book = self.books[name]
-        book.last_u = data["change_id"]
-        for side, levels in ((book.bids, data["bids"]), (book.asks, data["asks"])):
-            for action, price, amount in levels:
-                assert (price in side) == (action != "new")
-                assert (amount == 0) == (action == "delete")
-                self.counts[action] = self.counts.get(action, 0) + 1
-                if amount:
-                    side[price] = amount
-                else:
-                    del side[price]
-        kind = "linked" if data["type"] == "change" else "snapshot"
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        assert max(book.bids) < min(book.asks)
-
-
-def data(record: Any) -> dict[str, Any]:
-    found: dict[str, Any] = orjson.loads(str(record.data))["params"]["data"]
-    return found
-
-
-def test_reference_proves_deribits_rule_on_every_message_with_golden_tops() -> None:
-    ref = Reference()
-    for record in BOOKS:
-        ref.notification(data(record))
-    assert ref.counts == {"snapshot": 8, "linked": 36, "new": 121, "change": 5, "delete": 19}
-    assert {OPTIONS[n]: b.best() for n, b in ref.books.items()} == GOLDEN_TOPS
-
-
-def test_session_equals_the_reference_after_every_message() -> None:
-    legs = {s: RecordingLeg() for s in RAW.symbols}
-    session = FeedSession(DeribitRaw(RAW.symbols), legs.__getitem__, lambda *a: None)
-    session.opened(RECORDS[0].t)
-    ref = Reference()
-    for record in RECORDS[2:]:
-        assert session.frame(str(record.data), record.t) == []
-        if record in BOOKS:
-            ref.notification(data(record))
-            name = data(record)["instrument_name"]
-            assert legs[OPTIONS[name]].view() == ref.books[name].top(20)
-    assert (session.stats.book_msgs, session.stats.gaps, session.stats.resyncs) == (44, 0, 0)
 
 
 def test_an_action_that_contradicts_the_book_resyncs_that_option() -> None:

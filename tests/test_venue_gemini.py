@@ -1,81 +1,28 @@
-"""Gemini beyond the conformance suite (tests/conformance/gemini.py): the recording
-(tests/fixtures/gemini.ndjson.gz, see ATTRIBUTION.md) replayed by an independent plain-dict
-model, whose figures and final tops the suite's case states, and through FeedSession with the
-model's top 20 after every message; a crossed book resynced in-band (a lost update itself
-cannot show)."""
+"""Gemini beyond the conformance suite (tests/conformance/gemini.py; the recording read by
+the shared independent model: gemini-model-*): the recorded heartbeats' spacing, and a
+crossed book resynced in-band (a lost update itself cannot show)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from feeds.actions import Send
-from feeds.capture import read_capture
 from feeds.session import FeedSession
 from feeds.venues.gemini import Gemini
-from tests.conformance.gemini import CASE, SYMBOLS
-from tests.venue_helpers import RecordingLeg, ReferenceBook
+from tests.conformance.gemini import CASE
+from tests.test_conformance import records
+from tests.venue_helpers import RecordingLeg
 
-RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "gemini.ndjson.gz"))
-RECEIVED = [orjson.loads(r.data) for r in RECORDS if r.dir == "in"]
-VID = {s.replace("/", ""): s for s in SYMBOLS}
 T0 = 1_624_493_700_000_000_000
 
 
-def sides(msg: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
-    changes = msg["changes"]
-    return [c[1:] for c in changes if c[0] == "buy"], [c[1:] for c in changes if c[0] == "sell"]
-
-
-def reference(books: dict[str, ReferenceBook], msg: dict[str, Any]) -> tuple[int, int, int]:
-    """Gemini's rule on the raw JSON: (whole books, updates, crossed books) of ``msg``. A
-    symbol's first ``l2_updates`` (with ``trades``) is its book; each later one sets absolute
-    quantities; an update before its symbol's book, or a second book, fails."""
-    if msg["type"] != "l2_updates":
-        return 0, 0, 0
-    whole = "trades" in msg
-    assert whole != (msg["symbol"] in books)
-    book = books[msg["symbol"]] = ReferenceBook() if whole else books[msg["symbol"]]
-    book.apply_levels(*sides(msg))
-    return int(whole), int(not whole), int(max(book.bids) >= min(book.asks))
-
-
-def test_reference_replay_proves_the_rule_on_every_message() -> None:
-    books: dict[str, ReferenceBook] = {}
-    figures = [sum(f) for f in zip(*(reference(books, m) for m in RECEIVED), strict=True)]
-    assert figures == [10, 645, 0]
-    assert CASE.replay is not None
-    assert {VID[v]: book.best() for v, book in books.items()} == CASE.replay.tops
-    kinds = Counter(m["type"] + " with trades" * ("trades" in m) for m in RECEIVED)
-    assert kinds == {"l2_updates with trades": 10, "l2_updates": 645, "trade": 16, "heartbeat": 7}
-    beats = [m["timestamp"] for m in RECEIVED if m["type"] == "heartbeat"]
+def test_the_recorded_heartbeats_come_every_5_seconds() -> None:
+    received = [orjson.loads(r.data) for r in records(CASE) if r.dir == "in"]
+    beats = [m["timestamp"] for m in received if m["type"] == "heartbeat"]
     assert [b - a for a, b in pairwise(beats)] == [4998, 5002, 5003, 5001, 4996, 5002]
-
-
-def test_session_replay_matches_the_reference_after_every_message() -> None:
-    legs = {s: RecordingLeg() for s in SYMBOLS}
-    states: list[tuple[str, str | None]] = []
-    session = FeedSession(Gemini(SYMBOLS), legs.__getitem__, lambda *a: states.append(a[:2]))
-    books: dict[str, ReferenceBook] = {}
-    for record in RECORDS:
-        if record.dir == "open":
-            assert session.opened(record.t) == [Send(CASE.subscribe[0])]
-        elif record.dir == "out":
-            assert record.data == CASE.subscribe[0]  # the recorded request, byte for byte
-        elif record.dir == "in":
-            reference(books, orjson.loads(record.data))
-            assert session.frame(record.data, record.t) == []
-            for vid, book in books.items():  # every synced leg knows the model's top 20
-                assert legs[VID[vid]].view() == book.top(20)
-    stats = session.stats
-    assert (stats.book_msgs, stats.gaps, stats.resyncs, stats.crossed) == (655, 0, 0, 0)
-    assert (stats.malformed, stats.codec_errors, stats.unknown_symbol) == (0, 0, 0)
-    assert states == [("syncing", None), ("live", None)]
-    assert {s: leg.usable[0][:2] for s, leg in legs.items()} == dict.fromkeys(SYMBOLS, (True, None))
 
 
 def _l2(changes: list[list[str]], book: bool = False) -> str:

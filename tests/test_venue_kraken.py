@@ -1,17 +1,12 @@
-"""Kraken quirks: WS v1 on the real 2021 recording (tests/fixtures/kraken.ndjson.gz, see
-ATTRIBUTION.md) decoded frame by frame and against an independent model after every message;
-WS v2 (no recording exists): the exact number text its checksum needs and truncation to the
-acked depth. (Samples, malformed frames, fuzzing, the replay's figures, resync and the
-emulator, for both: tests/conformance/kraken.py.)
-
-The golden book tops and checksums come from :func:`reference_replay_v1`, a plain-dict model
-that applies the raw JSON itself and computes the CRC32 with zlib (it never calls the code
-under test).
+"""Kraken quirks: the independent checksum on the published vectors; WS v1 truncated to the
+acked depth; WS v2 (no recording exists): the exact number text its checksum needs and
+truncation to the acked depth. (Samples, malformed frames, fuzzing, the replay's figures,
+resync, the emulator, for both: tests/conformance/kraken.py; the v1 recording read, every
+checksum proven and the session followed by the independent model: tests/test_reference.py.)
 """
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -24,89 +19,18 @@ from feeds.checksum import KRAKEN
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    Heartbeat,
     SeqRule,
     SnapshotSource,
-    Subscribed,
 )
 from feeds.session import FeedSession
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
-from tests.conformance.kraken import V1
-from tests.venue_helpers import Recorder, Top, book_refuses
+from tests.conformance.kraken import V1, kraken_checksum
+from tests.venue_helpers import Recorder, book_refuses
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FRAMES = [r.data for r in read_capture(FIXTURES / "kraken.ndjson.gz") if r.dir == "in"]
-PAIRS = {  # v1 pair -> canonical: XBT is BTC (the explicit table in kraken_v1)
-    "WAVES/EUR": "WAVES/EUR",
-    "XMR/USD": "XMR/USD",
-    "KSM/XBT": "KSM/BTC",
-    "GRT/ETH": "GRT/ETH",
-    "SC/EUR": "SC/EUR",
-    "ETH/CHF": "ETH/CHF",
-    "OCEAN/XBT": "OCEAN/BTC",
-    "OMG/USD": "OMG/USD",
-    "XBT/CHF": "BTC/CHF",
-    "ADA/XBT": "ADA/BTC",
-}
-SYMBOLS = tuple(PAIRS.values())
-
-
-def kraken_checksum(asks: list[Any], bids: list[Any]) -> int:
-    """Kraken's published rule, written independently of feeds/: top 10 asks ascending then
-    top 10 bids descending, each level price+qty text without '.' and leading zeros."""
-
-    def text(value: str) -> str:
-        return value.replace(".", "").lstrip("0")
-
-    return zlib.crc32("".join(text(p) + text(q) for p, q, *_ in asks[:10] + bids[:10]).encode())
-
-
-def reference_replay_v1(depth: int = 1000) -> list[tuple[int, str, Top]]:
-    """(frame index, pair, best bid/size/ask/size) after every book message; asserts on every
-    update that the venue's checksum matches (book truncated to the subscribed depth) and on
-    every message that the book is not crossed."""
-    books: dict[str, tuple[dict[float, list[str]], dict[float, list[str]]]] = {}
-    tops: list[tuple[int, str, Top]] = []
-    for index, frame in enumerate(FRAMES):
-        msg = orjson.loads(frame)
-        if not (isinstance(msg, list) and msg[-2].startswith("book-")):
-            continue
-        pair = msg[-1]
-        if "as" in msg[1]:
-            books[pair] = ({float(lv[0]): lv for lv in msg[1]["bs"]}, {})
-            books[pair][1].update({float(lv[0]): lv for lv in msg[1]["as"]})
-        bids, asks = books[pair]
-        if "as" not in msg[1]:
-            for part in msg[1:-2]:
-                for side, key in ((asks, "a"), (bids, "b")):
-                    for level in part.get(key, []):
-                        if float(level[1]) == 0.0:
-                            side.pop(float(level[0]), None)
-                        else:
-                            side[float(level[0])] = level
-            for side, worst_first in ((bids, False), (asks, True)):
-                for price in sorted(side, reverse=worst_first)[: max(0, len(side) - depth)]:
-                    del side[price]
-            best_asks = [asks[p] for p in sorted(asks)[:10]]
-            best_bids = [bids[p] for p in sorted(bids, reverse=True)[:10]]
-            assert kraken_checksum(best_asks, best_bids) == int(msg[-3]["c"])
-        bid, ask = max(bids), min(asks)
-        assert bid < ask
-        tops.append((index, pair, (bid, float(bids[bid][1]), ask, float(asks[ask][1]))))
-    return tops
-
-
-def test_v1_reference_replay_proves_every_checksum_and_golden_tops() -> None:
-    tops = reference_replay_v1()
-    assert len(tops) == 4279  # 10 snapshots + 4269 updates, every update's checksum matched
-    assert tops[0] == (12, "ADA/XBT", (2.289e-05, 31.75709827, 2.29e-05, 13355.87450757))
-    assert tops[1] == (13, "XBT/CHF", (56119.0, 0.14375128, 56218.3, 0.15))
-    assert tops[1000] == (1021, "XMR/USD", (354.1, 5.0, 354.74, 6.85516463))
-    assert tops[-2] == (4319, "SC/EUR", (0.04307, 5794.10440061, 0.04317, 20000.0))
-    assert tops[-1] == (4320, "WAVES/EUR", (13.233, 651.13730823, 13.2581, 29.25957971))
-    assert V1.replay is not None  # its golden final tops are this model's
-    assert {PAIRS[pair]: top for _, pair, top in tops} == V1.replay.tops
+SYMBOLS = V1.symbols
 
 
 def test_independent_checksum_matches_the_published_vectors() -> None:
@@ -120,35 +44,6 @@ def test_independent_checksum_matches_the_published_vectors() -> None:
         1611253991,
     ]
     assert kraken_checksum(DOCS_ASKS, DOCS_BIDS) == 3310070434
-
-
-def test_v1_codec_translates_every_recorded_frame_exactly() -> None:
-    codec = KrakenV1(SYMBOLS, depth=1000)
-    counts: dict[str, int] = {}
-    for frame in FRAMES:
-        msg = orjson.loads(frame)
-        expected: list[Any]
-        if isinstance(msg, dict):
-            if msg["event"] == "heartbeat":
-                expected = [Heartbeat()]
-            elif msg["event"] == "subscriptionStatus":
-                expected = [Subscribed(PAIRS[msg["pair"]], 1000)]
-            else:
-                expected = []  # systemStatus
-        elif not msg[-2].startswith("book-"):
-            expected = []
-        elif "as" in msg[1]:
-            expected = [BookSnapshot(PAIRS[msg[-1]], msg[1]["bs"], msg[1]["as"])]
-        else:
-            parts = msg[1:-2]
-            asks = [lv for p in parts for lv in p.get("a", [])]
-            bids = [lv for p in parts for lv in p.get("b", [])]
-            expected = [BookDelta(PAIRS[msg[-1]], bids, asks, checksum=int(parts[-1]["c"]))]
-        events = codec.parse(frame)
-        assert events == expected
-        for event in events:
-            counts[type(event).__name__] = counts.get(type(event).__name__, 0) + 1
-    assert counts == {"Subscribed": 10, "Heartbeat": 31, "BookSnapshot": 10, "BookDelta": 4269}
 
 
 def test_v1_frames_out_and_symbol_table() -> None:
@@ -170,7 +65,7 @@ def test_v1_frames_out_and_symbol_table() -> None:
         "wss://ws.kraken.com",
     )
     with pytest.raises(ValueError, match="depth"):
-        KrakenV1(SYMBOLS, depth=50)
+        KrakenV1(V1.symbols, depth=50)
 
 
 # --- WS v2: Kraken's documented messages -------------------------------------------------------
@@ -314,22 +209,16 @@ def session_for(codec: Kraken | KrakenV1) -> tuple[FeedSession, dict[str, Record
     return session, recorders, states
 
 
-def test_v1_session_tops_equal_the_reference_after_every_message() -> None:
-    # Constructed at the default depth (25): the subscriptionStatus acks (depth 1000) set the
-    # depth the books are truncated to before checksumming.
-    session, _, _ = session_for(KrakenV1(SYMBOLS))
-    reference = iter(reference_replay_v1())
+def test_v1_books_are_truncated_to_the_acked_depth_not_the_constructed_one() -> None:
+    # constructed at the default depth (25), the acks (depth 1000) set the depth the books
+    # are checksummed at: every recorded checksum matches (the session after every message
+    # against the independent model: tests/test_reference.py)
+    session, _, _ = session_for(KrakenV1(V1.symbols))
     records = [r for r in read_capture(FIXTURES / "kraken.ndjson.gz") if r.dir == "in"]
     session.opened(records[0].t)
-    for index, record in enumerate(records):
+    for record in records:
         assert session.frame(record.data, record.t) == []
-        assert isinstance(record.data, str)  # every recorded frame is text
-        if '"book-1000"' in record.data and record.data.startswith("["):
-            at, pair, top = next(reference)
-            assert at == index
-            bid_px, bid_sz, ask_px, ask_sz = session.books[PAIRS[pair]].top(1)
-            assert (bid_px[0], bid_sz[0], ask_px[0], ask_sz[0]) == top
-    # the figures and final tops: tests/conformance/kraken.py
+    assert (session.stats.checksum_ok, session.stats.checksum_fail) == (4269, 0)
 
 
 def test_v2_session_truncates_to_the_acked_depth_and_checks_the_number_text() -> None:

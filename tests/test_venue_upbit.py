@@ -1,15 +1,11 @@
 """Upbit (and Bithumb, its protocol) beyond the conformance suite (tests/conformance/upbit.py):
-an independent model of the recording (tests/fixtures/upbit.ndjson.gz, see ATTRIBUTION.md)
-proving the venue's rule on every message, the recording through FeedSession with the
-model's book after every message, the count suffix, the venue's number text, and the
-emulated venue over a real socket (binary frames, PING, errors)."""
+the recording read by the shared independent model (upbit-model-*), the count suffix, the
+venue's number text, and the emulated venue over a real socket (binary frames, PING, errors)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,69 +13,14 @@ import websockets
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from emulator.venues.upbit import number
-from feeds.capture import read_capture
 from feeds.protocol import BookSnapshot, Heartbeat, VenueError
-from feeds.session import FeedSession
 from feeds.venues.bithumb import Bithumb
 from feeds.venues.upbit import Upbit
-from tests.conformance.upbit import CASE, SYMBOLS
+from tests.conformance.upbit import CASE
+from tests.test_conformance import records
 from tests.test_emulator_wire import T0
-from tests.venue_helpers import RecordingLeg
 
-RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "upbit.ndjson.gz"))
-FRAMES = [r.data for r in RECORDS if r.dir == "in"]
-CODE = {"KRW-WAVES": "WAVES/KRW", "BTC-XTZ": "XTZ/BTC"}
-assert CASE.replay is not None
-TOPS = CASE.replay.tops
-
-
-def reference() -> tuple[dict[str, int], dict[str, list[Any]]]:
-    """Per code, the books in order (price and size as Decimal), each checked on its own: the
-    totals are the exact sums of the units, the time never goes back, never crossed."""
-    kinds: dict[str, int] = {}
-    books: dict[str, list[Any]] = {}
-    for frame in FRAMES:
-        assert isinstance(frame, bytes)  # binary UTF-8 JSON, as Upbit sends
-        msg = json.loads(frame, parse_float=Decimal)
-        kinds[msg["ty"]] = kinds.get(msg["ty"], 0) + 1
-        if msg["ty"] != "orderbook":
-            continue
-        units, held = msg["obu"], books.setdefault(msg["cd"], [])
-        assert len(units) == 15
-        assert msg["tas"] == sum(u["as"] for u in units)
-        assert msg["tbs"] == sum(u["bs"] for u in units)
-        assert not held or msg["tms"] >= held[-1][0]
-        assert units[0]["bp"] < units[0]["ap"]
-        bids, asks = [(u["bp"], u["bs"]) for u in units], [(u["ap"], u["as"]) for u in units]
-        held.append((msg["tms"], bids, asks))
-    return kinds, books
-
-
-def test_reference_proves_the_rule_on_every_message() -> None:
-    kinds, books = reference()
-    assert kinds == {"orderbook": 42, "trade": 3}
-    assert {code: len(held) for code, held in books.items()} == {"KRW-WAVES": 26, "BTC-XTZ": 16}
-    tops = {CODE[c]: (*held[-1][1][0], *held[-1][2][0]) for c, held in books.items()}
-    assert {s: tuple(map(float, t)) for s, t in tops.items()} == TOPS
-
-
-def test_session_replay_publishes_the_reference_book_after_every_message() -> None:
-    _, books = reference()
-    legs = {s: RecordingLeg() for s in SYMBOLS}
-    session = FeedSession(Upbit(SYMBOLS), legs.__getitem__, lambda *_: None)
-    session.opened(RECORDS[0].t)
-    seen = dict.fromkeys(CODE, 0)
-    for frame, record in zip(FRAMES, [r for r in RECORDS if r.dir == "in"], strict=True):
-        assert session.frame(frame, record.t) == []
-        code = json.loads(frame)["cd"]
-        if json.loads(frame)["ty"] == "orderbook":
-            _, bids, asks = books[code][seen[code]]
-            seen[code] += 1
-            as_floats = [[float(p) for p, _ in bids], [float(s) for _, s in bids]]
-            as_floats += [[float(p) for p, _ in asks], [float(s) for _, s in asks]]
-            assert [list(v) for v in legs[CODE[code]].view()] == as_floats
-    stats = session.stats
-    assert (stats.book_msgs, stats.older, stats.crossed, stats.malformed) == (42, 0, 0, 0)
+FRAMES = [r.data for r in records(CASE) if r.dir == "in"]
 
 
 def test_codes_carry_the_count_and_the_venue_may_echo_it() -> None:

@@ -5,27 +5,29 @@ needs a case, or the suite fails. Write ``tests/conformance/<venue>.py`` exporti
 (or ``CASES``, a tuple, for a venue with several codecs or older protocols). Each check then
 runs for the case with the id ``<name>-<check>`` (``okx-replay``)::
 
-    from feeds.protocol import BookDelta
     from feeds.venues.gate import Gate
-    from tests.conformance import Replay, VenueCase
+    from tests.conformance import Replay, VenueCase, delta
 
     CASE = VenueCase(
         codec=Gate,
         symbols=("BTC/USDT",),
         recording="gate.ndjson.gz",  # tests/fixtures; else frames=(...) from the docs
         subscribe=('{"channel":"spot.order_book_update","event":"subscribe",...}',),
-        samples=((FRAME, (BookDelta("BTC/USDT", [["1", "2"]], [], first=5, last=7),)),),
+        samples=((FRAME, (delta("BTC/USDT", "1:2", "", first=5, last=7),)),),
         malformed=('{"channel":"spot.order_book_update"}', "[]"),
         replay=Replay(messages=80, snapshots=1, deltas=79, checks=79,
                       tops={"BTC/USDT": (30243.4, 0.5, 30243.5, 1.25)}),
     )
 
-``samples`` cover a snapshot, a delta and every control frame (each JSON one is also
-mutated by the fuzz tests; each is truncated for the ``ParseError`` check). ``replay``: book
-messages applied, snapshots (stream and REST), deltas, integrity checks proven (checksums
-matched + deltas whose sequence fields continued + connection counters that continued) and
-every symbol's final ``tops`` (best bid, its size, best ask, its size), taken from an
-independent plain-dict model of the raw frames, never from the code under test. ``gap``
+``samples`` give frames with their exact events (:func:`snap` and :func:`delta` write a book
+event's levels as text, ``"price:size price:size"``): a snapshot, a delta and every control
+frame (each JSON one is also mutated by the fuzz tests; each is truncated for the
+``ParseError`` check). ``replay``: book messages applied, snapshots (stream and REST),
+deltas, integrity checks proven (checksums matched + deltas whose sequence fields continued +
+connection counters that continued) and every symbol's final ``tops`` (best bid, its size,
+best ask, its size), from the independent model of the recording (``model``: a plain-json
+``read`` of each record and its exact counts, :mod:`tests.reference`), never from the code
+under test. ``gap``
 (default: a symbol's second delta once every symbol is usable) is the replayed frame the
 resync check drops. Emulated venues also get the round trip and the wire check; ``wire``
 and ``wire_ignore`` choose the reference frames when the recording predates the emulated
@@ -41,7 +43,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feeds.protocol import Codec, Event
+from feeds.protocol import BookDelta, BookSnapshot, Codec, Event
+from tests.reference import Model
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -105,6 +108,8 @@ class VenueCase:
     """Keys the emulator sends that the reference frames predate."""
     exact_decimals: bool = False
     """Wire shape compares the number of decimals too (same precision in both)."""
+    model: Model | None = None
+    """The recording read and sequenced independently (:mod:`tests.reference`)."""
 
     @property
     def venue(self) -> str:
@@ -116,6 +121,28 @@ class VenueCase:
 
     def new_codec(self, symbols: tuple[str, ...] | None = None) -> Codec:
         return self.codec(self.symbols if symbols is None else symbols, depth=self.depth)
+
+
+def levels(text: str) -> list[list[str]]:
+    """Levels exactly as the venue writes them: ``"1.5:2 1.4:0.3"`` is
+    ``[["1.5", "2"], ["1.4", "0.3"]]`` (a third field too: ``"1.5:2:1582905486.49"``)."""
+    return [level.split(":") for level in text.split()]
+
+
+def snap(
+    symbol: str, bids: str, asks: str, *, seq: int | None = None, checksum: int | None = None,
+    ts: int | None = None,
+) -> BookSnapshot:  # fmt: skip
+    """The exact snapshot event, its levels written as :func:`levels` reads them."""
+    return BookSnapshot(symbol, levels(bids), levels(asks), seq, checksum, ts)
+
+
+def delta(
+    symbol: str, bids: str, asks: str, *, first: int | None = None, last: int | None = None,
+    prev: int | None = None, checksum: int | None = None, ts: int | None = None,
+) -> BookDelta:  # fmt: skip
+    """The exact delta event, its levels written as :func:`levels` reads them."""
+    return BookDelta(symbol, levels(bids), levels(asks), first, last, prev, checksum, ts)
 
 
 def discover() -> tuple[VenueCase, ...]:

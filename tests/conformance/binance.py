@@ -3,9 +3,14 @@ Binance's documented control frames."""
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, PlannedClose, Subscribed, VenueError
+import json
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, PlannedClose, Subscribed, VenueError
 from feeds.venues.binance import Binance
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta
+from tests.reference import Model, Read
 
 FIRST_RECORDED = (
     '{"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":1633998512068,'
@@ -13,32 +18,45 @@ FIRST_RECORDED = (
     '["0.34750000","5548.00000000"],["0.34640000","6222.00000000"]],"a":[]}}'
 )
 
+NKN = "0.35130000:6195.00000000 0.34750000:5548.00000000 0.34640000:6222.00000000"
+TS = 1633998512068_000000
+
+
+def limit_100(url: str) -> str:
+    """The snapshot covers the 20 levels kept at weight 5 where the recording asked 1000."""
+    return url.replace("limit=1000", "limit=100")
+
+
+def reader(symbols: tuple[str, ...]) -> Read:
+    """Binance's messages as plain json: a REST body is the book at ``lastUpdateId``; a
+    ``@depth`` event (in a combined stream's envelope) a diff ``U``..``u`` at ``E`` ms."""
+    ids = {s.replace("/", ""): s for s in symbols}
+
+    def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+        msg = json.loads(record.data)
+        if record.dir == "rest":
+            symbol = ids[record.url.split("symbol=")[1].split("&")[0]]
+            return [BookSnapshot(symbol, msg["bids"], msg["asks"], seq=msg["lastUpdateId"])]
+        if not msg["stream"].endswith("@depth@100ms"):
+            return []  # bookTicker, aggTrade, kline
+        d = msg["data"]
+        return [BookDelta(ids[d["s"]], d["b"], d["a"], d["U"], d["u"], venue_ts_ns=d["E"] * 10**6)]
+
+    return read
+
+
+SYMBOLS = ("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR")
+
 CASE = VenueCase(
     codec=Binance,
-    symbols=("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR"),
+    symbols=SYMBOLS,
     # The recording subscribed by URL (a combined stream); this is the SUBSCRIBE request.
     subscribe=(
         '{"method":"SUBSCRIBE","params":["nknusdt@depth@100ms","blzeth@depth@100ms",'
         '"lrcbtc@depth@100ms","runeeur@depth@100ms"],"id":1}',
     ),
     samples=(
-        (
-            FIRST_RECORDED,
-            (
-                BookDelta(
-                    "NKN/USDT",
-                    [
-                        ["0.35130000", "6195.00000000"],
-                        ["0.34750000", "5548.00000000"],
-                        ["0.34640000", "6222.00000000"],
-                    ],
-                    [],
-                    first=499869750,
-                    last=499869752,
-                    venue_ts_ns=1633998512068_000000,
-                ),
-            ),
-        ),
+        (FIRST_RECORDED, (delta("NKN/USDT", NKN, "", first=499869750, last=499869752, ts=TS),)),
         ('{"result":null,"id":1}', (Subscribed(),)),
         ('{"result":["btcusdt@depth@100ms"],"id":3}', ()),
         ('{"code":0,"msg":"Unknown property","id":1}', (VenueError("0: Unknown property"),)),
@@ -82,4 +100,11 @@ CASE = VenueCase(
     ),
     emulator_path="/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms",
     exact_decimals=True,
+    model=Model(
+        reader(SYMBOLS),
+        {"BookSnapshot": 4, "BookDelta": 177, "no event": 88}  # bookTicker, aggTrade, kline
+        | {"dropped": 1, "bridged": 4, "continued": 172, "applied": 176}
+        | {"removed": 33, "absent": 2},  # deletes of a level held, of none,
+        rest_url=limit_100,
+    ),
 )

@@ -6,12 +6,17 @@ gives the channel id the book frames carry."""
 
 from __future__ import annotations
 
-from feeds.capture import read_capture
+import json
+from typing import Any
+
+from feeds.capture import Record, read_capture
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
     ConnectionSeq,
+    Event,
     Heartbeat,
+    Ignored,
     PlannedClose,
     Resumed,
     Subscribed,
@@ -20,6 +25,7 @@ from feeds.protocol import (
 )
 from feeds.venues.bitfinex import Bitfinex
 from tests.conformance import FIXTURES, Replay, VenueCase
+from tests.reference import Model
 
 SYMBOLS = (
     "BFT/USD",
@@ -41,11 +47,44 @@ RECORDED_SUBSCRIBES = tuple(
     if r.dir == "out" and '"channel":"book"' in str(r.data)
 )
 
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """Bitfinex's SEQ_ALL frames as plain json: a ``subscribed`` answer names a channel id;
+    an array is [channel, body, counter]: a heartbeat, a whole book or one level
+    [price, count, amount] (amount < 0: an ask; count 0: a delete)."""
+    msg, chans = json.loads(record.data), memo.setdefault("chans", {})
+    if isinstance(msg, dict):
+        if msg.get("event") != "subscribed":
+            return []  # info, conf
+        book = msg["channel"] == "book"
+        chans[msg["chanId"]] = SYMBOLS[PAIRS.index(msg["symbol"])] if book else None
+        return [Subscribed(chans[msg["chanId"]])] if book else []
+    symbol, out = chans.get(msg[0]), list[Event]([ConnectionSeq(msg[-1])])
+    if symbol is None:  # another channel, or one not subscribed yet
+        return out if msg[0] in chans else [*out, Ignored(f"channel {msg[0]}, not subscribed here")]
+    if msg[1] == "hb":
+        return [*out, Heartbeat()]
+    levels = msg[1] if isinstance(msg[1][0], list) else [msg[1]]
+    sides: tuple[list[Any], list[Any]] = ([], [])
+    for price, count, amount in levels:
+        sides[amount < 0].append((price, abs(amount) if count else 0))
+    return [*out, (BookSnapshot if levels is msg[1] else BookDelta)(symbol, *sides)]
+
+
+PAIRS = ["tBFTUSD", "tIOTETH", "tDOGUSD", "tMNABTC", "tODEUSD", "tTESTBTC:TESTUSD", "tSNGUSD"]
+
 CASE = VenueCase(
     codec=Bitfinex,
     symbols=SYMBOLS,
     depth=100,
     recording="bitfinex.ndjson.gz",
+    # a counter on every frame, each one more than the one before; every delete hits a level
+    model=Model(
+        read,
+        {"Subscribed": 7, "BookSnapshot": 7, "BookDelta": 1593, "Heartbeat": 12, "Ignored": 2}
+        | {"ConnectionSeq": 1670, "counter continued": 1669, "no event": 16}
+        | {"applied": 1593, "removed": 722},
+    ),
     # the recording's own conf asked for SEQ_ALL alone (65536); today's feed adds CHECKSUM
     # the recording's own book subscriptions; its conf asked for SEQ_ALL alone (65536)
     subscribe=('{"event":"conf","flags":196608}', *RECORDED_SUBSCRIBES),

@@ -3,15 +3,53 @@ Bitstamp's documented control frames (https://www.bitstamp.net/websocket/v2/).""
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, Heartbeat, PlannedClose, Subscribed, VenueError
+import json
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Event,
+    Heartbeat,
+    PlannedClose,
+    Subscribed,
+    VenueError,
+)
 from feeds.venues.bitstamp import Bitstamp
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta
+from tests.reference import Model
 
 SYMBOLS = (
     "SGB/EUR", "ETH/USD", "XRP/EUR", "BAT/EUR", "USDT/EUR",
     "USDT/USD", "XLM/GBP", "ADA/EUR", "BAT/BTC", "GALA/EUR",
 )  # fmt: skip
 PAIRS = [s.replace("/", "").lower() for s in SYMBOLS]  # the channels' and URLs' pair ids
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """Bitstamp's messages as plain json: a REST body is the whole book at its
+    ``microtimestamp``; a diff is applied when its ``microtimestamp`` is after that."""
+    msg = json.loads(record.data)
+    if record.dir == "rest":
+        symbol = SYMBOLS[PAIRS.index(record.url.rsplit("/", 1)[1])]
+        return [BookSnapshot(symbol, msg["bids"], msg["asks"], venue_ts_ns=us(msg))]
+    kind, pair = msg["channel"].rsplit("_", 1)
+    if kind != "diff_order_book":
+        return []  # live_trades
+    symbol = SYMBOLS[PAIRS.index(pair)]
+    if msg["event"] == "bts:subscription_succeeded":
+        return [Subscribed(symbol)]
+    return [
+        BookDelta(symbol, msg["data"]["bids"], msg["data"]["asks"], venue_ts_ns=us(msg["data"]))
+    ]
+
+
+def us(body: dict[str, Any]) -> int:
+    return int(body["microtimestamp"]) * 1000
+
+
+BAT_BIDS, BAT_TS = "1.15979:993.02588113 1.14866:7758.51900928", 1_641_343_691_244_908_000
 FIRST_DIFF = (
     '{"data":{"timestamp":"1641343691","microtimestamp":"1641343691244908","bids":[["1.15979",'
     '"993.02588113"],["1.14866","7758.51900928"]],"asks":[["1.16601","1200.00000000"]]},'
@@ -26,17 +64,7 @@ CASE = VenueCase(
         f'{{"event":"bts:subscribe","data":{{"channel":"diff_order_book_{p}"}}}}' for p in PAIRS
     ),
     samples=(
-        (
-            FIRST_DIFF,
-            (
-                BookDelta(
-                    "BAT/EUR",
-                    [["1.15979", "993.02588113"], ["1.14866", "7758.51900928"]],
-                    [["1.16601", "1200.00000000"]],
-                    venue_ts_ns=1_641_343_691_244_908_000,
-                ),
-            ),
-        ),
+        (FIRST_DIFF, (delta("BAT/EUR", BAT_BIDS, "1.16601:1200.00000000", ts=BAT_TS),)),
         (
             '{"event":"bts:subscription_succeeded","channel":"diff_order_book_sgbeur","data":{}}',
             (Subscribed("SGB/EUR"),),
@@ -86,5 +114,10 @@ CASE = VenueCase(
             "XLM/GBP": (0.20816, 3588.26617941, 0.20868, 5855.58528256),
             "XRP/EUR": (0.7348, 6022.52500636, 0.73518, 1800.0),
         },
+    ),
+    model=Model(
+        read,
+        {"BookSnapshot": 10, "BookDelta": 717, "Subscribed": 10, "no event": 20}
+        | {"dropped": 102, "applied": 615, "removed": 736},
     ),
 )

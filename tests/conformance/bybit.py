@@ -3,15 +3,21 @@ frames (https://bybit-exchange.github.io/docs/v5/ws/connect)."""
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
+import json
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.bybit import Bybit
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta, snap
+from tests.reference import Model
 
 SNAPSHOT = (
     '{"topic":"orderbook.50.XRPUSDT","type":"snapshot","ts":1733011200693,'
     '"data":{"s":"XRPUSDT","b":[["1.9531","6203"]],"a":[["1.9532","10480"]],"u":20254869,'
     '"seq":7},"cts":1733011200691}'
 )
+TS = 1733011200693_000000
 DELTA = (
     '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1733011200693,'
     '"data":{"s":"XRPUSDT","b":[["1.9531","6198"]],"a":[],"u":20254870,"seq":8},'
@@ -19,8 +25,17 @@ DELTA = (
 )
 
 
-def delta(data: str) -> str:
+def push(data: str) -> str:
     return '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":' + data + "}"
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """Bybit's pushes as plain json: a snapshot or a delta whose ``u`` is the previous + 1."""
+    msg = json.loads(record.data)
+    data, ts = msg["data"], msg["ts"] * 10**6
+    if msg["type"] == "snapshot":
+        return [BookSnapshot("XRP/USDT", data["b"], data["a"], data["u"], venue_ts_ns=ts)]
+    return [BookDelta("XRP/USDT", data["b"], data["a"], last=data["u"], venue_ts_ns=ts)]
 
 
 CASE = VenueCase(
@@ -29,31 +44,8 @@ CASE = VenueCase(
     # The recording (ob500 of the linear category) holds no request; the documented one:
     subscribe=('{"op":"subscribe","args":["orderbook.50.XRPUSDT"]}',),
     samples=(
-        (
-            SNAPSHOT,
-            (
-                BookSnapshot(
-                    "XRP/USDT",
-                    [["1.9531", "6203"]],
-                    [["1.9532", "10480"]],
-                    20254869,
-                    None,
-                    1733011200693_000000,
-                ),
-            ),
-        ),
-        (
-            DELTA,
-            (
-                BookDelta(
-                    "XRP/USDT",
-                    [["1.9531", "6198"]],
-                    [],
-                    last=20254870,
-                    venue_ts_ns=1733011200693_000000,
-                ),
-            ),
-        ),
+        (SNAPSHOT, (snap("XRP/USDT", "1.9531:6203", "1.9532:10480", seq=20254869, ts=TS),)),
+        (DELTA, (delta("XRP/USDT", "1.9531:6198", "", last=20254870, ts=TS),)),
         (
             '{"success":true,"ret_msg":"pong","conn_id":"465772b1-7630-4fdc-a492-e003e6f0f260",'
             '"req_id":"","op":"ping"}',
@@ -82,8 +74,8 @@ CASE = VenueCase(
         '{"topic":"orderbook.50.XRPUSDT","type":"partial","ts":1,"data":{}}',
         '{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT",'
         '"b":[],"a":[],"u":2}}',
-        delta('{"s":"XRPUSDT","b":[],"a":[],"u":0}'),
-        delta('{"s":"XRPUSDT","b":{},"a":[],"u":2}'),
+        push('{"s":"XRPUSDT","b":[],"a":[],"u":0}'),
+        push('{"s":"XRPUSDT","b":{},"a":[],"u":2}'),
     ),
     recording="bybit.ndjson.gz",
     # 1 snapshot + 49 deltas, each u = the previous u + 1.
@@ -93,5 +85,8 @@ CASE = VenueCase(
         deltas=49,
         checks=49,
         tops={"XRP/USDT": (1.9537, 10605.0, 1.9538, 6702.0)},
+    ),
+    model=Model(
+        read, {"BookSnapshot": 1, "BookDelta": 49, "continued": 49, "applied": 49, "removed": 18}
     ),
 )

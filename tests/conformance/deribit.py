@@ -3,9 +3,14 @@ speaks) and ``book.<option>.raw`` on the 2021 recording (8 options with two-side
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from feeds.capture import Record
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
+    Event,
     Heartbeat,
     Level,
     Reply,
@@ -14,6 +19,7 @@ from feeds.protocol import (
 )
 from feeds.venues.deribit import Deribit, DeribitRaw
 from tests.conformance import Replay, Top, VenueCase
+from tests.reference import Model
 
 
 def note(kind: str, prev: str, change_id: int, bids: str, asks: str) -> str:
@@ -136,8 +142,8 @@ RECORDED: dict[str, tuple[str, Top]] = {
     "BTC-24JUN22-15000-C": ("BTC/USD:BTC-220624-15000-C", (0.583, 9.0, 0.6235, 9.0)),
 }
 """The recording's options with both sides quoted: Deribit's name -> ccxt's unified symbol and
-its best bid, its size, best ask, its size after the recording, from the plain-dict model of
-tests/test_venue_deribit.py."""
+its best bid, its size, best ask, its size after the recording, from the independent model
+(``read``)."""
 OPTIONS = {name: symbol for name, (symbol, _) in RECORDED.items()}
 GOLDEN_TOPS = dict(RECORDED.values())
 RECORDED_CHANGE = (
@@ -155,6 +161,28 @@ RECORDED_SNAPSHOT = (
 PUT, CALL = "BTC/USD:BTC-211231-34000-P", "BTC/USD:BTC-220624-15000-C"
 PUT_ASKS: list[Level] = [[0.239, 0.0, "delete"], [0.2385, 9.3, "change"]]
 CALL_BIDS: list[Level] = [[0.583, 9.0, "new"], [0.0005, 1.0, "new"]]
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """https://docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval as plain
+    json: an option's first notification is its book, each next one's ``prev_change_id`` is
+    the previous ``change_id``; levels ``[action, price, amount]`` (the model checks each
+    action against its book)."""
+    msg = json.loads(record.data)
+    if "result" in msg:  # the subscribe answer lists every channel subscribed
+        names = [c[5:-4] for c in msg["result"] if c.startswith("book.")]
+        return [Subscribed(OPTIONS[n]) for n in names if n in OPTIONS]
+    channel, data = msg["params"]["channel"], msg["params"]["data"]
+    if not channel.startswith("book."):
+        return []  # trades
+    symbol, ts = OPTIONS[data["instrument_name"]], data["timestamp"] * 10**6
+    bids, asks = ([[p, a, act] for act, p, a in data[k]] for k in ("bids", "asks"))
+    if data["type"] == "snapshot":
+        return [BookSnapshot(symbol, bids, asks, data["change_id"], None, ts)]
+    last, prev = data["change_id"], data["prev_change_id"]
+    return [BookDelta(symbol, bids, asks, None, last, prev, None, ts)]
+
+
 RAW = VenueCase(
     name="deribit-raw",
     codec=DeribitRaw,
@@ -201,9 +229,15 @@ RAW = VenueCase(
     malformed=(RECORDED_CHANGE.replace("34000-P.raw", "34000-P.100ms"),),
     recording="deribit.ndjson.gz",
     # 8 snapshots; 36 changes, each linked to the one before and its actions agreeing with the
-    # book (tests/test_venue_deribit.py proves both on every message)
+    # book (deribit-raw-model-* prove both on every message)
     replay=Replay(messages=44, snapshots=8, deltas=36, checks=36, tops=GOLDEN_TOPS),
     emulated=False,
+    model=Model(
+        read,
+        {"BookSnapshot": 8, "BookDelta": 36, "Subscribed": 8, "applied": 36, "linked": 36}
+        | {"new": 121, "change": 5, "delete": 19, "removed": 19},
+        level_actions=True,
+    ),
 )
 
 CASES = (CASE, RAW)

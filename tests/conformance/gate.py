@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.gate import Gate, GateBookUpdate
-from tests.conformance import Replay, Top, VenueCase
+from tests.conformance import Replay, Top, VenueCase, delta, snap
+from tests.reference import Model
 
 
 class DocsGate(Gate):
@@ -29,6 +33,10 @@ OBU_ACK = (
     '"trace_id":"d2e2d92c3a7eabc3d5be52514ef508d2","channel":"spot.obu","event":"subscribe",'
     '"payload":["ob.BTC_USDT.50"],"result":{"status":"success"},'
     '"requestId":"d2e2d92c3a7eabc3d5be52514ef508d2"}'
+)
+FULL_BIDS, FULL_ASKS = (
+    "105958.9:0.00908 105953.2:0.02426 105942.6:0.02074",
+    "105959:0.76098 105961.3:0.0124",
 )
 OBU_FULL = (
     '{"channel":"spot.obu","result":{"t":1748572394325,"full":true,"s":"ob.BTC_USDT.50",'
@@ -64,27 +72,19 @@ OBU = VenueCase(
         (OBU_ACK, (Subscribed(),)),
         (
             OBU_FULL,
-            (
-                BookSnapshot(
-                    "BTC/USDT",
-                    [["105958.9", "0.00908"], ["105953.2", "0.02426"], ["105942.6", "0.02074"]],
-                    [["105959", "0.76098"], ["105961.3", "0.0124"]],
-                    seq=28606981,
-                    venue_ts_ns=1748572394325_000000,
-                ),
-            ),
+            (snap("BTC/USDT", FULL_BIDS, FULL_ASKS, seq=28606981, ts=1748572394325_000000),),
         ),
         (
             OBU_UPDATE,
             (
-                BookDelta(
+                delta(
                     "BTC/USDT",
-                    [["105958.9", "0"]],
-                    [["105959", "0.5"]],
+                    "105958.9:0",
+                    "105959:0.5",
                     first=28606982,
                     last=28606984,
                     prev=28606981,
-                    venue_ts_ns=1748572394382_000000,
+                    ts=1748572394382_000000,
                 ),
             ),
         ),
@@ -143,12 +143,30 @@ GOLDEN_TOPS: dict[str, Top] = {
     "NANO/USDT": (8.7411, 0.197, 8.8542, 51.62831),
 }
 """Each pair's best bid, its size, best ask, its size after the whole recording, from the
-plain-dict model of tests/test_venue_gate.py."""
+plain-dict model (tests/test_reference.py)."""
+ZKS, ZKS_TS = "0.001038:453.60214", 1619093533031_000000
 RECORDED_UPDATE = (
     '{"time":1619093533,"channel":"spot.order_book_update","event":"update","result":'
     '{"t":1619093533031,"e":"depthUpdate","E":1619093533,"s":"ZKS_ETH","U":11077662,'
     '"u":11077662,"b":[],"a":[["0.001038","453.60214"]]}}'
 )
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """Gate's 2021 messages as plain json: a REST body is the book at ``id``; an update is
+    the range ``U``..``u`` (https://www.gate.com/docs/developers/apiv4/ws/en/, "Changed
+    order book": drop ``u < id + 1``, bridge ``U <= id + 1 <= u``, then ``U == u + 1``)."""
+    msg = json.loads(record.data)
+    if record.dir == "rest":
+        pair = record.url.split("currency_pair=")[1].split("&")[0]
+        return [BookSnapshot(pair.replace("_", "/"), msg["bids"], msg["asks"], seq=msg["id"])]
+    if msg["channel"] != "spot.order_book_update":
+        return []  # tickers
+    if msg["event"] == "subscribe":
+        return [Subscribed()]
+    r, ts = msg["result"], msg["result"]["t"] * 10**6
+    return [BookDelta(r["s"].replace("_", "/"), r["b"], r["a"], r["U"], r["u"], venue_ts_ns=ts)]
+
 
 BOOK_UPDATE = VenueCase(
     name="gate-book-update",
@@ -160,19 +178,7 @@ BOOK_UPDATE = VenueCase(
         for pair in PAIRS.split()
     ),  # as recorded
     samples=(
-        (
-            RECORDED_UPDATE,
-            (
-                BookDelta(
-                    "ZKS/ETH",
-                    [],
-                    [["0.001038", "453.60214"]],
-                    first=11077662,
-                    last=11077662,
-                    venue_ts_ns=1619093533031_000000,
-                ),
-            ),
-        ),
+        (RECORDED_UPDATE, (delta("ZKS/ETH", "", ZKS, first=11077662, last=11077662, ts=ZKS_TS),)),
         (
             '{"time":1619093532,"channel":"spot.order_book_update","event":"subscribe",'
             '"result":{"status":"success"}}',
@@ -186,15 +192,7 @@ BOOK_UPDATE = VenueCase(
         # since 2025 a full book may come on this channel too (announcement 44678)
         (
             RECORDED_UPDATE.replace('"U":11077662,', '"full":true,'),
-            (
-                BookSnapshot(
-                    "ZKS/ETH",
-                    [],
-                    [["0.001038", "453.60214"]],
-                    seq=11077662,
-                    venue_ts_ns=1619093533031_000000,
-                ),
-            ),
+            (snap("ZKS/ETH", "", ZKS, seq=11077662, ts=ZKS_TS),),
         ),
     ),
     malformed=(
@@ -205,12 +203,20 @@ BOOK_UPDATE = VenueCase(
     recording="gate.ndjson.gz",
     # 10 REST snapshots; 172 updates: 4 below their snapshot dropped, 9 whose u is the
     # snapshot's id applied (Gate's procedure drops them: they repeat its sizes), 8 bridge it,
-    # 151 continue (tests/test_venue_gate.py proves Gate's figures on every message).
+    # 151 continue (tests/test_reference.py proves Gate's rule on every message).
     replay=Replay(messages=178, snapshots=10, deltas=172, checks=168, older=4, tops=GOLDEN_TOPS),
     # QTUM3S/USDT's update 69526952-69526959 (its second one after the snapshot is the no-op
     # ending at the snapshot's id, whose loss is no gap)
     gap=45,
     emulated=False,
+    # 13 updates end at or before their snapshot's id (Gate drops them); each of the other
+    # 159 starts right after the book's id (the first ones bridge: U == id + 1 <= u)
+    model=Model(
+        read,
+        {"BookSnapshot": 10, "BookDelta": 172, "Subscribed": 10, "no event": 57}
+        | {"dropped": 13, "continued": 159, "applied": 159, "removed": 150},
+        drop_at_id=True,
+    ),
 )
 
 CASES = (OBU, BOOK_UPDATE)

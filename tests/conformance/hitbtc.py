@@ -4,9 +4,16 @@ recordings (three symbols each, every message of them)."""
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Subscribed, VenueError
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Subscribed, VenueError
 from feeds.venues.hitbtc import Bequant, BequantV2, HitBTC, HitBTCV2
 from tests.conformance import Replay, VenueCase
+from tests.reference import Model, Read
 
 ACK = '{"result":{"ch":"orderbook/full","subscriptions":["BTCUSDT"]},"id":1}'
 
@@ -97,9 +104,43 @@ HITBTC_V2_UPDATE = (
     '"size":"0"}],"sequence":7333533,"timestamp":"2021-07-15T03:06:53.347Z","symbol":"EURSUSD"}}'
 )
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def v2_reader(symbols: tuple[str, ...]) -> Read:
+    """API v2 as plain json (https://api.hitbtc.com/api/2/explore/, "Subscribe to orderbook"):
+    ``snapshotOrderbook`` replaces the book (resent mid-stream at the sequence reached),
+    each ``updateOrderbook``'s ``sequence`` is the previous one + 1, per symbol."""
+    named = {s.replace("/", ""): s for s in symbols}
+
+    def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+        msg = json.loads(record.data)
+        if "result" in msg:
+            return [Subscribed()]
+        if msg["method"] not in ("snapshotOrderbook", "updateOrderbook"):
+            return []  # candles, trades, tickers
+        book = msg["params"]
+        bids, asks = ([(lv["price"], lv["size"]) for lv in book[k]] for k in ("bid", "ask"))
+        when = datetime.fromisoformat(book["timestamp"]) - EPOCH
+        symbol, seq, ts = (
+            named[book["symbol"]],
+            book["sequence"],
+            when // timedelta(microseconds=1) * 1000,
+        )
+        if msg["method"] == "snapshotOrderbook":
+            return [BookSnapshot(symbol, bids, asks, seq, None, ts)]
+        return [BookDelta(symbol, bids, asks, None, seq, None, None, ts)]
+
+    return read
+
 
 def v2(
-    codec: type[HitBTCV2], symbols: tuple[str, ...], update: str, delta: BookDelta, replay: Replay
+    codec: type[HitBTCV2],
+    symbols: tuple[str, ...],
+    update: str,
+    delta: BookDelta,
+    replay: Replay,
+    counts: Mapping[str, int],
 ) -> VenueCase:
     snapshot = BookSnapshot(
         delta.symbol, delta.bids, delta.asks, delta.last, None, delta.venue_ts_ns
@@ -144,6 +185,7 @@ def v2(
         recording=f"{codec.venue}.ndjson.gz",
         replay=replay,
         emulated=False,
+        model=Model(v2_reader(symbols), counts),
     )
 
 
@@ -151,7 +193,7 @@ CASES = (
     v3(HitBTC),
     v3(Bequant),
     # 2 snapshots a symbol (the second resent mid-stream at the last sequence), 99 updates
-    # each continuing its symbol's sequence; tops from tests/test_venue_hitbtc.py's model.
+    # each continuing its symbol's sequence.
     v2(
         HitBTCV2,
         ("ORN/BTC", "INSUR/BTC", "EURS/USD"),
@@ -170,6 +212,8 @@ CASES = (
                 "EURS/USD": (1.19, 31643.41, 1.195, 88716.66),
             },
         ),
+        {"BookSnapshot": 6, "BookDelta": 99, "no event": 12}
+        | {"applied": 99, "continued": 99, "removed": 259},
     ),
     v2(
         BequantV2,
@@ -191,5 +235,7 @@ CASES = (
                 "BTC/EURS": (27477.96, 3e-05, 27841.39, 0.06255),
             },
         ),
+        {"BookSnapshot": 3, "BookDelta": 138, "no event": 11}
+        | {"applied": 138, "continued": 138, "removed": 230},
     ),
 )

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import Any
 
-from feeds.protocol import BookDelta, BookSnapshot, Reply, Subscribed, VenueError
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Reply, Subscribed, VenueError
 from feeds.venues.htx import Htx, HtxStep0
 from tests.conformance import Replay, VenueCase
+from tests.reference import Model
 
 ACK = '{"id":"id1","status":"ok","subbed":"market.btcusdt.mbp.150","ts":1489474081631}'
 BIDS = [[618.37, 71.594], [423.33, 77.726], [223.18, 47.997], [219.34, 24.82], [210.34, 94.463]]
@@ -90,15 +93,37 @@ MBP = VenueCase(
     ),
 )
 
+STEP0_IDS = ("borusdt", "omgbtc", "yfihusd", "nesteth")
+STEP0_SYMBOLS = ("BOR/USDT", "OMG/BTC", "YFI/HUSD", "NEST/ETH")
+
+
+def read_step0(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """HTX's 2021 gzip frames as plain json: pings, acks, and a whole book in every
+    ``depth.step0`` push (sorted, each price once, its ``version`` never going back)."""
+    assert isinstance(record.data, bytes)
+    msg = json.loads(gzip.decompress(record.data))
+    if "ping" in msg:
+        return [Reply(json.dumps({"pong": msg["ping"]}, separators=(",", ":")))]
+    topic = (msg.get("ch") or msg.get("subbed")).split(".")
+    if topic[2] != "depth":
+        return []  # trade.detail
+    symbol = STEP0_SYMBOLS[STEP0_IDS.index(topic[1])]
+    if "subbed" in msg:
+        return [Subscribed(symbol)]
+    tick = msg["tick"]
+    bids, asks = [p for p, _ in tick["bids"]], [p for p, _ in tick["asks"]]
+    assert bids == sorted(set(bids), reverse=True) and asks == sorted(set(asks))
+    return [
+        BookSnapshot(symbol, tick["bids"], tick["asks"], tick["version"], None, msg["ts"] * 10**6)
+    ]
+
+
 STEP0 = VenueCase(
     name="htx-step0",
     codec=HtxStep0,
-    symbols=("BOR/USDT", "OMG/BTC", "YFI/HUSD", "NEST/ETH"),
+    symbols=STEP0_SYMBOLS,
     # the recording's requests named the same topics with numeric ids
-    subscribe=tuple(
-        f'{{"sub":"market.{v}.depth.step0","id":"{v}"}}'
-        for v in ("borusdt", "omgbtc", "yfihusd", "nesteth")
-    ),
+    subscribe=tuple(f'{{"sub":"market.{v}.depth.step0","id":"{v}"}}' for v in STEP0_IDS),
     samples=(
         (
             gzip.compress(
@@ -127,7 +152,7 @@ STEP0 = VenueCase(
     malformed=('{"ch":"market.omgbtc.depth.step0","ts":1,"tick":{"bids":[],"asks":[]}}',),
     recording="htx.ndjson.gz",
     # 118 whole books (the frames of 4 of the recording's 10 symbols; all 10: 292), each
-    # sorted, never crossed, its version never going back (tests/test_venue_htx.py)
+    # sorted, never crossed, its version never going back (tests/test_reference.py)
     replay=Replay(
         messages=118,
         snapshots=118,
@@ -141,6 +166,7 @@ STEP0 = VenueCase(
         },
     ),
     emulated=False,  # the emulator speaks mbp
+    model=Model(read_step0, {"BookSnapshot": 118, "Reply": 6, "Subscribed": 4, "no event": 10}),
 )
 
 CASES = (MBP, STEP0)

@@ -5,10 +5,16 @@ emulator speaks."""
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
+import json
+import zlib
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta, snap
+from tests.reference import Model
 
 V1_UPDATE = (  # https://docs.kraken.com/api/docs/guides/spot-ws-book-v1: sides in two objects
     '[0,{"a":[["0.05120","0.00000500","1582905486.493008"],'
@@ -17,22 +23,55 @@ V1_UPDATE = (  # https://docs.kraken.com/api/docs/guides/spot-ws-book-v1: sides 
     '["0.04940","0.00000500","1582905486.493034","r"]],"c":"974947235"},"book-100","XBT/CHF"]'
 )
 
+PAIRS = {  # v1 pair -> canonical: XBT is BTC (the explicit table in kraken_v1)
+    "WAVES/EUR": "WAVES/EUR",
+    "XMR/USD": "XMR/USD",
+    "KSM/XBT": "KSM/BTC",
+    "GRT/ETH": "GRT/ETH",
+    "SC/EUR": "SC/EUR",
+    "ETH/CHF": "ETH/CHF",
+    "OCEAN/XBT": "OCEAN/BTC",
+    "OMG/USD": "OMG/USD",
+    "XBT/CHF": "BTC/CHF",
+    "ADA/XBT": "ADA/BTC",
+}
+
+
+def kraken_checksum(asks: list[Any], bids: list[Any]) -> int:
+    """Kraken's published rule, written independently of feeds/: top 10 asks ascending then
+    top 10 bids descending, each level price+qty text without '.' and leading zeros."""
+
+    def text(value: str) -> str:
+        return value.replace(".", "").lstrip("0")
+
+    return zlib.crc32("".join(text(p) + text(q) for p, q, *_ in asks[:10] + bids[:10]).encode())
+
+
+def read_v1(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """Kraken v1 as plain json: acks at depth 1000, heartbeats, a snapshot (``as``/``bs``)
+    or an update whose sides may come in two objects, the last with the checksum ``c``."""
+    msg = json.loads(record.data)
+    if isinstance(msg, dict):
+        event = msg["event"]
+        if event == "subscriptionStatus":
+            return [Subscribed(PAIRS[msg["pair"]], msg["subscription"]["depth"])]
+        return [Heartbeat()] if event == "heartbeat" else []  # systemStatus
+    symbol, parts = PAIRS[msg[-1]], msg[1:-2]
+    if "as" in msg[1]:
+        return [BookSnapshot(symbol, msg[1]["bs"], msg[1]["as"])]
+    asks = [level for part in parts for level in part.get("a", [])]
+    bids = [level for part in parts for level in part.get("b", [])]
+    return [BookDelta(symbol, bids, asks, checksum=int(parts[-1]["c"]))]
+
+
+V1_BIDS = "0.04765:0.00000500:1582905486.493008 0.04940:0.00000500:1582905486.493034:r"
+V1_ASKS = "0.05120:0.00000500:1582905486.493008 0.05275:0.00000500:1582905486.493034"
+
 V1 = VenueCase(
     name="kraken-v1",
     codec=KrakenV1,
     # v1 pairs: XBT is BTC (the explicit table in kraken_v1)
-    symbols=(
-        "WAVES/EUR",
-        "XMR/USD",
-        "KSM/BTC",
-        "GRT/ETH",
-        "SC/EUR",
-        "ETH/CHF",
-        "OCEAN/BTC",
-        "OMG/USD",
-        "BTC/CHF",
-        "ADA/BTC",
-    ),
+    symbols=tuple(PAIRS.values()),
     depth=1000,
     subscribe=(  # the recorded request, byte for byte
         '{"event":"subscribe","pair":["WAVES/EUR","XMR/USD","KSM/XBT","GRT/ETH","SC/EUR",'
@@ -40,23 +79,7 @@ V1 = VenueCase(
         '"subscription":{"name":"book","depth":1000}}',
     ),
     samples=(
-        (
-            V1_UPDATE,
-            (
-                BookDelta(
-                    "BTC/CHF",
-                    [
-                        ["0.04765", "0.00000500", "1582905486.493008"],
-                        ["0.04940", "0.00000500", "1582905486.493034", "r"],
-                    ],
-                    [
-                        ["0.05120", "0.00000500", "1582905486.493008"],
-                        ["0.05275", "0.00000500", "1582905486.493034"],
-                    ],
-                    checksum=974947235,
-                ),
-            ),
-        ),
+        (V1_UPDATE, (delta("BTC/CHF", V1_BIDS, V1_ASKS, checksum=974947235),)),
         (
             '[1360,{"as":[["0.1","2","3"]],"bs":[["0.05","1","3"]]},"book-1000","ADA/XBT"]',
             (BookSnapshot("ADA/BTC", [["0.05", "1", "3"]], [["0.1", "2", "3"]]),),
@@ -99,7 +122,7 @@ V1 = VenueCase(
         snapshots=10,
         deltas=4269,
         checks=4269,
-        tops={  # the independent model of tests/test_venue_kraken.py
+        tops={  # the independent model (tests/test_reference.py)
             "WAVES/EUR": (13.233, 651.13730823, 13.2581, 29.25957971),
             "XMR/USD": (353.64, 30.3, 354.48, 6.86050247),
             "KSM/BTC": (0.00756, 0.21, 0.007566, 2.18142427),
@@ -113,6 +136,18 @@ V1 = VenueCase(
         },
     ),
     emulated=False,  # the emulator speaks v2
+    model=Model(
+        read_v1,
+        {"Subscribed": 10, "Heartbeat": 31, "BookSnapshot": 10, "BookDelta": 4269}
+        | {
+            "no event": 1,
+            "applied": 4269,
+            "checksums": 4269,
+            "removed": 1615,
+        },  # and a systemStatus
+        checksum=lambda bids, asks: kraken_checksum(asks, bids),
+        depth=1000,  # the acked depth the books are truncated to before checksumming
+    ),
 )
 
 DOCS_STATUS = (
@@ -144,6 +179,9 @@ def v2_update(data: str) -> str:
     return '{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD",' + data + "}]}"
 
 
+MATIC_BID, MATIC_ASK = "0.5666:4831.75496356", "0.5668:4410.79769741"
+MATIC_UPDATE, DOCS_TS = "0.5657:1098.3947558", 1696613755440295000
+
 V2 = VenueCase(
     codec=Kraken,
     symbols=("MATIC/USD", "BTC/USD"),
@@ -153,29 +191,8 @@ V2 = VenueCase(
         '"depth":10},"req_id":1}',
     ),
     samples=(
-        (
-            DOCS_SNAPSHOT,
-            (
-                BookSnapshot(
-                    "MATIC/USD",
-                    [["0.5666", "4831.75496356"]],
-                    [["0.5668", "4410.79769741"]],
-                    checksum=2439117997,
-                ),
-            ),
-        ),
-        (
-            DOCS_UPDATE,
-            (
-                BookDelta(
-                    "MATIC/USD",
-                    [["0.5657", "1098.3947558"]],
-                    [],
-                    checksum=2114181697,
-                    venue_ts_ns=1696613755440295000,
-                ),
-            ),
-        ),
+        (DOCS_SNAPSHOT, (snap("MATIC/USD", MATIC_BID, MATIC_ASK, checksum=2439117997),)),
+        (DOCS_UPDATE, (delta("MATIC/USD", MATIC_UPDATE, "", checksum=2114181697, ts=DOCS_TS),)),
         (DOCS_ACK, (Subscribed("BTC/USD", 10),)),
         (
             '{"error":"Subscription depth not supported","method":"subscribe","success":false,'

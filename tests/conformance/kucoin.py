@@ -4,9 +4,14 @@ the time: its own codec, ``KuCoin2021``) and today's protocol from the documente
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, Heartbeat, Subscribed, VenueError
+import json
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.kucoin import KuCoin, KuCoin2021
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta
+from tests.reference import Model
 
 BASES = ("BCHSV/USDT", "SNX/BTC", "CAPP/BTC", "ANKR/BTC", "FET/BTC", "DAPPT/BTC", "NRG/BTC")
 SYMBOLS = (*BASES, "COV/BTC", "EQZ/BTC")
@@ -19,6 +24,8 @@ RECORDED = (
 DOCS = L2 % ("BTC-USDT", '{"changes":{"asks":[["67993.3","1.21427407","14701689783"]],'
              '"bids":[["0","0","14701689784"]]},"sequenceEnd":14701689784,'
              '"sequenceStart":14701689783,"symbol":"BTC-USDT","time":1729816425625}')  # fmt: skip
+SEQ, DOCS_SEQ, DOCS_TS = 1613277183875, 14701689783, 1729816425625_000000
+DOCS_ASK = "67993.3:1.21427407:14701689783"
 CONTROL = (
     ('{"id":"NSkIrWGB1s","type":"welcome"}', (Heartbeat(),)),
     ('{"id":"1","type":"ack"}', (Subscribed(),)),
@@ -44,30 +51,40 @@ def subscribe(ids: str) -> str:
     return f'{{"id":1,"type":"subscribe","topic":"/market/level2:{ids}","response":true}}'
 
 
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """KuCoin's 2021 messages as plain json: a REST body is the book at ``sequence``; an
+    l2update is the range ``sequenceStart``..``sequenceEnd``, each change carrying its own
+    sequence (only the changes after the book's sequence apply; price "0": a sequence alone);
+    welcome and ack frames."""
+    msg = json.loads(record.data)
+    if record.dir == "rest":
+        symbol = record.url.split("symbol=")[1].split("&")[0].replace("-", "/")
+        body = msg["data"]
+        ts = body["time"] * 10**6
+        return [BookSnapshot(symbol, body["bids"], body["asks"], int(body["sequence"]), None, ts)]
+    if msg["type"] != "message":
+        return [Subscribed() if msg["type"] == "ack" else Heartbeat()]  # welcome
+    if msg["subject"] != "trade.l2update":
+        return []  # ticker, match
+    d = msg["data"]
+    bids, asks = ([c for c in d["changes"][k] if c[0] != "0"] for k in ("bids", "asks"))
+    symbol = d["symbol"].replace("-", "/")
+    return [BookDelta(symbol, bids, asks, d["sequenceStart"], d["sequenceEnd"])]
+
+
 RECORDING = VenueCase(
     name="kucoin-2021",
     codec=KuCoin2021,
     symbols=SYMBOLS,
     subscribe=(subscribe(",".join(s.replace("/", "-") for s in SYMBOLS)),),
     samples=(
-        (
-            RECORDED,
-            (
-                BookDelta(
-                    "BCHSV/USDT",
-                    [],
-                    [["244.351", "150", "1613277183875"]],
-                    first=1613277183875,
-                    last=1613277183875,
-                ),
-            ),
-        ),
+        (RECORDED, (delta("BCHSV/USDT", "", "244.351:150:1613277183875", first=SEQ, last=SEQ),)),
         *CONTROL,
     ),
     malformed=MALFORMED,
     recording="kucoin.ndjson.gz",
     # 9 REST snapshots; 3853 l2updates: 48 older than their snapshot, 3805 continue it. The
-    # tops are the venue's own last ticker of each symbol.
+    # tops are the venue's own last ticker of each symbol, and the independent model's.
     replay=Replay(
         messages=3814,
         snapshots=9,
@@ -90,6 +107,13 @@ RECORDING = VenueCase(
     # earlier ones are older than the snapshots this check answers at once
     gap=533,
     emulated=False,  # its snapshot endpoint is keyed today
+    model=Model(
+        read,
+        {"BookSnapshot": 9, "BookDelta": 3853, "Subscribed": 13, "Heartbeat": 1}
+        | {"no event": 854, "dropped": 48, "continued": 3805, "applied": 3805, "removed": 1073},
+        drop_at_id=True,
+        change_seq=True,
+    ),
 )
 
 TODAY = VenueCase(
@@ -97,19 +121,7 @@ TODAY = VenueCase(
     symbols=("BTC/USDT",),
     subscribe=(subscribe("BTC-USDT"),),
     samples=(
-        (
-            DOCS,
-            (
-                BookDelta(
-                    "BTC/USDT",
-                    [],
-                    [["67993.3", "1.21427407", "14701689783"]],
-                    first=14701689783,
-                    last=14701689784,
-                    venue_ts_ns=1729816425625_000000,
-                ),
-            ),
-        ),
+        (DOCS, (delta("BTC/USDT", "", DOCS_ASK, first=DOCS_SEQ, last=DOCS_SEQ + 1, ts=DOCS_TS),)),
         *CONTROL,
     ),
     malformed=MALFORMED,

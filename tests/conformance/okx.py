@@ -3,9 +3,23 @@
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, PlannedClose, Subscribed, VenueError
+import json
+import zlib
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Event,
+    Heartbeat,
+    PlannedClose,
+    Subscribed,
+    VenueError,
+)
 from feeds.venues.okx import Okx
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta, snap
+from tests.reference import Model
 
 # The docs' push example (cut to two levels a side) keeps its illustrative checksum: the CRC
 # of its own eight levels is -2102840145.
@@ -15,6 +29,8 @@ DOCS_SNAPSHOT = (
     '"bids":[["8476.97","256","0","12"],["8475.55","101","0","1"]],'
     '"ts":"1597026383085","checksum":-855196043,"prevSeqId":-1,"seqId":123456}]}'
 )
+DOCS_BIDS, DOCS_ASKS = "8476.97:256:0:12 8475.55:101:0:1", "8476.98:415:0:13 8477:7:0:2"
+TS = 1597026383085_000000
 UPDATE = (
     '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{'
     '"asks":[],"bids":[["8476.97","256","0","12"]],"ts":"1597026383085","checksum":-3,'
@@ -26,9 +42,42 @@ def push(data: str) -> str:
     return '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":' + data + "}"
 
 
+SYMBOLS = ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")
+INSTRUMENTS = dict(zip(("BTC-USD-220527", "UNI-USD-SWAP", "BTC-USDT"), SYMBOLS, strict=True))
+
+
+def okx_checksum(bids: list[list[Any]], asks: list[list[Any]]) -> int:
+    """OKX's published rule, written independently of feeds/: the top 25 of each side,
+    ``bid:size:ask:size:...`` interleaved (a shorter side stops), CRC32 as signed int32."""
+    parts: list[str] = []
+    for i in range(25):
+        parts += bids[i][:2] if i < len(bids) else []
+        parts += asks[i][:2] if i < len(asks) else []
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """OKX's 2022 messages as plain json: ``books`` acks, snapshots and updates (each with
+    the checksum of the book after it; no seqId yet), ``pong``."""
+    if record.data == "pong":
+        return [Heartbeat()]
+    msg = json.loads(record.data)
+    if msg.get("arg", {}).get("channel") != "books":
+        return []  # other channels
+    symbol = INSTRUMENTS[msg["arg"]["instId"]]
+    if msg.get("event") == "subscribe":
+        return [Subscribed(symbol)]
+    kind = BookSnapshot if msg["action"] == "snapshot" else BookDelta
+    return [
+        kind(symbol, d["bids"], d["asks"], checksum=d["checksum"], venue_ts_ns=int(d["ts"]) * 10**6)
+        for d in msg["data"]
+    ]
+
+
 CASE = VenueCase(
     codec=Okx,
-    symbols=("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT"),
+    symbols=SYMBOLS,
     # The recording subscribed tickers and trades with the books; the books request alone:
     subscribe=(
         '{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USD-220527"},'
@@ -37,29 +86,13 @@ CASE = VenueCase(
     samples=(
         (
             DOCS_SNAPSHOT,
-            (
-                BookSnapshot(
-                    "BTC/USDT",
-                    [["8476.97", "256", "0", "12"], ["8475.55", "101", "0", "1"]],
-                    [["8476.98", "415", "0", "13"], ["8477", "7", "0", "2"]],
-                    seq=123456,
-                    checksum=-855196043,
-                    venue_ts_ns=1597026383085_000000,
-                ),
-            ),
+            (snap("BTC/USDT", DOCS_BIDS, DOCS_ASKS, seq=123456, checksum=-855196043, ts=TS),),
         ),
         (
             UPDATE,
             (
-                BookDelta(
-                    "BTC/USDT",
-                    [["8476.97", "256", "0", "12"]],
-                    [],
-                    None,
-                    123457,
-                    123456,
-                    -3,
-                    1597026383085_000000,
+                delta(
+                    "BTC/USDT", "8476.97:256:0:12", "", last=123457, prev=123456, checksum=-3, ts=TS
                 ),
             ),
         ),
@@ -124,4 +157,10 @@ CASE = VenueCase(
     ),
     # 2022 had no seqId/prevSeqId, nor the connId acks carry now
     wire_ignore=frozenset({"seqId", "prevSeqId", "connId"}),
+    model=Model(
+        read,
+        {"Subscribed": 3, "BookSnapshot": 3, "BookDelta": 287, "no event": 117}
+        | {"applied": 287, "checksums": 290, "removed": 2283, "absent": 953},
+        checksum=okx_checksum,
+    ),
 )

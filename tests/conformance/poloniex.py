@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Subscribed, VenueError
+import json
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.poloniex import Poloniex
 from tests.conformance import Replay, Top, VenueCase
+from tests.reference import Model
 
 # Each pair's best bid, its size, best ask, its size after the whole recording (in the
-# recorded subscribe order), from the plain-dict model of tests/test_venue_poloniex.py.
+# recorded subscribe order), from the independent model (``read``).
 GOLDEN_TOPS: dict[str, Top] = {
     "BCH/USDT": (119.88, 48.449936, 120.24, 14.101117),
     "EFI/USDT": (0.1003, 296.2622, 0.1499, 13.3422),
@@ -36,6 +41,29 @@ UPDATE = (
     '"asks":[["36.842","353.838425"],["47","0"]],"bids":[],"lastId":1838395,"id":1838396,'
     '"ts":1661123517876}],"action":"update"}'
 )
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """https://api-docs.poloniex.com/spot/websocket/market-data ("Book Level 2") as plain
+    json: a snapshot per pair, then updates whose ``lastId`` is the pair's previous ``id``;
+    the venue itself deletes the levels that leave its top 20."""
+    msg = json.loads(record.data)
+    if msg.get("event") == "subscribe":
+        return [Subscribed()] if msg["channel"] == "book_lv2" else []
+    if msg["channel"] != "book_lv2":
+        return []  # trades
+    events: list[Event] = []
+    for item in msg["data"]:
+        pair, ts = item["symbol"].replace("_", "/"), item["ts"] * 10**6
+        if msg["action"] == "snapshot":
+            events.append(BookSnapshot(pair, item["bids"], item["asks"], item["id"], None, ts))
+        else:
+            prev = item["lastId"]
+            events.append(
+                BookDelta(pair, item["bids"], item["asks"], None, item["id"], prev, None, ts)
+            )
+    return events
+
 
 CASE = VenueCase(
     codec=Poloniex,
@@ -96,4 +124,9 @@ CASE = VenueCase(
     recording="poloniex.ndjson.gz",
     # 11 snapshots + 283 updates, each naming the previous id of its pair (lastId == id)
     replay=Replay(messages=294, snapshots=11, deltas=283, checks=283, tops=GOLDEN_TOPS),
+    model=Model(
+        read,
+        {"BookSnapshot": 11, "BookDelta": 283, "Subscribed": 1, "no event": 7}
+        | {"applied": 283, "linked": 283, "removed": 234},
+    ),
 )

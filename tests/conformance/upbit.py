@@ -4,10 +4,16 @@ its documentation describes them (https://apidocs.bithumb.com/reference/기본-�
 
 from __future__ import annotations
 
-from feeds.protocol import BookSnapshot, Heartbeat, VenueError
+import json
+from decimal import Decimal
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import BookSnapshot, Event, Heartbeat, VenueError
 from feeds.venues.bithumb import Bithumb
 from feeds.venues.upbit import Upbit
 from tests.conformance import Replay, VenueCase
+from tests.reference import Model
 
 SYMBOLS = ("WAVES/KRW", "XTZ/BTC")
 # The first recorded BTC-XTZ book cut to two rows, its totals those of the two rows.
@@ -23,6 +29,23 @@ TRADE = (
 )
 HEAD = '{"ty":"orderbook","cd":"KRW-WAVES","tms":1,"tas":1.0,"tbs":1.0,'
 ROW = '{"ap":2.0,"bp":1.0,"as":1.0,"bs":1.0}'
+
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """Upbit's SIMPLE ``orderbook`` as plain json: every push is the whole 15-row book of its
+    code, its totals the exact sums of its rows; trades are skipped."""
+    assert isinstance(record.data, bytes)  # binary UTF-8 JSON, as Upbit sends
+    msg = json.loads(record.data)
+    if msg["ty"] != "orderbook":
+        return []
+    units, exact = msg["obu"], json.loads(record.data, parse_float=Decimal)
+    assert len(units) == 15
+    assert exact["tas"] == sum(u["as"] for u in exact["obu"]), "total ask size"
+    assert exact["tbs"] == sum(u["bs"] for u in exact["obu"]), "total bid size"
+    bids, asks = [(u["bp"], u["bs"]) for u in units], [(u["ap"], u["as"]) for u in units]
+    symbol = {"KRW-WAVES": "WAVES/KRW", "BTC-XTZ": "XTZ/BTC"}[msg["cd"]]
+    return [BookSnapshot(symbol, bids, asks, venue_ts_ns=msg["tms"] * 10**6)]
+
 
 CASE = VenueCase(
     codec=Upbit,
@@ -76,6 +99,7 @@ CASE = VenueCase(
         },
     ),
     exact_decimals=False,
+    model=Model(read, {"BookSnapshot": 42, "no event": 3}),
 )
 
 BITHUMB_BOOK = (
