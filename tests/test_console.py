@@ -1,10 +1,11 @@
-"""The console renders the venue table, live opportunities, closed ones and status to text."""
+"""The console renders the venue table, live opportunities, closed ones and status to text,
+within the terminal's width and height."""
 
 from __future__ import annotations
 
 from rich.console import Console
 
-from scanner.console import ConsoleModel, Status, VenueHealth, render
+from scanner.console import ConsoleModel, LiveConsole, Status, VenueHealth, render
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -236,4 +237,143 @@ def test_eleven_venues_fit_80_columns() -> None:
         "DOGE/USDT    coinbase → bitfinex       crossed_book   62m      19.5         1235",
         "",
         "up 62m · 12.5 events/s · engine 7.2 µs/update · 1234567 updates",
+    ]  # fmt: skip
+
+
+TWENTY_ONE = (
+    "bequant", "binance", "binanceus", "bitfinex", "bitflyer", "bithumb", "bitstamp", "bybit",
+    "coinbase", "deribit", "gate", "gemini", "hitbtc", "htx", "independentreserve", "kraken",
+    "kucoin", "okx", "poloniex", "upbit", "cryptoexchangepro",
+)  # fmt: skip
+NOT_LIVE = {
+    "bitfinex": ("resyncing", "crossed_book"),
+    "bybit": ("down", "disconnected"),
+    "independentreserve": ("connecting", "disconnected"),
+    "cryptoexchangepro": ("stale", None),
+}
+
+
+def _twenty_one(model: ConsoleModel, opens: int, closes: int) -> list[VenueHealth]:
+    for venue in TWENTY_ONE:
+        state, reason = NOT_LIVE.get(venue, ("live", None))
+        model.on_event({"type": "venue", "venue": venue, "state": state, "reason": reason})
+    for i in range(opens):
+        model.on_event(
+            _opp(
+                "opened", f"o{i}", T0, 50.0 - i, symbol=f"C{i}/USDT",
+                buy_venue="independentreserve", sell_venue="cryptoexchangepro",
+                size=123456.0, profit=12345.67,
+            )
+        )  # fmt: skip
+    for i in range(closes):
+        model.on_event(_opp("opened", f"c{i}", T0, 9.0, symbol=f"D{i}/USDT"))
+        model.on_event(
+            _opp(
+                "closed", f"c{i}", T0 + i * MS, 1.0, symbol=f"D{i}/USDT", buy_venue="bitflyer",
+                sell_venue="independentreserve", reason="spread_closed", duration_ms=1500.0,
+                peak_net_bps=19.5, peak_profit=12.5,
+            )
+        )  # fmt: skip
+    return [
+        VenueHealth(
+            v,
+            msgs_per_s=[812.0, 12_345.0, 95.0][i % 3],
+            # poloniex: live but its book is 9.9 s old; upbit: live but 1.2 s behind
+            latency_ms={"upbit": 1234.0}.get(v, [3.0, None][i % 2]),
+            book_age_ms={"poloniex": 9_900.0}.get(v, [40.0, 120.0][i % 2]),
+            resyncs=i % 3,
+            reconnects=i % 2,
+            drops=0,
+        )
+        for i, v in enumerate(TWENTY_ONE)
+    ]
+
+
+def _screen(model: ConsoleModel, health: list[VenueHealth], width: int, height: int) -> list[str]:
+    console = Console(
+        width=width,
+        height=height,
+        record=True,
+        color_system=None,
+        file=open("/dev/null", "w"),  # noqa: SIM115
+    )
+    live = LiveConsole(
+        lambda: health,
+        lambda: Status(61.0, 2.5, 7.25, 12345),
+        console=console,
+        clock=lambda: T0 + 2000 * MS,
+    )
+    live.model = model
+    console.print(live.frame())
+    console.file.close()
+    return [line.rstrip() for line in console.export_text().splitlines()]
+
+
+def test_twenty_one_venues_fit_80_by_24() -> None:
+    model = ConsoleModel()
+    lines = _screen(model, _twenty_one(model, opens=8, closes=4), 80, 24)
+    assert lines == [
+        'venues 15/21 healthy · 92.8k msg/s · books ≤120ms · lat ≤3ms',
+        'bequant 812  binance 12.3k  binanceus 95  bitflyer 12.3k  bithumb 95  +10 more',
+        'venue                 state                       msg/s   lat    age resync drop',
+        'bitfinex              resyncing:crossed_book        812     -  120ms      0    0',
+        'bybit                 down:disconnected           12.3k     -  120ms      1    0',
+        'independentreserve    connecting:disconnected        95   3ms   40ms      2    0',
+        'poloniex              live                          812   3ms   9.9s      0    0',
+        'upbit                 live                        12.3k  1.2s  120ms      1    0',
+        'cryptoexchangepro     stale                          95   3ms   40ms      2    0',
+        'open opportunities (8)',
+        'symbol     buy → sell                                     size   net bps  profit',
+        '────────────────────────────────────────────────────────────────────────────────',
+        'C0/USDT    independentreserve → cryptoexchangepro         123k      50.0   12.3k',
+        'C1/USDT    independentreserve → cryptoexchangepro         123k      49.0   12.3k',
+        'C2/USDT    independentreserve → cryptoexchangepro         123k      48.0   12.3k',
+        'C3/USDT    independentreserve → cryptoexchangepro         123k      47.0   12.3k',
+        'C4/USDT    independentreserve → cryptoexchangepro         123k      46.0   12.3k',
+        'recently closed',
+        'symbol    buy → sell                               reason  peak bps  peak profit',
+        '────────────────────────────────────────────────────────────────────────────────',
+        'D3/USDT   bitflyer → independentreserve     spread_closed      19.5        12.50',
+        'D2/USDT   bitflyer → independentreserve     spread_closed      19.5        12.50',
+        'D1/USDT   bitflyer → independentreserve     spread_closed      19.5        12.50',
+        'up 61s · 2.5 events/s · engine 7.2 µs/update · 12345 updates',
+    ]  # fmt: skip
+
+
+def test_screen_never_overflows_the_terminal() -> None:
+    """Any terminal height: the frame fits it; full venue rows once everything fits."""
+    for width, height in [(80, 12), (80, 24), (80, 30), (100, 24), (120, 50), (60, 24)]:
+        model = ConsoleModel()
+        lines = _screen(model, _twenty_one(model, opens=8, closes=4), width, height)
+        assert max(len(line) for line in lines) <= width
+        assert len(lines) == (46 if height >= 46 else height), (width, height)
+        assert ("venue    " in lines[1]) == (height >= 46), (width, height)
+
+
+def test_quiet_screen_lists_every_healthy_venue_with_blank_lines() -> None:
+    model = ConsoleModel()
+    lines = _screen(model, _twenty_one(model, opens=1, closes=0), 80, 24)
+    assert lines == [
+        'venues 15/21 healthy · 92.8k msg/s · books ≤120ms · lat ≤3ms',
+        'bequant 812  binance 12.3k  binanceus 95  bitflyer 12.3k  bithumb 95',
+        'bitstamp 812  coinbase 95  deribit 812  gate 12.3k  gemini 95  hitbtc 812',
+        'htx 12.3k  kraken 812  kucoin 12.3k  okx 95',
+        'venue                 state                       msg/s   lat    age resync drop',
+        'bitfinex              resyncing:crossed_book        812     -  120ms      0    0',
+        'bybit                 down:disconnected           12.3k     -  120ms      1    0',
+        'independentreserve    connecting:disconnected        95   3ms   40ms      2    0',
+        'poloniex              live                          812   3ms   9.9s      0    0',
+        'upbit                 live                        12.3k  1.2s  120ms      1    0',
+        'cryptoexchangepro     stale                          95   3ms   40ms      2    0',
+        '',
+        'open opportunities (1)',
+        'symbol     buy → sell                                     size   net bps  profit',
+        '────────────────────────────────────────────────────────────────────────────────',
+        'C0/USDT    independentreserve → cryptoexchangepro         123k      50.0   12.3k',
+        '',
+        'recently closed',
+        'symbol      buy → sell            reason    dur       peak bps       peak profit',
+        '────────────────────────────────────────────────────────────────────────────────',
+        '',
+        'up 61s · 2.5 events/s · engine 7.2 µs/update · 12345 updates',
     ]  # fmt: skip
