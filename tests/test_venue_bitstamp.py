@@ -13,7 +13,7 @@ import pytest
 
 from feeds.actions import FetchSnapshot, Replace, Send
 from feeds.capture import read_capture
-from feeds.protocol import ParseError, RestRequest
+from feeds.protocol import BookDelta, ParseError, RestRequest
 from feeds.session import FeedSession
 from feeds.venues import canonical_venue
 from feeds.venues.bitstamp import Bitstamp
