@@ -1,7 +1,7 @@
 """AscendEX cash ``depth:<symbol>`` codec (``ascendex``; the older ccxt id ``bitmax``).
 
 Protocol: AscendEX Pro API v1 WebSocket (https://ascendex.github.io/ascendex-pro-api/,
-"WebSocket" > "Channel: Level 2 Order Book Updates" and "Request: Depth Snapshot").
+"WebSocket": the level-2 ``depth`` channel and the ``depth-snapshot`` request).
 Subscribe ``{"op":"sub","ch":"depth:<sym>,<sym>"}`` (acked per symbol with ``{"m":"sub",
 "ch":"depth:<sym>","code":0}``); each ``{"m":"depth"}`` push carries the changed levels
 (size "0" deletes) and ``seqnum``, which grows by exactly one per push of that symbol (rule
@@ -10,12 +10,12 @@ COUNTER). The book is seeded by asking ``{"op":"req","action":"depth-snapshot","
 answer holds the book at its ``seqnum``; pushes at or below it are dropped, the next one is
 ``seqnum + 1``. The venue pings ``{"m":"ping","hp":n}`` and expects ``{"op":"pong"}``; a
 client ``{"op":"ping"}`` is answered ``{"m":"pong"}``. Errors are ``{"m":"error","code",
-"reason","info"}``.
+"reason","info"}``. The same protocol as the 2021 recording: no older codec.
 
 Proven on the 2021 recording (tests/fixtures/ascendex.ndjson.gz, the v1 stream as today):
 the subscribe and snapshot requests, acks, server pings, the push and snapshot shapes and the
-seqnum rule on every push after each snapshot. Proven only on the docs' examples: client
-pings and their pongs, errors.
+seqnum rule on every push after each snapshot. Proven only on the docs' description: client
+pings and their pongs, errors, unsubscribing.
 """
 
 from __future__ import annotations
@@ -30,30 +30,24 @@ from feeds.codeckit import json_object, levels, millis_ns, uint
 from feeds.spec import TakerFee, VenueSpec
 
 _DOCS: Final = "https://ascendex.github.io/ascendex-pro-api/"
+_FEES: Final = "https://ascendex.com/en/feerate/transactionfee-traderate"
 
 SPEC: Final = VenueSpec(
     id="ascendex",
-    aliases=("bitmax",),
-    integrity=p.Integrity(seq=p.SeqRule.COUNTER, snapshot=p.SnapshotSource.REQUEST),
-    # "wss://ascendex.com/<account-group>/api/pro/v1/stream"; public channels need no
-    # account group of one's own, group 1 serves them (_DOCS, "WebSocket").
-    endpoints=p.Endpoints(ws="wss://ascendex.com/1/api/pro/v1/stream", rest="https://ascendex.com"),
+    # VIP 0 taker, "Large Market Cap Assets" (altcoins: 0.2%) (_FEES).
+    fee=TakerFee(10.0, "VIP 0, large market cap assets", _FEES, "2026-12"),
+    aliases=("bitmax",),  # BitMax until its 2021 rename
     symbol_format="{base}/{quote}",
-    # One "sub" names any number of symbols, comma separated (_DOCS, "Subscribe to Data
-    # Channels"); no per-connection symbol limit is documented.
-    max_symbols_per_connection=100,
+    # The docs' "wss://ascendex.com/<account-group>/api/pro/v1/stream" (_DOCS, "WebSocket"),
+    # with the group the recording connected to for public channels.
+    endpoints=p.Endpoints(ws="wss://ascendex.com/1/api/pro/v1/stream", rest="https://ascendex.com"),
+    integrity=p.Integrity(seq=p.SeqRule.COUNTER, snapshot=p.SnapshotSource.REQUEST),
+    # One "sub" names any number of symbols, comma separated (_DOCS, "WebSocket"); no
+    # per-connection symbol limit is documented (the default 100 is kept).
     subscribe_batch=100,
-    # The venue pings every 15 s and closes a silent connection; the codec answers each
-    # ping with a pong (_DOCS, "Keep the Connection Alive").
+    # The venue pings (15 s apart in the recording) and closes a connection that does not
+    # answer; the codec answers each ping with a pong (_DOCS, "WebSocket").
     ping_interval_s=None,
-    # VIP 0 taker, "Large Market Cap Assets" (altcoins: 0.2%)
-    # (https://ascendex.com/en/feerate/transactionfee-traderate).
-    fee=TakerFee(
-        10.0,
-        "VIP 0, large market cap assets",
-        "https://ascendex.com/en/feerate/transactionfee-traderate",
-        "2026-12",
-    ),
 )
 
 
@@ -64,10 +58,8 @@ class AscendEx(p.Codec):
 
     def _request(self, op: str, symbols: Sequence[str]) -> list[str]:
         ids = [self.venue_symbol(s) for s in symbols]
-        return [
-            orjson.dumps({"op": op, "ch": "depth:" + ",".join(ids[i : i + 100])}).decode()
-            for i in range(0, len(ids), 100)
-        ]
+        chunks = (",".join(ids[i : i + 100]) for i in range(0, len(ids), 100))
+        return [orjson.dumps({"op": op, "ch": "depth:" + chunk}).decode() for chunk in chunks]
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return self._request("sub", symbols)

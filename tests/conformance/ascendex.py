@@ -19,7 +19,8 @@ SNAPSHOT = (
     '{"m":"depth-snapshot","symbol":"NEO/USDT","data":{"ts":1618677609212,'
     '"seqnum":32164169232,"asks":[["95.135","13.92"]],"bids":[["94.9","2.1"]]}}'
 )
-# From the 2021 recording, but the error: the docs' "Error Handling" example.
+# From the 2021 recording, but the pong and the error: written in the shapes the docs give
+# (https://ascendex.github.io/ascendex-pro-api/, "WebSocket").
 CONTROL = (
     ('{"m":"connected","type":"unauth"}', (Heartbeat(),)),
     ('{"m":"sub","ch":"depth:NEO/USDT","code":0}', (Subscribed("NEO/USDT"),)),
@@ -31,6 +32,13 @@ CONTROL = (
     ('{"m":"error","id":"ab123","code":100005,"reason":"INVALID_WS_REQUEST_DATA",'
      '"info":"Invalid request action: trade-snapshot"}',
      (VenueError("100005 INVALID_WS_REQUEST_DATA: Invalid request action: trade-snapshot"),)),
+)  # fmt: skip
+SAMPLES = (
+    (DEPTH, (BookDelta("NEO/USDT", [], [["95.134", "0"], ["95.169", "0"], ["95.179", "10.97"]],
+                       32164169231, 32164169231, venue_ts_ns=1618677609086_000000),)),
+    (SNAPSHOT, (BookSnapshot("NEO/USDT", [["94.9", "2.1"]], [["95.135", "13.92"]],
+                             seq=32164169232, venue_ts_ns=1618677609212_000000),)),
+    *CONTROL,
 )  # fmt: skip
 GOLDEN_TOPS: dict[str, Top] = {
     "CHZ/USDT": (0.626579, 3292.0, 0.636898, 600.0),
@@ -49,34 +57,7 @@ CASE = VenueCase(
     codec=AscendEx,
     symbols=SYMBOLS,
     subscribe=('{"op":"sub","ch":"depth:' + ",".join(SYMBOLS) + '"}',),
-    samples=(
-        (
-            DEPTH,
-            (
-                BookDelta(
-                    "NEO/USDT",
-                    [],
-                    [["95.134", "0"], ["95.169", "0"], ["95.179", "10.97"]],
-                    first=32164169231,
-                    last=32164169231,
-                    venue_ts_ns=1618677609086_000000,
-                ),
-            ),
-        ),
-        (
-            SNAPSHOT,
-            (
-                BookSnapshot(
-                    "NEO/USDT",
-                    [["94.9", "2.1"]],
-                    [["95.135", "13.92"]],
-                    seq=32164169232,
-                    venue_ts_ns=1618677609212_000000,
-                ),
-            ),
-        ),
-        *CONTROL,
-    ),
+    samples=SAMPLES,
     malformed=(
         "",
         "[]",
