@@ -46,6 +46,7 @@ class Recording:
 
 
 TABLE: dict[str, Recording] = {
+    "ascendex": Recording(("ZIG/USDT", "DIVI/USDT", "XDAI/USDT", "NEO/USDT", "ROOM/USDT", "EGLD/USDT", "SRM/BTC", "CHZ/USDT", "ALTBULL/USDT", "CHR/USDT"), Driver("AscendEX")),  # noqa: E501
     "bequant": Recording(("ETH/DAI", "MKR/BTC", "BTC/EURS"), Driver("Bequant")),
     "binance": Recording(("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR"), Driver("Binance")),
     "binanceus": Recording(("CRV/USDT", "COMP/USDT", "OMG/BUSD", "ZRX/USDT"), Driver("BinanceUS")),

@@ -37,6 +37,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
     assert missing == [], f"venues with a feed but no emulator adapter: {missing}"
     paths = {v: cls.ws_path for v, cls in VENUES.items()}
     assert paths == {
+        "ascendex": "/1/api/pro/v1/stream",
         "bequant": "/api/3/ws/public",
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",

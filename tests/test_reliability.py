@@ -229,6 +229,7 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "poloniex": common,
         "upbit": common,
         "bithumb": common,
+        "ascendex": common,
     }
 
 

@@ -22,6 +22,7 @@ from feeds.checksum import INDEPENDENT_RESERVE, KRAKEN, OKX, ChecksumLayout, Ord
 from feeds.protocol import Codec, RestRequest, SeqRule
 from feeds.session import FeedSession
 from feeds.venues import every_codec
+from feeds.venues.ascendex import AscendEx
 from feeds.venues.binance import Binance
 from feeds.venues.bitfinex import Bitfinex
 from feeds.venues.bitstamp import Bitstamp
@@ -47,6 +48,7 @@ from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import ascendex as cae
 from tests.conformance import deribit as cdr
 from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
@@ -1173,6 +1175,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "gemini": (  # the documented book, then a change of it
         lambda _: _in_band_session(Gemini(cgm.SYMBOLS), [cgm.DOCS_BOOK]),
         [orjson.loads(cgm.DOCS_BOOK), orjson.loads(cgm.DOCS_UPDATE)],
+    ),
+    "ascendex": (  # a push, then the snapshot it asked for
+        lambda _: _in_band_session(AscendEx(["NEO/USDT"]), [cae.DEPTH, cae.SNAPSHOT]),
+        [json.loads(cae.SNAPSHOT), json.loads(cae.DEPTH.replace("69231", "69233"))],
     ),
     "htx": (  # a pushed delta, then the snapshot it asked for
         lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),

@@ -54,6 +54,7 @@ def test_the_registry_is_every_codec_listed_by_the_venue_modules() -> None:
         "bitfinex2": "bitfinex",
         "bitstamp1": "bitstamp",
         "gateio": "gate",
+        "bitmax": "ascendex",
         "hitbtc2": "hitbtc",
         "huobi": "htx",
         "huobipro": "htx",
