@@ -100,7 +100,8 @@ class Replay:
         """RANGE: ``last`` below the book's id is dropped; ``first`` at most id + 1 (a gap
         otherwise), "bridged" when it overlaps the id, "continued" when it is id + 1.
         PREV_LINK: ``prev`` is the book's id (when either is sent). COUNTER: ``last`` is the
-        book's id + 1. TIME: at or before the snapshot's time is dropped. Then the book's id
+        book's id + 1 (the first ones at or below a requested snapshot's id are dropped).
+        TIME: at or before the snapshot's time is dropped. Then the book's id
         is ``last``."""
         if d.symbol not in self.books:
             self.pending.setdefault(d.symbol, []).append(d)
@@ -117,7 +118,11 @@ class Replay:
             assert d.prev == local, "a broken link"
             self.counts["linked"] += 1
         elif self.rule is SeqRule.COUNTER:
-            assert local is not None and d.last == local + 1, "a gap"
+            assert local is not None and d.last is not None
+            if first and d.last <= local:  # buffered before its snapshot, which holds it
+                self.counts["dropped"] += 1
+                return
+            assert d.last == local + 1, "a gap"
             self.counts["continued"] += 1
         elif self.rule is SeqRule.TIME:
             snap_time = self.time[d.symbol]

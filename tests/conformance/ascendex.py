@@ -3,9 +3,22 @@ on the connection), the same protocol as today's docs and the emulator."""
 
 from __future__ import annotations
 
-from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Reply, Subscribed, VenueError
+import json
+from typing import Any
+
+from feeds.capture import Record
+from feeds.protocol import (
+    BookDelta,
+    BookSnapshot,
+    Event,
+    Heartbeat,
+    Reply,
+    Subscribed,
+    VenueError,
+)
 from feeds.venues.ascendex import AscendEx
 from tests.conformance import Replay, Top, VenueCase
+from tests.reference import Model
 
 SYMBOLS = (
     "ZIG/USDT", "DIVI/USDT", "XDAI/USDT", "NEO/USDT", "ROOM/USDT",
@@ -53,6 +66,26 @@ GOLDEN_TOPS: dict[str, Top] = {
     "ZIG/USDT": (0.097014, 2887.0, 0.097499, 1737.0),
 }
 
+
+def read(record: Record, memo: dict[str, Any]) -> list[Event]:
+    """https://ascendex.github.io/ascendex-pro-api/ ("WebSocket") as plain json: pushes and
+    requested snapshots carry ``seqnum``; the venue's pings are answered."""
+    msg = json.loads(record.data)
+    kind, data = msg.get("m"), msg.get("data")
+    if kind in ("depth", "depth-snapshot"):
+        ts, seq = data["ts"] * 10**6, data["seqnum"]
+        if kind == "depth":
+            return [BookDelta(msg["symbol"], data["bids"], data["asks"], seq, seq, None, None, ts)]
+        return [BookSnapshot(msg["symbol"], data["bids"], data["asks"], seq, None, ts)]
+    if kind == "ping":
+        return [Reply('{"op":"pong"}')]
+    if kind == "connected":
+        return [Heartbeat()]
+    if kind == "sub" and msg["ch"].startswith("depth:"):
+        return [Subscribed(msg["ch"][6:])]
+    return []
+
+
 CASE = VenueCase(
     codec=AscendEx,
     symbols=SYMBOLS,
@@ -71,4 +104,9 @@ CASE = VenueCase(
     # 10 requested snapshots; 277 pushes: 8 before (and within) their symbol's snapshot, 269
     # continue it.
     replay=Replay(messages=279, snapshots=10, deltas=277, checks=269, older=8, tops=GOLDEN_TOPS),
+    model=Model(
+        read,
+        {"BookSnapshot": 10, "BookDelta": 277, "Heartbeat": 1, "Reply": 2, "Subscribed": 10}
+        | {"dropped": 8, "continued": 269, "applied": 269, "removed": 566},
+    ),
 )
