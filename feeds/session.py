@@ -137,6 +137,20 @@ def _older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -> bool:
     return False
 
 
+def _agrees(book: Book, snapshot: BookSnapshot) -> bool:
+    """Whether ``book`` holds exactly the levels of ``snapshot`` on each side within the
+    snapshot's price range (:attr:`Integrity.verify_snapshots`)."""
+    theirs = Book(top_n=1)
+    theirs.apply_snapshot(snapshot.bids, snapshot.asks)
+    for bids in (True, False):
+        levels = theirs.side(bids)
+        if levels:
+            low, high = sorted((levels[0][0], levels[-1][0]))
+            if [lv for lv in book.side(bids) if low <= lv[0] <= high] != levels:
+                return False
+    return True
+
+
 _LEVEL_COUNT: Final = {"new": 1, "change": 0, "delete": -1}
 """What each level action does to its side's level count (:attr:`Integrity.level_actions`)."""
 
@@ -202,6 +216,7 @@ class FeedSession:
         self._conn_counter = rule.connection_counter
         self._level_seq = rule.level_seq
         self._level_actions = rule.level_actions
+        self._verify = rule.verify_snapshots
         # A venue that does not delete levels pushed out of the subscribed depth is kept (and
         # checksummed) at that depth.
         self._truncate = layout is not None and layout.truncate
@@ -438,6 +453,14 @@ class FeedSession:
         if self._seq_rule is SeqRule.SNAPSHOT_ONLY and sym.synced and held and ts and ts < held:
             self.stats.older += 1  # a whole book older than the one held: stale
             return
+        if self._verify and sym.synced and not sym.held:
+            try:
+                agrees = _agrees(sym.book, ev)
+            except BadLevel:
+                agrees = True  # the snapshot itself is malformed: counted when applied
+            if not agrees:
+                self.stats.snapshot_mismatch += 1
+                log.info("%s: %s snapshot differs from the book", self.codec.venue, sym.symbol)
         sym.reset()
         sym.synced = sym.fresh = True
         sym.refetch_at = None
