@@ -24,6 +24,7 @@ from feeds.session import FeedSession
 from feeds.venues import every_codec
 from feeds.venues.binance import Binance
 from feeds.venues.bitfinex import Bitfinex
+from feeds.venues.bitflyer import Bitflyer
 from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
@@ -47,6 +48,7 @@ from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
+from tests.conformance import bitflyer as cbf
 from tests.conformance import deribit as cdr
 from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
@@ -1057,6 +1059,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "bitfinex": (
         lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
         tvf.SAMPLES,
+    ),
+    "bitflyer": (  # a whole board, then a change of it
+        lambda _: _in_band_session(Bitflyer(cbf.SYMBOLS), [cbf.SNAPSHOT]),
+        [orjson.loads(cbf.SNAPSHOT), orjson.loads(cbf.SNAPSHOT.replace("_snapshot_", "_"))],
     ),
     "deribit": (
         lambda _: _in_band_session(Deribit(["BTC/USDC"]), [cdr.SNAPSHOT]),

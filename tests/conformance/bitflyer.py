@@ -1,0 +1,91 @@
+"""bitFlyer: the 2021 recording (Lightning Realtime API board channels, ETH_JPY, XRP_JPY and
+BTC_USD), the documented JSON-RPC answers (https://bf-lightning-api.readme.io/docs/realtime-api)."""
+
+from __future__ import annotations
+
+from feeds.protocol import BookDelta, BookSnapshot, Ignored, VenueError
+from feeds.venues.bitflyer import Bitflyer
+from tests.conformance import Replay, VenueCase
+
+SYMBOLS = ("ETH/JPY", "XRP/JPY", "BTC/USD")
+RPC = '{"jsonrpc":"2.0","method":"channelMessage","params":{"channel":"lightning_'
+BOARD = RPC + 'board_XRP_JPY","message":'
+CHANGE = BOARD + (  # recorded
+    '{"mid_price":96.02,"bids":[{"price":95.96,"size":19638.237973}],'
+    '"asks":[{"price":96.13,"size":49.479871}]}}}'
+)
+SNAPSHOT = RPC + (  # recorded, cut to two bids (sent worst first) and one ask
+    'board_snapshot_BTC_USD","message":{"mid_price":50259.96,"bids":[{"price":30000.0,'
+    '"size":0.002},{"price":35000.0,"size":0.05}],"asks":[{"price":50291.63,"size":0.07496766}'
+    "]}}}"
+)
+EXECUTIONS = RPC + (  # recorded
+    'executions_XRP_JPY","message":[{"id":2284078760,"side":"SELL","price":95.96,'
+    '"size":918.992246,"exec_date":"2021-12-12T23:05:30.0946265Z","buy_child_order_acceptance_id"'
+    ':"JRF20211212-230529-124865","sell_child_order_acceptance_id":"JRF20211212-230529-196525"}]}}'
+)
+TICKER = RPC + 'ticker_XRP_JPY","message":{"product_code":"XRP_JPY","best_bid":95.96}}}'
+
+CASE = VenueCase(
+    codec=Bitflyer,
+    symbols=SYMBOLS,
+    subscribe=tuple(
+        f'{{"method":"subscribe","params":{{"channel":"lightning_board_{kind}{vid}"}}}}'
+        for vid in ("ETH_JPY", "XRP_JPY", "BTC_USD")
+        for kind in ("snapshot_", "")
+    ),
+    samples=(
+        (
+            SNAPSHOT,
+            (
+                BookSnapshot(
+                    "BTC/USD",
+                    [(30000.0, 0.002), (35000.0, 0.05)],
+                    [(50291.63, 0.07496766)],
+                ),
+            ),
+        ),
+        (CHANGE, (BookDelta("XRP/JPY", [(95.96, 19638.237973)], [(96.13, 49.479871)]),)),
+        (BOARD + '{"mid_price":96.02,"bids":[],"asks":[]}}}', (BookDelta("XRP/JPY", [], []),)),
+        (EXECUTIONS, ()),
+        (TICKER, ()),
+        (
+            RPC + 'child_order_events","message":[]}}',
+            (Ignored("channel lightning_child_order_events"),),
+        ),
+        ('{"jsonrpc":"2.0","id":1,"result":true}', ()),
+        (
+            '{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"Invalid params"}}',
+            (VenueError("{'code': -32602, 'message': 'Invalid params'}"),),
+        ),
+    ),
+    malformed=(
+        "",
+        "[]",
+        "{}",
+        '{"jsonrpc":"2.0","method":"channelMessage"}',
+        '{"jsonrpc":"2.0","method":"channelMessage","params":{"message":{}}}',
+        '{"jsonrpc":"2.0","method":"channelMessage","params":{"channel":5,"message":{}}}',
+        BOARD + "[]}}",
+        BOARD + '{"bids":[]}}}',
+        BOARD + '{"bids":{},"asks":[]}}}',
+        BOARD + '{"bids":[[95.96,1.0]],"asks":[]}}}',
+        BOARD + '{"bids":[{"price":95.96}],"asks":[]}}}',
+        RPC + 'board_BTC_JPY","message":{"bids":[],"asks":[]}}}',  # not subscribed
+    ),
+    recording="bitflyer.ndjson.gz",
+    # Per product the first whole board (changes before it are ignored), then 324 changes,
+    # and 15 boards sent again: 10 of them differ from the changes' book (counted, taken).
+    replay=Replay(
+        messages=342,
+        snapshots=18,
+        deltas=334,
+        checks=334,
+        tops={
+            "ETH/JPY": (472196.0, 14.99995, 472542.0, 0.75),
+            "XRP/JPY": (96.03, 1084.86, 96.25, 465.0),
+            "BTC/USD": (50302.32, 1.0, 50306.95, 0.10070945),
+        },
+    ),
+    emulator_symbols=("BTC/JPY", "ETH/JPY"),
+)
