@@ -22,6 +22,7 @@ the JSON-RPC answer to a request with an ``id`` and its ``error``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Final
 
 import orjson
@@ -31,8 +32,8 @@ from feeds.codeckit import json_object
 from feeds.spec import TakerFee, VenueSpec
 
 _DOC: Final = "https://bf-lightning-api.readme.io/docs/realtime-api"
-_SNAPSHOT: Final = "lightning_board_snapshot_"
 _BOARD: Final = "lightning_board_"
+_PRICE_SIZE: Final = itemgetter("price", "size")
 
 SPEC: Final = VenueSpec(
     id="bitflyer",
@@ -81,35 +82,32 @@ class Bitflyer(p.Codec):
         return [
             orjson.dumps({"method": method, "params": {"channel": prefix + vid}}).decode()
             for vid in map(self.venue_symbol, symbols)
-            for prefix in (_SNAPSHOT, _BOARD)
+            for prefix in (_BOARD + "snapshot_", _BOARD)
         ]
 
     def parse(self, frame: str | bytes) -> list[p.Event]:
         obj = json_object(frame)
         params = obj.get("params")
-        if obj.get("method") != "channelMessage" or type(params) is not dict:
+        if type(params) is not dict or obj.get("method") != "channelMessage":
             if "error" in obj:  # the answer to a request with an id (JSON-RPC 2.0)
                 return [p.VenueError(str(obj["error"])[:200])]
             if "result" in obj:
                 return []
             raise p.ParseError("not a bitFlyer channelMessage")
-        channel, message = params.get("channel"), params.get("message")
+        channel = params.get("channel")
         if type(channel) is not str:
             raise p.ParseError("channelMessage without a channel")
-        if channel.startswith(_SNAPSHOT):
-            event: type[p.BookSnapshot | p.BookDelta] = p.BookSnapshot
-            product = channel[len(_SNAPSHOT) :]
-        elif channel.startswith(_BOARD):
-            event, product = p.BookDelta, channel[len(_BOARD) :]
-        elif channel.startswith(("lightning_executions_", "lightning_ticker_")):
-            return []
-        else:
+        if not channel.startswith(_BOARD):
+            if channel.startswith(("lightning_executions_", "lightning_ticker_")):
+                return []
             return [p.Ignored(f"channel {channel[:40]}")]
-        symbol = self._canonical.get(product)
-        if symbol is None:
-            raise p.ParseError(f"board of an unsubscribed product {product[:40]!r}")
-        if type(message) is not dict:
-            raise p.ParseError(f"{channel[:60]}: 'message' is not an object")
+        product = channel[16:]  # after _BOARD
+        whole = product.startswith("snapshot_")
+        symbol = self._canonical.get(product[9:] if whole else product)
+        message = params.get("message")
+        if symbol is None or type(message) is not dict:
+            raise p.ParseError(f"{channel[:60]}: an unsubscribed product or no 'message' object")
+        event = p.BookSnapshot if whole else p.BookDelta
         return [event(symbol, _levels(message, "bids"), _levels(message, "asks"))]
 
 
@@ -120,7 +118,7 @@ def _levels(message: dict[str, object], side: str) -> list[p.Level]:
     if type(raw) is not list:
         raise p.ParseError(f"board: '{side}' is not a list")
     try:
-        return [(lv["price"], lv["size"]) for lv in raw]
+        return list(map(_PRICE_SIZE, raw))
     except (KeyError, TypeError):
         raise p.ParseError(f"board: a level of '{side}' has no price and size") from None
 
