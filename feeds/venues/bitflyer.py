@@ -41,6 +41,13 @@ SPEC: Final = VenueSpec(
     endpoints=p.Endpoints(
         ws="wss://ws.lightstream.bitflyer.com/json-rpc", rest="https://api.bitflyer.com"
     ),
+    # the taker fee of the lowest tier of Lightning Spot (one rate for maker and taker)
+    fee=TakerFee(
+        15.0,
+        "Lightning Spot 0.15 %, 30-day volume under 100,000 JPY",
+        "https://bitflyer.com/en-jp/commission",
+        "2026-12",
+    ),
     integrity=p.Integrity(
         seq=p.SeqRule.NONE, snapshot=p.SnapshotSource.IN_BAND, verify_snapshots=True
     ),
@@ -58,12 +65,6 @@ SPEC: Final = VenueSpec(
     ping_interval_s=None,  # no application ping in _DOC: WebSocket pings keep it alive
     max_connection_s=None,  # no documented connection lifetime
     older_protocols=(),  # the 2021 recording speaks the same channels
-    fee=TakerFee(
-        15.0,
-        "Lightning Spot 0.15 %, 30-day volume under 100,000 JPY",
-        "https://bitflyer.com/en-jp/commission",
-        "2026-12",
-    ),
 )
 
 
@@ -72,18 +73,15 @@ class Bitflyer(p.Codec):
 
     spec = SPEC
 
-    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
-        return self._requests("subscribe", symbols)
-
-    def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
-        return self._requests("unsubscribe", symbols)
-
-    def _requests(self, method: str, symbols: Sequence[str]) -> list[str]:
+    def subscribe_frames(self, symbols: Sequence[str], method: str = "subscribe") -> list[str]:
         return [
             orjson.dumps({"method": method, "params": {"channel": prefix + vid}}).decode()
             for vid in map(self.venue_symbol, symbols)
             for prefix in (_BOARD + "snapshot_", _BOARD)
         ]
+
+    def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return self.subscribe_frames(symbols, "unsubscribe")
 
     def parse(self, frame: str | bytes) -> list[p.Event]:
         obj = json_object(frame)
