@@ -13,10 +13,13 @@ from typing import Any
 import orjson
 
 from feeds.actions import Send
+from feeds.book import Book
 from feeds.capture import read_capture
+from feeds.protocol import BookSnapshot
 from feeds.session import FeedSession
 from feeds.venues.bitflyer import Bitflyer
 from tests.conformance.bitflyer import CASE, SYMBOLS
+from tests.test_emulator_wire import T0, harness, step
 from tests.venue_helpers import RecordingLeg
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "bitflyer.ndjson.gz"))
@@ -99,3 +102,24 @@ def test_session_replay_matches_the_reference_after_every_message() -> None:
         0,
     )
     assert (stats.malformed, stats.codec_errors, stats.unknown_symbol) == (0, 0, 0)
+
+
+def test_a_lost_change_shows_at_the_next_whole_board_which_repairs_the_book() -> None:
+    """Against the emulated venue: the whole board comes on subscribing and every 5 s; a
+    change lost in between makes the next board differ (counted), and the board is taken."""
+    model, venue, emulated = harness("bitflyer", "/json-rpc", ("BTC/JPY",))
+    leg = RecordingLeg()
+    session = FeedSession(Bitflyer(["BTC/JPY"]), lambda _: leg, lambda *_: None)
+    sent = [a.frame for a in session.opened(T0) if isinstance(a, Send)]
+    (board,) = [o.frame for f in sent for o in emulated.received(f, T0)]
+    assert session.frame(board, T0) == [] and leg.usable == [(True, None, T0)]
+    assert step(model, venue, emulated)  # a change the client never gets
+    assert [len(emulated.heartbeat(T0)) for _ in range(4)] == [0, 0, 0, 0]
+    (again,) = [o.frame for o in emulated.heartbeat(T0)]
+    assert session.frame(again, T0 + 1) == []
+    assert (session.stats.snapshot_mismatch, session.stats.resyncs) == (1, 0)
+    fresh = Book(top_n=20)
+    (snapshot,) = Bitflyer(["BTC/JPY"]).parse(again)
+    assert isinstance(snapshot, BookSnapshot)
+    fresh.apply_snapshot(snapshot.bids, snapshot.asks)
+    assert leg.view() == fresh.top()

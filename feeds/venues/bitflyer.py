@@ -1,22 +1,19 @@
 """bitFlyer Lightning Realtime API codec (``bitflyer``): JSON-RPC 2.0 over WebSocket.
 
-Protocol (https://bf-lightning-api.readme.io/docs/realtime-api, channels
-https://bf-lightning-api.readme.io/docs/realtime-board-snapshot and
-https://bf-lightning-api.readme.io/docs/realtime-board): one ``subscribe`` per channel,
-``{"method":"subscribe","params":{"channel":...}}``; per product the client subscribes to
-``lightning_board_snapshot_{product}`` (the whole board, sent again from time to time) and
-``lightning_board_{product}`` (the changed levels, absolute sizes, size 0 deletes). Both
-arrive as ``{"jsonrpc":"2.0","method":"channelMessage","params":{"channel":...,"message":
-{"mid_price":..,"bids":[{"price":..,"size":..}],"asks":[...]}}}`` with JSON numbers. Nothing
-numbers the messages (:attr:`SeqRule.NONE`); the whole boards sent again are compared with
-the book the changes built (:attr:`Integrity.verify_snapshots`), then replace it.
+https://bf-lightning-api.readme.io/docs/endpoint-json-rpc: ``subscribe`` / ``unsubscribe``
+one channel (``params: {channel}``; ``true`` answers a request with an ``id``), messages as
+``channelMessage``. Per product, ``lightning_board_snapshot_{product}`` sends the whole board
+at a limited rate, levels in no guaranteed order (.../docs/realtime-board-snapshot), and
+``lightning_board_{product}`` the changed levels, absolute, size 0 deletes; a market order
+executed at the auction comes as a change at price 0, not a level (.../docs/realtime-board).
+Nothing numbers the messages (:attr:`SeqRule.NONE`): each whole board sent again is compared
+with the book the changes built (:attr:`Integrity.verify_snapshots`), then replaces it.
 
-Proven on the recording (2021-12-12, tests/test_venue_bitflyer.py): the subscribe requests,
-changes before a product's first board (ignored until it), whole boards every few seconds
-of at most 300 levels a side, ``executions`` and ``ticker`` messages beside them, never a
-crossed book; 19 of the 50 boards sent again differ from the book their changes built (the
-two channels are not ordered with respect to each other). Only documented: ``unsubscribe``,
-the JSON-RPC answer to a request with an ``id`` and its ``error``.
+Proven on the recording (2021-12-12, tests/test_venue_bitflyer.py): the requests, changes
+before a product's first board (ignored), boards every ~5 s of at most 300 levels a side,
+``executions`` and ``ticker`` beside them, never a crossed book; 10 of the slice's 15 boards
+sent again differ from the changes' book (the two channels are not ordered). Only
+documented: ``unsubscribe``, the JSON-RPC answers, the price-0 change.
 """
 
 from __future__ import annotations
@@ -31,16 +28,16 @@ from feeds import protocol as p
 from feeds.codeckit import json_object
 from feeds.spec import TakerFee, VenueSpec
 
-_DOC: Final = "https://bf-lightning-api.readme.io/docs/realtime-api"
+_DOC: Final = "https://bf-lightning-api.readme.io/docs/endpoint-json-rpc"
 _BOARD: Final = "lightning_board_"
 _PRICE_SIZE: Final = itemgetter("price", "size")
+_PRICE: Final = itemgetter(0)
 
 SPEC: Final = VenueSpec(
     id="bitflyer",
-    # _DOC ("JSON-RPC 2.0 over WebSocket"); https://bf-lightning-api.readme.io/docs/endpoint
     endpoints=p.Endpoints(
         ws="wss://ws.lightstream.bitflyer.com/json-rpc", rest="https://api.bitflyer.com"
-    ),
+    ),  # _DOC; no REST use
     # the taker fee of the lowest tier of Lightning Spot (one rate for maker and taker)
     fee=TakerFee(
         15.0,
@@ -105,8 +102,12 @@ class Bitflyer(p.Codec):
         message = params.get("message")
         if symbol is None or type(message) is not dict:
             raise p.ParseError(f"{channel[:60]}: an unsubscribed product or no 'message' object")
-        event = p.BookSnapshot if whole else p.BookDelta
-        return [event(symbol, _levels(message, "bids"), _levels(message, "asks"))]
+        bids, asks = _levels(message, "bids"), _levels(message, "asks")
+        if whole:
+            return [p.BookSnapshot(symbol, bids, asks)]
+        if 0 in map(_PRICE, bids) or 0 in map(_PRICE, asks):  # an auction fill (module doc)
+            bids, asks = [lv for lv in bids if lv[0] != 0], [lv for lv in asks if lv[0] != 0]
+        return [p.BookDelta(symbol, bids, asks)]
 
 
 def _levels(message: dict[str, object], side: str) -> list[p.Level]:

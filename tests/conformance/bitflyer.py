@@ -19,6 +19,10 @@ SNAPSHOT = RPC + (  # recorded, cut to two bids (sent worst first) and one ask
     '"size":0.002},{"price":35000.0,"size":0.05}],"asks":[{"price":50291.63,"size":0.07496766}'
     "]}}}"
 )
+# the documented change, with a market order executed at the auction (price 0, dropped)
+AUCTION = (
+    BOARD + '{"mid_price":35625,"bids":[{"price":33350,"size":1},{"price":0,"size":2}],"asks":[]}}}'
+)
 EXECUTIONS = RPC + (  # recorded
     'executions_XRP_JPY","message":[{"id":2284078760,"side":"SELL","price":95.96,'
     '"size":918.992246,"exec_date":"2021-12-12T23:05:30.0946265Z","buy_child_order_acceptance_id"'
@@ -47,6 +51,7 @@ CASE = VenueCase(
         ),
         (CHANGE, (BookDelta("XRP/JPY", [(95.96, 19638.237973)], [(96.13, 49.479871)]),)),
         (BOARD + '{"mid_price":96.02,"bids":[],"asks":[]}}}', (BookDelta("XRP/JPY", [], []),)),
+        (AUCTION, (BookDelta("XRP/JPY", [(33350, 1)], []),)),
         (EXECUTIONS, ()),
         (TICKER, ()),
         (
