@@ -1,5 +1,5 @@
-"""bitFlyer: the 2021 recording (Lightning Realtime API board channels, ETH_JPY, XRP_JPY and
-BTC_USD), the documented JSON-RPC answers (https://bf-lightning-api.readme.io/docs/realtime-api)."""
+"""bitFlyer: the 2021 recording (Lightning Realtime API board channels of ETH_JPY, XRP_JPY,
+BTC_USD), the documented answers (https://bf-lightning-api.readme.io/docs/endpoint-json-rpc)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,35 @@ EXECUTIONS = RPC + (  # recorded
 )
 TICKER = RPC + 'ticker_XRP_JPY","message":{"product_code":"XRP_JPY","best_bid":95.96}}}'
 
+SAMPLES = (
+    (SNAPSHOT, (BookSnapshot("BTC/USD", [(30000.0, 0.002), (35000.0, 0.05)],
+                             [(50291.63, 0.07496766)]),)),
+    (CHANGE, (BookDelta("XRP/JPY", [(95.96, 19638.237973)], [(96.13, 49.479871)]),)),
+    (BOARD + '{"mid_price":96.02,"bids":[],"asks":[]}}}', (BookDelta("XRP/JPY", [], []),)),
+    (AUCTION, (BookDelta("XRP/JPY", [(33350, 1)], []),)),
+    (EXECUTIONS, ()),
+    (TICKER, ()),
+    (RPC + 'child_order_events","message":[]}}',
+     (Ignored("channel lightning_child_order_events"),)),
+    ('{"jsonrpc":"2.0","id":1,"result":true}', ()),
+    ('{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"Invalid params"}}',
+     (VenueError("{'code': -32602, 'message': 'Invalid params'}"),)),
+)  # fmt: skip
+MALFORMED = (
+    "", "[]", "{}", '{"jsonrpc":"2.0","method":"channelMessage"}',
+    RPC[:-21] + '"message":{}}}', RPC[:-21] + '"channel":5,"message":{}}}', BOARD + "[]}}",
+    BOARD + '{"bids":[]}}}', BOARD + '{"bids":{},"asks":[]}}}',
+    BOARD + '{"bids":[[95.96,1.0]],"asks":[]}}}', BOARD + '{"bids":[{"price":95.96}],"asks":[]}}}',
+    RPC + 'board_BTC_JPY","message":{"bids":[],"asks":[]}}}',  # not subscribed
+)  # fmt: skip
+# Per product the first whole board (changes before it are ignored), then 324 changes, and
+# 15 boards sent again: 10 of them differ from the changes' book (counted, taken).
+REPLAY = Replay(342, 18, 334, 334, tops={
+    "ETH/JPY": (472196.0, 14.99995, 472542.0, 0.75),
+    "XRP/JPY": (96.03, 1084.86, 96.25, 465.0),
+    "BTC/USD": (50302.32, 1.0, 50306.95, 0.10070945),
+})  # fmt: skip
+
 CASE = VenueCase(
     codec=Bitflyer,
     symbols=SYMBOLS,
@@ -38,59 +67,9 @@ CASE = VenueCase(
         for vid in ("ETH_JPY", "XRP_JPY", "BTC_USD")
         for kind in ("snapshot_", "")
     ),
-    samples=(
-        (
-            SNAPSHOT,
-            (
-                BookSnapshot(
-                    "BTC/USD",
-                    [(30000.0, 0.002), (35000.0, 0.05)],
-                    [(50291.63, 0.07496766)],
-                ),
-            ),
-        ),
-        (CHANGE, (BookDelta("XRP/JPY", [(95.96, 19638.237973)], [(96.13, 49.479871)]),)),
-        (BOARD + '{"mid_price":96.02,"bids":[],"asks":[]}}}', (BookDelta("XRP/JPY", [], []),)),
-        (AUCTION, (BookDelta("XRP/JPY", [(33350, 1)], []),)),
-        (EXECUTIONS, ()),
-        (TICKER, ()),
-        (
-            RPC + 'child_order_events","message":[]}}',
-            (Ignored("channel lightning_child_order_events"),),
-        ),
-        ('{"jsonrpc":"2.0","id":1,"result":true}', ()),
-        (
-            '{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"Invalid params"}}',
-            (VenueError("{'code': -32602, 'message': 'Invalid params'}"),),
-        ),
-    ),
-    malformed=(
-        "",
-        "[]",
-        "{}",
-        '{"jsonrpc":"2.0","method":"channelMessage"}',
-        '{"jsonrpc":"2.0","method":"channelMessage","params":{"message":{}}}',
-        '{"jsonrpc":"2.0","method":"channelMessage","params":{"channel":5,"message":{}}}',
-        BOARD + "[]}}",
-        BOARD + '{"bids":[]}}}',
-        BOARD + '{"bids":{},"asks":[]}}}',
-        BOARD + '{"bids":[[95.96,1.0]],"asks":[]}}}',
-        BOARD + '{"bids":[{"price":95.96}],"asks":[]}}}',
-        RPC + 'board_BTC_JPY","message":{"bids":[],"asks":[]}}}',  # not subscribed
-    ),
+    samples=SAMPLES,
+    malformed=MALFORMED,
     recording="bitflyer.ndjson.gz",
-    # Per product the first whole board (changes before it are ignored), then 324 changes,
-    # and 15 boards sent again: 10 of them differ from the changes' book (counted, taken).
-    replay=Replay(
-        messages=342,
-        snapshots=18,
-        deltas=334,
-        checks=334,
-        tops={
-            "ETH/JPY": (472196.0, 14.99995, 472542.0, 0.75),
-            "XRP/JPY": (96.03, 1084.86, 96.25, 465.0),
-            "BTC/USD": (50302.32, 1.0, 50306.95, 0.10070945),
-        },
-    ),
+    replay=REPLAY,
     emulator_symbols=("BTC/JPY", "ETH/JPY"),
 )
