@@ -53,9 +53,8 @@ class Bitflyer(Adapter):
         session.beats += 1
         if session.beats % _SNAPSHOT_EVERY:
             return []
-        return [
-            self._board(_SNAPSHOT, s, *self.book(s).top(_DEPTH)) for s in sorted(session.channels)
-        ]
+        symbols = sorted(session.channels)
+        return [self._board(_SNAPSHOT, s, *self.book(s).top(_DEPTH)) for s in symbols]
 
     def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
         return self._board(_BOARD, sub.symbol, bids, asks)
@@ -65,19 +64,13 @@ class Bitflyer(Adapter):
         pd, sd = book.price_decimals, book.size_decimals
         best_bids, best_asks = book.top(1)
         mid = (best_bids[0][0] + best_asks[0][0]) // 2 if best_bids and best_asks else 0
-        message = {
-            "mid_price": float(minimal(mid, pd)),
-            "bids": [
-                {"price": float(minimal(p, pd)), "size": float(minimal(s, sd))} for p, s in bids
-            ],
-            "asks": [
-                {"price": float(minimal(p, pd)), "size": float(minimal(s, sd))} for p, s in asks
-            ],
-        }
+        message: dict[str, object] = {"mid_price": float(minimal(mid, pd))}
+        for side, levels in (("bids", bids), ("asks", asks)):
+            message[side] = [{"price": float(minimal(p, pd)), "size": float(minimal(s, sd))}
+                             for p, s in levels]  # fmt: skip
         params = {"channel": channel + self.venue_symbol(symbol), "message": message}
-        return Out(
-            dumps({"jsonrpc": "2.0", "method": "channelMessage", "params": params}), book=True
-        )
+        frame = {"jsonrpc": "2.0", "method": "channelMessage", "params": params}
+        return Out(dumps(frame), book=True)
 
 
 ADAPTERS = (Bitflyer,)

@@ -35,34 +35,24 @@ _PRICE: Final = itemgetter(0)
 
 SPEC: Final = VenueSpec(
     id="bitflyer",
-    endpoints=p.Endpoints(
-        ws="wss://ws.lightstream.bitflyer.com/json-rpc", rest="https://api.bitflyer.com"
-    ),  # _DOC; no REST use
-    # the taker fee of the lowest tier of Lightning Spot (one rate for maker and taker)
-    fee=TakerFee(
-        15.0,
-        "Lightning Spot 0.15 %, 30-day volume under 100,000 JPY",
-        "https://bitflyer.com/en-jp/commission",
-        "2026-12",
-    ),
-    integrity=p.Integrity(
-        seq=p.SeqRule.NONE, snapshot=p.SnapshotSource.IN_BAND, verify_snapshots=True
-    ),
-    # product codes BTC_JPY, ETH_JPY, ETH_BTC (https://bf-lightning-api.readme.io/docs/
-    # market-list): the common tickers joined by "_"
-    symbol_format="{base}_{quote}",
-    asset_names={},
+    endpoints=p.Endpoints(ws="wss://ws.lightstream.bitflyer.com/json-rpc",
+                          rest="https://api.bitflyer.com"),  # _DOC; no REST use
+    # the lowest tier of Lightning Spot (one rate for maker and taker)
+    fee=TakerFee(15.0, "Lightning Spot 0.15 %, 30-day volume under 100,000 JPY",
+                 "https://bitflyer.com/en-jp/commission", "2026-12"),
+    integrity=p.Integrity(p.SeqRule.NONE, snapshot=p.SnapshotSource.IN_BAND,
+                          verify_snapshots=True),
+    # product codes BTC_JPY, ETH_BTC: https://bf-lightning-api.readme.io/docs/market-list
+    symbol_format="{base}_{quote}", asset_names={},
     depths=None,  # the board channels take no depth
+    subscribe_batch=1,  # one channel per request (_DOC: params.channel)
     # _DOC sets no limit of channels per connection, requests per hour or frames per second
-    max_symbols_per_connection=100,
-    subscribe_batch=1,  # one channel per subscribe request (_DOC: params.channel)
-    sends_per_s=None,
-    requests_per_hour=None,
+    max_symbols_per_connection=100, sends_per_s=None, requests_per_hour=None,
     rest_limits=None,
     ping_interval_s=None,  # no application ping in _DOC: WebSocket pings keep it alive
     max_connection_s=None,  # no documented connection lifetime
     older_protocols=(),  # the 2021 recording speaks the same channels
-)
+)  # fmt: skip
 
 
 class Bitflyer(p.Codec):
@@ -111,8 +101,7 @@ class Bitflyer(p.Codec):
 
 
 def _levels(message: dict[str, object], side: str) -> list[p.Level]:
-    """``[{"price": 2534500.0, "size": 0.01}, ...]`` as ``[price, size]`` (the book checks
-    the numbers)."""
+    """``[{"price": 2534500.0, "size": 0.01}, ...]`` as ``(price, size)``: the book checks."""
     raw = message.get(side)
     if type(raw) is not list:
         raise p.ParseError(f"board: '{side}' is not a list")
