@@ -1,6 +1,5 @@
-"""bitFlyer beyond the conformance suite: the recording (tests/fixtures/bitflyer.ndjson.gz)
-replayed by an independent plain-dict model that proves the rule on every message and counts
-the whole boards sent again that differ from the changes' book, with FeedSession agreeing
+"""bitFlyer beyond the conformance suite: the recording replayed by an independent plain-dict
+model (every message, the boards sent again that differ counted) with FeedSession agreeing
 after every message; against the emulated venue, a lost change repaired by the next board."""
 
 from __future__ import annotations
@@ -19,14 +18,17 @@ from feeds.session import FeedSession
 from feeds.venues.bitflyer import Bitflyer
 from tests.conformance.bitflyer import CASE, SYMBOLS
 from tests.test_emulator_wire import T0, harness, step
-from tests.venue_helpers import RecordingLeg
+from tests.venue_helpers import RecordingLeg, ReferenceBook
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "bitflyer.ndjson.gz"))
 VID = {s.replace("/", "_"): s for s in SYMBOLS}
-Side = dict[float, float]
 
 
-def reference(books: dict[str, tuple[Side, Side]], msg: dict[str, Any]) -> Counter[str]:
+def _pairs(levels: list[dict[str, float]]) -> Any:  # [price, size] pairs, as JSON numbers
+    return [[lv["price"], lv["size"]] for lv in levels]
+
+
+def reference(books: dict[str, ReferenceBook], msg: dict[str, Any]) -> Counter[str]:
     """bitFlyer's rule on the raw JSON: what ``msg`` is; whether a whole board sent again
     differs from the model's book on the levels within its price range; crossed books."""
     kind, _, product = msg["params"]["channel"].removeprefix("lightning_").partition("_")
@@ -34,36 +36,28 @@ def reference(books: dict[str, tuple[Side, Side]], msg: dict[str, Any]) -> Count
     if kind != "board":
         return Counter({kind: 1})
     if product.startswith("snapshot_"):
-        old = books.get(product[9:])
-        bids = {lv["price"]: lv["size"] for lv in body["bids"]}
-        new = bids, {lv["price"]: lv["size"] for lv in body["asks"]}
+        old, new = books.get(product[9:]), ReferenceBook()
+        new.apply_levels(_pairs(body["bids"]), _pairs(body["asks"]))
         differs = old is not None and any(
             {p: s for p, s in mine.items() if min(theirs) <= p <= max(theirs)} != theirs
-            for mine, theirs in zip(old, new, strict=True)
+            for mine, theirs in ((old.bids, new.bids), (old.asks, new.asks))
             if theirs
         )
         books[product[9:]] = new
         return Counter(boards=1, again=old is not None, differs=differs)
     if product not in books:
         return Counter(before=1)
-    for side, levels in zip(books[product], (body["bids"], body["asks"]), strict=True):
-        side.update({lv["price"]: lv["size"] for lv in levels})
-        for lv in levels:
-            if not lv["size"]:
-                del side[lv["price"]]
-    bids, asks = books[product]
-    return Counter(changes=1, crossed=bool(bids and asks and max(bids) >= min(asks)))
-
-
-def top(book: tuple[Side, Side], n: int) -> tuple[list[float], ...]:
-    bids, asks = sorted(book[0].items(), reverse=True)[:n], sorted(book[1].items())[:n]
-    return [p for p, _ in bids], [s for _, s in bids], [p for p, _ in asks], [s for _, s in asks]
+    book = books[product]
+    book.apply_levels(_pairs(body["bids"]), _pairs(body["asks"]))
+    return Counter(
+        changes=1, crossed=bool(book.bids and book.asks and book.best()[0] >= book.best()[2])
+    )
 
 
 def test_the_model_and_the_session_agree_on_every_recorded_message() -> None:
     legs = {s: RecordingLeg() for s in SYMBOLS}
     session = FeedSession(Bitflyer(SYMBOLS), legs.__getitem__, lambda *_: None)
-    books: dict[str, tuple[Side, Side]] = {}
+    books: dict[str, ReferenceBook] = {}
     figures: Counter[str] = Counter()
     for record in RECORDS:
         if record.dir == "open":
@@ -75,11 +69,11 @@ def test_the_model_and_the_session_agree_on_every_recorded_message() -> None:
             assert session.frame(record.data, record.t) == []
             assert session.stats.snapshot_mismatch == figures["differs"]
             for vid, book in books.items():
-                assert legs[VID[vid]].view() == top(book, 20)
+                assert legs[VID[vid]].view() == book.top(20)
     assert figures == {"boards": 18, "again": 15, "differs": 10, "changes": 324, "before": 10,
                        "executions": 16, "ticker": 115}  # fmt: skip
     assert CASE.replay is not None
-    assert {VID[v]: tuple(t[0] for t in top(b, 1)) for v, b in books.items()} == CASE.replay.tops
+    assert {VID[v]: b.best() for v, b in books.items()} == CASE.replay.tops
     stats = session.stats
     assert (stats.book_msgs, stats.resyncs, stats.crossed, stats.malformed) == (342, 0, 0, 0)
 

@@ -1,6 +1,6 @@
 """Emulated bitFlyer Lightning Realtime API on ``/json-rpc`` (JSON-RPC 2.0).
 
-https://bf-lightning-api.readme.io/docs/realtime-api: ``{"method":"subscribe"|"unsubscribe",
+https://bf-lightning-api.readme.io/docs/endpoint-json-rpc: ``{"method":"subscribe"|"unsubscribe",
 "params":{"channel":...}}``, answered ``{"jsonrpc":"2.0","id":..,"result":true}`` only when
 the request has an ``id``. ``lightning_board_snapshot_{product}`` sends the whole board (300
 levels a side at most) on subscribing and every 5 s, ``lightning_board_{product}`` each

@@ -1,4 +1,4 @@
-"""bitFlyer Lightning Realtime API codec (``bitflyer``): JSON-RPC 2.0 over WebSocket.
+"""bitFlyer Lightning Realtime API codec (``bitflyer``), JSON-RPC 2.0 (the API has no version).
 
 https://bf-lightning-api.readme.io/docs/endpoint-json-rpc: ``subscribe`` / ``unsubscribe``
 one channel (``params: {channel}``; ``true`` answers a request with an ``id``), messages as
