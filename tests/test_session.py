@@ -384,6 +384,9 @@ def test_whole_books_sent_again_are_verified_within_their_price_range() -> None:
     assert s.books[BTC].top(5) == ([100.0], [1.0], [101.0, 102.0], [1.0, 3.0])
     s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"], ["102", "3"]]), T0 + 4 * S)
     assert s.stats.snapshot_mismatch == 2
+    s.frame(delta("BTCUSD", [], [["101.5", "2"]]), T0 + 5 * S)  # a level the next one lacks
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"], ["102", "3"]]), T0 + 6 * S)
+    assert (s.stats.snapshot_mismatch, s.stats.resyncs) == (3, 0)
     log.take()
 
 
