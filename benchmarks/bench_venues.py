@@ -51,6 +51,7 @@ TABLE: dict[str, Recording] = {
     "binance": Recording(("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR"), Driver("Binance")),
     "binanceus": Recording(("CRV/USDT", "COMP/USDT", "OMG/BUSD", "ZRX/USDT"), Driver("BinanceUS")),
     "bitfinex": Recording(("BFT/USD", "IOT/ETH", "DOG/USD", "MNA/BTC", "ODE/USD", "TESTBTC/TESTUSD", "SNG/USD"), Driver("Bitfinex")),  # noqa: E501
+    "bitflyer": Recording(("ETH/JPY", "XRP/JPY", "BTC/USD"), Driver("Bitflyer")),
     "bitstamp": Recording(("SGB/EUR", "ETH/USD", "XRP/EUR", "BAT/EUR", "USDT/EUR", "USDT/USD", "XLM/GBP", "ADA/EUR", "BAT/BTC", "GALA/EUR"), Driver("Bitstamp", start=cfvenues.bitstamp_start)),  # noqa: E501
     "bybit": Recording(("XRP/USDT",), Driver("Bybit")),
     "deribit": Recording(("ETH/USD:ETH-210730-2800-C", "BTC/USD:BTC-211231-34000-P", "BTC/USD:BTC-211231-300000-C", "BTC/USD:BTC-210730-24000-P", "BTC/USD:BTC-220325-30000-C", "BTC/USD:BTC-210924-8000-P", "BTC/USD:BTC-210924-34000-P", "BTC/USD:BTC-220624-15000-C"), Driver("Deribit")),  # noqa: E501

@@ -123,6 +123,9 @@ class SessionStats:
     suspensions: int = 0
     """Times the venue suspended its service (maintenance): every book unusable until it
     resumed."""
+    snapshot_mismatch: int = 0
+    """Whole books sent again that differ from the book the deltas built
+    (:attr:`~feeds.protocol.Integrity.verify_snapshots`; the snapshot is taken)."""
     old_snapshots: int = 0
     """REST snapshots older than the first buffered event (fetched again)."""
     last_frame_ns: int = 0

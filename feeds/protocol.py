@@ -95,6 +95,11 @@ class Integrity:
     """Each level of a delta carries the venue's action as its third element (``[price,
     size, "new" | "change" | "delete"]``): a ``new`` of a level the book holds, or a
     ``change``/``delete`` of one it lacks, means an update was missed (a gap: resync)."""
+    verify_snapshots: bool = False
+    """The venue sends whole books again on a live channel: each one is compared with the
+    book the deltas built, on every level within the new book's price range per side (a
+    snapshot of the top N levels says nothing below them); a difference is counted
+    (``stats.snapshot_mismatch``), and either way the snapshot becomes the book."""
 
     @property
     def detects_loss(self) -> bool:

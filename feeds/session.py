@@ -39,6 +39,7 @@ resyncs with reason ``desynced`` (the book may hold part of the message).
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -142,6 +143,20 @@ def _older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -> bool:
     return False
 
 
+def _agrees(before: tuple[list[tuple[float, float]], ...], book: Book) -> bool:
+    """Whether ``book``, just seeded from a snapshot, holds exactly the levels it held
+    ``before`` (bids, asks; best first) on each side within the snapshot's price range
+    (:attr:`Integrity.verify_snapshots`)."""
+    for bids, held in zip((True, False), before, strict=True):
+        levels = book.side(bids)
+        if levels:
+            sign = -1.0 if bids else 1.0  # sorted by sign * price, ascending
+            start = bisect_left(held, sign * levels[0][0], key=lambda lv: sign * lv[0])
+            if held[start : start + len(levels)] != levels:  # prices are strictly ordered
+                return False
+    return True
+
+
 _LEVEL_COUNT: Final = {"new": 1, "change": 0, "delete": -1}
 """What each level action does to its side's level count (:attr:`Integrity.level_actions`)."""
 
@@ -208,6 +223,7 @@ class FeedSession:
         self._conn_counter = rule.connection_counter
         self._level_seq = rule.level_seq
         self._level_actions = rule.level_actions
+        self._verify = rule.verify_snapshots
         # A venue that does not delete levels pushed out of the subscribed depth is kept (and
         # checksummed) at that depth.
         self._truncate = layout is not None and layout.truncate
@@ -462,12 +478,18 @@ class FeedSession:
         if self._seq_rule is SeqRule.SNAPSHOT_ONLY and sym.synced and held and ts and ts < held:
             self.stats.older += 1  # a whole book older than the one held: stale
             return
+        book = sym.book
+        verify = self._verify and sym.synced and not sym.held
+        before = (book.side(True), book.side(False)) if verify else None
         sym.reset()
         sym.synced = sym.fresh = True
         self._waiting.discard(sym)
         sym.refetch_at = None
         sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
         self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
+        if before is not None and sym.synced and not _agrees(before, book):
+            self.stats.snapshot_mismatch += 1
+            log.info("%s: %s snapshot differs from the book", self.codec.venue, sym.symbol)
 
     def _seed(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
         """A requested snapshot: seed the book, then apply the buffered deltas that follow."""

@@ -141,6 +141,7 @@ def make_codec(
     keep_text: bool = False,
     level_seq: bool = False,
     level_actions: bool = False,
+    verify_snapshots: bool = False,
     ping_interval_s: float | None = None,
     unsubscribe: bool = True,
     symbols: Sequence[str] = ("BTC/USD", "ETH/USD"),
@@ -159,6 +160,7 @@ def make_codec(
         keep_text=keep_text,
         level_seq=level_seq,
         level_actions=level_actions,
+        verify_snapshots=verify_snapshots,
     )
     attrs = {
         "integrity": integrity,

@@ -50,6 +50,9 @@ class Model:
     change_seq: bool = False
     """RANGE: each change's third field is its sequence; only those after the book's id
     apply (KuCoin)."""
+    ignore_early: bool = False
+    """In-band books: a delta before its symbol's first snapshot is ignored (counted as
+    "early"), not kept for it (bitFlyer)."""
     level_actions: bool = False
     """Each level's third field is its action: ``new`` adds an absent price, ``change`` and
     ``delete`` (its size 0) a held one (Deribit); counted by action."""
@@ -104,7 +107,10 @@ class Replay:
         TIME: at or before the snapshot's time is dropped. Then the book's id
         is ``last``."""
         if d.symbol not in self.books:
-            self.pending.setdefault(d.symbol, []).append(d)
+            if self.model.ignore_early:
+                self.counts["early"] += 1
+            else:
+                self.pending.setdefault(d.symbol, []).append(d)
             return
         local, first = self.last[d.symbol], d.symbol not in self.started
         if self.rule is SeqRule.RANGE:

@@ -42,6 +42,7 @@ def test_every_feed_venue_is_emulated_at_its_spec_path() -> None:
         "binance": "/ws",  # the codec appends /ws to the spec's bare host
         "binanceus": "/ws",
         "bitfinex": "/ws/2",
+        "bitflyer": "/json-rpc",
         "bitstamp": "/",
         "bybit": "/v5/public/spot",
         "coinbase": "/",

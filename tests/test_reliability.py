@@ -215,6 +215,7 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "binanceus": [*common[:3], "overlap", *common[3:], *rest],
         "okx": [*common[:3], "bad_checksum", *common[3:]],
         "bitfinex": [*common[:3], "bad_checksum", "bad_body", "novel", *common[3:]],
+        "bitflyer": [*common[:2], *common[3:]],
         "bybit": common,
         "coinbase": [*common[:3], "bad_body", "novel", *common[3:]],
         "deribit": common,

@@ -25,6 +25,7 @@ from feeds.venues import every_codec
 from feeds.venues.ascendex import AscendEx
 from feeds.venues.binance import Binance
 from feeds.venues.bitfinex import Bitfinex
+from feeds.venues.bitflyer import Bitflyer
 from feeds.venues.bitstamp import Bitstamp
 from feeds.venues.bybit import Bybit
 from feeds.venues.coinbase import Coinbase
@@ -49,6 +50,7 @@ from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
 from tests.conformance import ascendex as cae
+from tests.conformance import bitflyer as cbf
 from tests.conformance import deribit as cdr
 from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
@@ -367,6 +369,27 @@ def test_level_actions_that_contradict_the_book_resync_as_a_gap() -> None:
         assert s.frame(delta("ETHUSD", bids, asks, prev=20, last=21), T0 + 3 * S) == UNSUB_SUB_ETH
         assert (s.stats.gaps, s.stats.resyncs) == (n + 1, n + 1)
     assert s.books[BTC].top(2) == ([100.0, 99.0], [3.0, 2.0], [], [])
+
+
+def test_whole_books_sent_again_are_verified_within_their_price_range() -> None:
+    # Integrity.verify_snapshots: a whole book sent again is compared with the book the
+    # deltas built, per side within its own price range; a difference is counted, and the
+    # snapshot becomes the book either way (no resync).
+    s, log = live_in_band(make_codec(verify_snapshots=True))
+    s.frame(delta("BTCUSD", [["99", "2"], ["90", "5"]], [["102", "4"]]), T0 + S)
+    same = snap("BTCUSD", [["100", "1"], ["99", "2"]], [["101", "1"], ["102", "4"]])
+    s.frame(same, T0 + 2 * S)  # the level at 90 is below the snapshot's bids: not compared
+    assert s.stats.snapshot_mismatch == 0
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"], ["102", "3"]]), T0 + 3 * S)
+    assert s.frame(snap("ETHUSD", [["10", "1"]], [["11", "2"]]), T0 + 3 * S) == []
+    assert (s.stats.snapshot_mismatch, s.stats.resyncs) == (2, 0)
+    assert s.books[BTC].top(5) == ([100.0], [1.0], [101.0, 102.0], [1.0, 3.0])
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"], ["102", "3"]]), T0 + 4 * S)
+    assert s.stats.snapshot_mismatch == 2
+    s.frame(delta("BTCUSD", [], [["101.5", "2"]]), T0 + 5 * S)  # a level the next one lacks
+    s.frame(snap("BTCUSD", [["100", "1"]], [["101", "1"], ["102", "3"]]), T0 + 6 * S)
+    assert (s.stats.snapshot_mismatch, s.stats.resyncs) == (3, 0)
+    log.take()
 
 
 def test_range_buffer_drop_bridge_continue_then_gap_resyncs_one_symbol() -> None:
@@ -1155,6 +1178,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "bitfinex": (
         lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
         tvf.SAMPLES,
+    ),
+    "bitflyer": (  # a whole board, then a change of it
+        lambda _: _in_band_session(Bitflyer(cbf.SYMBOLS), [cbf.SNAPSHOT]),
+        [orjson.loads(cbf.SNAPSHOT), orjson.loads(cbf.SNAPSHOT.replace("_snapshot_", "_"))],
     ),
     "deribit": (
         lambda _: _in_band_session(Deribit(["BTC/USDC"]), [cdr.SNAPSHOT]),
