@@ -18,8 +18,9 @@ conformance case): the snapshot and change frames and their checksums, the subsc
 the heartbeat; the emulator round trip. The venue's 2022 recording predates this channel: it
 speaks the order-level ``orderbook-{primary}`` channel (``NewOrder``/``OrderChanged``/
 ``OrderCanceled`` per order id, https://github.com/independentreserve/websockets#orderbook-channel),
-not replayed here; what it shares with this protocol is the lower-case ``{primary}-{secondary}`` pair naming, the
-``Event``/``Channel``/``Data``/``Time`` envelope, ``Subscriptions`` and ``Heartbeat``.
+not replayed here; what it shares with this protocol is the lower-case
+``{primary}-{secondary}`` pair naming, the ``Event``/``Channel``/``Data``/``Time`` envelope,
+``Subscriptions`` and ``Heartbeat``.
 """
 
 from __future__ import annotations
