@@ -51,6 +51,12 @@ SPEC: Final = VenueSpec(
         snapshot=p.SnapshotSource.IN_BAND,
         keep_text=True,
     ),
+    fee=TakerFee(
+        50.0,
+        "0.50 %, 30-day volume under A$50,000",
+        "https://www.independentreserve.com/fees",
+        "2026-12",
+    ),
     # "{primary}-{secondary}" in lower case: btc-aud, eth-usd, doge-nzd (_DOC, "Usage")
     symbol_format="{base}-{quote}",
     lower_case=True,
@@ -68,12 +74,6 @@ SPEC: Final = VenueSpec(
     ping_interval_s=None,  # the venue sends Heartbeat messages (_DOC, "Heartbeat message")
     max_connection_s=None,  # no documented connection lifetime
     older_protocols=(),  # the order-level recording is not replayed (see above)
-    fee=TakerFee(
-        50.0,
-        "0.50 %, 30-day volume under A$50,000",
-        "https://www.independentreserve.com/fees",
-        "2026-12",
-    ),
 )
 
 
