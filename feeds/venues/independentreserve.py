@@ -18,9 +18,10 @@ conformance case): the snapshot and change frames and their checksums, the subsc
 the heartbeat; the emulator round trip. The venue's 2022 recording predates this channel: it
 speaks the order-level ``orderbook-{primary}`` channel (``NewOrder``/``OrderChanged``/
 ``OrderCanceled`` per order id, https://github.com/independentreserve/websockets#orderbook-channel),
-not replayed here; what it shares with this protocol is the lower-case
-``{primary}-{secondary}`` pair naming, the ``Event``/``Channel``/``Data``/``Time`` envelope,
-``Subscriptions`` and ``Heartbeat``.
+not replayed here. What it shares with this protocol is proven on every message of a slice
+of it: the ``Event``/``Data``/``Time`` envelope (``Subscriptions``, ``Heartbeat``, other
+events ignored), the lower-case ``{primary}-{secondary}`` pair naming, and JSON numbers of at
+most 8 decimals, which the checksum's text writes exactly.
 """
 
 from __future__ import annotations

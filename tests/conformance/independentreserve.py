@@ -1,6 +1,7 @@
 """Independent Reserve: the documented order book snapshot stream (btc-aud at depth 5), from
 https://github.com/independentreserve/websockets/blob/master/orderbook-snapshot.md. The 2022
-recording speaks the older order-level channel, which is not replayed (see the codec)."""
+recording speaks the older order-level channel, not replayed: what it shares is proven in
+tests/test_venue_independentreserve.py."""
 
 from feeds.protocol import BookDelta, BookSnapshot, Heartbeat, Ignored, VenueError
 from feeds.venues.independentreserve import IndependentReserve
