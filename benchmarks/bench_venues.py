@@ -67,7 +67,7 @@ TABLE: dict[str, Recording] = {
 }  # fmt: skip
 """Venue id -> its recording's symbols and cryptofeed driver, one line per venue."""
 
-UNRECORDED = ("coinbase", "bithumb")
+UNRECORDED = ("coinbase", "bithumb", "independentreserve")
 """Venues without a recording in tests/fixtures (their documented examples are tested)."""
 
 

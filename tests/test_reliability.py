@@ -225,6 +225,7 @@ def test_the_matrix_covers_every_venue_and_fault() -> None:
         "gemini": [*common[:2], *common[3:]],
         "htx": common,
         "kraken": [*common[:3], "bad_checksum", *common[3:]],
+        "independentreserve": [*common[:3], "bad_checksum", *common[3:]],
         "bitstamp": [*common[:2], *common[3:], *rest],
         "kucoin": [*common[:3], "overlap", *common[3:], *rest],
         "poloniex": common,

@@ -34,6 +34,7 @@ from feeds.venues.gate import Gate
 from feeds.venues.gemini import Gemini
 from feeds.venues.hitbtc import HitBTC, HitBTCV2
 from feeds.venues.htx import Htx, HtxStep0
+from feeds.venues.independentreserve import IndependentReserve
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
 from feeds.venues.kucoin import KuCoin
@@ -55,6 +56,7 @@ from tests.conformance import deribit as cdr
 from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
+from tests.conformance import independentreserve as cir
 from tests.conformance import upbit as cub
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
@@ -1206,6 +1208,10 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "ascendex": (  # a push, then the snapshot it asked for
         lambda _: _in_band_session(AscendEx(["NEO/USDT"]), [cae.DEPTH, cae.SNAPSHOT]),
         [json.loads(cae.SNAPSHOT), json.loads(cae.DEPTH.replace("69231", "69233"))],
+    ),
+    "independentreserve": (  # the documented book, then a change of it
+        lambda _: _in_band_session(IndependentReserve(["BTC/AUD"], depth=5), [cir.SNAPSHOT]),
+        [orjson.loads(cir.SNAPSHOT), orjson.loads(cir.CHANGE)],
     ),
     "htx": (  # a pushed delta, then the snapshot it asked for
         lambda _: _in_band_session(Htx(["BTC/USDT"]), [chx.push(*chx.PUSHES[0]), chx.REP]),

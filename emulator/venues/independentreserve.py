@@ -1,0 +1,98 @@
+"""Emulated Independent Reserve aggregated order book on ``/orderbook[/{depth}]`` (10).
+
+https://github.com/independentreserve/websockets/blob/master/orderbook-snapshot.md:
+``{"Event":"Subscribe"|"Unsubscribe","Data":["btc-aud",...]}`` answered by ``Subscriptions``
+(the current pairs), then per pair an ``OrderBookSnapshot`` of the top ``depth`` levels and
+``OrderBookChange`` messages: deletions (``"Volume":0``) and insertions, a changed level
+deleted then inserted, a level pushed below the depth deleted (a client truncating to the
+depth agrees). Every book message carries ``Crc32`` over the top 10 of the top ``depth``.
+Prices and volumes are JSON numbers with the minimal digits (``31785``, ``0.25``);
+``Heartbeat`` every tick while subscribed.
+"""
+
+from __future__ import annotations
+
+from emulator.market import VenueProfile
+from emulator.venues.base import Out, minimal
+from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
+
+
+class IndependentReserve(Adapter):
+    name = "independentreserve"
+    profile = VenueProfile(lag_steps=2, spread_bps=6.0, noise_bps=0.5, size_decimals=8)
+
+    def accept(self, path: str) -> list[Sub] | None:
+        return [] if _depth(path) else None
+
+    def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
+        req = json_object(text) or {}
+        event, tokens = req.get("Event"), req.get("Data")
+        if event not in ("Subscribe", "Unsubscribe") or not isinstance(tokens, list):
+            return [Out(dumps({"Event": "Error", "Data": "Invalid request"}))]
+        subs = [
+            Sub(self.symbols[t], t, _depth(session.path))
+            for t in tokens
+            if isinstance(t, str) and t in self.symbols
+        ]
+        return Request(event == "Subscribe", list(subs))
+
+    def answer(self, session: KitSession, req: Request, now_ns: int) -> list[Out]:
+        pairs = [sub.topic for sub in session.subs.values()]
+        return [Out(dumps({"Event": "Subscriptions", "Data": pairs, "Time": now_ns // 10**6}))]
+
+    def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
+        bids, asks = self.book(sub.symbol).top(sub.depth)
+        sub.bids, sub.asks = dict(bids), dict(asks)
+        return self._frame(sub, "OrderBookSnapshot", bids, asks, now_ns, False)
+
+    def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
+        new_b, new_a = self.book(sub.symbol).top(sub.depth)
+        bids = _changes(sub.bids, dict(new_b), reverse=True)
+        asks = _changes(sub.asks, dict(new_a), reverse=False)
+        sub.bids, sub.asks = dict(new_b), dict(new_a)
+        if not (bids or asks):
+            return None
+        return self._frame(sub, "OrderBookChange", bids, asks, now_ns, corrupt)
+
+    def _frame(
+        self, sub: Sub, event: str, bids: Levels, asks: Levels, now_ns: int, corrupt: bool
+    ) -> Out:
+        book = self.book(sub.symbol)
+        pd, sd = book.price_decimals, book.size_decimals
+        view = sorted(sub.bids.items(), reverse=True), sorted(sub.asks.items())
+        crc = self.book_checksum(view, minimal, sub.symbol, corrupt)
+
+        def side(levels: Levels) -> str:
+            return ",".join(
+                f'{{"Price":{minimal(p, pd)},"Volume":{minimal(s, sd)}}}' for p, s in levels
+            )
+
+        base, quote = sub.topic.split("-")
+        return Out(
+            f'{{"Channel":"orderbook/{sub.depth}/{base}/{quote}","Data":{{"Bids":[{side(bids)}],'
+            f'"Offers":[{side(asks)}],"Crc32":{crc}}},"Time":{now_ns // 10**6},"Event":"{event}"}}',
+            book=True,
+        )
+
+    def heartbeat(self, session: KitSession, now_ns: int) -> list[Out]:
+        stamp = now_ns // 10**6
+        return [Out(f'{{"Time":{stamp},"Event":"Heartbeat"}}')] if session.subs else []
+
+
+def _depth(path: str) -> int:
+    """The depth a path asks for (10 when it names none); 0 for another path."""
+    if path == "/orderbook":
+        return 10
+    depth = path.removeprefix("/orderbook/")
+    return int(depth) if depth.isascii() and depth.isdigit() and path != depth else 0
+
+
+def _changes(old: dict[int, int], new: dict[int, int], *, reverse: bool) -> list[tuple[int, int]]:
+    """The atomic change from the top ``old`` to the top ``new``: levels gone or changed are
+    deleted, then changed and new levels inserted."""
+    out = [(p, 0) for p in sorted(old, reverse=reverse) if new.get(p) != old[p]]
+    out += [(p, s) for p, s in sorted(new.items(), reverse=reverse) if old.get(p) != s]
+    return out
+
+
+ADAPTERS = (IndependentReserve,)
