@@ -279,14 +279,15 @@ def _fmt(value: object) -> str:
 
 def table(rows: list[dict[str, object]]) -> list[str]:
     """The printed table: frames per second, median of the repeats."""
+    w = max([10, *(len(str(r["venue"])) + 1 for r in rows)])  # the longest id and a space
     lines = [
-        f"{'venue':<10}{'frames':>7}{'book':>6}{'crc ok':>7}{'ours msg/s':>12}"
+        f"{'venue':<{w}}{'frames':>7}{'book':>6}{'crc ok':>7}{'ours msg/s':>12}"
         f"{'cryptofeed':>12}{'ours/cf':>8}{'tops':>6}  note"
     ]
     for r in rows:
         speedup = r.get("speedup")
         lines.append(
-            f"{r['venue']!s:<10}{r['frames']!s:>7}{r.get('book_msgs', '-')!s:>6}"
+            f"{r['venue']!s:<{w}}{r['frames']!s:>7}{r.get('book_msgs', '-')!s:>6}"
             f"{r.get('checksums', '-')!s:>7}{_fmt(r.get('msgs_per_s_median')):>12}"
             f"{_fmt(r.get('cryptofeed_msgs_per_s_median')):>12}"
             f"{'-' if speedup is None else f'{float(speedup):.1f}x'!s:>8}"  # type: ignore[arg-type]
