@@ -40,7 +40,13 @@ from feeds.venues import VENUES
 from tests.conformance import FIXTURES, Top, VenueCase, discover
 from tests.fuzzing import fuzz_settings
 from tests.test_emulator_wire import T0, NumberText, drop_keys, harness, same_shape, shape, step
-from tests.venue_helpers import ARBITRARY_INPUT, LastBook, Levels, check_events, mutated
+from tests.venue_helpers import (
+    ARBITRARY_INPUT,
+    LastBook,
+    check_events,
+    model_levels,
+    mutated,
+)
 
 CASES = discover()
 
@@ -317,18 +323,6 @@ def _same_symbol(recorded: str, requested: str) -> bool:
 # -- the emulator round trip ---------------------------------------------------------------------
 
 STEPS = 25
-
-
-def model_levels(model: Any, venue: str, symbol: str) -> Levels:
-    book = model.books[(venue, symbol)]
-    bids, asks = book.top(20)
-    px, sz = 10**book.price_decimals, 10**book.size_decimals
-    return (
-        [p / px for p, _ in bids],
-        [s / sz for _, s in bids],
-        [p / px for p, _ in asks],
-        [s / sz for _, s in asks],
-    )
 
 
 def round_trip(case: VenueCase) -> tuple[list[str], list[str], FeedSession, list[bool]]:

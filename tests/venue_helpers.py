@@ -14,6 +14,7 @@ import pytest
 from hypothesis import strategies as st
 
 from emulator import Emulator
+from emulator.market import MarketModel
 from feeds.book import BadLevel, Book
 from feeds.protocol import (
     BookDelta,
@@ -203,7 +204,12 @@ class LastBook:
 
 def model_top(emu: Emulator, venue: str, symbol: str, n: int = 20) -> Levels:
     """The emulator's model book of ``venue``/``symbol``: what a synced feed must hold."""
-    book = emu.model.books[(venue, symbol)]
+    return model_levels(emu.model, venue, symbol, n)
+
+
+def model_levels(model: MarketModel, venue: str, symbol: str, n: int = 20) -> Levels:
+    """The market model's book of ``venue``/``symbol`` (top ``n``) as floats."""
+    book = model.books[(venue, symbol)]
     bids, asks = book.top(n)
     px, sz = 10**book.price_decimals, 10**book.size_decimals
     return (
