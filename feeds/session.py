@@ -39,9 +39,7 @@ resyncs with reason ``desynced`` (the book may hold part of the message).
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Final
 
 from feeds.actions import (
@@ -59,6 +57,7 @@ from feeds.actions import (
 )
 from feeds.book import BadLevel, Book
 from feeds.budget import ConnectionBudget
+from feeds.levelrules import apply_level_actions, snapshot_agrees, snapshot_is_older
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -79,6 +78,7 @@ from feeds.protocol import (
     VenueError,
 )
 from feeds.sequencing import APPLY, DROP, SeqState, verdict
+from feeds.symbolstate import SymbolState
 
 log = logging.getLogger(__name__)
 _LIVE = FeedState.LIVE
@@ -90,91 +90,12 @@ CODEC_BUGS: Final = (ValueError, KeyError, IndexError, TypeError, AttributeError
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
 HOUR_NS: Final = 3600 * 1_000_000_000
-_RANGED: Final = (SeqRule.RANGE, SeqRule.PREV_LINK)
-"""Rules whose deltas say where they start (``first``): a snapshot older than the first
-buffered delta is asked for again."""
-
 # REST snapshots follow the documented order for a local book seeded from REST (the venue
 # procedure feeds/sequencing.py cites):
 # open the stream and buffer its events; request a symbol's snapshot once its first event is
 # buffered (or ``snapshot_wait_s`` after opening, for a symbol with no event yet); drop the
 # buffered events the snapshot already holds; the first one applied bridges it; a snapshot
 # older than the first buffered event is fetched again, the buffer kept.
-
-
-@dataclass(slots=True, eq=False)
-class _Symbol:
-    """One symbol of the connection: its book, listener and sequencing state."""
-
-    symbol: str
-    book: Book
-    listener: BookListener
-    synced: bool = False
-    usable: bool = False  # what the listener was last told: True only while synced, not held
-    seq: SeqState = field(default_factory=SeqState)
-    buffer: list[BookDelta] = field(default_factory=list)  # before the REST snapshot; bounded
-    updated_ns: int = 0
-    refetch_at: int | None = None
-    fresh: bool = False  # the current input (re)seeded the book from a snapshot
-    held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
-    requested: bool = False  # a REST snapshot was asked for since the last reset
-    asked_ns: int | None = None  # when its in-band snapshot was last subscribed or asked for
-    waiting: set[_Symbol] = field(default_factory=set, repr=False)
-    """The session's symbols that are not synced or are held (shared by all of them), kept
-    on each change so that whether the venue is live is known without walking them."""
-
-    def reset(self) -> None:
-        self.waiting.add(self)
-        self.synced = self.fresh = self.held = False
-        self.requested = False
-        self.seq = SeqState()
-        self.buffer.clear()
-        self.book.clear()
-
-
-def _older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -> bool:
-    """Whether a REST snapshot is older than the first event the stream delivered, so that
-    events between them may be missing: by update ids (RANGE: the first event starts past the
-    snapshot's id + 1) or by venue time (TIME: the first event is later than the snapshot)."""
-    if rule in _RANGED and snapshot.seq is not None and first.first is not None:
-        return snapshot.seq + 1 < first.first
-    if rule is SeqRule.TIME and snapshot.venue_ts_ns is not None and first.venue_ts_ns is not None:
-        return snapshot.venue_ts_ns < first.venue_ts_ns
-    return False
-
-
-def _agrees(before: tuple[list[tuple[float, float]], ...], book: Book) -> bool:
-    """Whether ``book``, just seeded from a snapshot, holds exactly the levels it held
-    ``before`` (bids, asks; best first) on each side within the snapshot's price range
-    (:attr:`Integrity.verify_snapshots`)."""
-    for bids, held in zip((True, False), before, strict=True):
-        levels = book.side(bids)
-        if levels:
-            sign = -1.0 if bids else 1.0  # sorted by sign * price, ascending
-            start = bisect_left(held, sign * levels[0][0], key=lambda lv: sign * lv[0])
-            if held[start : start + len(levels)] != levels:  # prices are strictly ordered
-                return False
-    return True
-
-
-_LEVEL_COUNT: Final = {"new": 1, "change": 0, "delete": -1}
-"""What each level action does to its side's level count (:attr:`Integrity.level_actions`)."""
-
-
-def _apply_actions(book: Book, bids: Sequence[Level], asks: Sequence[Level]) -> bool | None:
-    """Apply a delta level by level, each level's action checked against the book by the
-    change of its side's level count: whether the top changed, None at the first level whose
-    action the book contradicts (or an unknown action); the book then holds part of it."""
-    changed = False
-    for levels, is_bid in ((bids, True), (asks, False)):
-        for level in levels:
-            before = book.bid_count if is_bid else book.ask_count
-            changed |= book.apply((level,), ()) if is_bid else book.apply((), (level,))
-            action = level[2] if len(level) > 2 else None
-            want = _LEVEL_COUNT.get(action) if type(action) is str else None
-            if want is None or (book.bid_count if is_bid else book.ask_count) - before != want:
-                return None
-    return changed
 
 
 class FeedSession:
@@ -230,12 +151,12 @@ class FeedSession:
         max_depth = codec.depth if self._truncate else None
         self.stats = SessionStats()
         self.books: dict[str, Book] = {}
-        self._symbols: dict[str, _Symbol] = {}
-        self._waiting: set[_Symbol] = set()  # see _Symbol.waiting
+        self._symbols: dict[str, SymbolState] = {}
+        self._waiting: set[SymbolState] = set()  # see SymbolState.waiting
         for s in codec.symbols:
             book = Book(top_n=top_n, keep_text=rule.keep_text, max_depth=max_depth)
             self.books[s] = book
-            sym = self._symbols[s] = _Symbol(s, book, listener_for(s), waiting=self._waiting)
+            sym = self._symbols[s] = SymbolState(s, book, listener_for(s), waiting=self._waiting)
             self._waiting.add(sym)
         self._state: FeedState | None = None
         self._was_live = False
@@ -251,7 +172,7 @@ class FeedSession:
         """The subscription requests this connection may still send (None: no limit)."""
         # What the current input produced: actions for the runner, books to publish.
         self._actions: list[Action] = []
-        self._touched: dict[_Symbol, bool] = {}
+        self._touched: dict[SymbolState, bool] = {}
 
     # -- inputs --------------------------------------------------------------------------
     def opened(self, now_ns: int) -> list[Action]:
@@ -473,7 +394,7 @@ class FeedSession:
         self.stats.unknown_symbol += 1
         log.debug("%s: event for unknown symbol %r", self.codec.venue, symbol)
 
-    def _snapshot(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
+    def _snapshot(self, sym: SymbolState, ev: BookSnapshot, now_ns: int) -> None:
         held, ts = sym.seq.snap_ts, ev.venue_ts_ns
         if self._seq_rule is SeqRule.SNAPSHOT_ONLY and sym.synced and held and ts and ts < held:
             self.stats.older += 1  # a whole book older than the one held: stale
@@ -487,14 +408,14 @@ class FeedSession:
         sym.refetch_at = None
         sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
         self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
-        if before is not None and sym.synced and not _agrees(before, book):
+        if before is not None and sym.synced and not snapshot_agrees(before, book):
             self.stats.snapshot_mismatch += 1
             log.info("%s: %s snapshot differs from the book", self.codec.venue, sym.symbol)
 
-    def _seed(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
+    def _seed(self, sym: SymbolState, ev: BookSnapshot, now_ns: int) -> None:
         """A requested snapshot: seed the book, then apply the buffered deltas that follow."""
         buffered = list(sym.buffer)
-        if buffered and _older(self._seq_rule, ev, buffered[0]):
+        if buffered and snapshot_is_older(self._seq_rule, ev, buffered[0]):
             # older than the stream: ask again, keep the buffer
             self.stats.old_snapshots += 1
             log.info("%s: %s snapshot older than %s", self.codec.venue, sym.symbol, buffered[0])
@@ -520,7 +441,7 @@ class FeedSession:
             and count.seq == last + 1
         )
 
-    def _quick(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> list[Action]:
+    def _quick(self, sym: SymbolState, ev: BookDelta, now_ns: int) -> list[Action]:
         """The most common input, one delta without a checksum for a usable book, the venue's
         state unchanged by it: what :meth:`_delta`, :meth:`_apply` and :meth:`_publish` do
         for it, in one call. Anything else (a drop, a gap, a bad level, a crossed book) goes
@@ -555,7 +476,7 @@ class FeedSession:
             sym.listener.on_book(book, now_ns)
         return []
 
-    def _delta(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> None:
+    def _delta(self, sym: SymbolState, ev: BookDelta, now_ns: int) -> None:
         if ev.venue_ts_ns is not None:
             self.stats.latency_ns = now_ns - ev.venue_ts_ns
         if not sym.synced:
@@ -586,7 +507,7 @@ class FeedSession:
             log.info("%s: %s gap after %s: %s", self.codec.venue, sym.symbol, sym.seq.last, ev)
             self._resync(sym, Unusable.DESYNCED, now_ns)
 
-    def _newer(self, sym: _Symbol, ev: BookDelta, last: int, now_ns: int) -> BookDelta | None:
+    def _newer(self, sym: SymbolState, ev: BookDelta, last: int, now_ns: int) -> BookDelta | None:
         """A delta overlapping the book's id ``last`` with its own levels' sequences
         (:attr:`Integrity.level_seq`): only the levels above ``last``; None when it is older
         (counted) or a level's sequence is unreadable (malformed: the symbol resyncs)."""
@@ -606,7 +527,7 @@ class FeedSession:
 
     def _apply(
         self,
-        sym: _Symbol,
+        sym: SymbolState,
         bids: Sequence[Level],
         asks: Sequence[Level],
         crc: int | None,
@@ -619,7 +540,7 @@ class FeedSession:
                 book.apply_snapshot(bids, asks)
                 changed = True
             elif self._level_actions:
-                agreed = _apply_actions(book, bids, asks)
+                agreed = apply_level_actions(book, bids, asks)
                 if agreed is None:  # an update was missed: as a sequence gap
                     self.stats.gaps += 1
                     log.info("%s: %s level actions contradict the book", self.codec.venue,
@@ -648,7 +569,7 @@ class FeedSession:
         else:
             self._touched.setdefault(sym, False)
 
-    def _bad_level(self, sym: _Symbol, exc: BadLevel, now_ns: int) -> None:
+    def _bad_level(self, sym: SymbolState, exc: BadLevel, now_ns: int) -> None:
         """A venue's bad number or level shape: the book is unknown, it resyncs."""
         self.stats.malformed += 1
         log.debug("%s: %s dropped, resyncing: %s", self.codec.venue, sym.symbol, exc)
@@ -688,7 +609,7 @@ class FeedSession:
         touched.clear()
         return self._actions
 
-    def _resync(self, sym: _Symbol, reason: str, now_ns: int) -> None:
+    def _resync(self, sym: SymbolState, reason: str, now_ns: int) -> None:
         """Resync one symbol; the others keep flowing."""
         self.stats.resyncs += 1
         self._reason = reason
@@ -735,7 +656,7 @@ class FeedSession:
                 sym.usable = False
                 sym.listener.on_usable(False, Unusable.STALE, now_ns)
 
-    def _hold(self, sym: _Symbol, now_ns: int) -> None:
+    def _hold(self, sym: SymbolState, now_ns: int) -> None:
         """A book crossed straight from its snapshot is the venue's own state: resyncing
         would fetch the same book again, as fast as the round trip allows. It stays synced
         (its updates keep applying) but unusable until an update uncrosses it."""
@@ -747,7 +668,7 @@ class FeedSession:
             sym.usable = False
             sym.listener.on_usable(False, Unusable.CROSSED_BOOK, now_ns)
 
-    def _fetch(self, sym: _Symbol, now_ns: int) -> FetchSnapshot | Send:
+    def _fetch(self, sym: SymbolState, now_ns: int) -> FetchSnapshot | Send:
         sym.requested = True
         if self._by_frame:  # an answer lost or refused is asked for again (tick)
             sym.asked_ns = now_ns
