@@ -39,46 +39,33 @@ resyncs with reason ``desynced`` (the book may hold part of the message).
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Final
 
 from feeds.actions import (
     Action,
-    BookListener,
     FeedState,
-    FetchSnapshot,
     Ping,
     Reconnect,
     Replace,
     Send,
-    SessionStats,
-    StateCallback,
     Unusable,
 )
-from feeds.book import BadLevel, Book
-from feeds.budget import ConnectionBudget
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
-    Codec,
     ConnectionSeq,
-    Event,
     Ignored,
-    Level,
     Malformed,
     ParseError,
     PlannedClose,
     Reply,
     Resumed,
-    SeqRule,
-    SnapshotSource,
     Subscribed,
     Suspended,
     VenueError,
 )
-from feeds.sequencing import APPLY, DROP, SeqState, verdict
+from feeds.sessioncore import HOUR_NS as HOUR_NS
+from feeds.sessioncore import SessionCore
 
 log = logging.getLogger(__name__)
 _LIVE = FeedState.LIVE
@@ -89,10 +76,6 @@ CODEC_BUGS: Final = (ValueError, KeyError, IndexError, TypeError, AttributeError
 
 REFETCH_DELAY_NS: Final = 1_000_000_000
 """After an unparsable REST snapshot, wait this long before asking again (via tick)."""
-HOUR_NS: Final = 3600 * 1_000_000_000
-_RANGED: Final = (SeqRule.RANGE, SeqRule.PREV_LINK)
-"""Rules whose deltas say where they start (``first``): a snapshot older than the first
-buffered delta is asked for again."""
 
 # REST snapshots follow the documented order for a local book seeded from REST (the venue
 # procedure feeds/sequencing.py cites):
@@ -102,156 +85,13 @@ buffered delta is asked for again."""
 # older than the first buffered event is fetched again, the buffer kept.
 
 
-@dataclass(slots=True, eq=False)
-class _Symbol:
-    """One symbol of the connection: its book, listener and sequencing state."""
-
-    symbol: str
-    book: Book
-    listener: BookListener
-    synced: bool = False
-    usable: bool = False  # what the listener was last told: True only while synced, not held
-    seq: SeqState = field(default_factory=SeqState)
-    buffer: list[BookDelta] = field(default_factory=list)  # before the REST snapshot; bounded
-    updated_ns: int = 0
-    refetch_at: int | None = None
-    fresh: bool = False  # the current input (re)seeded the book from a snapshot
-    held: bool = False  # crossed since its snapshot: unusable until an update uncrosses it
-    requested: bool = False  # a REST snapshot was asked for since the last reset
-    asked_ns: int | None = None  # when its in-band snapshot was last subscribed or asked for
-    waiting: set[_Symbol] = field(default_factory=set, repr=False)
-    """The session's symbols that are not synced or are held (shared by all of them), kept
-    on each change so that whether the venue is live is known without walking them."""
-
-    def reset(self) -> None:
-        self.waiting.add(self)
-        self.synced = self.fresh = self.held = False
-        self.requested = False
-        self.seq = SeqState()
-        self.buffer.clear()
-        self.book.clear()
-
-
-def _older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -> bool:
-    """Whether a REST snapshot is older than the first event the stream delivered, so that
-    events between them may be missing: by update ids (RANGE: the first event starts past the
-    snapshot's id + 1) or by venue time (TIME: the first event is later than the snapshot)."""
-    if rule in _RANGED and snapshot.seq is not None and first.first is not None:
-        return snapshot.seq + 1 < first.first
-    if rule is SeqRule.TIME and snapshot.venue_ts_ns is not None and first.venue_ts_ns is not None:
-        return snapshot.venue_ts_ns < first.venue_ts_ns
-    return False
-
-
-def _agrees(before: tuple[list[tuple[float, float]], ...], book: Book) -> bool:
-    """Whether ``book``, just seeded from a snapshot, holds exactly the levels it held
-    ``before`` (bids, asks; best first) on each side within the snapshot's price range
-    (:attr:`Integrity.verify_snapshots`)."""
-    for bids, held in zip((True, False), before, strict=True):
-        levels = book.side(bids)
-        if levels:
-            sign = -1.0 if bids else 1.0  # sorted by sign * price, ascending
-            start = bisect_left(held, sign * levels[0][0], key=lambda lv: sign * lv[0])
-            if held[start : start + len(levels)] != levels:  # prices are strictly ordered
-                return False
-    return True
-
-
-_LEVEL_COUNT: Final = {"new": 1, "change": 0, "delete": -1}
-"""What each level action does to its side's level count (:attr:`Integrity.level_actions`)."""
-
-
-def _apply_actions(book: Book, bids: Sequence[Level], asks: Sequence[Level]) -> bool | None:
-    """Apply a delta level by level, each level's action checked against the book by the
-    change of its side's level count: whether the top changed, None at the first level whose
-    action the book contradicts (or an unknown action); the book then holds part of it."""
-    changed = False
-    for levels, is_bid in ((bids, True), (asks, False)):
-        for level in levels:
-            before = book.bid_count if is_bid else book.ask_count
-            changed |= book.apply((level,), ()) if is_bid else book.apply((), (level,))
-            action = level[2] if len(level) > 2 else None
-            want = _LEVEL_COUNT.get(action) if type(action) is str else None
-            if want is None or (book.bid_count if is_bid else book.ask_count) - before != want:
-                return None
-    return changed
-
-
-class FeedSession:
+class FeedSession(SessionCore):
     """The books of one connection; see the module docstring and docs/contracts.md.
 
-    ``stats`` counts what happened; ``books`` maps each canonical symbol to its book.
+    ``stats`` counts what happened; ``books`` maps each canonical symbol to its book. The
+    constructor, the state and the rules applied to each book are :class:`SessionCore`'s
+    (:mod:`feeds.sessioncore`); this class takes the inputs.
     """
-
-    def __init__(
-        self,
-        codec: Codec,
-        listener_for: Callable[[str], BookListener],
-        on_state: StateCallback,
-        *,
-        rest_base: str = "",
-        top_n: int = 20,
-        stale_after_s: float = 10.0,
-        max_book_age_s: float = 60.0,
-        max_buffered: int = 1000,
-        snapshot_wait_s: float = 1.0,
-    ) -> None:
-        self.codec = codec
-        self._parse = codec.parse
-        self._top_n = top_n
-        self._snapshot_wait_ns = int(snapshot_wait_s * 1e9)
-        self._on_state = on_state
-        self._rest_base = rest_base
-        self._stale_ns = int(stale_after_s * 1e9)
-        timeout = codec.snapshot_timeout_s
-        self._snapshot_timeout_ns = self._stale_ns if timeout is None else int(timeout * 1e9)
-        self._max_age_ns = int(max_book_age_s * 1e9)
-        self._max_buffered = max_buffered
-        rule = codec.integrity
-        self._seq_rule = rule.seq
-        # REST snapshots, and snapshots asked for on the connection (SnapshotSource.REQUEST),
-        # are requested and bridged alike: deltas are buffered until the snapshot is there.
-        self._rest = rule.snapshot is not SnapshotSource.IN_BAND
-        self._by_frame = rule.snapshot is SnapshotSource.REQUEST
-        # In-band venues push a snapshot when a symbol is subscribed (snapshot-only venues
-        # push whole books all the time, and their next push resyncs).
-        self._asks_in_band = not self._rest and rule.seq is not SeqRule.SNAPSHOT_ONLY
-        # The book computes the venue's checksum over its kept text, as the codec's layout
-        # says (feeds.checksum holds the same definition in Python; tests prove them equal).
-        layout = rule.checksum
-        self._crc_code = None if layout is None else layout.code
-        self._conn_counter = rule.connection_counter
-        self._level_seq = rule.level_seq
-        self._level_actions = rule.level_actions
-        self._verify = rule.verify_snapshots
-        # A venue that does not delete levels pushed out of the subscribed depth is kept (and
-        # checksummed) at that depth.
-        self._truncate = layout is not None and layout.truncate
-        max_depth = codec.depth if self._truncate else None
-        self.stats = SessionStats()
-        self.books: dict[str, Book] = {}
-        self._symbols: dict[str, _Symbol] = {}
-        self._waiting: set[_Symbol] = set()  # see _Symbol.waiting
-        for s in codec.symbols:
-            book = Book(top_n=top_n, keep_text=rule.keep_text, max_depth=max_depth)
-            self.books[s] = book
-            sym = self._symbols[s] = _Symbol(s, book, listener_for(s), waiting=self._waiting)
-            self._waiting.add(sym)
-        self._state: FeedState | None = None
-        self._was_live = False
-        self._reason: str | None = None
-        self._done = False
-        self._suspended = False  # the venue paused its service (Suspended) until Resumed
-        self._sync_lost = False  # a symbol lost sync since the last _update_state
-        self._conn_seq: int | None = None
-        self._opened_ns = 0
-        self._last_ping_ns = 0
-        limit = codec.requests_per_hour
-        self.budget = None if limit is None else ConnectionBudget(limit, HOUR_NS)
-        """The subscription requests this connection may still send (None: no limit)."""
-        # What the current input produced: actions for the runner, books to publish.
-        self._actions: list[Action] = []
-        self._touched: dict[_Symbol, bool] = {}
 
     # -- inputs --------------------------------------------------------------------------
     def opened(self, now_ns: int) -> list[Action]:
@@ -467,316 +307,3 @@ class FeedSession:
         """The connection closed: every usable leg becomes unusable with ``reason``."""
         if not self._done:
             self._finish(reason, now_ns)
-
-    # -- rules ---------------------------------------------------------------------------
-    def _unknown(self, symbol: str) -> None:
-        self.stats.unknown_symbol += 1
-        log.debug("%s: event for unknown symbol %r", self.codec.venue, symbol)
-
-    def _snapshot(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
-        held, ts = sym.seq.snap_ts, ev.venue_ts_ns
-        if self._seq_rule is SeqRule.SNAPSHOT_ONLY and sym.synced and held and ts and ts < held:
-            self.stats.older += 1  # a whole book older than the one held: stale
-            return
-        book = sym.book
-        verify = self._verify and sym.synced and not sym.held
-        before = (book.side(True), book.side(False)) if verify else None
-        sym.reset()
-        sym.synced = sym.fresh = True
-        self._waiting.discard(sym)
-        sym.refetch_at = None
-        sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
-        self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
-        if before is not None and sym.synced and not _agrees(before, book):
-            self.stats.snapshot_mismatch += 1
-            log.info("%s: %s snapshot differs from the book", self.codec.venue, sym.symbol)
-
-    def _seed(self, sym: _Symbol, ev: BookSnapshot, now_ns: int) -> None:
-        """A requested snapshot: seed the book, then apply the buffered deltas that follow."""
-        buffered = list(sym.buffer)
-        if buffered and _older(self._seq_rule, ev, buffered[0]):
-            # older than the stream: ask again, keep the buffer
-            self.stats.old_snapshots += 1
-            log.info("%s: %s snapshot older than %s", self.codec.venue, sym.symbol, buffered[0])
-            self._actions.append(self._fetch(sym, now_ns))
-            return
-        self._snapshot(sym, ev, now_ns)
-        for delta in buffered:
-            if not sym.synced:
-                break
-            self._delta(sym, delta, now_ns)
-
-    def _counted(self, events: list[Event]) -> bool:
-        """Whether ``events`` are a connection counter that continues the connection's, then
-        one delta (Bitfinex sends every book message so)."""
-        if len(events) != 2:
-            return False
-        count = events[0]
-        last = self._conn_seq
-        return (
-            count.__class__ is ConnectionSeq
-            and self._conn_counter
-            and last is not None
-            and count.seq == last + 1
-        )
-
-    def _quick(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> list[Action]:
-        """The most common input, one delta without a checksum for a usable book, the venue's
-        state unchanged by it: what :meth:`_delta`, :meth:`_apply` and :meth:`_publish` do
-        for it, in one call. Anything else (a drop, a gap, a bad level, a crossed book) goes
-        their way."""
-        stats = self.stats
-        ts = ev.venue_ts_ns
-        if ts is not None:
-            stats.latency_ns = now_ns - ts
-        last, first = sym.seq.last, ev.first
-        if (
-            self._level_seq and last is not None and first is not None and first <= last
-        ) or verdict(self._seq_rule, self._rest, sym.seq, ev) is not APPLY:
-            # an overlap to cut by level sequences, a drop or a gap (the verdict changed
-            # nothing): the general way
-            self._actions = []
-            self._delta(sym, ev, now_ns)
-            return self._publish(now_ns)
-        book = sym.book
-        try:
-            changed = book.apply(ev.bids, ev.asks)
-        except BadLevel as exc:
-            self._actions = []
-            self._bad_level(sym, exc, now_ns)
-            return self._publish(now_ns)
-        stats.book_msgs += 1
-        sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
-        if book.crossed():
-            self._actions = []
-            self._touched[sym] = changed
-            return self._publish(now_ns)
-        if changed:
-            sym.listener.on_book(book, now_ns)
-        return []
-
-    def _delta(self, sym: _Symbol, ev: BookDelta, now_ns: int) -> None:
-        if ev.venue_ts_ns is not None:
-            self.stats.latency_ns = now_ns - ev.venue_ts_ns
-        if not sym.synced:
-            if self._rest and not self._suspended:
-                sym.buffer.append(ev)
-                if len(sym.buffer) > self._max_buffered:
-                    # Bounded: drop what we held and ask for a newer snapshot.
-                    sym.buffer.clear()
-                    self.stats.buffer_overflow += 1
-                    log.warning("%s: %s buffer overflow", self.codec.venue, sym.symbol)
-                    self._actions.append(self._fetch(sym, now_ns))
-                elif not sym.requested:  # the stream delivers: now the snapshot
-                    self._actions.append(self._fetch(sym, now_ns))
-            return  # in-band: ignored until the (re)subscription's snapshot
-        last = sym.seq.last
-        if self._level_seq and last is not None and ev.first is not None and ev.first <= last:
-            newer = self._newer(sym, ev, last, now_ns)
-            if newer is None:
-                return
-            ev = newer
-        found = verdict(self._seq_rule, self._rest, sym.seq, ev)
-        if found is APPLY:
-            self._apply(sym, ev.bids, ev.asks, ev.checksum, False, now_ns)
-        elif found is DROP:
-            self.stats.older += 1
-        else:
-            self.stats.gaps += 1
-            log.info("%s: %s gap after %s: %s", self.codec.venue, sym.symbol, sym.seq.last, ev)
-            self._resync(sym, Unusable.DESYNCED, now_ns)
-
-    def _newer(self, sym: _Symbol, ev: BookDelta, last: int, now_ns: int) -> BookDelta | None:
-        """A delta overlapping the book's id ``last`` with its own levels' sequences
-        (:attr:`Integrity.level_seq`): only the levels above ``last``; None when it is older
-        (counted) or a level's sequence is unreadable (malformed: the symbol resyncs)."""
-        if ev.last is not None and ev.last <= last:
-            self.stats.older += 1
-            return None
-        try:
-            bids = [lv for lv in ev.bids if int(lv[2]) > last]
-            asks = [lv for lv in ev.asks if int(lv[2]) > last]
-        except (ValueError, TypeError, IndexError) as exc:
-            self.stats.malformed += 1
-            log.debug("%s: %s bad level sequence, resyncing: %s", self.codec.venue, sym.symbol, exc)
-            self._resync(sym, Unusable.DESYNCED, now_ns)
-            return None
-        return BookDelta(ev.symbol, bids, asks, ev.first, ev.last, ev.prev, ev.checksum,
-                         ev.venue_ts_ns)  # fmt: skip
-
-    def _apply(
-        self,
-        sym: _Symbol,
-        bids: Sequence[Level],
-        asks: Sequence[Level],
-        crc: int | None,
-        full: bool,
-        now_ns: int,
-    ) -> None:
-        book = sym.book
-        try:
-            if full:
-                book.apply_snapshot(bids, asks)
-                changed = True
-            elif self._level_actions:
-                agreed = _apply_actions(book, bids, asks)
-                if agreed is None:  # an update was missed: as a sequence gap
-                    self.stats.gaps += 1
-                    log.info("%s: %s level actions contradict the book", self.codec.venue,
-                             sym.symbol)  # fmt: skip
-                    self._resync(sym, Unusable.DESYNCED, now_ns)
-                    return
-                changed = agreed
-            else:
-                changed = book.apply(bids, asks)
-        except BadLevel as exc:
-            self._bad_level(sym, exc, now_ns)
-            return
-        stats = self.stats
-        stats.book_msgs += 1
-        sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
-        if crc is not None and self._crc_code is not None:
-            ours = book.crc32(self._crc_code)
-            if ours != crc:
-                stats.checksum_fail += 1
-                log.info("%s: %s checksum %d != %d", self.codec.venue, sym.symbol, ours, crc)
-                self._resync(sym, Unusable.DESYNCED, now_ns)
-                return
-            stats.checksum_ok += 1
-        if changed:
-            self._touched[sym] = True
-        else:
-            self._touched.setdefault(sym, False)
-
-    def _bad_level(self, sym: _Symbol, exc: BadLevel, now_ns: int) -> None:
-        """A venue's bad number or level shape: the book is unknown, it resyncs."""
-        self.stats.malformed += 1
-        log.debug("%s: %s dropped, resyncing: %s", self.codec.venue, sym.symbol, exc)
-        self._resync(sym, Unusable.DESYNCED, now_ns)
-
-    def _publish(self, now_ns: int) -> list[Action]:
-        """After a whole input: crossed check, then the venue state (so a venue is reported
-        live before any opportunity can use its books), then one on_book per changed synced
-        book. Returns the actions collected."""
-        touched = self._touched
-        for sym in touched:
-            fresh, sym.fresh = sym.fresh, False
-            if not (sym.synced and sym.book.crossed()):
-                if sym.held:
-                    sym.held, self._sync_lost = False, True  # uncrossed: usable below
-                    self._waiting.discard(sym)
-                continue
-            if sym.held:
-                continue
-            self.stats.crossed += 1
-            log.info("%s: %s crossed book", self.codec.venue, sym.symbol)
-            if fresh:  # the venue's own book: a new snapshot would be the same one
-                self._hold(sym, now_ns)
-            else:
-                self._resync(sym, Unusable.CROSSED_BOOK, now_ns)
-        if self._sync_lost or (self._state is not _LIVE and not self._waiting):
-            self._update_state(now_ns)  # else it has nothing to do
-        for sym, changed in touched.items():
-            if not sym.synced or sym.held:
-                continue
-            if not sym.usable:
-                sym.usable = True
-                sym.listener.on_usable(True, None, now_ns)
-                changed = True
-            if changed:
-                sym.listener.on_book(sym.book, now_ns)
-        touched.clear()
-        return self._actions
-
-    def _resync(self, sym: _Symbol, reason: str, now_ns: int) -> None:
-        """Resync one symbol; the others keep flowing."""
-        self.stats.resyncs += 1
-        self._reason = reason
-        self._sync_lost = True
-        sym.reset()
-        if sym.usable:
-            sym.usable = False
-            sym.listener.on_usable(False, reason, now_ns)
-        actions = self._actions
-        if self._rest:
-            actions.append(self._fetch(sym, now_ns))
-        elif self._seq_rule is not SeqRule.SNAPSHOT_ONLY:  # snapshot-only: the next push resyncs
-            unsubscribe = self.codec.unsubscribe_frames([sym.symbol])
-            if not unsubscribe:  # no way to ask for a fresh snapshot of one symbol
-                actions.append(Reconnect(reason))
-                return
-            frames = [*unsubscribe, *self.codec.subscribe_frames([sym.symbol])]
-            sym.asked_ns = now_ns
-            budget = self.budget
-            if budget is not None and not budget.spend(len(frames), now_ns):
-                # The venue would refuse these requests: a new connection has a new budget.
-                self.stats.budget_reconnects += 1
-                log.warning(
-                    "%s: %d subscription requests per hour spent, reconnecting to resync %s",
-                    self.codec.venue,
-                    budget.limit,
-                    sym.symbol,
-                )
-                actions.append(Reconnect(reason))
-                return
-            actions += [Send(f) for f in frames]
-
-    def _suspend(self, reason: str, now_ns: int) -> None:
-        """The venue paused its service: every book is unusable, nothing is asked for, until
-        it resumes (then every book resyncs)."""
-        self.stats.suspensions += 1
-        log.warning("%s: service suspended (%s)", self.codec.venue, reason)
-        self._suspended = self._sync_lost = True
-        self._reason = Unusable.STALE
-        for sym in self._symbols.values():
-            sym.reset()
-            sym.asked_ns = sym.refetch_at = None
-            if sym.usable:
-                sym.usable = False
-                sym.listener.on_usable(False, Unusable.STALE, now_ns)
-
-    def _hold(self, sym: _Symbol, now_ns: int) -> None:
-        """A book crossed straight from its snapshot is the venue's own state: resyncing
-        would fetch the same book again, as fast as the round trip allows. It stays synced
-        (its updates keep applying) but unusable until an update uncrosses it."""
-        sym.held = True
-        self._waiting.add(sym)
-        self._reason = Unusable.CROSSED_BOOK
-        self._sync_lost = True
-        if sym.usable:
-            sym.usable = False
-            sym.listener.on_usable(False, Unusable.CROSSED_BOOK, now_ns)
-
-    def _fetch(self, sym: _Symbol, now_ns: int) -> FetchSnapshot | Send:
-        sym.requested = True
-        if self._by_frame:  # an answer lost or refused is asked for again (tick)
-            sym.asked_ns = now_ns
-            return Send(self.codec.snapshot_frame(sym.symbol))
-        return FetchSnapshot(self.codec.snapshot_request(sym.symbol, self._rest_base, self._top_n))
-
-    def _finish(self, reason: str, now_ns: int) -> None:
-        """The connection is over (closed, stale, desynced): every book is unusable. The books
-        keep their last levels for diagnostics (replay summaries); a new connection gets a
-        new session."""
-        self._done = True
-        for sym in self._symbols.values():
-            sym.synced = False
-            self._waiting.add(sym)
-            if sym.usable:
-                sym.usable = False
-                sym.listener.on_usable(False, reason, now_ns)
-
-    def _update_state(self, now_ns: int) -> None:
-        if self._done or (self._state is _LIVE and not self._sync_lost):
-            return
-        self._sync_lost = False
-        if not self._waiting:
-            self._was_live = True
-            self._set_state(_LIVE, None, now_ns)
-        elif self._was_live:
-            self._set_state(FeedState.RESYNCING, self._reason, now_ns)
-
-    def _set_state(self, state: FeedState, reason: str | None, now_ns: int) -> None:
-        if state != self._state:
-            self._state = state
-            self._on_state(state, reason, now_ns)
