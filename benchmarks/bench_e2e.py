@@ -73,13 +73,16 @@ import uvloop
 from feeds.book import Book
 from feeds.runner import Runner, SessionOptions
 from feeds.transport import Connector
-from feeds.venues import VENUES, codec_class, default_fees
+from feeds.venues import codec_class, default_fees
 from feeds.wsconnect import websocket_connect
 from scanner.board import Board
 from scanner.config import load_config
 from scanner.engine import Engine, Leg
 from scanner.sinks import NdjsonSink
 
+VENUES = ("binance", "binanceus", "okx", "bybit", "coinbase", "kraken")
+"""The venues of the whole-path run: those cryptofeed's handlers run on the same frames
+(every venue's codec alone, on its recording: ``bench_venues``)."""
 _BASES = "BTC ETH SOL BNB XRP DOGE ADA AVAX LINK DOT LTC TRX ATOM NEAR UNI APT FIL ARB OP SUI"
 SYMBOLS = tuple(f"{base}/USDT" for base in _BASES.split(" "))
 RATES = (1_000, 5_000, 10_000, 20_000, 25_000, 30_000, 40_000, 50_000)

@@ -113,7 +113,8 @@ def record(
     for name in venues:
         venue = EMULATED[name](model, {})
         codec = codec_class(name)(symbols)
-        url = urlsplit(codec.ws_url("ws://127.0.0.1:1" + venue.ws_path.rstrip("/")))
+        base = "ws://127.0.0.1:1" + (venue.ws_path if venue.ws_path != "/" else "")
+        url = urlsplit(codec.ws_url(base))  # as the emulator gives it (Emulator.ws_url)
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
         session = venue.session(path, 1, model.now_ns)
         if session is None:
