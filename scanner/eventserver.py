@@ -9,7 +9,8 @@ Protocol 1: a client is first sent ``hello``, then a snapshot of the present
 (:mod:`scanner.present`) under its filter, then ``snapshot_end``, then the live stream; each
 subscribe message is answered the same way under the new filter. The WebSocket endpoint is
 ``/ws`` (and ``/``); plain HTTP GETs are answered by :mod:`scanner.routes` (the dashboard's
-files).
+files) and :mod:`scanner.metrics` (``/health``, ``/metrics``). Who may connect:
+:mod:`scanner.access`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -25,7 +27,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from scanner import routes
+from scanner.access import Access
+from scanner.config import OPERATOR_PATHS
 from scanner.events import SNAPSHOT_END, error_event, hello_event
+from scanner.metrics import Metrics, Readings, health
 from scanner.present import Present
 from scanner.sinks import BoundedQueue, Event
 from scanner.subscribe import BadSubscribe, Filter, parse_subscribe
@@ -53,6 +58,8 @@ CLOSE_BINARY = 1003
 CLOSE_POLICY = 1008
 """Close code for a text message that is not a valid subscribe message, and for a client too
 slow to keep up (policy violation). A message over the size cap gets 1009 (message too big)."""
+CLOSE_TRY_LATER = 1013
+"""Close code for a client over the cap that got past the handshake's check."""
 WS_PATHS = ("/ws", "/")
 """Where the WebSocket endpoint answers (``/`` for clients older than the dashboard)."""
 
@@ -85,9 +92,14 @@ class WsEventServer:
         venues: Sequence[str] = (),
         symbols: Sequence[str] = (),
         web: routes.WebFiles | None = None,
+        access: Access | None = None,
+        readings: Callable[[], Readings] | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         """``venues`` and ``symbols`` are what ``hello`` announces; with ``web``, plain HTTP
-        GETs are answered with the dashboard's files."""
+        GETs are answered with the dashboard's files; ``readings``: the counters that
+        ``/health`` and ``/metrics`` report besides the server's own; ``clock``: wall clock
+        ns."""
         self.host = host
         self.requested_port = port
         self.client_queue = client_queue
@@ -98,6 +110,15 @@ class WsEventServer:
         self.venues = list(venues)
         self.symbols = list(symbols)
         self.web = web
+        self.access = access or Access()
+        self.readings: Callable[[], Readings] = readings or (
+            lambda: Readings(sinks={"serve": self.counts()})
+        )
+        """What ``/health`` and ``/metrics`` read besides the server's own state (settable)."""
+        self.clock = clock
+        self.metrics = Metrics(self)
+        self.rejected: Counter[str] = Counter()
+        """Handshakes refused, by reason: ``origin``, ``token``, ``full``."""
         self.present = Present()
         self.clients: list[WsClient] = []
         self.lagged = 0
@@ -132,6 +153,10 @@ class WsEventServer:
     def events(self) -> int:
         """Events queued for clients, over all clients ever connected."""
         return self._gone_events + sum(c.queue.accepted for c in self.clients)
+
+    def counts(self) -> dict[str, int]:
+        """``events`` and ``dropped`` (a sink's counters)."""
+        return {"events": self.events, "dropped": self.dropped}
 
     @property
     def dropped(self) -> int:
@@ -220,6 +245,10 @@ class WsEventServer:
     async def _handler(self, ws: ServerConnection) -> None:
         if self._closing:
             return
+        if len(self.clients) >= self.access.max_clients:  # handshakes that passed together
+            self.rejected["full"] += 1
+            await self._close_bounded(ws, CLOSE_TRY_LATER, "too many clients")
+            return
         client = WsClient(ws, self.client_queue)
         self._greet(client)
         self.clients.append(client)
@@ -232,13 +261,36 @@ class WsEventServer:
             self._detach(client)
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Answer a plain HTTP GET, or let a WebSocket handshake on :data:`WS_PATHS` go on."""
+        """Answer a plain HTTP GET, or let a WebSocket handshake on :data:`WS_PATHS` go on
+        if :mod:`scanner.access` admits it."""
         path = request.path.partition("?")[0]
         if any("websocket" in v.lower() for v in request.headers.get_all("Upgrade")):
-            return None if path in WS_PATHS else routes.text(404, "the WebSocket endpoint is /ws")
+            if path not in WS_PATHS:
+                return routes.text(404, "the WebSocket endpoint is /ws")
+            return self._admit(request)
+        if path in OPERATOR_PATHS:
+            if path not in self.access.token_exempt and not self.access.token_ok(request):
+                return routes.text(401, "a token is required", routes.BEARER)
+            if path == "/health":
+                status, body = health(self, self.readings(), self.clock())
+                return routes.response(status, body, routes.JSON)
+            return routes.response(200, self.metrics.text(), routes.PROMETHEUS)
         if self.web is not None:
             return self.web.get(path)
         return None  # not a WebSocket handshake: the library answers 426
+
+    def _admit(self, request: Request) -> Response | None:
+        """None to accept a WebSocket handshake, else the refusal (counted)."""
+        if not self.access.origin_ok(request, self.host, self.port):
+            self.rejected["origin"] += 1
+            return routes.text(403, "origin not allowed")
+        if not self.access.token_ok(request):
+            self.rejected["token"] += 1
+            return routes.text(401, "a token is required", routes.BEARER)
+        if len(self.clients) >= self.access.max_clients:
+            self.rejected["full"] += 1
+            return routes.text(503, "too many clients")
+        return None
 
     def _greet(self, client: WsClient) -> None:
         """Queue ``hello``, the present under the client's filter and ``snapshot_end``."""
@@ -306,11 +358,14 @@ class WsEventServer:
     async def _disconnect(self, client: WsClient, code: int, reason: str) -> None:
         """Close ``client``'s connection with ``code``; abort it if that takes too long."""
         self._detach(client)
+        await self._close_bounded(client.ws, code, reason)
+
+    async def _close_bounded(self, ws: ServerConnection, code: int, reason: str) -> None:
         try:
             async with asyncio.timeout(self.close_timeout_s):
-                await client.ws.close(code, reason)
+                await ws.close(code, reason)
         except TimeoutError:
-            client.ws.transport.abort()
+            ws.transport.abort()
 
     def _detach(self, client: WsClient) -> None:
         """No more events for ``client``: fold its counters, free its queue."""
