@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 
 import orjson
@@ -49,6 +49,8 @@ class WsClient:
         """None until a subscribe message: every event."""
         self.sent = 0
         self.attached = True
+        self.subscribed: deque[float] = deque(maxlen=MAX_SUBSCRIBES_PER_S)
+        """Loop times of its last subscribe messages."""
 
 
 CLOSE_SHUTDOWN = 1001
@@ -60,6 +62,9 @@ CLOSE_POLICY = 1008
 slow to keep up (policy violation). A message over the size cap gets 1009 (message too big)."""
 CLOSE_TRY_LATER = 1013
 """Close code for a client over the cap that got past the handshake's check."""
+MAX_SUBSCRIBES_PER_S = 10
+"""Subscribe messages a client may send within one second (each is answered with a
+snapshot); one more is refused like a bad subscribe message."""
 WS_PATHS = ("/ws", "/")
 """Where the WebSocket endpoint answers (``/`` for clients older than the dashboard)."""
 
@@ -293,9 +298,13 @@ class WsEventServer:
         return None
 
     def _greet(self, client: WsClient) -> None:
-        """Queue ``hello``, the present under the client's filter and ``snapshot_end``."""
+        """Queue ``hello``, the present under the client's filter and ``snapshot_end``; what
+        was queued before is dropped (counted): the snapshot supersedes it. A snapshot may
+        exceed the queue's cap: it is bounded by the present's size."""
         queue, wants = client.queue, client.filter.wants if client.filter else None
-        queue.put(orjson.dumps(hello_event(time.time_ns(), self.venues, self.symbols)), force=True)
+        queue.dropped += len(queue.items)
+        queue.items.clear()
+        queue.put(orjson.dumps(hello_event(self.clock(), self.venues, self.symbols)), force=True)
         for event in self.present.snapshot():
             if wants is None or wants(event):
                 queue.put(orjson.dumps(event), force=True)
@@ -310,7 +319,7 @@ class WsEventServer:
                     await self._refuse(client, "binary_message", detail, CLOSE_BINARY, detail)
                     return
                 try:
-                    client.filter = parse_subscribe(message)
+                    client.filter = self._subscribe(client, message)
                 except BadSubscribe as exc:
                     reason = f"bad subscribe: {exc}".encode()[:120]  # a close reason: <= 123 B
                     close = reason.decode(errors="ignore")
@@ -319,6 +328,14 @@ class WsEventServer:
                 self._greet(client)
         except ConnectionClosed as exc:
             log.debug("event client %s: %s", client.remote, exc)
+
+    def _subscribe(self, client: WsClient, message: str) -> Filter:
+        """The filter of ``message``; BadSubscribe also for one too many within a second."""
+        now, last = asyncio.get_running_loop().time(), client.subscribed
+        if len(last) == MAX_SUBSCRIBES_PER_S and now - last[0] < 1.0:
+            raise BadSubscribe(f"more than {MAX_SUBSCRIBES_PER_S} subscribe messages in 1 s")
+        last.append(now)
+        return parse_subscribe(message)
 
     async def _refuse(
         self, client: WsClient, error: str, detail: str, code: int, reason: str
