@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 
 import httpx
 
-from arbscan.options import Plan, starting
+from arbscan.options import Plan, listen_error, starting
 from feeds.actions import BookListener, StateCallback
 from feeds.budget import RequestBudget
 from feeds.capture import CaptureWriter
@@ -26,6 +26,8 @@ from scanner.console import LiveConsole, Status, VenueHealth
 from scanner.engine import Engine
 from scanner.events import Event, stats_event, venue_event
 from scanner.eventserver import WsEventServer
+from scanner.metrics import Readings
+from scanner.routes import WebFiles
 from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 
 Drained = NdjsonSink | CallbackSink | WsEventServer
@@ -57,9 +59,11 @@ async def scan(plan: Plan) -> int:
     console: LiveConsole | None = None
     server: WsEventServer | None = None
     if plan.serve:  # listening can fail (a port in use): before any file is truncated
-        server = WsEventServer(*plan.serve)
-        with starting("--serve"):
-            await server.start()
+        web = WebFiles() if plan.web else None
+        server = WsEventServer(
+            *plan.serve, venues=plan.venues, symbols=plan.symbols, web=web, access=plan.access
+        )
+        await listen(server)
     if plan.json:
         drained.append(NdjsonSink.open("-"))
         names.append("stdout")
@@ -69,8 +73,7 @@ async def scan(plan: Plan) -> int:
         names.append(f"file:{plan.out}")
     if server is not None:
         drained.append(server)
-        host = server.host if ":" not in server.host else f"[{server.host}]"
-        names.append(f"serve:{host}:{server.port}")
+        names.append(f"serve:{server.address}")
     engine = Engine(
         plan.config.scanner,
         plan.venues,
@@ -90,6 +93,8 @@ async def scan(plan: Plan) -> int:
     for sink, name in zip(drained, names, strict=True):
         sinks.add(sink, name)
     stats = functools.partial(current_stats, sinks, health, server, started)
+    if server is not None:
+        server.readings = lambda: Readings(health.venue_readings(), sinks.counts(), engine.stats)
 
     with starting("CAPTURE"):
         recorder = CaptureWriter(plan.record) if plan.record else None
@@ -152,6 +157,21 @@ async def scan(plan: Plan) -> int:
         recorder.close()
     print(summary_lines(final, plan.prog), file=sys.stderr)
     return 0
+
+
+async def listen(server: WsEventServer, announce: str = "") -> None:
+    """Start ``server`` (a UsageError naming the option if it cannot listen); print
+    ``announce`` followed by the server's ws:// URL and, if it serves the dashboard, the
+    dashboard's URL on stderr."""
+    option = "--web" if server.web else "--serve"
+    try:
+        await server.start()
+    except OSError as exc:
+        raise listen_error(option, (server.host, server.requested_port), exc) from None
+    if announce:
+        print(f"{announce} {server.url()}", file=sys.stderr)
+    if server.web:
+        print(f"dashboard: {server.url('http')}/", file=sys.stderr, flush=True)
 
 
 def current_stats(
@@ -232,7 +252,7 @@ class _Tally:
     done: dict[str, int] = field(default_factory=dict)
     sessions: list[FeedSession] = field(default_factory=list)
 
-    COUNTERS = ("frames", "resyncs", "malformed")
+    COUNTERS = ("frames", "resyncs", "malformed", "book_msgs")
 
     def start(self, session: FeedSession) -> None:
         if len(self.sessions) == 2:
@@ -246,6 +266,10 @@ class _Tally:
             k: self.done.get(k, 0) + sum(getattr(s.stats, k) for s in self.sessions)
             for k in self.COUNTERS
         }
+
+    def last_frame_ns(self) -> int:
+        """Wall clock ns of the last frame of its open sessions (0: none yet)."""
+        return max((s.stats.last_frame_ns for s in self.sessions), default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +317,15 @@ class _Health:
             mine = [r for r in self.runners if r.venue == venue]
             totals["reconnects"] = sum(max(0, r.stats.connects - 1) for r in mine)
             out[venue] = totals
+        return out
+
+    def venue_readings(self) -> dict[str, dict[str, int]]:
+        """Per venue, what /health and /metrics report (:class:`scanner.metrics.Readings`)."""
+        out = {}
+        for venue, counts in self.venue_counts().items():
+            last = max((t.last_frame_ns() for t in self._tallies[venue]), default=0)
+            book_updates = counts.pop("book_msgs")
+            out[venue] = {**counts, "book_updates": book_updates, "last_frame_ns": last}
         return out
 
     def __call__(self) -> list[VenueHealth]:

@@ -36,6 +36,7 @@ PACKAGE_DATA = (
     "feeds/py.typed",
     "scanner/events.schema.json",
     "scanner/py.typed",
+    "scanner/web/index.html",
     "emulator/py.typed",
     "arbscan/py.typed",
 )
@@ -130,7 +131,16 @@ def test_sdist_and_wheel_install_an_arbscan_command(tmp_path: Path) -> None:
     assert (
         _names(runtime)
         == _names(declared)
-        == {"picows", "websockets", "uvloop", "orjson", "numpy", "httpx", "rich"}
+        == {
+            "picows",
+            "websockets",
+            "uvloop",
+            "orjson",
+            "numpy",
+            "httpx",
+            "rich",
+            "prometheus-client",
+        }
     )
 
     # A fresh venv holding only the wheel; its dependencies come from this venv.
