@@ -35,6 +35,7 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 OPEN = 200
 RATE = 50  # events/s
 SECONDS = 4.0
+PREMIUMS = {"bithumb": -12.5, "upbit": 251.25}
 BOUND_MS = 1000.0  # a frame or a click's effect: generous (2 shared cores), never tight
 
 
@@ -108,6 +109,10 @@ class Feed:
             await self.send(ws, {"schema": 1, "type": "venue", "venue": v, "state": "live",
                                  "reason": None, "ts": now})  # fmt: skip
         await self.send(ws, self.stats(now, 1.0))
+        for venue, bps in PREMIUMS.items():
+            await self.send(ws, {"schema": 1, "type": "premium", "ts": now, "base": "BTC",
+                                 "venue": venue, "premium_bps": bps, "fx_source": "upbit USDT/KRW",
+                                 "fx_age_ms": 120.0})  # fmt: skip
         await self.send(ws, {"schema": 1, "type": "snapshot_end"})
         start = time.monotonic()
         for i in range(int(RATE * SECONDS)):
@@ -206,7 +211,20 @@ def test_dashboard_stays_responsive_with_200_open_and_50_events_per_s(served: Se
         )
         best = page.inner_text("#open tbody tr:first-child td.bps")
         closed = page.eval_on_selector_all("#closed tbody tr", "rows => rows.length")
+        premiums = page.eval_on_selector_all(
+            "#premium tbody td", "tds => tds.map(td => [td.textContent, td.className])"
+        )
         path = screenshot(page, "dashboard-load")
+        page.select_option("#f-venue", "kraken")
+        kraken = [
+            oid for oid, e in feed.open.items() if "kraken" in (e["buy_venue"], e["sell_venue"])
+        ]
+        page.wait_for_function(
+            f"document.querySelectorAll('#open tbody tr').length === {len(kraken)}"
+        )
+        legs = page.eval_on_selector_all(
+            "#open tbody tr", "rows => rows.map(r => [r.dataset.id, r.dataset.buy, r.dataset.sell])"
+        )
         problems = log.problems()
     print(f"\nload: {feed.sent} events; frame delay median {statistics.median(frames):.1f} ms, "
           f"max {max(frames):.1f} ms; click to chart median {statistics.median(clicks):.1f} ms, "
@@ -220,3 +238,6 @@ def test_dashboard_stays_responsive_with_200_open_and_50_events_per_s(served: Se
     # the rows of the opportunities open all along are the same elements, updated in place
     assert [oid for oid, kept in shown if kept] == [oid for oid, _ in shown if oid in first]
     assert closed == min(50, feed.closed)
+    assert premiums == [["-12.5", "n neg"], ["251.3", "n pos"]]  # BTC: bithumb, upbit
+    assert sorted(oid for oid, _, _ in legs) == sorted(kraken)
+    assert all("kraken" in (buy, sell) for _, buy, sell in legs)

@@ -92,7 +92,11 @@ function render() {
   perf.maxRenderMs = Math.max(perf.maxRenderMs, perf.lastRenderMs);
 }
 
-const pair = (e) => `${e.buy_venue} → ${e.sell_venue}`;
+// a cross-quote opportunity names each leg's quote currency
+const pair = (e) =>
+  e.buy_quote && e.sell_quote && e.buy_quote !== e.sell_quote
+    ? `${e.buy_venue} (${e.buy_quote}) → ${e.sell_venue} (${e.sell_quote})`
+    : `${e.buy_venue} → ${e.sell_venue}`;
 
 function passes(e, bps) {
   if (filters.symbol && e.symbol !== filters.symbol) return false;
@@ -220,7 +224,8 @@ const closedTable = new KeyedTable(
 
 function renderClosed() {
   const rows = store.closed.filter((c) => passes(c.ev, c.ev.peak_net_bps));
-  closedTable.update(rows.map((c) => [c.ev.id, c]));
+  closedTable.update(rows.map((c) => [c.key, c]));
+  $("closed-empty").hidden = rows.length > 0;
 }
 
 let heatCells = { key: "", cells: new Map() };

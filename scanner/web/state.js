@@ -10,7 +10,8 @@ export class Store {
   constructor() {
     this.venues = new Map(); // venue -> {state, reason, ts, frames, rate, resyncs, ...}
     this.open = new Map(); // id -> {ev, firstTs, points: [[ts_ns, net_bps], ...]}
-    this.closed = []; // newest first: {ev, firstTs, points}
+    this.closed = []; // newest first: {key, ev, firstTs, points}
+    this.closedSeq = 0; // keys of closed rows (ids restart with the server)
     this.premiums = new Map(); // base -> Map(venue -> premium event)
     this.symbols = new Set();
     this.stats = null;
@@ -125,7 +126,8 @@ export class Store {
     const points = opp ? opp.points : [];
     addPoint(points, e.ts, e.net_bps);
     this.open.delete(e.id);
-    this.closed.unshift({ ev: e, firstTs, points });
+    this.closedSeq += 1;
+    this.closed.unshift({ key: this.closedSeq, ev: e, firstTs, points });
     if (this.closed.length > MAX_CLOSED) this.closed.length = MAX_CLOSED;
     this.addSymbol(e.symbol);
     this.touch("open", "closed", "heat", "chart");
