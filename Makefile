@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml feeds/_book.c
 
 setup: $(STAMP)
 
+# `make run` serves the dashboard on WEB (its URL is printed at start-up); `make run WEB=` for
+# none. ARGS naming --serve or --web, or the emulator alone, choose for themselves.
+WEB ?= 127.0.0.1:8080
+WEB_ARGS = $(if $(WEB),$(if $(or $(filter emulate,$(firstword $(ARGS))),$(findstring --serve,$(ARGS)),$(findstring --web,$(ARGS))),,--web $(WEB)))
+
 run: $(STAMP)
-	$(PY) run.py $(ARGS)
+	$(PY) run.py $(ARGS) $(WEB_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING
 
 from arbscan.options import (
     DEFAULT_SYMBOLS,
+    DEFAULT_WEB,
     Plan,
     UsageError,
     check_books,
     distinct_files,
     event_loop_runner,
+    event_server_address,
     load_run_config,
     output_path,
-    serve_address,
     symbol_list,
     venue_list,
 )
@@ -95,6 +96,13 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
     p.add_argument("--out", help="also write NDJSON events to this file")
     p.add_argument("--serve", help="WebSocket event server on HOST:PORT ([::1]:PORT for IPv6)")
+    p.add_argument(
+        "--web",
+        nargs="?",
+        const=DEFAULT_WEB,
+        metavar="HOST:PORT",
+        help=f"the dashboard, and the event server on /ws, on HOST:PORT (default {DEFAULT_WEB})",
+    )
     p.add_argument(
         "--books", type=_levels, default=0, help="add a book event of N levels per update"
     )
@@ -174,13 +182,15 @@ def plan_from(args: argparse.Namespace) -> Plan:
     record = output_path("CAPTURE", getattr(args, "capture", None))
     out = output_path("--out", args.out)
     distinct_files(("--config", args.config), ("CAPTURE", record), ("--out", out))
+    serve, web = event_server_address(args.serve, args.web)
     plan = Plan(
         config=config,
         venues=_emulated(args.venues) if emulated else venue_list(args.venues),
         symbols=symbol_list(args.symbols, DEFAULT_SYMBOLS),
         json=args.json,
         out=out,
-        serve=serve_address(args.serve),
+        serve=serve,
+        web=web,
         duration=duration,
         books=args.books,
         record=record,

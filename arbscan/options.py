@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,8 @@ class Plan:
     json: bool = False
     out: str | None = None
     serve: tuple[str, int] | None = None
+    web: bool = False
+    """The event server also serves the dashboard (``--web``)."""
     duration: float | None = None
     books: int = 0
     record: str | None = None
@@ -96,32 +99,65 @@ def venue_list(text: str | None, default: Sequence[str] = VENUES) -> list[str]:
     return venues
 
 
-def serve_address(text: str | None, *, announced: bool = False) -> tuple[str, int] | None:
+DEFAULT_WEB = "127.0.0.1:8080"
+"""Where ``--web`` without an address serves the dashboard."""
+
+
+def serve_address(
+    text: str | None, *, announced: bool = False, option: str = "--serve"
+) -> tuple[str, int] | None:
     """``HOST:PORT`` (IPv6 in brackets: ``[::1]:8765``; no host: 127.0.0.1). The host is an IP
     address or ``localhost``: a name would need a DNS lookup to listen on. Port 0 (any free
-    port) only where the port taken is ``announced`` (replay prints it)."""
+    port) only where the port taken is ``announced`` (replay and ``--web`` print it)."""
     if text is None:
         return None
     if text.startswith("["):
         bracketed = re.fullmatch(r"\[([^\]]*)\]:([0-9]+)", text)
         if bracketed is None:
-            raise UsageError(f"--serve: expected [IPV6]:PORT, got {text!r}")
+            raise UsageError(f"{option}: expected [IPV6]:PORT, got {text!r}")
         host, port = bracketed[1], bracketed[2]
     else:
         host, _, port = text.rpartition(":")
         if ":" in host:
-            raise UsageError(f"--serve: an IPv6 host goes in brackets ([::1]:PORT), got {text!r}")
+            raise UsageError(f"{option}: an IPv6 host goes in brackets ([::1]:PORT), got {text!r}")
     lowest = 0 if announced else 1
     if not port.isdigit() or not lowest <= int(port) < 65536:
-        raise UsageError(f"--serve: expected HOST:PORT with a port {lowest}-65535, got {text!r}")
+        raise UsageError(f"{option}: expected HOST:PORT with a port {lowest}-65535, got {text!r}")
     if host and host != "localhost":
         try:
             ipaddress.ip_address(host)
         except ValueError:
             raise UsageError(
-                f"--serve: the host must be an IP address or localhost, got {host!r}"
+                f"{option}: the host must be an IP address or localhost, got {host!r}"
             ) from None
     return host or "127.0.0.1", int(port)
+
+
+def event_server_address(
+    serve: str | None, web: str | None, *, announced: bool = False
+) -> tuple[tuple[str, int] | None, bool]:
+    """The event server's address, from ``--serve`` or ``--web`` (which serves the dashboard
+    as well: the second value)."""
+    if serve is not None and web is not None:
+        raise UsageError(
+            "--web: the dashboard's server serves the events too (on /ws): "
+            "give --serve or --web, not both"
+        )
+    if web is not None:
+        return serve_address(web, announced=True, option="--web"), True
+    return serve_address(serve, announced=announced), False
+
+
+def listen_error(option: str, address: tuple[str, int], exc: OSError) -> UsageError:
+    """One clear message for a server that cannot listen on ``address``."""
+    host, port = address
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return UsageError(
+            f"{option}: {where} is already in use (another arbscan?); "
+            f"give another port: {option} HOST:PORT"
+        )
+    return UsageError(f"{option}: cannot listen on {where}: {exc.strerror or exc}")
 
 
 def output_path(option: str, path: str | None) -> str | None:

@@ -18,13 +18,14 @@ from arbscan.options import (
     check_books,
     distinct_files,
     event_loop_runner,
+    event_server_address,
     load_run_config,
     output_path,
-    serve_address,
     starting,
     symbol_list,
     venue_list,
 )
+from arbscan.scan import listen
 from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, Record
 from feeds.protocol import Codec
 from feeds.replay import CaptureIndex, Replayer
@@ -33,6 +34,7 @@ from feeds.venues import UnknownVenue, canonical_venue, replay_codec_class
 from scanner.engine import Engine, Leg
 from scanner.events import Event, venue_event
 from scanner.eventserver import WsEventServer
+from scanner.routes import WebFiles
 
 MAX_LINE_WARNINGS = 10
 """Malformed capture lines named on stderr; the others are only counted."""
@@ -105,7 +107,7 @@ def replay_main(args: argparse.Namespace) -> int:
     check_books(args.books, config)
     out_path = output_path("--out", args.out)  # never the capture itself: it is read twice
     distinct_files(("--config", args.config), ("CAPTURE", args.capture), ("--out", out_path))
-    serve = serve_address(args.serve, announced=True)
+    serve, web = event_server_address(args.serve, args.web, announced=True)
     speed = (1.0 if serve else 0.0) if args.speed is None else args.speed
     if not speed >= 0:
         raise UsageError(f"--speed: must be >= 0, got {args.speed}")
@@ -129,7 +131,11 @@ def replay_main(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     with starting("--out"):
         files = [open(out_path, "wb")] if out_path else []  # noqa: SIM115 - closed below
-    server = WsEventServer(*serve) if serve else None
+    server = (
+        WsEventServer(*serve, venues=venues, symbols=symbols, web=WebFiles() if web else None)
+        if serve
+        else None
+    )
 
     def emit(event: Event) -> None:
         line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
@@ -233,10 +239,7 @@ async def _replay_paced(
     async with asyncio.TaskGroup() as tg:
         serving = None
         if server is not None:
-            with starting("--serve"):
-                await server.start()
-            host = f"[{server.host}]" if ":" in server.host else server.host
-            print(f"{args.prog}: serving events on ws://{host}:{server.port}", file=sys.stderr)
+            await listen(server, f"{args.prog}: serving events on")
             serving = tg.create_task(server.run())
             while len(server.clients) < args.wait_clients and not stop.is_set():
                 await asyncio.sleep(0.01)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 
 import httpx
 
-from arbscan.options import Plan, starting
+from arbscan.options import Plan, listen_error, starting
 from feeds.actions import BookListener, StateCallback
 from feeds.budget import RequestBudget
 from feeds.capture import CaptureWriter
@@ -26,6 +26,7 @@ from scanner.console import LiveConsole, Status, VenueHealth
 from scanner.engine import Engine
 from scanner.events import Event, stats_event, venue_event
 from scanner.eventserver import WsEventServer
+from scanner.routes import WebFiles
 from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 
 Drained = NdjsonSink | CallbackSink | WsEventServer
@@ -57,9 +58,9 @@ async def scan(plan: Plan) -> int:
     console: LiveConsole | None = None
     server: WsEventServer | None = None
     if plan.serve:  # listening can fail (a port in use): before any file is truncated
-        server = WsEventServer(*plan.serve)
-        with starting("--serve"):
-            await server.start()
+        web = WebFiles() if plan.web else None
+        server = WsEventServer(*plan.serve, venues=plan.venues, symbols=plan.symbols, web=web)
+        await listen(server)
     if plan.json:
         drained.append(NdjsonSink.open("-"))
         names.append("stdout")
@@ -69,8 +70,7 @@ async def scan(plan: Plan) -> int:
         names.append(f"file:{plan.out}")
     if server is not None:
         drained.append(server)
-        host = server.host if ":" not in server.host else f"[{server.host}]"
-        names.append(f"serve:{host}:{server.port}")
+        names.append(f"serve:{server.address}")
     engine = Engine(
         plan.config.scanner,
         plan.venues,
@@ -152,6 +152,21 @@ async def scan(plan: Plan) -> int:
         recorder.close()
     print(summary_lines(final, plan.prog), file=sys.stderr)
     return 0
+
+
+async def listen(server: WsEventServer, announce: str = "") -> None:
+    """Start ``server`` (a UsageError naming the option if it cannot listen); print
+    ``announce`` followed by the server's ws:// URL and, if it serves the dashboard, the
+    dashboard's URL on stderr."""
+    option = "--web" if server.web else "--serve"
+    try:
+        await server.start()
+    except OSError as exc:
+        raise listen_error(option, (server.host, server.requested_port), exc) from None
+    if announce:
+        print(f"{announce} {server.url()}", file=sys.stderr)
+    if server.web:
+        print(f"dashboard: {server.url('http')}/", file=sys.stderr, flush=True)
 
 
 def current_stats(

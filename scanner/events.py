@@ -195,6 +195,33 @@ def stats_event(
     }
 
 
+PROTOCOL_VERSION = 1
+"""Version of the event server's protocol (what a client is sent on connecting)."""
+
+
+def hello_event(server_time: int, venues: Sequence[str], symbols: Sequence[str]) -> Event:
+    """The event server's first message to a client (and its answer to a subscribe message):
+    a snapshot of the present follows, up to ``snapshot_end``."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "hello",
+        "protocol": PROTOCOL_VERSION,
+        "server_time": server_time,
+        "venues": list(venues),
+        "symbols": list(symbols),
+    }
+
+
+SNAPSHOT_END: Event = {"schema": SCHEMA_VERSION, "type": "snapshot_end"}
+"""The end of a snapshot: the live stream follows."""
+
+
+def error_event(error: str, detail: str | None) -> Event:
+    """What the event server tells a client before closing it: ``error`` names the kind
+    (``bad_subscribe``...), ``detail`` says why."""
+    return {"schema": SCHEMA_VERSION, "type": "error", "error": error, "detail": detail}
+
+
 def _side(px: Sequence[float], sz: Sequence[float], levels: int) -> list[list[float]]:
     return [[float(p), float(q)] for p, q in zip(px[:levels], sz[:levels], strict=True)]
 

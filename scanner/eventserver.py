@@ -4,17 +4,29 @@ hold the process's memory or time.
 Each client has its own filter (:mod:`scanner.subscribe`), bounded queue, drop counter and
 sender task, so a slow client cannot stall the others, and every write, read and close is
 bounded in time and size. ``emit`` is synchronous, O(clients) and never blocks.
+
+Protocol 1: a client is first sent ``hello``, then a snapshot of the present
+(:mod:`scanner.present`) under its filter, then ``snapshot_end``, then the live stream; each
+subscribe message is answered the same way under the new filter. The WebSocket endpoint is
+``/ws`` (and ``/``); plain HTTP GETs are answered by :mod:`scanner.routes` (the dashboard's
+files).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Sequence
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
+from scanner import routes
+from scanner.events import SNAPSHOT_END, error_event, hello_event
+from scanner.present import Present
 from scanner.sinks import BoundedQueue, Event
 from scanner.subscribe import BadSubscribe, Filter, parse_subscribe
 
@@ -41,6 +53,8 @@ CLOSE_BINARY = 1003
 CLOSE_POLICY = 1008
 """Close code for a text message that is not a valid subscribe message, and for a client too
 slow to keep up (policy violation). A message over the size cap gets 1009 (message too big)."""
+WS_PATHS = ("/ws", "/")
+"""Where the WebSocket endpoint answers (``/`` for clients older than the dashboard)."""
 
 
 class WsEventServer:
@@ -68,7 +82,12 @@ class WsEventServer:
         close_timeout_s: float = 1.0,
         max_message_bytes: int = 4096,
         write_limit: int = 64 * 1024,
+        venues: Sequence[str] = (),
+        symbols: Sequence[str] = (),
+        web: routes.WebFiles | None = None,
     ) -> None:
+        """``venues`` and ``symbols`` are what ``hello`` announces; with ``web``, plain HTTP
+        GETs are answered with the dashboard's files."""
         self.host = host
         self.requested_port = port
         self.client_queue = client_queue
@@ -76,6 +95,10 @@ class WsEventServer:
         self.close_timeout_s = close_timeout_s
         self.max_message_bytes = max_message_bytes
         self.write_limit = write_limit
+        self.venues = list(venues)
+        self.symbols = list(symbols)
+        self.web = web
+        self.present = Present()
         self.clients: list[WsClient] = []
         self.lagged = 0
         """Clients disconnected because they fell behind."""
@@ -94,6 +117,16 @@ class WsEventServer:
             raise RuntimeError("server not started")
         port: int = next(iter(self._server.sockets)).getsockname()[1]
         return port
+
+    @property
+    def address(self) -> str:
+        """``HOST:PORT`` of the bound server (an IPv6 host in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def url(self, scheme: str = "ws") -> str:
+        """``scheme://HOST:PORT`` of the bound server."""
+        return f"{scheme}://{self.address}"
 
     @property
     def events(self) -> int:
@@ -129,6 +162,7 @@ class WsEventServer:
             max_size=self.max_message_bytes,
             max_queue=4,
             write_limit=self.write_limit,
+            process_request=self._route,
             open_timeout=5.0,
             close_timeout=self.close_timeout_s,
             create_connection=Tracked,
@@ -137,6 +171,7 @@ class WsEventServer:
     def emit(self, event: Event) -> None:
         """Queue ``event`` for every connected client that wants it (a drop counted per full
         client)."""
+        self.present.see(event)
         line = None
         for client in self.clients:
             if client.filter is None or client.filter.wants(event):
@@ -186,6 +221,7 @@ class WsEventServer:
         if self._closing:
             return
         client = WsClient(ws, self.client_queue)
+        self._greet(client)
         self.clients.append(client)
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -195,21 +231,55 @@ class WsEventServer:
         finally:
             self._detach(client)
 
+    def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Answer a plain HTTP GET, or let a WebSocket handshake on :data:`WS_PATHS` go on."""
+        path = request.path.partition("?")[0]
+        if any("websocket" in v.lower() for v in request.headers.get_all("Upgrade")):
+            return None if path in WS_PATHS else routes.text(404, "the WebSocket endpoint is /ws")
+        if self.web is not None:
+            return self.web.get(path)
+        return None  # not a WebSocket handshake: the library answers 426
+
+    def _greet(self, client: WsClient) -> None:
+        """Queue ``hello``, the present under the client's filter and ``snapshot_end``."""
+        queue, wants = client.queue, client.filter.wants if client.filter else None
+        queue.put(orjson.dumps(hello_event(time.time_ns(), self.venues, self.symbols)), force=True)
+        for event in self.present.snapshot():
+            if wants is None or wants(event):
+                queue.put(orjson.dumps(event), force=True)
+        queue.put(orjson.dumps(SNAPSHOT_END), force=True)
+
     async def _read(self, client: WsClient) -> None:
         """Read every message as it comes (never left to pile up) until the connection ends."""
         try:
             async for message in client.ws:
                 if isinstance(message, bytes):
-                    await self._disconnect(client, CLOSE_BINARY, "text messages only")
+                    detail = "text messages only"
+                    await self._refuse(client, "binary_message", detail, CLOSE_BINARY, detail)
                     return
                 try:
                     client.filter = parse_subscribe(message)
                 except BadSubscribe as exc:
                     reason = f"bad subscribe: {exc}".encode()[:120]  # a close reason: <= 123 B
-                    await self._disconnect(client, CLOSE_POLICY, reason.decode(errors="ignore"))
+                    close = reason.decode(errors="ignore")
+                    await self._refuse(client, "bad_subscribe", str(exc), CLOSE_POLICY, close)
                     return
+                self._greet(client)
         except ConnectionClosed as exc:
             log.debug("event client %s: %s", client.remote, exc)
+
+    async def _refuse(
+        self, client: WsClient, error: str, detail: str, code: int, reason: str
+    ) -> None:
+        """Send ``client`` an ``error`` event (what it had queued is dropped), then close it."""
+        self._detach(client)
+        try:
+            async with asyncio.timeout(self.close_timeout_s):
+                await client.ws.send(orjson.dumps(error_event(error, detail)), text=True)
+        except TimeoutError:
+            client.ws.transport.abort()
+            return
+        await self._disconnect(client, code, reason)
 
     async def _send(self, client: WsClient) -> None:
         ws, queue = client.ws, client.queue

@@ -67,9 +67,10 @@ class BoundedQueue:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def put(self, item: Any) -> None:
-        """Append ``item`` or count a drop; never blocks."""
-        if self.closed or len(self.items) >= self.max_events:
+    def put(self, item: Any, *, force: bool = False) -> None:
+        """Append ``item`` or count a drop; never blocks. ``force`` appends to a full queue
+        too (for what is bounded elsewhere, such as an event server client's snapshot)."""
+        if self.closed or (len(self.items) >= self.max_events and not force):
             self.dropped += 1
             return
         self.items.append(item)

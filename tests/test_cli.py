@@ -133,6 +133,16 @@ BAD_COMMAND_LINES = [
         ["--serve", "999.1.1.1:8765"],
         "--serve: the host must be an IP address or localhost, got '999.1.1.1'",
     ),
+    (
+        ["--web", "example.com:8080"],
+        "--web: the host must be an IP address or localhost, got 'example.com'",
+    ),
+    (["--web", "[::1]:65536"], "--web: expected HOST:PORT with a port 0-65535, got '[::1]:65536'"),
+    (
+        ["--web", "--serve", "127.0.0.1:8765"],
+        "--web: the dashboard's server serves the events too (on /ws): "
+        "give --serve or --web, not both",
+    ),
     (["--out", "{tmp}"], "--out: '{tmp}' is a directory"),
     (["--out", "{tmp}/missing/events.ndjson"], "--out: the folder '{tmp}/missing' does not exist"),
     (["--out", "-"], "--out: '-' is not a file (--json writes the events to stdout)"),
@@ -306,8 +316,8 @@ def test_a_serve_port_in_use_exits_2_before_any_file_is_written(
         argv = ["--venues", "okx", "--serve", f"127.0.0.1:{port}", "--out", str(out), "--json"]
         assert cli.main([*argv, "--duration", "5"]) == 2
     assert capsys.readouterr().err == (
-        f"run.py: --serve: error while attempting to bind on address ('127.0.0.1', {port}): "
-        "address already in use\n"
+        f"run.py: --serve: 127.0.0.1:{port} is already in use (another arbscan?); "
+        "give another port: --serve HOST:PORT\n"
     )
     assert not out.exists()
 

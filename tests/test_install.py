@@ -36,6 +36,7 @@ PACKAGE_DATA = (
     "feeds/py.typed",
     "scanner/events.schema.json",
     "scanner/py.typed",
+    "scanner/web/index.html",
     "emulator/py.typed",
     "arbscan/py.typed",
 )

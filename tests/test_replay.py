@@ -597,6 +597,11 @@ def test_serve_sends_the_replayed_events_paced_by_the_capture(clean: bytes) -> N
         proc.kill()
     assert proc.returncode == 0, err
     assert out == clean
+    hello, end = orjson.loads(received[0][1]), received[1][1]
+    assert (hello["type"], hello["venues"]) == ("hello", ["binance", "okx"])
+    assert hello["symbols"] == SYMBOLS.split(",")
+    assert end == '{"schema":1,"type":"snapshot_end"}'  # joined before the replay: nothing yet
+    received = received[2:]
     assert [m for _, m in received] == [line.decode() for line in clean.splitlines()]
     assert received[-1][0] - received[0][0] >= 0.3  # paced: 8 s of capture / 20
     assert err == b"run.py: replayed 333 of 333 records of emulated_binance_okx.ndjson.gz\n"

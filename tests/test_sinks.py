@@ -49,6 +49,14 @@ async def until(cond: Callable[[], bool]) -> None:
         await asyncio.sleep(0.001)
 
 
+async def greeting(ws: ClientConnection) -> list[str]:
+    """The types of what the server sends a client first: hello ... snapshot_end."""
+    types = [orjson.loads(await ws.recv())["type"]]
+    while types[-1] != "snapshot_end":
+        types.append(orjson.loads(await ws.recv())["type"])
+    return types
+
+
 def run(coro: Callable[[], Awaitable[None]]) -> None:
     async def bounded() -> None:
         async with asyncio.timeout(20):
@@ -199,6 +207,7 @@ def test_ws_server_delivers_drops_and_closes_cleanly() -> None:
         server.emit(ev(0))  # no client yet: nothing queued, nothing dropped
         async with connect(f"ws://127.0.0.1:{server.port}") as ws:
             await until(lambda: len(server.clients) == 1)
+            assert await greeting(ws) == ["hello", "venue", "snapshot_end"]  # ev(0): the present
             for i in range(1, 6):
                 server.emit(ev(i))  # queue of 2: ev(1), ev(2) kept, 3 dropped
             assert server.dropped == 3
@@ -236,16 +245,17 @@ def test_ws_slow_client_does_not_stall_another() -> None:
             async with connect(url, max_size=None) as fast:
                 await until(lambda: len(server.clients) == 2)
                 fast_client = server.clients[1]
+                assert await greeting(fast) == ["hello", "snapshot_end"]
                 got = []
                 for i in range(n):
                     server.emit({"schema": 1, "type": "venue", "venue": "okx", "state": "live",
                                  "reason": big, "ts": i})  # fmt: skip
                     got.append(await fast.recv())
             assert [orjson.loads(m)["ts"] for m in got] == list(range(n))
-            assert (fast_client.sent, fast_client.queue.dropped) == (n, 0)
+            assert (fast_client.sent, fast_client.queue.dropped) == (2 + n, 0)
             # the slow client got only what the buffers held; every emit is accounted for
             assert slow_client.queue.dropped > 0 and slow_client.sent < n
-            assert slow_client.queue.accepted + slow_client.queue.dropped == n
+            assert slow_client.queue.accepted + slow_client.queue.dropped == 2 + n
             slow.transport.abort()  # it never read; its sender ends with ConnectionClosed
         server.close()
         await task
@@ -278,6 +288,7 @@ def test_ws_stalled_client_is_disconnected_and_counted_while_another_gets_everyt
         async with connect(f"ws://127.0.0.1:{server.port}", max_size=None) as fast:
             await until(lambda: len(server.clients) == 2)
             fast_client = server.clients[1]
+            assert await greeting(fast) == ["hello", "snapshot_end"]
             got = []
             i = 0
             while server.lagged == 0 and i < 1000:  # ~5 MB fill the slow path; 10 s bound
@@ -286,7 +297,8 @@ def test_ws_stalled_client_is_disconnected_and_counted_while_another_gets_everyt
                 i += 1
                 await asyncio.sleep(0.01)
             assert server.lagged == 1 and server.clients == [fast_client]
-            assert got == list(range(i)) and (fast_client.sent, fast_client.queue.dropped) == (i, 0)
+            assert got == list(range(i))
+            assert (fast_client.sent, fast_client.queue.dropped) == (2 + i, 0)
             # the slow client reads again: what was written to it, then the close code
             with pytest.raises(ConnectionClosedError) as closed:
                 while True:
@@ -313,7 +325,7 @@ def test_ws_close_with_a_non_reading_client_returns_within_the_deadline() -> Non
             server.emit(big(i))
         await until(lambda: client.sent > 0)
         await asyncio.sleep(0.2)
-        assert client.sent < 200  # its sender is stuck: the socket does not take more
+        assert client.sent < 2 + 200  # its sender is stuck: the socket does not take more
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         server.close()
@@ -326,21 +338,40 @@ def test_ws_close_with_a_non_reading_client_returns_within_the_deadline() -> Non
     run(main)
 
 
+LONG_KEY = "é" * 200
+
+
 @pytest.mark.parametrize(
-    ("message", "code"),
+    ("message", "code", "error"),
     [
-        ("x" * 5000, 1009),  # over the 4 KiB cap
-        (b'{"type":"subscribe"}', 1003),  # binary
-        ("hello", 1008),
-        ('{"type":"unsubscribe"}', 1008),
-        ('{"type":"subscribe","symbol":["BTC/USDT"]}', 1008),  # unknown field
-        ('{"type":"subscribe","symbols":"BTC/USDT"}', 1008),  # wrong type
-        ('{"type":"subscribe","min_net_bps":"5"}', 1008),
-        ('{"type":"subscribe","' + "é" * 200 + '":1}', 1008),  # a reason cut to 123 bytes
+        ("x" * 5000, 1009, None),  # over the 4 KiB cap: closed by the library, no error event
+        (b'{"type":"subscribe"}', 1003, ("binary_message", "text messages only")),
+        ("hello", 1008, ("bad_subscribe", "not JSON")),
+        ('{"type":"unsubscribe"}', 1008, ("bad_subscribe", 'expected {"type": "subscribe", ...}')),
+        (
+            '{"type":"subscribe","symbol":["BTC/USDT"]}',
+            1008,
+            ("bad_subscribe", "unknown field 'symbol'"),
+        ),
+        (
+            '{"type":"subscribe","symbols":"BTC/USDT"}',
+            1008,
+            ("bad_subscribe", "symbols: expected a list of at most 256 strings"),
+        ),
+        (
+            '{"type":"subscribe","min_net_bps":"5"}',
+            1008,
+            ("bad_subscribe", "min_net_bps: expected a number"),
+        ),
+        (  # the close reason is cut to 123 bytes; the error event says it whole
+            '{"type":"subscribe","' + LONG_KEY + '":1}',
+            1008,
+            ("bad_subscribe", f"unknown field {LONG_KEY!r}"),
+        ),
     ],
 )
-def test_ws_bad_client_message_closes_that_client_with_its_code(
-    message: str | bytes, code: int
+def test_ws_bad_client_message_gets_an_error_event_then_its_close_code(
+    message: str | bytes, code: int, error: tuple[str, str] | None
 ) -> None:
     async def main() -> None:
         server = WsEventServer()
@@ -349,11 +380,21 @@ def test_ws_bad_client_message_closes_that_client_with_its_code(
         url = f"ws://127.0.0.1:{server.port}"
         async with connect(url) as good, connect(url) as bad:
             await until(lambda: len(server.clients) == 2)
+            assert await greeting(good) == await greeting(bad) == ["hello", "snapshot_end"]
             await bad.send(message)
+            got = []
             with pytest.raises(ConnectionClosedError) as closed:
                 async with asyncio.timeout(5):
-                    await bad.recv()
+                    while True:
+                        got.append(orjson.loads(await bad.recv()))
             assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+            if error is None:
+                assert got == []
+            else:
+                assert got == [
+                    {"schema": 1, "type": "error", "error": error[0], "detail": error[1]}
+                ]
+                check_all(got)
             await until(lambda: len(server.clients) == 1)
             server.emit(ev(1))
             assert await good.recv() == line(1)[:-1].decode()
@@ -403,8 +444,9 @@ def test_ws_subscribe_filter_delivers_exactly_the_matching_events() -> None:
         await until(lambda: server._server is not None)
         async with connect(f"ws://127.0.0.1:{server.port}") as ws:
             await until(lambda: len(server.clients) == 1)
+            assert await greeting(ws) == ["hello", "snapshot_end"]
             await ws.send(orjson.dumps(subscribe).decode())
-            await until(lambda: server.clients[0].filter is not None)
+            assert await greeting(ws) == ["hello", "snapshot_end"]  # the answer: the present
             for e in events:
                 server.emit(e)
             server.close()
