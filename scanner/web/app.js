@@ -80,7 +80,7 @@ function render() {
   const dirty = store.dirty;
   store.dirty = new Set();
   if (dirty.has("meta")) renderMeta();
-  if (dirty.has("conn") || dirty.has("meta")) renderStatus();
+  renderStatus();
   if (dirty.has("venues")) renderVenues();
   if (dirty.has("open")) renderOpen();
   if (dirty.has("closed")) renderClosed();
@@ -132,7 +132,8 @@ function renderStatus() {
   if (conn.state !== "live" && conn.detail) parts.push(conn.detail);
   if (s) parts.push(`up ${millis(s.uptime_s * 1000)}`, `${s.clients} client${s.clients === 1 ? "" : "s"}`);
   parts.push(`${store.events} events`);
-  $("status").textContent = parts.join(" · ");
+  const text = parts.join(" · ");
+  if ($("status").textContent !== text) $("status").textContent = text;
 }
 
 const venueTable = new KeyedTable(
