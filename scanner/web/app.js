@@ -10,6 +10,7 @@ const filters = { symbol: "", venue: "", min: null };
 const sort = { key: "net_bps", desc: true };
 let selected = null; // the opportunity id the chart shows; null: the top open row
 let shownOrder = []; // ids of the open table as shown
+let heatChosen = false; // the heatmap's symbol was chosen (else it follows the top row)
 
 // -- connection -----------------------------------------------------------------------------
 
@@ -154,6 +155,9 @@ const venueTable = new KeyedTable(
 function renderVenues() {
   const names = [...store.venues.keys()].sort();
   venueTable.update(names.map((name) => [name, { name, ...store.venues.get(name) }]));
+  // a server that reports no latency: no column of dashes
+  const latency = names.some((name) => store.venues.get(name).latency !== null);
+  $("venues").classList.toggle("no-latency", !latency);
 }
 
 const SORT_VALUE = {
@@ -232,7 +236,12 @@ function renderClosed() {
 let heatCells = { key: "", cells: new Map() };
 
 function renderHeat() {
-  const symbol = $("heat-symbol").value;
+  const select = $("heat-symbol");
+  const top = store.open.get(shownOrder[0]);
+  if (!heatChosen && top !== undefined && select.value !== top.ev.symbol) {
+    select.value = top.ev.symbol; // until one is chosen: the symbol of the top row
+  }
+  const symbol = select.value;
   const venues = [...store.venues.keys()].sort();
   const table = $("heatmap");
   const key = venues.join(",");
@@ -318,7 +327,10 @@ function renderPremium() {
 
 $("f-symbol").addEventListener("change", (ev) => {
   filters.symbol = ev.target.value;
-  if (filters.symbol) $("heat-symbol").value = filters.symbol;
+  if (filters.symbol) {
+    $("heat-symbol").value = filters.symbol;
+    heatChosen = true;
+  }
   store.touch("open", "closed", "chart", "heat");
   schedule();
 });
@@ -335,6 +347,7 @@ $("f-min").addEventListener("input", (ev) => {
 });
 $("filters").addEventListener("submit", (ev) => ev.preventDefault());
 $("heat-symbol").addEventListener("change", () => {
+  heatChosen = true;
   store.touch("heat");
   schedule();
 });

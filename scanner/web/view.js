@@ -91,7 +91,7 @@ export function millis(ms) {
 
 export function clock(ns) {
   if (typeof ns !== "number") return "—";
-  return new Date(ns / 1e6).toISOString().slice(11, 23);
+  return new Date(ns / 1e6).toISOString().slice(11, 19);
 }
 
 /** Background for a net bps value: transparent at 0, full green at `full` bps and more. */
