@@ -28,6 +28,7 @@ from arbscan.options import (
     event_server_address,
     load_run_config,
     output_path,
+    server_access,
     symbol_list,
     venue_list,
 )
@@ -102,6 +103,18 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
         const=DEFAULT_WEB,
         metavar="HOST:PORT",
         help=f"the dashboard, and the event server on /ws, on HOST:PORT (default {DEFAULT_WEB})",
+    )
+    p.add_argument(
+        "--serve-token",
+        metavar="TOKEN",
+        help="event server clients must present TOKEN (needed off loopback; or serve.token)",
+    )
+    p.add_argument(
+        "--serve-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also accept browsers from ORIGIN, e.g. https://dash.example (repeatable)",
     )
     p.add_argument(
         "--books", type=_levels, default=0, help="add a book event of N levels per update"
@@ -183,6 +196,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
     out = output_path("--out", args.out)
     distinct_files(("--config", args.config), ("CAPTURE", record), ("--out", out))
     serve, web = event_server_address(args.serve, args.web)
+    option = "--web" if web else "--serve"
+    access = server_access(config.serve, args.serve_token, args.serve_origin, serve, option)
     plan = Plan(
         config=config,
         venues=_emulated(args.venues) if emulated else venue_list(args.venues),
@@ -191,6 +206,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         out=out,
         serve=serve,
         web=web,
+        access=access,
         duration=duration,
         books=args.books,
         record=record,

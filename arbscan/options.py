@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feeds.venues import VENUES, UnknownVenue, canonical_venue, default_fees
-from scanner.config import Config, ConfigError, load_config
+from scanner.access import Access, is_loopback
+from scanner.config import ORIGIN, TOKEN, Config, ConfigError, ServeConfig, load_config
 
 if TYPE_CHECKING:
     from emulator.server import FaultSpec
@@ -49,6 +50,8 @@ class Plan:
     serve: tuple[str, int] | None = None
     web: bool = False
     """The event server also serves the dashboard (``--web``)."""
+    access: Access = field(default_factory=Access)
+    """Who may use the event server (token, origins, clients)."""
     duration: float | None = None
     books: int = 0
     record: str | None = None
@@ -146,6 +149,39 @@ def event_server_address(
     if web is not None:
         return serve_address(web, announced=True, option="--web"), True
     return serve_address(serve, announced=announced), False
+
+
+def server_access(
+    config: ServeConfig,
+    token: str | None,
+    origins: Sequence[str],
+    address: tuple[str, int] | None,
+    option: str,
+) -> Access:
+    """The event server's access rules: the config's, ``--serve-token`` replacing its token
+    and ``--serve-origin`` adding origins. Listening off loopback needs a token."""
+    if token is not None and not TOKEN.fullmatch(token):
+        raise UsageError(
+            "--serve-token: expected 16 to 256 characters among A-Z a-z 0-9 . _ ~ - "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(24))' makes one)"
+        )
+    for origin in origins:
+        if not ORIGIN.fullmatch(origin):
+            raise UsageError(
+                f"--serve-origin: expected http(s)://host[:port] in lower case, got {origin!r}"
+            )
+    token = token if token is not None else config.token
+    if address is not None and token is None and not is_loopback(address[0]):
+        raise UsageError(
+            f"{option}: listening on {address[0]} (not loopback) needs a token: "
+            "--serve-token TOKEN or serve.token in the config"
+        )
+    return Access(
+        token=token,
+        origins=frozenset([*config.origins, *origins]),
+        max_clients=config.max_clients,
+        token_exempt=frozenset(config.token_exempt),
+    )
 
 
 def listen_error(option: str, address: tuple[str, int], exc: OSError) -> UsageError:

@@ -21,6 +21,7 @@ from arbscan.options import (
     event_server_address,
     load_run_config,
     output_path,
+    server_access,
     starting,
     symbol_list,
     venue_list,
@@ -28,12 +29,13 @@ from arbscan.options import (
 from arbscan.scan import listen
 from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, Record
 from feeds.protocol import Codec
-from feeds.replay import CaptureIndex, Replayer
+from feeds.replay import CaptureIndex, Replayer, ReplaySummary
 from feeds.runner import SessionOptions
 from feeds.venues import UnknownVenue, canonical_venue, replay_codec_class
 from scanner.engine import Engine, Leg
 from scanner.events import Event, venue_event
 from scanner.eventserver import WsEventServer
+from scanner.metrics import Readings
 from scanner.routes import WebFiles
 
 MAX_LINE_WARNINGS = 10
@@ -108,6 +110,8 @@ def replay_main(args: argparse.Namespace) -> int:
     out_path = output_path("--out", args.out)  # never the capture itself: it is read twice
     distinct_files(("--config", args.config), ("CAPTURE", args.capture), ("--out", out_path))
     serve, web = event_server_address(args.serve, args.web, announced=True)
+    option = "--web" if web else "--serve"
+    access = server_access(config.serve, args.serve_token, args.serve_origin, serve, option)
     speed = (1.0 if serve else 0.0) if args.speed is None else args.speed
     if not speed >= 0:
         raise UsageError(f"--speed: must be >= 0, got {args.speed}")
@@ -132,7 +136,13 @@ def replay_main(args: argparse.Namespace) -> int:
     with starting("--out"):
         files = [open(out_path, "wb")] if out_path else []  # noqa: SIM115 - closed below
     server = (
-        WsEventServer(*serve, venues=venues, symbols=symbols, web=WebFiles() if web else None)
+        WsEventServer(
+            *serve,
+            venues=venues,
+            symbols=symbols,
+            web=WebFiles() if web else None,
+            access=access,
+        )
         if serve
         else None
     )
@@ -178,6 +188,9 @@ def replay_main(args: argparse.Namespace) -> int:
             max_book_age_s=config.feeds.max_book_age_s,
         ),
     )
+    if server is not None:
+        live = server  # the replay's counters for /health and /metrics
+        live.readings = lambda: replay_readings(replayer.summary, engine, live)
     # damage was reported by the first pass: the second one counts it again, silently
     second = CaptureReader(args.capture, on_error=lambda error: None)
     # only the chosen venues' connections, and of those only the ones serving a symbol
@@ -196,6 +209,29 @@ def replay_main(args: argparse.Namespace) -> int:
             fh.close()
     print(f"{args.prog}: {_replay_summary(index, replayer.summary.records)}", file=sys.stderr)
     return 0
+
+
+def replay_readings(summary: ReplaySummary, engine: Engine, server: WsEventServer) -> Readings:
+    """What /health and /metrics report of a replay so far: its sessions' counters by
+    (canonical) venue (no frame ages: the capture's clock is not now), the event server as
+    the only sink, the engine's counters."""
+    venues: dict[str, dict[str, int]] = {}
+    for raw, sessions in summary.stats.items():
+        totals = venues.setdefault(
+            _canonical(raw),
+            dict.fromkeys(
+                ("frames", "book_updates", "resyncs", "malformed", "reconnects"),
+                0,
+            ),
+        )
+        conns = sum(venue == raw for venue, _ in summary.sessions)
+        totals["reconnects"] += len(sessions) - conns
+        for st in sessions:
+            totals["frames"] += st.frames
+            totals["book_updates"] += st.book_msgs
+            totals["resyncs"] += st.resyncs
+            totals["malformed"] += st.malformed
+    return Readings(venues, {f"serve:{server.address}": server.counts()}, engine.stats)
 
 
 def _plural(n: int, what: str) -> str:

@@ -26,6 +26,7 @@ from scanner.console import LiveConsole, Status, VenueHealth
 from scanner.engine import Engine
 from scanner.events import Event, stats_event, venue_event
 from scanner.eventserver import WsEventServer
+from scanner.metrics import Readings
 from scanner.routes import WebFiles
 from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 
@@ -59,7 +60,9 @@ async def scan(plan: Plan) -> int:
     server: WsEventServer | None = None
     if plan.serve:  # listening can fail (a port in use): before any file is truncated
         web = WebFiles() if plan.web else None
-        server = WsEventServer(*plan.serve, venues=plan.venues, symbols=plan.symbols, web=web)
+        server = WsEventServer(
+            *plan.serve, venues=plan.venues, symbols=plan.symbols, web=web, access=plan.access
+        )
         await listen(server)
     if plan.json:
         drained.append(NdjsonSink.open("-"))
@@ -90,6 +93,8 @@ async def scan(plan: Plan) -> int:
     for sink, name in zip(drained, names, strict=True):
         sinks.add(sink, name)
     stats = functools.partial(current_stats, sinks, health, server, started)
+    if server is not None:
+        server.readings = lambda: Readings(health.venue_readings(), sinks.counts(), engine.stats)
 
     with starting("CAPTURE"):
         recorder = CaptureWriter(plan.record) if plan.record else None
@@ -247,7 +252,7 @@ class _Tally:
     done: dict[str, int] = field(default_factory=dict)
     sessions: list[FeedSession] = field(default_factory=list)
 
-    COUNTERS = ("frames", "resyncs", "malformed")
+    COUNTERS = ("frames", "resyncs", "malformed", "book_msgs")
 
     def start(self, session: FeedSession) -> None:
         if len(self.sessions) == 2:
@@ -261,6 +266,10 @@ class _Tally:
             k: self.done.get(k, 0) + sum(getattr(s.stats, k) for s in self.sessions)
             for k in self.COUNTERS
         }
+
+    def last_frame_ns(self) -> int:
+        """Wall clock ns of the last frame of its open sessions (0: none yet)."""
+        return max((s.stats.last_frame_ns for s in self.sessions), default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +317,15 @@ class _Health:
             mine = [r for r in self.runners if r.venue == venue]
             totals["reconnects"] = sum(max(0, r.stats.connects - 1) for r in mine)
             out[venue] = totals
+        return out
+
+    def venue_readings(self) -> dict[str, dict[str, int]]:
+        """Per venue, what /health and /metrics report (:class:`scanner.metrics.Readings`)."""
+        out = {}
+        for venue, counts in self.venue_counts().items():
+            last = max((t.last_frame_ns() for t in self._tallies[venue]), default=0)
+            book_updates = counts.pop("book_msgs")
+            out[venue] = {**counts, "book_updates": book_updates, "last_frame_ns": last}
         return out
 
     def __call__(self) -> list[VenueHealth]:

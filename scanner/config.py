@@ -26,6 +26,11 @@ non-zero. The public keys::
     coinbase = 10           # (default: the venue's own limit)
     [emulator]              # the simulated market only (make run)
     faults = ["okx:gap@10s"]  # fault specs, checked by run.py with the emulator's parser
+    [serve]                 # the event server (--serve, --web)
+    token = "..."           # clients must present it; required to listen off loopback
+    origins = ["https://dash.example"]  # browser origins allowed besides the server's own
+    max_clients = 64        # connected clients at most; more: HTTP 503
+    token_exempt = ["/health"]  # of /health and /metrics: those answered without the token
 
 Venue names under ``[fees]``, ``[urls]`` and ``[connections]`` go through the resolver given
 to :func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current
@@ -75,6 +80,14 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeConfig:
+    token: str | None = None
+    origins: tuple[str, ...] = ()
+    max_clients: int = 64
+    token_exempt: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     scanner: ScannerConfig = ScannerConfig()
     feeds: FeedsConfig = FeedsConfig()
@@ -85,6 +98,7 @@ class Config:
     """Venue products per connection, per venue id (unset: the venue's own limit)."""
     emulator_faults: tuple[str, ...] = ()
     """Fault specs for the emulated market (text; run.py parses them)."""
+    serve: ServeConfig = ServeConfig()
 
     def fee_bps(self, venue: str) -> float:
         """Taker fee of ``venue`` in bps; ConfigError if none is known."""
@@ -205,6 +219,48 @@ def _emulator(raw: Any) -> tuple[str, ...]:
     return tuple(faults)
 
 
+TOKEN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+"""An event server token: 16 to 256 characters that need no escaping in a URL."""
+ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+"""A browser origin: scheme and host (lower case), an optional port, no path."""
+OPERATOR_PATHS = ("/health", "/metrics")
+
+
+def _strings(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+    return value
+
+
+def _serve(raw: Any) -> ServeConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("serve: expected a table")
+    known = [f.name for f in fields(ServeConfig)]
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{_key('serve', key)}: unknown key (known: {', '.join(known)})")
+    token = raw.get("token")
+    if token is not None and (not isinstance(token, str) or not TOKEN.fullmatch(token)):
+        raise ConfigError(
+            "serve.token: expected 16 to 256 characters among A-Z a-z 0-9 . _ ~ - "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(24))' makes one)"
+        )
+    origins = _strings("serve.origins", raw.get("origins", []))
+    for origin in origins:
+        if not ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"serve.origins: expected http(s)://host[:port] in lower case, got {origin!r}"
+            )
+    max_clients = _number("serve.max_clients", raw.get("max_clients", 64), integer=True)
+    if not 1 <= max_clients <= 10_000:
+        raise ConfigError(f"serve.max_clients: must be between 1 and 10000, got {max_clients!r}")
+    exempt = _strings("serve.token_exempt", raw.get("token_exempt", []))
+    for path in exempt:
+        if path not in OPERATOR_PATHS:
+            raise ConfigError(f"serve.token_exempt: expected /health or /metrics, got {path!r}")
+    return ServeConfig(token, tuple(origins), int(max_clients), tuple(exempt))
+
+
 def parse_config(
     raw: Mapping[str, Any],
     *,
@@ -214,7 +270,7 @@ def parse_config(
     """Validate a parsed TOML document into a :class:`Config` (``venue``: the venue-name
     resolver for ``[fees]``, ``[urls]`` and ``[connections]``; ``default_fees``: the taker
     fees in bps of venues ``[fees]`` does not name, the venues' own defaults)."""
-    allowed = {"scanner", "feeds", "fees", "urls", "connections", "emulator"}
+    allowed = {"scanner", "feeds", "fees", "urls", "connections", "emulator", "serve"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{_key(key)}: unknown section (known: {', '.join(sorted(allowed))})")
@@ -267,6 +323,7 @@ def parse_config(
         urls=urls,
         connections=connections,
         emulator_faults=_emulator(raw.get("emulator", {})),
+        serve=_serve(raw.get("serve", {})),
     )
 
 

@@ -9,7 +9,8 @@ Protocol 1: a client is first sent ``hello``, then a snapshot of the present
 (:mod:`scanner.present`) under its filter, then ``snapshot_end``, then the live stream; each
 subscribe message is answered the same way under the new filter. The WebSocket endpoint is
 ``/ws`` (and ``/``); plain HTTP GETs are answered by :mod:`scanner.routes` (the dashboard's
-files).
+files) and :mod:`scanner.metrics` (``/health``, ``/metrics``). Who may connect:
+:mod:`scanner.access`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -25,7 +27,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from scanner import routes
+from scanner.access import Access
+from scanner.config import OPERATOR_PATHS
 from scanner.events import SNAPSHOT_END, error_event, hello_event
+from scanner.metrics import Metrics, Readings, health
 from scanner.present import Present
 from scanner.sinks import BoundedQueue, Event
 from scanner.subscribe import BadSubscribe, Filter, parse_subscribe
@@ -44,6 +49,8 @@ class WsClient:
         """None until a subscribe message: every event."""
         self.sent = 0
         self.attached = True
+        self.subscribed: deque[float] = deque(maxlen=MAX_SUBSCRIBES_PER_S)
+        """Loop times of its last subscribe messages."""
 
 
 CLOSE_SHUTDOWN = 1001
@@ -53,6 +60,11 @@ CLOSE_BINARY = 1003
 CLOSE_POLICY = 1008
 """Close code for a text message that is not a valid subscribe message, and for a client too
 slow to keep up (policy violation). A message over the size cap gets 1009 (message too big)."""
+CLOSE_TRY_LATER = 1013
+"""Close code for a client over the cap that got past the handshake's check."""
+MAX_SUBSCRIBES_PER_S = 10
+"""Subscribe messages a client may send within one second (each is answered with a
+snapshot); one more is refused like a bad subscribe message."""
 WS_PATHS = ("/ws", "/")
 """Where the WebSocket endpoint answers (``/`` for clients older than the dashboard)."""
 
@@ -85,9 +97,14 @@ class WsEventServer:
         venues: Sequence[str] = (),
         symbols: Sequence[str] = (),
         web: routes.WebFiles | None = None,
+        access: Access | None = None,
+        readings: Callable[[], Readings] | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         """``venues`` and ``symbols`` are what ``hello`` announces; with ``web``, plain HTTP
-        GETs are answered with the dashboard's files."""
+        GETs are answered with the dashboard's files; ``readings``: the counters that
+        ``/health`` and ``/metrics`` report besides the server's own; ``clock``: wall clock
+        ns."""
         self.host = host
         self.requested_port = port
         self.client_queue = client_queue
@@ -98,6 +115,15 @@ class WsEventServer:
         self.venues = list(venues)
         self.symbols = list(symbols)
         self.web = web
+        self.access = access or Access()
+        self.readings: Callable[[], Readings] = readings or (
+            lambda: Readings(sinks={"serve": self.counts()})
+        )
+        """What ``/health`` and ``/metrics`` read besides the server's own state (settable)."""
+        self.clock = clock
+        self.metrics = Metrics(self)
+        self.rejected: Counter[str] = Counter()
+        """Handshakes refused, by reason: ``origin``, ``token``, ``full``."""
         self.present = Present()
         self.clients: list[WsClient] = []
         self.lagged = 0
@@ -132,6 +158,10 @@ class WsEventServer:
     def events(self) -> int:
         """Events queued for clients, over all clients ever connected."""
         return self._gone_events + sum(c.queue.accepted for c in self.clients)
+
+    def counts(self) -> dict[str, int]:
+        """``events`` and ``dropped`` (a sink's counters)."""
+        return {"events": self.events, "dropped": self.dropped}
 
     @property
     def dropped(self) -> int:
@@ -220,6 +250,10 @@ class WsEventServer:
     async def _handler(self, ws: ServerConnection) -> None:
         if self._closing:
             return
+        if len(self.clients) >= self.access.max_clients:  # handshakes that passed together
+            self.rejected["full"] += 1
+            await self._close_bounded(ws, CLOSE_TRY_LATER, "too many clients")
+            return
         client = WsClient(ws, self.client_queue)
         self._greet(client)
         self.clients.append(client)
@@ -232,18 +266,45 @@ class WsEventServer:
             self._detach(client)
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Answer a plain HTTP GET, or let a WebSocket handshake on :data:`WS_PATHS` go on."""
+        """Answer a plain HTTP GET, or let a WebSocket handshake on :data:`WS_PATHS` go on
+        if :mod:`scanner.access` admits it."""
         path = request.path.partition("?")[0]
         if any("websocket" in v.lower() for v in request.headers.get_all("Upgrade")):
-            return None if path in WS_PATHS else routes.text(404, "the WebSocket endpoint is /ws")
+            if path not in WS_PATHS:
+                return routes.text(404, "the WebSocket endpoint is /ws")
+            return self._admit(request)
+        if path in OPERATOR_PATHS:
+            if path not in self.access.token_exempt and not self.access.token_ok(request):
+                return routes.text(401, "a token is required", routes.BEARER)
+            if path == "/health":
+                status, body = health(self, self.readings(), self.clock())
+                return routes.response(status, body, routes.JSON)
+            return routes.response(200, self.metrics.text(), routes.PROMETHEUS)
         if self.web is not None:
             return self.web.get(path)
         return None  # not a WebSocket handshake: the library answers 426
 
+    def _admit(self, request: Request) -> Response | None:
+        """None to accept a WebSocket handshake, else the refusal (counted)."""
+        if not self.access.origin_ok(request, self.host, self.port):
+            self.rejected["origin"] += 1
+            return routes.text(403, "origin not allowed")
+        if not self.access.token_ok(request):
+            self.rejected["token"] += 1
+            return routes.text(401, "a token is required", routes.BEARER)
+        if len(self.clients) >= self.access.max_clients:
+            self.rejected["full"] += 1
+            return routes.text(503, "too many clients")
+        return None
+
     def _greet(self, client: WsClient) -> None:
-        """Queue ``hello``, the present under the client's filter and ``snapshot_end``."""
+        """Queue ``hello``, the present under the client's filter and ``snapshot_end``; what
+        was queued before is dropped (counted): the snapshot supersedes it. A snapshot may
+        exceed the queue's cap: it is bounded by the present's size."""
         queue, wants = client.queue, client.filter.wants if client.filter else None
-        queue.put(orjson.dumps(hello_event(time.time_ns(), self.venues, self.symbols)), force=True)
+        queue.dropped += len(queue.items)
+        queue.items.clear()
+        queue.put(orjson.dumps(hello_event(self.clock(), self.venues, self.symbols)), force=True)
         for event in self.present.snapshot():
             if wants is None or wants(event):
                 queue.put(orjson.dumps(event), force=True)
@@ -258,7 +319,7 @@ class WsEventServer:
                     await self._refuse(client, "binary_message", detail, CLOSE_BINARY, detail)
                     return
                 try:
-                    client.filter = parse_subscribe(message)
+                    client.filter = self._subscribe(client, message)
                 except BadSubscribe as exc:
                     reason = f"bad subscribe: {exc}".encode()[:120]  # a close reason: <= 123 B
                     close = reason.decode(errors="ignore")
@@ -267,6 +328,14 @@ class WsEventServer:
                 self._greet(client)
         except ConnectionClosed as exc:
             log.debug("event client %s: %s", client.remote, exc)
+
+    def _subscribe(self, client: WsClient, message: str) -> Filter:
+        """The filter of ``message``; BadSubscribe also for one too many within a second."""
+        now, last = asyncio.get_running_loop().time(), client.subscribed
+        if len(last) == MAX_SUBSCRIBES_PER_S and now - last[0] < 1.0:
+            raise BadSubscribe(f"more than {MAX_SUBSCRIBES_PER_S} subscribe messages in 1 s")
+        last.append(now)
+        return parse_subscribe(message)
 
     async def _refuse(
         self, client: WsClient, error: str, detail: str, code: int, reason: str
@@ -306,11 +375,14 @@ class WsEventServer:
     async def _disconnect(self, client: WsClient, code: int, reason: str) -> None:
         """Close ``client``'s connection with ``code``; abort it if that takes too long."""
         self._detach(client)
+        await self._close_bounded(client.ws, code, reason)
+
+    async def _close_bounded(self, ws: ServerConnection, code: int, reason: str) -> None:
         try:
             async with asyncio.timeout(self.close_timeout_s):
-                await client.ws.close(code, reason)
+                await ws.close(code, reason)
         except TimeoutError:
-            client.ws.transport.abort()
+            ws.transport.abort()
 
     def _detach(self, client: WsClient) -> None:
         """No more events for ``client``: fold its counters, free its queue."""

@@ -27,9 +27,14 @@ CONTENT_TYPES = {
 }
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
+PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+BEARER = (("WWW-Authenticate", "Bearer"),)
+"""The header of a 401 answer: the token goes in ``Authorization: Bearer``."""
 
 
-def response(status: int, body: bytes, content_type: str) -> Response:
+def response(
+    status: int, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()
+) -> Response:
     """A complete HTTP response; the connection closes after it."""
     headers = Headers(
         [
@@ -39,14 +44,15 @@ def response(status: int, body: bytes, content_type: str) -> Response:
             ("Content-Type", content_type),
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
+            *extra,
         ]
     )
     return Response(status, http.HTTPStatus(status).phrase, headers, body)
 
 
-def text(status: int, message: str) -> Response:
+def text(status: int, message: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
     """A one-line plain text response."""
-    return response(status, f"{message}\n".encode(), TEXT)
+    return response(status, f"{message}\n".encode(), TEXT, extra)
 
 
 class WebFiles:

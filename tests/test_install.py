@@ -135,7 +135,16 @@ def test_sdist_and_wheel_install_an_arbscan_command(tmp_path: Path) -> None:
     assert (
         _names(runtime)
         == _names(declared)
-        == {"picows", "websockets", "uvloop", "orjson", "numpy", "httpx", "rich"}
+        == {
+            "picows",
+            "websockets",
+            "uvloop",
+            "orjson",
+            "numpy",
+            "httpx",
+            "rich",
+            "prometheus-client",
+        }
     )
 
     # A fresh venv holding only the wheel; its dependencies come from this venv.

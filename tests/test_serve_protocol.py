@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from scanner.events import stats_event, venue_event
 from scanner.eventserver import WsEventServer
@@ -210,3 +210,29 @@ def test_without_the_dashboard_a_plain_get_is_refused() -> None:
 
 def test_the_shipped_dashboard_has_an_index() -> None:
     assert WebFiles().types["index.html"] == "text/html; charset=utf-8"
+
+
+def test_more_than_10_subscribe_messages_in_a_second_are_refused() -> None:
+    """Each subscribe message costs a snapshot: a client may not ask for them without end."""
+
+    async def main(server: WsEventServer) -> None:
+        for event in BEFORE:
+            server.emit(event)
+        async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+            await until_snapshot_end(ws)
+            for _ in range(11):  # sent at once: read by the server well within a second
+                await ws.send('{"type":"subscribe","types":["venue"]}')
+            got = []
+            with pytest.raises(ConnectionClosedError) as closed:
+                while True:
+                    got.append(orjson.loads(await ws.recv()))
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        # the answers not yet sent when the 11th came are superseded: whole snapshots only
+        greetings = [e["type"] for e in got[:-1]]
+        assert greetings == ["hello", "venue", "venue", "snapshot_end"] * (len(greetings) // 4)
+        assert got[-1] == {
+            "schema": 1, "type": "error", "error": "bad_subscribe",
+            "detail": "more than 10 subscribe messages in 1 s",
+        }  # fmt: skip
+
+    run(main)
