@@ -34,6 +34,7 @@ VENUES = ("binance", "okx")
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 STILL = VenueProfile(lag_steps=0, noise_bps=0.0, spread_bps=1.0)
 WAIT_MS = 15_000
+TOKEN = "dashboard-test-token-0123"
 RECONNECTING = "WebSocket connection to"
 """Chromium's console error for each refused reconnection attempt while the server is down."""
 
@@ -101,11 +102,11 @@ class Scan:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
         self.runs += 1
         argv = [sys.executable, str(ROOT / "run.py"), "live", "--json", "--web",
                 f"127.0.0.1:{self.port}", "--venues", ",".join(VENUES), "--symbols",
-                ",".join(SYMBOLS), "--config", str(self.config)]  # fmt: skip
+                ",".join(SYMBOLS), "--config", str(self.config), *options]  # fmt: skip
         with (
             self.events_file.open("wb") as out,
             (self.folder / f"err{self.runs}").open("wb") as err,
@@ -290,3 +291,21 @@ def test_the_page_recovers_after_the_server_restarts(
     assert oid is not None and stream_event(scan, "opened", oid)["buy_venue"] == "okx"
     page.close()
     assert log.problems(RECONNECTING) == []
+
+
+def test_the_page_passes_its_token_on(
+    emu: EmulatorThread, scan: Scan, browser: BrowserContext
+) -> None:
+    scan.stop()
+    scan.start("--serve-token", TOKEN)
+    page, log = open_page(browser, f"{scan.url}?token={TOKEN}")  # /ws?token=... from the page
+    all_live(page)
+    refused, refused_log = open_page(browser, scan.url)  # no token: the handshake gets 401
+    refused.wait_for_selector('#conn[data-state="reconnecting"]', timeout=WAIT_MS)
+    assert refused.eval_on_selector_all("#venues tbody tr", "rs => rs.length") == 0
+    refused_by = [text for kind, text in refused_log.console if kind == "error"]
+    assert refused_by and all("HTTP Authentication failed" in text for text in refused_by)
+    assert page.get_attribute("#conn", "data-state") == "live"
+    refused.close()
+    page.close()
+    assert log.problems() == []
