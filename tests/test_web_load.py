@@ -26,6 +26,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from tests import browser
 from tests.browser import chromium, open_page, screenshot
 
 WEB = Path(__file__).resolve().parent.parent / "scanner" / "web"
@@ -190,8 +191,8 @@ CLICK = """() => new Promise(r => {
 
 def test_dashboard_stays_responsive_with_200_open_and_50_events_per_s(served: Served) -> None:
     feed = served.feed
-    with chromium() as browser:
-        page, log = open_page(browser, served.url)
+    with chromium() as context:
+        page, log = open_page(context, served.url)
         page.wait_for_function(f"document.querySelectorAll('#open tbody tr').length === {OPEN}")
         first = {str(n) for n in range(1, OPEN + 1)}  # the snapshot's ids
         mark = f"r => {{ if (+r.dataset.id <= {OPEN}) r._kept = 1; }}"
@@ -241,3 +242,11 @@ def test_dashboard_stays_responsive_with_200_open_and_50_events_per_s(served: Se
     assert premiums == [["-12.5", "n neg"], ["251.3", "n pos"]]  # BTC: bithumb, upbit
     assert sorted(oid for oid, _, _ in legs) == sorted(kraken)
     assert all("kraken" in (buy, sell) for _, buy, sell in legs)
+
+
+def test_a_missing_chromium_fails_with_the_command_that_installs_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "chromium")
+    with pytest.raises(pytest.fail.Exception, match=r"apt-get install -y chromium"), chromium():
+        pass
