@@ -15,8 +15,7 @@ export class Store {
     this.premiums = new Map(); // base -> Map(venue -> premium event)
     this.symbols = new Set();
     this.stats = null;
-    this.offsetNs = null; // server clock minus local clock, from hello or stats
-    this.lastTs = 0;
+    this.offsetNs = 0; // the stream's clock minus this machine's
     this.synced = false; // snapshot_end seen on this connection
     this.protocol = null;
     this.events = 0;
@@ -45,10 +44,17 @@ export class Store {
     this.touch(...PANELS);
   }
 
-  /** The server's clock now, in ns (estimated from hello or the latest stats event). */
+  /** The stream's clock now, in ns: this machine's clock plus the offset the stream tells. */
   nowNs() {
-    const local = Date.now() * 1e6;
-    return Math.max(this.offsetNs === null ? local : local + this.offsetNs, this.lastTs);
+    return Date.now() * 1e6 + this.offsetNs;
+  }
+
+  /** Follow the stream's clock: hello's server_time sets it; an event's ts moves it forward,
+   * or anywhere when more than a minute off (a replay tells its capture's clock). */
+  tick(ts, fromHello = false) {
+    if (typeof ts !== "number") return;
+    const off = ts - Date.now() * 1e6;
+    if (fromHello || off > this.offsetNs || Math.abs(off - this.offsetNs) > 60e9) this.offsetNs = off;
   }
 
   apply(e) {
@@ -57,7 +63,7 @@ export class Store {
       return;
     }
     this.events += 1;
-    if (typeof e.ts === "number" && e.ts > this.lastTs) this.lastTs = e.ts;
+    this.tick(e.ts);
     switch (e.type) {
       case "hello":
         return this.hello(e);
@@ -82,7 +88,7 @@ export class Store {
 
   hello(e) {
     this.protocol = e.protocol ?? null;
-    if (typeof e.server_time === "number") this.offsetNs = e.server_time - Date.now() * 1e6;
+    this.tick(e.server_time, true);
     for (const v of e.venues ?? []) this.venueRow(v);
     for (const s of e.symbols ?? []) this.symbols.add(s);
     this.touch(...PANELS);
@@ -143,7 +149,6 @@ export class Store {
   }
 
   statsEvent(e) {
-    if (typeof e.ts === "number") this.offsetNs = e.ts - Date.now() * 1e6;
     for (const [name, c] of Object.entries(e.venues ?? {})) {
       const row = this.venueRow(name);
       const dt = row.uptime === null ? 0 : e.uptime_s - row.uptime;
