@@ -181,7 +181,7 @@ def test_counters_add_up_across_a_replacement() -> None:
         if frames == 20:
             assert tally.counts()["frames"] == 30  # the old one still counts
             sessions[0].stats.frames = 15  # it delivered until the switch
-    assert tally.counts() == {"frames": 75, "resyncs": 0, "malformed": 0}
+    assert tally.counts() == {"frames": 75, "resyncs": 0, "malformed": 0, "book_msgs": 0}
 
 
 # --- end to end ------------------------------------------------------------------------------
