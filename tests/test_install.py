@@ -37,6 +37,10 @@ PACKAGE_DATA = (
     "scanner/events.schema.json",
     "scanner/py.typed",
     "scanner/web/index.html",
+    "scanner/web/app.js",
+    "scanner/web/state.js",
+    "scanner/web/view.js",
+    "scanner/web/style.css",
     "emulator/py.typed",
     "arbscan/py.typed",
 )
