@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from scanner.board import Board
 from scanner.crossquote import CrossFigures, Ladder, ladder, walk
 from scanner.kernel import Pair
@@ -85,29 +87,33 @@ class CrossScan:
 
     def evaluate(self, f: int, changed: tuple[int, int] | None, ts: int) -> list[Pair]:
         """The paying pairs of family ``f`` with leg ``changed`` = (row, venue) as buy or sell
-        (every pair when None), by (buy, sell) flattened leg, with their chosen conversion."""
+        (every pair when None), by (buy, sell) flattened leg, with their chosen conversion.
+        Pruned first by the fee-net tops: bid_eff(j) · best conversion rate > ask_eff(i)."""
         board, fam, nv = self.board, self.families[f], self.board.n_venues
         out: list[Pair] = []
         for sa, (row_a, qa) in enumerate(zip(fam.rows, fam.quotes, strict=True)):
             for sb, (row_b, qb) in enumerate(zip(fam.rows, fam.quotes, strict=True)):
-                if qa == qb:
-                    continue
-                if changed is not None and changed[0] not in (row_a, row_b):
+                if qa == qb or (changed is not None and changed[0] not in (row_a, row_b)):
                     continue
                 books = self._live(qb, qa, ts)
                 if not books:
                     continue
                 best = max(self._top_rate(row, v, sell_base) for row, v, sell_base in books)
-                asks, bids = board.ask_eff[row_a], board.bid_eff[row_b]
-                for i in range(nv):
-                    for j in range(nv):
-                        if changed is not None and changed not in ((row_a, i), (row_b, j)):
-                            continue
-                        if not bids[j] * best > asks[i]:
-                            continue
-                        fig = self._best(row_a, i, row_b, j, books)
-                        if fig is not None:
-                            out.append(Pair(sa * nv + i, sb * nv + j, fig))
+                bids = board.bid_eff[row_b] * best
+                asks = board.ask_eff[row_a]
+                if changed is None:
+                    legs = np.argwhere(asks[:, None] < bids[None, :]).tolist()
+                elif changed[0] == row_a:
+                    i = changed[1]
+                    legs = [[i, j] for j in np.flatnonzero(bids > asks[i]).tolist()]
+                else:
+                    j = changed[1]
+                    legs = [[i, j] for i in np.flatnonzero(asks < bids[j]).tolist()]
+                for i, j in legs:
+                    fig = self._best(row_a, i, row_b, j, books)
+                    if fig is not None:
+                        out.append(Pair(sa * nv + i, sb * nv + j, fig))
+        out.sort(key=lambda p: (p.buy, p.sell))
         return out
 
     def _live(self, qb: str, qa: str, ts: int) -> list[tuple[int, int, bool]]:
@@ -115,9 +121,7 @@ class CrossScan:
         board, max_age = self.board, self.fx_max_age_ns
         out = []
         for row, sell_base in self.conversions.get((qb, qa), ()):
-            for v in range(board.n_venues):
-                if not board.usable[row, v]:
-                    continue
+            for v in np.flatnonzero(board.usable[row]).tolist():
                 if max_age > 0 and ts - int(board.updated_ns[row, v]) > max_age:
                     continue
                 if self._top_rate(row, v, sell_base) > 0.0:

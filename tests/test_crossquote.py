@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from scanner.board import Board
 from scanner.crossquote import CrossFigures, ladder, walk
+from scanner.crossscan import CrossScan
 from tests import brute
 from tests.test_kernel import FIELDS, random_books
 
@@ -105,3 +106,63 @@ def test_hand_computed_conversion_caps_the_size() -> None:
     assert got is not None
     assert got.size == pytest.approx(150 / 101, rel=1e-12)
     assert got.converted == pytest.approx(150.0, rel=1e-12)
+
+
+def conversion_books(rng: random.Random, n_venues: int, depth: int) -> list[brute.VenueBook]:
+    """B/A books near 1.0 (bids and asks), a few bps apart between venues."""
+    books = []
+    for _ in range(n_venues):
+        mid = 8192 + rng.randint(-40, 40)
+        half = rng.randint(1, 4)
+        bids = [((mid - half - k) / 8192, rng.randint(1, 4000) / 4) for k in range(depth)]
+        asks = [((mid + half + k) / 8192, rng.randint(1, 4000) / 4) for k in range(depth)]
+        fee = rng.randint(0, 16) / 8192
+        books.append(brute.VenueBook(bids[: rng.randint(0, depth)], asks[: rng.randint(0, depth)],
+                                     fee, rng.random() < 0.7))  # fmt: skip
+    return books
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 6), st.integers(1, 8), st.randoms(use_true_random=False))
+def test_scan_picks_the_best_conversion_like_the_oracle(
+    n_venues: int, depth: int, rng: random.Random
+) -> None:
+    """Rows X/A, X/B, B/A over random venues: every pair in both directions against the
+    oracle's best over every usable conversion book (sold into for B -> A, bought for A -> B)."""
+    xa = random_books(rng, n_venues, depth, 0.8)
+    xb = [brute.VenueBook(b.bids, b.asks, xa[v].fee, b.usable)
+          for v, b in enumerate(random_books(rng, n_venues, depth, 0.8))]  # fmt: skip
+    ba = [brute.VenueBook(c.bids, c.asks, xa[v].fee, c.usable)
+          for v, c in enumerate(conversion_books(rng, n_venues, depth))]  # fmt: skip
+    board = Board(3, n_venues, depth, [b.fee for b in xa])
+    for row, books in enumerate((xa, xb, ba)):
+        for v, b in enumerate(books):
+            board.write(row, v, [p for p, _ in b.bids], [q for _, q in b.bids],
+                        [p for p, _ in b.asks], [q for _, q in b.asks], 1)  # fmt: skip
+            board.set_usable(row, v, b.usable)
+    scan = CrossScan(board, [("X", "A"), ("X", "B"), ("B", "A")], [["A", "B"]], 0, 0.0)
+    got = {(p.buy, p.sell): p.figures for p in scan.evaluate(0, None, 2)}
+    want: dict[tuple[int, int], tuple[float, int]] = {}
+    for buy_rows, sell_base in (((xa, xb), True), ((xb, xa), False)):
+        buys, sells = buy_rows
+        slot_a = 0 if buys is xa else n_venues
+        slot_b = n_venues if buys is xa else 0
+        for i in range(n_venues):
+            for j in range(n_venues):
+                best: tuple[float, int] | None = None
+                for c, book in enumerate(ba):
+                    if not book.usable:
+                        continue
+                    side = book.bids if sell_base else book.asks
+                    conv = brute.ConversionBook(side, book.fee, sell_base)
+                    fill = brute.cross_fill(buys[i], sells[j], conv, 0.0)
+                    if fill is not None and (best is None or fill.fill.profit > best[0]):
+                        best = (fill.fill.profit, c)
+                if best is not None:
+                    want[(slot_a + i, slot_b + j)] = best
+    assert sorted(got) == sorted(want)
+    for key, (profit, c) in want.items():
+        fig = got[key]
+        assert isinstance(fig, CrossFigures)
+        assert fig.profit == pytest.approx(profit, rel=1e-9, abs=1e-12)
+        assert fig.fx_venue == c or fig.profit == pytest.approx(profit, rel=1e-12)
