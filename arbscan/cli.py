@@ -30,6 +30,7 @@ from arbscan.options import (
     symbol_list,
     venue_list,
 )
+from arbscan.quotes import emulated_market, identity_map
 from arbscan.replay import replay_main
 from arbscan.scan import scan
 from feeds.capture import CaptureError
@@ -174,10 +175,16 @@ def plan_from(args: argparse.Namespace) -> Plan:
     record = output_path("CAPTURE", getattr(args, "capture", None))
     out = output_path("--out", args.out)
     distinct_files(("--config", args.config), ("CAPTURE", record), ("--out", out))
+    venues = _emulated(args.venues) if emulated else venue_list(args.venues)
+    symbols = symbol_list(args.symbols, DEFAULT_SYMBOLS)
+    listings: dict[str, list[str]] = {}
+    if emulated and args.symbols is None:  # the default market: each venue its own quotes
+        symbols, listings = emulated_market(venues)
     plan = Plan(
         config=config,
-        venues=_emulated(args.venues) if emulated else venue_list(args.venues),
-        symbols=symbol_list(args.symbols, DEFAULT_SYMBOLS),
+        venues=venues,
+        symbols=symbols,
+        listings=listings,
         json=args.json,
         out=out,
         serve=serve_address(args.serve),
@@ -194,7 +201,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
     for venue in plan.venues:
         config.fee_bps(venue)  # a venue without a fee is a configuration error
         try:  # the venue's codec refuses a symbol it cannot name, or two with one venue id
-            codec_class(venue)(plan.symbols)
+            codec_class(venue)(plan.symbols_of(venue))
         except ValueError as exc:
             raise UsageError(f"--symbols: {exc}") from None
         endpoint = config.urls.get(venue)
@@ -202,7 +209,21 @@ def plan_from(args: argparse.Namespace) -> Plan:
             plan.ws_urls[venue] = endpoint.ws
         if endpoint is not None and endpoint.rest:
             plan.rest_urls[venue] = endpoint.rest
+    plan.identity = identity_map(config.identity, plan.venues, None if emulated else fetch_json)
     return plan
+
+
+def fetch_json(url: str) -> object:
+    """GET ``url`` at start-up (a venue's public asset metadata), its JSON; a failure is a
+    configuration error naming the key that asked for it."""
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=10.0)
+        response.raise_for_status()
+        return response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ConfigError(f"identity.metadata: fetching {url} failed: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:

@@ -25,6 +25,7 @@ from arbscan.options import (
     symbol_list,
     venue_list,
 )
+from arbscan.quotes import identity_map
 from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, Record
 from feeds.protocol import Codec
 from feeds.replay import CaptureIndex, Replayer
@@ -147,6 +148,8 @@ def replay_main(args: argparse.Namespace) -> int:
         emit,
         warmup_ms=config.feeds.warmup_ms,
         book_levels=args.books,
+        quotes=config.quotes,
+        identity=identity_map(config.identity, venues).asset,
     )
 
     def on_state(venue: str, state: str, reason: str | None, ts: int) -> None:

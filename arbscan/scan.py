@@ -79,6 +79,8 @@ async def scan(plan: Plan) -> int:
         sinks.emit,
         warmup_ms=plan.config.feeds.warmup_ms,
         book_levels=plan.books,
+        quotes=plan.config.quotes,
+        identity=plan.identity.asset if plan.identity is not None else None,
     )
     runners: list[Runner] = []
     started = time.monotonic()
@@ -111,7 +113,8 @@ async def scan(plan: Plan) -> int:
             cls = codec_class(venue)
             # one REST budget per venue (its limits count per IP), shared by its connections
             budget = RequestBudget.of(cls.rest_limits) if cls.rest_limits else None
-            for symbols in chunk_symbols(cls, plan.symbols, plan.per_connection.get(venue)):
+            listed = plan.symbols_of(venue)
+            for symbols in chunk_symbols(cls, listed, plan.per_connection.get(venue)):
                 runners.append(
                     Runner(
                         cls,
@@ -198,6 +201,7 @@ def summary_lines(stats: Event, prog: str = "run.py") -> str:
 
 
 async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
+    from arbscan.quotes import EMULATED_DEPEGS, EMULATED_PREMIUM_BPS
     from emulator.market import MarketConfig
     from emulator.server import Emulator, EmulatorConfig
 
@@ -206,6 +210,9 @@ async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
         symbols=tuple(plan.symbols),
         seed=plan.seed,
         dislocations_per_min=DISLOCATIONS_PER_MIN,
+        listings={v: tuple(s) for v, s in plan.listings.items()},
+        depegs=EMULATED_DEPEGS if plan.listings else (),
+        local_premium_bps=EMULATED_PREMIUM_BPS if plan.listings else {},
     )
     config = EmulatorConfig(market=market, faults=tuple(plan.faults))
     emu = await stack.enter_async_context(Emulator(config))
