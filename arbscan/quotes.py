@@ -64,11 +64,11 @@ Fetch = Callable[[str], Any]
 
 def parse_kucoin(doc: Any) -> dict[str, AssetMeta]:
     """KuCoin ``/api/v3/currencies``: ``data[]`` of ``currency``, ``fullName``, ``chains[]``
-    with ``chainName`` and ``contractAddress``."""
+    with ``contractAddress`` (chain names differ between venues: the address alone is kept)."""
     out = {}
     for item in doc["data"]:
         contracts = frozenset(
-            f"{c['chainName'].lower()}:{c['contractAddress'].lower()}"
+            c["contractAddress"].lower()
             for c in item.get("chains") or ()
             if c.get("contractAddress")
         )
@@ -81,11 +81,7 @@ def parse_gate(doc: Any) -> dict[str, AssetMeta]:
     ``name`` and ``addr``."""
     out = {}
     for item in doc:
-        contracts = frozenset(
-            f"{c['name'].lower()}:{c['addr'].lower()}"
-            for c in item.get("chains") or ()
-            if c.get("addr")
-        )
+        contracts = frozenset(c["addr"].lower() for c in item.get("chains") or () if c.get("addr"))
         out[item["currency"]] = AssetMeta(item.get("name") or item["currency"], contracts)
     return out
 

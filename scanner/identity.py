@@ -46,7 +46,8 @@ class AssetMeta:
 
     name: str
     contracts: frozenset[str] = frozenset()
-    """``chain:address`` of its tokens, addresses in lower case."""
+    """The contract addresses of its tokens, in lower case (venues name chains differently,
+    an address is the same everywhere)."""
 
 
 class IdentityMap:
