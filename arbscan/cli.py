@@ -49,12 +49,16 @@ def _faults(plan: Plan, given: Sequence[str]) -> list[FaultSpec]:
     found: list[FaultSpec] = []
     named = [(f"emulator.faults[{i}]", t) for i, t in enumerate(plan.config.emulator_faults)]
     for where, text in [*named, *(("--fault", t) for t in given)]:
+        try:  # a fault on one venue's symbol: among those that venue is scanned for
+            symbols = plan.symbols_of(canonical_venue(text.partition(":")[0].strip()))
+        except ValueError:
+            symbols = plan.symbols  # the parser names the unknown venue
         try:
             spec = parse_fault(
                 text,
                 venue=canonical_venue,
                 venues=tuple(plan.venues),
-                symbols=tuple(plan.symbols),
+                symbols=tuple(symbols),
             )
         except FaultSpecError as exc:
             error = ConfigError if where != "--fault" else UsageError

@@ -193,7 +193,7 @@ BAD_COMMAND_LINES = [
     (
         ["--fault", "okx:crossed:symbol=DOGE/USDT"],
         "--fault: 'okx:crossed:symbol=DOGE/USDT': "
-        f"symbol 'DOGE/USDT' is not among the symbols ({SYMBOLS_4})",
+        f"symbol 'DOGE/USDT' is not among the symbols ({SYMBOLS_4}, USDC/USDT)",
     ),
     (
         ["--fault", "okx:disconnect:code=99"],
