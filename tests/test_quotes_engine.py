@@ -145,3 +145,27 @@ def test_ticker_collision_is_not_paired_unless_declared_equal() -> None:
         engine.leg("htx", "GTC/USDT").on_book(Levels([0.99], [10.0], [1.0], [10.0]), T)
         engine.leg("binance", "GTC/USDT").on_book(Levels([1.3], [10.0], [1.31], [10.0]), T)
         assert len([e for e in events if e["type"] in ("opened", "suspect")]) == want
+
+
+def test_a_conversion_book_older_than_fx_max_age_is_not_used() -> None:
+    events: list[dict[str, Any]] = []
+    engine = make(events, fx_max_age_ms=1000)
+    book(engine, "kraken", "USDT/USD", 0.999, 1.001, T, size=1000.0)
+    book(engine, "kraken", "BTC/USD", 99.0, 100.0, T + 1001 * MS)
+    book(engine, "binance", "BTC/USDT", 102.0, 103.0, T + 1001 * MS)
+    assert of(events, "cross_quote") == []  # 1001 ms old: no live conversion book
+    book(engine, "kraken", "USDT/USD", 0.999, 1.001, T + 1002 * MS, size=1000.0)
+    assert [e["type"] for e in of(events, "cross_quote")] == ["opened"]
+
+
+def test_the_best_conversion_venue_is_chosen() -> None:
+    """Two USDT/USD books: kraken's bid 0.999 (fee 0), binance's 0.9995 less 10 bps = 0.9985:
+    kraken's converts the 101.898 USDT to more USD."""
+    events: list[dict[str, Any]] = []
+    engine = make(events)
+    book(engine, "binance", "USDT/USD", 0.9995, 1.001, T, size=1000.0)
+    book(engine, "kraken", "USDT/USD", 0.999, 1.001, T, size=1000.0)
+    book(engine, "kraken", "BTC/USD", 99.0, 100.0, T)
+    book(engine, "binance", "BTC/USDT", 102.0, 103.0, T + MS)
+    (opened,) = of(events, "cross_quote")
+    assert (opened["fx_venue"], opened["fx_rate"]) == ("kraken", 0.999)
