@@ -322,7 +322,7 @@ class Engine:
             return
         self.stats.evaluations += 1
         pairs = evaluate(self.board, s, v, self.config.max_notional)
-        if pairs:
+        if pairs or self._suspects:
             pairs = self._screen(SAME_QUOTE, s, v, pairs, ts)
         if pairs or self.lifecycle.has_open(s):
             self._publish(self.lifecycle.evaluate(s, v, pairs, ts))
@@ -339,7 +339,7 @@ class Engine:
         self, f: int, changed: tuple[int, int] | None, flat: int | None, ts: int
     ) -> None:
         pairs = self.cross.evaluate(f, changed, ts)
-        if pairs:
+        if pairs or self._suspects:
             pairs = self._screen(CROSS_QUOTE, f, flat, pairs, ts)
         if pairs or self.cross_lifecycle.has_open(f):
             self._publish(self.cross_lifecycle.evaluate(f, flat, pairs, ts), cross=True)

@@ -97,6 +97,9 @@ def test_suspect_instead_of_opportunity() -> None:
     assert suspect["reason"].startswith("gross spread 1100.0 bps > max_gross_bps 1000")
     book(engine, "binance", "BTC/USD", 111.5, 112.0, T + 2 * MS)  # still suspect: no repeat
     assert len([e for e in events if e["type"] == "suspect"]) == 1
+    book(engine, "binance", "BTC/USD", 99.5, 100.5, T + 3 * MS)  # back in line: nothing pays
+    book(engine, "binance", "BTC/USD", 111.0, 112.0, T + 4 * MS)  # suspect again: reported
+    assert [e["ts"] for e in events if e["type"] == "suspect"] == [T + MS, T + 4 * MS]
 
 
 def test_premium_figures_by_hand() -> None:
