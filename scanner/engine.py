@@ -56,6 +56,8 @@ UNUSABLE_REASONS = frozenset(
     {CloseReason.STALE, CloseReason.DESYNCED, CloseReason.DISCONNECTED, CloseReason.CROSSED_BOOK}
 )
 """Reasons a feed may pass to ``on_usable(False, reason, ts)``."""
+PREMIUM, CROSS, CONVERSION = 1, 2, 4
+"""What an update of a board row drives besides its same-quote pairs."""
 CAUGHT = (ArithmeticError, ValueError, IndexError)
 """Exceptions of one update that are counted and logged instead of reaching the feed."""
 TIMED_EVERY = 16
@@ -219,6 +221,14 @@ class Engine:
             quotes.premium_update_bps,
         )
         self._suspects: set[tuple[str, int, int, int]] = set()
+        # Per board row, what more an update of it drives (one list read on the hot path):
+        # PREMIUM its base's premiums, CROSS its family's pairs, CONVERSION the pairs it converts.
+        self._more = [
+            (PREMIUM if row in self.premium.row_base else 0)
+            | (CROSS if row in self.cross.slot_of else 0)
+            | (CONVERSION if row in self.cross.using else 0)
+            for row in range(len(self.symbols))
+        ]
         """(kind, symbol or family, buy, sell) reported as suspect and still so."""
         self.stats = EngineStats()
         self.perf_ns = perf_ns
@@ -275,7 +285,7 @@ class Engine:
                     self._evaluate(s, other.v, ts)
         if leg.usable:
             self._evaluate(s, v, ts)
-        if s in self.premium.row_base and not self.stopped:
+        if self._more[s] & PREMIUM and not self.stopped:
             for event in self.premium.on_book(s, ts):
                 self._emit_one(event)
 
@@ -326,13 +336,13 @@ class Engine:
             pairs = self._screen(SAME_QUOTE, s, v, pairs, ts)
         if pairs or self.lifecycle.has_open(s):
             self._publish(self.lifecycle.evaluate(s, v, pairs, ts))
-        cross = self.cross
-        if s in cross.slot_of:
-            f, slot = cross.slot_of[s]
+        more = self._more[s]
+        if more & CROSS:
+            f, slot = self.cross.slot_of[s]
             flat = slot * self.board.n_venues + v
             self._evaluate_cross(f, (s, v), flat, ts)
-        elif s in cross.conversion_rows:
-            for f in cross.using.get(s, ()):
+        elif more & CONVERSION:
+            for f in self.cross.using[s]:
                 self._evaluate_cross(f, None, None, ts)
 
     def _evaluate_cross(

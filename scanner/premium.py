@@ -64,7 +64,9 @@ class PremiumScan:
         """base -> its rows, the ones quoted outside the USD group first."""
         for row, (base, quote) in enumerate(assets):
             self.book_of.setdefault((base, quote), row)
-            if base not in in_group and base not in fixed and base not in FIAT:
+        for row, (base, quote) in enumerate(assets):
+            # only the books whose quote some book (or the config) can ever give a USD rate
+            if base not in in_group | FIAT and base not in fixed and self._priceable(quote):
                 self.bases.setdefault(base, []).append(row)
         for rows in self.bases.values():
             rows.sort(key=lambda r: (assets[r][1] in self.usd_group, r))
@@ -73,6 +75,19 @@ class PremiumScan:
         self._last_ns: dict[str, int] = {}
         self.emitted: dict[tuple[str, int], float] = {}
         """(base, venue) -> premium_bps last emitted."""
+
+    def _priceable(self, quote: str) -> bool:
+        """Whether some book (or the config) could ever give ``quote`` a USD rate."""
+        if quote == USD or quote in self.fixed:
+            return True
+        if (quote, USD) in self.book_of or (USD, quote) in self.book_of:
+            return True
+        return any(
+            ((quote, s) in self.book_of or (s, quote) in self.book_of)
+            and ((s, USD) in self.book_of or (USD, s) in self.book_of)
+            for s in self.usd_group
+            if s not in (USD, quote)
+        )
 
     def on_book(self, row: int, ts: int) -> list[Event]:
         """The premium events due after an update of ``row`` at ``ts`` (usually none)."""
