@@ -16,8 +16,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from scanner.board import Board
 from scanner.crossquote import CrossFigures, Ladder, ladder, walk
 from scanner.kernel import Pair
@@ -45,6 +43,12 @@ class CrossScan:
     ) -> None:
         """``assets[row]`` = (base, quote) identities of each board row."""
         self.board = board
+        # flat views of the board's per-leg arrays (index row * V + venue): a scalar read costs
+        # a fraction of numpy's 2-D item access
+        self._bid = board.bid_eff.data.cast("B").cast("d")
+        self._ask = board.ask_eff.data.cast("B").cast("d")
+        self._usable = board.usable.data.cast("B").cast("?")
+        self._updated = board.updated_ns.data.cast("B").cast("q")
         self.fx_max_age_ns = fx_max_age_ns
         self.max_notional = max_notional
         group_of = {q: g for g, members in enumerate(groups) for q in members}
@@ -88,41 +92,68 @@ class CrossScan:
     def evaluate(self, f: int, changed: tuple[int, int] | None, ts: int) -> list[Pair]:
         """The paying pairs of family ``f`` with leg ``changed`` = (row, venue) as buy or sell
         (every pair when None), by (buy, sell) flattened leg, with their chosen conversion.
-        Pruned first by the fee-net tops: bid_eff(j) · best conversion rate > ask_eff(i)."""
+
+        Pruned first in O(1) by the board's exact best fee-net tops and the conversion rows'
+        best fee-net rates (an upper bound of the usable ones'), then per venue by
+        bid_eff(j) · best live conversion rate > ask_eff(i); only the rest are walked."""
         board, fam, nv = self.board, self.families[f], self.board.n_venues
+        bid, ask = self._bid, self._ask
         out: list[Pair] = []
         for sa, (row_a, qa) in enumerate(zip(fam.rows, fam.quotes, strict=True)):
             for sb, (row_b, qb) in enumerate(zip(fam.rows, fam.quotes, strict=True)):
-                if qa == qb or (changed is not None and changed[0] not in (row_a, row_b)):
+                if qa == qb:
+                    continue
+                if changed is None:
+                    bound = board.bid_max[row_b] * self._bound(qb, qa) > board.ask_min[row_a]
+                elif changed[0] == row_a:
+                    at = row_a * nv + changed[1]
+                    bound = board.bid_max[row_b] * self._bound(qb, qa) > ask[at]
+                elif changed[0] == row_b:
+                    at = row_b * nv + changed[1]
+                    bound = bid[at] * self._bound(qb, qa) > board.ask_min[row_a]
+                else:
+                    continue
+                if not bound:
                     continue
                 books = self._live(qb, qa, ts)
                 if not books:
                     continue
-                best = max(self._top_rate(row, v, sell_base) for row, v, sell_base in books)
-                bids = board.bid_eff[row_b] * best
-                asks = board.ask_eff[row_a]
-                if changed is None:
-                    legs = np.argwhere(asks[:, None] < bids[None, :]).tolist()
-                elif changed[0] == row_a:
-                    i = changed[1]
-                    legs = [[i, j] for j in np.flatnonzero(bids > asks[i]).tolist()]
-                else:
-                    j = changed[1]
-                    legs = [[i, j] for i in np.flatnonzero(asks < bids[j]).tolist()]
-                for i, j in legs:
-                    fig = self._best(row_a, i, row_b, j, books)
-                    if fig is not None:
-                        out.append(Pair(sa * nv + i, sb * nv + j, fig))
+                rate = max(self._top_rate(row, v, sell_base) for row, v, sell_base in books)
+                buys = [changed[1]] if changed is not None and changed[0] == row_a else range(nv)
+                sells = [changed[1]] if changed is not None and changed[0] == row_b else range(nv)
+                for i in buys:
+                    a = ask[row_a * nv + i]
+                    for j in sells:
+                        if bid[row_b * nv + j] * rate > a:
+                            fig = self._best(row_a, i, row_b, j, books)
+                            if fig is not None:
+                                out.append(Pair(sa * nv + i, sb * nv + j, fig))
         out.sort(key=lambda p: (p.buy, p.sell))
         return out
 
+    def _bound(self, qb: str, qa: str) -> float:
+        """The best fee-net rate from ``qb`` to ``qa`` over the usable conversion books'
+        tops, whatever their age (0.0 when none)."""
+        board, best = self.board, 0.0
+        for row, sell_base in self.conversions.get((qb, qa), ()):
+            if sell_base:
+                rate = board.bid_max[row]
+            else:
+                low = board.ask_min[row]
+                rate = 1.0 / low if 0.0 < low < math.inf else 0.0
+            best = max(best, rate)
+        return best
+
     def _live(self, qb: str, qa: str, ts: int) -> list[tuple[int, int, bool]]:
         """The conversion books from ``qb`` to ``qa`` that pass the gate: (row, venue, B/A)."""
-        board, max_age = self.board, self.fx_max_age_ns
+        nv, max_age = self.board.n_venues, self.fx_max_age_ns
         out = []
         for row, sell_base in self.conversions.get((qb, qa), ()):
-            for v in np.flatnonzero(board.usable[row]).tolist():
-                if max_age > 0 and ts - int(board.updated_ns[row, v]) > max_age:
+            for v in range(nv):
+                at = row * nv + v
+                if not self._usable[at]:
+                    continue
+                if max_age > 0 and ts - self._updated[at] > max_age:
                     continue
                 if self._top_rate(row, v, sell_base) > 0.0:
                     out.append((row, v, sell_base))
@@ -130,10 +161,11 @@ class CrossScan:
 
     def _top_rate(self, row: int, v: int, sell_base: bool) -> float:
         """The best fee-net rate of one conversion book, A per B (0.0 when that side is empty)."""
+        at = row * self.board.n_venues + v
         if sell_base:
-            bid = float(self.board.bid_eff[row, v])
+            bid = self._bid[at]
             return bid if bid > 0.0 else 0.0
-        ask = float(self.board.ask_eff[row, v])
+        ask = self._ask[at]
         return 1.0 / ask if 0.0 < ask < math.inf else 0.0
 
     def _best(
