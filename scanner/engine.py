@@ -46,9 +46,11 @@ from scanner.events import (
     opportunity_event,
     suspect_event,
 )
+from scanner.identity import board_rows
 from scanner.kernel import Pair, evaluate
 from scanner.lifecycle import CLOSED, Lifecycle, Transition
 from scanner.premium import PremiumScan
+from scanner.suspects import Suspects
 
 log = logging.getLogger(__name__)
 
@@ -179,24 +181,10 @@ class Engine:
         self.quotes = quotes = quotes if quotes is not None else QuotesConfig()
         self.venues = list(venues)
         self.fees_bps = [float(fees_bps[v]) for v in venues]
-        # One board row per (base, quote) identity: a ticker that is another asset on some
-        # venue gets a row of its own there.
-        rows: dict[tuple[str, str], int] = {}
-        self.symbols: list[str] = []
-        """Board row -> the symbol its events name."""
-        self._row_of: dict[tuple[str, str], int] = {}
-        for symbol in symbols:
-            base, _, quote = symbol.partition("/")
-            for venue in venues:
-                key = (base, quote)
-                if identity is not None:
-                    key = (identity(venue, base), identity(venue, quote))
-                if key not in rows:
-                    rows[key] = len(self.symbols)
-                    self.symbols.append(symbol)
-                self._row_of[(venue, symbol)] = rows[key]
-        self.assets = list(rows)
-        """Board row -> its (base, quote) identities."""
+        rows = board_rows(symbols, venues, identity or (lambda _venue, ticker: ticker))
+        self.symbols, self.assets, self._row_of = rows
+        """Board row -> the symbol its events name, its (base, quote) identities; (venue,
+        symbol) -> its row."""
         self.board = Board(
             len(self.symbols), len(venues), config.depth_levels, np.array(self.fees_bps) / 1e4
         )
@@ -220,7 +208,7 @@ class Engine:
             quotes.premium_interval_ms * 1_000_000,
             quotes.premium_update_bps,
         )
-        self._suspects: set[tuple[str, int, int, int]] = set()
+        self.suspects = Suspects(quotes.max_gross_bps)
         # Per board row, what more an update of it drives (one list read on the hot path):
         # PREMIUM its base's premiums, CROSS its family's pairs, CONVERSION the pairs it converts.
         self._more = [
@@ -332,7 +320,7 @@ class Engine:
             return
         self.stats.evaluations += 1
         pairs = evaluate(self.board, s, v, self.config.max_notional)
-        if pairs or self._suspects:
+        if pairs or self.suspects.keys:
             pairs = self._screen(SAME_QUOTE, s, v, pairs, ts)
         if pairs or self.lifecycle.has_open(s):
             self._publish(self.lifecycle.evaluate(s, v, pairs, ts))
@@ -349,91 +337,64 @@ class Engine:
         self, f: int, changed: tuple[int, int] | None, flat: int | None, ts: int
     ) -> None:
         pairs = self.cross.evaluate(f, changed, ts)
-        if pairs or self._suspects:
+        if pairs or self.suspects.keys:
             pairs = self._screen(CROSS_QUOTE, f, flat, pairs, ts)
         if pairs or self.cross_lifecycle.has_open(f):
             self._publish(self.cross_lifecycle.evaluate(f, flat, pairs, ts), cross=True)
 
     def _screen(self, kind: str, s: int, v: int | None, pairs: list[Pair], ts: int) -> list[Pair]:
-        """``pairs`` without those whose gross spread exceeds ``max_gross_bps``: each of those
-        is reported once as ``suspect`` until an evaluation of its leg finds it below again."""
-        limit = self.quotes.max_gross_bps
-        keep = [p for p in pairs if p.figures.gross_bps <= limit]
-        flagged = {(kind, s, p.buy, p.sell) for p in pairs if p.figures.gross_bps > limit}
-        if self._suspects:  # those of this evaluation not flagged again are cleared
-            for key in [k for k in self._suspects if k[:2] == (kind, s) and k not in flagged]:
-                if v is None or v in key[2:]:
-                    self._suspects.discard(key)
-        for p in pairs:
-            key = (kind, s, p.buy, p.sell)
-            if key in flagged and key not in self._suspects:
-                self._suspects.add(key)
-                self._emit_one(self._suspect_event(kind, s, p, ts))
+        """``pairs`` without the suspect ones, each reported once (:mod:`scanner.suspects`)."""
+        keep, new = self.suspects.screen(kind, s, v, pairs)
+        for p in new:
+            (row_a, i), (row_b, j) = self._pair_legs(kind, s, p.buy, p.sell)
+            self._emit_one(
+                suspect_event(
+                    ts,
+                    kind,
+                    self.symbols[row_a],
+                    self.symbols[row_b],
+                    self.venues[i],
+                    self.venues[j],
+                    p.figures,
+                    self.suspects.max_gross_bps,
+                )
+            )
         return keep
 
-    def _suspect_event(self, kind: str, s: int, p: Pair, ts: int) -> Event:
+    def _pair_legs(
+        self, kind: str, s: int, buy: int, sell: int
+    ) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(row, venue) of the buy and sell legs of a pair of symbol (or family) ``s``."""
         if kind == SAME_QUOTE:
-            sym = self.symbols[s]
-            buy, sell = self.venues[p.buy], self.venues[p.sell]
-            return suspect_event(
-                ts, kind, sym, sym, buy, sell, p.figures, self.quotes.max_gross_bps
-            )
-        (row_a, i), (row_b, j) = self.cross.leg(s, p.buy), self.cross.leg(s, p.sell)
-        return suspect_event(
-            ts,
-            kind,
-            self.symbols[row_a],
-            self.symbols[row_b],
-            self.venues[i],
-            self.venues[j],
-            p.figures,
-            self.quotes.max_gross_bps,
-        )
+            return (s, buy), (s, sell)
+        return self.cross.leg(s, buy), self.cross.leg(s, sell)
 
     def _publish(self, transitions: list[Transition], *, cross: bool = False) -> None:
         for t in transitions:
-            self._emit_one(self.cross_event(t) if cross else self.event(t))
+            self._emit_one(self.event(t, CROSS_QUOTE if cross else SAME_QUOTE))
 
     def _emit_one(self, event: Event) -> None:
         self.stats.events += 1
         self._emit(event)
 
-    def event(self, t: Transition) -> Event:
-        """The schema-1 event of transition ``t`` (ages of both legs' books at ``t.ts``)."""
-        symbol = self.symbols[t.symbol]
-        buy, sell = self._leg_info(t.symbol, t.buy, t.ts), self._leg_info(t.symbol, t.sell, t.ts)
-        if t.kind != CLOSED:
-            return opportunity_event(t.kind, t.oid, t.ts, symbol, buy, sell, t.figures)
-        return closed_event(
-            t.oid,
-            t.ts,
-            symbol,
-            buy,
-            sell,
-            t.figures,
-            reason=t.reason or "",
-            duration_ms=t.duration_ns / 1e6,
-            peak_net_bps=t.peak_net_bps,
-            peak_profit=t.peak_profit,
-        )
-
-    def cross_event(self, t: Transition) -> Event:
-        """The schema-1 event of a cross-quote transition (``t.symbol`` is the family)."""
-        (row_a, i), (row_b, j) = self.cross.leg(t.symbol, t.buy), self.cross.leg(t.symbol, t.sell)
+    def event(self, t: Transition, kind: str = SAME_QUOTE) -> Event:
+        """The schema-1 event of transition ``t`` (ages of both legs' books at ``t.ts``); a
+        cross-quote one (``t.symbol`` is then the family) names its conversion."""
+        (row_a, i), (row_b, j) = self._pair_legs(kind, t.symbol, t.buy, t.sell)
         buy, sell = self._leg_info(row_a, i, t.ts), self._leg_info(row_b, j, t.ts)
-        fig = t.figures
-        assert isinstance(fig, CrossFigures)
-        fx_age = max(0, t.ts - int(self.board.updated_ns[fig.fx_symbol, fig.fx_venue])) / 1e6
-        info = CrossInfo(
-            sell_symbol=self.symbols[row_b],
-            buy_quote=self.symbols[row_a].partition("/")[2],
-            sell_quote=self.symbols[row_b].partition("/")[2],
-            fx_venue=self.venues[fig.fx_venue],
-            fx_symbol=self.symbols[fig.fx_symbol],
-            fx_rate=fig.fx_rate,
-            fx_age_ms=fx_age,
-            fx_fee_bps=self.fees_bps[fig.fx_venue],
-        )
+        fig, info = t.figures, None
+        if isinstance(fig, CrossFigures):
+            fx_age = max(0, t.ts - int(self.board.updated_ns[fig.fx_symbol, fig.fx_venue]))
+            info = CrossInfo(
+                sell_symbol=self.symbols[row_b],
+                buy_quote=self.symbols[row_a].partition("/")[2],
+                sell_quote=self.symbols[row_b].partition("/")[2],
+                fx_venue=self.venues[fig.fx_venue],
+                fx_symbol=self.symbols[fig.fx_symbol],
+                fx_rate=fig.fx_rate,
+                fx_age_ms=fx_age / 1e6,
+                fx_fee_bps=self.fees_bps[fig.fx_venue],
+            )
         symbol = self.symbols[row_a]
         if t.kind != CLOSED:
             return opportunity_event(t.kind, t.oid, t.ts, symbol, buy, sell, fig, info)

@@ -10,7 +10,7 @@ venues whose contracts for it share none are different assets.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 KNOWN_DIFFERENT: Mapping[str, Mapping[str, str]] = {
@@ -109,3 +109,22 @@ def split_by_contracts(
             for venue in venues:
                 out[(venue, ticker)] = f"{ticker}@{'+'.join(venues)}"
     return out
+
+
+def board_rows(
+    symbols: Sequence[str], venues: Sequence[str], asset: Callable[[str, str], str]
+) -> tuple[list[str], list[tuple[str, str]], dict[tuple[str, str], int]]:
+    """One board row per (base, quote) identity, a ticker that is another asset on some venue
+    getting a row of its own there: (row -> symbol, row -> identities, (venue, symbol) -> row)."""
+    rows: dict[tuple[str, str], int] = {}
+    names: list[str] = []
+    row_of: dict[tuple[str, str], int] = {}
+    for symbol in symbols:
+        base, _, quote = symbol.partition("/")
+        for venue in venues:
+            key = (asset(venue, base), asset(venue, quote))
+            if key not in rows:
+                rows[key] = len(names)
+                names.append(symbol)
+            row_of[(venue, symbol)] = rows[key]
+    return names, list(rows), row_of
