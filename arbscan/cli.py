@@ -32,6 +32,7 @@ from arbscan.options import (
     symbol_list,
     venue_list,
 )
+from arbscan.quotes import emulated_market, identity_map
 from arbscan.replay import replay_main
 from arbscan.scan import scan
 from feeds.capture import CaptureError
@@ -50,12 +51,16 @@ def _faults(plan: Plan, given: Sequence[str]) -> list[FaultSpec]:
     found: list[FaultSpec] = []
     named = [(f"emulator.faults[{i}]", t) for i, t in enumerate(plan.config.emulator_faults)]
     for where, text in [*named, *(("--fault", t) for t in given)]:
+        try:  # a fault on one venue's symbol: among those that venue is scanned for
+            symbols = plan.symbols_of(canonical_venue(text.partition(":")[0].strip()))
+        except ValueError:
+            symbols = plan.symbols  # the parser names the unknown venue
         try:
             spec = parse_fault(
                 text,
                 venue=canonical_venue,
                 venues=tuple(plan.venues),
-                symbols=tuple(plan.symbols),
+                symbols=tuple(symbols),
             )
         except FaultSpecError as exc:
             error = ConfigError if where != "--fault" else UsageError
@@ -198,10 +203,16 @@ def plan_from(args: argparse.Namespace) -> Plan:
     serve, web = event_server_address(args.serve, args.web)
     option = "--web" if web else "--serve"
     access = server_access(config.serve, args.serve_token, args.serve_origin, serve, option)
+    venues = _emulated(args.venues) if emulated else venue_list(args.venues)
+    symbols = symbol_list(args.symbols, DEFAULT_SYMBOLS)
+    listings: dict[str, list[str]] = {}
+    if emulated and args.symbols is None:  # the default market: each venue its own quotes
+        symbols, listings = emulated_market(venues)
     plan = Plan(
         config=config,
-        venues=_emulated(args.venues) if emulated else venue_list(args.venues),
-        symbols=symbol_list(args.symbols, DEFAULT_SYMBOLS),
+        venues=venues,
+        symbols=symbols,
+        listings=listings,
         json=args.json,
         out=out,
         serve=serve,
@@ -220,7 +231,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
     for venue in plan.venues:
         config.fee_bps(venue)  # a venue without a fee is a configuration error
         try:  # the venue's codec refuses a symbol it cannot name, or two with one venue id
-            codec_class(venue)(plan.symbols)
+            codec_class(venue)(plan.symbols_of(venue))
         except ValueError as exc:
             raise UsageError(f"--symbols: {exc}") from None
         endpoint = config.urls.get(venue)
@@ -228,7 +239,21 @@ def plan_from(args: argparse.Namespace) -> Plan:
             plan.ws_urls[venue] = endpoint.ws
         if endpoint is not None and endpoint.rest:
             plan.rest_urls[venue] = endpoint.rest
+    plan.identity = identity_map(config.identity, plan.venues, None if emulated else fetch_json)
     return plan
+
+
+def fetch_json(url: str) -> object:
+    """GET ``url`` at start-up (a venue's public asset metadata), its JSON; a failure is a
+    configuration error naming the key that asked for it."""
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=10.0)
+        response.raise_for_status()
+        return response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ConfigError(f"identity.metadata: fetching {url} failed: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:

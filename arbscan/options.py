@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from feeds.venues import VENUES, UnknownVenue, canonical_venue, default_fees
 from scanner.access import Access, is_loopback
 from scanner.config import ORIGIN, TOKEN, Config, ConfigError, ServeConfig, load_config
+from scanner.identity import IdentityMap
 
 if TYPE_CHECKING:
     from emulator.server import FaultSpec
@@ -64,6 +65,15 @@ class Plan:
     per_connection: dict[str, int] = field(default_factory=dict)
     """Venue products per connection, from the config's [connections] (canonical ids)."""
     faults: list[FaultSpec] = field(default_factory=list)
+    listings: dict[str, list[str]] = field(default_factory=dict)
+    """Per venue, the symbols it is scanned for (the simulated default market); a venue not
+    named: every symbol."""
+    identity: IdentityMap | None = None
+    """Which tickers are one asset across venues (None: every ticker is itself)."""
+
+    def symbols_of(self, venue: str) -> list[str]:
+        """The symbols ``venue`` is subscribed to."""
+        return self.listings.get(venue, self.symbols)
 
 
 def _csv(option: str, text: str) -> list[str]:

@@ -26,6 +26,7 @@ from arbscan.options import (
     symbol_list,
     venue_list,
 )
+from arbscan.quotes import identity_map
 from arbscan.scan import listen
 from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, Record
 from feeds.protocol import Codec
@@ -163,6 +164,8 @@ def replay_main(args: argparse.Namespace) -> int:
         emit,
         warmup_ms=config.feeds.warmup_ms,
         book_levels=args.books,
+        quotes=config.quotes,
+        identity=identity_map(config.identity, venues).asset,
     )
 
     def on_state(venue: str, state: str, reason: str | None, ts: int) -> None:

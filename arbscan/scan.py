@@ -82,6 +82,8 @@ async def scan(plan: Plan) -> int:
         sinks.emit,
         warmup_ms=plan.config.feeds.warmup_ms,
         book_levels=plan.books,
+        quotes=plan.config.quotes,
+        identity=plan.identity.asset if plan.identity is not None else None,
     )
     runners: list[Runner] = []
     started = time.monotonic()
@@ -116,7 +118,8 @@ async def scan(plan: Plan) -> int:
             cls = codec_class(venue)
             # one REST budget per venue (its limits count per IP), shared by its connections
             budget = RequestBudget.of(cls.rest_limits) if cls.rest_limits else None
-            for symbols in chunk_symbols(cls, plan.symbols, plan.per_connection.get(venue)):
+            listed = plan.symbols_of(venue)
+            for symbols in chunk_symbols(cls, listed, plan.per_connection.get(venue)):
                 runners.append(
                     Runner(
                         cls,
@@ -185,6 +188,7 @@ def current_stats(
         health.venue_counts(),
         len(server.clients) if server is not None else 0,
         server.lagged if server is not None else 0,
+        health.latency_ms(),
     )
 
 
@@ -218,6 +222,7 @@ def summary_lines(stats: Event, prog: str = "run.py") -> str:
 
 
 async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
+    from arbscan.quotes import EMULATED_DEPEGS, EMULATED_PREMIUM_BPS
     from emulator.market import MarketConfig
     from emulator.server import Emulator, EmulatorConfig
 
@@ -226,6 +231,9 @@ async def _start_emulator(stack: contextlib.AsyncExitStack, plan: Plan) -> None:
         symbols=tuple(plan.symbols),
         seed=plan.seed,
         dislocations_per_min=DISLOCATIONS_PER_MIN,
+        listings={v: tuple(s) for v, s in plan.listings.items()},
+        depegs=EMULATED_DEPEGS if plan.listings else (),
+        local_premium_bps=EMULATED_PREMIUM_BPS if plan.listings else {},
     )
     config = EmulatorConfig(market=market, faults=tuple(plan.faults))
     emu = await stack.enter_async_context(Emulator(config))
@@ -319,6 +327,20 @@ class _Health:
             out[venue] = totals
         return out
 
+    def latency_ms(self) -> dict[str, float | None]:
+        """Per venue, the worst latest feed latency of its open sessions (None: no venue
+        time seen yet, or the venue sends none)."""
+        out: dict[str, float | None] = {}
+        for venue in self.venues:
+            latencies = [
+                s.stats.latency_ns
+                for t in self._tallies[venue]
+                for s in t.sessions
+                if s.stats.latency_ns is not None
+            ]
+            out[venue] = max(latencies) / 1e6 if latencies else None
+        return out
+
     def venue_readings(self) -> dict[str, dict[str, int]]:
         """Per venue, what /health and /metrics report (:class:`scanner.metrics.Readings`)."""
         out = {}
@@ -332,7 +354,7 @@ class _Health:
         now_ns, now = time.time_ns(), time.monotonic()
         rows = []
         sink_drops = sum(s.dropped for s in self.sinks)
-        since_start = self.venue_counts()
+        since_start, latency = self.venue_counts(), self.latency_ms()
         for venue in self.venues:
             mine = [r for r in self.runners if r.venue == venue]
             stats = [r.session.stats for r in mine if r.session is not None]
@@ -341,12 +363,11 @@ class _Health:
             f0 = min(f0, frames)  # a reconnect starts a new session and its counters
             self._last[venue] = (now, frames)
             updated = [t for st in stats for t in st.book_updated_ns.values()]
-            latencies = [st.latency_ns for st in stats if st.latency_ns is not None]
             rows.append(
                 VenueHealth(
                     venue,
                     msgs_per_s=(frames - f0) / (now - t0) if now > t0 else 0.0,
-                    latency_ms=max(latencies) / 1e6 if latencies else None,
+                    latency_ms=latency[venue],
                     book_age_ms=(now_ns - min(updated)) / 1e6 if updated else None,
                     resyncs=since_start[venue]["resyncs"],
                     reconnects=since_start[venue]["reconnects"],

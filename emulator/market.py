@@ -8,6 +8,14 @@ symbol, the levels that changed (size 0 deletes), exactly what a venue's diff ch
 
 Dislocations move one venue's book by a known number of bps for a known time; every one,
 random or added by hand, is recorded in :attr:`MarketModel.dislocations` (ground truth).
+
+Across quotes: the first symbol of a base (BTC/USD) carries its walk; the base's other symbols
+(BTC/USDT, BTC/KRW) follow it through the USD values of the two quotes, so a base is one
+price everywhere up to the venues' own noise, lags and dislocations. A quote's USD value is
+:data:`USD_VALUES` times a small mean-reverting noise of its own (stablecoins) and any depeg
+episode (:class:`Depeg`), which moves the conversion books (USDT/USD, USDC/USDT, USDT/KRW)
+and every book quoted in that asset together. ``local_premium_bps`` lifts a quote's crypto
+books above the world price (the Korean premium of KRW books).
 """
 
 from __future__ import annotations
@@ -29,6 +37,19 @@ BASE_PRICES: Final[Mapping[str, float]] = {
     "DOGE": 0.15,
     "ADA": 0.45,
 }
+USD_VALUES: Final[Mapping[str, float]] = {
+    "USD": 1.0,
+    "USDT": 1.0,
+    "USDC": 1.0,
+    "FDUSD": 1.0,
+    "EUR": 1.08,
+    "AUD": 0.66,
+    "JPY": 1 / 150,
+    "KRW": 1 / 1380,
+}
+"""USD per unit of the quote assets the model knows (others count as 1 USD)."""
+STABLE_NOISE_BPS: Final = 0.3
+"""Per-step noise of a stablecoin's USD value (mean-reverting: 10 % back per step)."""
 _TABLE_BITS: Final = 12
 _PRICE_DECIMALS: Final[Mapping[str, int]] = {"BTC": 1, "ETH": 2, "SOL": 2, "BNB": 1}
 
@@ -47,6 +68,30 @@ class VenueProfile:
     size_decimals: int = 8
     level_notional: float = 20_000.0
     """Mean quote notional of one level."""
+
+
+@dataclass(frozen=True, slots=True)
+class Depeg:
+    """``asset``'s USD value moves by ``bps`` (signed), ramping in linearly over ``ramp_s``
+    from ``start_s`` after the model's start, held ``hold_s``, ramping out over ``ramp_s``."""
+
+    asset: str
+    start_s: float
+    bps: float
+    ramp_s: float = 10.0
+    hold_s: float = 20.0
+
+    def bps_at(self, t_s: float) -> float:
+        """The depeg's move at ``t_s`` seconds after the start."""
+        t = t_s - self.start_s
+        ramp = max(self.ramp_s, 1e-9)
+        if t <= 0.0 or t >= 2 * self.ramp_s + self.hold_s:
+            return 0.0
+        if t < self.ramp_s:
+            return self.bps * t / ramp
+        if t <= self.ramp_s + self.hold_s:
+            return self.bps
+        return self.bps * (2 * self.ramp_s + self.hold_s - t) / ramp
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +117,16 @@ class MarketConfig:
     quiet_symbols: frozenset[str] = frozenset()
     """Symbols whose books never change after the start: every venue sends their snapshot
     and then nothing for them (a quiet market; the connection carries only the rest)."""
+    listings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per venue, the symbols it lists; a venue not named lists every symbol."""
+    depegs: tuple[Depeg, ...] = ()
+    local_premium_bps: Mapping[str, float] = field(default_factory=dict)
+    """Per quote (KRW): how far above the world price its crypto books trade."""
+
+    def lists(self, venue: str, symbol: str) -> bool:
+        """Whether ``venue`` has a book of ``symbol``."""
+        listed = self.listings.get(venue)
+        return listed is None or symbol in listed
 
     def profile(self, venue: str) -> VenueProfile:
         """``profiles[venue]``, else the profile the venue's emulation declares."""
@@ -81,8 +136,10 @@ class MarketConfig:
         return self.profiles.get(venue) or (own.profile if own else VenueProfile())
 
     def base_price(self, symbol: str) -> float:
-        base = symbol.partition("/")[0]
-        return self.base_prices.get(symbol) or BASE_PRICES.get(base) or 100.0
+        """The symbol's starting price: its base's in USD over its quote's USD value."""
+        base, _, quote = symbol.partition("/")
+        usd = BASE_PRICES.get(base) or USD_VALUES.get(base) or 100.0
+        return self.base_prices.get(symbol) or usd / USD_VALUES.get(quote, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +194,14 @@ class MarketModel:
         self._live: dict[str, list[Dislocation]] = {}
         self._rng = random.Random(stable_seed(config.seed, "market"))
         self._multipliers = [self._rng.lognormvariate(0.0, 0.8) for _ in range(1 << _TABLE_BITS)]
-        self._log_px = {s: math.log(config.base_price(s)) for s in config.symbols}
+        self._fx_rng = random.Random(stable_seed(config.seed, "quotes"))
+        self._start_ns = start_ns
+        self._primary: dict[str, str] = {}
+        for symbol in config.symbols:
+            self._primary.setdefault(symbol.partition("/")[0], symbol)
+        self._noise = {q: 0.0 for q in USD_VALUES if q != "USD" and USD_VALUES[q] == 1.0}
+        self._walk = {s: math.log(config.base_price(self._leader(s))) for s in config.symbols}
+        self._log_px = {s: self._derived(s) for s in config.symbols}
         max_lag = max((config.profile(v).lag_steps for v in config.venues), default=0)
         self._history = {
             s: deque([x] * (max_lag + 1), maxlen=max_lag + 1) for s, x in self._log_px.items()
@@ -149,6 +213,8 @@ class MarketModel:
         for venue in config.venues:
             profile = config.profile(venue)
             for symbol in config.symbols:
+                if not config.lists(venue, symbol):
+                    continue
                 price = config.base_price(symbol)
                 digits = math.floor(math.log10(price)) + 1
                 base = _PRICE_DECIMALS.get(symbol.partition("/")[0], max(0, 6 - digits))
@@ -158,6 +224,32 @@ class MarketModel:
                 self._grid[key] = max(1, round(price * 10**pd * profile.level_bps * 1e-4))
                 self._venue_rng[key] = random.Random(stable_seed(config.seed, venue, symbol))
         self._rebuild(initial=True)
+
+    # -- prices across quotes --------------------------------------------------------------
+    def _leader(self, symbol: str) -> str:
+        """The symbol whose walk ``symbol`` follows: the first of its base."""
+        return self._primary[symbol.partition("/")[0]]
+
+    def usd_log(self, asset: str) -> float:
+        """log USD value of a quote asset now: its nominal value, noise and depegs."""
+        t_s = (self.now_ns - self._start_ns) / 1e9
+        bps = self._noise.get(asset, 0.0)
+        bps += sum(d.bps_at(t_s) for d in self.config.depegs if d.asset == asset)
+        return math.log(USD_VALUES.get(asset, 1.0)) + bps * 1e-4
+
+    def _derived(self, symbol: str) -> float:
+        """The log price of ``symbol``: its own walk if it leads its base, else the leader's
+        walk carried across the two quotes' USD values (and the local premium)."""
+        base, _, quote = symbol.partition("/")
+        if base in USD_VALUES:  # a conversion book: the two assets' values
+            return self.usd_log(base) - self.usd_log(quote)
+        leader = self._leader(symbol)
+        if leader == symbol:
+            return self._walk[symbol]
+        lead_quote = leader.partition("/")[2]
+        premium = self.config.local_premium_bps
+        shift = premium.get(quote, 0.0) - premium.get(lead_quote, 0.0)
+        return self._walk[leader] + self.usd_log(lead_quote) - self.usd_log(quote) + shift * 1e-4
 
     # -- control ---------------------------------------------------------------------------
     def add_dislocation(
@@ -190,10 +282,15 @@ class MarketModel:
         self.now_ns += self.interval_ns
         self.steps += 1
         cfg = self.config
+        for asset in self._noise:  # stablecoins wander a little around their peg
+            self._noise[asset] = 0.9 * self._noise[asset] + self._fx_rng.gauss(
+                0.0, STABLE_NOISE_BPS
+            )
         for symbol in cfg.symbols:
             if symbol in cfg.quiet_symbols:
                 continue
-            self._log_px[symbol] += self._rng.gauss(0.0, cfg.vol_bps * 1e-4)
+            self._walk[symbol] += self._rng.gauss(0.0, cfg.vol_bps * 1e-4)
+            self._log_px[symbol] = self._derived(symbol)
             self._history[symbol].append(self._log_px[symbol])
             self._maybe_dislocate(symbol)
         return self._rebuild(initial=False)
@@ -203,7 +300,12 @@ class MarketModel:
         p = cfg.dislocations_per_min * cfg.interval_ms / 60_000.0
         if p <= 0.0 or rng.random() >= p or self._active(symbol, None) or not cfg.venues:
             return
-        venue = rng.choice(cfg.venues)
+        venues = cfg.venues
+        if cfg.listings:  # only those with a book of it (no listings: every venue, as ever)
+            venues = tuple(v for v in cfg.venues if cfg.lists(v, symbol))
+            if not venues:
+                return
+        venue = rng.choice(venues)
         bps = rng.uniform(*cfg.dislocation_bps) * rng.choice((-1.0, 1.0))
         duration = rng.randint(*cfg.dislocation_ms)
         self.add_dislocation(symbol, venue, round(bps, 2), duration, start_ns=self.now_ns)
@@ -237,7 +339,8 @@ class MarketModel:
                 self._crossed[(venue, symbol)] -= 1
                 bid_px.insert(0, best_ask + grid)
             unit = 10**book.size_decimals
-            size_of = self._sizer(rng, profile.level_notional, mid / 10**book.price_decimals, unit)
+            notional = profile.level_notional / USD_VALUES.get(symbol.partition("/")[2], 1.0)
+            size_of = self._sizer(rng, notional, mid / 10**book.price_decimals, unit)
             new_bids = _diff(book.bids, bid_px, size_of, rng, self.config.redraw_prob, initial)
             new_asks = _diff(book.asks, ask_px, size_of, rng, self.config.redraw_prob, initial)
             changes[(venue, symbol)] = Change(

@@ -337,8 +337,10 @@ class Emulator:
             raise ValueError(f"{venue} has no {fault} fault")
         if fault == FaultKind.CROSSED:
             symbol = params.get("symbol")
-            for s in [symbol] if isinstance(symbol, str) else self.config.market.symbols:
-                self.model.cross(venue, s, int(_num(params.get("steps", 1))))
+            market = self.config.market
+            for s in [symbol] if isinstance(symbol, str) else market.symbols:
+                if market.lists(venue, s):
+                    self.model.cross(venue, s, int(_num(params.get("steps", 1))))
             return
         if fault in (FaultKind.REST_ERROR, FaultKind.REST_TIMEOUT):
             for _ in range(int(_num(params.get("count", 1)))):

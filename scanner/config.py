@@ -31,6 +31,19 @@ non-zero. The public keys::
     origins = ["https://dash.example"]  # browser origins allowed besides the server's own
     max_clients = 64        # connected clients at most; more: HTTP 503
     token_exempt = ["/health"]  # of /health and /metrics: those answered without the token
+    [quotes]                # across quote currencies (docs/quotes.md)
+    groups = [["USD", "USDT", "USDC", "FDUSD"]]  # quotes convertible into each other
+    fx_max_age_ms = 10000   # a conversion book older than this is not used; 0 = feed rules only
+    max_gross_bps = 1000.0  # a pair whose gross spread exceeds this is a "suspect", never traded
+    premium_interval_ms = 1000  # premiums of one base computed at most this often
+    premium_update_bps = 5.0    # a premium event when it moved this much since the last one
+    [quotes.fx.KRW]         # a rate given by hand: units of KRW per USD, and when it was set
+    per_usd = 1380.0
+    set_at = 2026-12-05T00:00:00Z
+    [identity]
+    equal = ["htx:GTC"]     # venue tickers known to differ, declared the same asset anyway
+    metadata = false        # confirm identity with venues' public asset metadata at start-up
+    metadata_cache = ""     # file the fetched metadata is cached in
 
 Venue names under ``[fees]``, ``[urls]`` and ``[connections]`` go through the resolver given
 to :func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current
@@ -39,6 +52,7 @@ ones and refuses unknown venues); without one they are taken as written.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -73,6 +87,35 @@ class FeedsConfig:
     stats_interval_s: float = 10.0
 
 
+DEFAULT_GROUPS: tuple[tuple[str, ...], ...] = (("USD", "USDT", "USDC", "FDUSD"),)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedRate:
+    """A rate given by hand: units of the quote per USD, and when it was set (ns)."""
+
+    per_usd: float
+    set_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuotesConfig:
+    groups: tuple[tuple[str, ...], ...] = DEFAULT_GROUPS
+    fx_max_age_ms: int = 10_000
+    max_gross_bps: float = 1000.0
+    premium_interval_ms: int = 1000
+    premium_update_bps: float = 5.0
+    fx: Mapping[str, FixedRate] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConfig:
+    equal: tuple[tuple[str, str], ...] = ()
+    """(venue, ticker) declared the same asset as the ticker elsewhere."""
+    metadata: bool = False
+    metadata_cache: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     ws: str | None = None
@@ -99,6 +142,8 @@ class Config:
     emulator_faults: tuple[str, ...] = ()
     """Fault specs for the emulated market (text; run.py parses them)."""
     serve: ServeConfig = ServeConfig()
+    quotes: QuotesConfig = QuotesConfig()
+    identity: IdentityConfig = IdentityConfig()
 
     def fee_bps(self, venue: str) -> float:
         """Taker fee of ``venue`` in bps; ConfigError if none is known."""
@@ -261,6 +306,92 @@ def _serve(raw: Any) -> ServeConfig:
     return ServeConfig(token, tuple(origins), int(max_clients), tuple(exempt))
 
 
+_ASSET = re.compile(r"[A-Z0-9][A-Z0-9.]{0,19}")
+_QUOTES_RANGES = {
+    "fx_max_age_ms": (0, 86_400_000),
+    "max_gross_bps": (0.0, _INF),
+    "premium_interval_ms": (0, 3_600_000),
+    "premium_update_bps": (0.0, _INF),
+}
+
+
+def _quotes(raw: Any) -> QuotesConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("quotes: expected a table")
+    numbers = {k: v for k, v in raw.items() if k not in ("groups", "fx")}
+    base = _section(QuotesConfig, "quotes", numbers, _QUOTES_RANGES)
+    groups = raw.get("groups", [list(g) for g in DEFAULT_GROUPS])
+    if not isinstance(groups, list) or not all(
+        isinstance(g, list) and len(g) >= 2 and all(isinstance(q, str) for q in g) for g in groups
+    ):
+        raise ConfigError(f"quotes.groups: expected a list of lists of 2+ quotes, got {groups!r}")
+    seen: set[str] = set()
+    for group in groups:
+        for quote in group:
+            if not _ASSET.fullmatch(quote):
+                raise ConfigError(f"quotes.groups: {quote!r} is not an upper-case asset code")
+            if quote in seen:
+                raise ConfigError(f"quotes.groups: {quote!r} is in more than one group")
+            seen.add(quote)
+    fx_raw = raw.get("fx", {})
+    if not isinstance(fx_raw, dict):
+        raise ConfigError("quotes.fx: expected tables [quotes.fx.<QUOTE>]")
+    fx: dict[str, FixedRate] = {}
+    for quote, table in fx_raw.items():
+        key = _key("quotes", "fx", quote)
+        if not _ASSET.fullmatch(quote):
+            raise ConfigError(f"{key}: not an upper-case asset code")
+        if not isinstance(table, dict) or set(table) != {"per_usd", "set_at"}:
+            raise ConfigError(f"{key}: expected exactly the keys per_usd and set_at")
+        per_usd = _number(_key("quotes", "fx", quote, "per_usd"), table["per_usd"])
+        if not per_usd > 0.0:
+            raise ConfigError(f"{key}.per_usd: must be > 0, got {per_usd!r}")
+        set_at = table["set_at"]
+        if not isinstance(set_at, dt.datetime) or set_at.tzinfo is None:
+            raise ConfigError(
+                f"{key}.set_at: expected an offset date-time (2026-12-05T00:00:00Z), got {set_at!r}"
+            )
+        fx[quote] = FixedRate(float(per_usd), int(set_at.timestamp()) * 1_000_000_000)
+    return QuotesConfig(
+        groups=tuple(tuple(g) for g in groups),
+        fx_max_age_ms=base.fx_max_age_ms,
+        max_gross_bps=base.max_gross_bps,
+        premium_interval_ms=base.premium_interval_ms,
+        premium_update_bps=base.premium_update_bps,
+        fx=fx,
+    )
+
+
+def _identity(raw: Any, resolve: VenueResolver | None) -> IdentityConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("identity: expected a table")
+    for key in raw:
+        if key not in ("equal", "metadata", "metadata_cache"):
+            raise ConfigError(
+                f"{_key('identity', key)}: unknown key (known: equal, metadata, metadata_cache)"
+            )
+    equal_raw = raw.get("equal", [])
+    if not isinstance(equal_raw, list) or not all(isinstance(e, str) for e in equal_raw):
+        raise ConfigError(f'identity.equal: expected a list of "venue:TICKER", got {equal_raw!r}')
+    equal = []
+    for entry in equal_raw:
+        venue, _, ticker = entry.partition(":")
+        if not venue or not _ASSET.fullmatch(ticker):
+            raise ConfigError(f'identity.equal: {entry!r} is not "venue:TICKER"')
+        try:
+            venue = resolve(venue) if resolve is not None else venue
+        except ValueError as exc:
+            raise ConfigError(f"identity.equal: {entry!r}: {exc}") from None
+        equal.append((venue, ticker))
+    metadata = raw.get("metadata", False)
+    if not isinstance(metadata, bool):
+        raise ConfigError(f"identity.metadata: expected true or false, got {metadata!r}")
+    cache = raw.get("metadata_cache", "")
+    if not isinstance(cache, str):
+        raise ConfigError(f"identity.metadata_cache: expected a file path, got {cache!r}")
+    return IdentityConfig(tuple(equal), metadata, cache)
+
+
 def parse_config(
     raw: Mapping[str, Any],
     *,
@@ -270,7 +401,9 @@ def parse_config(
     """Validate a parsed TOML document into a :class:`Config` (``venue``: the venue-name
     resolver for ``[fees]``, ``[urls]`` and ``[connections]``; ``default_fees``: the taker
     fees in bps of venues ``[fees]`` does not name, the venues' own defaults)."""
-    allowed = {"scanner", "feeds", "fees", "urls", "connections", "emulator", "serve"}
+    allowed = {
+        "scanner", "feeds", "fees", "urls", "connections", "emulator", "serve", "quotes", "identity"
+    }  # fmt: skip
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{_key(key)}: unknown section (known: {', '.join(sorted(allowed))})")
@@ -324,6 +457,8 @@ def parse_config(
         connections=connections,
         emulator_faults=_emulator(raw.get("emulator", {})),
         serve=_serve(raw.get("serve", {})),
+        quotes=_quotes(raw.get("quotes", {})),
+        identity=_identity(raw.get("identity", {}), venue),
     )
 
 

@@ -33,6 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner.events import VenueState
+from scanner.premiumpanel import premium_table
 
 NS_PER_MS = 1_000_000
 
@@ -69,6 +70,8 @@ class ConsoleModel:
         self.opened_at: dict[str, int] = {}
         self.closed: deque[Mapping[str, object]] = deque(maxlen=closed_kept)
         self.venue_state: dict[str, tuple[str, str | None]] = {}
+        self.premiums: dict[tuple[str, str], float] = {}
+        """The latest premium_bps by (base, venue)."""
         self.events = 0
 
     def on_event(self, event: Mapping[str, object]) -> None:
@@ -82,6 +85,8 @@ class ConsoleModel:
             self.open.pop(str(event["id"]), None)
             self.opened_at.pop(str(event["id"]), None)
             self.closed.appendleft(event)
+        elif kind == "premium":
+            self.premiums[(str(event["base"]), str(event["venue"]))] = _num(event["premium_bps"])
         elif kind == "venue":
             reason = event.get("reason")
             self.venue_state[str(event["venue"])] = (
@@ -260,6 +265,10 @@ def render(
     closed_events = list(model.closed)
     # venues 3+n, open 3+rows, closed 3+rows, 3 blank lines, status line
     full = 3 + len(health) + 3 + len(ranked) + 3 + len(closed_events) + 3 + 1
+    premiums = premium_table(model.premiums, width)
+    bases = len({b for b, _ in model.premiums})
+    if premiums is not None and height is not None and full + 4 + bases > height:
+        premiums = None  # the premium table only where everything else fits beside it
     venues: RenderableType
     if height is None or full <= height:
         rows = [_venue_row(model, h) for h in health]
@@ -319,7 +328,7 @@ def render(
         opened = model.opened_at.get(str(e["id"]), int(_num(e["ts"])))
         opp_rows.append(
             (
-                str(e["symbol"]),
+                _symbol(e),
                 f"{e['buy_venue']} → {e['sell_venue']}",
                 _fmt_size(_num(e["size"])),
                 f"{_num(e['net_bps']):.1f}",
@@ -339,7 +348,7 @@ def render(
     )
     closed_rows: list[tuple[Cell, ...]] = [
         (
-            str(e["symbol"]),
+            _symbol(e),
             f"{e['buy_venue']} → {e['sell_venue']}",
             str(e["reason"]),
             _fmt_ms(_num(e["duration_ms"])),
@@ -364,7 +373,15 @@ def render(
         no_wrap=True,
         overflow="ellipsis",
     )
-    return Group(venues, *gap, opps, *gap, closed, *gap, line)
+    table: list[RenderableType] = [premiums, *gap] if premiums is not None else []
+    return Group(venues, *gap, opps, *gap, closed, *gap, *table, line)
+
+
+def _symbol(e: Mapping[str, object]) -> str:
+    """The symbol, and for a cross-quote opportunity the quote it sells for (BTC/USD>USDT)."""
+    if e.get("kind") == "cross_quote":
+        return f"{e['symbol']}>{e['sell_quote']}"
+    return str(e["symbol"])
 
 
 class LiveConsole:

@@ -22,6 +22,7 @@ a new warm-up. Anything else (a TypeError is a programming error) propagates to 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from bisect import bisect_left
@@ -31,17 +32,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scanner.board import Board, BookView
-from scanner.config import ScannerConfig
+from scanner.config import QuotesConfig, ScannerConfig
+from scanner.crossquote import CrossFigures
+from scanner.crossscan import CrossScan
 from scanner.events import (
+    CROSS_QUOTE,
+    SAME_QUOTE,
     CloseReason,
+    CrossInfo,
     Event,
     LegInfo,
     book_event,
     closed_event,
     opportunity_event,
+    suspect_event,
 )
-from scanner.kernel import evaluate
+from scanner.identity import board_rows
+from scanner.kernel import Pair, evaluate
 from scanner.lifecycle import CLOSED, Lifecycle, Transition
+from scanner.premium import PremiumScan
+from scanner.suspects import Suspects
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,8 @@ UNUSABLE_REASONS = frozenset(
     {CloseReason.STALE, CloseReason.DESYNCED, CloseReason.DISCONNECTED, CloseReason.CROSSED_BOOK}
 )
 """Reasons a feed may pass to ``on_usable(False, reason, ts)``."""
+PREMIUM, CROSS, CONVERSION = 1, 2, 4
+"""What an update of a board row drives besides its same-quote pairs."""
 CAUGHT = (ArithmeticError, ValueError, IndexError)
 """Exceptions of one update that are counted and logged instead of reaching the feed."""
 TIMED_EVERY = 16
@@ -159,8 +171,13 @@ class Engine:
         warmup_ms: int = 0,
         book_levels: int = 0,
         perf_ns: Callable[[], int] = time.perf_counter_ns,
+        quotes: QuotesConfig | None = None,
+        identity: Callable[[str, str], str] | None = None,
     ) -> None:
-        """``book_levels`` > 0 also emits a ``book`` event with that many levels per update."""
+        """``book_levels`` > 0 also emits a ``book`` event with that many levels per update.
+        ``quotes`` (default: the defaults) drives cross-quote pairs, premiums and suspects;
+        ``identity(venue, ticker)`` names the asset a ticker is on a venue (default: itself):
+        books of one symbol whose assets differ are never paired."""
         for kind, names in (("venue", venues), ("symbol", symbols)):
             if len(set(names)) != len(names):
                 raise ValueError(f"duplicate {kind} in {list(names)}")
@@ -170,22 +187,55 @@ class Engine:
         if warmup_ms < 0 or book_levels < 0:
             raise ValueError("warmup_ms and book_levels must be >= 0")
         self.config = config
+        self.quotes = quotes = quotes if quotes is not None else QuotesConfig()
         self.venues = list(venues)
-        self.symbols = list(symbols)
         self.fees_bps = [float(fees_bps[v]) for v in venues]
+        rows = board_rows(symbols, venues, identity or (lambda _venue, ticker: ticker))
+        self.symbols, self.assets, self._row_of = rows
+        """Board row -> the symbol its events name, its (base, quote) identities; (venue,
+        symbol) -> its row."""
         self.board = Board(
-            len(symbols), len(venues), config.depth_levels, np.array(self.fees_bps) / 1e4
+            len(self.symbols), len(venues), config.depth_levels, np.array(self.fees_bps) / 1e4
         )
-        self.lifecycle = Lifecycle(config)
+        ids = itertools.count(1)
+        self.lifecycle = Lifecycle(config, ids)
+        self.cross = CrossScan(
+            self.board,
+            self.assets,
+            quotes.groups,
+            quotes.fx_max_age_ms * 1_000_000,
+            config.max_notional,
+        )
+        self.cross_lifecycle = Lifecycle(config, ids)
+        self.premium = PremiumScan(
+            self.board,
+            self.venues,
+            self.assets,
+            self.symbols,
+            quotes.groups,
+            quotes.fx,
+            quotes.premium_interval_ms * 1_000_000,
+            quotes.premium_update_bps,
+        )
+        self.suspects = Suspects(quotes.max_gross_bps)
+        # Per board row, what more an update of it drives (one list read on the hot path):
+        # PREMIUM its base's premiums, CROSS its family's pairs, CONVERSION the pairs it converts.
+        self._more = [
+            (PREMIUM if row in self.premium.row_base else 0)
+            | (CROSS if row in self.cross.slot_of else 0)
+            | (CONVERSION if row in self.cross.using else 0)
+            for row in range(len(self.symbols))
+        ]
+        """(kind, symbol or family, buy, sell) reported as suspect and still so."""
         self.stats = EngineStats()
         self.perf_ns = perf_ns
         self._emit = emit
         self._warmup_ns = warmup_ms * 1_000_000
         self._book_levels = book_levels
         self._venue_index = {name: i for i, name in enumerate(self.venues)}
-        self._symbol_index = {name: i for i, name in enumerate(self.symbols)}
+        self._symbol_names = set(symbols)
         self._legs: dict[tuple[int, int], Leg] = {}
-        self._warming: list[list[Leg]] = [[] for _ in symbols]
+        self._warming: list[list[Leg]] = [[] for _ in self.symbols]
         self.stopped = False
         """Set by :meth:`shutdown`: nothing opens after it, and no leg closes anything."""
 
@@ -194,9 +244,10 @@ class Engine:
         v = self._venue_index.get(venue)
         if v is None:
             raise ValueError(f"unknown venue {venue!r} (known: {', '.join(self.venues)})")
-        s = self._symbol_index.get(symbol)
-        if s is None:
-            raise ValueError(f"unknown symbol {symbol!r} (known: {', '.join(self.symbols)})")
+        if symbol not in self._symbol_names:
+            known = ", ".join(sorted(self._symbol_names))
+            raise ValueError(f"unknown symbol {symbol!r} (known: {known})")
+        s = self._row_of[(venue, symbol)]
         leg = self._legs.get((s, v))
         if leg is None:
             leg = self._legs[(s, v)] = Leg(self, venue, symbol, v, s)
@@ -231,6 +282,9 @@ class Engine:
                     self._evaluate(s, other.v, ts)
         if leg.usable:
             self._evaluate(s, v, ts)
+        if self._more[s] & PREMIUM and not self.stopped:
+            for event in self.premium.on_book(s, ts):
+                self._emit_one(event)
 
     def _start_warmup(self, leg: Leg, ts: int) -> None:
         leg.since = ts
@@ -244,6 +298,18 @@ class Engine:
             self._warming[leg.s].remove(leg)
         self.board.set_usable(leg.s, leg.v, False)
         self._publish(self.lifecycle.leg_unusable(leg.s, leg.v, reason, ts))
+        slot = self.cross.slot_of.get(leg.s)
+        if slot is not None:
+            f, flat = slot[0], slot[1] * self.board.n_venues + leg.v
+            self._publish(self.cross_lifecycle.leg_unusable(f, flat, reason, ts), cross=True)
+        if leg.s in self.cross.conversion_rows:
+            row, v = leg.s, leg.v
+
+            def uses(o: object) -> bool:
+                fig = getattr(o, "last", None)
+                return isinstance(fig, CrossFigures) and (fig.fx_symbol, fig.fx_venue) == (row, v)
+
+            self._publish(self.cross_lifecycle.close_where(uses, reason, ts), cross=True)
 
     def _failed(self, leg: Leg, exc: BaseException, ts: int) -> None:
         self.stats.errors += 1
@@ -263,34 +329,96 @@ class Engine:
             return
         self.stats.evaluations += 1
         pairs = evaluate(self.board, s, v, self.config.max_notional)
+        if pairs or self.suspects.keys:
+            pairs = self._screen(SAME_QUOTE, s, v, pairs, ts)
         if pairs or self.lifecycle.has_open(s):
             self._publish(self.lifecycle.evaluate(s, v, pairs, ts))
+        more = self._more[s]
+        if more & CROSS:
+            f, slot = self.cross.slot_of[s]
+            flat = slot * self.board.n_venues + v
+            self._evaluate_cross(f, (s, v), flat, ts)
+        elif more & CONVERSION:
+            for f in self.cross.using[s]:
+                self._evaluate_cross(f, None, None, ts)
 
-    def _publish(self, transitions: list[Transition]) -> None:
+    def _evaluate_cross(
+        self, f: int, changed: tuple[int, int] | None, flat: int | None, ts: int
+    ) -> None:
+        pairs = self.cross.evaluate(f, changed, ts)
+        if pairs or self.suspects.keys:
+            pairs = self._screen(CROSS_QUOTE, f, flat, pairs, ts)
+        if pairs or self.cross_lifecycle.has_open(f):
+            self._publish(self.cross_lifecycle.evaluate(f, flat, pairs, ts), cross=True)
+
+    def _screen(self, kind: str, s: int, v: int | None, pairs: list[Pair], ts: int) -> list[Pair]:
+        """``pairs`` without the suspect ones, each reported once (:mod:`scanner.suspects`)."""
+        keep, new = self.suspects.screen(kind, s, v, pairs)
+        for p in new:
+            (row_a, i), (row_b, j) = self._pair_legs(kind, s, p.buy, p.sell)
+            self._emit_one(
+                suspect_event(
+                    ts,
+                    kind,
+                    self.symbols[row_a],
+                    self.symbols[row_b],
+                    self.venues[i],
+                    self.venues[j],
+                    p.figures,
+                    self.suspects.max_gross_bps,
+                )
+            )
+        return keep
+
+    def _pair_legs(
+        self, kind: str, s: int, buy: int, sell: int
+    ) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(row, venue) of the buy and sell legs of a pair of symbol (or family) ``s``."""
+        if kind == SAME_QUOTE:
+            return (s, buy), (s, sell)
+        return self.cross.leg(s, buy), self.cross.leg(s, sell)
+
+    def _publish(self, transitions: list[Transition], *, cross: bool = False) -> None:
         for t in transitions:
-            self._emit_one(self.event(t))
+            self._emit_one(self.event(t, CROSS_QUOTE if cross else SAME_QUOTE))
 
     def _emit_one(self, event: Event) -> None:
         self.stats.events += 1
         self._emit(event)
 
-    def event(self, t: Transition) -> Event:
-        """The schema-1 event of transition ``t`` (ages of both legs' books at ``t.ts``)."""
-        symbol = self.symbols[t.symbol]
-        buy, sell = self._leg_info(t.symbol, t.buy, t.ts), self._leg_info(t.symbol, t.sell, t.ts)
+    def event(self, t: Transition, kind: str = SAME_QUOTE) -> Event:
+        """The schema-1 event of transition ``t`` (ages of both legs' books at ``t.ts``); a
+        cross-quote one (``t.symbol`` is then the family) names its conversion."""
+        (row_a, i), (row_b, j) = self._pair_legs(kind, t.symbol, t.buy, t.sell)
+        buy, sell = self._leg_info(row_a, i, t.ts), self._leg_info(row_b, j, t.ts)
+        fig, info = t.figures, None
+        if isinstance(fig, CrossFigures):
+            fx_age = max(0, t.ts - int(self.board.updated_ns[fig.fx_symbol, fig.fx_venue]))
+            info = CrossInfo(
+                sell_symbol=self.symbols[row_b],
+                buy_quote=self.symbols[row_a].partition("/")[2],
+                sell_quote=self.symbols[row_b].partition("/")[2],
+                fx_venue=self.venues[fig.fx_venue],
+                fx_symbol=self.symbols[fig.fx_symbol],
+                fx_rate=fig.fx_rate,
+                fx_age_ms=fx_age / 1e6,
+                fx_fee_bps=self.fees_bps[fig.fx_venue],
+            )
+        symbol = self.symbols[row_a]
         if t.kind != CLOSED:
-            return opportunity_event(t.kind, t.oid, t.ts, symbol, buy, sell, t.figures)
+            return opportunity_event(t.kind, t.oid, t.ts, symbol, buy, sell, fig, info)
         return closed_event(
             t.oid,
             t.ts,
             symbol,
             buy,
             sell,
-            t.figures,
+            fig,
             reason=t.reason or "",
             duration_ms=t.duration_ns / 1e6,
             peak_net_bps=t.peak_net_bps,
             peak_profit=t.peak_profit,
+            cross=info,
         )
 
     def _leg_info(self, s: int, v: int, ts: int) -> LegInfo:

@@ -18,6 +18,9 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 NS_PER_MS = 1_000_000
+SAME_QUOTE = "same_quote"
+CROSS_QUOTE = "cross_quote"
+"""The ``kind`` of an opportunity: both legs in one quote, or the proceeds converted."""
 
 
 class CloseReason(enum.StrEnum):
@@ -66,6 +69,20 @@ class Figures:
 
 
 @dataclass(frozen=True, slots=True)
+class CrossInfo:
+    """What a cross-quote event says about its quotes and conversion book."""
+
+    sell_symbol: str
+    buy_quote: str
+    sell_quote: str
+    fx_venue: str
+    fx_symbol: str
+    fx_rate: float
+    fx_age_ms: float
+    fx_fee_bps: float
+
+
+@dataclass(frozen=True, slots=True)
 class LegInfo:
     """What an opportunity event says about one leg: venue id, taker fee used, book age."""
 
@@ -82,11 +99,14 @@ def opportunity_event(
     buy: LegInfo,
     sell: LegInfo,
     fig: Figures,
+    cross: CrossInfo | None = None,
 ) -> Event:
-    """An ``opened`` or ``updated`` event (also the common head of ``closed``)."""
-    return {
+    """An ``opened`` or ``updated`` event (also the common head of ``closed``); ``cross``
+    makes it a cross-quote one (money figures in the buy quote)."""
+    event: Event = {
         "schema": SCHEMA_VERSION,
         "type": kind,
+        "kind": SAME_QUOTE if cross is None else CROSS_QUOTE,
         "id": oid,
         "ts": ts,
         "symbol": symbol,
@@ -107,6 +127,16 @@ def opportunity_event(
         "buy_age_ms": buy.age_ms,
         "sell_age_ms": sell.age_ms,
     }
+    if cross is not None:
+        event["sell_symbol"] = cross.sell_symbol
+        event["buy_quote"] = cross.buy_quote
+        event["sell_quote"] = cross.sell_quote
+        event["fx_venue"] = cross.fx_venue
+        event["fx_symbol"] = cross.fx_symbol
+        event["fx_rate"] = cross.fx_rate
+        event["fx_age_ms"] = cross.fx_age_ms
+        event["fx_fee_bps"] = cross.fx_fee_bps
+    return event
 
 
 def closed_event(
@@ -121,16 +151,81 @@ def closed_event(
     duration_ms: float,
     peak_net_bps: float,
     peak_profit: float,
+    cross: CrossInfo | None = None,
 ) -> Event:
     """A ``closed`` event: the figures of the last evaluation while open, plus the close data."""
     if reason not in CLOSE_REASONS:
         raise ValueError(f"unknown close reason {reason!r} (known: {', '.join(CLOSE_REASONS)})")
-    event = opportunity_event("closed", oid, ts, symbol, buy, sell, fig)
+    event = opportunity_event("closed", oid, ts, symbol, buy, sell, fig, cross)
     event["reason"] = str(reason)  # plain text, also for a CloseReason
     event["duration_ms"] = duration_ms
     event["peak_net_bps"] = peak_net_bps
     event["peak_profit"] = peak_profit
     return event
+
+
+def suspect_event(
+    ts: int,
+    kind: str,
+    symbol: str,
+    sell_symbol: str,
+    buy_venue: str,
+    sell_venue: str,
+    fig: Figures,
+    max_gross_bps: float,
+) -> Event:
+    """A ``suspect`` event: a pair whose gross spread is too large to be one asset on both
+    venues; never an opportunity. Prices in the buy quote."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "suspect",
+        "kind": kind,
+        "ts": ts,
+        "symbol": symbol,
+        "sell_symbol": sell_symbol,
+        "buy_venue": buy_venue,
+        "sell_venue": sell_venue,
+        "buy_price": fig.buy_price,
+        "sell_price": fig.sell_price,
+        "gross_bps": fig.gross_bps,
+        "max_gross_bps": max_gross_bps,
+        "reason": (
+            f"gross spread {fig.gross_bps:.1f} bps > max_gross_bps {max_gross_bps:g}: "
+            "the tickers may name different assets, or a book is wrong"
+        ),
+    }
+
+
+def premium_event(
+    ts: int,
+    base: str,
+    venue: str,
+    symbol: str,
+    mid: float,
+    mid_usd: float,
+    reference_usd: float,
+    premium_bps: float,
+    fx_source: str,
+    fx_age_ms: float,
+    venues: int,
+) -> Event:
+    """A ``premium`` event: ``venue``'s mid of ``symbol`` in USD against the median of the
+    other ``venues`` venues' USD mids of ``base``."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "premium",
+        "ts": ts,
+        "base": base,
+        "venue": venue,
+        "symbol": symbol,
+        "mid": mid,
+        "mid_usd": mid_usd,
+        "reference_usd": reference_usd,
+        "premium_bps": premium_bps,
+        "fx_source": fx_source,
+        "fx_age_ms": fx_age_ms,
+        "reference_venues": venues,
+    }
 
 
 def venue_event(venue: str, state: str, reason: str | None, ts: int) -> Event:
@@ -176,10 +271,13 @@ def stats_event(
     venues: Mapping[str, Mapping[str, int]],
     clients: int,
     clients_dropped: int,
+    latency_ms: Mapping[str, float | None] | None = None,
 ) -> Event:
     """A ``stats`` event: counters since start, per sink (``events``, ``dropped``) and per
-    venue (``frames``, ``resyncs``, ``malformed``, ``reconnects``), and the event server's
-    clients connected now and disconnected so far for lagging."""
+    venue (``frames``, ``resyncs``, ``malformed``, ``reconnects``, and with ``latency_ms``
+    the venue's latest feed latency: receive time minus the venue's own time of the
+    message, null when the venue sends none), and the event server's clients connected now
+    and disconnected so far for lagging."""
     return {
         "schema": SCHEMA_VERSION,
         "type": "stats",
@@ -187,7 +285,10 @@ def stats_event(
         "uptime_s": uptime_s,
         "sinks": {n: {"events": c["events"], "dropped": c["dropped"]} for n, c in sinks.items()},
         "venues": {
-            venue: {k: c[k] for k in ("frames", "resyncs", "malformed", "reconnects")}
+            venue: {
+                **{k: c[k] for k in ("frames", "resyncs", "malformed", "reconnects")},
+                **({} if latency_ms is None else {"latency_ms": latency_ms.get(venue)}),
+            }
             for venue, c in venues.items()
         },
         "clients": clients,

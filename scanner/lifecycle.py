@@ -27,13 +27,14 @@ turns transitions into events. The rules, exactly:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scanner.events import CLOSE_REASONS, CloseReason, Figures
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from scanner.config import ScannerConfig
     from scanner.kernel import Pair
@@ -82,7 +83,8 @@ class Opportunity:
 class Lifecycle:
     """All open opportunities and the rules that open, update and close them."""
 
-    def __init__(self, config: ScannerConfig) -> None:
+    def __init__(self, config: ScannerConfig, ids: Iterator[int] | None = None) -> None:
+        """``ids``: the id counter, shared by lifecycles whose events go to one stream."""
         if config.close_bps > config.open_bps:
             raise ValueError(
                 f"close_bps must be <= open_bps ({config.close_bps} > {config.open_bps})"
@@ -93,7 +95,7 @@ class Lifecycle:
         self._min_profit = config.min_profit
         self._interval_ns = config.update_interval_ms * 1_000_000
         self._open: dict[int, dict[tuple[int, int], Opportunity]] = {}
-        self._next_id = 1
+        self._ids = ids if ids is not None else itertools.count(1)
 
     def open_opportunities(self) -> list[Opportunity]:
         """The open opportunities, by (symbol, buy, sell)."""
@@ -104,15 +106,16 @@ class Lifecycle:
         paying pair changes nothing)."""
         return s in self._open
 
-    def evaluate(self, s: int, v: int, pairs: Sequence[Pair], ts: int) -> list[Transition]:
-        """Apply one evaluation of symbol ``s`` caused by leg ``v`` (``pairs``: those that pay)."""
+    def evaluate(self, s: int, v: int | None, pairs: Sequence[Pair], ts: int) -> list[Transition]:
+        """Apply one evaluation of symbol ``s`` caused by leg ``v`` (``pairs``: those that pay;
+        ``v`` None: an evaluation of every pair of ``s``)."""
         book = self._open.get(s)
         if not pairs and not book:
             return []
-        found = {(p.buy, p.sell): p.figures for p in pairs if v in (p.buy, p.sell)}
+        found = {(p.buy, p.sell): p.figures for p in pairs if v is None or v in (p.buy, p.sell)}
         keys = set(found)
         if book:
-            keys.update(key for key in book if v in key)
+            keys.update(key for key in book if v is None or v in key)
         out: list[Transition] = []
         for key in sorted(keys):
             fig = found.get(key)
@@ -146,6 +149,12 @@ class Lifecycle:
             return []
         return [self._close(book[key], reason, ts) for key in sorted(book) if v in key]
 
+    def close_where(
+        self, test: Callable[[Opportunity], bool], reason: str, ts: int
+    ) -> list[Transition]:
+        """Close every open opportunity for which ``test`` holds, with ``reason``."""
+        return [self._close(o, reason, ts) for o in self.open_opportunities() if test(o)]
+
     def shutdown(self, ts: int) -> list[Transition]:
         """Close every open opportunity with reason ``shutdown``."""
         return [self._close(opp, CloseReason.SHUTDOWN, ts) for opp in self.open_opportunities()]
@@ -157,8 +166,7 @@ class Lifecycle:
         )
 
     def _opened(self, s: int, key: tuple[int, int], fig: Figures, ts: int) -> Transition:
-        oid = str(self._next_id)
-        self._next_id += 1
+        oid = str(next(self._ids))
         buy, sell = key
         opp = Opportunity(oid, s, buy, sell, ts, fig, fig, ts, fig.net_bps, fig.profit)
         self._open.setdefault(s, {})[key] = opp

@@ -10,9 +10,10 @@ It replaces the client's previous filter (none at first: every event). A field t
 does not filter; a list is the set of values allowed:
 
 * ``types``: the event's ``type``;
-* ``symbols``: the ``symbol`` of opportunity and book events;
-* ``venues``: the ``venue`` of venue and book events; both legs (``buy_venue`` and
-  ``sell_venue``) of an opportunity event;
+* ``symbols``: the ``symbol`` of opportunity, suspect, book and premium events (a
+  cross-quote pair passes when either leg, ``symbol`` or ``sell_symbol``, is listed);
+* ``venues``: the ``venue`` of venue, book and premium events; both legs (``buy_venue`` and
+  ``sell_venue``) of an opportunity or suspect event;
 * ``min_net_bps``: ``opened``/``updated`` events with ``net_bps`` below it are not sent; a
   ``closed`` event is then sent only if the client was sent an ``opened`` or ``updated`` of
   that opportunity.
@@ -30,8 +31,12 @@ from typing import Any
 
 import orjson
 
-EVENT_TYPES = frozenset({"opened", "updated", "closed", "venue", "book", "stats"})
+EVENT_TYPES = frozenset(
+    {"opened", "updated", "closed", "venue", "book", "stats", "suspect", "premium"}
+)
 _OPPORTUNITY = frozenset({"opened", "updated", "closed"})
+_PAIRS = _OPPORTUNITY | {"suspect"}
+"""Events of a pair of legs: filtered on both venues and on either leg's symbol."""
 _FIELDS = ("type", "symbols", "venues", "types", "min_net_bps")
 MAX_VALUES = 256
 """At most this many values in one list."""
@@ -59,15 +64,20 @@ class Filter:
             if kind == "closed":
                 self.sent_ids.discard(event["id"])
             return False
-        if kind in _OPPORTUNITY:
-            if self.symbols is not None and event["symbol"] not in self.symbols:
+        if kind in _PAIRS:
+            symbols = self.symbols
+            if (
+                symbols is not None
+                and event["symbol"] not in symbols
+                and event.get("sell_symbol") not in symbols  # a cross-quote pair's other leg
+            ):
                 return False
             venues = self.venues
             if venues is not None and not (
                 event["buy_venue"] in venues and event["sell_venue"] in venues
             ):
                 return False
-            if self.min_net_bps is None:
+            if self.min_net_bps is None or kind == "suspect":
                 return True
             if kind == "closed":
                 if event["id"] in self.sent_ids:

@@ -203,7 +203,7 @@ BAD_COMMAND_LINES = [
     (
         ["--fault", "okx:crossed:symbol=DOGE/USDT"],
         "--fault: 'okx:crossed:symbol=DOGE/USDT': "
-        f"symbol 'DOGE/USDT' is not among the symbols ({SYMBOLS_4})",
+        f"symbol 'DOGE/USDT' is not among the symbols ({SYMBOLS_4}, USDC/USDT)",
     ),
     (
         ["--fault", "okx:disconnect:code=99"],
@@ -482,6 +482,8 @@ def test_sigterm_closes_every_opportunity_and_exits_cleanly(tmp_path: Path) -> N
     last_close = max(i for i, e in enumerate(events) if e["type"] == "closed")
     assert all(e["type"] == "venue" for e in events[last_close + 1 : -1])
     assert events[-1]["type"] == "stats"  # the final counts, after everything else
+    assert sorted(events[-1]["venues"]) == ["binance", "bybit", "okx"]
+    assert all("latency_ms" in counts for counts in events[-1]["venues"].values())
     last_states = {e["venue"]: e["state"] for e in events if e["type"] == "venue"}
     assert last_states == {"binance": "down", "okx": "down", "bybit": "down"}
 

@@ -377,3 +377,20 @@ def test_quiet_screen_lists_every_healthy_venue_with_blank_lines() -> None:
         '',
         'up 61s · 2.5 events/s · engine 7.2 µs/update · 12345 updates',
     ]  # fmt: skip
+
+
+def test_console_shows_cross_quote_rows_and_the_premium_table() -> None:
+    model = ConsoleModel()
+    cross = _opp("opened", "4", T0, 30.0, symbol="BTC/USD", sell_quote="USDT", buy_venue="kraken")
+    model.on_event({**cross, "kind": "cross_quote"})
+    for venue, bps in (("upbit", 151.04), ("kraken", -1.7), ("binance", 0.2)):
+        model.on_event({"type": "premium", "base": "BTC", "venue": venue, "premium_bps": bps})
+    model.on_event({"type": "premium", "base": "ETH", "venue": "upbit", "premium_bps": 149.6})
+    text = _text(model, T0)
+    assert "BTC/USD>USDT     kraken → binance" in text
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("premium bps"))
+    assert lines[at].startswith("premium bps vs the other venues' median (USD)")
+    assert lines[at + 1].split() == ["base", "binance", "kraken", "upbit"]
+    assert lines[at + 3].split() == ["BTC", "+0", "-2", "+151"]
+    assert lines[at + 4].split() == ["ETH", "-", "-", "+150"]

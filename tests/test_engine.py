@@ -60,7 +60,8 @@ BIN_FLAT = ([100.0], [5.0], [101.5], [1.0])
 
 def opp(kind: str, oid: str, ts: int, fig: dict[str, float], ages: tuple[float, float],
         **closed: Any) -> dict[str, Any]:  # fmt: skip
-    return {"schema": 1, "type": kind, "id": oid, "ts": ts, "symbol": SYM, "buy_venue": "okx",
+    return {"schema": 1, "type": kind, "kind": "same_quote", "id": oid, "ts": ts, "symbol": SYM,
+            "buy_venue": "okx",
             "sell_venue": "binance", **fig, "buy_fee_bps": 10.0, "sell_fee_bps": 10.0,
             "buy_age_ms": ages[0], "sell_age_ms": ages[1], **closed}  # fmt: skip
 
@@ -299,7 +300,7 @@ def test_builders_reject_unknown_enums_and_keep_field_order() -> None:
     engine.leg("binance", SYM).on_book(Levels(*BIN), T)
     engine.shutdown(T)
     assert list(events[1]) == [
-        "schema", "type", "id", "ts", "symbol", "buy_venue", "sell_venue", "buy_price",
+        "schema", "type", "kind", "id", "ts", "symbol", "buy_venue", "sell_venue", "buy_price",
         "sell_price", "size", "buy_vwap", "sell_vwap", "cost", "proceeds", "profit", "net_bps",
         "gross_bps", "buy_fee_bps", "sell_fee_bps", "buy_age_ms", "sell_age_ms", "reason",
         "duration_ms", "peak_net_bps", "peak_profit",

@@ -13,8 +13,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
-from scanner.events import stats_event, venue_event
+from scanner.events import premium_event, stats_event, venue_event
 from scanner.eventserver import WsEventServer
+from scanner.present import Present
 from scanner.routes import WebFiles
 from tests.schema_check import check_all
 from tests.test_sinks import T, opp, until
@@ -65,7 +66,7 @@ BEFORE = [  # what happened before the client joined
     opp("opened", "1", "BTC/USDT", "binance", "okx", 10.0),
     opp("opened", "2", "ETH/USDT", "okx", "binance", 6.0),
     opp("opened", "3", "BTC/USDT", "okx", "binance", 20.0),
-    opp("updated", "1", "BTC/USDT", "binance", "okx", 12.0),
+    {**opp("updated", "1", "BTC/USDT", "binance", "okx", 12.0), "ts": T + 4},
     opp("closed", "3", "BTC/USDT", "okx", "binance", 20.0),
     STATS,
     venue_event("okx", "stale", "no frame for 10.0 s", T + 3),
@@ -78,7 +79,8 @@ AFTER = [
 
 
 def snap(event: dict[str, Any]) -> dict[str, Any]:
-    return {**event, "type": "opened", "snapshot": True}
+    """``event`` as a snapshot: its latest figures, and the ts of its opened event (T)."""
+    return {**event, "type": "opened", "snapshot": True, "opened_ts": T}
 
 
 def test_a_late_joiner_gets_hello_the_present_then_the_live_stream() -> None:
@@ -100,7 +102,8 @@ def test_a_late_joiner_gets_hello_the_present_then_the_live_stream() -> None:
             STATS,
             END,
         ]
-        assert first[1]["net_bps"] == 12.0 and list(first[1])[-1] == "snapshot"
+        assert first[1]["net_bps"] == 12.0 and first[1]["ts"] == T + 4
+        assert list(first[1])[-2:] == ["snapshot", "opened_ts"] and first[1]["opened_ts"] == T
         assert live == AFTER
 
     run(main)
@@ -236,3 +239,19 @@ def test_more_than_10_subscribe_messages_in_a_second_are_refused() -> None:
         }  # fmt: skip
 
     run(main)
+
+
+def test_the_present_keeps_each_premiums_latest_and_each_opportunitys_opening() -> None:
+    present = Present()
+    krw = [premium_event(T + i, "BTC", "upbit", "BTC/KRW", 1.4e8, 101_500.0, 100_000.0,
+                         150.0 + i, "upbit:USDT/KRW*kraken:USDT/USD", 20.0, 3)
+           for i in range(3)]  # fmt: skip
+    usd = premium_event(T, "BTC", "kraken", "BTC/USD", 1e5, 1e5, 100_100.0, -10.0, "usd", 0.0, 3)
+    opened = opp("opened", "7", "BTC/USDT", "binance", "okx", 10.0)
+    updated = {**opp("updated", "7", "BTC/USDT", "binance", "okx", 11.0), "ts": T + 50}
+    for event in [*krw, usd, opened, updated, STATS]:
+        present.see(event)
+    check_all(present.snapshot())
+    assert present.snapshot() == [snap(updated), krw[-1], usd, STATS]
+    present.see(opp("closed", "7", "BTC/USDT", "binance", "okx", 11.0))
+    assert present.snapshot() == [krw[-1], usd, STATS] and present.opened_ts == {}

@@ -20,13 +20,17 @@ from tests.venue_helpers import Recorder
 T = 1_700_000_000_000_000_000
 
 
-def new_session(options: SessionOptions, frames: int, resyncs: int, malformed: int) -> None:
+def new_session(
+    options: SessionOptions,
+    frames: int,
+    resyncs: int,
+    malformed: int,
+    latency_ns: int | None = None,
+) -> None:
     session = options.new_session(make_codec(), lambda symbol: Recorder(), lambda *a: None, "")
-    session.stats.frames, session.stats.resyncs, session.stats.malformed = (
-        frames,
-        resyncs,
-        malformed,
-    )
+    stats = session.stats
+    stats.frames, stats.resyncs, stats.malformed = frames, resyncs, malformed
+    stats.latency_ns = latency_ns
 
 
 def test_stats_event_counts_exactly_per_sink_and_venue_across_reconnects() -> None:
@@ -50,8 +54,9 @@ def test_stats_event_counts_exactly_per_sink_and_venue_across_reconnects() -> No
         assert first.top_n == 5
         new_session(first, frames=10, resyncs=1, malformed=2)
         new_session(first, frames=5, resyncs=0, malformed=1)  # a reconnect: counts carry on
-        new_session(first, frames=4, resyncs=2, malformed=0)
-        new_session(health.session_options("okx", SessionOptions()), 7, 0, 0)  # okx's 2nd runner
+        new_session(first, frames=4, resyncs=2, malformed=0, latency_ns=1_250_000)
+        second = health.session_options("okx", SessionOptions())  # okx's 2nd runner
+        new_session(second, 7, 0, 0, latency_ns=2_500_000)  # the worst of the open sessions
         health.session_options("binance", SessionOptions())  # never connected
         return current_stats(sinks, health, server, 0.0)
 
@@ -63,9 +68,11 @@ def test_stats_event_counts_exactly_per_sink_and_venue_across_reconnects() -> No
         "serve:h:1": {"events": 0, "dropped": 0},
     }
     assert event["venues"] == {
-        "okx": {"frames": 26, "resyncs": 3, "malformed": 3, "reconnects": 2},
-        "binance": {"frames": 0, "resyncs": 0, "malformed": 0, "reconnects": 0},
-    }
+        "okx": {"frames": 26, "resyncs": 3, "malformed": 3, "reconnects": 2, "latency_ms": 2.5},
+        "binance": {
+            "frames": 0, "resyncs": 0, "malformed": 0, "reconnects": 0, "latency_ms": None
+        },
+    }  # fmt: skip
     assert (event["clients"], event["clients_dropped"]) == (0, 3)
     assert summary_lines(event).splitlines() == [
         "run.py: sink stdout: 2 events, 1 dropped",

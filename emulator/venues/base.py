@@ -104,7 +104,8 @@ class Venue:
     def __init__(self, model: MarketModel, options: Mapping[str, object]) -> None:
         self.model = model
         self.options = options
-        self.symbols: dict[str, str] = {self.venue_symbol(s): s for s in model.config.symbols}
+        listed = [s for s in model.config.symbols if model.config.lists(self.name, s)]
+        self.symbols: dict[str, str] = {self.venue_symbol(s): s for s in listed}
 
     @classmethod
     def check_options(cls, options: Mapping[str, object]) -> None:

@@ -48,7 +48,7 @@ class Coinbase(Adapter):
     def setup(self) -> None:
         # A product is served by its own-quote book: BTC-USD by BTC/USD when both exist.
         for symbol in self.model.config.symbols:
-            if not symbol.endswith("/USDC"):
+            if not symbol.endswith("/USDC") and self.model.config.lists(self.name, symbol):
                 self.symbols[self.venue_symbol(symbol)] = symbol
 
     def venue_symbol(self, symbol: str) -> str:
