@@ -32,7 +32,7 @@ lint: $(STAMP)
 # memory error in feeds/_book.c fails loudly instead of passing by luck.
 test: lint
 	PYTHONMALLOC=debug $(PY) -X dev -m pytest -q tests/test_book.py tests/test_checksum.py
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 
 # Every fuzz test (codecs, capture reader, config loader, event server input...) with at
 # least 10,000 cases each: a dedicated run, not part of `make test`.
