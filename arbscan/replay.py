@@ -9,7 +9,7 @@ import contextlib
 import re
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 
@@ -190,6 +190,41 @@ def replay_main(args: argparse.Namespace) -> int:
             fh.close()
     print(f"{args.prog}: {_replay_summary(index, replayer.summary.records)}", file=sys.stderr)
     return 0
+
+
+def replay_symbols(
+    capture: str,
+    symbols: list[str],
+    engine: Engine,
+    on_state: Callable[[str, str, str | None, int], None],
+    options: SessionOptions,
+) -> int:
+    """Replay the records of ``symbols`` from ``capture`` into ``engine`` (whose venues are
+    the capture's), as ``replay --symbols`` does; returns the capture's last record time.
+    The same symbol gives the same events whichever others are replayed with it."""
+    index = CaptureIndex.read(capture, lambda error: None)
+    args = argparse.Namespace(venues=None, symbols=",".join(symbols))
+    _, _, served = _replay_plan(args, index)
+
+    def codec_for(venue: str, conn: int) -> Codec:
+        key = (canonical_venue(venue), conn)
+        text = "\n".join(index.texts.get((venue, conn), ())).lower()
+        mine = served.get(key)
+        return _replay_codec(key[0], text, mine or symbols, narrow=mine is None)
+
+    def listener_for(venue: str, symbol: str) -> Leg:
+        return engine.leg(canonical_venue(venue), symbol)
+
+    replayer = Replayer(
+        index.rest,
+        codec_for,
+        listener_for,
+        lambda venue, state, reason, ts: on_state(canonical_venue(venue), state, reason, ts),
+        options=options,
+    )
+    records = CaptureReader(capture, on_error=lambda error: None)
+    replayer.run(r for r in records if served.get((_canonical(r.venue), r.conn), []) != [])
+    return index.reader.last_t or 0
 
 
 def _plural(n: int, what: str) -> str:

@@ -26,6 +26,10 @@ non-zero. The public keys::
     coinbase = 10           # (default: the venue's own limit)
     [emulator]              # the simulated market only (make run)
     faults = ["okx:gap@10s"]  # fault specs, checked by run.py with the emulator's parser
+    [cluster]               # workers over NATS (run.py worker, console --nats)
+    lease_ttl_s = 6.0       # a dead worker's symbols move within about this long
+    stream_max_age_s = 86400.0  # the event stream keeps events this long...
+    stream_max_msgs = 10000000  # ...and at most this many
 
 Venue names under ``[fees]``, ``[urls]`` and ``[connections]`` go through the resolver given
 to :func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current
@@ -69,6 +73,13 @@ class FeedsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    lease_ttl_s: float = 6.0
+    stream_max_age_s: float = 86400.0
+    stream_max_msgs: int = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     ws: str | None = None
     rest: str | None = None
@@ -85,6 +96,7 @@ class Config:
     """Venue products per connection, per venue id (unset: the venue's own limit)."""
     emulator_faults: tuple[str, ...] = ()
     """Fault specs for the emulated market (text; run.py parses them)."""
+    cluster: ClusterConfig = ClusterConfig()
 
     def fee_bps(self, venue: str) -> float:
         """Taker fee of ``venue`` in bps; ConfigError if none is known."""
@@ -153,6 +165,11 @@ _FEEDS_RANGES = {
     "warmup_ms": (0, 3_600_000),
     "stats_interval_s": (0.0, 86400.0),
 }
+_CLUSTER_RANGES = {
+    "lease_ttl_s": (1.0, 300.0),
+    "stream_max_age_s": (1.0, 365 * 86400.0),
+    "stream_max_msgs": (1, 2**62),
+}
 
 
 _URL_SCHEMES: Mapping[str, tuple[str, ...]] = {"ws": ("ws", "wss"), "rest": ("http", "https")}
@@ -214,7 +231,7 @@ def parse_config(
     """Validate a parsed TOML document into a :class:`Config` (``venue``: the venue-name
     resolver for ``[fees]``, ``[urls]`` and ``[connections]``; ``default_fees``: the taker
     fees in bps of venues ``[fees]`` does not name, the venues' own defaults)."""
-    allowed = {"scanner", "feeds", "fees", "urls", "connections", "emulator"}
+    allowed = {"scanner", "feeds", "fees", "urls", "connections", "emulator", "cluster"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{_key(key)}: unknown section (known: {', '.join(sorted(allowed))})")
@@ -267,6 +284,7 @@ def parse_config(
         urls=urls,
         connections=connections,
         emulator_faults=_emulator(raw.get("emulator", {})),
+        cluster=_section(ClusterConfig, "cluster", raw.get("cluster", {}), _CLUSTER_RANGES),
     )
 
 

@@ -199,6 +199,18 @@ class Engine:
         self.stopped = True
         self._publish(self.lifecycle.shutdown(ts_ns))
 
+    def stop_symbol(self, symbol: str, ts_ns: int) -> None:
+        """Close ``symbol``'s open opportunities with reason ``shutdown`` and make its legs
+        unusable, before its feeds are torn down (a worker handing the symbol over): until
+        its books are live again, nothing of it is evaluated."""
+        s = self._symbol_index[symbol]
+        self._publish(self.lifecycle.close_symbol(s, CloseReason.SHUTDOWN, ts_ns))
+        for leg in [leg for (ls, _), leg in self._legs.items() if ls == s]:
+            leg.usable = leg.written = False
+            leg.since = None
+            self.board.set_usable(s, leg.v, False)
+        self._warming[s].clear()
+
     # --- called by Leg ------------------------------------------------------------------
 
     def _book(self, leg: Leg, book: BookView, ts: int) -> None:

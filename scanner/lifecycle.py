@@ -146,6 +146,11 @@ class Lifecycle:
             return []
         return [self._close(book[key], reason, ts) for key in sorted(book) if v in key]
 
+    def close_symbol(self, s: int, reason: str, ts: int) -> list[Transition]:
+        """Close every open opportunity of symbol ``s`` with ``reason``."""
+        book = self._open.get(s, {})
+        return [self._close(book[key], reason, ts) for key in sorted(book)]
+
     def shutdown(self, ts: int) -> list[Transition]:
         """Close every open opportunity with reason ``shutdown``."""
         return [self._close(opp, CloseReason.SHUTDOWN, ts) for opp in self.open_opportunities()]
