@@ -9,7 +9,7 @@ import contextlib
 import re
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import orjson
 
@@ -198,9 +198,10 @@ def replay_symbols(
     engine: Engine,
     on_state: Callable[[str, str, str | None, int], None],
     options: SessionOptions,
-) -> int:
+) -> tuple[int, Iterator[None]]:
     """Replay the records of ``symbols`` from ``capture`` into ``engine`` (whose venues are
-    the capture's), as ``replay --symbols`` does; returns the capture's last record time.
+    the capture's), as ``replay --symbols`` does: the capture's last record time, and an
+    iterator that replays one record per step (so a caller can interleave other work).
     The same symbol gives the same events whichever others are replayed with it."""
     index = CaptureIndex.read(capture, lambda error: None)
     args = argparse.Namespace(venues=None, symbols=",".join(symbols))
@@ -222,9 +223,14 @@ def replay_symbols(
         lambda venue, state, reason, ts: on_state(canonical_venue(venue), state, reason, ts),
         options=options,
     )
-    records = CaptureReader(capture, on_error=lambda error: None)
-    replayer.run(r for r in records if served.get((_canonical(r.venue), r.conn), []) != [])
-    return index.reader.last_t or 0
+    def steps() -> Iterator[None]:
+        for r in CaptureReader(capture, on_error=lambda error: None):
+            if served.get((_canonical(r.venue), r.conn), []) != []:
+                replayer.feed(r)
+                yield
+        replayer.finish()
+
+    return index.reader.last_t or 0, steps()
 
 
 def _plural(n: int, what: str) -> str:

@@ -65,14 +65,17 @@ async def connect(url: str, name: str) -> Client:
         log.debug("nats: %r", exc)
 
     try:
-        return await nats.connect(
-            url,
-            name=name,
-            connect_timeout=2,
-            reconnect_time_wait=0.5,
-            max_reconnect_attempts=-1,
-            error_cb=on_error,
-        )
+        async with asyncio.timeout(5.0):  # the client would retry the first connection for ever
+            return await nats.connect(
+                url,
+                name=name,
+                connect_timeout=2,
+                reconnect_time_wait=0.5,
+                max_reconnect_attempts=-1,
+                error_cb=on_error,
+            )
+    except TimeoutError:
+        raise UsageError(f"--nats: cannot connect to {url}: no answer within 5 s") from None
     except (*NatsError, ValueError) as exc:
         raise UsageError(f"--nats: cannot connect to {url}: {exc!r}") from None
 

@@ -85,9 +85,7 @@ class ShardFeeds:
 
     def start(self, symbol: str) -> None:
         if self.replay is not None:
-            end = replay_symbols(self.replay, [symbol], self.engine, self.report, self.options)
-            self.engine.stop_symbol(symbol, end)  # as a replay ends: open ones close at its end
-            self.tasks[symbol] = []
+            self.tasks[symbol] = [self.tg.create_task(self._replay(self.replay, symbol))]
             return
         runners = [
             Runner(
@@ -104,6 +102,14 @@ class ShardFeeds:
             for venue in self.plan.venues
         ]
         self.tasks[symbol] = [self.tg.create_task(r.run()) for r in runners]
+
+    async def _replay(self, capture: str, symbol: str) -> None:
+        """The symbol's records, yielding to the lease loop every 256 records."""
+        end, steps = replay_symbols(capture, [symbol], self.engine, self.report, self.options)
+        for i, _ in enumerate(steps):
+            if i % 256 == 0:
+                await asyncio.sleep(0)
+        self.engine.stop_symbol(symbol, end)  # as a replay ends: open ones close at its end
 
     def stop(self, symbol: str) -> None:
         """Close the symbol's opportunities (``shutdown``), then cancel its feeds: no frame
@@ -194,11 +200,17 @@ class LeaseLoop:
         return self.kv.delete(key, last=op.revision)
 
     async def _live(self) -> set[str]:
+        """The workers whose heartbeat is in the bucket: each known one read directly (a key
+        listing can miss a key being rewritten), new ones found by the listing."""
         try:
             keys = await self.kv.keys()
         except nats.js.errors.NoKeysError:
-            return set()
-        return {k[len(HEARTBEAT) :] for k in keys if k.startswith(HEARTBEAT)}
+            keys = []
+        known = sorted(self.live | {k[len(HEARTBEAT) :] for k in keys if k.startswith(HEARTBEAT)})
+        beats = await asyncio.gather(
+            *(self.kv.get(HEARTBEAT + n) for n in known), return_exceptions=True
+        )
+        return {n for n, b in zip(known, beats, strict=True) if not isinstance(b, BaseException)}
 
     async def release_all(self) -> None:
         ops = self.apply(self.leases.stop_all())
