@@ -223,6 +223,7 @@ def replay_symbols(
         lambda venue, state, reason, ts: on_state(canonical_venue(venue), state, reason, ts),
         options=options,
     )
+
     def steps() -> Iterator[None]:
         for r in CaptureReader(capture, on_error=lambda error: None):
             if served.get((_canonical(r.venue), r.conn), []) != []:
