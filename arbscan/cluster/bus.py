@@ -84,7 +84,8 @@ async def ensure_stream(
     js: JetStreamContext, config: ClusterConfig, *, update: bool = True
 ) -> None:
     """Create the event stream with ``config``'s limits; if it exists, bring its limits to
-    ``config`` (``update``: the workers) or leave it as it is (a reader)."""
+    ``config`` (``update``) or leave it as it is (the workers and readers: an operator may have
+    created it with replicas and limits of their own)."""
     stream = StreamConfig(
         name=STREAM,
         subjects=[SUBJECTS],

@@ -226,7 +226,7 @@ async def run_worker(plan: Plan, opts: WorkerOptions) -> int:
         js = nc.jetstream()
         cluster = plan.config.cluster
         try:
-            await ensure_stream(js, cluster)
+            await ensure_stream(js, cluster, update=False)
             kv = await lease_bucket(js, cluster)
             incarnation = await kv.put(HEARTBEAT + opts.name, opts.name.encode())
         except NatsError as exc:
