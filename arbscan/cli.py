@@ -7,12 +7,17 @@ emulator. Every bad command line or configuration is one line on stderr and exit
     arbscan record OUT.ndjson.gz [--live] ...     scan and write a capture (v1)
     arbscan replay CAPTURE [--serve H:P] ...      replay a capture, print the events
     arbscan emulate ...                           run the venue emulator alone
+    arbscan worker --nats URL [--name N] ...      scan the symbols this worker leases
+    arbscan console --nats URL [--json] ...       the cluster's merged event stream
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -126,7 +131,30 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     )
 
 
-COMMANDS = ("scan", "live", "record", "replay", "emulate")
+COMMANDS = ("scan", "live", "record", "replay", "emulate", "worker", "console")
+
+
+def _add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("worker", help="scan the symbols leased from a NATS cluster")
+    p.add_argument("--nats", required=True, help="NATS server URL (nats://host:4222)")
+    p.add_argument("--name", help="worker name, unique in the cluster (default: host-pid)")
+    p.add_argument(
+        "--min-workers", type=int, default=1, help="take no symbol until N workers are live"
+    )
+    p.add_argument("--replay", metavar="CAPTURE", help="replay each leased symbol from CAPTURE")
+    p.add_argument("--config", help="TOML configuration file")
+    p.add_argument("--venues", help="comma-separated venue ids, or all (the default)")
+    p.add_argument("--symbols", help="comma-separated BASE/QUOTE: the cluster's symbols")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.set_defaults(seed=None, fault=[], books=0, json=False, out=None, serve=None, live=True)
+    p = sub.add_parser("console", help="read the cluster's event stream from NATS")
+    p.add_argument("--nats", required=True, help="NATS server URL (nats://host:4222)")
+    p.add_argument("--durable", help="resume where the last reader of this name stopped")
+    p.add_argument("--config", help="TOML configuration file ([cluster])")
+    p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
+    p.add_argument("--out", help="also write NDJSON events to this file")
+    p.add_argument("--serve", help="WebSocket event server on HOST:PORT ([::1]:PORT for IPv6)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
 
 
 def parser(prog: str = "run.py") -> argparse.ArgumentParser:
@@ -183,6 +211,7 @@ def parser(prog: str = "run.py") -> argparse.ArgumentParser:
         help="with --serve: start once N clients are connected",
     )
     sub.add_parser("emulate", help="run the venue emulator alone", add_help=False)
+    _add_cluster_commands(sub)
     return ap
 
 
@@ -264,8 +293,12 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:
 
         return emulate(argv[1:], prog=f"{prog} emulate")
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
-        argv = ["scan", *argv]  # no sub-command: the options are the emulated scan's
+        # no sub-command: the options are the emulated scan's, or with --nats the stream's
+        nats = any(a == "--nats" or a.startswith("--nats=") for a in argv)
+        argv = ["console" if nats else "scan", *argv]
     args = parser(prog).parse_args(argv)
+    if args.command in ("worker", "console"):
+        return _cluster_main(args)
     try:
         if args.command == "replay":
             return replay_main(args)
@@ -284,6 +317,35 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "run.py") -> int:
     except KeyboardInterrupt:
         return 130
     return int(result) if isinstance(result, int) else 0
+
+
+def _cluster_main(args: argparse.Namespace) -> int:
+    """The worker or the stream's reader (the ``nats`` extra: imported only here)."""
+    try:
+        from arbscan.cluster import consume, worker
+    except ImportError as exc:
+        print(f"{args.prog}: {args.command}: needs the nats extra ({exc})", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "console":
+            consume.check(args)
+            coro = consume.consume(args)
+        else:
+            if args.min_workers < 1:
+                raise UsageError(f"--min-workers: must be >= 1, got {args.min_workers}")
+            name = args.name or f"{socket.gethostname()}-{os.getpid()}"
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+                raise UsageError(f"--name: letters, digits, - and _ only, got {name!r}")
+            plan = plan_from(args)
+            options = worker.WorkerOptions(args.nats, name, args.min_workers, args.replay)
+            coro = worker.run_worker(plan, options)
+        result = event_loop_runner()(coro)
+        return result if isinstance(result, int) else 0
+    except (ConfigError, UsageError, UnknownVenue, OSError) as exc:
+        print(f"{args.prog}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def entry() -> None:

@@ -9,7 +9,7 @@ import contextlib
 import re
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import orjson
 
@@ -235,6 +235,48 @@ def replay_readings(summary: ReplaySummary, engine: Engine, server: WsEventServe
             totals["resyncs"] += st.resyncs
             totals["malformed"] += st.malformed
     return Readings(venues, {f"serve:{server.address}": server.counts()}, engine.stats)
+
+
+def replay_symbols(
+    capture: str,
+    symbols: list[str],
+    engine: Engine,
+    on_state: Callable[[str, str, str | None, int], None],
+    options: SessionOptions,
+) -> tuple[int, Iterator[None]]:
+    """Replay the records of ``symbols`` from ``capture`` into ``engine`` (whose venues are
+    the capture's), as ``replay --symbols`` does: the capture's last record time, and an
+    iterator that replays one record per step (so a caller can interleave other work).
+    The same symbol gives the same events whichever others are replayed with it."""
+    index = CaptureIndex.read(capture, lambda error: None)
+    args = argparse.Namespace(venues=None, symbols=",".join(symbols))
+    _, _, served = _replay_plan(args, index)
+
+    def codec_for(venue: str, conn: int) -> Codec:
+        key = (canonical_venue(venue), conn)
+        text = "\n".join(index.texts.get((venue, conn), ())).lower()
+        mine = served.get(key)
+        return _replay_codec(key[0], text, mine or symbols, narrow=mine is None)
+
+    def listener_for(venue: str, symbol: str) -> Leg:
+        return engine.leg(canonical_venue(venue), symbol)
+
+    replayer = Replayer(
+        index.rest,
+        codec_for,
+        listener_for,
+        lambda venue, state, reason, ts: on_state(canonical_venue(venue), state, reason, ts),
+        options=options,
+    )
+
+    def steps() -> Iterator[None]:
+        for r in CaptureReader(capture, on_error=lambda error: None):
+            if served.get((_canonical(r.venue), r.conn), []) != []:
+                replayer.feed(r)
+                yield
+        replayer.finish()
+
+    return index.reader.last_t or 0, steps()
 
 
 def _plural(n: int, what: str) -> str:

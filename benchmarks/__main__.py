@@ -1,7 +1,8 @@
 """``python -m benchmarks`` (``make bench``): every benchmark, then one JSON results file.
 
 Runs the book path against the peers (cryptofeed, ccxt.pro; when installed), the core kernel
-benchmark, every venue on its real recording, and the end-to-end loopback benchmark, prints each
+benchmark, every venue on its real recording, the end-to-end loopback benchmark and what NATS
+adds per event of a worker (``bench_scale``), prints each
 table, and writes ``benchmarks/results/results.json`` with the machine, Python and package
 versions and every row (min/median/max over repeated runs), plus ``book.png``, a chart of the
 book-path figures (when matplotlib is installed). ``--quick`` shortens each.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks import bench_book, bench_core, bench_e2e, bench_venues
+from benchmarks import bench_book, bench_core, bench_e2e, bench_scale, bench_venues
 
 RESULTS = Path(__file__).resolve().parent / "results" / "results.json"
 CHART = RESULTS.with_name("book.png")
@@ -60,7 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs of each benchmark")
     args = parser.parse_args(argv)
     results: dict[str, object] = {"environment": environment()}
-    modules = {"book": bench_book, "core": bench_core, "venues": bench_venues, "e2e": bench_e2e}
+    modules = {
+        "book": bench_book,
+        "core": bench_core,
+        "venues": bench_venues,
+        "e2e": bench_e2e,
+        "scale": bench_scale,
+    }
     for name, module in modules.items():
         print(f"\n== {name} ==", flush=True)
         results[name] = module.run(quick=args.quick)

@@ -44,6 +44,10 @@ non-zero. The public keys::
     equal = ["htx:GTC"]     # venue tickers known to differ, declared the same asset anyway
     metadata = false        # confirm identity with venues' public asset metadata at start-up
     metadata_cache = ""     # file the fetched metadata is cached in
+    [cluster]               # workers over NATS (run.py worker, console --nats)
+    lease_ttl_s = 6.0       # a dead worker's symbols move within about this long
+    stream_max_age_s = 86400.0  # the event stream keeps events this long...
+    stream_max_msgs = 10000000  # ...and at most this many
 
 Venue names under ``[fees]``, ``[urls]`` and ``[connections]`` go through the resolver given
 to :func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current
@@ -117,6 +121,13 @@ class IdentityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    lease_ttl_s: float = 6.0
+    stream_max_age_s: float = 86400.0
+    stream_max_msgs: int = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     ws: str | None = None
     rest: str | None = None
@@ -144,6 +155,7 @@ class Config:
     serve: ServeConfig = ServeConfig()
     quotes: QuotesConfig = QuotesConfig()
     identity: IdentityConfig = IdentityConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     def fee_bps(self, venue: str) -> float:
         """Taker fee of ``venue`` in bps; ConfigError if none is known."""
@@ -211,6 +223,11 @@ _FEEDS_RANGES = {
     "max_book_age_s": (0.1, 86400.0),
     "warmup_ms": (0, 3_600_000),
     "stats_interval_s": (0.0, 86400.0),
+}
+_CLUSTER_RANGES = {
+    "lease_ttl_s": (1.0, 300.0),
+    "stream_max_age_s": (1.0, 365 * 86400.0),
+    "stream_max_msgs": (1, 2**62),
 }
 
 
@@ -402,7 +419,8 @@ def parse_config(
     resolver for ``[fees]``, ``[urls]`` and ``[connections]``; ``default_fees``: the taker
     fees in bps of venues ``[fees]`` does not name, the venues' own defaults)."""
     allowed = {
-        "scanner", "feeds", "fees", "urls", "connections", "emulator", "serve", "quotes", "identity"
+        "scanner", "feeds", "fees", "urls", "connections", "emulator", "serve", "quotes",
+        "identity", "cluster",
     }  # fmt: skip
     for key in raw:
         if key not in allowed:
@@ -459,6 +477,7 @@ def parse_config(
         serve=_serve(raw.get("serve", {})),
         quotes=_quotes(raw.get("quotes", {})),
         identity=_identity(raw.get("identity", {}), venue),
+        cluster=_section(ClusterConfig, "cluster", raw.get("cluster", {}), _CLUSTER_RANGES),
     )
 
 

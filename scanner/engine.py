@@ -258,6 +258,15 @@ class Engine:
         before the feeds are torn down, so their disconnects find nothing left to close."""
         self.stopped = True
         self._publish(self.lifecycle.shutdown(ts_ns))
+        self._publish(self.cross_lifecycle.shutdown(ts_ns), cross=True)
+
+    def stop_symbol(self, symbol: str, ts_ns: int) -> None:
+        """Make ``symbol``'s legs unusable with reason ``shutdown`` (closing its open
+        opportunities, same-quote and cross-quote, and those converting through it), before
+        its feeds are torn down (a worker handing the symbol over): until its books are
+        live again, nothing of it is evaluated."""
+        for leg in [leg for leg in self._legs.values() if leg.symbol == symbol]:
+            self._make_unusable(leg, CloseReason.SHUTDOWN, ts_ns)
 
     # --- called by Leg ------------------------------------------------------------------
 

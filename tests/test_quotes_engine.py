@@ -172,3 +172,38 @@ def test_the_best_conversion_venue_is_chosen() -> None:
     book(engine, "binance", "BTC/USDT", 102.0, 103.0, T + MS)
     (opened,) = of(events, "cross_quote")
     assert (opened["fx_venue"], opened["fx_rate"]) == ("kraken", 0.999)
+
+
+def opened_cross(events: list[dict[str, Any]]) -> Engine:
+    """The engine of the first test with its one cross-quote opportunity open (id 1)."""
+    engine = make(events)
+    book(engine, "kraken", "BTC/USD", 99.0, 100.0, T)
+    book(engine, "binance", "BTC/USDT", 102.0, 103.0, T + MS)
+    book(engine, "kraken", "USDT/USD", 0.999, 1.001, T + 2 * MS, size=1000.0)
+    assert [(e["type"], e["id"]) for e in of(events, "cross_quote")] == [("opened", "1")]
+    return engine
+
+
+def test_shutdown_closes_cross_quote_opportunities_too() -> None:
+    events: list[dict[str, Any]] = []
+    engine = opened_cross(events)
+    engine.shutdown(T + 5 * MS)
+    check_all(events)
+    closed = of(events, "cross_quote")[-1]
+    assert (closed["type"], closed["id"], closed["reason"], closed["ts"]) == (
+        "closed", "1", "shutdown", T + 5 * MS
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("symbol", ["BTC/USD", "BTC/USDT", "USDT/USD"])
+def test_stopping_any_of_its_three_books_symbols_closes_a_cross_quote_opportunity(
+    symbol: str,
+) -> None:
+    events: list[dict[str, Any]] = []
+    engine = opened_cross(events)
+    engine.stop_symbol(symbol, T + 5 * MS)  # a worker handing the symbol over
+    check_all(events)
+    assert [(e["type"], e["id"], e.get("reason")) for e in of(events, "cross_quote")] == [
+        ("opened", "1", None),
+        ("closed", "1", "shutdown"),
+    ]

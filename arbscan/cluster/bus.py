@@ -1,0 +1,223 @@
+"""The NATS shell: connection, the event stream and the lease bucket, the publishing sink and
+the stream reader. ``nats-py`` is imported here only (the ``nats`` extra).
+
+Subjects: every event goes to ``arbscan.<type>.<token>``, where the token is the event's
+symbol with ``/`` as ``-`` (``arbscan.opened.BTC-USDT``), the venue for ``venue`` events
+(``arbscan.venue.okx``) and the worker's name for ``stats`` events. The payload is the
+event's schema-1 JSON, byte for byte what ``--json`` prints, with a worker-unique ``id``;
+headers: ``Nats-Msg-Id`` (the stream drops a duplicate within its window) and
+``Arbscan-Worker``. The stream :data:`STREAM` captures ``arbscan.>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+import orjson
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.kv import KeyValue
+
+from arbscan.options import UsageError
+from scanner.config import ClusterConfig
+from scanner.sinks import BoundedQueue, Event
+
+log = logging.getLogger(__name__)
+
+STREAM = "ARBSCAN"
+SUBJECTS = "arbscan.>"
+BUCKET = "arbscan_leases"
+NatsError = (nats.errors.Error, nats.js.errors.Error, OSError, TimeoutError)
+"""What a NATS call can raise when the server is away or refuses."""
+
+
+def subject(event: Event, worker: str) -> str:
+    """The subject of ``event`` (see the module docstring)."""
+    kind = event["type"]
+    if "symbol" in event:
+        token = str(event["symbol"]).replace("/", "-")
+    elif kind == "venue":
+        token = str(event["venue"])
+    else:
+        token = worker
+    return f"arbscan.{kind}.{token}"
+
+
+async def connect(url: str, name: str) -> Client:
+    """A connection that reconnects for ever (every 0.5 s); one UsageError naming ``--nats``
+    when the first connection fails."""
+
+    async def on_error(exc: Exception) -> None:
+        log.debug("nats: %r", exc)
+
+    try:
+        async with asyncio.timeout(5.0):  # the client would retry the first connection for ever
+            return await nats.connect(
+                url,
+                name=name,
+                connect_timeout=2,
+                reconnect_time_wait=0.5,
+                max_reconnect_attempts=-1,
+                error_cb=on_error,
+            )
+    except TimeoutError:
+        raise UsageError(f"--nats: cannot connect to {url}: no answer within 5 s") from None
+    except (*NatsError, ValueError) as exc:
+        raise UsageError(f"--nats: cannot connect to {url}: {exc!r}") from None
+
+
+async def ensure_stream(
+    js: JetStreamContext, config: ClusterConfig, *, update: bool = True
+) -> None:
+    """Create the event stream with ``config``'s limits; if it exists, bring its limits to
+    ``config`` (``update``) or leave it as it is (the workers and readers: an operator may have
+    created it with replicas and limits of their own)."""
+    stream = StreamConfig(
+        name=STREAM,
+        subjects=[SUBJECTS],
+        storage=StorageType.FILE,
+        max_age=config.stream_max_age_s,
+        max_msgs=config.stream_max_msgs,
+        duplicate_window=min(120.0, config.stream_max_age_s),
+    )
+    if not update:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.stream_info(STREAM)
+            return
+    try:
+        await js.add_stream(stream)
+    except nats.js.errors.BadRequestError:
+        await js.update_stream(stream)
+
+
+async def lease_bucket(js: JetStreamContext, config: ClusterConfig) -> KeyValue:
+    """The lease bucket: one entry per key, each expiring ``lease_ttl_s`` after its last
+    write. Every worker of a cluster must run with the same ``lease_ttl_s``."""
+    try:
+        return await js.create_key_value(bucket=BUCKET, ttl=config.lease_ttl_s, history=1)
+    except nats.js.errors.BadRequestError:
+        kv = await js.key_value(BUCKET)
+        ttl = (await kv.status()).ttl
+        if ttl is None or abs(ttl - config.lease_ttl_s) > 1e-3:
+            raise UsageError(
+                f"cluster.lease_ttl_s: the cluster's bucket has a TTL of {ttl} s, "
+                f"not {config.lease_ttl_s}"
+            ) from None
+        return kv
+
+
+class NatsSink:
+    """Publishes each event to its subject, behind a bounded queue with a drop counter (the
+    engine's ``emit`` never waits for NATS). While the connection is down, the client keeps
+    what was published in its own bounded buffer and sends it on reconnect."""
+
+    def __init__(self, nc: Client, worker: str, *, max_events: int = 65536) -> None:
+        self.queue = BoundedQueue(max_events)
+        self.worker = worker
+        self.published = 0
+        self.failed = 0
+        self._nc = nc
+
+    @property
+    def events(self) -> int:
+        return self.queue.accepted
+
+    @property
+    def dropped(self) -> int:
+        return self.queue.dropped + self.failed
+
+    def emit(self, event: Event) -> None:
+        self.queue.put(event)
+
+    def close(self) -> None:
+        self.queue.close()
+
+    async def drained(self) -> None:
+        await self.queue.idle()
+
+    async def run(self) -> None:
+        """Publish until closed and drained, then flush the connection."""
+        while batch := await self.queue.take():
+            for event in batch:
+                await self._publish(event)
+        with contextlib.suppress(*NatsError):
+            await self._nc.flush(timeout=5)
+
+    async def _publish(self, event: Event) -> None:
+        headers = {"Arbscan-Worker": self.worker}
+        if "id" in event:
+            headers["Nats-Msg-Id"] = f"{event['id']}.{event['type']}.{event['ts']}"
+        try:
+            await self._nc.publish(
+                subject(event, self.worker), orjson.dumps(event), headers=headers
+            )
+        except NatsError as exc:  # the client's own buffer is full (a long outage)
+            self.failed += 1
+            if self.failed == 1:
+                log.error("nats: cannot publish (%r); counted as dropped", exc)
+        else:
+            self.published += 1
+
+
+async def read_stream(
+    js: JetStreamContext,
+    emit: Callable[[Event], None],
+    stop: asyncio.Event,
+    *,
+    durable: str | None = None,
+    batch: int = 256,
+) -> int:
+    """Hand every event of the stream to ``emit`` until ``stop``; returns the count.
+
+    With ``durable``, a durable consumer of that name: it starts at the stream's first event,
+    and a reader that restarts with the same name resumes after the last event it handed on
+    (each batch is acknowledged, with its server's confirmation, once handed on). Without,
+    only events published from now on. A payload that is not a JSON object is dropped and
+    counted in the log."""
+    config = ConsumerConfig(
+        ack_policy=AckPolicy.ALL if durable else AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL if durable else DeliverPolicy.NEW,
+        max_ack_pending=batch * 4,
+        inactive_threshold=None if durable else 60.0,
+    )
+    sub = await js.pull_subscribe(SUBJECTS, durable=durable, stream=STREAM, config=config)
+    count = bad = 0
+    while not stop.is_set():
+        try:
+            msgs = await sub.fetch(batch, timeout=0.5)
+        except nats.errors.TimeoutError:
+            continue
+        except NatsError as exc:  # the server is away: the client reconnects
+            log.debug("nats: fetch failed: %r", exc)
+            await asyncio.sleep(0.25)
+            continue
+        for msg in msgs:
+            try:
+                event: Any = orjson.loads(msg.data)
+            except orjson.JSONDecodeError:
+                event = None
+            if not isinstance(event, dict):
+                bad += 1
+                if bad == 1:
+                    log.warning("nats: %s: not a JSON object, dropped: %r", msg.subject, msg.data)
+                continue
+            emit(event)
+            count += 1
+        if msgs and durable:
+            with contextlib.suppress(*NatsError):
+                await msgs[-1].ack_sync(timeout=2)
+    return count
