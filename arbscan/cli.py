@@ -106,6 +106,13 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
     p.add_argument("--symbols", help=symbols_help)
     p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
     p.add_argument("--out", help="also write NDJSON events to this file")
+    _add_server_options(p)
+    p.add_argument(
+        "--books", type=_levels, default=0, help="add a book event of N levels per update"
+    )
+
+
+def _add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--serve", help="WebSocket event server on HOST:PORT ([::1]:PORT for IPv6)")
     p.add_argument(
         "--web",
@@ -126,9 +133,6 @@ def _add_scan_options(p: argparse.ArgumentParser, *, symbols_help: str) -> None:
         metavar="ORIGIN",
         help="also accept browsers from ORIGIN, e.g. https://dash.example (repeatable)",
     )
-    p.add_argument(
-        "--books", type=_levels, default=0, help="add a book event of N levels per update"
-    )
 
 
 COMMANDS = ("scan", "live", "record", "replay", "emulate", "worker", "console")
@@ -146,14 +150,15 @@ def _add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--venues", help="comma-separated venue ids, or all (the default)")
     p.add_argument("--symbols", help="comma-separated BASE/QUOTE: the cluster's symbols")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
-    p.set_defaults(seed=None, fault=[], books=0, json=False, out=None, serve=None, live=True)
+    p.set_defaults(seed=None, fault=[], books=0, json=False, out=None, live=True)
+    p.set_defaults(serve=None, web=None, serve_token=None, serve_origin=[])
     p = sub.add_parser("console", help="read the cluster's event stream from NATS")
     p.add_argument("--nats", required=True, help="NATS server URL (nats://host:4222)")
     p.add_argument("--durable", help="resume where the last reader of this name stopped")
     p.add_argument("--config", help="TOML configuration file ([cluster])")
     p.add_argument("--json", action="store_true", help="NDJSON events on stdout, no console")
     p.add_argument("--out", help="also write NDJSON events to this file")
-    p.add_argument("--serve", help="WebSocket event server on HOST:PORT ([::1]:PORT for IPv6)")
+    _add_server_options(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
 
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,14 @@ from typing import Any
 import nats
 import orjson
 import pytest
+from websockets.asyncio.client import connect as ws_connect
 
 from arbscan.cli import main
 from arbscan.cluster.bus import BUCKET, STREAM, NatsSink, connect, ensure_stream, read_stream
 from scanner.config import ClusterConfig
+from scanner.events import venue_event
 from tests.natsserver import NatsServer, free_port
+from tests.test_sinks import T, opp
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = [sys.executable, str(ROOT / "run.py")]
@@ -403,3 +407,47 @@ def test_the_cluster_modules_stay_out_of_a_scan() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert out.stdout.strip() == "False"
+
+
+def test_the_dashboards_server_shows_the_cluster_to_a_late_joiner(
+    server: NatsServer, procs: Procs, tmp_path: Path
+) -> None:
+    """``--web --nats``: the event server fed by the cluster's stream, with protocol 1's
+    snapshot for a client that joins after the events were published."""
+    port = free_port()
+    procs.start("web", "--web", f"127.0.0.1:{port}", "--nats", server.url, "--duration", "30")
+    wait_for("the dashboard", lambda: b"dashboard:" in (tmp_path / "web.err").read_bytes(), 15)
+    opened = opp("opened", "w1-5-1", "BTC/USDT", "binance", "okx", 12.0)
+    live = venue_event("okx", "live", None, T + 1)
+
+    async def publish() -> None:
+        nc = await connect(server.url, "test")
+        sink = NatsSink(nc, "w1")
+        publishing = asyncio.ensure_future(sink.run())
+        sink.emit(opened)
+        sink.emit(live)
+        sink.close()
+        await publishing
+        await nc.close()
+
+    async def join() -> list[Event]:
+        async with ws_connect(f"ws://127.0.0.1:{port}/ws") as ws:
+            got = [orjson.loads(await ws.recv())]
+            while got[-1]["type"] != "snapshot_end":
+                got.append(orjson.loads(await ws.recv()))
+        return got
+
+    asyncio.run(publish())
+    snapshots: list[list[Event]] = []
+
+    def joined() -> bool:  # a client that joins once the reader has the events
+        snapshots.append(asyncio.run(join()))
+        return len(snapshots[-1]) == 4
+
+    wait_for("the snapshot", joined, 15)
+    hello, first, state, end = snapshots[-1]
+    assert (hello["type"], hello["protocol"]) == ("hello", 1)
+    assert first == {**opened, "snapshot": True, "opened_ts": T}
+    assert (state, end) == (live, {"schema": 1, "type": "snapshot_end"})
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+        assert page.status == 200 and b"<html" in page.read().lower()

@@ -1,7 +1,7 @@
-"""``run.py console --nats URL`` (and ``run.py --json --nats URL``, ``--serve HOST:PORT --nats
-URL``): the cluster's merged event stream to the console, stdout, a file and the WebSocket
-event server, the same sinks a scan feeds. ``--durable NAME`` resumes where the last reader
-of that name stopped."""
+"""``run.py console --nats URL`` (and ``run.py --json --nats URL``, ``--serve HOST:PORT
+--nats URL``, ``--web [HOST:PORT] --nats URL``): the cluster's merged event stream to the
+console, stdout, a file, the WebSocket event server and the dashboard, the same sinks a scan
+feeds. ``--durable NAME`` resumes where the last reader of that name stopped."""
 
 from __future__ import annotations
 
@@ -13,17 +13,25 @@ import sys
 import time
 
 from arbscan.cluster.bus import STREAM, NatsError, connect, ensure_stream, read_stream
-from arbscan.options import UsageError, load_run_config, output_path, serve_address, starting
-from arbscan.scan import Drained
+from arbscan.options import (
+    UsageError,
+    event_server_address,
+    load_run_config,
+    output_path,
+    server_access,
+    starting,
+)
+from arbscan.scan import Drained, listen
 from scanner.console import LiveConsole, Status
 from scanner.eventserver import WsEventServer
+from scanner.routes import WebFiles
 from scanner.sinks import CallbackSink, NdjsonSink, Sinks
 
 
 def check(args: argparse.Namespace) -> None:
     """The options, checked before anything starts (UsageError naming the option)."""
     output_path("--out", args.out)
-    serve_address(args.serve)
+    event_server_address(args.serve, args.web)
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration: must be > 0, got {args.duration}")
     if args.durable is not None and not args.durable.replace("-", "").replace("_", "").isalnum():
@@ -32,6 +40,9 @@ def check(args: argparse.Namespace) -> None:
 
 async def consume(args: argparse.Namespace) -> int:
     config = load_run_config(args.config, emulated=False)
+    serve, web = event_server_address(args.serve, args.web)
+    option = "--web" if web else "--serve"
+    access = server_access(config.serve, args.serve_token, args.serve_origin, serve, option)
     nc = await connect(args.nats, "arbscan-console")
     try:
         js = nc.jetstream()
@@ -41,11 +52,10 @@ async def consume(args: argparse.Namespace) -> int:
             raise UsageError(f"--nats: {args.nats}: JetStream unavailable: {exc!r}") from None
         sinks = Sinks()
         drained: list[Drained] = []
-        serve = serve_address(args.serve)
-        if serve is not None:
-            server = WsEventServer(*serve)
-            with starting("--serve"):
-                await server.start()
+        if serve is not None:  # the cluster's venues and symbols are the workers' to say
+            webfiles = WebFiles() if web else None
+            server = WsEventServer(*serve, venues=[], symbols=[], web=webfiles, access=access)
+            await listen(server)
             drained.append(server)
             sinks.add(server, "serve")
         if args.json:
