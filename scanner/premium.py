@@ -8,8 +8,9 @@ reference, the median of the other venues' USD mids::
 
     premium_bps = 1e4 · (mid_usd / median(other venues' mid_usd) − 1)
 
-The rate of a quote Q to USD comes from venues' own books, the same venue's first: a book
-Q/USD or USD/Q (mid), else Q through a member S of the USD group (S/Q, then S/USD or USD/S);
+The rate of a quote Q to USD comes from venues' own books: a book Q/USD or USD/Q (mid), else
+Q through a member S of the USD group (S/Q, then S/USD or USD/S); each book the venue's own if
+it has one, else the median mid over every venue that streams it;
 else the rate the user gave with the time it was set (``config:Q@time``). A row's ``premium``
 event is emitted when it is first computed and then when it moved by ``update_bps``.
 """
@@ -155,17 +156,25 @@ class PremiumScan:
         return Rate(1.0 / fixed.per_usd, f"config:{quote}@{when}", max(0, ts - fixed.set_ns))
 
     def _pair(self, have: str, want: str, v: int, ts: int) -> Rate | None:
-        """``want`` per unit of ``have`` from a book have/want or want/have, venue ``v`` first."""
+        """``want`` per unit of ``have`` from a book have/want or want/have: venue ``v``'s own,
+        else the median mid of every venue that has one (one dislocated book elsewhere must
+        not move every premium), its age that of the oldest book used."""
         books = ((self.book_of.get((have, want)), False), (self.book_of.get((want, have)), True))
         for row, invert in books:
             if row is None:
                 continue
-            for w in [v, *(w for w in range(self.board.n_venues) if w != v)]:
-                mid = self._mid(row, w)
-                if mid:
-                    age = max(0, ts - int(self.board.updated_ns[row, w]))
-                    source = f"{self.venues[w]}:{self.names[row]}"
-                    return Rate(1.0 / mid if invert else mid, source, age)
+            name = self.names[row]
+            found = [(v, mid)] if (mid := self._mid(row, v)) else []
+            if not found:
+                found = [(w, m) for w in range(self.board.n_venues) if (m := self._mid(row, w))]
+            if found:
+                mid = statistics.median(m for _, m in found)
+                age = max(max(0, ts - int(self.board.updated_ns[row, w])) for w, _ in found)
+                where = [self.venues[w] for w, _ in found]
+                source = (
+                    f"{where[0]}:{name}" if len(where) == 1 else f"median({','.join(where)}):{name}"
+                )
+                return Rate(1.0 / mid if invert else mid, source, age)
         return None
 
     def _mid(self, row: int, v: int) -> float:

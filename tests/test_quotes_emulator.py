@@ -67,7 +67,7 @@ def test_depeg_moves_the_rate_and_opens_nothing() -> None:
     upbit = [e for e in events if e["type"] == "premium" and e["venue"] == "upbit"]
     assert [e["base"] for e in upbit] == ["BTC", "ETH", "SOL", "XRP"]
     assert all(145.0 < e["premium_bps"] < 155.0 for e in upbit)
-    assert upbit[0]["fx_source"] == "upbit:USDT/KRW*kraken:USDT/USD"
+    assert upbit[0]["fx_source"] == "upbit:USDT/KRW*median(kraken,coinbase):USDT/USD"
 
 
 def test_every_cross_quote_opportunity_has_a_dislocation_behind_it() -> None:

@@ -207,3 +207,23 @@ def test_stopping_any_of_its_three_books_symbols_closes_a_cross_quote_opportunit
         ("opened", "1", None),
         ("closed", "1", "shutdown"),
     ]
+
+
+def test_a_venue_without_a_conversion_book_takes_the_median_of_the_others() -> None:
+    """Kraken's USDT/USD is dislocated 50 bps down; Binance has none of its own, so its USDT
+    books are priced at the median of the three venues that stream one: no false premium."""
+    venues = ["kraken", "coinbase", "bitstamp", "binance"]
+    symbols = ["BTC/USD", "BTC/USDT", "USDT/USD"]
+    events: list[dict[str, Any]] = []
+    engine = Engine(ScannerConfig(), venues, symbols, dict.fromkeys(venues, 10.0), events.append)
+    for venue, mid in (("kraken", 0.995), ("coinbase", 1.0), ("bitstamp", 1.0002)):
+        book(engine, venue, "USDT/USD", mid - 0.0001, mid + 0.0001, T, size=1e6)
+    for venue in ("kraken", "coinbase", "bitstamp"):
+        book(engine, venue, "BTC/USD", 99.99, 100.01, T + MS)
+    book(engine, "binance", "BTC/USDT", 99.99, 100.01, T + 2 * MS)
+    book(engine, "binance", "BTC/USDT", 99.99, 100.01, T + 1002 * MS)  # premiums due again
+    check_all(events)
+    (usdt,) = [e for e in events if e["type"] == "premium" and e["venue"] == "binance"]
+    assert usdt["fx_source"] == "median(kraken,coinbase,bitstamp):USDT/USD"
+    assert (usdt["mid_usd"], usdt["premium_bps"]) == (100.0, 0.0)
+    assert usdt["fx_age_ms"] == 1002.0  # the oldest book used
