@@ -118,14 +118,17 @@ class CrossScan:
                 books = self._live(qb, qa, ts)
                 if not books:
                     continue
-                rate = max(self._top_rate(row, v, sell_base) for row, v, sell_base in books)
+                rates = [self._top_rate(row, v, sell_base) for row, v, sell_base in books]
+                rate = max(rates)
+                ladders: dict[int, Ladder] = {}  # built once per book, when first walked
                 buys = [changed[1]] if changed is not None and changed[0] == row_a else range(nv)
                 sells = [changed[1]] if changed is not None and changed[0] == row_b else range(nv)
                 for i in buys:
                     a = ask[row_a * nv + i]
                     for j in sells:
-                        if bid[row_b * nv + j] * rate > a:
-                            fig = self._best(row_a, i, row_b, j, books)
+                        b = bid[row_b * nv + j]
+                        if b * rate > a:
+                            fig = self._best(row_a, i, row_b, j, books, rates, b, a, ladders)
                             if fig is not None:
                                 out.append(Pair(sa * nv + i, sb * nv + j, fig))
         out.sort(key=lambda p: (p.buy, p.sell))
@@ -169,11 +172,27 @@ class CrossScan:
         return 1.0 / ask if 0.0 < ask < math.inf else 0.0
 
     def _best(
-        self, row_a: int, i: int, row_b: int, j: int, books: list[tuple[int, int, bool]]
+        self,
+        row_a: int,
+        i: int,
+        row_b: int,
+        j: int,
+        books: list[tuple[int, int, bool]],
+        rates: list[float],
+        bid: float,
+        ask: float,
+        ladders: dict[int, Ladder],
     ) -> CrossFigures | None:
+        """The most profitable conversion of pair (i, j) among ``books`` (fee-net top
+        ``rates``; ``bid``, ``ask``: the pair's fee-net tops): a book whose first unit does
+        not pay is not walked, since no later unit can."""
         best: CrossFigures | None = None
-        for row, v, sell_base in books:
-            conv: Ladder = ladder(self.board, row, v, sell_base)
+        for k, (row, v, sell_base) in enumerate(books):
+            if not bid * rates[k] > ask:
+                continue
+            conv = ladders.get(k)
+            if conv is None:
+                conv = ladders[k] = ladder(self.board, row, v, sell_base)
             fig = walk(self.board, (row_a, i), (row_b, j), conv, self.max_notional)
             if fig is not None and (best is None or fig.profit > best.profit):
                 best = replace(fig, fx_symbol=row, fx_venue=v)
