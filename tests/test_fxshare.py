@@ -5,6 +5,8 @@ coalescing and the reader's rules without one."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from scanner.board import Levels
 from scanner.config import ClusterConfig, ScannerConfig
 from scanner.engine import Engine
 from tests.natsserver import NatsServer
+from tests.test_cluster import leases, stream, wait_for
 
 T = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -306,3 +309,62 @@ def test_the_reader_drops_bad_entries_and_ignores_its_own_and_local_books() -> N
     assert (reader.entries, engine.stats.updates) == (2, 1)
     reader.on_entry(entry(usable=False, reason="crossed_book", ts=T + MS))
     assert not engine.leg("kraken", "USDT/USD").usable
+
+
+def test_two_workers_on_the_emulator_pair_across_quotes_through_the_others_rate(
+    server: NatsServer, tmp_path: Path
+) -> None:
+    """``run.py worker`` end to end: the families stay whole, and the worker without
+    USDT/USD opens cross-quote opportunities converting through the other's book."""
+    symbols = "BTC/USD,BTC/USDT,ETH/USD,ETH/USDT,USDT/USD,SOL/USD,SOL/USDT"
+    run_py = [sys.executable, str(Path(__file__).resolve().parent.parent / "run.py")]
+    emulator = subprocess.Popen(
+        [*run_py, "emulate", "--venues", "kraken,binance", "--symbols", symbols,
+         "--port-base", "0", "--dislocations-per-min", "60", "--duration", "30"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        assert emulator.stdout is not None
+        urls = [emulator.stdout.readline().split() for _ in range(2)]
+        config = tmp_path / "cluster.toml"
+        config.write_text(
+            "[cluster]\nlease_ttl_s = 2.0\n"
+            + "".join(f'[urls.{v}]\nws = "{ws}"\nrest = "{rest}"\n' for v, ws, rest in urls)
+        )
+        for name in ("w1", "w2"):
+            argv = ["worker", "--nats", server.url, "--name", name, "--min-workers", "2"]
+            argv += ["--venues", "kraken,binance", "--symbols", symbols]
+            argv += ["--config", str(config), "--duration", "8"]
+            err = (tmp_path / f"{name}.err").open("wb")
+            workers.append(subprocess.Popen([*run_py, *argv], stderr=err))
+            err.close()
+        wait_for("every lease taken", lambda: len(leases(server.url)) == 7, 10.0)
+        owners = leases(server.url)
+        for base in ("BTC", "ETH", "SOL"):
+            assert owners[f"{base}/USD"] == owners[f"{base}/USDT"]
+        assert owners == {
+            "USDT/USD": "w1", "SOL/USD": "w1", "SOL/USDT": "w1",
+            "BTC/USD": "w2", "BTC/USDT": "w2", "ETH/USD": "w2", "ETH/USDT": "w2",
+        }  # fmt: skip
+        for proc in workers:
+            assert proc.wait(timeout=30) == 0
+        events = [e for _, e in stream(server.url)]
+    finally:
+        children: list[subprocess.Popen[Any]] = [*workers, emulator]
+        for child in children:
+            if child.poll() is None:
+                child.kill()  # our own children, by their handles
+                child.wait()
+    remote = [
+        e
+        for e in events
+        if e["type"] == "opened" and e.get("kind") == "cross_quote" and e["id"].startswith("w2-")
+    ]
+    assert remote, [e for e in events if e["type"] != "venue"]
+    assert {(e["fx_symbol"], e["fx_venue"]) for e in remote} <= {
+        ("USDT/USD", "kraken"),
+        ("USDT/USD", "binance"),
+    }
+    assert {e["symbol"].partition("/")[0] for e in remote} <= {"BTC", "ETH"}
