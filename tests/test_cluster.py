@@ -110,11 +110,7 @@ async def _leases(url: str) -> dict[str, str]:
         out = {}
         for key in keys:
             if key.startswith("lease."):
-                try:
-                    entry = await kv.get(key)
-                except nats.js.errors.KeyNotFoundError:  # released since it was listed
-                    continue
-                out[key[6:].replace("-", "/")] = (entry.value or b"").decode()
+                out[key[6:].replace("-", "/")] = ((await kv.get(key)).value or b"").decode()
         return out
     finally:
         await nc.close()
