@@ -28,6 +28,7 @@ from arbscan.options import (
 )
 from arbscan.quotes import identity_map
 from arbscan.scan import listen
+from feeds.actions import BookListener
 from feeds.capture import CaptureCutShort, CaptureError, CaptureReader, Record
 from feeds.protocol import Codec
 from feeds.replay import CaptureIndex, Replayer, ReplaySummary
@@ -243,11 +244,13 @@ def replay_symbols(
     engine: Engine,
     on_state: Callable[[str, str, str | None, int], None],
     options: SessionOptions,
+    listener: Callable[[str, str], BookListener] | None = None,
 ) -> tuple[int, Iterator[None]]:
     """Replay the records of ``symbols`` from ``capture`` into ``engine`` (whose venues are
     the capture's), as ``replay --symbols`` does: the capture's last record time, and an
     iterator that replays one record per step (so a caller can interleave other work).
-    The same symbol gives the same events whichever others are replayed with it."""
+    The same symbol gives the same events whichever others are replayed with it.
+    ``listener(venue, symbol)``: the book listener instead of the engine's leg."""
     index = CaptureIndex.read(capture, lambda error: None)
     args = argparse.Namespace(venues=None, symbols=",".join(symbols))
     _, _, served = _replay_plan(args, index)
@@ -258,8 +261,8 @@ def replay_symbols(
         mine = served.get(key)
         return _replay_codec(key[0], text, mine or symbols, narrow=mine is None)
 
-    def listener_for(venue: str, symbol: str) -> Leg:
-        return engine.leg(canonical_venue(venue), symbol)
+    def listener_for(venue: str, symbol: str) -> BookListener:
+        return (listener or engine.leg)(canonical_venue(venue), symbol)
 
     replayer = Replayer(
         index.rest,

@@ -48,6 +48,9 @@ non-zero. The public keys::
     lease_ttl_s = 6.0       # a dead worker's symbols move within about this long
     stream_max_age_s = 86400.0  # the event stream keeps events this long...
     stream_max_msgs = 10000000  # ...and at most this many
+    fx_stale_ms = 3000      # a conversion book published by another worker and not refreshed
+                            # within this long is unusable (stale) here
+    fx_rate_hz = 10.0       # each conversion book is published at most this often
 
 Venue names under ``[fees]``, ``[urls]`` and ``[connections]`` go through the resolver given
 to :func:`load_config` (``run.py`` gives the feeds' registry, which maps old ids to current
@@ -125,6 +128,8 @@ class ClusterConfig:
     lease_ttl_s: float = 6.0
     stream_max_age_s: float = 86400.0
     stream_max_msgs: int = 10_000_000
+    fx_stale_ms: int = 3000
+    fx_rate_hz: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +233,8 @@ _CLUSTER_RANGES = {
     "lease_ttl_s": (1.0, 300.0),
     "stream_max_age_s": (1.0, 365 * 86400.0),
     "stream_max_msgs": (1, 2**62),
+    "fx_stale_ms": (100, 3_600_000),
+    "fx_rate_hz": (0.1, 1000.0),
 }
 
 

@@ -93,6 +93,11 @@ def test_products_per_connection(tmp_path: Path) -> None:
         ({"connections": {"coinbase": True}}, "connections.coinbase: expected an integer"),
         ({"connections": {"okx": 1001}}, "connections.okx: must be between 1 and 1000, got 1001"),
         ({"connections": 10}, "connections: expected a table of venue = products per connection"),
+        (
+            {"cluster": {"fx_stale_ms": 50}},
+            "cluster.fx_stale_ms: must be between 100 and 3.6e+06, got 50",
+        ),
+        ({"cluster": {"fx_rate_hz": 0}}, "cluster.fx_rate_hz: must be between 0.1 and 1000"),
     ],
 )
 def test_each_mistake_names_its_key(raw: dict[str, object], message: str) -> None:

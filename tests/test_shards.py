@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arbscan.cluster.shards import Leases, Op, assign, lease_key
+from arbscan.cluster.shards import Leases, Op, assign, family, is_conversion, lease_key
 
 SYMBOLS = [f"S{i}/USDT" for i in range(12)]
 names = st.sets(st.text("abcdefgh", min_size=1, max_size=4), min_size=1, max_size=8)
@@ -54,6 +54,55 @@ def test_golden_assignment() -> None:
         "w1": ["S3/USDT", "S4/USDT"],
         "w2": ["S1/USDT", "S2/USDT"],
         "w3": ["S0/USDT", "S5/USDT"],
+    }
+
+
+CURRENCIES = {"USD", "USDT", "USDC", "KRW"}
+BASES = ["BTC", "ETH", "SOL", "XRP", "ADA", "USDT", "USDC"]
+family_lists = st.lists(
+    st.tuples(st.sampled_from(BASES), st.sampled_from(sorted(CURRENCIES))).map("/".join),
+    unique=True,
+    max_size=28,
+).map(lambda symbols: [s for s in symbols if s.split("/")[0] != s.split("/")[1]])
+
+
+def unit(symbol: str) -> str:
+    return family(symbol, CURRENCIES)
+
+
+def test_a_family_is_its_base_and_a_conversion_book_its_own() -> None:
+    assert [unit(s) for s in ["BTC/USD", "BTC/USDT", "BTC/KRW", "USDT/USD", "USDT/KRW"]] == [
+        "BTC",
+        "BTC",
+        "BTC",
+        "USDT/USD",
+        "USDT/KRW",
+    ]
+    assert is_conversion("USDC/USDT", CURRENCIES) and not is_conversion("BTC/USDT", CURRENCIES)
+
+
+@given(family_lists, names, st.randoms())
+def test_a_family_is_never_split_and_the_families_are_balanced(
+    symbols: list[str], workers: set[str], rnd: random.Random
+) -> None:
+    got = assign(symbols, workers, unit)
+    assert sorted(s for mine in got.values() for s in mine) == sorted(symbols)
+    owner = {s: w for w, mine in got.items() for s in mine}
+    for s in symbols:
+        assert {owner[t] for t in symbols if unit(t) == unit(s)} == {owner[s]}
+    units = len({unit(s) for s in symbols})
+    low, high = units // len(workers), -(-units // len(workers))
+    assert all(low <= len({unit(s) for s in mine}) <= high for mine in got.values())
+    shuffled = list(workers)
+    rnd.shuffle(shuffled)
+    assert assign(symbols, shuffled, unit) == got
+
+
+def test_golden_family_assignment() -> None:
+    symbols = ["BTC/USD", "BTC/USDT", "ETH/USDT", "USDT/USD", "ETH/USD", "USDC/USDT"]
+    assert assign(symbols, ["w1", "w2"], unit) == {
+        "w1": ["USDT/USD", "USDC/USDT"],
+        "w2": ["BTC/USD", "BTC/USDT", "ETH/USDT", "ETH/USD"],
     }
 
 
@@ -142,9 +191,9 @@ def test_two_workers_never_scan_one_symbol_at_once(steps: list[tuple[int, int, s
     its deadlines only once a tick (as the worker's loop does): at every moment each symbol is
     scanned by at most one worker, and only while that worker's lease is live in the bucket.
     Then, with every request answered, every symbol ends up scanned by one live worker."""
-    symbols = SYMBOLS[:5]
+    symbols = ["BTC/USD", "BTC/USDT", "USDT/USD", "ETH/USDT", "ETH/USD"]  # three families
     bucket = Bucket(TTL)
-    workers = [Leases(n, symbols, TTL, MARGIN) for n in "abc"]
+    workers = [Leases(n, symbols, TTL, MARGIN, unit) for n in "abc"]
     scanning: list[set[str]] = [set(), set(), set()]
     up = [True, True, True]
     cut = [False, False, False]
@@ -196,7 +245,7 @@ def test_two_workers_never_scan_one_symbol_at_once(steps: list[tuple[int, int, s
     for i, dt, fate in steps:
         if fate == "crash" and up[i]:
             up[i], scanning[i], beat[i] = False, set(), -TTL  # a dead process emits nothing
-            workers[i] = Leases(workers[i].name, symbols, TTL, MARGIN)
+            workers[i] = Leases(workers[i].name, symbols, TTL, MARGIN, unit)
         elif fate == "revive":
             up[i] = True
         if fate in ("partition", "heal"):

@@ -11,6 +11,12 @@ as many workers as the remainder allows). Every worker computes the same answer 
 set of names; every worker gets ``floor`` or ``ceil`` of the mean; when a worker joins or
 leaves, most symbols stay where they were.
 
+**Families.** The unit assigned is a *family* (:func:`family`): the symbols of one base asset
+in every quote (BTC/USD, BTC/USDT, BTC/KRW), so the cross-quote pairs and the premiums of a
+base are always computed by one worker. A *conversion book* (base and quote both currencies:
+USDT/USD, USDT/KRW) is a unit of its own; its owner publishes it for the others
+(:mod:`arbscan.cluster.fx`). The balance is then in families, not symbols.
+
 **Leases.** A lease is a key ``lease.<symbol>`` whose value names the owner, in a bucket whose
 entries expire ``ttl`` after their last write. Taking one is a create (fails while it
 exists), renewing one an update against the revision held (fails if it changed), releasing
@@ -31,7 +37,7 @@ one symbol at once:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -39,19 +45,46 @@ def _rank(symbol: str, worker: str) -> bytes:
     return hashlib.blake2b(f"{symbol}\0{worker}".encode(), digest_size=8).digest()
 
 
-def assign(symbols: Sequence[str], workers: Iterable[str]) -> dict[str, list[str]]:
-    """Each worker's symbols (in the order of ``symbols``), balanced to within one."""
+def is_conversion(symbol: str, currencies: Collection[str]) -> bool:
+    """Whether ``symbol`` converts one currency into another (USDT/USD, USDC/USDT, USDT/KRW):
+    a shared input of the cluster."""
+    base, _, quote = symbol.partition("/")
+    return base in currencies and quote in currencies
+
+
+def family(symbol: str, currencies: Collection[str]) -> str:
+    """The unit ``symbol`` is assigned with: its base (``BTC`` for BTC/USD, BTC/USDT...), or
+    the symbol itself for a conversion book."""
+    return symbol if is_conversion(symbol, currencies) else symbol.partition("/")[0]
+
+
+def assign(
+    symbols: Sequence[str],
+    workers: Iterable[str],
+    unit: Callable[[str], str] | None = None,
+) -> dict[str, list[str]]:
+    """Each worker's symbols (in the order of ``symbols``). The symbols of one ``unit``
+    (default: each symbol its own) go to one worker; the units are balanced to within one."""
     names = sorted(set(workers))
     out: dict[str, list[str]] = {w: [] for w in names}
     if not names:
         return out
-    base, extra = divmod(len(symbols), len(names))
+    key = unit or (lambda symbol: symbol)
+    units: dict[str, list[str]] = {}
     for symbol in symbols:
-        ranked = sorted(names, key=lambda w: _rank(symbol, w), reverse=True)
-        owner = next(w for w in ranked if len(out[w]) < base or (len(out[w]) == base and extra))
-        if len(out[owner]) == base:
+        units.setdefault(key(symbol), []).append(symbol)
+    count = dict.fromkeys(names, 0)
+    owner_of: dict[str, str] = {}
+    base, extra = divmod(len(units), len(names))
+    for name in units:
+        ranked = sorted(names, key=lambda w: _rank(name, w), reverse=True)
+        owner = next(w for w in ranked if count[w] < base or (count[w] == base and extra))
+        if count[owner] == base:
             extra -= 1
-        out[owner].append(symbol)
+        count[owner] += 1
+        owner_of[name] = owner
+    for symbol in symbols:
+        out[owner_of[key(symbol)]].append(symbol)
     return out
 
 
@@ -82,13 +115,22 @@ class _Held:
 class Leases:
     """One worker's leases: what it holds, what it should hold, what to do next."""
 
-    def __init__(self, name: str, symbols: Sequence[str], ttl_ns: int, margin_ns: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        symbols: Sequence[str],
+        ttl_ns: int,
+        margin_ns: int,
+        unit: Callable[[str], str] | None = None,
+    ) -> None:
+        """``unit``: the family of a symbol (:func:`assign`)."""
         if not 0 < margin_ns < ttl_ns // 3:
             raise ValueError(f"the margin must be > 0 and < ttl / 3 (ttl {ttl_ns} ns)")
         self.name = name
         self.symbols = list(symbols)
         self.ttl_ns = ttl_ns
         self.margin_ns = margin_ns
+        self.unit = unit
         self.held: dict[str, _Held] = {}
         self.acquiring: set[str] = set()
 
@@ -98,7 +140,7 @@ class Leases:
 
     def plan(self, now_ns: int, live: Iterable[str]) -> list[Op]:
         """The operations due at ``now_ns`` with ``live`` workers (this one counts as live)."""
-        wanted = set(assign(self.symbols, {*live, self.name})[self.name])
+        wanted = set(assign(self.symbols, {*live, self.name}, self.unit)[self.name])
         ops = self.expire(now_ns)
         for symbol in list(self.held):
             held = self.held[symbol]

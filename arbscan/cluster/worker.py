@@ -13,6 +13,10 @@ symbol's records of a capture, replayed once when the lease is taken: the determ
 to compare a cluster with one process). Stopping a shard closes its open opportunities with
 reason ``shutdown`` (:meth:`~scanner.engine.Engine.stop_symbol`) and then cancels its feeds.
 
+A conversion book (USDT/USD, USDT/KRW...) is published by its owner for the other workers,
+which read it as a remote leg with their own staleness gate (:mod:`arbscan.cluster.fx`); the
+symbols are assigned by family (:func:`~arbscan.cluster.shards.family`).
+
 Event ids are ``<name>-<incarnation>-<n>``: the incarnation is the bucket revision of the
 worker's first heartbeat, which no other worker, and no restart of this one, ever gets.
 """
@@ -33,14 +37,17 @@ import nats.js.errors
 from nats.js.kv import KeyValue
 
 from arbscan.cluster.bus import NatsError, NatsSink, connect, ensure_stream, lease_bucket
-from arbscan.cluster.shards import Leases, Op, lease_key
+from arbscan.cluster.fx import FxPublisher, FxReader, PublishingLeg, fx_bucket
+from arbscan.cluster.shards import Leases, Op, family, is_conversion, lease_key
 from arbscan.options import Plan, UsageError
 from arbscan.replay import replay_symbols
+from feeds.actions import BookListener
 from feeds.budget import RequestBudget
 from feeds.runner import Runner, SessionOptions
 from feeds.venues import codec_class
 from scanner.engine import Engine
 from scanner.events import Event, venue_event
+from scanner.premium import FIAT
 
 HEARTBEAT = "worker."
 
@@ -66,9 +73,13 @@ class ShardFeeds:
         http: httpx.AsyncClient,
         tg: asyncio.TaskGroup,
         replay: str | None,
+        publisher: FxPublisher | None = None,
+        shared: frozenset[str] = frozenset(),
     ) -> None:
+        """``publisher`` writes the books of the ``shared`` symbols for the other workers."""
         self.plan, self.engine, self.emit, self.http, self.tg = plan, engine, emit, http, tg
         self.replay = replay
+        self.publisher, self.shared = publisher, shared
         self.tasks: dict[str, list[asyncio.Task[None]]] = {}
         self.options = SessionOptions(
             top_n=plan.config.scanner.depth_levels,
@@ -79,6 +90,13 @@ class ShardFeeds:
         for venue in plan.venues:  # one REST budget per venue (its limits count per IP)
             limits = codec_class(venue).rest_limits
             self.budgets[venue] = RequestBudget.of(limits) if limits else None
+
+    def listener(self, venue: str, symbol: str) -> BookListener:
+        """The engine's leg; for a shared symbol, the leg and then the publisher."""
+        leg = self.engine.leg(venue, symbol)
+        if self.publisher is not None and symbol in self.shared:
+            return PublishingLeg(leg, self.publisher)
+        return leg
 
     def report(self, venue: str, state: str, reason: str | None, ts: int) -> None:
         self.emit(venue_event(venue, state, reason, ts))
@@ -91,7 +109,7 @@ class ShardFeeds:
             Runner(
                 codec_class(venue),
                 [symbol],
-                functools.partial(self.engine.leg, venue),
+                functools.partial(self.listener, venue),
                 functools.partial(self.report, venue),
                 ws_url=self.plan.ws_urls.get(venue, ""),
                 rest_url=self.plan.rest_urls.get(venue, ""),
@@ -105,18 +123,30 @@ class ShardFeeds:
 
     async def _replay(self, capture: str, symbol: str) -> None:
         """The symbol's records, yielding to the lease loop every 256 records."""
-        end, steps = replay_symbols(capture, [symbol], self.engine, self.report, self.options)
+        end, steps = replay_symbols(
+            capture, [symbol], self.engine, self.report, self.options, self.listener
+        )
         for i, _ in enumerate(steps):
             if i % 256 == 0:
                 await asyncio.sleep(0)
         self.engine.stop_symbol(symbol, end)  # as a replay ends: open ones close at its end
+        if self.publisher is not None:
+            self.publisher.retract(symbol, end)
 
     def stop(self, symbol: str) -> None:
         """Close the symbol's opportunities (``shutdown``), then cancel its feeds: no frame
         is handled in between (cancelling a task stops it at its next await)."""
-        self.engine.stop_symbol(symbol, time.time_ns())
+        now = time.time_ns()
+        self.engine.stop_symbol(symbol, now)
+        if self.publisher is not None:
+            self.publisher.retract(symbol, now)
         for task in self.tasks.pop(symbol, []):
             task.cancel()
+
+    async def settle(self, timeout: float) -> None:
+        """Write the shared books given up (unusable) before their leases are released."""
+        if self.publisher is not None:
+            await _bounded(self.publisher.flush(), timeout)
 
 
 async def _bounded(aw: Awaitable[object], timeout: float) -> object:
@@ -174,6 +204,8 @@ class LeaseLoop:
         live = self.live if self.quorum else set()
         now = time.monotonic_ns()
         ops = self.apply(self.leases.plan(now, live) if self.quorum else self.leases.expire(now))
+        if any(op.kind == "release" for op in ops):
+            await self.feeds.settle(self.tick_s)
         sent = time.monotonic_ns()
         answers = await asyncio.gather(*(_bounded(self._request(op), self.tick_s) for op in ops))
         later: list[Op] = []
@@ -214,6 +246,7 @@ class LeaseLoop:
 
     async def release_all(self) -> None:
         ops = self.apply(self.leases.stop_all())
+        await self.feeds.settle(2.0)
         calls = [self._request(op) for op in ops]
         calls.append(self.kv.delete(HEARTBEAT + self.opts.name))
         await asyncio.gather(*(_bounded(c, 2.0) for c in calls))
@@ -228,6 +261,7 @@ async def run_worker(plan: Plan, opts: WorkerOptions) -> int:
         try:
             await ensure_stream(js, cluster, update=False)
             kv = await lease_bucket(js, cluster)
+            fx_kv = await fx_bucket(js, cluster)
             incarnation = await kv.put(HEARTBEAT + opts.name, opts.name.encode())
         except NatsError as exc:
             raise UsageError(f"--nats: {opts.nats}: JetStream unavailable: {exc!r}") from None
@@ -246,9 +280,23 @@ async def run_worker(plan: Plan, opts: WorkerOptions) -> int:
             {v: plan.config.fee_bps(v) for v in plan.venues},
             emit,
             warmup_ms=plan.config.feeds.warmup_ms,
+            quotes=plan.config.quotes,
+            identity=plan.identity.asset if plan.identity is not None else None,
+        )
+        quotes = plan.config.quotes
+        currencies = {q for g in quotes.groups for q in g} | FIAT | set(quotes.fx)
+        shared = frozenset(s for s in plan.symbols if is_conversion(s, currencies))
+        publisher = FxPublisher(
+            fx_kv,
+            opts.name,
+            rate_hz=cluster.fx_rate_hz,
+            keepalive_s=cluster.fx_stale_ms / 1e3,
+            depth=plan.config.scanner.depth_levels,
         )
         ttl_ns = int(cluster.lease_ttl_s * 1e9)
-        leases = Leases(opts.name, plan.symbols, ttl_ns, ttl_ns // 4)
+        leases = Leases(
+            opts.name, plan.symbols, ttl_ns, ttl_ns // 4, lambda s: family(s, currencies)
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -256,7 +304,18 @@ async def run_worker(plan: Plan, opts: WorkerOptions) -> int:
         end = None if plan.duration is None else time.monotonic() + plan.duration
         async with httpx.AsyncClient(timeout=10.0) as http, asyncio.TaskGroup() as tg:
             sink_task = tg.create_task(sink.run())
-            feeds = ShardFeeds(plan, engine, emit, http, tg, opts.replay)
+            feeds = ShardFeeds(plan, engine, emit, http, tg, opts.replay, publisher, shared)
+            reader = FxReader(
+                engine,
+                opts.name,
+                feeds.tasks.__contains__,
+                stale_ms=cluster.fx_stale_ms,
+                warmup_ms=plan.config.feeds.warmup_ms,
+            )
+            fx_stop = asyncio.Event()
+            fx_tasks = [tg.create_task(publisher.run())]
+            if shared:
+                fx_tasks.append(tg.create_task(reader.run(fx_kv, fx_stop)))
             lease_loop = LeaseLoop(kv, leases, feeds, opts)
             while not stop.is_set() and (end is None or time.monotonic() < end):
                 await lease_loop.round()
@@ -266,6 +325,9 @@ async def run_worker(plan: Plan, opts: WorkerOptions) -> int:
             for tasks in feeds.tasks.values():
                 for task in tasks:
                     task.cancel()
+            publisher.close()
+            fx_stop.set()
+            await asyncio.gather(*fx_tasks)
             sink.close()
             await sink_task
         print(
