@@ -455,3 +455,36 @@ def test_the_dashboards_server_shows_the_cluster_to_a_late_joiner(
     assert (state, end) == (live, {"schema": 1, "type": "snapshot_end"})
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
         assert page.status == 200 and b"<html" in page.read().lower()
+
+
+def test_events_emitted_while_the_server_restarts_are_all_stored_once_in_order(
+    server: NatsServer,
+) -> None:
+    """Each event waits for the stream's acknowledgement and is sent again until stored:
+    none is lost while the server is away or JetStream is recovering, none is stored
+    twice, and the stream keeps the emission order."""
+
+    async def scenario() -> NatsSink:
+        nc = await connect(server.url, "test")
+        await ensure_stream(nc.jetstream(), ClusterConfig())
+        sink = NatsSink(nc, "t")
+        publishing = asyncio.ensure_future(sink.run())
+        for i in range(40):
+            sink.emit({"schema": 1, "type": "stats", "ts": i})
+        await sink.drained()
+        await asyncio.to_thread(server.stop)
+        for i in range(40, 80):  # while the server is away
+            sink.emit({"schema": 1, "type": "stats", "ts": i})
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(server.start)
+        for i in range(80, 120):  # while it reconnects and recovers its stream
+            sink.emit({"schema": 1, "type": "stats", "ts": i})
+        sink.close()
+        async with asyncio.timeout(30):
+            await publishing
+        await nc.close()
+        return sink
+
+    sink = asyncio.run(scenario())
+    assert (sink.published, sink.failed, sink.dropped) == (120, 0, 0)
+    assert [e["ts"] for _, e in stream(server.url)] == list(range(120))

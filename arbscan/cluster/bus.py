@@ -5,8 +5,9 @@ Subjects: every event goes to ``arbscan.<type>.<token>``, where the token is the
 symbol with ``/`` as ``-`` (``arbscan.opened.BTC-USDT``), the venue for ``venue`` events
 (``arbscan.venue.okx``) and the worker's name for ``stats`` events. The payload is the
 event's schema-1 JSON, byte for byte what ``--json`` prints, with a worker-unique ``id``;
-headers: ``Nats-Msg-Id`` (the stream drops a duplicate within its window) and
-``Arbscan-Worker``. The stream :data:`STREAM` captures ``arbscan.>``.
+headers: ``Nats-Msg-Id`` (unique per published event: the stream drops a retried duplicate
+within its window) and ``Arbscan-Worker``. Each event is acknowledged by the stream before
+the next is sent (:class:`NatsSink`). The stream :data:`STREAM` captures ``arbscan.>``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -120,10 +122,29 @@ async def lease_bucket(js: JetStreamContext, config: ClusterConfig) -> KeyValue:
         return kv
 
 
+ACK_TIMEOUT_S = 2.0
+"""How long one publish waits for the stream's acknowledgement."""
+GIVE_UP_S = 30.0
+"""How long an event is retried (a NATS server restarting, JetStream recovering its streams)
+before it is counted as dropped; at shutdown, :data:`SHUTDOWN_GIVE_UP_S`."""
+SHUTDOWN_GIVE_UP_S = 3.0
+RETRY_S = (0.05, 1.0)
+"""First and longest wait between two attempts (doubling)."""
+
+
 class NatsSink:
-    """Publishes each event to its subject, behind a bounded queue with a drop counter (the
-    engine's ``emit`` never waits for NATS). While the connection is down, the client keeps
-    what was published in its own bounded buffer and sends it on reconnect."""
+    """Publishes each event to its subject through JetStream, behind a bounded queue with a
+    drop counter (the engine's ``emit`` never waits for NATS).
+
+    Every event is acknowledged by the stream before the next is sent, so the stream holds
+    them in emission order; an event whose publish fails (no responder while the server or
+    JetStream restarts, an acknowledgement timeout) is sent again, with the same
+    ``Nats-Msg-Id``, so a retry whose first attempt was stored after all is dropped by the
+    stream as a duplicate. An event still refused after :data:`GIVE_UP_S` is counted in
+    :attr:`failed` (and :attr:`dropped`); while the server stays away, events wait in the
+    bounded queue, and those beyond it are dropped and counted. At shutdown (the queue
+    closed), an event is retried for :data:`SHUTDOWN_GIVE_UP_S` at most, and once one has
+    failed the rest are counted without a wait, so a missing server never holds the exit."""
 
     def __init__(self, nc: Client, worker: str, *, max_events: int = 65536) -> None:
         self.queue = BoundedQueue(max_events)
@@ -131,6 +152,11 @@ class NatsSink:
         self.published = 0
         self.failed = 0
         self._nc = nc
+        self._js = nc.jetstream()
+        self._origin = secrets.token_hex(6)
+        """Message ids are ``<origin>-<n>``: unique across workers and restarts."""
+        self._n = 0
+        self._failing = False
 
     @property
     def events(self) -> int:
@@ -150,27 +176,37 @@ class NatsSink:
         await self.queue.idle()
 
     async def run(self) -> None:
-        """Publish until closed and drained, then flush the connection."""
+        """Publish until closed and drained."""
         while batch := await self.queue.take():
             for event in batch:
                 await self._publish(event)
-        with contextlib.suppress(*NatsError):
-            await self._nc.flush(timeout=5)
 
     async def _publish(self, event: Event) -> None:
-        headers = {"Arbscan-Worker": self.worker}
-        if "id" in event:
-            headers["Nats-Msg-Id"] = f"{event['id']}.{event['type']}.{event['ts']}"
-        try:
-            await self._nc.publish(
-                subject(event, self.worker), orjson.dumps(event), headers=headers
-            )
-        except NatsError as exc:  # the client's own buffer is full (a long outage)
+        self._n += 1
+        headers = {"Arbscan-Worker": self.worker, "Nats-Msg-Id": f"{self._origin}-{self._n}"}
+        data, to = orjson.dumps(event), subject(event, self.worker)
+        closing = self.queue.closed
+        if closing and self._failing:
             self.failed += 1
-            if self.failed == 1:
-                log.error("nats: cannot publish (%r); counted as dropped", exc)
-        else:
-            self.published += 1
+            return
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + (SHUTDOWN_GIVE_UP_S if closing else GIVE_UP_S)
+        wait = RETRY_S[0]
+        while True:
+            try:
+                await self._js.publish(to, data, timeout=ACK_TIMEOUT_S, headers=headers)
+            except NatsError as exc:
+                if loop.time() + wait > give_up:
+                    self.failed += 1
+                    self._failing = True
+                    log.error("nats: %s not stored (%r); counted as dropped", to, exc)
+                    return
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, RETRY_S[1])
+            else:
+                self.published += 1
+                self._failing = False
+                return
 
 
 async def read_stream(
