@@ -327,6 +327,9 @@ def test_hand_over_failover_and_a_server_restart(
     every = stream(server.url)
     events = [e for _, e in every]
     wait_for("the reader caught up", lambda: acked(server.url, "r1") >= every[-1][0], 15)
+    stats = [e for e in events if e["type"] == "stats"]  # one at least: each worker's last
+    assert len(stats) >= 2 and all(set(e["venues"]) == {"binance", "okx"} for e in stats)
+    assert all(e["venues"]["okx"]["frames"] > 0 for e in stats[-2:])  # w1's and w2's last
 
     for symbol in SYMBOLS:  # one worker at a time per symbol: runs never overlap in time
         runs = _runs(events, symbol)
