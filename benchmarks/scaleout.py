@@ -263,8 +263,8 @@ def _stop(procs: Procs) -> None:
 async def _run(url: str, nats_pid: int, quick: bool) -> list[Row]:
     symbols = SYMBOLS[:8] if quick else SYMBOLS
     seconds = 1.5 if quick else 2.0
-    one = [10_000, 40_000] if quick else [10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 70_000]
-    steps = (1.0, 1.5, 2.0) if quick else (1.0, 1.3, 1.6, 1.9, 2.2)
+    one = [20_000, 80_000] if quick else [10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 70_000]
+    steps = (1.0, 1.5) if quick else (1.0, 1.3, 1.6, 1.9, 2.2)
     frames = int(max(sum(one), one[-1] * sum(steps)) * seconds * 1.1)
     lg = Loadgen(frames, max_seconds=600, symbols=symbols, per_symbol=True)
     watch = Watch()
@@ -305,7 +305,12 @@ def workers_rows(url: str, nats_pid: int, quick: bool) -> list[Row]:
         for n in (1, 2)
     }
     ratio = cap[2] / max(1, cap[1])
+    fell = {n: any(r.get("limit", "-") != "-" for r in rows if r["workers"] == n) for n in (1, 2)}
     verdict = "MET" if ratio >= 1.7 else "MISSED"
+    if not fell[1]:  # one worker's capacity is above the rates tried: no ratio
+        verdict = "NOT MEASURED, 1 worker kept up with every rate"
+    elif not fell[2] and ratio < 1.7:  # a lower bound only
+        verdict = "NOT MEASURED, 2 workers kept up with every rate"
     print(
         f"aggregate frames/s: 1 worker {cap[1]}, 2 workers {cap[2]}: {ratio:.2f}x "
         f"(goal >= 1.7x: {verdict}; {os.cpu_count()} cores shared by the workers, "
