@@ -1,11 +1,12 @@
 """``python -m benchmarks`` (``make bench``): every benchmark, then one JSON results file.
 
 Runs the book path against the peers (cryptofeed, ccxt.pro; when installed), the core kernel
-benchmark, every venue on its real recording, the end-to-end loopback benchmark and what NATS
-adds per event of a worker (``bench_scale``), prints each
-table, and writes ``benchmarks/results/results.json`` with the machine, Python and package
-versions and every row (min/median/max over repeated runs), plus ``book.png``, a chart of the
-book-path figures (when matplotlib is installed). ``--quick`` shortens each.
+benchmark, every venue on its real recording, the end-to-end loopback benchmark and the
+cluster's (``bench_scale``: what NATS adds per event, and frames/s with 1 and 2 worker
+processes fed per symbol by the load generator), prints each table, and writes
+``benchmarks/results/results.json`` with the machine, Python and package versions and every
+row (min/median/max over repeated runs), plus ``book.png``, a chart of the book-path figures
+(when matplotlib is installed). ``--quick`` shortens each.
 """
 
 from __future__ import annotations

@@ -106,10 +106,17 @@ def connector(client: str, tls: bool) -> Connector:
 class Loadgen:
     """The load generator process and its line protocol (see :mod:`benchmarks.loadgen`)."""
 
-    def __init__(self, frames: int, tls: bool = False, max_seconds: float = 200) -> None:
+    def __init__(
+        self,
+        frames: int,
+        tls: bool = False,
+        max_seconds: float = 200,
+        symbols: Sequence[str] = SYMBOLS,
+        per_symbol: bool = False,
+    ) -> None:
         cmd = [sys.executable, "-m", "benchmarks.loadgen", "--venues", ",".join(VENUES)]
-        cmd += ["--symbols", ",".join(SYMBOLS), "--frames", str(frames)]
-        cmd += ["--max-seconds", str(max_seconds)]
+        cmd += ["--symbols", ",".join(symbols), "--frames", str(frames)]
+        cmd += ["--max-seconds", str(max_seconds)] + (["--per-symbol"] if per_symbol else [])
         if tls:
             cmd += ["--tls", str(TLS_DIR / "localhost.pem"), str(TLS_DIR / "localhost.key")]
         self.tls = tls

@@ -1,8 +1,10 @@
-"""What NATS adds to each event of a worker: a real nats-server (JetStream, file store, on a
-free loopback port, its store in a temporary folder) with the cluster's stream.
+"""The cluster against a real nats-server (JetStream, file store, on a free loopback port, its
+store in a temporary folder) with the cluster's stream: what NATS adds to each event of a
+worker, then 1 and 2 worker processes fed per symbol by the load generator.
 
-    python -m benchmarks.bench_scale            # 50,000 events; latency at 2,000/s for 3 s
-    python -m benchmarks.bench_scale --quick    # 10,000 events; latency for 1 s
+    python -m benchmarks.bench_scale            # 50,000 events; latency at 2,000/s for 3 s;
+                                                # workers: 2-s steps from 10,000 frames/s
+    python -m benchmarks.bench_scale --quick    # 10,000 events; latency for 1 s; 8 symbols
 
 * ``publish``: CPU µs per event in the publishing process (the worker's
   :class:`~arbscan.cluster.bus.NatsSink`: subject, orjson, headers, the client's write),
@@ -12,7 +14,9 @@ free loopback port, its store in a temporary folder) with the cluster's stream.
   through the sink, the server and its stream, and a durable pull reader (the one ``console
   --nats`` uses) in another process, which takes ``now - stamp``: p50/p99/max in µs.
 
-Add the scanner's own frame-to-event latency (``bench_e2e``) for frame-to-consumer.
+Then the workers themselves (:mod:`benchmarks.scaleout`): aggregate frames/s with 1 and with
+2 ``run.py worker`` processes fed per symbol by the load generator, their frame-to-consumer
+latency through NATS, and the CPU of every process.
 """
 
 from __future__ import annotations
@@ -137,7 +141,8 @@ async def _read(url: str, n: int) -> None:
 
 
 def run(quick: bool = False) -> list[Row]:
-    """Start a nats-server, run both measurements, print them, stop it."""
+    """Start a nats-server, run every measurement, print them, stop it."""
+    from benchmarks.scaleout import workers_rows
     from tests.natsserver import NatsServer
 
     rows: list[Row] = []
@@ -147,16 +152,17 @@ def run(quick: bool = False) -> list[Row]:
         try:
             rows.append(asyncio.run(_publish(server.url, 10_000 if quick else 50_000)))
             rows.append(asyncio.run(_latency(server.url, 2_000, 1.0 if quick else 3.0)))
+            for row in rows:
+                print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+            rows += workers_rows(server.url, server.proc.pid if server.proc else 0, quick)
         finally:
             server.stop()
-    for row in rows:
-        print("  ".join(f"{k}={v}" for k, v in row.items()))
     return rows
 
 
 def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_scale", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="fewer events (< 15 s)")
+    p.add_argument("--quick", action="store_true", help="fewer events, short windows")
     p.add_argument("--read", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
     args = p.parse_args(list(argv))
     if args.read:

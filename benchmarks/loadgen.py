@@ -16,11 +16,19 @@ venue, and then replays them over loopback WebSockets at the rate asked for:
    across venues in turn). A client that reconnects gets the recording from its start again
    after ``rewind``; the books it was seeded with then match the frames that follow.
 
+With ``--per-symbol``, each (venue, symbol) is its own recording, made by a session
+subscribed to that symbol alone: a client's first subscribe frame (the feeds' codec for one
+symbol) picks the recording it is served, so connections of several processes each receive
+the frames of the symbols they subscribed to only (a cluster's workers, one connection per
+venue and symbol).
+
 Control, one command per line on stdin, answers on stdout (``python -m benchmarks.loadgen``
 prints ``venue ws_url rest_url`` lines, then ``ready FRAMES``):
 ``run RATE SECONDS`` -> ``start T0_NS`` then ``done SENT CPU_S BLOCKED_S LATE_MAX_MS`` (the run
 ends after SECONDS even if frames were held back);
-``rewind`` -> ``ok``; ``quit`` or end of input exits, and so does ``--max-seconds``.
+``rewind`` -> ``ok`` (clients must then connect again); ``clients`` -> ``clients N M S`` (N of
+the M recordings have a subscribed client; S connections subscribed since the rewind);
+``quit`` or end of input exits, and so does ``--max-seconds``.
 With ``--tls CERT KEY`` it serves ``wss://`` and ``https://`` (TLS 1.3 by default).
 ``BLOCKED_S`` is time held back because a client's send buffer was full (the receiver is
 slow); ``LATE_MAX_MS`` is the worst lateness of a frame when sent (this process is slow).
@@ -70,7 +78,9 @@ class Recording:
     """One venue's connection: handshake, REST answers and its book frames, step by step."""
 
     venue: str
+    symbols: tuple[str, ...]
     path: str
+    subscribes: list[str]
     opened: list[str]
     replies: list[list[str]]
     rest: dict[str, tuple[int, str]]
@@ -103,16 +113,19 @@ def record(
     steps: int,
     dislocations: Dislocations,
     start_ns: int,
+    per_symbol: bool = False,
 ) -> list[Recording]:
-    """Record ``venues`` (run in a worker). Every worker's model walks the same common price:
-    the walk depends on the seed and the symbols only, random dislocations are off and the
-    scheduled ones are added for the worker's own venues."""
+    """Record ``venues`` (run in a worker), each as one connection or, ``per_symbol``, one
+    connection per symbol. Every worker's model walks the same common price: the walk
+    depends on the seed and the symbols only, random dislocations are off and the scheduled
+    ones are added for the worker's own venues."""
     config = MarketConfig(venues, symbols, seed, interval_ms=1, dislocations_per_min=0.0)
     model = MarketModel(config, start_ns)
     recs, objs = [], []
-    for name in venues:
+    sets = [(s,) for s in symbols] if per_symbol else [symbols]
+    for name, subset in ((n, x) for n in venues for x in sets):
         venue = EMULATED[name](model, {})
-        codec = codec_class(name)(symbols)
+        codec = codec_class(name)(subset)
         base = "ws://127.0.0.1:1" + (venue.ws_path if venue.ws_path != "/" else "")
         url = urlsplit(codec.ws_url(base))  # as the emulator gives it (Emulator.ws_url)
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
@@ -121,18 +134,16 @@ def record(
             raise RuntimeError(f"{name}: the emulator refuses {path}")
         rest: dict[str, tuple[int, str]] = {}
         if codec.integrity.snapshot is SnapshotSource.REST:
-            for symbol in symbols:
+            for symbol in subset:
                 req = urlsplit(codec.snapshot_request(symbol, "http://127.0.0.1:1").url)
                 answer = venue.rest(req.path, dict(parse_qsl(req.query)), model.now_ns)
                 if answer is None:
                     raise RuntimeError(f"{name}: no REST answer for {req.path}")
                 rest[f"{req.path}?{req.query}"] = (answer.status, answer.body)
         opened = [o.frame for o in session.opened(model.now_ns)]
-        replies = [
-            [o.frame for o in session.received(f, model.now_ns)]
-            for f in codec.subscribe_frames(symbols)
-        ]
-        recs.append(Recording(name, path, opened, replies, rest))
+        subscribes = list(codec.subscribe_frames(subset))
+        replies = [[o.frame for o in session.received(f, model.now_ns)] for f in subscribes]
+        recs.append(Recording(name, subset, path, subscribes, opened, replies, rest))
         objs.append((venue, session, bytearray()))
     todo = sorted(d for d in dislocations if d[2] in venues)
     for k in range(steps):
@@ -154,7 +165,12 @@ def record(
 
 
 def record_all(
-    venues: Sequence[str], symbols: Sequence[str], frames: int, seed: int, workers: int
+    venues: Sequence[str],
+    symbols: Sequence[str],
+    frames: int,
+    seed: int,
+    workers: int,
+    per_symbol: bool = False,
 ) -> list[Recording]:
     """Record every venue in ``workers`` processes, enough steps for ``frames`` frames."""
     steps = frames // (len(venues) * len(symbols)) + 3
@@ -162,9 +178,15 @@ def record_all(
     start = time.time_ns()
     groups = [tuple(venues[i::workers]) for i in range(workers) if venues[i::workers]]
     with ProcessPoolExecutor(len(groups)) as pool:
-        futures = [pool.submit(record, g, tuple(symbols), seed, steps, plan, start) for g in groups]
-        by_name = {r.venue: r for f in futures for r in f.result()}
-    return [by_name[v] for v in venues]
+        futures = [
+            pool.submit(record, g, tuple(symbols), seed, steps, plan, start, per_symbol)
+            for g in groups
+        ]
+        by_name: dict[str, list[Recording]] = {}
+        for f in futures:
+            for r in f.result():
+                by_name.setdefault(r.venue, []).append(r)
+    return [r for v in venues for r in by_name[v]]
 
 
 def interleave(recs: Sequence[Recording]) -> np.ndarray:
@@ -184,19 +206,27 @@ class Replayer:
         self.recs = recs
         self.tls = tls
         self.order = interleave(recs)
-        self.clients: dict[str, ServerConnection] = {}
+        self.clients: dict[int, ServerConnection] = {}
+        self.subscribed = 0
+        """Connections that subscribed since the last rewind."""
+        """The connection each recording is replayed to (by index in ``recs``)."""
         self.ptr = 0
         self.vptr = [0] * len(recs)
         self.urls: list[tuple[str, str, str]] = []
 
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
-        for rec in self.recs:
+        by_venue: dict[str, list[int]] = {}
+        for i, rec in enumerate(self.recs):
+            by_venue.setdefault(rec.venue, []).append(i)
+        for indices in by_venue.values():
+            rec = self.recs[indices[0]]
+            rest = {k: v for i in indices for k, v in self.recs[i].rest.items()}
             server = await stack.enter_async_context(
                 serve(
-                    functools.partial(self._handle, rec),
+                    functools.partial(self._handle, indices),
                     "127.0.0.1",
                     0,
-                    process_request=functools.partial(self._rest, rec),
+                    process_request=functools.partial(self._rest, rest),
                     compression=None,
                     ping_interval=None,
                     ssl=self.tls,
@@ -209,29 +239,51 @@ class Replayer:
                 (rec.venue, f"{ws}://127.0.0.1:{port}{path}", f"{http}://127.0.0.1:{port}")
             )
 
-    def _rest(self, rec: Recording, conn: ServerConnection, request: Request) -> Response | None:
+    def _rest(
+        self, rest: dict[str, tuple[int, str]], conn: ServerConnection, request: Request
+    ) -> Response | None:
         if "upgrade" in request.headers.get("Connection", "").lower():
             return None
-        status, body = rec.rest.get(request.path, (404, '{"msg":"not recorded"}'))
+        status, body = rest.get(request.path, (404, '{"msg":"not recorded"}'))
         return conn.respond(status, body)
 
-    async def _handle(self, rec: Recording, ws: ServerConnection) -> None:
+    async def _handle(self, indices: list[int], ws: ServerConnection) -> None:
+        """Serve the venue's recording whose first subscribe frame the client sends (the only
+        one when the venue has a single recording)."""
+        index = indices[0]
+        rec = self.recs[index]
         for frame in rec.opened:
             await ws.send(frame)
         seen = 0
         if not rec.replies:
-            self.clients[rec.venue] = ws
-        async for _ in ws:  # later client frames (app pings) get no answer
+            self.clients[index] = ws
+            self.subscribed += 1
+        async for message in ws:  # later client frames (app pings) get no answer
+            if seen == 0 and len(indices) > 1:
+                chosen = [i for i in indices if self.recs[i].subscribes[:1] == [message]]
+                if not chosen:
+                    await ws.close(1008, "subscribe frame not recorded")
+                    return
+                index = chosen[0]
+                rec = self.recs[index]
             if seen < len(rec.replies):
                 for frame in rec.replies[seen]:
                     await ws.send(frame)
             seen += 1
             if seen == len(rec.replies):
-                self.clients[rec.venue] = ws
+                self.clients[index] = ws
+                self.subscribed += 1
 
     async def run(self, rate: float, seconds: float) -> str:
         """Replay from where the last run stopped; returns the ``done`` line."""
-        transports = [self.clients[r.venue].transport for r in self.recs]
+        missing = [
+            f"{r.venue} {','.join(r.symbols)}"
+            for i, r in enumerate(self.recs)
+            if i not in self.clients
+        ]
+        if missing:
+            return f"error not connected: {'; '.join(missing[:3])}"
+        transports = [self.clients[i].transport for i in range(len(self.recs))]
         cpu0, t0 = time.process_time(), time.perf_counter()
         print(f"start {time.time_ns()}", flush=True)
         first, total = self.ptr, min(len(self.order), self.ptr + int(rate * seconds))
@@ -258,7 +310,10 @@ class Replayer:
         return f"done {self.ptr - first} {cpu:.4f} {blocked:.3f} {late * 1e3:.2f}"
 
     def rewind(self) -> None:
+        """From the start again, for the clients that connect from now on."""
         self.ptr, self.vptr = 0, [0] * len(self.recs)
+        self.clients.clear()
+        self.subscribed = 0
 
 
 async def serve_commands(
@@ -271,7 +326,7 @@ async def serve_commands(
     async with contextlib.AsyncExitStack() as stack:
         replayer = Replayer(recs, tls)
         await replayer.start(stack)
-        for venue, ws_url, rest_url in replayer.urls:
+        for venue, ws_url, rest_url in replayer.urls:  # one line per venue
             print(venue, ws_url, rest_url, flush=True)
         print(f"ready {len(replayer.order)}", flush=True)
         async with asyncio.timeout(max_seconds):
@@ -281,6 +336,9 @@ async def serve_commands(
                 elif line[0] == "rewind":
                     replayer.rewind()
                     print("ok", flush=True)
+                elif line[0] == "clients":
+                    n, subscribed = len(replayer.clients), replayer.subscribed
+                    print(f"clients {n} {len(recs)} {subscribed}", flush=True)
                 else:
                     break
 
@@ -292,6 +350,7 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--frames", type=int, required=True, help="book frames to record")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=2, help="recording processes")
+    p.add_argument("--per-symbol", action="store_true", help="one recording per (venue, symbol)")
     p.add_argument("--max-seconds", type=float, default=300.0, help="exit after this long")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// and https://")
     args = p.parse_args(list(argv))
@@ -300,7 +359,7 @@ def main(argv: Sequence[str]) -> int:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(*args.tls)
     venues, symbols = args.venues.split(","), args.symbols.split(",")
-    recs = record_all(venues, symbols, args.frames, args.seed, args.workers)
+    recs = record_all(venues, symbols, args.frames, args.seed, args.workers, args.per_symbol)
     with contextlib.suppress(TimeoutError, KeyboardInterrupt):
         uvloop.run(serve_commands(recs, args.max_seconds, tls))
     return 0

@@ -147,6 +147,20 @@ def stream(url: str) -> list[tuple[int, Event]]:
     return asyncio.run(_stream(url))
 
 
+async def _acked(url: str, durable: str) -> int:
+    nc = await nats.connect(url)
+    try:
+        info = await nc.jetstream().consumer_info(STREAM, durable)
+        return info.ack_floor.stream_seq if info.ack_floor else 0
+    finally:
+        await nc.close()
+
+
+def acked(url: str, durable: str) -> int:
+    """The last stream sequence the durable reader ``durable`` acknowledged."""
+    return asyncio.run(_acked(url, durable))
+
+
 def wait_for(what: str, predicate: Any, timeout_s: float) -> float:
     """Poll ``predicate`` until true; return the seconds it took."""
     t0 = time.monotonic()
@@ -312,8 +326,14 @@ def test_hand_over_failover_and_a_server_restart(
     wait_for("new events after the restart", lambda: stream(server.url)[-1][0] > n_before + 20, 30)
     after = stream(server.url)
     assert after[: len(before)] == before  # every event published before the restart kept
-    procs.stop_all()
-    events = [e for _, e in stream(server.url)]
+    for name in ("w1", "w2"):  # their last events (closes, stats) reach the reader too
+        procs.stop(name)
+    every = stream(server.url)
+    events = [e for _, e in every]
+    wait_for("the reader caught up", lambda: acked(server.url, "r1") >= every[-1][0], 15)
+    stats = [e for e in events if e["type"] == "stats"]  # one at least: each worker's last
+    assert len(stats) >= 2 and all(set(e["venues"]) == {"binance", "okx"} for e in stats)
+    assert all(e["venues"]["okx"]["frames"] > 0 for e in stats[-2:])  # w1's and w2's last
 
     for symbol in SYMBOLS:  # one worker at a time per symbol: runs never overlap in time
         runs = _runs(events, symbol)

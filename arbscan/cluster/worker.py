@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import httpx
 import nats.js.errors
@@ -41,12 +41,13 @@ from arbscan.cluster.fx import FxPublisher, FxReader, PublishingLeg, fx_bucket
 from arbscan.cluster.shards import Leases, Op, family, is_conversion, lease_key
 from arbscan.options import Plan, UsageError
 from arbscan.replay import replay_symbols
+from arbscan.scan import _every, _TalliedOptions, _Tally
 from feeds.actions import BookListener
 from feeds.budget import RequestBudget
 from feeds.runner import Runner, SessionOptions
 from feeds.venues import codec_class
 from scanner.engine import Engine
-from scanner.events import Event, venue_event
+from scanner.events import Event, stats_event, venue_event
 from scanner.premium import FIAT
 
 HEARTBEAT = "worker."
@@ -86,6 +87,8 @@ class ShardFeeds:
             stale_after_s=plan.config.feeds.stale_after_s,
             max_book_age_s=plan.config.feeds.max_book_age_s,
         )
+        self.tallies: dict[str, list[_Tally]] = {venue: [] for venue in plan.venues}
+        """Per venue, the frame counters of every runner started (a stats event's counts)."""
         self.budgets: dict[str, RequestBudget | None] = {}
         for venue in plan.venues:  # one REST budget per venue (its limits count per IP)
             limits = codec_class(venue).rest_limits
@@ -114,12 +117,28 @@ class ShardFeeds:
                 ws_url=self.plan.ws_urls.get(venue, ""),
                 rest_url=self.plan.rest_urls.get(venue, ""),
                 http=self.http,
-                options=self.options,
+                options=self._tallied(venue),
                 budget=self.budgets[venue],
             )
             for venue in self.plan.venues
         ]
         self.tasks[symbol] = [self.tg.create_task(r.run()) for r in runners]
+
+    def _tallied(self, venue: str) -> _TalliedOptions:
+        tally = _Tally()
+        self.tallies[venue].append(tally)
+        base = {f.name: getattr(self.options, f.name) for f in fields(self.options)}
+        return _TalliedOptions(**base, tally=tally)
+
+    def venue_counts(self) -> dict[str, dict[str, int]]:
+        """Per venue, since start, over every shard held so far: frames, resyncs, malformed
+        frames (``reconnects``: not counted here, 0)."""
+        out = {}
+        for venue, tallies in self.tallies.items():
+            counts = [t.counts() for t in tallies]
+            out[venue] = {k: sum(c[k] for c in counts) for k in _Tally.COUNTERS}
+            out[venue]["reconnects"] = 0
+        return out
 
     async def _replay(self, capture: str, symbol: str) -> None:
         """The symbol's records, yielding to the lease loop every 256 records."""
@@ -317,10 +336,22 @@ async def run_worker(plan: Plan, opts: WorkerOptions) -> int:
             if shared:
                 fx_tasks.append(tg.create_task(reader.run(fx_kv, fx_stop)))
             lease_loop = LeaseLoop(kv, leases, feeds, opts)
+            started = time.monotonic()
+
+            def stats() -> Event:
+                sinks = {"nats": {"events": sink.events, "dropped": sink.dropped}}
+                uptime = round(time.monotonic() - started, 3)
+                return stats_event(time.time_ns(), uptime, sinks, feeds.venue_counts(), 0, 0)
+
+            interval = plan.config.feeds.stats_interval_s
+            ticker = tg.create_task(_every(interval, stats, sink.emit)) if interval else None
             while not stop.is_set() and (end is None or time.monotonic() < end):
                 await lease_loop.round()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), lease_loop.tick_s)
+            if ticker is not None:
+                ticker.cancel()
+            sink.emit(stats())  # the last counts, before the shards' closing events
             await lease_loop.release_all()
             for tasks in feeds.tasks.values():
                 for task in tasks:
