@@ -6,8 +6,8 @@ symbol with ``/`` as ``-`` (``arbscan.opened.BTC-USDT``), the venue for ``venue`
 (``arbscan.venue.okx``) and the worker's name for ``stats`` events. The payload is the
 event's schema-1 JSON, byte for byte what ``--json`` prints, with a worker-unique ``id``;
 headers: ``Nats-Msg-Id`` (unique per published event: the stream drops a retried duplicate
-within its window) and ``Arbscan-Worker``. Each event is acknowledged by the stream before
-the next is sent (:class:`NatsSink`). The stream :data:`STREAM` captures ``arbscan.>``.
+within its window) and ``Arbscan-Worker``. Every event is acknowledged by the stream, and
+sent again until it is (:class:`NatsSink`). The stream :data:`STREAM` captures ``arbscan.>``.
 """
 
 from __future__ import annotations
@@ -130,28 +130,34 @@ before it is counted as dropped; at shutdown, :data:`SHUTDOWN_GIVE_UP_S`."""
 SHUTDOWN_GIVE_UP_S = 3.0
 RETRY_S = (0.05, 1.0)
 """First and longest wait between two attempts (doubling)."""
+WINDOW = 256
+"""Events sent before their acknowledgements are awaited."""
+
+Message = tuple[str, bytes, dict[str, str]]
+"""(subject, payload, headers) of one event."""
 
 
 class NatsSink:
     """Publishes each event to its subject through JetStream, behind a bounded queue with a
     drop counter (the engine's ``emit`` never waits for NATS).
 
-    Every event is acknowledged by the stream before the next is sent, so the stream holds
-    them in emission order; an event whose publish fails (no responder while the server or
-    JetStream restarts, an acknowledgement timeout) is sent again, with the same
-    ``Nats-Msg-Id``, so a retry whose first attempt was stored after all is dropped by the
-    stream as a duplicate. An event still refused after :data:`GIVE_UP_S` is counted in
-    :attr:`failed` (and :attr:`dropped`); while the server stays away, events wait in the
-    bounded queue, and those beyond it are dropped and counted. At shutdown (the queue
-    closed), an event is retried for :data:`SHUTDOWN_GIVE_UP_S` at most, and once one has
-    failed the rest are counted without a wait, so a missing server never holds the exit."""
+    Events are sent in emission order, up to :data:`WINDOW` before their acknowledgements
+    are awaited. Each carries its own ``Nats-Msg-Id``: an event not acknowledged (no
+    responder while the server or JetStream restarts, an acknowledgement timeout) is sent
+    again, in order, one at a time, and a retry whose first attempt was stored after all is
+    dropped by the stream as a duplicate, so every event is stored once. (Only an event whose
+    acknowledgement alone is lost while later ones arrive can be stored after those.) An
+    event still refused after :data:`GIVE_UP_S` is counted in :attr:`failed` (and
+    :attr:`dropped`); while the server stays away, events wait in the bounded queue, and
+    those beyond it are dropped and counted. At shutdown (the queue closed), an event is
+    retried for :data:`SHUTDOWN_GIVE_UP_S` at most, and once one has failed the rest are
+    counted without a wait, so a missing server never holds the exit."""
 
     def __init__(self, nc: Client, worker: str, *, max_events: int = 65536) -> None:
         self.queue = BoundedQueue(max_events)
         self.worker = worker
         self.published = 0
         self.failed = 0
-        self._nc = nc
         self._js = nc.jetstream()
         self._origin = secrets.token_hex(6)
         """Message ids are ``<origin>-<n>``: unique across workers and restarts."""
@@ -178,13 +184,32 @@ class NatsSink:
     async def run(self) -> None:
         """Publish until closed and drained."""
         while batch := await self.queue.take():
-            for event in batch:
-                await self._publish(event)
+            for start in range(0, len(batch), WINDOW):
+                await self._send([self._message(e) for e in batch[start : start + WINDOW]])
 
-    async def _publish(self, event: Event) -> None:
+    def _message(self, event: Event) -> Message:
         self._n += 1
         headers = {"Arbscan-Worker": self.worker, "Nats-Msg-Id": f"{self._origin}-{self._n}"}
-        data, to = orjson.dumps(event), subject(event, self.worker)
+        return subject(event, self.worker), orjson.dumps(event), headers
+
+    async def _send(self, messages: list[Message]) -> None:
+        """``messages`` pipelined, then those not acknowledged one by one, in order."""
+        futures: list[asyncio.Future[Any]] = []
+        if not (self.queue.closed and self._failing):
+            with contextlib.suppress(*NatsError):
+                for to, data, headers in messages:
+                    futures.append(await self._js.publish_async(to, data, headers=headers))
+        acks = await asyncio.gather(
+            *(asyncio.wait_for(f, ACK_TIMEOUT_S) for f in futures), return_exceptions=True
+        )
+        for i, message in enumerate(messages):
+            if i < len(acks) and not isinstance(acks[i], BaseException):
+                self.published += 1
+                self._failing = False
+            else:
+                await self._again(*message)
+
+    async def _again(self, to: str, data: bytes, headers: dict[str, str]) -> None:
         closing = self.queue.closed
         if closing and self._failing:
             self.failed += 1
