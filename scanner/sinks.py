@@ -100,7 +100,7 @@ class BoundedQueue:
         return batch
 
 
-class _QueuedSink:
+class QueuedSink:
     """The part every queued sink shares: a bounded queue, drops, close and drain."""
 
     def __init__(self, max_events: int) -> None:
@@ -129,7 +129,7 @@ class _QueuedSink:
         await self.queue.idle()
 
 
-class NdjsonSink(_QueuedSink):
+class NdjsonSink(QueuedSink):
     """NDJSON lines to a binary stream, written by a worker thread behind a bounded queue."""
 
     def __init__(self, out: IO[bytes], *, max_events: int = 65536, owns: bool = False) -> None:
@@ -183,7 +183,7 @@ def _log_failure(future: Future[None]) -> None:
         log.error("event sink: final flush failed: %r", exc)
 
 
-class CallbackSink(_QueuedSink):
+class CallbackSink(QueuedSink):
     """Calls ``callback(event)`` for each event from a drain task (the console's sink)."""
 
     def __init__(self, callback: Callable[[Event], None], *, max_events: int = 10000) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -65,3 +66,13 @@ class NatsServer:
             self.proc.kill()  # our own child, by its handle
             self.proc.wait()
         self.proc = None
+
+
+def running(folder: Path) -> Iterator[NatsServer]:
+    """A started server with its store in ``folder``, stopped afterwards: a fixture's body."""
+    srv = NatsServer(folder / "js")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()

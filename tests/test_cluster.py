@@ -25,7 +25,7 @@ from arbscan.cli import main
 from arbscan.cluster.bus import BUCKET, STREAM, NatsSink, connect, ensure_stream, read_stream
 from scanner.config import ClusterConfig
 from scanner.events import venue_event
-from tests.natsserver import NatsServer, free_port
+from tests.natsserver import NatsServer, free_port, running
 from tests.test_sinks import T, opp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,12 +42,7 @@ Event = dict[str, Any]
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[NatsServer]:
-    srv = NatsServer(tmp_path / "js")
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from running(tmp_path)
 
 
 class Procs:

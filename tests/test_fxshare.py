@@ -20,7 +20,7 @@ from arbscan.cluster.fx import FxPublisher, FxReader, PublishingLeg, fx_bucket, 
 from scanner.board import Levels
 from scanner.config import ClusterConfig, ScannerConfig
 from scanner.engine import Engine
-from tests.natsserver import NatsServer
+from tests.natsserver import NatsServer, running
 from tests.test_cluster import leases, stream, wait_for
 
 T = 1_700_000_000_000_000_000
@@ -35,12 +35,7 @@ Events = list[dict[str, Any]]
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[NatsServer]:
-    srv = NatsServer(tmp_path / "js")
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from running(tmp_path)
 
 
 def make(events: Events) -> Engine:

@@ -36,7 +36,7 @@ from nats.js.kv import KeyValue
 
 from arbscan.options import UsageError
 from scanner.config import ClusterConfig
-from scanner.sinks import BoundedQueue, Event
+from scanner.sinks import Event, QueuedSink
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ Message = tuple[str, bytes, dict[str, str]]
 """(subject, payload, headers) of one event."""
 
 
-class NatsSink:
+class NatsSink(QueuedSink):
     """Publishes each event to its subject through JetStream, behind a bounded queue with a
     drop counter (the engine's ``emit`` never waits for NATS).
 
@@ -154,7 +154,7 @@ class NatsSink:
     counted without a wait, so a missing server never holds the exit."""
 
     def __init__(self, nc: Client, worker: str, *, max_events: int = 65536) -> None:
-        self.queue = BoundedQueue(max_events)
+        super().__init__(max_events)
         self.worker = worker
         self.published = 0
         self.failed = 0
@@ -165,21 +165,9 @@ class NatsSink:
         self._failing = False
 
     @property
-    def events(self) -> int:
-        return self.queue.accepted
-
-    @property
     def dropped(self) -> int:
+        """Dropped from the full queue, or never stored (:attr:`failed`)."""
         return self.queue.dropped + self.failed
-
-    def emit(self, event: Event) -> None:
-        self.queue.put(event)
-
-    def close(self) -> None:
-        self.queue.close()
-
-    async def drained(self) -> None:
-        await self.queue.idle()
 
     async def run(self) -> None:
         """Publish until closed and drained."""
