@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test lint fuzz soak bench setup clean
 
 # feeds/_book.c is compiled by the install: editing it reinstalls.
-$(STAMP): pyproject.toml feeds/_book.c
+$(STAMP): pyproject.toml feeds/_book.c feeds/_lane.c feeds/_book.h
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -28,10 +28,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy arbscan scanner feeds emulator tests benchmarks run.py
 
-# The compiled book's tests run first under CPython's debug allocator and dev mode, so a
-# memory error in feeds/_book.c fails loudly instead of passing by luck.
+# The compiled book's and lane's own tests run first under CPython's debug allocator and dev
+# mode, so a memory error in feeds/_book.c or feeds/_lane.c fails loudly instead of passing
+# by luck.
 test: lint
-	PYTHONMALLOC=debug $(PY) -X dev -m pytest -q tests/test_book.py tests/test_checksum.py
+	PYTHONMALLOC=debug $(PY) -X dev -m pytest -q tests/test_book.py tests/test_checksum.py \
+		tests/test_lane.py -k 'not recorded and not replays and not emulated'
 	$(VENV)/bin/pytest -n 2
 
 # Every fuzz test (codecs, capture reader, config loader, event server input...) with at
@@ -48,7 +50,7 @@ soak: $(STAMP)
 BENCH_VENV  := .bench-venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-$(BENCH_STAMP): pyproject.toml feeds/_book.c
+$(BENCH_STAMP): pyproject.toml feeds/_book.c feeds/_lane.c feeds/_book.h
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[dev,bench]'

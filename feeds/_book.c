@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_book.h"
+
 static PyObject *BadLevel;
 static uint32_t CRC_TABLE[8][256]; /* slicing-by-8: table k advances a byte k places */
 
@@ -29,25 +31,10 @@ static const double POW10[23] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-typedef struct {
-    double *keys;     /* sign * price, ascending; best last */
-    double *sizes;    /* > 0 */
-    PyObject **text;  /* 2 per level (price, size) when keep_text, else NULL */
-    Py_ssize_t n, cap;
-} Side;
-
-typedef struct {
-    PyObject_HEAD
-    Side bids, asks;
-    Py_ssize_t top_n;
-    Py_ssize_t max_depth; /* 0: none */
-    int keep_text;
-} BookObject;
-
 /* ---- numbers ------------------------------------------------------------------------- */
 
 /* 1 and *out set if `p` is a plain decimal on the exact fast path, else 0 (no error set). */
-static int fast_decimal(const char *p, Py_ssize_t len, double *out) {
+int book_fast_decimal(const char *p, Py_ssize_t len, double *out) {
     uint64_t m = 0;
     int digits = 0, frac = -1;
     for (Py_ssize_t i = 0; i < len; i++) {
@@ -74,7 +61,7 @@ static int to_double(PyObject *o, double *out) {
     PyTypeObject *t = Py_TYPE(o);
     if (t == &PyUnicode_Type) {
         if (PyUnicode_IS_COMPACT_ASCII(o) &&
-            fast_decimal((const char *)PyUnicode_DATA(o), PyUnicode_GET_LENGTH(o), out))
+            book_fast_decimal((const char *)PyUnicode_DATA(o), PyUnicode_GET_LENGTH(o), out))
             return 0;
         PyObject *f = PyFloat_FromString(o);
         if (f == NULL) return -1;
@@ -107,7 +94,7 @@ static int bad_level(PyObject *level, const char *what, PyObject *value) {
 
 /* ---- sides --------------------------------------------------------------------------- */
 
-static int side_reserve(Side *s, Py_ssize_t need, int keep_text) {
+int book_side_reserve(Side *s, Py_ssize_t need, int keep_text) {
     if (need <= s->cap) return 0;
     Py_ssize_t cap = s->cap ? s->cap : 32;
     while (cap < need) cap *= 2;
@@ -164,6 +151,54 @@ static inline Py_ssize_t lower_bound(const double *keys, Py_ssize_t n, double ke
     return (base - keys) + (*base < key);
 }
 
+/* Set the level at `key` (sign * price) to `size` (0 deletes; the text objects are kept when
+ * keep_text). 1 if the side changed, 0 for deleting an absent level (a no-op), -1 with a
+ * Python error set when memory runs out. */
+int book_side_put(Side *s, double key, double size, PyObject *po, PyObject *so, int keep_text) {
+    double *keys = s->keys;
+    Py_ssize_t lo = lower_bound(keys, s->n, key);
+    if (lo < s->n && keys[lo] == key) { /* the level exists */
+        if (size == 0.0) {
+            Py_ssize_t tail = s->n - lo - 1;
+            if (keep_text) {
+                Py_DECREF(s->text[2 * lo]);
+                Py_DECREF(s->text[2 * lo + 1]);
+                memmove(s->text + 2 * lo, s->text + 2 * lo + 2,
+                        (size_t)tail * 2 * sizeof(PyObject *));
+            }
+            memmove(keys + lo, keys + lo + 1, (size_t)tail * sizeof(double));
+            memmove(s->sizes + lo, s->sizes + lo + 1, (size_t)tail * sizeof(double));
+            s->n--;
+        } else {
+            s->sizes[lo] = size;
+            if (keep_text) {
+                Py_INCREF(po);
+                Py_INCREF(so);
+                Py_SETREF(s->text[2 * lo], po);
+                Py_SETREF(s->text[2 * lo + 1], so);
+            }
+        }
+        return 1;
+    }
+    if (size == 0.0) return 0;
+    if (book_side_reserve(s, s->n + 1, keep_text) < 0) return -1;
+    keys = s->keys;
+    Py_ssize_t tail = s->n - lo;
+    memmove(keys + lo + 1, keys + lo, (size_t)tail * sizeof(double));
+    memmove(s->sizes + lo + 1, s->sizes + lo, (size_t)tail * sizeof(double));
+    keys[lo] = key;
+    s->sizes[lo] = size;
+    if (keep_text) {
+        memmove(s->text + 2 * lo + 2, s->text + 2 * lo, (size_t)tail * 2 * sizeof(PyObject *));
+        Py_INCREF(po);
+        Py_INCREF(so);
+        s->text[2 * lo] = po;
+        s->text[2 * lo + 1] = so;
+    }
+    s->n++;
+    return 1;
+}
+
 /* Apply absolute levels (size 0 deletes) to one side; set *touched if a level within the
  * current top `top_n` (or one entering it) changed. 0, or -1 with BadLevel set (the side
  * then holds the levels before the bad one). */
@@ -199,53 +234,13 @@ static int side_apply(Side *s, PyObject *levels, double sign, int keep_text, Py_
             Py_DECREF(seq);
             return -1;
         }
-        double key = sign * price;
-        double *keys = s->keys;
-        Py_ssize_t lo = lower_bound(keys, s->n, key);
-        if (lo < s->n && keys[lo] == key) { /* the level exists */
-            if (size == 0.0) {
-                Py_ssize_t tail = s->n - lo - 1;
-                if (keep_text) {
-                    Py_DECREF(s->text[2 * lo]);
-                    Py_DECREF(s->text[2 * lo + 1]);
-                    memmove(s->text + 2 * lo, s->text + 2 * lo + 2,
-                            (size_t)tail * 2 * sizeof(PyObject *));
-                }
-                memmove(keys + lo, keys + lo + 1, (size_t)tail * sizeof(double));
-                memmove(s->sizes + lo, s->sizes + lo + 1, (size_t)tail * sizeof(double));
-                s->n--;
-            } else {
-                s->sizes[lo] = size;
-                if (keep_text) {
-                    Py_INCREF(po);
-                    Py_INCREF(so);
-                    Py_SETREF(s->text[2 * lo], po);
-                    Py_SETREF(s->text[2 * lo + 1], so);
-                }
-            }
-        } else if (size == 0.0) {
-            continue; /* deleting an absent level is a no-op */
-        } else {
-            if (side_reserve(s, s->n + 1, keep_text) < 0) {
-                Py_DECREF(seq);
-                return -1;
-            }
-            keys = s->keys;
-            Py_ssize_t tail = s->n - lo;
-            memmove(keys + lo + 1, keys + lo, (size_t)tail * sizeof(double));
-            memmove(s->sizes + lo + 1, s->sizes + lo, (size_t)tail * sizeof(double));
-            keys[lo] = key;
-            s->sizes[lo] = size;
-            if (keep_text) {
-                memmove(s->text + 2 * lo + 2, s->text + 2 * lo,
-                        (size_t)tail * 2 * sizeof(PyObject *));
-                Py_INCREF(po);
-                Py_INCREF(so);
-                s->text[2 * lo] = po;
-                s->text[2 * lo + 1] = so;
-            }
-            s->n++;
+        int put = book_side_put(s, sign * price, size, po, so, keep_text);
+        if (put < 0) {
+            Py_DECREF(seq);
+            return -1;
         }
+        if (put == 0) continue; /* deleting an absent level is a no-op */
+        double key = sign * price;
         if (key >= edge) {
             *touched = 1;
             edge = INFINITY;
@@ -306,7 +301,7 @@ static PyObject *Book_clear(BookObject *self, PyObject *Py_UNUSED(ignored)) {
 }
 
 /* 1 if either side was cut (levels below max_depth removed). */
-static int truncate_both(BookObject *self) {
+int book_truncate_both(BookObject *self) {
     Py_ssize_t d = self->max_depth, cut = 0;
     if (d == 0) return 0;
     if (self->bids.n > d) {
@@ -331,7 +326,7 @@ static int apply_both(BookObject *self, PyObject *bids, PyObject *asks) {
         return -1;
     /* truncation removes only levels below max_depth: a change of the top only when
      * max_depth < top_n, where any removal is within the top */
-    if (truncate_both(self) && self->max_depth < self->top_n) touched = 1;
+    if (book_truncate_both(self) && self->max_depth < self->top_n) touched = 1;
     return touched;
 }
 
@@ -788,13 +783,71 @@ static Levels book_levels(const Side *s) {
     return l;
 }
 
+/* A layout written from the numbers' values (JavaScript notation, toFixed(8)) over a book
+ * that keeps no text: each number from its double, as JavaScript (the venue's own printer)
+ * holds it. */
+static int crc_value(CrcText *c, double value, unsigned long code, int negate, int *first) {
+    if (LAYOUT_COLON(code) && !*first) crc_put(c, ":", 1);
+    *first = 0;
+    if (negate) crc_put(c, "-", 1);
+    int fixed = LAYOUT_TEXT(code) == 2;
+    char *text = PyOS_double_to_string(value, fixed ? 'f' : 'r', fixed ? 8 : 0, 0, NULL);
+    if (text == NULL) return -1;
+    Py_ssize_t len = (Py_ssize_t)strlen(text);
+    char out[160];
+    if (!fixed && len + 32 <= (Py_ssize_t)sizeof out) {
+        len = js_number(text, len, out);
+        crc_emit(c, out, len, (int)LAYOUT_DIGITS(code));
+    } else {
+        crc_emit(c, text, len, (int)LAYOUT_DIGITS(code));
+    }
+    PyMem_Free(text);
+    return 0;
+}
+
+static int crc_values(CrcText *c, const Side *s, double sign, Py_ssize_t from, Py_ssize_t to,
+                      unsigned long code, int ask, int *first) {
+    for (Py_ssize_t i = from; i < to && i < s->n; i++) {
+        Py_ssize_t k = s->n - 1 - i;
+        if (crc_value(c, sign * s->keys[k], code, 0, first) < 0 ||
+            crc_value(c, s->sizes[k], code, ask && LAYOUT_NEGATE(code), first) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *crc_book_values(BookObject *self, unsigned long code) {
+    CrcText c = {.crc = 0xFFFFFFFFu, .n = 0};
+    int first = 1, asks_first = LAYOUT_ORDER(code) == 1;
+    Py_ssize_t depth = LAYOUT_LEVELS(code);
+    const Side *b = &self->bids, *a = &self->asks;
+    if (LAYOUT_ORDER(code) == 0) {
+        for (Py_ssize_t i = 0; i < depth && (i < b->n || i < a->n); i++)
+            if (crc_values(&c, b, 1.0, i, i + 1, code, 0, &first) < 0 ||
+                crc_values(&c, a, -1.0, i, i + 1, code, 1, &first) < 0)
+                return NULL;
+    } else if (crc_values(&c, asks_first ? a : b, asks_first ? -1.0 : 1.0, 0, depth, code,
+                          asks_first, &first) < 0 ||
+               crc_values(&c, asks_first ? b : a, asks_first ? 1.0 : -1.0, 0, depth, code,
+                          !asks_first, &first) < 0) {
+        return NULL;
+    }
+    crc_flush(&c);
+    uint32_t crc = c.crc ^ 0xFFFFFFFFu;
+    if (LAYOUT_SIGNED(code) && crc >= 0x80000000u)
+        return PyLong_FromLongLong((long long)crc - 0x100000000LL);
+    return PyLong_FromUnsignedLong(crc);
+}
+
 static PyObject *Book_crc32(BookObject *self, PyObject *arg) {
     unsigned long code;
-    if (layout_of(arg, &code) < 0 || need_text(self) < 0) return NULL;
+    if (layout_of(arg, &code) < 0) return NULL;
     if (LAYOUT_ORDER_ID(code)) {
         PyErr_SetString(PyExc_ValueError, "the book keeps price levels, not orders");
         return NULL;
     }
+    if (!self->keep_text && LAYOUT_TEXT(code) != 0) return crc_book_values(self, code);
+    if (need_text(self) < 0) return NULL;
     Levels b = book_levels(&self->bids), a = book_levels(&self->asks);
     return crc_levels(code, &b, &a);
 }
@@ -895,10 +948,12 @@ static PyMethodDef Book_methods[] = {
     {"crossed", (PyCFunction)Book_crossed, METH_NOARGS, "best bid >= best ask"},
     {"crc32", (PyCFunction)Book_crc32, METH_O,
      "crc32(code): the checksum of the kept text as the layout code says (feeds.checksum)"},
+    {"apply_lane", (PyCFunction)Book_apply_lane, METH_O,
+     "apply_lane(lane) -> changed_top, or None when a level's action contradicts the book"},
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject BookType = {
+PyTypeObject BookType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "feeds._book.Book",
     .tp_doc = PyDoc_STR("L2 book of one symbol; see feeds.book."),
     .tp_basicsize = sizeof(BookObject),
@@ -943,7 +998,7 @@ PyMODINIT_FUNC PyInit__book(void) {
         "message that carried it: the caller must resync the symbol.",
         PyExc_ValueError, NULL);
     if (BadLevel == NULL || PyModule_AddObjectRef(m, "BadLevel", BadLevel) < 0 ||
-        PyModule_AddObjectRef(m, "Book", (PyObject *)&BookType) < 0) {
+        PyModule_AddObjectRef(m, "Book", (PyObject *)&BookType) < 0 || lane_add_to_module(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -44,9 +44,9 @@ path, every other spelling by ``float()`` itself).
 
 from __future__ import annotations
 
-from feeds._book import BadLevel, Book
+from feeds._book import BadLevel, Book, Lane
 
 Top = tuple[list[float], list[float], list[float], list[float]]
 """``(bid_px, bid_sz, ask_px, ask_sz)`` best first."""
 
-__all__ = ["BadLevel", "Book", "Top"]
+__all__ = ["BadLevel", "Book", "Lane", "Top"]

@@ -11,7 +11,9 @@ it.
 Levels are ``(price, size)`` pairs of the venue's own objects, best first
 (:meth:`feeds.book.Book.top_text`), or ``(order_id, price, size)`` for a layout whose
 ``label`` is :attr:`Label.ORDER_ID`. A JSON number is rendered with :func:`str`, so a venue
-whose checksum is defined over its text must keep it (``Integrity.keep_text``).
+whose checksum is defined over its text as sent (:attr:`Text.WIRE`) must keep it
+(``Integrity.keep_text``); the other layouts are defined over the numbers' values, and a book
+that keeps no text computes them from its own doubles (as the venue's JavaScript holds them).
 """
 
 from __future__ import annotations

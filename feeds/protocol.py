@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 if TYPE_CHECKING:
+    from feeds.lane import FrameShape
     from feeds.spec import VenueSpec
 
 from feeds.checksum import ChecksumLayout
@@ -327,6 +328,10 @@ class Codec:
     sends_per_s: ClassVar[float | None] = None
     snapshot_timeout_s: ClassVar[float | None] = None
     """See :class:`feeds.spec.VenueSpec` for the meaning of each."""
+    shapes: ClassVar[tuple[FrameShape, ...]] = ()
+    """The venue's common frame, one book delta, as data (the ways the venue may wrap it,
+    the most common first): the session reads such frames straight into the book
+    (:mod:`feeds.lane`); every other frame goes through :meth:`parse`."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -371,6 +376,10 @@ class Codec:
         """Whether the venue documents ``symbol`` as served by the product of its venue id
         under another name (then two symbols may share that id and its book)."""
         return False
+
+    def lane_ids(self) -> dict[str, str] | dict[int, str]:
+        """Venue id as :attr:`shapes` find it in a frame -> canonical symbol."""
+        return self._canonical
 
     # -- frames out -------------------------------------------------------------------
     def ws_url(self, base: str) -> str:

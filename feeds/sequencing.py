@@ -91,3 +91,34 @@ def verdict(rule: SeqRule, rest: bool, st: SeqState, ev: BookDelta) -> Verdict:
     st.last = ev.last
     st.bridged = True
     return APPLY
+
+
+def continues(
+    rule: SeqRule, st: SeqState, first: int | None, last: int | None, prev: int | None,
+    ts: int | None,
+) -> bool:  # fmt: skip
+    """Whether a delta with these ids continues the book exactly, the plain case of
+    :func:`verdict` (``st`` then advances as it would): the next id range (``first`` is the
+    book's id + 1), the next counter, the link to the book's id, or a time after the
+    snapshot's. False for anything else, with ``st`` unchanged: an overlap, a duplicate, a
+    gap, a first delta to bridge a snapshot are the ordinary path's to judge."""
+    if rule is _TIME:
+        snap = st.snap_ts
+        return snap is None or ts is None or ts > snap
+    if rule is _NONE:
+        return True
+    held = st.last
+    if held is None or last is None:
+        return False
+    if rule is _RANGE:
+        ok = first is not None and first == held + 1 and last >= first
+    elif rule is _COUNTER:
+        ok = last == held + 1
+    elif rule is _PREV_LINK:
+        ok = prev is not None and prev == held
+    else:
+        return False
+    if ok:
+        st.last = last
+        st.bridged = True
+    return ok

@@ -117,6 +117,23 @@ class FeedSession(SessionCore):
         stats.last_frame_ns = now_ns
         if self._done:
             return []
+        lane = self._lane
+        if lane is not None and not self._sync_lost and (self._state is _LIVE or self._waiting):
+            hit = lane.scan(data)
+            if hit is None and self._lanes:  # another of the codec's shapes, kept if it reads
+                for other in self._lanes:
+                    hit = other.scan(data)
+                    if hit is not None:
+                        self._lanes.remove(other)
+                        self._lanes.append(lane)
+                        self._lane = lane = other
+                        break
+            if hit is not None:
+                state = self._symbols[hit[0]]
+                if state.usable:
+                    done = self._lane_quick(state, lane, hit, now_ns)
+                    if done is not None:
+                        return done
         try:
             events = self._parse(data)
         except ParseError as exc:

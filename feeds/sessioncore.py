@@ -25,8 +25,10 @@ from feeds.actions import (
     StateCallback,
     Unusable,
 )
-from feeds.book import BadLevel, Book
+from feeds.book import BadLevel, Book, Lane
 from feeds.budget import ConnectionBudget
+from feeds.codeckit import rfc3339_ns
+from feeds.lane import LaneHit, lane
 from feeds.levelrules import apply_level_actions, snapshot_agrees, snapshot_is_older
 from feeds.protocol import (
     BookDelta,
@@ -38,7 +40,7 @@ from feeds.protocol import (
     SeqRule,
     SnapshotSource,
 )
-from feeds.sequencing import APPLY, DROP, SeqState, verdict
+from feeds.sequencing import APPLY, DROP, SeqState, continues, verdict
 from feeds.symbolstate import SymbolState
 
 log = logging.getLogger("feeds.session")
@@ -92,6 +94,11 @@ class SessionCore:
         self._level_seq = rule.level_seq
         self._level_actions = rule.level_actions
         self._verify = rule.verify_snapshots
+        # The common delta frame read straight into the book; not for books that keep the
+        # venue's text (checksums): the lane carries numbers only.
+        lanes = [] if rule.keep_text else [lane(s, codec.lane_ids()) for s in codec.shapes]
+        self._lane = lanes.pop(0) if lanes else None
+        self._lanes = lanes  # tried when the first declines (the one that reads moves first)
         # A venue that does not delete levels pushed out of the subscribed depth is kept (and
         # checksummed) at that depth.
         self._truncate = layout is not None and layout.truncate
@@ -197,6 +204,45 @@ class SessionCore:
         except BadLevel as exc:
             self._actions = []
             self._bad_level(sym, exc, now_ns)
+            return self._publish(now_ns)
+        stats.book_msgs += 1
+        sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
+        if book.crossed():
+            self._actions = []
+            self._touched[sym] = changed
+            return self._publish(now_ns)
+        if changed:
+            sym.listener.on_book(book, now_ns)
+        return []
+
+    def _lane_quick(
+        self, sym: SymbolState, lane: Lane, hit: LaneHit, now_ns: int
+    ) -> list[Action] | None:
+        """:meth:`_quick` for a frame the lane read (:mod:`feeds.lane`): None, with nothing
+        changed, unless the delta continues the book exactly (the frame then goes the
+        ordinary way)."""
+        _, first, last, prev, ts, counter = hit
+        # the connection's counter must continue (else the codec's way says what happened)
+        if counter is not None and not (self._conn_counter and counter - 1 == self._conn_seq):
+            return None
+        if ts.__class__ is str:
+            ts = rfc3339_ns(ts)
+            if ts is None:  # not a time: the codec says what is wrong
+                return None
+        if not continues(self._seq_rule, sym.seq, first, last, prev, ts):  # type: ignore[arg-type]
+            return None
+        if counter is not None:
+            self._conn_seq = counter
+        stats = self.stats
+        if ts is not None:
+            stats.latency_ns = now_ns - ts  # type: ignore[operator]
+        book = sym.book
+        changed = book.apply_lane(lane)
+        if changed is None:  # a level's action contradicts the book: as a sequence gap
+            self._actions = []
+            stats.gaps += 1
+            log.info("%s: %s level actions contradict the book", self.codec.venue, sym.symbol)
+            self._resync(sym, Unusable.DESYNCED, now_ns)
             return self._publish(now_ns)
         stats.book_msgs += 1
         sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns

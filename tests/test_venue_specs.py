@@ -16,6 +16,7 @@ import feeds.venues
 from benchmarks import bench_venues
 from emulator.server import FAULTS, FaultKind
 from feeds.actions import FeedState, Unusable
+from feeds.checksum import Text
 from feeds.codeckit import digits, json_object, levels, micros_ns, millis_ns, rfc3339_ns, uint
 from feeds.protocol import ParseError, SnapshotSource
 from feeds.venues import (
@@ -87,8 +88,10 @@ def test_each_codec_class_takes_its_attributes_from_its_spec(venue: str) -> None
     assert cls.snapshot_timeout_s == spec.snapshot_timeout_s
     assert spec.endpoints.ws.startswith("wss://") and spec.endpoints.rest.startswith("https://")
     # a REST budget exactly for the venues seeded by REST; kept text exactly for checksums
+    # over the text as sent (the others are computed from the book's values)
     assert (spec.rest_limits is not None) == (spec.integrity.snapshot is SnapshotSource.REST)
-    assert spec.integrity.keep_text == (spec.integrity.checksum is not None)
+    layout = spec.integrity.checksum
+    assert spec.integrity.keep_text == (layout is not None and layout.text is Text.WIRE)
     assert re.fullmatch(r"https://\S+", spec.fee.source) and 0 <= spec.fee.bps < 10_000
     assert re.fullmatch(r"20\d\d-[01]\d", spec.fee.checked)
     codec = cls(["BTC/USDT"])

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from feeds.codeckit import json_object, levels, uint
+from feeds.lane import FrameShape
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -92,6 +93,17 @@ class Binance(Codec):
     """Binance spot: diff depth over WebSocket, books seeded by REST snapshots."""
 
     spec = SPEC
+    shapes = (
+        FrameShape(
+            match=((("e",), "depthUpdate"),), symbol=("s",), first=("U",), last=("u",),
+            ts=("E",), bids=("b",), asks=("a",),
+        ),
+        FrameShape(  # combined streams
+            contains=((("stream",), "@depth"),), match=((("data", "e"), "depthUpdate"),),
+            symbol=("data", "s"), first=("data", "U"), last=("data", "u"), ts=("data", "E"),
+            bids=("data", "b"), asks=("data", "a"),
+        ),
+    )  # fmt: skip
     rest_limits: ClassVar[RestLimits]
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:

@@ -32,6 +32,7 @@ import orjson
 
 from feeds import checksum, protocol
 from feeds.codeckit import loads, uint
+from feeds.lane import FrameShape, LevelForm
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -67,7 +68,6 @@ SPEC: Final = VenueSpec(
         checksum=checksum.BITFINEX_P0,
         snapshot=protocol.SnapshotSource.IN_BAND,
         connection_counter=True,
-        keep_text=True,
     ),
     endpoints=protocol.Endpoints(
         ws="wss://api-pub.bitfinex.com/ws/2", rest="https://api-pub.bitfinex.com"
@@ -113,6 +113,7 @@ class Bitfinex(Codec):
     """Bitfinex v2 ``book`` P0: channel ids, one counter per connection, ``cs`` checksums."""
 
     spec = SPEC
+    shapes = (FrameShape(symbol=(0,), level=(1,), counter=(2,), form=LevelForm.COUNTED),)
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -124,6 +125,9 @@ class Bitfinex(Codec):
 
     def venue_symbol(self, symbol: str) -> str:
         return venue_pair(symbol)
+
+    def lane_ids(self) -> dict[int, str]:
+        return self._books
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         # The flags are set once per connection, before its first subscription.

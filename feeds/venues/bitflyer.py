@@ -26,6 +26,7 @@ import orjson
 
 from feeds import protocol as p
 from feeds.codeckit import json_object
+from feeds.lane import FrameShape, LevelForm, ZeroPrice
 from feeds.spec import TakerFee, VenueSpec
 
 _DOC: Final = "https://bf-lightning-api.readme.io/docs/endpoint-json-rpc"
@@ -59,6 +60,13 @@ class Bitflyer(p.Codec):
     """bitFlyer Lightning: whole boards on one channel, their changes on another."""
 
     spec = SPEC
+    shapes = (
+        FrameShape(
+            match=((("method",), "channelMessage"),), symbol=("params", "channel"),
+            symbol_prefix=_BOARD, bids=("params", "message", "bids"),
+            asks=("params", "message", "asks"), form=LevelForm.OBJECT, skip_zero=ZeroPrice.NUMBER,
+        ),
+    )  # fmt: skip
 
     def subscribe_frames(self, symbols: Sequence[str], method: str = "subscribe") -> list[str]:
         return [

@@ -23,6 +23,7 @@ import orjson
 
 from feeds import protocol as p
 from feeds.codeckit import json_object, levels, micros_ns
+from feeds.lane import FrameShape, TimeUnit
 from feeds.spec import TakerFee, VenueSpec
 
 _CHANNEL: Final = "diff_order_book_"
@@ -66,6 +67,15 @@ class Bitstamp(p.Codec):
     """Bitstamp ``diff_order_book``: REST snapshot, diffs ordered by ``microtimestamp``."""
 
     spec = SPEC
+    shapes = (
+        FrameShape(
+            match=((("event",), "data"),), symbol=("channel",), ts=("data", "microtimestamp"),
+            ts_unit=TimeUnit.US, ids_as_text=True, bids=("data", "bids"), asks=("data", "asks"),
+        ),
+    )  # fmt: skip
+
+    def lane_ids(self) -> dict[str, str]:
+        return self._channels
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)

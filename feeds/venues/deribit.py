@@ -28,6 +28,7 @@ import orjson
 
 from feeds import protocol as proto
 from feeds.codeckit import json_object, millis_ns, uint
+from feeds.lane import FrameShape, LevelForm
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
@@ -57,11 +58,23 @@ class Deribit(Codec):
 
     spec = SPEC
     interval: ClassVar[str] = "100ms"
+    shapes = (
+        FrameShape(
+            match=((("method",), "subscription"), (("params", "data", "type"), "change")),
+            symbol=("params", "channel"), last=("params", "data", "change_id"),
+            prev=("params", "data", "prev_change_id"), ts=("params", "data", "timestamp"),
+            ts_optional=True, bids=("params", "data", "bids"), asks=("params", "data", "asks"),
+            form=LevelForm.ACTION,
+        ),
+    )  # fmt: skip
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
         self._books = {f"book.{v}.{self.interval}": s for v, s in self._canonical.items()}
         self._beating = False
+
+    def lane_ids(self) -> dict[str, str]:
+        return self._books
 
     def venue_symbol(self, symbol: str) -> str:
         pair, _, contract = symbol.partition(":")

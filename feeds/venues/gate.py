@@ -40,6 +40,7 @@ import orjson
 
 from feeds import protocol as proto
 from feeds.codeckit import MS_NS, json_object, levels, millis_ns, uint
+from feeds.lane import FrameShape
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, RestRequest, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
@@ -76,6 +77,14 @@ class Gate(Codec):
 
     spec = SPEC
     channel: ClassVar[str] = "spot.obu"
+    shapes = (
+        FrameShape(
+            match=((("channel",), "spot.obu"),), match_if_present=((("event",), "update"),),
+            absent=(("error",), ("result", "full")), symbol=("result", "s"),
+            first=("result", "U"), linked=True, last=("result", "u"), ts=("result", "t"),
+            bids=("result", "b"), asks=("result", "a"),
+        ),
+    )  # fmt: skip
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -84,6 +93,9 @@ class Gate(Codec):
 
     def _stream(self, vid: str) -> str:
         return f"ob.{vid}.{self.depth}"
+
+    def lane_ids(self) -> dict[str, str]:
+        return self._books
 
     def _payload(self, symbol: str) -> list[str]:
         return [self._stream(self.venue_symbol(symbol))]
@@ -170,6 +182,7 @@ class GateBookUpdate(Gate):
 
     spec = BOOK_UPDATE_SPEC
     channel = "spot.order_book_update"
+    shapes = (replace(Gate.shapes[0], match=((("channel",), channel),), linked=False),)
     rest_limits: ClassVar[proto.RestLimits]
 
     def _stream(self, vid: str) -> str:

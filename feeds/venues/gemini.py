@@ -25,6 +25,7 @@ import orjson
 
 from feeds import protocol as p
 from feeds.codeckit import json_object
+from feeds.lane import FrameShape, LevelForm
 from feeds.spec import TakerFee, VenueSpec
 
 _DOC: Final = "https://docs.gemini.com/websocket/market-data/v2/level-2-data"
@@ -61,6 +62,12 @@ class Gemini(p.Codec):
     """Gemini v2 ``l2``: the first ``l2_updates`` of a symbol is its book, then changes."""
 
     spec = SPEC
+    shapes = (
+        FrameShape(
+            match=((("type",), "l2_updates"),), absent=(("trades",),), symbol=("symbol",),
+            levels=("changes",), form=LevelForm.TAGGED, tags=("buy", "sell"),
+        ),
+    )  # fmt: skip
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return [self._request("subscribe", symbols)]

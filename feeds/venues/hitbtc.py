@@ -31,6 +31,7 @@ import orjson
 
 from feeds import protocol as p
 from feeds.codeckit import json_object, levels, millis_ns, rfc3339_ns, uint
+from feeds.lane import FrameShape, LevelForm, TimeUnit
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 SPEC: Final = VenueSpec(
@@ -67,6 +68,12 @@ class HitBTC(p.Codec):
     """HitBTC API v3 ``orderbook/full``: in-band snapshot, then updates counted by ``s``."""
 
     spec = SPEC
+    shapes = (
+        FrameShape(
+            match=((("ch",), _CH),), symbol=("update", "*"), last=("update", "*", "s"),
+            ts=("update", "*", "t"), bids=("update", "*", "b"), asks=("update", "*", "a"),
+        ),
+    )  # fmt: skip
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -145,6 +152,13 @@ class HitBTCV2(HitBTC):
     symbol) and ``{"price", "size"}`` levels."""
 
     spec = _v2(SPEC)
+    shapes = (
+        FrameShape(
+            match=((("method",), "updateOrderbook"),), symbol=("params", "symbol"),
+            last=("params", "sequence"), ts=("params", "timestamp"), ts_unit=TimeUnit.RFC3339,
+            bids=("params", "bid"), asks=("params", "ask"), form=LevelForm.OBJECT,
+        ),
+    )  # fmt: skip
 
     def _request(self, method: str, symbols: Sequence[str]) -> list[str]:
         name = "subscribeOrderbook" if method == "subscribe" else "unsubscribeOrderbook"

@@ -50,7 +50,6 @@ SPEC: Final = VenueSpec(
         seq=p.SeqRule.NONE,
         checksum=checksum.INDEPENDENT_RESERVE,
         snapshot=p.SnapshotSource.IN_BAND,
-        keep_text=True,
     ),
     fee=TakerFee(
         50.0,

@@ -28,6 +28,7 @@ import orjson
 
 from feeds import protocol as p
 from feeds.codeckit import MS_NS, digits, json_object, levels, millis_ns, uint
+from feeds.lane import FrameShape, ZeroPrice
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 _TOPIC: Final = "/market/level2:"
@@ -73,6 +74,12 @@ class KuCoin(p.Codec):
     """KuCoin spot: level2 increments over WebSocket, books seeded by REST snapshots."""
 
     spec = SPEC
+    shapes = (FrameShape(
+        match=((("type",), "message"), (("subject",), "trade.l2update")),
+        symbol=("data", "symbol"), first=("data", "sequenceStart"), last=("data", "sequenceEnd"),
+        ts=("data", "time"), ts_optional=True, skip_zero=ZeroPrice.TEXT,
+        bids=("data", "changes", "bids"), asks=("data", "changes", "asks"),
+    ),)  # fmt: skip
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)

@@ -22,6 +22,7 @@ import orjson
 
 from feeds import protocol as proto
 from feeds.codeckit import MS_NS, json_object, millis_ns
+from feeds.lane import FrameShape
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, SeqRule
 from feeds.spec import TakerFee, VenueSpec
 
@@ -46,6 +47,13 @@ class Poloniex(Codec):
     """Poloniex spot ``book_lv2``: in-band top-20 snapshot, updates linked by ``lastId``."""
 
     spec = SPEC
+    shapes = (
+        FrameShape(
+            match=((("channel",), _CHANNEL), (("action",), "update")), absent=(("event",),),
+            symbol=("data", 0, "symbol"), last=("data", 0, "id"), prev=("data", 0, "lastId"),
+            ts=("data", 0, "ts"), bids=("data", 0, "bids"), asks=("data", 0, "asks"),
+        ),
+    )  # fmt: skip
 
     def _request(self, event: str, symbols: Sequence[str]) -> list[str]:
         if not symbols:
