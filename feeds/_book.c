@@ -453,11 +453,61 @@ static PyObject *Book_side(BookObject *self, PyObject *arg) {
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < s->n; i++) {
         Py_ssize_t k = s->n - 1 - i;
-        PyObject *pair = Py_BuildValue("(dd)", sign * s->keys[k], s->sizes[k]);
-        if (pair == NULL) return Py_DECREF(out), NULL;
+        PyObject *pair = PyTuple_New(2), *px = PyFloat_FromDouble(sign * s->keys[k]);
+        PyObject *sz = PyFloat_FromDouble(s->sizes[k]);
+        if (pair == NULL || px == NULL || sz == NULL) {
+            Py_XDECREF(pair), Py_XDECREF(px), Py_XDECREF(sz);
+            return Py_DECREF(out), NULL;
+        }
+        PyTuple_SET_ITEM(pair, 0, px);
+        PyTuple_SET_ITEM(pair, 1, sz);
         PyList_SET_ITEM(out, i, pair);
     }
     return out;
+}
+
+/* A copy of the levels (no text), for agrees(). */
+static PyObject *Book_copy(BookObject *self, PyObject *Py_UNUSED(ignored)) {
+    BookObject *copy = PyObject_New(BookObject, &BookType);
+    if (copy == NULL) return NULL;
+    memset(&copy->bids, 0, sizeof(Side));
+    memset(&copy->asks, 0, sizeof(Side));
+    copy->top_n = self->top_n;
+    copy->max_depth = 0;
+    copy->keep_text = 0;
+    Side *from[2] = {&self->bids, &self->asks}, *to[2] = {&copy->bids, &copy->asks};
+    for (int k = 0; k < 2; k++) {
+        if (book_side_reserve(to[k], from[k]->n, 0) < 0) return Py_DECREF(copy), NULL;
+        memcpy(to[k]->keys, from[k]->keys, (size_t)from[k]->n * sizeof(double));
+        memcpy(to[k]->sizes, from[k]->sizes, (size_t)from[k]->n * sizeof(double));
+        to[k]->n = from[k]->n;
+    }
+    return (PyObject *)copy;
+}
+
+/* Whether `before` held exactly this side's levels, best first, from this side's best price
+ * down (keys ascending, best last). */
+static int side_agrees(const Side *now, const Side *before) {
+    if (now->n == 0) return 1;
+    double best = now->keys[now->n - 1];
+    Py_ssize_t j = lower_bound(before->keys, before->n, best); /* first key >= best */
+    j = j < before->n && before->keys[j] == best ? j : j - 1;  /* the last key <= best */
+    if (j + 1 < now->n) return 0;                              /* fewer levels held */
+    for (Py_ssize_t t = 0; t < now->n; t++, j--)
+        if (before->keys[j] != now->keys[now->n - 1 - t] ||
+            before->sizes[j] != now->sizes[now->n - 1 - t])
+            return 0;
+    return 1;
+}
+
+static PyObject *Book_agrees(BookObject *self, PyObject *arg) {
+    if (!PyObject_TypeCheck(arg, &BookType)) {
+        PyErr_SetString(PyExc_TypeError, "agrees(before) takes a Book");
+        return NULL;
+    }
+    BookObject *before = (BookObject *)arg;
+    return PyBool_FromLong(side_agrees(&self->bids, &before->bids) &&
+                           side_agrees(&self->asks, &before->asks));
 }
 
 static PyObject *Book_best_bid(BookObject *self, PyObject *Py_UNUSED(ignored)) {
@@ -943,6 +993,9 @@ static PyMethodDef Book_methods[] = {
      "write_top(buffer, offset, n, missing_ask): the top n as four float64 rows"},
     {"top_text", (PyCFunction)Book_top_text, METH_O, "top_text(n) -> (bids, asks) as sent"},
     {"side", (PyCFunction)Book_side, METH_O, "side(bids) -> every level, best first"},
+    {"copy", (PyCFunction)Book_copy, METH_NOARGS, "copy() -> a Book of the same levels, no text"},
+    {"agrees", (PyCFunction)Book_agrees, METH_O,
+     "agrees(before) -> whether before held this book's levels from its best price down"},
     {"best_bid", (PyCFunction)Book_best_bid, METH_NOARGS, "Highest bid, None if none."},
     {"best_ask", (PyCFunction)Book_best_ask, METH_NOARGS, "Lowest ask, None if none."},
     {"crossed", (PyCFunction)Book_crossed, METH_NOARGS, "best bid >= best ask"},

@@ -29,6 +29,9 @@ path, every other spelling by ``float()`` itself).
 * ``top(n=None)``: ``(bid_px, bid_sz, ask_px, ask_sz)`` of the best ``n`` (default
   ``top_n``), best first; ``top_text(n)``: the venue's ``(price, size)`` objects of the best
   ``n`` per side (``keep_text`` only); ``side(bids)``: every level, best first.
+* ``copy()``: a book of the same levels (no text); ``agrees(before)``: whether ``before``
+  held exactly this book's levels, on each side from this book's best price down, as many
+  as this side has (a re-sent snapshot checked against the book it replaces).
 * ``write_top(buffer, offset, n, missing_ask)``: the best ``n`` levels as four float64 rows
   ``[bid_px * n, bid_sz * n, ask_px * n, ask_sz * n]``, best first, into a writable buffer at
   byte ``offset``; a missing bid is ``(0, 0)``, a missing ask ``(missing_ask, 0)``. The

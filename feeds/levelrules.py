@@ -2,13 +2,13 @@
 
 Each function takes a book, a snapshot or deltas and returns a verdict; none keeps state,
 logs or counts (the session does that with the answer): whether a REST snapshot is older than
-the stream it must bridge, whether a re-sent snapshot agrees with the book it replaces, and
-the per-level actions some venues send with each level (``new``/``change``/``delete``).
+the stream it must bridge, and the per-level actions some venues send with each level
+(``new``/``change``/``delete``). Whether a re-sent snapshot agrees with the book it replaces
+is the book's own (``Book.agrees``).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Final
 
@@ -29,20 +29,6 @@ def snapshot_is_older(rule: SeqRule, snapshot: BookSnapshot, first: BookDelta) -
     if rule is SeqRule.TIME and snapshot.venue_ts_ns is not None and first.venue_ts_ns is not None:
         return snapshot.venue_ts_ns < first.venue_ts_ns
     return False
-
-
-def snapshot_agrees(before: tuple[list[tuple[float, float]], ...], book: Book) -> bool:
-    """Whether ``book``, just seeded from a snapshot, holds exactly the levels it held
-    ``before`` (bids, asks; best first) on each side within the snapshot's price range
-    (:attr:`Integrity.verify_snapshots`)."""
-    for bids, held in zip((True, False), before, strict=True):
-        levels = book.side(bids)
-        if levels:
-            sign = -1.0 if bids else 1.0  # sorted by sign * price, ascending
-            start = bisect_left(held, sign * levels[0][0], key=lambda lv: sign * lv[0])
-            if held[start : start + len(levels)] != levels:  # prices are strictly ordered
-                return False
-    return True
 
 
 LEVEL_COUNT: Final = {"new": 1, "change": 0, "delete": -1}

@@ -29,7 +29,7 @@ from feeds.book import BadLevel, Book, Lane
 from feeds.budget import ConnectionBudget
 from feeds.codeckit import rfc3339_ns
 from feeds.lane import LaneHit, lane
-from feeds.levelrules import apply_level_actions, snapshot_agrees, snapshot_is_older
+from feeds.levelrules import apply_level_actions, snapshot_is_older
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -140,14 +140,14 @@ class SessionCore:
             return
         book = sym.book
         verify = self._verify and sym.synced and not sym.held
-        before = (book.side(True), book.side(False)) if verify else None
+        before = book.copy() if verify else None
         sym.reset()
         sym.synced = sym.fresh = True
         self._waiting.discard(sym)
         sym.refetch_at = None
         sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
         self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
-        if before is not None and sym.synced and not snapshot_agrees(before, book):
+        if before is not None and sym.synced and not book.agrees(before):
             self.stats.snapshot_mismatch += 1
             log.info("%s: %s snapshot differs from the book", self.codec.venue, sym.symbol)
 

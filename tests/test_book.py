@@ -297,3 +297,36 @@ def test_any_json_value_is_applied_or_refused_never_a_crash(
         assert all(0.0 < p < math.inf and 0.0 < q < math.inf for p, q in levels)
     if keep_text:
         book.crc32(KRAKEN.code), book.crc32(OKX.code)
+
+
+def agrees_model(before: Book, book: Book) -> bool:
+    """``Book.agrees`` as plain Python: on each side, the levels ``before`` held from this
+    book's best price down (best first) are exactly this book's."""
+    for bids in (True, False):
+        now, held = book.side(bids), before.side(bids)
+        if now:
+            sign = -1.0 if bids else 1.0  # best first is ascending sign * price
+            start = next((i for i, lv in enumerate(held) if sign * lv[0] >= sign * now[0][0]),
+                         len(held))  # fmt: skip
+            if held[start : start + len(now)] != now:
+                return False
+    return True
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 30), st.integers(0, 3)), max_size=25),
+    st.lists(st.tuples(st.integers(1, 30), st.integers(0, 3)), max_size=25),
+)
+def test_agrees_is_the_plain_definition(
+    old: list[tuple[int, int]], new: list[tuple[int, int]]
+) -> None:
+    before, book = Book(), Book()
+    before.apply_snapshot([(p, s) for p, s in old if p <= 15], [(p, s) for p, s in old if p > 15])
+    book.apply_snapshot([(p, s) for p, s in new if p <= 15], [(p, s) for p, s in new if p > 15])
+    assert book.agrees(before) is agrees_model(before, book)
+    copy = book.copy()
+    assert (copy.side(True), copy.side(False)) == (book.side(True), book.side(False))
+    assert book.agrees(copy) is True
+    trimmed = Book()  # the snapshot may be shorter than the book it replaces, never longer
+    trimmed.apply_snapshot(book.side(True)[:2], book.side(False)[:2])
+    assert trimmed.agrees(book) is True
