@@ -125,10 +125,10 @@ static void side_drop_worst(Side *s, Py_ssize_t count) {
     s->n -= count;
 }
 
-static void side_clear(Side *s) { side_drop_worst(s, s->n); }
+void book_side_clear(Side *s) { side_drop_worst(s, s->n); }
 
 static void side_free(Side *s) {
-    side_clear(s);
+    book_side_clear(s);
     PyMem_Free(s->keys);
     PyMem_Free(s->sizes);
     PyMem_Free(s->text);
@@ -295,8 +295,8 @@ static void Book_dealloc(BookObject *self) {
 }
 
 static PyObject *Book_clear(BookObject *self, PyObject *Py_UNUSED(ignored)) {
-    side_clear(&self->bids);
-    side_clear(&self->asks);
+    book_side_clear(&self->bids);
+    book_side_clear(&self->asks);
     Py_RETURN_NONE;
 }
 
@@ -345,8 +345,8 @@ static PyObject *Book_apply_snapshot(BookObject *self, PyObject *const *args, Py
         PyErr_SetString(PyExc_TypeError, "apply_snapshot(bids, asks) takes 2 arguments");
         return NULL;
     }
-    side_clear(&self->bids);
-    side_clear(&self->asks);
+    book_side_clear(&self->bids);
+    book_side_clear(&self->asks);
     if (apply_both(self, args[0], args[1]) < 0) return NULL;
     Py_RETURN_NONE;
 }

@@ -26,6 +26,7 @@ int book_fast_decimal(const char *p, Py_ssize_t len, double *out);
 int book_side_reserve(Side *s, Py_ssize_t need, int keep_text);
 int book_side_put(Side *s, double key, double size, PyObject *po, PyObject *so, int keep_text);
 int book_truncate_both(BookObject *self);
+void book_side_clear(Side *s);
 
 /* feeds/_lane.c */
 int lane_add_to_module(PyObject *module);

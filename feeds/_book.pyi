@@ -47,7 +47,10 @@ class Lane:
         tags: tuple[str, str] = ...,
         keys: tuple[str, str] = ...,
         skip_zero: int = 0,
+        whole: bool = False,
     ) -> None: ...
+    @property
+    def whole(self) -> int: ...
     def scan(
         self, frame: str | bytes
     ) -> tuple[str, int | None, int | None, int | None, int | str | None, int | None] | None: ...

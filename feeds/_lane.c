@@ -16,6 +16,8 @@
 #include "_book.h"
 
 #include <limits.h>
+#include <stddef.h>
+#include <structmember.h>
 #include <math.h>
 #include <string.h>
 
@@ -57,6 +59,7 @@ typedef struct {
     int nnodes;
     unsigned required;
     int form, skip_zero, ts_mode;
+    int whole; /* the frame is a whole book (a snapshot), not a delta */
     char *tags[2], *keys[2]; /* F_TAGGED: bid and ask tags; F_OBJECT: price and size keys */
     Py_ssize_t tag_len[2], key_len[2];
     PyObject *symbols; /* venue id -> canonical symbol */
@@ -529,16 +532,17 @@ static int child(LaneObject *L, int parent, PyObject *step) {
 }
 
 static int Lane_init(LaneObject *L, PyObject *args, PyObject *kwds) {
-    static char *names[] = {"paths", "form", "symbols", "tags", "keys", "skip_zero", NULL};
+    static char *names[] = {"paths", "form",      "symbols", "tags",
+                            "keys",  "skip_zero", "whole",   NULL};
     PyObject *paths, *symbols, *tags = NULL, *keys = NULL;
     int form, skip = 0;
     if (L->nnodes) {
         PyErr_SetString(PyExc_TypeError, "a lane is made once");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!iO!|O!O!i", names, &PyTuple_Type, &paths,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!iO!|O!O!ip", names, &PyTuple_Type, &paths,
                                      &form, &PyDict_Type, &symbols, &PyTuple_Type, &tags,
-                                     &PyTuple_Type, &keys, &skip))
+                                     &PyTuple_Type, &keys, &skip, &L->whole))
         return -1;
     if (form < F_PAIR || form > F_COUNTED) {
         PyErr_SetString(PyExc_ValueError, "unknown level form");
@@ -720,13 +724,16 @@ static inline double edge_of(const Side *s, Py_ssize_t top_n) {
 }
 
 /* True/False: whether the top changed (as Book.apply); None: a level's action contradicted
- * the book (F_ACTION, as feeds.levelrules.apply_level_actions: the book holds part of it). */
+ * the book (F_ACTION, as feeds.levelrules.apply_level_actions: the book holds part of it).
+ * A whole book (the lane's `whole`) replaces the book, actions unchecked (as
+ * Book.apply_snapshot). */
 PyObject *Book_apply_lane(BookObject *self, PyObject *arg) {
     if (!PyObject_TypeCheck(arg, &LaneType)) {
         PyErr_SetString(PyExc_TypeError, "apply_lane takes a Lane");
         return NULL;
     }
     LaneObject *L = (LaneObject *)arg;
+    int check = !L->whole;
     if (!L->ready || self->keep_text) {
         PyErr_SetString(PyExc_ValueError,
                         self->keep_text ? "a lane carries no venue text"
@@ -735,6 +742,10 @@ PyObject *Book_apply_lane(BookObject *self, PyObject *arg) {
     }
     L->ready = 0;
     int touched = 0;
+    if (L->whole) {
+        book_side_clear(&self->bids);
+        book_side_clear(&self->asks);
+    }
     for (int ask = 0; ask < 2; ask++) {
         Side *s = ask ? &self->asks : &self->bids;
         double sign = ask ? -1.0 : 1.0, edge = edge_of(s, self->top_n);
@@ -742,7 +753,7 @@ PyObject *Book_apply_lane(BookObject *self, PyObject *arg) {
             const LaneLevel *lv = &L->levels[i];
             if (lv->ask != ask) continue;
             Py_ssize_t before = s->n;
-            if (lv->action != A_NONE) edge = edge_of(s, self->top_n); /* level by level */
+            if (check && lv->action != A_NONE) edge = edge_of(s, self->top_n); /* level by level */
             double key = sign * lv->price;
             int put = book_side_put(s, key, lv->size, NULL, NULL, 0);
             if (put < 0) return NULL;
@@ -750,7 +761,7 @@ PyObject *Book_apply_lane(BookObject *self, PyObject *arg) {
                 touched = 1;
                 edge = INFINITY;
             }
-            if (lv->action != A_NONE) {
+            if (check && lv->action != A_NONE) {
                 Py_ssize_t want = lv->action == A_NEW ? 1 : lv->action == A_DELETE ? -1 : 0;
                 if (s->n - before != want) Py_RETURN_NONE;
             }
@@ -768,6 +779,11 @@ static PyMethodDef Lane_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef Lane_members[] = {
+    {"whole", T_INT, offsetof(LaneObject, whole), READONLY, "whether the frame is a whole book"},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyTypeObject LaneType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "feeds._book.Lane",
     .tp_doc = PyDoc_STR("A venue's common frame read straight into the book; see feeds.lane."),
@@ -777,6 +793,7 @@ static PyTypeObject LaneType = {
     .tp_init = (initproc)Lane_init,
     .tp_dealloc = (destructor)Lane_dealloc,
     .tp_methods = Lane_methods,
+    .tp_members = Lane_members,
 };
 
 int lane_add_to_module(PyObject *module) {

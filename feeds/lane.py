@@ -127,6 +127,9 @@ class FrameShape:
     """:attr:`LevelForm.TAGGED`: the words of a bid and of an ask (``buy``, ``sell``)."""
     keys: tuple[str, str] = ("price", "size")
     """:attr:`LevelForm.OBJECT`: the members of a level's price and size."""
+    whole: bool = False
+    """The frame is a whole book (a snapshot that replaces the symbol's), not a delta; its
+    ``last`` id, if any, is the book's."""
     skip_zero: ZeroPrice = ZeroPrice.REFUSED
     """Levels whose price is zero written this way are no levels (left out); any other
     zero price is refused, as the book refuses it."""
@@ -157,5 +160,11 @@ def lane(shape: FrameShape, symbols: dict[str, str] | dict[int, str]) -> Lane:
         if path:
             paths.append((path, kind, 0, None))
     return Lane(
-        tuple(paths), int(shape.form), symbols, shape.tags, shape.keys, int(shape.skip_zero)
+        tuple(paths),
+        int(shape.form),
+        symbols,
+        shape.tags,
+        shape.keys,
+        int(shape.skip_zero),
+        shape.whole,
     )

@@ -130,10 +130,14 @@ class FeedSession(SessionCore):
                         break
             if hit is not None:
                 state = self._symbols[hit[0]]
-                if state.usable:
+                done = None
+                if lane.whole:  # a whole book, as a BookSnapshot event would go (below)
+                    if not self._suspended and not self._by_frame:
+                        done = self._lane_snapshot(state, lane, hit, now_ns)
+                elif state.usable:
                     done = self._lane_quick(state, lane, hit, now_ns)
-                    if done is not None:
-                        return done
+                if done is not None:
+                    return done
         try:
             events = self._parse(data)
         except ParseError as exc:

@@ -133,7 +133,10 @@ class SessionCore:
         self.stats.unknown_symbol += 1
         log.debug("%s: event for unknown symbol %r", self.codec.venue, symbol)
 
-    def _snapshot(self, sym: SymbolState, ev: BookSnapshot, now_ns: int) -> None:
+    def _snapshot(
+        self, sym: SymbolState, ev: BookSnapshot, now_ns: int, lane: Lane | None = None
+    ) -> None:
+        """A whole book replaces the symbol's (its levels ``ev``'s, or ``lane``'s scan)."""
         held, ts = sym.seq.snap_ts, ev.venue_ts_ns
         if self._seq_rule is SeqRule.SNAPSHOT_ONLY and sym.synced and held and ts and ts < held:
             self.stats.older += 1  # a whole book older than the one held: stale
@@ -146,7 +149,7 @@ class SessionCore:
         self._waiting.discard(sym)
         sym.refetch_at = None
         sym.seq = SeqState(ev.seq, ev.venue_ts_ns)
-        self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns)
+        self._apply(sym, ev.bids, ev.asks, ev.checksum, True, now_ns, lane)
         if before is not None and sym.synced and not book.agrees(before):
             self.stats.snapshot_mismatch += 1
             log.info("%s: %s snapshot differs from the book", self.codec.venue, sym.symbol)
@@ -254,6 +257,21 @@ class SessionCore:
             sym.listener.on_book(book, now_ns)
         return []
 
+    def _lane_snapshot(
+        self, sym: SymbolState, lane: Lane, hit: LaneHit, now_ns: int
+    ) -> list[Action] | None:
+        """A whole book the lane read: as the frame's one :class:`BookSnapshot` event would be
+        (None when its time is unreadable: the codec says why)."""
+        ts = hit[4]
+        if ts.__class__ is str:
+            ts = rfc3339_ns(ts)
+            if ts is None:
+                return None
+        self._actions = []
+        event = BookSnapshot(sym.symbol, (), (), seq=hit[2], venue_ts_ns=ts)  # type: ignore[arg-type]
+        self._snapshot(sym, event, now_ns, lane)
+        return self._publish(now_ns)
+
     def _delta(self, sym: SymbolState, ev: BookDelta, now_ns: int) -> None:
         if ev.venue_ts_ns is not None:
             self.stats.latency_ns = now_ns - ev.venue_ts_ns
@@ -311,11 +329,15 @@ class SessionCore:
         crc: int | None,
         full: bool,
         now_ns: int,
+        lane: Lane | None = None,
     ) -> None:
         book = sym.book
         try:
             if full:
-                book.apply_snapshot(bids, asks)
+                if lane is None:
+                    book.apply_snapshot(bids, asks)
+                else:
+                    book.apply_lane(lane)
                 changed = True
             elif self._level_actions:
                 agreed = apply_level_actions(book, bids, asks)

@@ -66,6 +66,11 @@ class Bitflyer(p.Codec):
             symbol_prefix=_BOARD, bids=("params", "message", "bids"),
             asks=("params", "message", "asks"), form=LevelForm.OBJECT, skip_zero=ZeroPrice.NUMBER,
         ),
+        FrameShape(
+            match=((("method",), "channelMessage"),), symbol=("params", "channel"), whole=True,
+            symbol_prefix=_BOARD + "snapshot_", bids=("params", "message", "bids"),
+            asks=("params", "message", "asks"), form=LevelForm.OBJECT,
+        ),
     )  # fmt: skip
 
     def subscribe_frames(self, symbols: Sequence[str], method: str = "subscribe") -> list[str]:

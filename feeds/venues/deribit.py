@@ -66,6 +66,12 @@ class Deribit(Codec):
             ts_optional=True, bids=("params", "data", "bids"), asks=("params", "data", "asks"),
             form=LevelForm.ACTION,
         ),
+        FrameShape(
+            match=((("method",), "subscription"), (("params", "data", "type"), "snapshot")),
+            whole=True, symbol=("params", "channel"), last=("params", "data", "change_id"),
+            ts=("params", "data", "timestamp"), ts_optional=True, form=LevelForm.ACTION,
+            bids=("params", "data", "bids"), asks=("params", "data", "asks"),
+        ),
     )  # fmt: skip
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from itertools import count
 from operator import itemgetter
-from typing import Final
+from typing import ClassVar, Final
 
 import orjson
 
@@ -68,10 +68,15 @@ class HitBTC(p.Codec):
     """HitBTC API v3 ``orderbook/full``: in-band snapshot, then updates counted by ``s``."""
 
     spec = SPEC
-    shapes = (
+    shapes: ClassVar[tuple[FrameShape, ...]] = (
         FrameShape(
             match=((("ch",), _CH),), symbol=("update", "*"), last=("update", "*", "s"),
             ts=("update", "*", "t"), bids=("update", "*", "b"), asks=("update", "*", "a"),
+        ),
+        FrameShape(
+            match=((("ch",), _CH),), absent=(("update",),), whole=True,
+            symbol=("snapshot", "*"), last=("snapshot", "*", "s"), ts=("snapshot", "*", "t"),
+            bids=("snapshot", "*", "b"), asks=("snapshot", "*", "a"),
         ),
     )  # fmt: skip
 
@@ -152,12 +157,13 @@ class HitBTCV2(HitBTC):
     symbol) and ``{"price", "size"}`` levels."""
 
     spec = _v2(SPEC)
-    shapes = (
+    shapes = tuple(
         FrameShape(
-            match=((("method",), "updateOrderbook"),), symbol=("params", "symbol"),
+            match=((("method",), method),), symbol=("params", "symbol"), whole=whole,
             last=("params", "sequence"), ts=("params", "timestamp"), ts_unit=TimeUnit.RFC3339,
             bids=("params", "bid"), asks=("params", "ask"), form=LevelForm.OBJECT,
-        ),
+        )
+        for method, whole in (("updateOrderbook", False), ("snapshotOrderbook", True))
     )  # fmt: skip
 
     def _request(self, method: str, symbols: Sequence[str]) -> list[str]:

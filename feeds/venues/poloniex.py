@@ -53,6 +53,11 @@ class Poloniex(Codec):
             symbol=("data", 0, "symbol"), last=("data", 0, "id"), prev=("data", 0, "lastId"),
             ts=("data", 0, "ts"), bids=("data", 0, "bids"), asks=("data", 0, "asks"),
         ),
+        FrameShape(
+            match=((("channel",), _CHANNEL), (("action",), "snapshot")), absent=(("event",),),
+            whole=True, symbol=("data", 0, "symbol"), last=("data", 0, "id"),
+            ts=("data", 0, "ts"), bids=("data", 0, "bids"), asks=("data", 0, "asks"),
+        ),
     )  # fmt: skip
 
     def _request(self, event: str, symbols: Sequence[str]) -> list[str]:
