@@ -482,3 +482,21 @@ class _Run:
                 url = action.request.url
                 (body,) = [r.data for r in self.rest if _same_symbol(r.url, url)]
                 self.act(self.session.snapshot(action.request.symbol, str(body).encode(), t), t)
+
+
+# -- the codec's ping, answered by the emulated venue ---------------------------------------------
+
+
+def pings(case: VenueCase) -> bool:
+    return case.emulated and case.codec(case.emulator_symbols).ping_frame() is not None
+
+
+@cases("ping", pings)
+def test_the_emulated_venue_answers_the_codecs_ping_with_a_heartbeat(case: VenueCase) -> None:
+    path = case.emulator_path or EMULATED[case.venue].ws_path
+    _, _, emulated = harness(case.venue, path, symbols=case.emulator_symbols)
+    codec = case.codec(case.emulator_symbols)
+    ping = codec.ping_frame()
+    assert ping is not None
+    answers = [codec.parse(o.frame) for o in emulated.received(ping, T0)]
+    assert [[type(e).__name__ for e in events] for events in answers] == [["Heartbeat"]]
