@@ -18,8 +18,6 @@ from feeds.actions import Reconnect, Send
 from feeds.protocol import BookSnapshot, ConnectionSeq, Subscribed
 from feeds.session import FeedSession
 from feeds.venues.coinbase import Coinbase
-from scanner.config import ScannerConfig
-from scanner.engine import Engine
 from tests.conformance.coinbase import BAD_BTC, BTC_SNAPSHOT, l2, msg, ts
 from tests.conformance.coinbase import STREAM as STREAM  # the session fuzz (test_session)
 from tests.fuzzing import fuzz_settings
@@ -58,20 +56,19 @@ def test_usdc_symbols_are_served_by_the_usd_product() -> None:
     ]
 
 
-def test_the_usd_and_the_usdc_leg_reach_the_engine_from_the_emulated_usd_product() -> None:
+def test_the_usd_and_the_usdc_leg_get_the_emulated_usd_product() -> None:
     symbols = ("BTC/USD", "BTC/USDC")
     model, venue, emulated = harness("coinbase", "/", symbols=symbols)
-    engine = Engine(ScannerConfig(), ("coinbase",), symbols, {"coinbase": 10.0}, lambda _: None)
-    session = FeedSession(Coinbase(symbols), lambda s: engine.leg("coinbase", s), lambda *_: None)
+    legs = {s: LastBook() for s in symbols}
+    session = FeedSession(Coinbase(symbols), legs.__getitem__, lambda *_: None)
     requests = [a.frame for a in session.opened(T0) if isinstance(a, Send)]
     frames = [o.frame for f in requests for o in emulated.received(f, T0)]
     for _ in range(3):
         assert [session.frame(f, model.now_ns) for f in frames] == [[]] * len(frames)
-        want = model_levels(model, "coinbase", "BTC/USD", 5)
-        for row in (engine.board.levels[s, 0] for s in range(2)):
-            assert tuple([float(x) for x in row[i, :5]] for i in range(4)) == want
+        usd = model_levels(model, "coinbase", "BTC/USD")
+        assert [leg.top for leg in legs.values()] == [usd, usd]
         frames = step(model, venue, emulated)
-    assert engine.board.usable.tolist() == [[True], [True]]
+    assert [leg.usable for leg in legs.values()] == [[(True, None)]] * 2
     # Alone, BTC/USDC's own book is the product BTC-USD; USDT-USDC is a product of its own.
     _, venue, emulated = harness("coinbase", "/", symbols=("BTC/USDC", "USDT/USDC"))
     assert venue.symbols == {"BTC-USD": "BTC/USDC", "USDT-USDC": "USDT/USDC"}
