@@ -44,9 +44,6 @@ class Coinbase(Adapter):
     def venue_symbol(self, symbol: str) -> str:
         return _usd_product(super().venue_symbol(symbol))
 
-    def accept(self, path: str) -> list[Sub] | None:
-        return [] if path in ("", "/") else None
-
     def _message(
         self,
         session: KitSession,
