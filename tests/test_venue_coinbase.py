@@ -2,9 +2,9 @@
 documented examples, the hand-built stream and its replay, malformed bodies that keep their
 counter, unknown kinds skipped; a malformed body and an unknown kind end to end:
 tests/test_reliability.py, coinbase-bad_body and coinbase-novel): USDC symbols served by USD
-products, a readable counter always counted, an unreadable frame a loss only when the counter
-skips a number. No real Advanced Trade recording exists (the public Coinbase captures are of
-the retired Coinbase Pro feed)."""
+products, a readable counter always counted, a reconnect for a malformed part that may have
+been any book's and for an unreadable frame followed by a skipped counter. No real Advanced
+Trade recording exists (the public captures are of the retired Coinbase Pro feed)."""
 
 from __future__ import annotations
 
@@ -102,14 +102,29 @@ def test_fuzz_a_readable_counter_always_counts(seq: int, channel: object, events
     check_events(out, SYMBOLS)
 
 
-def test_an_unreadable_frame_is_a_loss_only_if_the_counter_skips_a_number() -> None:
-    # Its counter cannot be read: dropped and counted. If the next number follows on, it was
-    # not one of the counted messages and nothing was lost; if one number is missing, it was,
-    # and its content is unknown: every book of the connection resyncs (reconnect).
+def live() -> tuple[FeedSession, dict[str, LastBook]]:
+    """Through the subscription, a heartbeat and both snapshots (counter 0..2)."""
     legs = {s: LastBook() for s in SYMBOLS}
     session = FeedSession(Coinbase(SYMBOLS), legs.__getitem__, lambda *_: None)
     session.opened(ts(0))
     assert [session.frame(frame, ts(i)) for i, frame in enumerate(STREAM[:3])] == [[]] * 3
+    return session, legs
+
+
+def test_a_malformed_part_that_may_have_been_any_book_reconnects() -> None:
+    session, legs = live()
+    assert session.frame(msg("l2_data", 3, [{"type": "update"}], 3), ts(3)) == [
+        Reconnect("desynced")
+    ]
+    assert [leg.usable for leg in legs.values()] == [[(True, None), (False, "desynced")]] * 2
+    assert (session.stats.malformed, session.stats.gaps) == (1, 0)
+
+
+def test_an_unreadable_frame_is_a_loss_only_if_the_counter_skips_a_number() -> None:
+    # Its counter cannot be read: dropped and counted. If the next number follows on, it was
+    # not one of the counted messages and nothing was lost; if one number is missing, it was,
+    # and its content is unknown: every book of the connection resyncs (reconnect).
+    session, legs = live()
     assert session.frame('{"channel":"l2_data","sequence_num":3,"ev', ts(3)) == []
     assert session.frame(msg("heartbeats", 3, [{"heartbeat_counter": 3}], 3), ts(3)) == []
     assert session.frame("\x00garbage", ts(4)) == []
