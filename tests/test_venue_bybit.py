@@ -15,6 +15,7 @@ from feeds.venues.bybit import Bybit
 def test_requests_carry_at_most_ten_topics() -> None:
     # Spot accepts at most 10 args per subscribe (https://bybit-exchange.github.io/docs/v5/ws/connect)
     codec = Bybit(["BTC/USDT", "ETH/USDT"])
+    assert codec.ping_frame() == '{"op":"ping"}'  # every 20 s, as the docs recommend
     assert codec.unsubscribe_frames(["ETH/USDT"]) == [
         '{"op":"unsubscribe","args":["orderbook.50.ETHUSDT"]}'
     ]
