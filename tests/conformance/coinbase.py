@@ -153,7 +153,7 @@ CASE = VenueCase(
         (DOC_HEARTBEATS, (ConnectionSeq(0), Heartbeat())),
         (DOC_SUBSCRIPTIONS, (ConnectionSeq(0), Subscribed("BTC/USD"))),
         *zip(STREAM, STREAM_EVENTS, strict=True),
-        (  # 7 was lost: the counter says so (tests/test_venue_coinbase.py: a reconnect)
+        (  # 7 was lost: the counter says so (a reconnect: coinbase-resync)
             msg("l2_data", 8, [l2("update", "BTC-USD", ("offer", "100.5", "0"))], 8),
             (ConnectionSeq(8), BookDelta("BTC/USD", [], [("100.5", "0")], venue_ts_ns=ts(8))),
         ),
