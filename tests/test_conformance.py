@@ -418,3 +418,85 @@ def test_emulated_frames_have_the_reference_shape(case: VenueCase) -> None:
     for body in [r.data for r in records(case) if r.dir == "rest"][:1]:  # and REST's answer
         got, want = (shape(load(str(b)), case.exact_decimals) for b in (rest[0], body))
         assert same_shape(got, want)
+
+
+# -- a lost frame where nothing numbers the messages ----------------------------------------------
+
+
+def loses_silently(case: VenueCase) -> bool:
+    """A replayed venue where a lost message cannot show (no sequence, checksum or counter;
+    not snapshot-only): its docs promise nothing more, the check proves nothing less."""
+    integrity = case.codec.integrity
+    return (
+        case.replay is not None
+        and not integrity.detects_loss
+        and integrity.seq is not SeqRule.SNAPSHOT_ONLY
+    )
+
+
+@cases("unnoticed", loses_silently)
+def test_a_lost_frame_goes_unnoticed(case: VenueCase) -> None:
+    """The replay twice in step, the second losing the first frame, once every book is usable,
+    that changes a book's top: from then on the same actions (none), the same usable states,
+    no gap, resync or crossed book, and that book differs from the one that got the frame."""
+    rest = [r for r in records(case) if r.dir == "rest"]
+    runs = [_Run(case, rest), _Run(case, rest)]
+    frames = [r for r in records(case) if r.dir == "in"]
+    for run in runs:
+        run.act(run.session.opened(frames[0].t - 1), frames[0].t - 1)
+    lost: str | None = None
+    for record in frames:
+        before = {s: runs[0].session.books[s].top() for s in case.symbols}
+        usable = all(leg.usable[-1:] == [(True, None)] for leg in runs[0].legs.values())
+        actions = runs[0].session.frame(record.data, record.t)
+        runs[0].act(actions, record.t)
+        changed = [s for s in case.symbols if runs[0].session.books[s].top() != before[s]]
+        if lost is None and usable and len(changed) == 1:
+            (lost,) = changed
+            assert runs[1].session.books[lost].top() != runs[0].session.books[lost].top()
+            continue
+        got = runs[1].session.frame(record.data, record.t)
+        assert got == actions and (lost is None or got == []), record.data
+        runs[1].act(actions, record.t)
+    assert lost is not None
+    assert [leg.usable for leg in runs[1].legs.values()] == [
+        leg.usable for leg in runs[0].legs.values()
+    ]
+    stats = runs[1].session.stats
+    assert (stats.gaps, stats.resyncs, stats.crossed, stats.malformed) == (0, 0, 0, 0)
+
+
+class _Run:
+    """A session replaying a case, REST snapshots answered from the recording."""
+
+    def __init__(self, case: VenueCase, rest: list[Record]) -> None:
+        self.legs = {s: LastBook() for s in case.symbols}
+        self.session = FeedSession(
+            case.new_codec(), self.legs.__getitem__, lambda *_: None, snapshot_wait_s=0.0
+        )
+        self.rest = rest
+
+    def act(self, actions: list[Action], t: int) -> None:
+        for action in actions:
+            if isinstance(action, FetchSnapshot):
+                url = action.request.url
+                (body,) = [r.data for r in self.rest if _same_symbol(r.url, url)]
+                self.act(self.session.snapshot(action.request.symbol, str(body).encode(), t), t)
+
+
+# -- the codec's ping, answered by the emulated venue ---------------------------------------------
+
+
+def pings(case: VenueCase) -> bool:
+    return case.emulated and case.codec(case.emulator_symbols).ping_frame() is not None
+
+
+@cases("ping", pings)
+def test_the_emulated_venue_answers_the_codecs_ping_with_a_heartbeat(case: VenueCase) -> None:
+    path = case.emulator_path or EMULATED[case.venue].ws_path
+    _, _, emulated = harness(case.venue, path, symbols=case.emulator_symbols)
+    codec = case.codec(case.emulator_symbols)
+    ping = codec.ping_frame()
+    assert ping is not None
+    answers = [codec.parse(o.frame) for o in emulated.received(ping, T0)]
+    assert [[type(e).__name__ for e in events] for events in answers] == [["Heartbeat"]]

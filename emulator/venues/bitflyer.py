@@ -1,12 +1,8 @@
-"""Emulated bitFlyer Lightning Realtime API on ``/json-rpc`` (JSON-RPC 2.0).
-
-https://bf-lightning-api.readme.io/docs/endpoint-json-rpc: ``{"method":"subscribe"|"unsubscribe",
-"params":{"channel":...}}``, answered ``{"jsonrpc":"2.0","id":..,"result":true}`` only when
-the request has an ``id``. ``lightning_board_snapshot_{product}`` sends the whole board (300
-levels a side at most) on subscribing and every 5 s, ``lightning_board_{product}`` each
-step's changed levels (size 0 deletes), both as ``channelMessage`` notifications with JSON
-numbers (``{"price": 472196.0, "size": 0.75}``) and the ``mid_price``, as in the 2021
-recording. Other channels and unknown products are answered with an error.
+"""Emulated bitFlyer Lightning Realtime API on ``/json-rpc`` (JSON-RPC 2.0; the protocol:
+feeds/venues/bitflyer.py). A request is answered ``result: true`` only when it has an ``id``;
+the whole board (300 levels a side at most) comes on subscribing and every 5 s, each step's
+changes on ``lightning_board_{product}``, with JSON numbers and the ``mid_price`` as in the
+2021 recording. Other channels and unknown products are answered with an error.
 """
 
 from __future__ import annotations
@@ -16,8 +12,7 @@ from emulator.venues.base import Out, minimal
 from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
 _SNAPSHOT, _BOARD = "lightning_board_snapshot_", "lightning_board_"
-_SNAPSHOT_EVERY = 5
-"""Whole boards are sent again every 5 s (the emulator's heartbeat tick is 1 s)."""
+_SNAPSHOT_EVERY = 5  # heartbeat ticks of 1 s
 _DEPTH = 300
 
 

@@ -1,13 +1,8 @@
-"""Emulated Bitstamp WebSocket v2 ``diff_order_book`` on ``/`` + REST ``/api/v2/order_book``.
-
-https://www.bitstamp.net/websocket/v2/: one ``bts:subscribe`` per channel, acked with
-``bts:subscription_succeeded`` (``bts:unsubscribe`` with ``bts:unsubscription_succeeded``),
-a request it cannot serve with ``bts:error``; ``{"event":"bts:heartbeat"}`` is answered with
-status ``success``; ``bts:request_reconnect`` is the shutdown notice. A diff carries the
-step's changed levels with ``timestamp`` (s) and ``microtimestamp`` (µs, the model's time)
-as strings; the REST snapshot is the whole book at the model's time. Prices carry the pair's
-decimals and amounts 8 (``["3800.71", "1.76200000"]``, ``"0.00000000"`` deletes), as in the
-recording.
+"""Emulated Bitstamp WebSocket v2 ``diff_order_book`` on ``/`` + REST ``/api/v2/order_book``
+(the protocol: feeds/venues/bitstamp.py). A diff carries the step's changed levels at the
+model's time (``timestamp`` in s, ``microtimestamp`` in µs, strings); the REST snapshot is
+the whole book then. Prices carry the pair's decimals and amounts 8 (``["3800.71",
+"1.76200000"]``), as in the recording; ``bts:request_reconnect`` is the shutdown notice.
 """
 
 from __future__ import annotations

@@ -1,23 +1,13 @@
-"""Emulated Coinbase Advanced Trade market data (``level2`` + ``heartbeats``) on ``/``.
-
-https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-channels:
-one subscribe request per channel; every message, whatever its channel, carries the
-connection's ``sequence_num`` (0, 1, 2...). A ``subscriptions`` message answers each
-(un)subscribe; ``level2`` sends an ``l2_data`` ``snapshot`` event then ``update`` events of
-absolute ``new_quantity`` per ``price_level`` (sides ``bid``/``offer``, minimal decimal text);
-``heartbeats`` sends one message a second with an integer ``heartbeat_counter`` (the AsyncAPI
-spec, verified against production, says integer). Timestamps are RFC 3339 with nanoseconds
-trimmed like Go's RFC3339Nano.
-
-"-USDC product IDs other than USDT-USDC and EURC-USDC return the same data as the matching
--USD product" (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-endpoints):
-a subscription to ``BTC-USDC`` is served the ``BTC-USD`` product, named ``BTC-USD`` in every
-message; the book is the model's ``BTC/USD`` book, or its ``BTC/USDC`` book when the market
-has no ``BTC/USD``.
-
-Faults of this venue (``Emulator.inject``): ``bad_body`` keeps a book frame's envelope and
-counter and breaks its updates; ``novel`` sends a frame of an event type and a side no client
-knows yet, changing no book.
+"""Emulated Coinbase Advanced Trade market data (``level2`` + ``heartbeats``) on ``/`` (the
+protocol: feeds/venues/coinbase.py). Every message carries the connection's ``sequence_num``
+(0, 1, 2...); a ``subscriptions`` message answers each (un)subscribe; levels are minimal
+decimal text; ``heartbeats`` sends one message a second with an integer ``heartbeat_counter``
+(the AsyncAPI spec, verified against production); timestamps are RFC 3339 with nanoseconds
+trimmed like Go's RFC3339Nano. A subscription to ``BTC-USDC`` is served the ``BTC-USD``
+product, so named (websocket-endpoints page): the model's ``BTC/USD`` book, or its
+``BTC/USDC`` book when the market has no ``BTC/USD``. Faults: ``bad_body`` keeps a book
+frame's envelope and counter and breaks its updates; ``novel`` sends an event type and a
+side no client knows yet, changing no book.
 """
 
 from __future__ import annotations
@@ -53,9 +43,6 @@ class Coinbase(Adapter):
 
     def venue_symbol(self, symbol: str) -> str:
         return _usd_product(super().venue_symbol(symbol))
-
-    def accept(self, path: str) -> list[Sub] | None:
-        return [] if path in ("", "/") else None
 
     def _message(
         self,

@@ -8,7 +8,7 @@ numbers the messages: the snapshot and the diffs are ordered by ``microtimestamp
 diffs at or before the snapshot's are dropped (:attr:`SeqRule.TIME`, applied by the
 session). A lost diff cannot be detected; only a crossed book reveals a wrong one.
 
-Proven on the recording (2022-01-05, tests/test_venue_bitstamp.py): the channel, subscribe
+Proven on the recording (2022-01-05, tests/conformance/bitstamp.py): the channel, subscribe
 request and acknowledgement, diff and REST snapshot shapes, the time rule on every message.
 Only on the documentation's examples: ``bts:heartbeat`` (the client's heartbeat and its
 answer), ``bts:request_reconnect``, ``bts:error``, ``bts:unsubscription_succeeded``.

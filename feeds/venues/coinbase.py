@@ -1,23 +1,18 @@
 """Coinbase Advanced Trade ``level2`` codec (``coinbase``).
 
 Protocol (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-channels):
-one subscribe request per channel; ``level2`` answers with ``l2_data`` messages whose events
-are a ``snapshot`` then ``update`` s of absolute ``new_quantity`` per ``price_level``. There is
-no per-product sequence: the integrity check is ``sequence_num``, ONE counter per connection
-across every channel (subscriptions and heartbeats included), emitted as
-:class:`ConnectionSeq` first for every frame that carries it.
+one subscribe request per channel; ``l2_data`` messages carry a ``snapshot`` then ``update``
+events of absolute ``new_quantity`` per ``price_level``. No per-product sequence: the check is
+``sequence_num``, ONE counter per connection across every channel, emitted first as
+:class:`ConnectionSeq`. It is read from the envelope before the body, so one bad frame never
+breaks it: a malformed part still counts and is dropped (:class:`Malformed`), its product
+resyncing (every book, by reconnecting, when the product cannot be read); a frame whose
+counter cannot be read raises :class:`ParseError`, a loss only if the next counter skips a
+number; new channels, event types and sides are skipped (:class:`Ignored`): "Clients are
+expected to ignore messages they do not support" (.../websocket/websocket-overview).
 
-The counter is read from the envelope before the body, so one bad frame never breaks it:
-
-* a malformed body (an event or update of the wrong shape) still advances the counter; the
-  part is dropped and counted (:class:`Malformed`), and the product it was about resyncs
-  in-band (all the connection's books, by reconnecting, when the product cannot be read);
-* a frame whose counter cannot be read raises :class:`ParseError` (dropped, counted); the
-  next counter decides: one number skipped means it was a counted message whose content is
-  unknown, a gap (the connection resyncs); no number skipped means nothing was lost;
-* new channels, event types and sides are skipped and counted (:class:`Ignored`): "New
-  message types can be added at any time. Clients are expected to ignore messages they do
-  not support." (https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-overview).
+Proven only on the documentation's examples and a stream written to them: no recording of
+this protocol exists (the public Coinbase captures are of the retired Coinbase Pro feed).
 """
 
 from __future__ import annotations

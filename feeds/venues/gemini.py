@@ -8,7 +8,7 @@ and every symbol; per symbol the first ``l2_updates`` is the whole book (it carr
 (:attr:`SeqRule.NONE`): a lost update cannot show; a crossed book is resynced by unsubscribing
 and subscribing again (a fresh whole book), and a new connection starts from whole books.
 
-Proven on the recording (2021-06-24, tests/test_venue_gemini.py): the subscribe request, the
+Proven on the recording (2021-06-24, tests/conformance/gemini.py): the subscribe request, the
 whole book as each symbol's first ``l2_updates``, the updates, ``trade`` and ``heartbeat``
 (every 5 s), never a crossed book. Only documented: ``unsubscribe``. The recording's books also
 carry ``auction_events``, no longer documented (ignored either way). Gemini's developer site

@@ -70,16 +70,15 @@ def read(record: Record, memo: dict[str, Any]) -> list[Event]:
     (a change at price 0 is a market order at the auction: no level)."""
     msg = json.loads(record.data)
     channel = msg.get("params", {}).get("channel", "")
-    for prefix, kind in (("lightning_board_snapshot_", BookSnapshot), ("lightning_board_", None)):
+    kinds: Any = (("lightning_board_snapshot_", BookSnapshot), ("lightning_board_", BookDelta))
+    for prefix, kind in kinds:
         if channel.startswith(prefix):
             symbol, book = channel[len(prefix) :].replace("_", "/"), msg["params"]["message"]
             bids, asks = (
                 [(lv["price"], lv["size"]) for lv in book[side] if lv["price"]]
                 for side in ("bids", "asks")
             )
-            if kind is BookSnapshot:
-                return [BookSnapshot(symbol, bids, asks)]
-            return [BookDelta(symbol, bids, asks)]
+            return [kind(symbol, bids, asks)]
     return []
 
 

@@ -25,8 +25,13 @@ DELTA = (
 )
 
 
-def push(data: str) -> str:
-    return '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":' + data + "}"
+def push(data: str, ts: str = "1") -> str:
+    return '{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":' + ts + ',"data":' + data + "}"
+
+
+B2 = '{"s":"XRPUSDT","b":[["1.9","1"]],"a":[],"u":2}'
+BAD_TS = ('""', '"1.5"', '"-1"', '" 1"', '"1e3"', '"\u0661"', '"1' + "0" * 20 + '"', "-1", "1.5",
+          "true", "null", "[1]", '{"ms":1}')  # fmt: skip
 
 
 def read(record: Record, memo: dict[str, Any]) -> list[Event]:
@@ -67,6 +72,13 @@ CASE = VenueCase(
         ),
         ('{"success":true,"ret_msg":"","op":"unsubscribe","conn_id":"c"}', ()),
         ('{"topic":"publicTrade.XRPUSDT","type":"snapshot","data":[]}', ()),
+        # "u"=1: "a snapshot data due to the restart of the service": a full book
+        (DELTA.replace("20254870", "1"), (snap("XRP/USDT", "1.9531:6198", "", seq=1, ts=TS),)),
+        # ts as a JSON integer or a string of digits, both seen from Bybit
+        (push(B2, '"01"'), (delta("XRP/USDT", "1.9:1", "", last=2, ts=10**6),)),
+        (push(B2, '"1"'), (delta("XRP/USDT", "1.9:1", "", last=2, ts=10**6),)),
+        # a bad level passes as sent: the book refuses it (feeds.book.BadLevel)
+        (push(B2.replace('"1"', '"-1"')), (delta("XRP/USDT", "1.9:-1", "", last=2, ts=10**6),)),
     ),
     malformed=(
         "null",
@@ -76,6 +88,7 @@ CASE = VenueCase(
         '"b":[],"a":[],"u":2}}',
         push('{"s":"XRPUSDT","b":[],"a":[],"u":0}'),
         push('{"s":"XRPUSDT","b":{},"a":[],"u":2}'),
+        *(push(B2, ts) for ts in BAD_TS),
     ),
     recording="bybit.ndjson.gz",
     # 1 snapshot + 49 deltas, each u = the previous u + 1.

@@ -9,7 +9,7 @@ from typing import Any
 from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Ignored
 from feeds.venues.gemini import Gemini
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta, snap
 from tests.reference import Model
 
 SYMBOLS = (
@@ -63,21 +63,9 @@ CASE = VenueCase(
         '"FILUSD","ZECLTC","BATBTC","ETHEUR","LTCETH","GRTUSD","ANKRUSD","ALCXUSD"]}]}',
     ),
     samples=(
-        (
-            DOCS_BOOK,
-            (BookSnapshot("BTC/GBP", [["9122.04", "0.00121425"]], [["9122.07", "0.98942292"]]),),
-        ),
-        (
-            UPDATE,
-            (
-                BookDelta(
-                    "BTC/GBP",
-                    [["24084.23", "0"], ["24087.07", "0.04"]],
-                    [["24113.49", "0"], ["24117.80", "0.91"]],
-                ),
-            ),
-        ),
-        (L2 + "[]}", (BookDelta("BTC/GBP", [], []),)),
+        (DOCS_BOOK, (snap("BTC/GBP", "9122.04:0.00121425", "9122.07:0.98942292"),)),
+        (UPDATE, (delta("BTC/GBP", "24084.23:0 24087.07:0.04", "24113.49:0 24117.80:0.91"),)),
+        (L2 + "[]}", (delta("BTC/GBP", "", ""),)),
         (HEARTBEAT, (Heartbeat(),)),
         (TRADE, ()),
         ('{"type":"candles_1m_updates","symbol":"BTCGBP","changes":[]}', ()),
