@@ -49,7 +49,6 @@ from tests import test_venue_coinbase as tvc
 from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
-from tests import test_venue_okx as tvo
 from tests.conformance import ascendex as cae
 from tests.conformance import bitflyer as cbf
 from tests.conformance import deribit as cdr
@@ -57,6 +56,7 @@ from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
 from tests.conformance import independentreserve as cir
+from tests.conformance import okx as cok
 from tests.conformance import upbit as cub
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
@@ -1150,7 +1150,7 @@ def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
     return s
 
 
-_OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(json.dumps(tvo.SMALL_SNAPSHOT))
+_OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(cok.DOCS_SNAPSHOT)
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM["data"][0]["checksum"] = 0  # 0 means none (2026 rule)
 _HTX_STEP0_PUSH = json.loads(gzip.decompress(chx.STEP0.samples[0][0]))  # type: ignore[arg-type]
 _POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
@@ -1166,8 +1166,8 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "kucoin": (_kucoin_session, tvu.SAMPLE_FRAMES),
     "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
-        lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
-        [tvo.SMALL_SNAPSHOT, *tvo.SMALL_UPDATES],
+        lambda _: _in_band_session(Okx(cok.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
+        [orjson.loads(f) for f, _ in cok.CASE.samples[:2]],  # a snapshot, an update linked
     ),
     "bybit": (
         lambda _: _in_band_session(Bybit(tvy.SYMBOLS), [tvy.SMALL_SNAPSHOT]),
