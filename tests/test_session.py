@@ -42,7 +42,6 @@ from feeds.venues.okx import Okx
 from feeds.venues.poloniex import Poloniex
 from feeds.venues.upbit import Upbit
 from tests import test_venue_binance as tvb
-from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
@@ -50,6 +49,7 @@ from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests.conformance import ascendex as cae
+from tests.conformance import bitfinex as cbx
 from tests.conformance import bitflyer as cbf
 from tests.conformance import deribit as cdr
 from tests.conformance import gemini as cgm
@@ -1158,6 +1158,7 @@ _POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
 )
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
 _UPBIT_BOOK = json.loads(cub.BOOK)
+_BITFINEX = [str(r.data) for r in read_capture(FIXTURES / "bitfinex.ndjson.gz") if r.dir == "in"]
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
 # frames to mutate (snapshots included).
@@ -1178,8 +1179,8 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [orjson.loads(f) for f in tvc.STREAM],
     ),
     "bitfinex": (
-        lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
-        tvf.SAMPLES,
+        lambda _: _in_band_session(Bitfinex(cbx.SYMBOLS), _BITFINEX[:32]),
+        [orjson.loads(f) for f in _BITFINEX[31:60] if f.startswith("[")],  # recorded
     ),
     "bitflyer": (  # a whole board, then a change of it
         lambda _: _in_band_session(Bitflyer(cbf.SYMBOLS), [cbf.SNAPSHOT]),

@@ -2,7 +2,7 @@
 tests/fixtures/ATTRIBUTION.md) proves the counter on every frame and the levels; the ``cs``
 checksum frames are proven on the published vectors (tests/test_venue_bitfinex.py) and by the
 emulator round trip. The samples run in order through one codec: the ``subscribed`` answer
-gives the channel id the book frames carry."""
+gives the channel id the book frames carry (and ``unsubscribed`` takes it back)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from feeds.protocol import (
     Event,
     Heartbeat,
     Ignored,
+    Malformed,
     PlannedClose,
     Resumed,
     Subscribed,
@@ -24,7 +25,7 @@ from feeds.protocol import (
     VenueError,
 )
 from feeds.venues.bitfinex import Bitfinex
-from tests.conformance import FIXTURES, Replay, VenueCase
+from tests.conformance import FIXTURES, FramesOut, Replay, VenueCase
 from tests.reference import Model
 
 SYMBOLS = (
@@ -71,6 +72,13 @@ def read(record: Record, memo: dict[str, Any]) -> list[Event]:
     return [*out, (BookSnapshot if levels is msg[1] else BookDelta)(symbol, *sides)]
 
 
+def bad_body(
+    frame: str, reason: str, lost: tuple[str, ...] | None = ("MDOGE/USD",)
+) -> tuple[str, tuple[Event, ...]]:
+    """A body the codec cannot read: its counter is kept, its book (any, when None) lost."""
+    return frame, (ConnectionSeq(7), Malformed(reason, lost))
+
+
 PAIRS = ["tBFTUSD", "tIOTETH", "tDOGUSD", "tMNABTC", "tODEUSD", "tTESTBTC:TESTUSD", "tSNGUSD"]
 
 CASE = VenueCase(
@@ -85,7 +93,6 @@ CASE = VenueCase(
         | {"ConnectionSeq": 1670, "counter continued": 1669, "no event": 16}
         | {"applied": 1593, "removed": 722},
     ),
-    # the recording's own conf asked for SEQ_ALL alone (65536); today's feed adds CHECKSUM
     # the recording's own book subscriptions; its conf asked for SEQ_ALL alone (65536)
     subscribe=('{"event":"conf","flags":196608}', *RECORDED_SUBSCRIBES),
     samples=(
@@ -121,8 +128,8 @@ CASE = VenueCase(
             (Resumed("info 20061: maintenance ended"),),
         ),
         (
-            '{"event":"error","msg":"Unknown pair","code":10001}',
-            (VenueError("error 10001: Unknown pair"),),
+            '{"event":"error","msg":"Unknown pair","code":10001,"symbol":"tDOGUSD"}',
+            (VenueError("error 10001: Unknown pair", "MDOGE/USD"),),
         ),
         ('{"event":"conf","status":"OK","flags":196608}', ()),
         ('{"event":"info","version":2,"serverId":"x","platform":{"status":1}}', ()),
@@ -130,6 +137,15 @@ CASE = VenueCase(
             '{"event":"info","version":2,"serverId":"x","platform":{"status":0}}',
             (VenueError("platform in maintenance"),),
         ),
+        bad_body("[225206,[7254.5,0,2],7]", "MDOGE/USD: bad delete amount '2'"),
+        bad_body("[225206,[7254.5,1,0],7]", "MDOGE/USD: amount 0 with a count"),
+        bad_body('[225206,[7254.5,1,"1"],7]', "MDOGE/USD: bad amount '1'"),
+        bad_body("[225206,[7254.5,1],7]", "MDOGE/USD: bad level [7254.5, 1]"),
+        bad_body('[225206,"cs",7]', "MDOGE/USD: cs frame without a checksum"),
+        bad_body('["x",[7254.5,1,1],7]', "bad chanId 'x'", None),
+        ('{"event":"unsubscribed","status":"OK","chanId":225206}', ()),
+        ('[225206,"hb",128]', (ConnectionSeq(128), Ignored("channel 225206, not subscribed here"))),
+        (SUBSCRIBED, (Subscribed("MDOGE/USD"),)),  # again: unsubscribed by its chanId below
     ),
     malformed=(
         "[]",
@@ -145,7 +161,7 @@ CASE = VenueCase(
         snapshots=7,
         deltas=1593,
         checks=1669,  # every counter after the first continued its predecessor
-        tops=dict(  # the independent model of tests/test_venue_bitfinex.py
+        tops=dict(  # the independent model (tests/test_reference.py)
             zip(
                 SYMBOLS,
                 [
@@ -161,4 +177,8 @@ CASE = VenueCase(
             )
         ),
     ),
+)
+
+FRAMES_OUT = FramesOut(
+    CASE, ('{"event":"unsubscribe","chanId":225206}',), '{"event":"ping","cid":1}'
 )
