@@ -56,13 +56,13 @@ from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
 from tests.conformance import independentreserve as cir
+from tests.conformance import kraken as ckr
 from tests.conformance import okx as cok
 from tests.conformance import upbit as cub
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
-from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
 from tests.venue_helpers import mutated
 
 BTC, ETH = "BTC/USD", "ETH/USD"
@@ -1063,7 +1063,7 @@ def test_okx_recording_every_checksum_verified() -> None:
 
 
 def test_kraken_v1_recording_truncated_to_depth_1000_every_checksum_verified() -> None:
-    codec = KrakenV1(KRAKEN_SYMBOLS, depth=1000)
+    codec = KrakenV1(ckr.V1.symbols, depth=1000)
     s, tops = replay_fixture("kraken.ndjson.gz", codec)
     st = s.stats
     assert (st.book_msgs, st.checksum_ok, st.checksum_fail, st.gaps, st.crossed) == (
@@ -1223,12 +1223,15 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [_HTX_STEP0_PUSH, {"ping": 1618678073643}],
     ),
     "kraken_v1": (
-        lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),
-        tvk.V1_SAMPLES,
+        lambda _: _in_band_session(KrakenV1(ckr.V1.symbols), [ckr.V1.samples[1][0]]),
+        [orjson.loads(f) for f, _ in ckr.V1.samples],  # an update, a snapshot, events
     ),
     "kraken": (
-        lambda _: _in_band_session(Kraken(["BTC/USD"], depth=10), [_KRAKEN_V2_SNAPSHOT]),
-        tvk.V2_SAMPLES,
+        lambda _: _in_band_session(Kraken(ckr.V2.symbols, depth=10), [_KRAKEN_V2_SNAPSHOT]),
+        [
+            orjson.loads(f)
+            for f in [_KRAKEN_V2_SNAPSHOT, ckr.DOCS_UPDATE, ckr.DOCS_ACK, ckr.DOCS_PONG]
+        ],
     ),
     "poloniex": (  # an update that continues the snapshot
         lambda _: _in_band_session(Poloniex(["DYP/USDT"]), [POLONIEX_SNAPSHOT]),

@@ -13,7 +13,7 @@ from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
-from tests.conformance import Replay, VenueCase, delta, snap
+from tests.conformance import FramesOut, Replay, VenueCase, delta, snap
 from tests.reference import Model
 
 V1_UPDATE = (  # https://docs.kraken.com/api/docs/guides/spot-ws-book-v1: sides in two objects
@@ -102,6 +102,10 @@ V1 = VenueCase(
             (),
         ),
         ('[42,[["5541.2","0.150","1534614057.3212","s","l",""]],"trade","XBT/CHF"]', ()),
+        (  # levels pass as sent: the book refuses a bad one (the session resyncs)
+            '[1,{"a":[["1","-1","1"]],"c":"4"},"book-10","XBT/CHF"]',
+            (delta("BTC/CHF", "", "1:-1:1", checksum=4),),
+        ),
     ),
     malformed=(
         '{"event":"subscriptionStatus","pair":"ETH/USD","status":"subscribed",'
@@ -180,7 +184,9 @@ def v2_update(data: str) -> str:
 
 
 MATIC_BID, MATIC_ASK = "0.5666:4831.75496356", "0.5668:4410.79769741"
-MATIC_UPDATE, DOCS_TS = "0.5657:1098.3947558", 1696613755440295000
+DOCS_UPDATE_EVENTS = (
+    delta("MATIC/USD", "0.5657:1098.3947558", "", checksum=2114181697, ts=1696613755440295000),
+)
 
 V2 = VenueCase(
     codec=Kraken,
@@ -192,7 +198,7 @@ V2 = VenueCase(
     ),
     samples=(
         (DOCS_SNAPSHOT, (snap("MATIC/USD", MATIC_BID, MATIC_ASK, checksum=2439117997),)),
-        (DOCS_UPDATE, (delta("MATIC/USD", MATIC_UPDATE, "", checksum=2114181697, ts=DOCS_TS),)),
+        (DOCS_UPDATE, DOCS_UPDATE_EVENTS),
         (DOCS_ACK, (Subscribed("BTC/USD", 10),)),
         (
             '{"error":"Subscription depth not supported","method":"subscribe","success":false,'
@@ -206,6 +212,19 @@ V2 = VenueCase(
             '{"method":"unsubscribe","result":{"channel":"book","depth":25,"symbol":"BTC/USD"},'
             '"success":true}',
             (),
+        ),
+        (  # the exact number text (the checksum's): a float parser would write 0.0 and 5.1e-05
+            v2_update(
+                '"bids":[{"price":62807.0,"qty":0.00000000}],"asks":[{"price":0.12275,'
+                '"qty":0.00005100}],"checksum":1'
+            ),
+            (delta("MATIC/USD", "62807.0:0.00000000", "0.12275:0.00005100", checksum=1),),
+        ),
+        (" \r\n" + DOCS_UPDATE + "\n", DOCS_UPDATE_EVENTS),  # whitespace around is JSON too
+        ((DOCS_UPDATE + "\n ").encode(), DOCS_UPDATE_EVENTS),
+        (  # levels pass as sent: the book refuses a bad one (the session resyncs)
+            v2_update('"bids":[{"price":-45283.5,"qty":1}],"asks":[],"checksum":1'),
+            (delta("MATIC/USD", "-45283.5:1", "", checksum=1),),
         ),
     ),
     malformed=(
@@ -231,3 +250,14 @@ V2 = VenueCase(
 )
 
 CASES = (V1, V2)
+FRAMES_OUT = (
+    FramesOut(V1, (V1.subscribe[0].replace('"subscribe"', '"unsubscribe"'),), '{"event":"ping"}'),
+    FramesOut(
+        V2,  # the request ids go on
+        (
+            '{"method":"unsubscribe","params":{"channel":"book","symbol":["MATIC/USD","BTC/USD"],'
+            '"depth":10},"req_id":2}',
+        ),
+        '{"method":"ping"}',
+    ),
+)
