@@ -28,15 +28,16 @@ from feeds.venues.bitfinex import Bitfinex
 from tests.conformance import FIXTURES, FramesOut, Replay, VenueCase
 from tests.reference import Model
 
-SYMBOLS = (
-    "BFT/USD",
-    "IOTA/ETH",
-    "MDOGE/USD",
-    "MANA/BTC",
-    "ODE/USD",
-    "TESTBTC/TESTUSD",
-    "SNGLS/USD",
-)
+TOPS = {  # each recorded symbol's final top, from the independent model (tests/test_reference.py)
+    "BFT/USD": (0.068965, 6098.17017201, 0.0774, 6662.31867263),
+    "IOTA/ETH": (0.001026, 9.80717706, 0.0010272, 8),
+    "MDOGE/USD": (277730, 0.09383141, 282030, 0.027),
+    "MANA/BTC": (2.505e-05, 504.35063355, 2.53e-05, 66.58783643),
+    "ODE/USD": (0.02056, 4510.99, 0.02088, 2335.56),
+    "TESTBTC/TESTUSD": (60417, 0.68807848, 60423, 0.68805459),
+    "SNGLS/USD": (0.037108, 6830.77512, 0.038798, 1461.09590662),
+}
+SYMBOLS = tuple(TOPS)
 SUBSCRIBED = (
     '{"event":"subscribed","channel":"book","chanId":225206,"symbol":"tDOGUSD","prec":"P0",'
     '"freq":"F0","len":"100","pair":"DOGUSD"}'
@@ -161,21 +162,7 @@ CASE = VenueCase(
         snapshots=7,
         deltas=1593,
         checks=1669,  # every counter after the first continued its predecessor
-        tops=dict(  # the independent model (tests/test_reference.py)
-            zip(
-                SYMBOLS,
-                [
-                    (0.068965, 6098.17017201, 0.0774, 6662.31867263),
-                    (0.001026, 9.80717706, 0.0010272, 8),
-                    (277730, 0.09383141, 282030, 0.027),
-                    (2.505e-05, 504.35063355, 2.53e-05, 66.58783643),
-                    (0.02056, 4510.99, 0.02088, 2335.56),
-                    (60417, 0.68807848, 60423, 0.68805459),
-                    (0.037108, 6830.77512, 0.038798, 1461.09590662),
-                ],
-                strict=True,
-            )
-        ),
+        tops=TOPS,
     ),
 )
 
