@@ -1157,6 +1157,7 @@ _POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
     '"lastId":8553,"id":8554', '"lastId":8554,"id":8555'
 )
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
+_KRAKEN_V2_UPDATE = tvk.v2_book("update", tvk.DOCS_BIDS[3:5], [], 1)
 _UPBIT_BOOK = json.loads(cub.BOOK)
 _BITFINEX = [str(r.data) for r in read_capture(FIXTURES / "bitfinex.ndjson.gz") if r.dir == "in"]
 
@@ -1230,7 +1231,7 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         lambda _: _in_band_session(Kraken(ckr.V2.symbols, depth=10), [_KRAKEN_V2_SNAPSHOT]),
         [
             orjson.loads(f)
-            for f in [_KRAKEN_V2_SNAPSHOT, ckr.DOCS_UPDATE, ckr.DOCS_ACK, ckr.DOCS_PONG]
+            for f in (_KRAKEN_V2_SNAPSHOT, _KRAKEN_V2_UPDATE, ckr.DOCS_UPDATE, ckr.DOCS_ACK)
         ],
     ),
     "poloniex": (  # an update that continues the snapshot
