@@ -37,7 +37,7 @@ from feeds.protocol import (
 from feeds.replay import Replayer
 from feeds.session import FeedSession
 from feeds.venues import VENUES
-from tests.conformance import FIXTURES, Top, VenueCase, discover
+from tests.conformance import FIXTURES, FramesOut, Top, VenueCase, discover, frames_out
 from tests.fuzzing import fuzz_settings
 from tests.test_emulator_wire import T0, NumberText, drop_keys, harness, same_shape, shape, step
 from tests.venue_helpers import (
@@ -500,3 +500,19 @@ def test_the_emulated_venue_answers_the_codecs_ping_with_a_heartbeat(case: Venue
     assert ping is not None
     answers = [codec.parse(o.frame) for o in emulated.received(ping, T0)]
     assert [[type(e).__name__ for e in events] for events in answers] == [["Heartbeat"]]
+
+
+# -- frames out besides the subscriptions -----------------------------------------------------
+
+
+OUT = [pytest.param(o, id=f"{o.case.id}-frames-out") for o in frames_out()]
+
+
+@pytest.mark.parametrize("out", OUT)
+def test_unsubscribe_and_ping_frames(out: FramesOut) -> None:
+    codec = out.case.new_codec()
+    codec.subscribe_frames(out.case.symbols)
+    for frame, _ in out.case.samples:
+        codec.parse(frame)
+    assert codec.unsubscribe_frames(out.case.symbols) == list(out.unsubscribe)
+    assert codec.ping_frame() == out.ping

@@ -42,27 +42,27 @@ from feeds.venues.okx import Okx
 from feeds.venues.poloniex import Poloniex
 from feeds.venues.upbit import Upbit
 from tests import test_venue_binance as tvb
-from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
 from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
-from tests import test_venue_okx as tvo
 from tests.conformance import ascendex as cae
+from tests.conformance import bitfinex as cbx
 from tests.conformance import bitflyer as cbf
 from tests.conformance import deribit as cdr
 from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
 from tests.conformance import independentreserve as cir
+from tests.conformance import kraken as ckr
+from tests.conformance import okx as cok
 from tests.conformance import upbit as cub
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
-from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
 from tests.venue_helpers import mutated
 
 BTC, ETH = "BTC/USD", "ETH/USD"
@@ -1063,7 +1063,7 @@ def test_okx_recording_every_checksum_verified() -> None:
 
 
 def test_kraken_v1_recording_truncated_to_depth_1000_every_checksum_verified() -> None:
-    codec = KrakenV1(KRAKEN_SYMBOLS, depth=1000)
+    codec = KrakenV1(ckr.V1.symbols, depth=1000)
     s, tops = replay_fixture("kraken.ndjson.gz", codec)
     st = s.stats
     assert (st.book_msgs, st.checksum_ok, st.checksum_fail, st.gaps, st.crossed) == (
@@ -1150,14 +1150,16 @@ def _in_band_session(codec: Codec, warmup: list[Any]) -> FeedSession:
     return s
 
 
-_OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(json.dumps(tvo.SMALL_SNAPSHOT))
+_OKX_SNAPSHOT_WITHOUT_CHECKSUM = json.loads(cok.DOCS_SNAPSHOT)
 _OKX_SNAPSHOT_WITHOUT_CHECKSUM["data"][0]["checksum"] = 0  # 0 means none (2026 rule)
 _HTX_STEP0_PUSH = json.loads(gzip.decompress(chx.STEP0.samples[0][0]))  # type: ignore[arg-type]
 _POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
     '"lastId":8553,"id":8554', '"lastId":8554,"id":8555'
 )
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
+_KRAKEN_V2_UPDATE = tvk.v2_book("update", tvk.DOCS_BIDS[3:5], [], 1)
 _UPBIT_BOOK = json.loads(cub.BOOK)
+_BITFINEX = [str(r.data) for r in read_capture(FIXTURES / "bitfinex.ndjson.gz") if r.dir == "in"]
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
 # frames to mutate (snapshots included).
@@ -1166,8 +1168,8 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "kucoin": (_kucoin_session, tvu.SAMPLE_FRAMES),
     "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
-        lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
-        [tvo.SMALL_SNAPSHOT, *tvo.SMALL_UPDATES],
+        lambda _: _in_band_session(Okx(cok.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
+        [orjson.loads(f) for f, _ in cok.CASE.samples[:2]],  # a snapshot, an update linked
     ),
     "bybit": (
         lambda _: _in_band_session(Bybit(tvy.SYMBOLS), [tvy.SMALL_SNAPSHOT]),
@@ -1178,8 +1180,8 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [orjson.loads(f) for f in tvc.STREAM],
     ),
     "bitfinex": (
-        lambda _: _in_band_session(Bitfinex(tuple(tvf.PAIRS.values())), tvf.FRAMES[:32]),
-        tvf.SAMPLES,
+        lambda _: _in_band_session(Bitfinex(cbx.SYMBOLS), _BITFINEX[:32]),
+        [orjson.loads(f) for f in _BITFINEX[31:60] if f.startswith("[")],  # recorded
     ),
     "bitflyer": (  # a whole board, then a change of it
         lambda _: _in_band_session(Bitflyer(cbf.SYMBOLS), [cbf.SNAPSHOT]),
@@ -1222,12 +1224,15 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [_HTX_STEP0_PUSH, {"ping": 1618678073643}],
     ),
     "kraken_v1": (
-        lambda _: _in_band_session(KrakenV1(KRAKEN_SYMBOLS), tvk.V1_SAMPLES[-1:]),
-        tvk.V1_SAMPLES,
+        lambda _: _in_band_session(KrakenV1(ckr.V1.symbols), [ckr.V1.samples[1][0]]),
+        [orjson.loads(f) for f, _ in ckr.V1.samples],  # an update, a snapshot, events
     ),
     "kraken": (
-        lambda _: _in_band_session(Kraken(["BTC/USD"], depth=10), [_KRAKEN_V2_SNAPSHOT]),
-        tvk.V2_SAMPLES,
+        lambda _: _in_band_session(Kraken(ckr.V2.symbols, depth=10), [_KRAKEN_V2_SNAPSHOT]),
+        [
+            orjson.loads(f)
+            for f in (_KRAKEN_V2_SNAPSHOT, _KRAKEN_V2_UPDATE, ckr.DOCS_UPDATE, ckr.DOCS_ACK)
+        ],
     ),
     "poloniex": (  # an update that continues the snapshot
         lambda _: _in_band_session(Poloniex(["DYP/USDT"]), [POLONIEX_SNAPSHOT]),

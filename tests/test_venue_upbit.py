@@ -1,39 +1,22 @@
-"""Upbit (and Bithumb, its protocol) beyond the conformance suite (tests/conformance/upbit.py):
-the recording read by the shared independent model (upbit-model-*), the count suffix, the
-venue's number text, and the emulated venue over a real socket (binary frames, PING, errors)."""
+"""Upbit beyond the conformance suite (tests/conformance/upbit.py): the emulator writes the
+venue's number text, and serves binary frames, PING and errors over a real socket."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
-import pytest
 import websockets
 
 from emulator import Emulator, EmulatorConfig, MarketConfig
 from emulator.venues.upbit import number
 from feeds.protocol import BookSnapshot, Heartbeat, VenueError
-from feeds.venues.bithumb import Bithumb
 from feeds.venues.upbit import Upbit
 from tests.conformance.upbit import CASE
 from tests.test_conformance import records
 from tests.test_emulator_wire import T0
 
 FRAMES = [r.data for r in records(CASE) if r.dir == "in"]
-
-
-def test_codes_carry_the_count_and_the_venue_may_echo_it() -> None:
-    codec = Upbit(["BTC/KRW", "ETH/USDT"], depth=15)
-    assert json.loads(codec.subscribe_frames(codec.symbols)[0])[1]["codes"] == [
-        "KRW-BTC.15",
-        "USDT-ETH.15",
-    ]
-    with pytest.raises(ValueError, match=r"book depth must be one of \[1, 5, 15, 30\]"):
-        Upbit(["BTC/KRW"], depth=10)
-    book = '{"ty":"orderbook","cd":"KRW-BTC.15","tms":7,"tas":1,"tbs":2,"obu":[{"ap":3,"bp":2,"as":1,"bs":2}]}'  # noqa: E501
-    assert codec.parse(book) == [BookSnapshot("BTC/KRW", [(2, 2)], [(3, 1)], venue_ts_ns=7_000_000)]
-    assert (codec.ping_frame(), Bithumb(["BTC/KRW"]).ping_frame()) == ("PING", None)
 
 
 def test_emulated_numbers_are_written_as_the_recording_writes_them() -> None:

@@ -19,9 +19,11 @@ from feeds.book import BadLevel, Book
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
+    Codec,
     Event,
     ParseError,
 )
+from feeds.session import FeedSession
 
 Top = tuple[float, float, float, float]
 """Best bid, its size, best ask, its size."""
@@ -218,3 +220,11 @@ def model_levels(model: MarketModel, venue: str, symbol: str, n: int = 20) -> Le
         [p / px for p, _ in asks],
         [s / sz for _, s in asks],
     )
+
+
+def session_for(codec: Codec) -> tuple[FeedSession, dict[str, Recorder], list[str]]:
+    """A ``FeedSession`` of ``codec``: a :class:`Recorder` per symbol, and its states."""
+    recorders = {s: Recorder() for s in codec.symbols}
+    states: list[str] = []
+    session = FeedSession(codec, recorders.__getitem__, lambda s, r, t: states.append(s))
+    return session, recorders, states

@@ -1,17 +1,10 @@
-"""Emulated Bitfinex v2 public books on ``/ws/2``.
-
-https://docs.bitfinex.com/docs/ws-general and https://docs.bitfinex.com/reference/ws-public-books:
-an ``info`` welcome; ``conf`` acked with ``status: OK`` (SEQ_ALL 65536 appends the
-connection's counter to every array frame, CHECKSUM 131072 sends ``[chanId,"cs",crc]`` after
-each change); ``subscribe`` answered by ``subscribed`` with a venue-wide ``chanId``, then the
-snapshot ``[chanId,[[price,count,amount],...]]`` (bids best first, then asks); each changed
-level is one ``[chanId,[price,count,amount]]`` frame, deletes first (count 0, amount 1 for a
-bid, -1 for an ask), asks with negative amounts, numbers as JSON numbers in plain decimal
-text; ``[chanId,"hb"]`` every 15 s; ``unsubscribe`` by chanId; ``ping`` gets ``pong``;
-errors 10000 (unknown event), 10300 (subscription failed), 10301 (already subscribed), 10400
-(unsubscription failed). Every ``len`` serves the model's whole book (at most 25 levels a
-side). The ``bad_body`` fault keeps a frame's chanId and counter and breaks its level;
-``novel`` sends a message kind and an event no client knows.
+"""Emulated Bitfinex v2 public books on ``/ws/2`` (docs/venues.md, Bitfinex): an ``info``
+welcome; ``conf`` flags kept per connection (SEQ_ALL's counter, CHECKSUM's ``cs`` frame after
+each change); ``subscribed`` with a venue-wide ``chanId``; the snapshot, then one frame per
+changed level, deletes first; ``hb`` every 15 s; ``ping`` gets ``pong``; errors 10000, 10300,
+10301, 10400. Every ``len`` serves the model's whole book (at most 25 levels a side). The
+``bad_body`` fault keeps a frame's chanId and counter and breaks its level; ``novel`` sends a
+message kind and an event no client knows.
 """
 
 from __future__ import annotations

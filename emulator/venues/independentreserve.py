@@ -1,13 +1,8 @@
-"""Emulated Independent Reserve aggregated order book on ``/orderbook[/{depth}]`` (10).
-
-https://github.com/independentreserve/websockets/blob/master/orderbook-snapshot.md:
-``{"Event":"Subscribe"|"Unsubscribe","Data":["btc-aud",...]}`` answered by ``Subscriptions``
-(the current pairs), then per pair an ``OrderBookSnapshot`` of the top ``depth`` levels and
-``OrderBookChange`` messages: deletions (``"Volume":0``) and insertions, a changed level
-deleted then inserted, a level pushed below the depth deleted (a client truncating to the
-depth agrees). Every book message carries ``Crc32`` over the top 10 of the top ``depth``.
-Prices and volumes are JSON numbers with the minimal digits (``31785``, ``0.25``);
-``Heartbeat`` every tick while subscribed.
+"""Emulated Independent Reserve aggregated order book on ``/orderbook[/{depth}]`` (10), as
+https://github.com/independentreserve/websockets/blob/master/orderbook-snapshot.md describes
+it: ``Subscriptions``, then per pair an ``OrderBookSnapshot`` and ``OrderBookChange`` messages
+(a changed level deleted then inserted, a level pushed below the depth deleted), each with
+``Crc32``; JSON numbers with the minimal digits; ``Heartbeat`` every tick while subscribed.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""Emulated Kraken spot WebSocket v2 ``book`` channel on ``/v2``.
-
-https://docs.kraken.com/api/docs/websocket-v2/book, .../guides/spot-ws-book-v2, .../ping,
-.../status: a ``status`` message on connect; one ack per symbol (``method``, ``req_id``,
-``result`` with the depth, ``success``, ``time_in``/``time_out``); a ``snapshot`` then
-``update`` messages with the CRC32 of the top 10 of the book truncated to the subscribed
-depth. Prices and quantities are JSON *numbers* written with the pair's full precision
-(``"qty":0.50930100``), so frames are built as text, never through a float. Levels pushed
-out of the subscribed depth are not deleted (the client truncates); levels that enter it
-are sent. ``{"channel":"heartbeat"}`` once a second while subscribed; ping -> pong.
+"""Emulated Kraken spot WebSocket v2 ``book`` channel on ``/v2`` (docs/venues.md): ``status``
+on connect, one ack per symbol, a ``snapshot`` then ``update`` messages with the CRC32 of the
+top 10 of the book truncated to the subscribed depth; numbers written as text with the pair's
+full precision, never through a float. Levels pushed out of the depth are not deleted (the
+client truncates); ``{"channel":"heartbeat"}`` once a second while subscribed; ping -> pong.
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
-"""Emulated OKX v5 public ``books`` channel on ``/ws/v5/public``.
-
-https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel:
-``subscribe``/``unsubscribe`` acks carry ``connId``; a ``snapshot`` (``prevSeqId`` -1) then
-``update`` pushes linked by ``prevSeqId`` == previous ``seqId`` (ids jump), each with the
-signed CRC32 of the top 25 levels over the sent text. Numbers are minimal decimal strings
-(``"30316"``, ``"0.00029527"``); a level is ``[px, sz, "0", orders]`` and a deleted level
-``[px, "0", "0", "0"]`` (as in the 2022 recording). Option ``checksum_zero`` sends
-``checksum: 0`` like OKX production from 2026-06-23. The text frame ``ping`` gets ``pong``.
-A connection may send ``requests_per_hour`` (the spec's 480) subscribe/unsubscribe requests
-in any hour (https://www.okx.com/docs-v5/en/#overview-websocket-connect); one more is
-refused with error 60014 "Requests too frequent." and changes nothing.
+"""Emulated OKX v5 public ``books`` channel on ``/ws/v5/public``
+(https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel): acks
+with ``connId``; a ``snapshot`` then ``update`` pushes linked by ``prevSeqId`` (ids jump),
+each with the CRC32 of the top 25; minimal decimal strings, a deleted level ``[px, "0", "0",
+"0"]`` (as in the 2022 recording); ``ping`` gets ``pong``. Option ``checksum_zero`` sends 0
+(OKX production from 2026-06-23). A request over the spec's ``requests_per_hour`` is refused
+with error 60014 "Requests too frequent." and changes nothing.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
-"""Emulated Upbit WebSocket ``orderbook`` on ``/websocket/v1``, and Bithumb's public stream (the
-same protocol on its own path).
-
-https://docs.upbit.com/reference/websocket-orderbook: one request ``[{"ticket"}, {"type":
-"orderbook", "codes": ["KRW-BTC.15"]}, {"format": "SIMPLE"}]`` (count 1, 5, 15 or 30; 30
-without one; format DEFAULT without one); each book message is the whole top-N book, rows
-pairing an ask and a bid level, with the totals of the rows shown and ``timestamp`` (ms),
-``stream_type`` SNAPSHOT for the first, REALTIME after. Frames are binary UTF-8 JSON, numbers
-JSON numbers written as in the recording (``127.0``, ``280460.37885666``, ``9.9E-7``). The
-text frame ``PING`` is answered ``{"status":"UP"}``; a bad request
-``{"error":{"name":"WRONG_FORMAT",...}}`` (https://docs.upbit.com/reference/connection).
+"""Emulated Upbit WebSocket ``orderbook`` on ``/websocket/v1``, and Bithumb's public stream
+(the same protocol on its own path): the whole top-N book per message (``stream_type``
+SNAPSHOT first, REALTIME after), in binary UTF-8 frames with the recording's number text;
+``PING`` answered ``{"status":"UP"}``, a bad request ``{"error":{...}}``
+(https://docs.upbit.com/reference/websocket-orderbook, .../connection).
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
-"""Bitfinex v2 ``book`` codec (``bitfinex``; the older ccxt id ``bitfinex2``).
+"""Bitfinex v2 ``book`` codec (``bitfinex``; the older ccxt id ``bitfinex2``; docs/venues.md).
 
 Protocol (https://docs.bitfinex.com/docs/ws-general, https://docs.bitfinex.com/reference/ws-public-books):
-one ``subscribe`` event per book (``prec`` P0, ``freq`` F0, ``len`` 25); the ``subscribed``
-answer names the ``chanId`` that every later frame of that book carries instead of the
-symbol, so the codec keeps that table. Frames are arrays: a snapshot
-``[chanId, [[price, count, amount], ...], seq]``, an update ``[chanId, [price, count, amount],
-seq]`` (count 0 deletes the level: amount 1 on the bid side, -1 on the ask side; otherwise
-amount > 0 is a bid and < 0 an ask of size ``|amount|``), a heartbeat ``[chanId, "hb", seq]``
-and a checksum ``[chanId, "cs", checksum, seq]``.
-
-The connection is configured first with ``{"event":"conf","flags":196608}``: SEQ_ALL (65536)
-appends one counter per connection to every frame of every channel (heartbeats included),
-read first as :class:`ConnectionSeq` (a gap reconnects); CHECKSUM (131072) sends the ``cs``
-frame, the signed CRC32 of the top 25 levels (``checksum.BITFINEX_P0``), checked on each.
-Info codes (ws-general, "Info Messages"): 20051, the server restarts: the connection is
-replaced; 20060, maintenance starts: every book is unusable; 20061, it ended: every book
-resubscribes.
+``{"event":"conf","flags":196608}`` once per connection (SEQ_ALL: one counter on every frame,
+read first as :class:`ConnectionSeq`, a gap reconnects; CHECKSUM: ``cs`` frames, checked by
+the session), then one ``subscribe`` per book; its ``subscribed`` answer names the ``chanId``
+that every later frame of that book carries instead of the symbol (the codec keeps the table).
 
 Proven on cryptofeed's 2021 recording (P0/F0 len 100, SEQ_ALL only): the frame layout, the
 counter on all 1670 frames, the deletes and sides. Proven only on the docs' examples and the

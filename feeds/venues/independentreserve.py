@@ -1,27 +1,14 @@
-"""Independent Reserve aggregated order-book codec (``independentreserve``).
+"""Independent Reserve aggregated order-book codec (``independentreserve``; docs/venues.md):
+``OrderBookSnapshot`` then ``OrderBookChange`` per pair, each signed by ``Crc32``
+(:data:`feeds.checksum.INDEPENDENT_RESERVE`, the only integrity signal; the client truncates
+to the depth, which is the URL's last segment). Protocol: the order book snapshot protocol,
+https://github.com/independentreserve/websockets/blob/master/orderbook-snapshot.md ("_DOC").
 
-Protocol (the order book snapshot protocol,
-https://github.com/independentreserve/websockets/blob/master/orderbook-snapshot.md, "_DOC"):
-connect to ``/orderbook/{depth}`` (``/orderbook``: depth 10) and send
-``{"Event":"Subscribe","Data":["btc-aud",...]}``; per pair the venue sends an
-``OrderBookSnapshot`` (the top ``depth`` price levels of each side), then ``OrderBookChange``
-messages whose levels are applied in order (``"Volume": 0`` deletes, any
-other volume inserts; a changed level is deleted then inserted again in one message); the client
-truncates its book to the depth. Both carry ``Crc32``, the CRC32 (unsigned) of the top 10 bids
-then the top 10 offers, each number written with exactly 8 decimals, the point and leading zeros
-removed (:data:`feeds.checksum.INDEPENDENT_RESERVE`, checked by the session on every message).
-Nothing numbers the messages: the checksum is the only integrity signal. A later snapshot
-(an FX-rate change, _DOC) replaces the book. Prices and volumes are JSON numbers.
-
-Proven on the documentation's examples (tests/test_venue_independentreserve.py and the
-conformance case): the snapshot and change frames and their checksums, the subscribe request,
-the heartbeat; the emulator round trip. The venue's 2022 recording predates this channel: it
-speaks the order-level ``orderbook-{primary}`` channel (``NewOrder``/``OrderChanged``/
-``OrderCanceled`` per order id, https://github.com/independentreserve/websockets#orderbook-channel),
-not replayed here. What it shares with this protocol is proven on every message of a slice
-of it: the ``Event``/``Data``/``Time`` envelope (``Subscriptions``, ``Heartbeat``, other
-events ignored), the lower-case ``{primary}-{secondary}`` pair naming, and JSON numbers of at
-most 8 decimals, which the checksum's text writes exactly.
+Proven on the documentation's examples (tests/conformance/independentreserve.py): the snapshot
+and change frames and their checksums, the subscribe request, the heartbeat; the emulator
+round trip. The 2022 recording speaks the older order-level channel (not replayed); on every
+message of a slice of it: the ``Event``/``Data``/``Time`` envelope, the lower-case pair
+naming, JSON numbers of at most 8 decimals (which the checksum's text writes exactly).
 """
 
 from __future__ import annotations
@@ -60,20 +47,12 @@ SPEC: Final = VenueSpec(
     # "{primary}-{secondary}" in lower case: btc-aud, eth-usd, doge-nzd (_DOC, "Usage")
     symbol_format="{base}-{quote}",
     lower_case=True,
-    asset_names={},
     # Any positive depth is served, 10 by default (_DOC, "Initial subscription"); these are
     # the ones offered here, 50 by default (deeper than the top 10 the checksum covers).
     depths=frozenset({5, 10, 50, 100}),
     default_depth=50,
-    # No documented limit of pairs per connection, requests per hour or frames per second.
-    max_symbols_per_connection=100,
-    subscribe_batch=None,
-    sends_per_s=None,
-    requests_per_hour=None,
-    rest_limits=None,
-    ping_interval_s=None,  # the venue sends Heartbeat messages (_DOC, "Heartbeat message")
-    max_connection_s=None,  # no documented connection lifetime
-    older_protocols=(),  # the order-level recording is not replayed (see above)
+    # No documented limit of pairs, requests or frames, nor connection lifetime; no ping: the
+    # venue sends Heartbeat messages (_DOC, "Heartbeat message").
 )
 
 

@@ -1,12 +1,7 @@
-"""Kraken spot WebSocket v1 order-book codec (``kraken``, the protocol of the 2021 recordings).
-
-Protocol (https://docs.kraken.com/api/docs/websocket-v1/book): subscribe ``book`` for
-``pair`` names such as ``XBT/USD``; book messages are arrays ``[channelID, {"as": [...],
-"bs": [...]}, "book-1000", "XBT/USD"]`` (snapshot) and ``[channelID, {"a": [...]},
-{"b": [...], "c": "974942666"}, "book-1000", "XBT/USD"]`` (update: one or two objects, the
-checksum ``c`` in the last). Levels are ``[price, volume, timestamp]`` strings, with a fourth
-``"r"`` on republished levels; volume ``"0.00000000"`` deletes. The checksum rule is v2's
-(https://docs.kraken.com/api/docs/guides/spot-ws-book-v1), but v1 snapshots carry none.
+"""Kraken spot WebSocket v1 order-book codec (``kraken``, the protocol of the 2021
+recordings; docs/venues.md, "Kraken WebSocket v1"): array book messages naming legacy pairs
+(``XBT/USD``), update sides in one or two objects, the checksum ``c`` in the last (v2's rule,
+on updates only). Proven on the 2021 recording: every update's checksum (4269).
 """
 
 from __future__ import annotations

@@ -36,12 +36,8 @@ SPEC: Final = VenueSpec(
     id="okx",
     aliases=("okex", "okex3"),
     integrity=proto.Integrity(proto.SeqRule.PREV_LINK, checksum.OKX, keep_text=True),
-    # Port 443: OKX stopped accepting WebSocket connections on 8443 on 2026-10-31 (reported in
-    # https://siebly.hashnode.dev, "OKX WebSocket port 8443 is retired"; ccxt already uses 443).
-    # Accounts of OKX's regional entities use their own hosts, set as URL overrides: EEA
-    # (my.okx.com) wss://wseea.okx.com:8443/ws/v5/public + https://eea.okx.com, US (app.okx.com)
-    # wss://wsus.okx.com:8443/ws/v5/public + https://us.okx.com (each site's docs-v5,
-    # "Production Trading Services").
+    # Port 443: 8443 was retired on 2026-10-31 (https://siebly.hashnode.dev, "OKX WebSocket
+    # port 8443 is retired"). EEA and US accounts use their own hosts (docs/venues.md, OKX).
     endpoints=proto.Endpoints(ws="wss://ws.okx.com:443/ws/v5/public", rest="https://www.okx.com"),
     symbol_format="{base}-{quote}",
     # The connection drops after 30 s without data; OKX asks for the text frame "ping" when
@@ -97,12 +93,9 @@ class Okx(proto.Codec):
         inst = arg.get("instId") if isinstance(arg, dict) else None
         event = obj.get("event")
         if event is not None:
-            # {"event":"subscribe","arg":{...}}, {"event":"error","code":"60012","msg":...};
-            # "notice" warns of a service upgrade that will close the connection
-            # (https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection).
             if event == "notice" and obj.get("code") == "64008":
-                # "The connection will soon be closed for a service upgrade", sent 30 s before
-                # (60 s on /ws/v5/business, https://www.okx.com/docs-v5/log_en/).
+                # "The connection will soon be closed for a service upgrade", 30 s before:
+                # https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection
                 return [PlannedClose("notice 64008")]
             if event in ("error", "notice"):
                 message = f"{event} {obj.get('code')}: {str(obj.get('msg'))[:200]}"
@@ -130,14 +123,9 @@ class Okx(proto.Codec):
         if not isinstance(item, dict):
             raise ParseError("books push: 'data' item is not an object")
         bids, asks = levels(item.get("bids"), "bids"), levels(item.get("asks"), "asks")
-        # OKX announced that the JSON checksum is always 0 from 2026-06-23 (production); 0
-        # therefore means "no checksum", not a value to verify.
+        # 0 is "no checksum" (always 0 from 2026-06-23); no seqId/prevSeqId before 2023 (the
+        # recording): no link. Keep-alives and resets link as they stand (docs/venues.md).
         checksum = uint(item.get("checksum", 0), "checksum", signed=True) or None
-        # seqId/prevSeqId were added in 2022-2023: older messages (the 2022 recording) have
-        # neither, so they carry no link information (None) and only the checksum proves them.
-        # A keep-alive has empty sides and prevSeqId == seqId; after a sequence reset seqId
-        # drops below prevSeqId, which still names the previous seqId (order-book channel
-        # page above): both satisfy PREV_LINK as they stand.
         seq = uint(item["seqId"], "seqId") if "seqId" in item else None
         prev = uint(item["prevSeqId"], "prevSeqId", signed=True) if "prevSeqId" in item else None
         ts_ns = digits(item.get("ts"), "'ts'") * MS_NS  # a string of ms

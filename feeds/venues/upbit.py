@@ -1,17 +1,9 @@
-"""Upbit WebSocket ``orderbook`` codec (``upbit``: KRW, BTC and USDT markets); Bithumb's public
-WebSocket (:mod:`feeds.venues.bithumb`) speaks the same protocol with its own spec.
+"""Upbit WebSocket ``orderbook`` codec (``upbit``; docs/venues.md, "Upbit and Bithumb"):
+every message a whole top-N book (:attr:`SeqRule.SNAPSHOT_ONLY`), in the SIMPLE (abbreviated)
+or DEFAULT keys; a book whose totals are not the sums of its units is dropped (``ParseError``).
+Bithumb (:mod:`feeds.venues.bithumb`) speaks the same protocol with its own spec.
 
-Protocol (https://docs.upbit.com/reference/websocket-orderbook, API 1.6): one request
-``[{"ticket"}, {"type": "orderbook", "codes": ["KRW-BTC.30"]}, {"format": "SIMPLE"}]`` names
-every market of the connection (``{code}.{count}``, count 1, 5, 15 or 30, default 30); each
-message is then a whole top-N book: ``orderbook_units`` pairs an ask and a bid level per row,
-with ``total_ask_size``/``total_bid_size`` and the book's ``timestamp`` (ms). The SIMPLE format
-abbreviates every key (``ty``, ``cd``, ``obu[{ap, as, bp, bs}]``, ``tas``, ``tbs``, ``tms``).
-Nothing numbers the messages and nothing needs to: the next push replaces the book
-(:attr:`SeqRule.SNAPSHOT_ONLY`; the session drops a book older than the one it holds). The
-codec drops (``ParseError``) a book whose totals are not the sums of its units.
-
-Proven on the recording (2021-04-17, tests/test_venue_upbit.py): the SIMPLE keys, binary
+Proven on the recording (2021-04-17, tests/conformance/upbit.py): the SIMPLE keys, binary
 UTF-8 JSON frames, 15-unit books, totals equal to the sums, timestamps that never go back,
 never a crossed book; its request (camelCase ``isOnlyRealtime``, no count) predates today's.
 Only on the documentation: the count suffix and 30-unit default, the ``PING`` text frame
@@ -43,24 +35,17 @@ SPEC: Final = VenueSpec(
     endpoints=p.Endpoints(ws="wss://api.upbit.com/websocket/v1", rest="https://api.upbit.com"),
     integrity=p.Integrity(seq=p.SeqRule.SNAPSHOT_ONLY),
     symbol_format="{quote}-{base}",  # KRW-BTC, BTC-XRP, USDT-ETH: quote market first
-    asset_names={},
     # "지원하는 unit 값은 1, 5, 15, 30이며, 별도로 지정하지 않으면 30개"
     # (https://docs.upbit.com/reference/websocket-orderbook)
     depths=frozenset({1, 5, 15, 30}),
     default_depth=30,
-    # No documented limit of codes per request or per connection: one request names them all
-    # (each new request replaces the connection's subscription).
-    max_symbols_per_connection=100,
-    subscribe_batch=None,
     # WebSocket data requests: 5 per second and 100 per minute per connection
-    # (https://docs.upbit.com/reference/rate-limits).
+    # (https://docs.upbit.com/reference/rate-limits); one request names every code (a new
+    # one replaces the subscription), no documented limit of codes nor lifetime.
     sends_per_s=5.0,
-    requests_per_hour=None,
     # An idle connection is closed after about 120 s; a "PING" text frame is answered
     # {"status":"UP"} (https://docs.upbit.com/reference/connection).
     ping_interval_s=60.0,
-    max_connection_s=None,  # no documented lifetime
-    older_protocols=(),  # the 2021 recording's frames are today's SIMPLE format
     fee=TakerFee(
         5.0,
         "0.05 % KRW market, maker and taker",

@@ -159,3 +159,23 @@ def discover() -> tuple[VenueCase, ...]:
     if len(set(ids)) != len(ids):
         raise TypeError(f"conformance case ids repeat: {ids}")
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class FramesOut:
+    """What a codec sends besides its subscriptions, as the venue documents it: once the
+    case's samples are parsed (they may name channel ids), ``unsubscribe_frames`` of the
+    case's symbols and ``ping_frame()``. A module exports ``FRAMES_OUT`` (one or a tuple)."""
+
+    case: VenueCase
+    unsubscribe: tuple[str, ...]
+    ping: str | None
+
+
+def frames_out() -> tuple[FramesOut, ...]:
+    """Every module's ``FRAMES_OUT``, in module order."""
+    found: list[FramesOut] = []
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), "FRAMES_OUT", ())
+        found += value if isinstance(value, tuple) else [value]
+    return tuple(found)

@@ -2,7 +2,7 @@
 tests/fixtures/ATTRIBUTION.md) proves the counter on every frame and the levels; the ``cs``
 checksum frames are proven on the published vectors (tests/test_venue_bitfinex.py) and by the
 emulator round trip. The samples run in order through one codec: the ``subscribed`` answer
-gives the channel id the book frames carry."""
+gives the channel id the book frames carry (and ``unsubscribed`` takes it back)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from feeds.protocol import (
     Event,
     Heartbeat,
     Ignored,
+    Malformed,
     PlannedClose,
     Resumed,
     Subscribed,
@@ -24,18 +25,19 @@ from feeds.protocol import (
     VenueError,
 )
 from feeds.venues.bitfinex import Bitfinex
-from tests.conformance import FIXTURES, Replay, VenueCase
+from tests.conformance import FIXTURES, FramesOut, Replay, VenueCase
 from tests.reference import Model
 
-SYMBOLS = (
-    "BFT/USD",
-    "IOTA/ETH",
-    "MDOGE/USD",
-    "MANA/BTC",
-    "ODE/USD",
-    "TESTBTC/TESTUSD",
-    "SNGLS/USD",
-)
+TOPS = {  # each recorded symbol's final top, from the independent model (tests/test_reference.py)
+    "BFT/USD": (0.068965, 6098.17017201, 0.0774, 6662.31867263),
+    "IOTA/ETH": (0.001026, 9.80717706, 0.0010272, 8),
+    "MDOGE/USD": (277730, 0.09383141, 282030, 0.027),
+    "MANA/BTC": (2.505e-05, 504.35063355, 2.53e-05, 66.58783643),
+    "ODE/USD": (0.02056, 4510.99, 0.02088, 2335.56),
+    "TESTBTC/TESTUSD": (60417, 0.68807848, 60423, 0.68805459),
+    "SNGLS/USD": (0.037108, 6830.77512, 0.038798, 1461.09590662),
+}
+SYMBOLS = tuple(TOPS)
 SUBSCRIBED = (
     '{"event":"subscribed","channel":"book","chanId":225206,"symbol":"tDOGUSD","prec":"P0",'
     '"freq":"F0","len":"100","pair":"DOGUSD"}'
@@ -71,6 +73,13 @@ def read(record: Record, memo: dict[str, Any]) -> list[Event]:
     return [*out, (BookSnapshot if levels is msg[1] else BookDelta)(symbol, *sides)]
 
 
+def bad_body(
+    frame: str, reason: str, lost: tuple[str, ...] | None = ("MDOGE/USD",)
+) -> tuple[str, tuple[Event, ...]]:
+    """A body the codec cannot read: its counter is kept, its book (any, when None) lost."""
+    return frame, (ConnectionSeq(7), Malformed(reason, lost))
+
+
 PAIRS = ["tBFTUSD", "tIOTETH", "tDOGUSD", "tMNABTC", "tODEUSD", "tTESTBTC:TESTUSD", "tSNGUSD"]
 
 CASE = VenueCase(
@@ -85,7 +94,6 @@ CASE = VenueCase(
         | {"ConnectionSeq": 1670, "counter continued": 1669, "no event": 16}
         | {"applied": 1593, "removed": 722},
     ),
-    # the recording's own conf asked for SEQ_ALL alone (65536); today's feed adds CHECKSUM
     # the recording's own book subscriptions; its conf asked for SEQ_ALL alone (65536)
     subscribe=('{"event":"conf","flags":196608}', *RECORDED_SUBSCRIBES),
     samples=(
@@ -121,8 +129,8 @@ CASE = VenueCase(
             (Resumed("info 20061: maintenance ended"),),
         ),
         (
-            '{"event":"error","msg":"Unknown pair","code":10001}',
-            (VenueError("error 10001: Unknown pair"),),
+            '{"event":"error","msg":"Unknown pair","code":10001,"symbol":"tDOGUSD"}',
+            (VenueError("error 10001: Unknown pair", "MDOGE/USD"),),
         ),
         ('{"event":"conf","status":"OK","flags":196608}', ()),
         ('{"event":"info","version":2,"serverId":"x","platform":{"status":1}}', ()),
@@ -130,6 +138,15 @@ CASE = VenueCase(
             '{"event":"info","version":2,"serverId":"x","platform":{"status":0}}',
             (VenueError("platform in maintenance"),),
         ),
+        bad_body("[225206,[7254.5,0,2],7]", "MDOGE/USD: bad delete amount '2'"),
+        bad_body("[225206,[7254.5,1,0],7]", "MDOGE/USD: amount 0 with a count"),
+        bad_body('[225206,[7254.5,1,"1"],7]', "MDOGE/USD: bad amount '1'"),
+        bad_body("[225206,[7254.5,1],7]", "MDOGE/USD: bad level [7254.5, 1]"),
+        bad_body('[225206,"cs",7]', "MDOGE/USD: cs frame without a checksum"),
+        bad_body('["x",[7254.5,1,1],7]', "bad chanId 'x'", None),
+        ('{"event":"unsubscribed","status":"OK","chanId":225206}', ()),
+        ('[225206,"hb",128]', (ConnectionSeq(128), Ignored("channel 225206, not subscribed here"))),
+        (SUBSCRIBED, (Subscribed("MDOGE/USD"),)),  # again: unsubscribed by its chanId below
     ),
     malformed=(
         "[]",
@@ -145,20 +162,10 @@ CASE = VenueCase(
         snapshots=7,
         deltas=1593,
         checks=1669,  # every counter after the first continued its predecessor
-        tops=dict(  # the independent model of tests/test_venue_bitfinex.py
-            zip(
-                SYMBOLS,
-                [
-                    (0.068965, 6098.17017201, 0.0774, 6662.31867263),
-                    (0.001026, 9.80717706, 0.0010272, 8),
-                    (277730, 0.09383141, 282030, 0.027),
-                    (2.505e-05, 504.35063355, 2.53e-05, 66.58783643),
-                    (0.02056, 4510.99, 0.02088, 2335.56),
-                    (60417, 0.68807848, 60423, 0.68805459),
-                    (0.037108, 6830.77512, 0.038798, 1461.09590662),
-                ],
-                strict=True,
-            )
-        ),
+        tops=TOPS,
     ),
+)
+
+FRAMES_OUT = FramesOut(
+    CASE, ('{"event":"unsubscribe","chanId":225206}',), '{"event":"ping","cid":1}'
 )

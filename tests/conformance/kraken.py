@@ -13,7 +13,7 @@ from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.kraken import Kraken
 from feeds.venues.kraken_v1 import KrakenV1
-from tests.conformance import Replay, VenueCase, delta, snap
+from tests.conformance import FramesOut, Replay, VenueCase, delta, snap
 from tests.reference import Model
 
 V1_UPDATE = (  # https://docs.kraken.com/api/docs/guides/spot-ws-book-v1: sides in two objects
@@ -23,18 +23,19 @@ V1_UPDATE = (  # https://docs.kraken.com/api/docs/guides/spot-ws-book-v1: sides 
     '["0.04940","0.00000500","1582905486.493034","r"]],"c":"974947235"},"book-100","XBT/CHF"]'
 )
 
-PAIRS = {  # v1 pair -> canonical: XBT is BTC (the explicit table in kraken_v1)
-    "WAVES/EUR": "WAVES/EUR",
-    "XMR/USD": "XMR/USD",
-    "KSM/XBT": "KSM/BTC",
-    "GRT/ETH": "GRT/ETH",
-    "SC/EUR": "SC/EUR",
-    "ETH/CHF": "ETH/CHF",
-    "OCEAN/XBT": "OCEAN/BTC",
-    "OMG/USD": "OMG/USD",
-    "XBT/CHF": "BTC/CHF",
-    "ADA/XBT": "ADA/BTC",
+TOPS = {  # each recorded pair's final top, from the independent model (tests/test_reference.py)
+    "WAVES/EUR": (13.233, 651.13730823, 13.2581, 29.25957971),
+    "XMR/USD": (353.64, 30.3, 354.48, 6.86050247),
+    "KSM/BTC": (0.00756, 0.21, 0.007566, 2.18142427),
+    "GRT/ETH": (0.0008335, 506.69981876, 0.0008362, 3304.00414043),
+    "SC/EUR": (0.04307, 5794.10440061, 0.04317, 20000.0),
+    "ETH/CHF": (2183.69, 3.0, 2190.17, 0.31),
+    "OCEAN/BTC": (2.774e-05, 606.11897, 2.781e-05, 606.16153),
+    "OMG/USD": (9.586075, 200.0, 9.604799, 200.0),
+    "BTC/CHF": (56060.3, 0.05804973, 56194.2, 0.017),
+    "ADA/BTC": (2.288e-05, 11947.13445094, 2.29e-05, 7200.50427342),
 }
+PAIRS = {s.replace("BTC", "XBT"): s for s in TOPS}  # v1 pair -> canonical: v1 names BTC XBT
 
 
 def kraken_checksum(asks: list[Any], bids: list[Any]) -> int:
@@ -71,7 +72,7 @@ V1 = VenueCase(
     name="kraken-v1",
     codec=KrakenV1,
     # v1 pairs: XBT is BTC (the explicit table in kraken_v1)
-    symbols=tuple(PAIRS.values()),
+    symbols=tuple(TOPS),
     depth=1000,
     subscribe=(  # the recorded request, byte for byte
         '{"event":"subscribe","pair":["WAVES/EUR","XMR/USD","KSM/XBT","GRT/ETH","SC/EUR",'
@@ -102,6 +103,10 @@ V1 = VenueCase(
             (),
         ),
         ('[42,[["5541.2","0.150","1534614057.3212","s","l",""]],"trade","XBT/CHF"]', ()),
+        (  # levels pass as sent: the book refuses a bad one (the session resyncs)
+            '[1,{"a":[["1","-1","1"]],"c":"4"},"book-10","XBT/CHF"]',
+            (delta("BTC/CHF", "", "1:-1:1", checksum=4),),
+        ),
     ),
     malformed=(
         '{"event":"subscriptionStatus","pair":"ETH/USD","status":"subscribed",'
@@ -122,29 +127,13 @@ V1 = VenueCase(
         snapshots=10,
         deltas=4269,
         checks=4269,
-        tops={  # the independent model (tests/test_reference.py)
-            "WAVES/EUR": (13.233, 651.13730823, 13.2581, 29.25957971),
-            "XMR/USD": (353.64, 30.3, 354.48, 6.86050247),
-            "KSM/BTC": (0.00756, 0.21, 0.007566, 2.18142427),
-            "GRT/ETH": (0.0008335, 506.69981876, 0.0008362, 3304.00414043),
-            "SC/EUR": (0.04307, 5794.10440061, 0.04317, 20000.0),
-            "ETH/CHF": (2183.69, 3.0, 2190.17, 0.31),
-            "OCEAN/BTC": (2.774e-05, 606.11897, 2.781e-05, 606.16153),
-            "OMG/USD": (9.586075, 200.0, 9.604799, 200.0),
-            "BTC/CHF": (56060.3, 0.05804973, 56194.2, 0.017),
-            "ADA/BTC": (2.288e-05, 11947.13445094, 2.29e-05, 7200.50427342),
-        },
+        tops=TOPS,
     ),
     emulated=False,  # the emulator speaks v2
     model=Model(
         read_v1,
         {"Subscribed": 10, "Heartbeat": 31, "BookSnapshot": 10, "BookDelta": 4269}
-        | {
-            "no event": 1,
-            "applied": 4269,
-            "checksums": 4269,
-            "removed": 1615,
-        },  # and a systemStatus
+        | {"no event": 1, "applied": 4269, "checksums": 4269, "removed": 1615},  # systemStatus
         checksum=lambda bids, asks: kraken_checksum(asks, bids),
         depth=1000,  # the acked depth the books are truncated to before checksumming
     ),
@@ -180,7 +169,9 @@ def v2_update(data: str) -> str:
 
 
 MATIC_BID, MATIC_ASK = "0.5666:4831.75496356", "0.5668:4410.79769741"
-MATIC_UPDATE, DOCS_TS = "0.5657:1098.3947558", 1696613755440295000
+DOCS_UPDATE_EVENTS = (
+    delta("MATIC/USD", "0.5657:1098.3947558", "", checksum=2114181697, ts=1696613755440295000),
+)
 
 V2 = VenueCase(
     codec=Kraken,
@@ -192,7 +183,7 @@ V2 = VenueCase(
     ),
     samples=(
         (DOCS_SNAPSHOT, (snap("MATIC/USD", MATIC_BID, MATIC_ASK, checksum=2439117997),)),
-        (DOCS_UPDATE, (delta("MATIC/USD", MATIC_UPDATE, "", checksum=2114181697, ts=DOCS_TS),)),
+        (DOCS_UPDATE, DOCS_UPDATE_EVENTS),
         (DOCS_ACK, (Subscribed("BTC/USD", 10),)),
         (
             '{"error":"Subscription depth not supported","method":"subscribe","success":false,'
@@ -206,6 +197,19 @@ V2 = VenueCase(
             '{"method":"unsubscribe","result":{"channel":"book","depth":25,"symbol":"BTC/USD"},'
             '"success":true}',
             (),
+        ),
+        (  # the exact number text (the checksum's): a float parser would write 0.0 and 5.1e-05
+            v2_update(
+                '"bids":[{"price":62807.0,"qty":0.00000000}],"asks":[{"price":0.12275,'
+                '"qty":0.00005100}],"checksum":1'
+            ),
+            (delta("MATIC/USD", "62807.0:0.00000000", "0.12275:0.00005100", checksum=1),),
+        ),
+        (" \r\n" + DOCS_UPDATE + "\n", DOCS_UPDATE_EVENTS),  # whitespace around is JSON too
+        ((DOCS_UPDATE + "\n ").encode(), DOCS_UPDATE_EVENTS),
+        (  # levels pass as sent: the book refuses a bad one (the session resyncs)
+            v2_update('"bids":[{"price":-45283.5,"qty":1}],"asks":[],"checksum":1'),
+            (delta("MATIC/USD", "-45283.5:1", "", checksum=1),),
         ),
     ),
     malformed=(
@@ -231,3 +235,14 @@ V2 = VenueCase(
 )
 
 CASES = (V1, V2)
+FRAMES_OUT = (
+    FramesOut(V1, (V1.subscribe[0].replace('"subscribe"', '"unsubscribe"'),), '{"event":"ping"}'),
+    FramesOut(
+        V2,  # the request ids go on
+        (
+            '{"method":"unsubscribe","params":{"channel":"book","symbol":["MATIC/USD","BTC/USD"],'
+            '"depth":10},"req_id":2}',
+        ),
+        '{"method":"ping"}',
+    ),
+)

@@ -18,7 +18,7 @@ from feeds.protocol import (
     VenueError,
 )
 from feeds.venues.okx import Okx
-from tests.conformance import Replay, VenueCase, delta, snap
+from tests.conformance import FramesOut, Replay, VenueCase, delta, snap
 from tests.reference import Model
 
 # The docs' push example (cut to two levels a side) keeps its illustrative checksum: the CRC
@@ -121,6 +121,10 @@ CASE = VenueCase(
             (VenueError("notice 64009: Something else."),),
         ),
         ('{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[]}', ()),
+        (  # levels pass as sent: the book refuses a bad one (the session resyncs)
+            push('[{"asks":[],"bids":[["1","-1"],["nan","1"]],"ts":"1","prevSeqId":1,"seqId":2}]'),
+            (delta("BTC/USDT", "1:-1 nan:1", "", last=2, prev=1, ts=10**6),),
+        ),
     ),
     malformed=(
         "ping",
@@ -129,14 +133,10 @@ CASE = VenueCase(
         '{"x":1}',
         '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"partial","data":[{"asks":[],'
         '"bids":[],"ts":"1597026383085"}]}',
-        push(
-            '[{"asks":[],"bids":"8476.97","ts":"1597026383085","checksum":1,"prevSeqId":1,"seqId":2}]'
-        ),
-        push('[{"asks":[],"bids":[],"ts":"1597026383085","checksum":1,"seqId":2}]'),
-        push('[{"asks":[],"bids":[],"ts":"1597026383085","checksum":1,"prevSeqId":1,"seqId":-2}]'),
-        push(
-            '[{"asks":[],"bids":[],"ts":"1597026383085","checksum":true,"prevSeqId":1,"seqId":2}]'
-        ),
+        push('[{"asks":[],"bids":"8476.97","ts":"1","checksum":1,"prevSeqId":1,"seqId":2}]'),
+        push('[{"asks":[],"bids":[],"ts":"1","checksum":1,"seqId":2}]'),
+        push('[{"asks":[],"bids":[],"ts":"1","checksum":1,"prevSeqId":1,"seqId":-2}]'),
+        push('[{"asks":[],"bids":[],"ts":"1","checksum":true,"prevSeqId":1,"seqId":2}]'),
         push('[{"asks":[],"bids":[],"ts":1597026383085,"checksum":1}]'),
         push("{}"),
         # an instrument this connection did not subscribe
@@ -163,4 +163,13 @@ CASE = VenueCase(
         | {"applied": 287, "checksums": 290, "removed": 2283, "absent": 953},
         checksum=okx_checksum,
     ),
+)
+
+FRAMES_OUT = FramesOut(
+    CASE,
+    (
+        '{"op":"unsubscribe","args":[{"channel":"books","instId":"BTC-USD-220527"},'
+        '{"channel":"books","instId":"UNI-USD-SWAP"},{"channel":"books","instId":"BTC-USDT"}]}',
+    ),
+    "ping",
 )

@@ -1,6 +1,5 @@
 """Upbit ``orderbook`` on the 2021 recording (SIMPLE format, KRW-WAVES and BTC-XTZ, binary
-UTF-8 frames), and Bithumb's stream (the same protocol, DEFAULT keys) on frames written as
-its documentation describes them (https://apidocs.bithumb.com/reference/기본-정보)."""
+UTF-8 frames); the count suffix, PING and errors from the documentation."""
 
 from __future__ import annotations
 
@@ -10,9 +9,8 @@ from typing import Any
 
 from feeds.capture import Record
 from feeds.protocol import BookSnapshot, Event, Heartbeat, VenueError
-from feeds.venues.bithumb import Bithumb
 from feeds.venues.upbit import Upbit
-from tests.conformance import Replay, VenueCase
+from tests.conformance import FramesOut, Replay, VenueCase
 from tests.reference import Model
 
 SYMBOLS = ("WAVES/KRW", "XTZ/BTC")
@@ -22,11 +20,7 @@ BOOK = (
     b'"tbs":263.9000666,"obu":[{"ap":0.00012221,"bp":0.00011802,"as":300.0,"bs":75.05997935},'
     b'{"ap":0.00012222,"bp":0.00011725,"as":56.96613289,"bs":188.84008725}],"st":"REALTIME"}'
 )
-TRADE = (
-    b'{"ty":"trade","cd":"KRW-WAVES","tms":1618678275409,"td":"2021-04-17","ttm":"16:51:15",'
-    b'"ttms":1618678275000,"tp":20230.0,"tv":1.205185,"ab":"BID","pcp":21420.00000000,'
-    b'"c":"FALL","cp":1190.00000000,"sid":1618678275000000,"st":"REALTIME"}'
-)
+TRADE = b'{"ty":"trade","cd":"KRW-WAVES","tms":1618678275409,"tp":20230.0,"tv":1.205185}'  # cut
 HEAD = '{"ty":"orderbook","cd":"KRW-WAVES","tms":1,"tas":1.0,"tbs":1.0,'
 ROW = '{"ap":2.0,"bp":1.0,"as":1.0,"bs":1.0}'
 
@@ -66,6 +60,11 @@ CASE = VenueCase(
                 ),
             ),
         ),
+        (  # the venue may echo the count suffix of the code
+            '{"ty":"orderbook","cd":"BTC-XTZ.30","tms":7,"tas":1,"tbs":2,'
+            '"obu":[{"ap":3,"bp":2,"as":1,"bs":2}]}',
+            (BookSnapshot("XTZ/BTC", [(2, 2)], [(3, 1)], venue_ts_ns=7_000_000),),
+        ),
         (TRADE, ()),
         ('{"status":"UP"}', (Heartbeat(),)),
         (
@@ -98,46 +97,7 @@ CASE = VenueCase(
             "XTZ/BTC": (0.00011806, 539.57666926, 0.00012221, 300.0),
         },
     ),
-    exact_decimals=False,
     model=Model(read, {"BookSnapshot": 42, "no event": 3}),
 )
 
-BITHUMB_BOOK = (
-    b'{"type":"orderbook","code":"KRW-BTC","timestamp":1730000000123,"total_ask_size":0.5,'
-    b'"total_bid_size":0.75,"orderbook_units":[{"ask_price":99000000.0,"bid_price":98990000.0,'
-    b'"ask_size":0.5,"bid_size":0.75}],"stream_type":"REALTIME"}'
-)
-BITHUMB = VenueCase(
-    codec=Bithumb,
-    symbols=("BTC/KRW",),
-    subscribe=(
-        '[{"ticket":"arbscan"},{"type":"orderbook","codes":["KRW-BTC"]},{"format":"DEFAULT"}]',
-    ),
-    samples=(
-        (
-            BITHUMB_BOOK,
-            (
-                BookSnapshot(
-                    "BTC/KRW",
-                    [(98990000.0, 0.75)],
-                    [(99000000.0, 0.5)],
-                    venue_ts_ns=1_730_000_000_123_000_000,
-                ),
-            ),
-        ),
-        ('{"status":"UP"}', (Heartbeat(),)),
-    ),
-    malformed=("", "{}", BITHUMB_BOOK.replace(b'"total_ask_size":0.5', b'"total_ask_size":0.6')),
-    frames=(BITHUMB_BOOK.decode(),),
-    replay=Replay(
-        messages=1,
-        snapshots=1,
-        deltas=0,
-        checks=0,
-        tops={"BTC/KRW": (98990000.0, 0.75, 99000000.0, 0.5)},
-    ),
-    emulator_symbols=("BTC/USDT", "ETH/USDT"),
-    wire=(BITHUMB_BOOK.decode(),),
-)
-
-CASES = (CASE, BITHUMB)
+FRAMES_OUT = FramesOut(CASE, (), "PING")  # one request names every code: none to unsubscribe
