@@ -34,9 +34,9 @@ from feeds.protocol import (
     SeqRule,
     SnapshotSource,
 )
-from feeds.replay import Replayer
+from feeds.replay import CaptureIndex, Replayer
 from feeds.session import FeedSession
-from feeds.venues import VENUES
+from feeds.venues import VENUES, replay_codec_class
 from tests.conformance import FIXTURES, Top, VenueCase, discover
 from tests.fuzzing import fuzz_settings
 from tests.test_emulator_wire import T0, NumberText, drop_keys, harness, same_shape, shape, step
@@ -418,3 +418,28 @@ def test_emulated_frames_have_the_reference_shape(case: VenueCase) -> None:
     for body in [r.data for r in records(case) if r.dir == "rest"][:1]:  # and REST's answer
         got, want = (shape(load(str(b)), case.exact_decimals) for b in (rest[0], body))
         assert same_shape(got, want)
+
+
+# -- the codec a replay picks ---------------------------------------------------------------------
+
+
+def connections(case: VenueCase) -> list[str]:
+    """What ``replay_codec_class`` reads of a connection (its URLs and the text frames it sent,
+    lower case): every recorded one; without a recording, the codec's own, to the venue and
+    to the emulator."""
+    if case.recording is not None:
+        return [
+            "\n".join(t).lower()
+            for t in CaptureIndex.read(FIXTURES / case.recording).texts.values()
+        ]
+    codec, path = case.new_codec(), case.emulator_path or EMULATED[case.venue].ws_path
+    sent = codec.subscribe_frames(case.symbols)
+    bases = (codec.endpoints.ws, f"ws://127.0.0.1:9{path if path != '/' else ''}")
+    return ["\n".join([codec.ws_url(base), *sent]).lower() for base in bases]
+
+
+@cases("replay-codec", lambda c: c.recording is not None or c.emulated)
+def test_a_replay_picks_the_codec_of_the_protocol_spoken(case: VenueCase) -> None:
+    (codec,) = [c for c in case.codec.__mro__ if c.__module__.startswith("feeds.")][:1]
+    for text in connections(case):  # (a case's codec may be a test's subclass of the venue's)
+        assert replay_codec_class(case.venue, text) is codec, text[:200]

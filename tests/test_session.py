@@ -57,11 +57,13 @@ from tests.conformance import gemini as cgm
 from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
 from tests.conformance import independentreserve as cir
+from tests.conformance import kucoin as cku
 from tests.conformance import upbit as cub
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
+from tests.test_conformance import in_frames
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
 from tests.venue_helpers import mutated
 
@@ -1133,11 +1135,11 @@ def _bitstamp_session(_sample: Any) -> FeedSession:
 
 def _kucoin_session(sample: dict[str, Any]) -> FeedSession:
     """Every symbol synced by a REST snapshot that the l2update ``sample`` continues."""
-    s = FeedSession(KuCoin(tvu.SYMBOLS), Log().listener_for, Log().on_state)
+    s = FeedSession(KuCoin(cku.SYMBOLS), Log().listener_for, Log().on_state)
     s.opened(T0)
     start = sample.get("data", {}).get("sequenceStart", 1)
     body = tvu.DOCS_SNAPSHOT | {"data": tvu.DOCS_SNAPSHOT["data"] | {"sequence": str(start - 1)}}
-    for symbol in tvu.SYMBOLS:
+    for symbol in cku.SYMBOLS:
         s.snapshot(symbol, orjson.dumps(body), T0)
     return s
 
@@ -1163,7 +1165,10 @@ _UPBIT_BOOK = json.loads(cub.BOOK)
 # frames to mutate (snapshots included).
 FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
     "binance": (_binance_session, tvb.SAMPLE_FRAMES),
-    "kucoin": (_kucoin_session, tvu.SAMPLE_FRAMES),
+    "kucoin": (
+        _kucoin_session,
+        [*map(orjson.loads, in_frames(cku.RECORDING)[:60]), tvu.DOCS_DELTA],
+    ),
     "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
         lambda _: _in_band_session(Okx(tvo.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),

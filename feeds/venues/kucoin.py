@@ -1,21 +1,14 @@
 """KuCoin spot ``/market/level2`` codec (``kucoin``).
 
-Protocol (https://www.kucoin.com/docs-new/websocket-api/base-info/introduction): ``POST
-/api/v1/bullet-public`` (no key) answers a token and ``instanceServers`` (``endpoint``,
-``pingInterval``); connect to ``<endpoint>?token=<token>&connectId=<id>`` (the runner asks
-again before every connection: the token expires), subscribe ``/market/level2:<sym>,<sym>``
-(https://www.kucoin.com/docs-new/3470068w0), seed each book from the public REST snapshot
-``GET /api/v1/market/orderbook/level2_100`` and apply ``trade.l2update`` messages whose
-``sequenceStart`` continues the book's sequence (:attr:`SeqRule.RANGE` with each change's
-own sequence, :attr:`Integrity.level_seq`: on the message overlapping the snapshot only the
-changes above its ``sequence`` apply). A change with price ``"0"`` only advances the
-sequence (dropped here); size ``"0"`` deletes the price.
+``POST /api/v1/bullet-public`` answers a token and the endpoint (asked before every
+connection: the token expires); subscribe ``/market/level2:<sym>,<sym>``, seed each book from
+REST ``level2_100`` and apply ``trade.l2update`` messages whose ``sequenceStart`` continues
+it, each change carrying its own sequence (https://www.kucoin.com/docs-new/3470068w0).
 
 Proven on the 2021 recording (tests/fixtures/kucoin.ndjson.gz): the message shapes, the
 sequence rule on every message, the snapshot body (then from the full-depth endpoint, now
-keyed; the same ``{"code", "data": {"sequence", "bids", "asks"}}``). Proven only on the
-docs' examples: the bullet answer, the ``time`` field (absent in 2021), the per-change
-filter of an overlapping message (the recording has none), acks, pongs and errors.
+keyed). Proven only on the docs' examples: the bullet answer, the ``time`` field (absent in
+2021), the per-change filter of an overlapping message, acks, pongs and errors.
 """
 
 from __future__ import annotations
@@ -27,7 +20,7 @@ from typing import Any, Final
 import orjson
 
 from feeds import protocol as p
-from feeds.codeckit import MS_NS, digits, json_object, levels, millis_ns, uint
+from feeds.codeckit import digits, json_object, levels, millis_ns, uint
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 _TOPIC: Final = "/market/level2:"
@@ -163,10 +156,7 @@ class KuCoin(p.Codec):
             uint(last, "sequenceEnd")
             raise p.ParseError(f"trade.l2update: sequenceStart {first} > sequenceEnd {last}")
         ts = data.get("time")
-        if ts is None:
-            ts_ns = None
-        else:
-            ts_ns = ts * MS_NS if ts.__class__ is int and ts >= 0 else millis_ns(ts, "time")
+        ts_ns = None if ts is None else millis_ns(ts, "time")
         bids, asks = _changes(changes.get("bids"), "bids"), _changes(changes.get("asks"), "asks")
         return p.BookDelta(symbol, bids, asks, first, last, None, None, ts_ns)
 
