@@ -33,6 +33,7 @@ from feeds.protocol import (
     ParseError,
     SeqRule,
     SnapshotSource,
+    VenueError,
 )
 from feeds.replay import CaptureIndex, Replayer
 from feeds.session import FeedSession
@@ -443,3 +444,17 @@ def test_a_replay_picks_the_codec_of_the_protocol_spoken(case: VenueCase) -> Non
     (codec,) = [c for c in case.codec.__mro__ if c.__module__.startswith("feeds.")][:1]
     for text in connections(case):  # (a case's codec may be a test's subclass of the venue's)
         assert replay_codec_class(case.venue, text) is codec, text[:200]
+
+
+# -- what the emulator refuses -------------------------------------------------------------------
+
+
+@cases("refusals", lambda c: c.refusals)
+def test_the_emulator_refuses_bad_requests_as_the_venue_does(case: VenueCase) -> None:
+    path = case.emulator_path or EMULATED[case.venue].ws_path
+    _, _, session = harness(case.venue, path, symbols=case.emulator_symbols)
+    codec = case.codec(case.emulator_symbols)
+    for request, answer, error in case.refusals:
+        (out,) = session.received(request, T0)
+        assert answer is None or out.frame == answer, request
+        assert codec.parse(out.frame) == [VenueError(error)], request

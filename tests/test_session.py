@@ -46,7 +46,6 @@ from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
-from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
@@ -1160,6 +1159,11 @@ _POLONIEX_UPDATE = POLONIEX_SNAPSHOT.replace('"snapshot"', '"update"').replace(
 )
 _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310070434)
 _UPBIT_BOOK = json.loads(cub.BOOK)
+_HITBTC_V2_SNAPSHOT = (  # a small synced v2 book the sample update continues
+    '{"jsonrpc":"2.0","method":"snapshotOrderbook","params":{"ask":[{"price":"1.19500",'
+    '"size":"88716.66"}],"bid":[{"price":"1.18242","size":"5.00"}],"sequence":7333532,'
+    '"timestamp":"2021-07-15T03:06:53.300Z","symbol":"EURSUSD"}}'
+)
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
 # frames to mutate (snapshots included).
@@ -1203,8 +1207,8 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [orjson.loads(f) for f in chb.STREAM],
     ),
     "hitbtc_v2": (
-        lambda _: _in_band_session(HitBTCV2(["EURS/USD"]), [tvh.V2_SNAPSHOT]),
-        tvh.V2_FRAMES,
+        lambda _: _in_band_session(HitBTCV2(["EURS/USD"]), [_HITBTC_V2_SNAPSHOT]),
+        [orjson.loads(f) for f in (_HITBTC_V2_SNAPSHOT, chb.HITBTC_V2_UPDATE)],
     ),
     "gemini": (  # the documented book, then a change of it
         lambda _: _in_band_session(Gemini(cgm.SYMBOLS), [cgm.DOCS_BOOK]),

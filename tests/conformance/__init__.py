@@ -110,6 +110,9 @@ class VenueCase:
     """Wire shape compares the number of decimals too (same precision in both)."""
     model: Model | None = None
     """The recording read and sequenced independently (:mod:`tests.reference`)."""
+    refusals: tuple[tuple[str, str | None, str], ...] = ()
+    """Requests the emulator refuses as the venue does: (request, its exact answer or None,
+    the ``VenueError`` message the codec reads in it)."""
 
     @property
     def venue(self) -> str:
