@@ -30,7 +30,9 @@ from feeds.protocol import (
     Codec,
     ConnectionSeq,
     Event,
+    Heartbeat,
     ParseError,
+    Reply,
     SeqRule,
     SnapshotSource,
     VenueError,
@@ -458,3 +460,22 @@ def test_the_emulator_refuses_bad_requests_as_the_venue_does(case: VenueCase) ->
         (out,) = session.received(request, T0)
         assert answer is None or out.frame == answer, request
         assert codec.parse(out.frame) == [VenueError(error)], request
+
+
+@cases("heartbeat", lambda c: c.heartbeat)
+def test_the_venue_pings_every_interval_and_the_codec_answers(case: VenueCase) -> None:
+    assert case.heartbeat is not None
+    every, ping = case.heartbeat
+    path = case.emulator_path or EMULATED[case.venue].ws_path
+    _, _, session = harness(case.venue, path, symbols=case.emulator_symbols)
+    codec = case.codec(case.emulator_symbols)
+    for frame in codec.subscribe_frames(case.emulator_symbols):
+        session.received(frame, T0)
+    sent = [[o.frame for o in session.heartbeat(T0 + i * 10**9)] for i in range(1, 2 * every + 1)]
+    assert [i + 1 for i, frames in enumerate(sent) if frames] == [every, 2 * every]
+    assert sent[every - 1] == [ping]
+    events = codec.parse(ping)
+    assert Heartbeat() in events
+    (answer,) = [e.frame for e in events if isinstance(e, Reply)]
+    for out in session.received(answer, T0):  # taken silently, or answered with a heartbeat
+        assert codec.parse(out.frame) == [Heartbeat()]

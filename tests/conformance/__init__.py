@@ -113,6 +113,9 @@ class VenueCase:
     refusals: tuple[tuple[str, str | None, str], ...] = ()
     """Requests the emulator refuses as the venue does: (request, its exact answer or None,
     the ``VenueError`` message the codec reads in it)."""
+    heartbeat: tuple[int, str] | None = None
+    """The emulated venue's own ping, once subscribed: every how many seconds, and the first
+    one's frame (the codec answers it and the venue takes the answer)."""
 
     @property
     def venue(self) -> str:
