@@ -1,28 +1,16 @@
-"""Gate's quirks (the common checks: tests/conformance/gate.py; Gate's rule proven on every
-message of the 2021 recording by the independent model: tests/test_reference.py): the
-replay's codec choice; full pushes; requests stamped with the time."""
+"""Gate's quirks (the common checks and the replay's codec: tests/conformance/gate.py; Gate's
+rule proven on every message of the 2021 recording: tests/test_reference.py): full pushes;
+requests stamped with the time."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from feeds.capture import read_capture
 from feeds.protocol import ParseError
 from feeds.session import FeedSession
-from feeds.venues import replay_codec_class
 from feeds.venues.gate import Gate, GateBookUpdate
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.venue_helpers import RecordingLeg
-
-RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "gate.ndjson.gz"))
-
-
-def test_replay_reads_the_recording_with_the_book_update_codec() -> None:
-    recorded = "\n".join(str(r.url) + str(r.data) for r in RECORDS if r.dir in ("open", "out"))
-    assert replay_codec_class("gateio", recorded.lower()) is GateBookUpdate
-    assert replay_codec_class("gate", '{"channel":"spot.obu"}') is Gate
 
 
 def book_update(frame: str) -> str:
