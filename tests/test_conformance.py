@@ -12,6 +12,7 @@ have the recording's shape. A venue without a case fails the suite.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -479,3 +480,10 @@ def test_the_venue_pings_every_interval_and_the_codec_answers(case: VenueCase) -
     (answer,) = [e.frame for e in events if isinstance(e, Reply)]
     for out in session.received(answer, T0):  # taken silently, or answered with a heartbeat
         assert codec.parse(out.frame) == [Heartbeat()]
+
+
+@cases("rest-errors", lambda c: c.rest_errors)
+def test_rest_error_bodies_raise_parse_error_with_the_venues_message(case: VenueCase) -> None:
+    for body, message in case.rest_errors:
+        with pytest.raises(ParseError, match=re.escape(message)):
+            case.new_codec().parse_snapshot(case.symbols[0], body)

@@ -41,7 +41,6 @@ from feeds.venues.kucoin import KuCoin
 from feeds.venues.okx import Okx
 from feeds.venues.poloniex import Poloniex
 from feeds.venues.upbit import Upbit
-from tests import test_venue_binance as tvb
 from tests import test_venue_bitfinex as tvf
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
@@ -50,6 +49,7 @@ from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests import test_venue_okx as tvo
 from tests.conformance import ascendex as cae
+from tests.conformance import binance as cbn
 from tests.conformance import bitflyer as cbf
 from tests.conformance import deribit as cdr
 from tests.conformance import gemini as cgm
@@ -62,7 +62,7 @@ from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
-from tests.test_conformance import in_frames
+from tests.test_conformance import in_frames, records
 from tests.test_venue_kraken import SYMBOLS as KRAKEN_SYMBOLS
 from tests.venue_helpers import mutated
 
@@ -1113,13 +1113,18 @@ def test_binance_recording_rest_snapshots_bridge_and_continue() -> None:
 # -- fuzzing through the whole session ---------------------------------------------------
 
 
+_BINANCE = records(cbn.CASE)
+_BINANCE_SNAPSHOT = orjson.loads(next(r.data for r in _BINANCE if r.dir == "rest"))
+_BINANCE_SNAPSHOT |= {"bids": _BINANCE_SNAPSHOT["bids"][:4], "asks": _BINANCE_SNAPSHOT["asks"][:4]}
+
+
 def _binance_session(sample: dict[str, Any]) -> FeedSession:
     """Every symbol synced by a REST snapshot that the depthUpdate ``sample`` continues."""
-    s = FeedSession(Binance(tvb.BINANCE_SYMBOLS), Log().listener_for, Log().on_state)
+    s = FeedSession(Binance(cbn.SYMBOLS), Log().listener_for, Log().on_state)
     s.opened(T0)
     first = sample.get("data", {}).get("U", 1)
-    for symbol in tvb.BINANCE_SYMBOLS:
-        s.snapshot(symbol, orjson.dumps(tvb.SAMPLE_SNAPSHOT | {"lastUpdateId": first - 1}), T0)
+    for symbol in cbn.SYMBOLS:
+        s.snapshot(symbol, orjson.dumps(_BINANCE_SNAPSHOT | {"lastUpdateId": first - 1}), T0)
     return s
 
 
@@ -1168,7 +1173,7 @@ _HITBTC_V2_SNAPSHOT = (  # a small synced v2 book the sample update continues
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
 # frames to mutate (snapshots included).
 FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
-    "binance": (_binance_session, tvb.SAMPLE_FRAMES),
+    "binance": (_binance_session, [orjson.loads(r.data) for r in _BINANCE[1:40] if r.dir == "in"]),
     "kucoin": (
         _kucoin_session,
         [*map(orjson.loads, in_frames(cku.RECORDING)[:60]), tvu.DOCS_DELTA],

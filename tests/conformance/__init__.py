@@ -116,6 +116,8 @@ class VenueCase:
     heartbeat: tuple[int, str] | None = None
     """The emulated venue's own ping, once subscribed: every how many seconds, and the first
     one's frame (the codec answers it and the venue takes the answer)."""
+    rest_errors: tuple[tuple[bytes, str], ...] = ()
+    """REST error bodies, and the text of the ``ParseError`` ``parse_snapshot`` raises."""
 
     @property
     def venue(self) -> str:

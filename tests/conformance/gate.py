@@ -185,6 +185,9 @@ BOOK_UPDATE = VenueCase(
     # ending at the snapshot's id, whose loss is no gap)
     gap=45,
     emulated=False,
+    rest_errors=(
+        (b'{"label":"INVALID_CURRENCY","message":"Invalid currency"}', "Invalid currency"),
+    ),
     # 13 updates end at or before their snapshot's id (Gate drops them); each of the other
     # 159 starts right after the book's id (the first ones bridge: U == id + 1 <= u)
     model=Model(

@@ -132,6 +132,7 @@ TODAY = VenueCase(
     ),
     malformed=MALFORMED,
     wire=(DOCS,),
+    rest_errors=((b'{"code":"400100","msg":"symbol not exists"}', "400100"),),
 )
 
 CASES = (RECORDING, TODAY)
