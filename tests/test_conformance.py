@@ -476,7 +476,7 @@ def test_the_venue_pings_every_interval_and_the_codec_answers(case: VenueCase) -
     assert [i + 1 for i, frames in enumerate(sent) if frames] == [every, 2 * every]
     assert sent[every - 1] == [ping]
     events = codec.parse(ping)
-    assert Heartbeat() in events
+    assert all(isinstance(e, Heartbeat | Reply) for e in events)
     (answer,) = [e.frame for e in events if isinstance(e, Reply)]
     for out in session.received(answer, T0):  # taken silently, or answered with a heartbeat
         assert codec.parse(out.frame) == [Heartbeat()]
