@@ -1,13 +1,6 @@
-"""Deribit API v2 order books (``deribit``): JSON-RPC 2.0 ``book.{instrument}.{interval}``.
-
-https://docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval: the first
-notification of ``book.BTC_USDC.100ms`` is the whole book, then changes whose
-``prev_change_id`` must equal the previous ``change_id`` (:attr:`SeqRule.PREV_LINK`), levels
-``[action, price, amount]`` whose action must agree with the book
-(:attr:`Integrity.level_actions`). A resync is unsubscribe + subscribe. ``public/set_heartbeat``
-opens the connection; each ``test_request`` is answered with ``public/test``, also the probe
-of a quiet connection. Options keep ccxt's unified form (``BTC/USD:BTC-210924-8000-P`` ->
-``BTC-24SEP21-8000-P``).
+"""Deribit API v2 order books (``deribit``): JSON-RPC 2.0 ``book.{instrument}.{interval}``,
+``prev_change_id`` links and level actions checked against the book, heartbeats answered
+with ``public/test``, options in ccxt's unified form: docs/venues.md, "Deribit".
 
 Proven on the 2021 recording of ten options on ``raw`` (:class:`DeribitRaw`): notifications,
 the subscribe answer, the chain and the level actions on every message. Only on the docs'

@@ -1,16 +1,7 @@
-"""Gate spot v4 order-book codecs (``gate``; the older ccxt id ``gateio``).
-
-Two incremental book channels of https://www.gate.com/docs/developers/apiv4/ws/en/ share one
-envelope and ``[price, size]`` levels (``"0"`` deletes):
-
-* ``spot.obu`` (the default: no REST snapshot, no race between two channels, a resync is the
-  documented unsubscribe + subscribe; https://www.gate.com/announcements/article/45317):
-  ``ob.BTC_USDT.50`` or ``.400``; a full book (``"full": true``, its id ``u``), resent at any
-  time, then increments ``[U, u]`` with ``U == id + 1`` (:attr:`SeqRule.PREV_LINK`).
-* ``spot.order_book_update`` (:class:`GateBookUpdate`, what replay uses for recordings that
-  never subscribed ``spot.obu``): increments ``[U, u]`` over a REST snapshot's ``id``
-  (:attr:`SeqRule.RANGE`); since 2025 it may push a full book too
-  (https://www.gate.com/announcements/article/44678).
+"""Gate spot v4 order-book codecs (``gate``; the older ccxt id ``gateio``): ``spot.obu`` (the
+default: in-band full books, ``[U, u]`` increments) and ``spot.order_book_update``
+(:class:`GateBookUpdate`, over a REST snapshot; what replay uses for recordings that never
+subscribed ``spot.obu``). Channels, rules and why ``spot.obu``: docs/venues.md, "Gate".
 
 Proven on the 2021 recording: ``spot.order_book_update`` frames and acks, the REST snapshot and
 the RANGE rule on every message. Only on the docs' examples: ``spot.obu``, ``"full": true``

@@ -1,10 +1,6 @@
 """HitBTC and Bequant API v3 ``orderbook/full`` codecs (``hitbtc``, the older ccxt id
-``hitbtc2``; ``bequant``: the same platform and protocol on another host).
-
-API v3 (https://api.hitbtc.com/#subscribe-to-full-order-book, the same at api.bequant.io): an
-in-band ``snapshot``, then ``update`` objects keyed by symbol whose ``s`` grows by exactly one
-per symbol (:attr:`SeqRule.COUNTER`); size ``"0"`` deletes. Keep-alive is the WebSocket
-protocol's ping.
+``hitbtc2``; ``bequant``: the same platform and protocol on another host): in-band
+snapshots, updates counted by ``s`` per symbol: docs/venues.md, "HitBTC and Bequant".
 
 Proven on the 2021 recordings (tests/fixtures/hitbtc.ndjson.gz, bequant.ndjson.gz), which are
 of API v2 (:class:`HitBTCV2`, chosen by replay for recordings without ``/api/3/``): the

@@ -1,10 +1,6 @@
-"""HTX spot order-book codec (``htx``; the older ccxt ids ``huobipro``/``huobi``).
-
-https://www.htx.com/en-us/opend/newApiPages/ ("Market By Price (incremental update)"): every
-frame is gzip-compressed JSON in a binary frame. ``market.btcusdt.mbp.150`` on ``/feed``
-pushes changes linked by ``prevSeqNum`` (:attr:`SeqRule.PREV_LINK`); the book is asked with
-``req`` on the same connection once pushes flow (:attr:`SnapshotSource.REQUEST`). The venue
-pings ``{"ping":n}`` every 5 s and closes a connection that does not answer ``{"pong":n}``.
+"""HTX spot order-book codec (``htx``; the older ccxt ids ``huobipro``/``huobi``): gzip
+frames, ``mbp`` pushes linked by ``prevSeqNum``, the book asked with ``req`` on the same
+connection, the venue's pings answered: docs/venues.md, "HTX".
 
 Proven on the 2021 recording (tests/fixtures/htx.ndjson.gz): the gunzip, acks, pings and the
 level format, through :class:`HtxStep0` (``depth.step0``: a whole book in every push). Only

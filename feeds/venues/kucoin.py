@@ -1,9 +1,5 @@
-"""KuCoin spot ``/market/level2`` codec (``kucoin``).
-
-``POST /api/v1/bullet-public`` answers a token and the endpoint (asked before every
-connection: the token expires); subscribe ``/market/level2:<sym>,<sym>``, seed each book from
-REST ``level2_100`` and apply ``trade.l2update`` messages whose ``sequenceStart`` continues
-it, each change carrying its own sequence (https://www.kucoin.com/docs-new/3470068w0).
+"""KuCoin spot ``/market/level2`` codec (``kucoin``). Connecting (the bullet token), seeding
+and the per-change sequence rule: docs/venues.md, "KuCoin".
 
 Proven on the 2021 recording (tests/fixtures/kucoin.ndjson.gz): the message shapes, the
 sequence rule on every message, the snapshot body (then from the full-depth endpoint, now
@@ -30,8 +26,7 @@ _LIMITS: Final = p.RestLimits(budget=2000, window_s=30.0, tiers=((100, 4),))
 SPEC: Final = VenueSpec(
     id="kucoin",
     integrity=p.Integrity(seq=p.SeqRule.RANGE, snapshot=p.SnapshotSource.REST, level_seq=True),
-    # The WebSocket endpoint comes from the bullet answer ("it is recommended to use a dynamic
-    # URL"); this one is what it names today.
+    # The WebSocket endpoint comes from the bullet answer; this one is what it names today.
     endpoints=p.Endpoints(ws="wss://ws-api-spot.kucoin.com", rest="https://api.kucoin.com"),
     symbol_format="{base}-{quote}",
     # ccxt's names (left) of KuCoin's assets (right) where they differ.
@@ -42,15 +37,12 @@ SPEC: Final = VenueSpec(
         "APTOSLAUNCHTOKEN": "ALT",
         "ALT": "KALT",
     },
-    # "exceed max subscription count limitation of 100 per session"; up to 100 symbols per
-    # topic; 100 client messages per 10 s per connection
-    # (https://www.kucoin.com/docs-new/websocket-api/base-info/introduction).
+    # 100 symbols per session and per topic, 100 messages per 10 s (docs/venues.md, KuCoin)
     max_symbols_per_connection=100,
     subscribe_batch=100,
     sends_per_s=10.0,
-    # Public pool 2000 weight / 30 s per IP; level2_100 weighs 4 (level2_20 2, not used: a
-    # book seeded deeper than it is kept stays exact when its top levels go), the bullet 10
-    # (https://www.kucoin.com/docs-new/rate-limit, .../3470165w0 "Get Part OrderBook").
+    # 2000 weight / 30 s per IP; level2_100 weighs 4 (level2_20 is not used: a book seeded
+    # deeper than it is kept stays exact when its top levels go), the bullet 10.
     rest_limits=_LIMITS,
     # pingInterval of the bullet answer (18000 ms in the docs); the answer's own value wins.
     ping_interval_s=18.0,
