@@ -4,8 +4,6 @@ requests stamped with the time."""
 
 from __future__ import annotations
 
-import pytest
-
 from feeds.session import FeedSession
 from feeds.venues.gate import Gate, GateBookUpdate
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
@@ -41,8 +39,6 @@ def test_requests_carry_the_time_and_the_depth() -> None:
         '"payload":["ob.BTC_USDT.400"]}'
     ]
     assert codec.ping_frame() == '{"time":1748572393,"channel":"spot.ping"}'
-    with pytest.raises(ValueError, match=r"gate book depth must be one of \[50, 400\]"):
-        Gate(["BTC/USDT"], depth=100)
     codec = GateBookUpdate(["BTC/USDT"])
     url = "http://127.0.0.1:9/api/v4/spot/order_book?currency_pair=BTC_USDT&limit=100&with_id=true"
     assert codec.snapshot_request("BTC/USDT", "http://127.0.0.1:9/", 20).url == url
