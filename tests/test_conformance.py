@@ -12,6 +12,7 @@ have the recording's shape. A venue without a case fails the suite.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -30,13 +31,16 @@ from feeds.protocol import (
     Codec,
     ConnectionSeq,
     Event,
+    Heartbeat,
     ParseError,
+    Reply,
     SeqRule,
     SnapshotSource,
+    VenueError,
 )
-from feeds.replay import Replayer
+from feeds.replay import CaptureIndex, Replayer
 from feeds.session import FeedSession
-from feeds.venues import VENUES
+from feeds.venues import VENUES, replay_codec_class
 from tests.conformance import FIXTURES, FramesOut, Top, VenueCase, discover, frames_out
 from tests.fuzzing import fuzz_settings
 from tests.test_emulator_wire import T0, NumberText, drop_keys, harness, same_shape, shape, step
@@ -516,3 +520,68 @@ def test_unsubscribe_and_ping_frames(out: FramesOut) -> None:
         codec.parse(frame)
     assert codec.unsubscribe_frames(out.case.symbols) == list(out.unsubscribe)
     assert codec.ping_frame() == out.ping
+
+
+# -- the codec a replay picks ---------------------------------------------------------------------
+
+
+def connections(case: VenueCase) -> list[str]:
+    """What ``replay_codec_class`` reads of a connection (its URLs and the text frames it sent,
+    lower case): every recorded one; without a recording, the codec's own, to the venue and
+    to the emulator."""
+    if case.recording is not None:
+        return [
+            "\n".join(t).lower()
+            for t in CaptureIndex.read(FIXTURES / case.recording).texts.values()
+        ]
+    codec, path = case.new_codec(), case.emulator_path or EMULATED[case.venue].ws_path
+    sent = codec.subscribe_frames(case.symbols)
+    bases = (codec.endpoints.ws, f"ws://127.0.0.1:9{path if path != '/' else ''}")
+    return ["\n".join([codec.ws_url(base), *sent]).lower() for base in bases]
+
+
+@cases("replay-codec", lambda c: c.recording is not None or c.emulated)
+def test_a_replay_picks_the_codec_of_the_protocol_spoken(case: VenueCase) -> None:
+    (codec,) = [c for c in case.codec.__mro__ if c.__module__.startswith("feeds.")][:1]
+    for text in connections(case):  # (a case's codec may be a test's subclass of the venue's)
+        assert replay_codec_class(case.venue, text) is codec, text[:200]
+
+
+# -- what the emulator refuses -------------------------------------------------------------------
+
+
+@cases("refusals", lambda c: c.refusals)
+def test_the_emulator_refuses_bad_requests_as_the_venue_does(case: VenueCase) -> None:
+    path = case.emulator_path or EMULATED[case.venue].ws_path
+    _, _, session = harness(case.venue, path, symbols=case.emulator_symbols)
+    codec = case.codec(case.emulator_symbols)
+    for request, answer, error in case.refusals:
+        (out,) = session.received(request, T0)
+        assert answer is None or out.frame == answer, request
+        assert codec.parse(out.frame) == [VenueError(error)], request
+
+
+@cases("heartbeat", lambda c: c.heartbeat)
+def test_the_venue_pings_every_interval_and_the_codec_answers(case: VenueCase) -> None:
+    assert case.heartbeat is not None
+    every, ping = case.heartbeat
+    path = case.emulator_path or EMULATED[case.venue].ws_path
+    _, _, session = harness(case.venue, path, symbols=case.emulator_symbols)
+    codec = case.codec(case.emulator_symbols)
+    for frame in codec.subscribe_frames(case.emulator_symbols):
+        session.received(frame, T0)
+    sent = [[o.frame for o in session.heartbeat(T0 + i * 10**9)] for i in range(1, 2 * every + 1)]
+    assert [i + 1 for i, frames in enumerate(sent) if frames] == [every, 2 * every]
+    assert sent[every - 1] == [ping]
+    events = codec.parse(ping)
+    assert all(isinstance(e, Heartbeat | Reply) for e in events)
+    (answer,) = [e.frame for e in events if isinstance(e, Reply)]
+    for out in session.received(answer, T0):  # taken silently, or answered with a heartbeat
+        assert codec.parse(out.frame) == [Heartbeat()]
+
+
+@cases("rest-errors", lambda c: c.rest_errors)
+def test_rest_error_bodies_raise_parse_error_with_the_venues_message(case: VenueCase) -> None:
+    for body, message in case.rest_errors:
+        with pytest.raises(ParseError, match=re.escape(message)):
+            case.new_codec().parse_snapshot(case.symbols[0], body)

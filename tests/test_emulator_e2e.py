@@ -72,7 +72,7 @@ LIVE, DESYNCED, CLOSED = (True, None), (False, "desynced"), (False, "disconnecte
 
 
 def test_every_venue_end_to_end_with_a_desync_and_recovery() -> None:
-    for venue in ("binance", "okx", "bybit", "htx", "kraken"):
+    for venue in ("binance", "okx", "bybit", "htx", "kraken", "kucoin"):
         # the fault hits BTC/USDT's next frame: only that book resyncs (REST or in-band)
         legs = asyncio.run(scenario(venue))
         assert legs["BTC/USDT"].usable == [LIVE, DESYNCED, LIVE, CLOSED], venue

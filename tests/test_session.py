@@ -41,14 +41,13 @@ from feeds.venues.kucoin import KuCoin
 from feeds.venues.okx import Okx
 from feeds.venues.poloniex import Poloniex
 from feeds.venues.upbit import Upbit
-from tests import test_venue_binance as tvb
 from tests import test_venue_bitstamp as tvs
 from tests import test_venue_bybit as tvy
 from tests import test_venue_coinbase as tvc
-from tests import test_venue_hitbtc as tvh
 from tests import test_venue_kraken as tvk
 from tests import test_venue_kucoin as tvu
 from tests.conformance import ascendex as cae
+from tests.conformance import binance as cbn
 from tests.conformance import bitfinex as cbx
 from tests.conformance import bitflyer as cbf
 from tests.conformance import deribit as cdr
@@ -57,12 +56,14 @@ from tests.conformance import hitbtc as chb
 from tests.conformance import htx as chx
 from tests.conformance import independentreserve as cir
 from tests.conformance import kraken as ckr
+from tests.conformance import kucoin as cku
 from tests.conformance import okx as cok
 from tests.conformance import upbit as cub
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.conformance.poloniex import SNAPSHOT as POLONIEX_SNAPSHOT
 from tests.fakecodec import FakeCodec, make_codec
 from tests.fuzzing import fuzz_settings
+from tests.test_conformance import in_frames, records
 from tests.venue_helpers import mutated
 
 BTC, ETH = "BTC/USD", "ETH/USD"
@@ -1112,13 +1113,18 @@ def test_binance_recording_rest_snapshots_bridge_and_continue() -> None:
 # -- fuzzing through the whole session ---------------------------------------------------
 
 
+_BINANCE = records(cbn.CASE)
+_BINANCE_SNAPSHOT = orjson.loads(next(r.data for r in _BINANCE if r.dir == "rest"))
+_BINANCE_SNAPSHOT |= {"bids": _BINANCE_SNAPSHOT["bids"][:4], "asks": _BINANCE_SNAPSHOT["asks"][:4]}
+
+
 def _binance_session(sample: dict[str, Any]) -> FeedSession:
     """Every symbol synced by a REST snapshot that the depthUpdate ``sample`` continues."""
-    s = FeedSession(Binance(tvb.BINANCE_SYMBOLS), Log().listener_for, Log().on_state)
+    s = FeedSession(Binance(cbn.SYMBOLS), Log().listener_for, Log().on_state)
     s.opened(T0)
     first = sample.get("data", {}).get("U", 1)
-    for symbol in tvb.BINANCE_SYMBOLS:
-        s.snapshot(symbol, orjson.dumps(tvb.SAMPLE_SNAPSHOT | {"lastUpdateId": first - 1}), T0)
+    for symbol in cbn.SYMBOLS:
+        s.snapshot(symbol, orjson.dumps(_BINANCE_SNAPSHOT | {"lastUpdateId": first - 1}), T0)
     return s
 
 
@@ -1133,11 +1139,11 @@ def _bitstamp_session(_sample: Any) -> FeedSession:
 
 def _kucoin_session(sample: dict[str, Any]) -> FeedSession:
     """Every symbol synced by a REST snapshot that the l2update ``sample`` continues."""
-    s = FeedSession(KuCoin(tvu.SYMBOLS), Log().listener_for, Log().on_state)
+    s = FeedSession(KuCoin(cku.SYMBOLS), Log().listener_for, Log().on_state)
     s.opened(T0)
     start = sample.get("data", {}).get("sequenceStart", 1)
     body = tvu.DOCS_SNAPSHOT | {"data": tvu.DOCS_SNAPSHOT["data"] | {"sequence": str(start - 1)}}
-    for symbol in tvu.SYMBOLS:
+    for symbol in cku.SYMBOLS:
         s.snapshot(symbol, orjson.dumps(body), T0)
     return s
 
@@ -1160,12 +1166,20 @@ _KRAKEN_V2_SNAPSHOT = tvk.v2_book("snapshot", tvk.DOCS_BIDS, tvk.DOCS_ASKS, 3310
 _KRAKEN_V2_UPDATE = tvk.v2_book("update", tvk.DOCS_BIDS[3:5], [], 1)
 _UPBIT_BOOK = json.loads(cub.BOOK)
 _BITFINEX = [str(r.data) for r in read_capture(FIXTURES / "bitfinex.ndjson.gz") if r.dir == "in"]
+_HITBTC_V2_SNAPSHOT = (  # a small synced v2 book the sample update continues
+    '{"jsonrpc":"2.0","method":"snapshotOrderbook","params":{"ask":[{"price":"1.19500",'
+    '"size":"88716.66"}],"bid":[{"price":"1.18242","size":"5.00"}],"sequence":7333532,'
+    '"timestamp":"2021-07-15T03:06:53.300Z","symbol":"EURSUSD"}}'
+)
 
 # Per venue: a session with synced books (made for the sample to be mutated), and valid
 # frames to mutate (snapshots included).
 FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
-    "binance": (_binance_session, tvb.SAMPLE_FRAMES),
-    "kucoin": (_kucoin_session, tvu.SAMPLE_FRAMES),
+    "binance": (_binance_session, [orjson.loads(r.data) for r in _BINANCE[1:40] if r.dir == "in"]),
+    "kucoin": (
+        _kucoin_session,
+        [*map(orjson.loads, in_frames(cku.RECORDING)[:60]), tvu.DOCS_DELTA],
+    ),
     "bitstamp": (_bitstamp_session, tvs.SAMPLE_FRAMES),
     "okx": (
         lambda _: _in_band_session(Okx(cok.SYMBOLS), [_OKX_SNAPSHOT_WITHOUT_CHECKSUM]),
@@ -1200,8 +1214,8 @@ FUZZED_SESSIONS: dict[str, tuple[Any, list[Any]]] = {
         [orjson.loads(f) for f in chb.STREAM],
     ),
     "hitbtc_v2": (
-        lambda _: _in_band_session(HitBTCV2(["EURS/USD"]), [tvh.V2_SNAPSHOT]),
-        tvh.V2_FRAMES,
+        lambda _: _in_band_session(HitBTCV2(["EURS/USD"]), [_HITBTC_V2_SNAPSHOT]),
+        [orjson.loads(f) for f in (_HITBTC_V2_SNAPSHOT, chb.HITBTC_V2_UPDATE)],
     ),
     "gemini": (  # the documented book, then a change of it
         lambda _: _in_band_session(Gemini(cgm.SYMBOLS), [cgm.DOCS_BOOK]),

@@ -1,28 +1,13 @@
-"""Gate's quirks (the common checks: tests/conformance/gate.py; Gate's rule proven on every
-message of the 2021 recording by the independent model: tests/test_reference.py): the
-replay's codec choice; full pushes; requests stamped with the time."""
+"""Gate's quirks (the common checks and the replay's codec: tests/conformance/gate.py; Gate's
+rule proven on every message of the 2021 recording: tests/test_reference.py): full pushes;
+requests stamped with the time."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from feeds.capture import read_capture
-from feeds.protocol import ParseError
 from feeds.session import FeedSession
-from feeds.venues import replay_codec_class
 from feeds.venues.gate import Gate, GateBookUpdate
 from tests.conformance.gate import OBU_FULL, OBU_UPDATE
 from tests.venue_helpers import RecordingLeg
-
-RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "gate.ndjson.gz"))
-
-
-def test_replay_reads_the_recording_with_the_book_update_codec() -> None:
-    recorded = "\n".join(str(r.url) + str(r.data) for r in RECORDS if r.dir in ("open", "out"))
-    assert replay_codec_class("gateio", recorded.lower()) is GateBookUpdate
-    assert replay_codec_class("gate", '{"channel":"spot.obu"}') is Gate
 
 
 def book_update(frame: str) -> str:
@@ -54,12 +39,6 @@ def test_requests_carry_the_time_and_the_depth() -> None:
         '"payload":["ob.BTC_USDT.400"]}'
     ]
     assert codec.ping_frame() == '{"time":1748572393,"channel":"spot.ping"}'
-    with pytest.raises(ValueError, match=r"gate book depth must be one of \[50, 400\]"):
-        Gate(["BTC/USDT"], depth=100)
     codec = GateBookUpdate(["BTC/USDT"])
-    with pytest.raises(ParseError, match="Invalid currency"):
-        codec.parse_snapshot(
-            "BTC/USDT", b'{"label":"INVALID_CURRENCY","message":"Invalid currency"}'
-        )
     url = "http://127.0.0.1:9/api/v4/spot/order_book?currency_pair=BTC_USDT&limit=100&with_id=true"
     assert codec.snapshot_request("BTC/USDT", "http://127.0.0.1:9/", 20).url == url

@@ -1,13 +1,10 @@
-"""Emulated Binance spot: diff depth streams + REST depth snapshots.
+"""Emulated Binance spot: diff depth streams + REST depth snapshots (docs/venues.md).
 
-https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams and
-.../rest-api/market-data-endpoints#order-book. Raw streams on ``/ws`` (subscribed by
-``SUBSCRIBE`` requests, acked ``{"result":null,"id":N}``) and combined streams on
-``/stream?streams=a/b`` (events wrapped as ``{"stream","data"}``). Update ids ``U``..``u``
-are per symbol and venue-wide; one event may cover several ids (they jump). Prices and
-quantities are strings with 8 decimals, like the recordings (``"0.35130000"``). The
-``overlap`` fault makes an event start at the previous event's ``U`` and carry both events'
-levels (latest size wins): its range overlaps the book's id, which the client must apply.
+Raw streams on ``/ws`` (subscribed by ``SUBSCRIBE`` requests) and combined streams on
+``/stream?streams=a/b`` (events wrapped as ``{"stream","data"}``). Update ids ``U``..``u`` are
+per symbol and venue-wide and jump. Prices and quantities have 8 decimals, like the
+recordings. The ``overlap`` fault makes an event start at the previous event's ``U`` and carry
+both events' levels: its range overlaps the book's id, which the client must apply.
 """
 
 from __future__ import annotations
@@ -95,11 +92,10 @@ class Binance(Adapter):
         return [[fixed(p, pd, 8), fixed(s, sd, 8)] for p, s in levels]
 
     def rest_weight(self, path: str, query: Mapping[str, str]) -> int:
-        limit, tiers = query.get("limit", "100"), self.spec.rest_limits
-        if path != "/api/v3/depth" or tiers is None:
+        limit, limits = query.get("limit", "100"), self.spec.rest_limits
+        if path != "/api/v3/depth" or limits is None:
             return 1
-        wanted = int(limit) if limit.isdigit() else 100
-        return next((w for most, w in tiers.tiers if wanted <= most), tiers.tiers[-1][1])
+        return limits.snapshot_weight(int(limit) if limit.isdigit() else 100)
 
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         if path != "/api/v3/depth":

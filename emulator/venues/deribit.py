@@ -1,14 +1,10 @@
 """Emulated Deribit API v2 ``book.{instrument}.100ms`` on ``/ws/api/v2`` (JSON-RPC 2.0).
 
-https://docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval: ``public/
-subscribe`` (``100ms`` or ``agg2``; ``raw`` needs authorisation, refused here) is answered
-with the channels subscribed, then a ``snapshot`` notification of the whole book and
-``change`` ones whose ``prev_change_id`` is the previous ``change_id`` (ids jump), each level
-``[action, price, amount]``: ``new`` for a level the subscriber's book lacks, ``change`` for
-one it holds, ``delete`` (amount 0) to remove it. Numbers are JSON numbers (prices whole when
-they are, amounts always with a fraction: ``["new", 30316, 2.0]``), as in the recording.
-``public/set_heartbeat`` (interval >= 10 s) makes the server send ``test_request`` every
-interval; ``public/test`` answers ``{"version": ...}``. Answers carry ``usIn``/``usOut``.
+``100ms`` or ``agg2`` (``raw`` needs authorisation, refused here); each level's action is
+``new`` for a level the subscriber's book lacks, ``change`` for one it holds, ``delete``
+(amount 0) to remove it. Numbers are JSON numbers (prices whole when they are, amounts always
+with a fraction: ``["new", 30316, 2.0]``), as in the recording. ``public/set_heartbeat``
+(interval >= 10 s) makes the server send ``test_request`` every interval.
 """
 
 from __future__ import annotations

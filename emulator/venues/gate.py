@@ -1,13 +1,8 @@
-"""Emulated Gate spot v4 ``spot.obu`` order book on ``/ws/v4/``.
-
-https://www.gate.com/docs/developers/apiv4/ws/en/ and the channel's announcement
-(https://www.gate.com/announcements/article/45317): ``{"time", "channel": "spot.obu", "event":
-"subscribe", "payload": ["ob.BTC_USDT.50"]}`` (levels 50 or 400) is acked with ``conn_id``/
-``trace_id``/``payload``/``result.status``; pushes are ``{"channel", "result", "time_ms"}``:
-the full book (``"full": true``, its id ``u``), then increments ``[U, u]`` with ``U`` = the
-previous ``u`` + 1 (ids jump). A second subscribe of the same stream is refused (``"Alert sub
-ob.BTC_USDT.50"``). Numbers are minimal decimal strings (``"0.00010396"``, ``"30"``, ``"0"``),
-as in the 2021 recording. ``spot.ping`` is answered on ``spot.pong``.
+"""Emulated Gate spot v4 ``spot.obu`` order book on ``/ws/v4/``
+(https://www.gate.com/announcements/article/45317): acks, a full book, then increments
+``[U, u]`` with ``U`` = the previous ``u`` + 1 (ids jump). A second subscribe of the same
+stream is refused (``"Alert sub ob.BTC_USDT.50"``). Numbers are minimal decimal strings, as in
+the 2021 recording. ``spot.ping`` is answered on ``spot.pong``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""Emulated HitBTC and Bequant API v3 ``orderbook/full`` on ``/api/3/ws/public``.
-
-https://api.hitbtc.com/#subscribe-to-full-order-book (Bequant: the same at api.bequant.io):
-``{"method": "subscribe" | "unsubscribe", "ch": "orderbook/full", "params": {"symbols":
-[...]}, "id": n}`` is answered ``{"result": {"ch", "subscriptions": [...]}, "id": n}``, then
-``{"ch": "orderbook/full", "snapshot": {"BTCUSDT": {"t", "s", "a", "b"}}}`` and ``"update"``
-frames of the same shape whose ``s`` grows by one per symbol. Prices carry the tick's decimals
-and sizes the lot's, a deleted level's size is ``"0"`` (as in the 2021 recordings). An
-unknown symbol is error 2001 ``Symbol not found``, any other bad request 10001 ``Validation
-error`` (https://api.hitbtc.com/#error-codes). Keep-alive is the WebSocket ping.
+"""Emulated HitBTC and Bequant API v3 ``orderbook/full`` on ``/api/3/ws/public``
+(https://api.hitbtc.com/#subscribe-to-full-order-book). Prices carry the tick's decimals and
+sizes the lot's, a deleted level's size is ``"0"`` (as in the 2021 recordings). An unknown
+symbol is error 2001 ``Symbol not found``, any other bad request 10001 ``Validation error``
+(https://api.hitbtc.com/#error-codes).
 """
 
 from __future__ import annotations

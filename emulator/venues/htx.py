@@ -1,13 +1,7 @@
-"""Emulated HTX spot ``market.$symbol.mbp.$levels`` on ``/feed``.
-
-https://www.htx.com/en-us/opend/newApiPages/ ("Market By Price (incremental update)"): every
-frame is gzip-compressed JSON in a binary frame (:attr:`Venue.gzip_frames`). ``sub`` is
-acked with ``subbed``; the venue then pushes only changes, each with ``seqNum`` and
-``prevSeqNum`` (the previous push's ``seqNum``; ids jump); ``req`` on the same connection is
-answered with ``rep`` and the book (top ``$levels``) at the current ``seqNum``. A bad topic
-gets ``status: error``. Numbers are JSON numbers written as Java writes a double (``710.01``,
-``5.0``, ``1.58E-4``, as in the recording), a deleted level's size ``0``. The venue pings
-``{"ping": ms}`` every 5 s.
+"""Emulated HTX spot ``market.$symbol.mbp.$levels`` on ``/feed``: gzip-compressed binary
+frames (:attr:`Venue.gzip_frames`), pushes linked by ``prevSeqNum`` (ids jump), ``req``
+answered with the book at the current ``seqNum``. Numbers are written as Java writes a double
+(``710.01``, ``5.0``, ``1.58E-4``, as in the recording). The venue pings every 5 s.
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """Emulated KuCoin spot: the public token, ``/market/level2`` increments, REST snapshots.
 
-https://www.kucoin.com/docs-new/websocket-api/base-info/introduction and .../3470068w0:
-``POST /api/v1/bullet-public`` hands out a token (not checked) and this server as
-``instanceServers`` (``pingInterval`` 18000 ms); a connection to ``/?token=...&connectId=...``
-is welcomed with ``{"id": connectId, "type": "welcome"}``; ``subscribe`` / ``unsubscribe`` of
-``/market/level2:A-B,C-D`` are acked ``{"id", "type": "ack"}`` when they ask for a response;
-``{"id", "type": "ping"}`` gets a ``pong``. Every change carries its own sequence (per
-symbol, venue-wide; ``sequenceStart``..``sequenceEnd`` numbers a message's changes), and
-now and then a change with price ``"0"`` only advances the sequence, as in the recording.
-Numbers are minimal decimal strings (``"242.649"``, ``"5"``). ``GET
-/api/v1/market/orderbook/level2_20`` / ``level2_100`` answer snapshots with the current
-``sequence``. The ``overlap`` fault repeats the previous message's changes, with their own
+``POST /api/v1/bullet-public`` hands out a token (not checked) and this server; a connection
+is welcomed, subscriptions acked when they ask for a response, pings ponged. Every change
+carries its own sequence, and now and then a change with price ``"0"`` only advances it, as
+in the recording. The ``overlap`` fault repeats the previous message's changes with their own
 sequences (the client applies only those above its book's).
 """
 

@@ -1,10 +1,10 @@
 """Binance spot diff-depth codec (``binance``) and Binance.US (``binanceus``: same protocol,
-other hosts).
+other hosts). Protocol, seeding, REST budget and gap rule: docs/venues.md, "Binance and
+Binance.US".
 
-Protocol (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams):
-subscribe ``<symbol>@depth@100ms`` with a ``SUBSCRIBE`` request, seed each book from the REST
-snapshot ``GET /api/v3/depth``, then apply ``depthUpdate`` events whose ``[U, u]`` ranges
-continue the snapshot's ``lastUpdateId`` (:attr:`SeqRule.RANGE`, applied by the session).
+Proven on the 2021 recordings of both (combined streams, REST snapshots): the frames, the
+snapshot body and the RANGE rule on every message. Only on the docs' examples: acks, errors
+and ``serverShutdown``.
 """
 
 from __future__ import annotations
@@ -47,25 +47,13 @@ SPEC: Final = VenueSpec(
     integrity=Integrity(seq=SeqRule.RANGE, snapshot=SnapshotSource.REST),
     endpoints=Endpoints(ws="wss://stream.binance.com:9443", rest="https://api.binance.com"),
     symbol_format="{base}{quote}",
-    # Server pings are WebSocket-level control frames (about every 20 s); the websockets
-    # library answers them, so no application ping. (web-socket-streams.md, "General WSS
-    # information")
-    ping_interval_s=None,
+    ping_interval_s=None,  # WebSocket control-frame pings, answered by the library
     max_symbols_per_connection=100,
-    # "A single connection to stream.binance.com is only valid for 24 hours" and "a
-    # serverShutdown event will be sent when the server is about to shutdown"
-    # (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams; the event's
-    # shape {"event": {"e": "serverShutdown", "E": ms}} is on
-    # https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/connection-events).
+    # "only valid for 24 hours", and "serverShutdown" before a shutdown (web-socket-streams;
+    # the event's shape: websocket-api/connection-events)
     max_connection_s=24 * 3600.0,
-    # "WebSocket connections have a limit of 5 incoming messages per second. A message is
-    # considered: a PING frame, a PONG frame, a JSON controlled message (e.g. subscribe,
-    # unsubscribe)"; a connection over it is disconnected (same page).
-    sends_per_s=5.0,
-    # GET /api/v3/depth: limit 1-100 weight 5, 101-500 25, 501-1000 50, 1001-5000 250 (any
-    # limit up to 5000); REQUEST_WEIGHT 6000 per minute per IP, used weight reported in
-    # X-MBX-USED-WEIGHT-1M (https://developers.binance.com/docs/binance-spot-api-docs/rest-api
-    # /market-data-endpoints#order-book, .../rest-api/limits; weights since 2025-10-24).
+    sends_per_s=5.0,  # "a limit of 5 incoming messages per second", pings and pongs included
+    # GET /api/v3/depth weights since 2025-10-24 (sources: docs/venues.md, Binance)
     rest_limits=RestLimits(
         6000, 60.0, ((100, 5), (500, 25), (1000, 50), (5000, 250)), used_weight_header=_USED_WEIGHT
     ),
@@ -77,11 +65,8 @@ US_SPEC: Final = VenueSpec(
     integrity=SPEC.integrity,
     endpoints=Endpoints(ws="wss://stream.binance.us:9443", rest="https://api.binance.us"),
     max_connection_s=SPEC.max_connection_s,
-    # docs.binance.us gives no other WebSocket message rate: Binance's is kept.
-    sends_per_s=SPEC.sends_per_s,
-    # Its own budget: limit 1-100 weight 1, 101-500 5, 501-1000 10, 1001-5000 50;
-    # REQUEST_WEIGHT 1200 per minute per IP (https://docs.binance.us/#order-book, the same
-    # text as github.com/binance-us/binance-us-api-docs rest-api.md, "Order book", "Limits").
+    sends_per_s=SPEC.sends_per_s,  # docs.binance.us gives no other
+    # its own budget (https://docs.binance.us/#order-book, "Limits")
     rest_limits=RestLimits(
         1200, 60.0, ((100, 1), (500, 5), (1000, 10), (5000, 50)), used_weight_header=_USED_WEIGHT
     ),

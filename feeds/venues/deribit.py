@@ -1,22 +1,11 @@
-"""Deribit API v2 order books (``deribit``): JSON-RPC 2.0 ``book.{instrument}.{interval}``.
+"""Deribit API v2 order books (``deribit``): JSON-RPC 2.0 ``book.{instrument}.{interval}``,
+``prev_change_id`` links and level actions checked against the book, heartbeats answered
+with ``public/test``, options in ccxt's unified form: docs/venues.md, "Deribit".
 
-https://docs.deribit.com/subscriptions/orderbook/bookinstrument_nameinterval: ``public/
-subscribe`` to ``book.BTC_USDC.100ms`` (no authorisation: ``raw`` needs it) on
-``wss://www.deribit.com/ws/api/v2``. The first notification is the whole book (``"type":
-"snapshot"``, its ``change_id``), then changes whose ``prev_change_id`` must equal the previous
-``change_id`` (:attr:`SeqRule.PREV_LINK`), levels ``[action, price, amount]`` with JSON numbers
-and ``action`` ``new``, ``change`` or ``delete`` (amount 0), which must agree with the book
-(:attr:`Integrity.level_actions`). A resync is ``public/unsubscribe`` + ``public/subscribe``.
-Heartbeats (https://docs.deribit.com/api-reference/session-management/public-set_heartbeat):
-``public/set_heartbeat`` (10 s, the least allowed) opens the connection; each ``{"method":
-"heartbeat","params":{"type":"test_request"}}`` is answered with ``public/test`` (else Deribit
-closes the connection), which is also the probe of a quiet connection.
-
-Spot pairs are ``BTC/USDC`` -> ``BTC_USDC``; options keep ccxt's unified form
-(``BTC/USD:BTC-210924-8000-P`` -> ``BTC-24SEP21-8000-P``). Proven on the 2021 recording of ten
-options on ``raw`` (:class:`DeribitRaw`): notifications, the subscribe answer, the chain and
-the level actions on every message. Only on the docs' examples: the ``100ms`` spot channel
-(same notifications), heartbeats, ``public/test`` and error answers.
+Proven on the 2021 recording of ten options on ``raw`` (:class:`DeribitRaw`): notifications,
+the subscribe answer, the chain and the level actions on every message. Only on the docs'
+examples: the ``100ms`` spot channel (same notifications), heartbeats, ``public/test`` and
+error answers.
 """
 
 from __future__ import annotations

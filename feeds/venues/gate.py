@@ -1,33 +1,12 @@
-"""Gate spot v4 order-book codecs (``gate``; the older ccxt id ``gateio``).
+"""Gate spot v4 order-book codecs (``gate``; the older ccxt id ``gateio``): ``spot.obu`` (the
+default: in-band full books, ``[U, u]`` increments) and ``spot.order_book_update``
+(:class:`GateBookUpdate`, over a REST snapshot; what replay uses for recordings that never
+subscribed ``spot.obu``). Channels, rules and why ``spot.obu``: docs/venues.md, "Gate".
 
-Gate's spot WebSocket v4 (https://www.gate.com/docs/developers/apiv4/ws/en/) serves two
-incremental book channels on one endpoint, with the same envelope ``{"time", "time_ms",
-"channel", "event", "result"}`` and the same levels (``[price, size]`` strings, ``"0"``
-deletes):
-
-* ``spot.obu`` (order book v2, the default here): subscribe ``ob.BTC_USDT.50`` (50 levels
-  every 20 ms) or ``ob.BTC_USDT.400`` (every 100 ms). The first push is the full book
-  (``"full": true``, its id ``u``), and Gate may resend one at any time; then increments
-  ``[U, u]`` that must continue the book: ``U == id + 1``, else unsubscribe and subscribe
-  again (:attr:`SeqRule.PREV_LINK` with ``prev = U - 1``). The default because it needs no
-  REST snapshot (no race between two channels, no REST budget, a resync is the documented
-  unsubscribe + subscribe) and it is what Gate launched as the optimised depth channel
-  ("Gate Spot Depth Channel Upgrade", 2025-05-30, https://www.gate.com/announcements/article/45317).
-* ``spot.order_book_update`` (:class:`GateBookUpdate`): payload ``["BTC_USDT", "100ms"]``,
-  increments ``[U, u]`` against a REST snapshot ``GET /api/v4/spot/order_book?...&with_id=
-  true`` (its ``id``): Gate drops ``u < id + 1``, applies the first with ``U <= id + 1 <=
-  u``, and a later ``U > id + 1`` is a gap (:attr:`SeqRule.RANGE` with a REST snapshot, which
-  also applies an update whose ``u`` equals the id: it repeats sizes the snapshot holds).
-  Since 2025 it may also push a full book (``"full": true``) that replaces the local one
-  (https://www.gate.com/announcements/article/44678). Replay uses it for recordings that
-  never subscribed ``spot.obu`` (:attr:`VenueSpec.older_protocols`).
-
-Proven on the 2021 recording (tests/test_venue_gate.py): ``spot.order_book_update`` frames and
-acks, the REST snapshot and the RANGE rule on every message. Only on the docs' examples:
-``spot.obu`` (subscribe, ack, full and incremental pushes), ``"full": true`` pushes,
-``spot.pong`` and error answers. Application ping: ``{"time": s, "channel": "spot.ping"}``,
-answered on ``spot.pong``. Gate requires the request ``time`` (seconds) within 60 s of its own
-clock, so requests carry the codec's injected :attr:`Codec.clock` (the runner's clock).
+Proven on the 2021 recording: ``spot.order_book_update`` frames and acks, the REST snapshot and
+the RANGE rule on every message. Only on the docs' examples: ``spot.obu``, ``"full": true``
+pushes, ``spot.pong`` and error answers. Requests carry ``time`` (seconds, within 60 s of
+Gate's clock): the codec's injected :attr:`Codec.clock`.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """HitBTC and Bequant API v3 ``orderbook/full`` codecs (``hitbtc``, the older ccxt id
-``hitbtc2``; ``bequant``: the same platform and protocol on another host).
-
-API v3 (https://api.hitbtc.com/#subscribe-to-full-order-book, the same text at
-https://api.bequant.io/#subscribe-to-full-order-book): ``{"method": "subscribe", "ch":
-"orderbook/full", "params": {"symbols": ["ETHBTC"]}, "id": 1}`` is answered ``{"result":
-{"ch", "subscriptions": [...]}, "id": 1}``; then ``{"ch": "orderbook/full", "snapshot":
-{"ETHBTC": {"t": ms, "s": seq, "a": [[price, size]...], "b": [...]}}}`` and updates of the
-same shape under ``"update"``, whose ``s`` grows by exactly one per symbol
-(:attr:`SeqRule.COUNTER`); size ``"0"`` deletes. Errors: ``{"error": {"code", "message",
-"description"}, "id"}`` (https://api.hitbtc.com/#error-response). Keep-alive is the
-WebSocket protocol's ping; there is no application ping.
+``hitbtc2``; ``bequant``: the same platform and protocol on another host): in-band
+snapshots, updates counted by ``s`` per symbol: docs/venues.md, "HitBTC and Bequant".
 
 Proven on the 2021 recordings (tests/fixtures/hitbtc.ndjson.gz, bequant.ndjson.gz), which are
-of API v2 (``/api/2/ws/public``: JSON-RPC ``subscribeOrderbook``, ``snapshotOrderbook`` /
-``updateOrderbook`` with ``params.sequence``, levels as ``{"price", "size"}`` objects):
-the counter rule on every message, snapshots resent mid-stream at the last sequence, the
-level text and the book built from it (:class:`HitBTCV2`, chosen by replay for recordings
-without ``/api/3/``). Only on the docs' examples and the emulator: the v3 frames.
+of API v2 (:class:`HitBTCV2`, chosen by replay for recordings without ``/api/3/``): the
+counter rule on every message, snapshots resent mid-stream at the last sequence, the level
+text and the book built from it. Only on the docs' examples and the emulator: the v3 frames.
 """
 
 from __future__ import annotations

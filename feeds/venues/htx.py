@@ -1,19 +1,11 @@
-"""HTX spot order-book codec (``htx``; the older ccxt ids ``huobipro``/``huobi``).
-
-Protocol (https://www.htx.com/en-us/opend/newApiPages/, spot WebSocket market data, "Market
-By Price (incremental update)"): every frame the venue sends is gzip-compressed JSON in a
-binary frame. Subscribe ``{"sub":"market.btcusdt.mbp.150"}`` (5, 20: tick by tick; 150, 400:
-every 100 ms) on ``/feed``; each push carries ``seqNum`` and ``prevSeqNum`` (the previous
-push's ``seqNum``: rule PREV_LINK). The book is seeded by asking
-``{"req":"market.btcusdt.mbp.150"}`` on the same connection once the pushes flow: the ``rep``
-holds the book and its ``seqNum``, which a buffered push's ``prevSeqNum`` names (snapshot
-source REQUEST). Numbers are JSON numbers, size 0 deletes the level. The venue pings
-``{"ping":n}`` every 5 s and closes a connection that does not answer ``{"pong":n}``.
+"""HTX spot order-book codec (``htx``; the older ccxt ids ``huobipro``/``huobi``): gzip
+frames, ``mbp`` pushes linked by ``prevSeqNum``, the book asked with ``req`` on the same
+connection, the venue's pings answered: docs/venues.md, "HTX".
 
 Proven on the 2021 recording (tests/fixtures/htx.ndjson.gz): the gunzip, acks, pings and the
-level format, through :class:`HtxStep0` (``depth.step0``: a whole book in every push, as
-recorded). Proven only on the documentation's examples and the emulator: the ``mbp`` pushes,
-the ``rep`` snapshot and their ``seqNum`` links.
+level format, through :class:`HtxStep0` (``depth.step0``: a whole book in every push). Only
+on the documentation's examples and the emulator: the ``mbp`` pushes, the ``rep`` snapshot
+and their ``seqNum`` links.
 """
 
 from __future__ import annotations

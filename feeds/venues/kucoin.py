@@ -1,21 +1,10 @@
-"""KuCoin spot ``/market/level2`` codec (``kucoin``).
-
-Protocol (https://www.kucoin.com/docs-new/websocket-api/base-info/introduction): ``POST
-/api/v1/bullet-public`` (no key) answers a token and ``instanceServers`` (``endpoint``,
-``pingInterval``); connect to ``<endpoint>?token=<token>&connectId=<id>`` (the runner asks
-again before every connection: the token expires), subscribe ``/market/level2:<sym>,<sym>``
-(https://www.kucoin.com/docs-new/3470068w0), seed each book from the public REST snapshot
-``GET /api/v1/market/orderbook/level2_100`` and apply ``trade.l2update`` messages whose
-``sequenceStart`` continues the book's sequence (:attr:`SeqRule.RANGE` with each change's
-own sequence, :attr:`Integrity.level_seq`: on the message overlapping the snapshot only the
-changes above its ``sequence`` apply). A change with price ``"0"`` only advances the
-sequence (dropped here); size ``"0"`` deletes the price.
+"""KuCoin spot ``/market/level2`` codec (``kucoin``). Connecting (the bullet token), seeding
+and the per-change sequence rule: docs/venues.md, "KuCoin".
 
 Proven on the 2021 recording (tests/fixtures/kucoin.ndjson.gz): the message shapes, the
 sequence rule on every message, the snapshot body (then from the full-depth endpoint, now
-keyed; the same ``{"code", "data": {"sequence", "bids", "asks"}}``). Proven only on the
-docs' examples: the bullet answer, the ``time`` field (absent in 2021), the per-change
-filter of an overlapping message (the recording has none), acks, pongs and errors.
+keyed). Proven only on the docs' examples: the bullet answer, the ``time`` field (absent in
+2021), the per-change filter of an overlapping message, acks, pongs and errors.
 """
 
 from __future__ import annotations
@@ -27,7 +16,7 @@ from typing import Any, Final
 import orjson
 
 from feeds import protocol as p
-from feeds.codeckit import MS_NS, digits, json_object, levels, millis_ns, uint
+from feeds.codeckit import digits, json_object, levels, millis_ns, uint
 from feeds.lane import FrameShape, ZeroPrice
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
@@ -38,8 +27,7 @@ _LIMITS: Final = p.RestLimits(budget=2000, window_s=30.0, tiers=((100, 4),))
 SPEC: Final = VenueSpec(
     id="kucoin",
     integrity=p.Integrity(seq=p.SeqRule.RANGE, snapshot=p.SnapshotSource.REST, level_seq=True),
-    # The WebSocket endpoint comes from the bullet answer ("it is recommended to use a dynamic
-    # URL"); this one is what it names today.
+    # The WebSocket endpoint comes from the bullet answer; this one is what it names today.
     endpoints=p.Endpoints(ws="wss://ws-api-spot.kucoin.com", rest="https://api.kucoin.com"),
     symbol_format="{base}-{quote}",
     # ccxt's names (left) of KuCoin's assets (right) where they differ.
@@ -50,15 +38,12 @@ SPEC: Final = VenueSpec(
         "APTOSLAUNCHTOKEN": "ALT",
         "ALT": "KALT",
     },
-    # "exceed max subscription count limitation of 100 per session"; up to 100 symbols per
-    # topic; 100 client messages per 10 s per connection
-    # (https://www.kucoin.com/docs-new/websocket-api/base-info/introduction).
+    # 100 symbols per session and per topic, 100 messages per 10 s (docs/venues.md, KuCoin)
     max_symbols_per_connection=100,
     subscribe_batch=100,
     sends_per_s=10.0,
-    # Public pool 2000 weight / 30 s per IP; level2_100 weighs 4 (level2_20 2, not used: a
-    # book seeded deeper than it is kept stays exact when its top levels go), the bullet 10
-    # (https://www.kucoin.com/docs-new/rate-limit, .../3470165w0 "Get Part OrderBook").
+    # 2000 weight / 30 s per IP; level2_100 weighs 4 (level2_20 is not used: a book seeded
+    # deeper than it is kept stays exact when its top levels go), the bullet 10.
     rest_limits=_LIMITS,
     # pingInterval of the bullet answer (18000 ms in the docs); the answer's own value wins.
     ping_interval_s=18.0,
@@ -170,10 +155,7 @@ class KuCoin(p.Codec):
             uint(last, "sequenceEnd")
             raise p.ParseError(f"trade.l2update: sequenceStart {first} > sequenceEnd {last}")
         ts = data.get("time")
-        if ts is None:
-            ts_ns = None
-        else:
-            ts_ns = ts * MS_NS if ts.__class__ is int and ts >= 0 else millis_ns(ts, "time")
+        ts_ns = None if ts is None else millis_ns(ts, "time")
         bids, asks = _changes(changes.get("bids"), "bids"), _changes(changes.get("asks"), "asks")
         return p.BookDelta(symbol, bids, asks, first, last, None, None, ts_ns)
 

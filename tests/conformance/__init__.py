@@ -110,6 +110,14 @@ class VenueCase:
     """Wire shape compares the number of decimals too (same precision in both)."""
     model: Model | None = None
     """The recording read and sequenced independently (:mod:`tests.reference`)."""
+    refusals: tuple[tuple[str, str | None, str], ...] = ()
+    """Requests the emulator refuses as the venue does: (request, its exact answer or None,
+    the ``VenueError`` message the codec reads in it)."""
+    heartbeat: tuple[int, str] | None = None
+    """The emulated venue's own ping, once subscribed: every how many seconds, and the first
+    one's frame (the codec answers it and the venue takes the answer)."""
+    rest_errors: tuple[tuple[bytes, str], ...] = ()
+    """REST error bodies, and the text of the ``ParseError`` ``parse_snapshot`` raises."""
 
     @property
     def venue(self) -> str:

@@ -46,6 +46,20 @@ def reader(symbols: tuple[str, ...]) -> Read:
 
 
 SYMBOLS = ("NKN/USDT", "BLZ/ETH", "LRC/BTC", "RUNE/EUR")
+FIRST = delta("NKN/USDT", NKN, "", first=499869750, last=499869752, ts=TS)
+SAMPLES = (
+    (FIRST_RECORDED, (FIRST,)),
+    (json.dumps(json.loads(FIRST_RECORDED)["data"]), (FIRST,)),  # a raw /ws connection's
+    ('{"result":null,"id":1}', (Subscribed(),)),
+    ('{"result":["btcusdt@depth@100ms"],"id":3}', ()),
+    ('{"code":0,"msg":"Unknown property","id":1}', (VenueError("0: Unknown property"),)),
+    (b'{"error":{"code":2,"msg":"Invalid request"},"id":4}', (VenueError("2: Invalid request"),)),
+    ('{"u":400900217,"s":"NKNUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"}', ()),
+    ('{"e":"aggTrade","E":1,"s":"NKNUSDT"}', ()),
+    # websocket-api/connection-events, and the bare event
+    ('{"event":{"e":"serverShutdown","E":1770123456789}}', (PlannedClose("serverShutdown"),)),
+    (b'{"e":"serverShutdown","E":1770123456789}', (PlannedClose("serverShutdown"),)),
+)
 
 CASE = VenueCase(
     codec=Binance,
@@ -55,21 +69,7 @@ CASE = VenueCase(
         '{"method":"SUBSCRIBE","params":["nknusdt@depth@100ms","blzeth@depth@100ms",'
         '"lrcbtc@depth@100ms","runeeur@depth@100ms"],"id":1}',
     ),
-    samples=(
-        (FIRST_RECORDED, (delta("NKN/USDT", NKN, "", first=499869750, last=499869752, ts=TS),)),
-        ('{"result":null,"id":1}', (Subscribed(),)),
-        ('{"result":["btcusdt@depth@100ms"],"id":3}', ()),
-        ('{"code":0,"msg":"Unknown property","id":1}', (VenueError("0: Unknown property"),)),
-        (
-            b'{"error":{"code":2,"msg":"Invalid request"},"id":4}',
-            (VenueError("2: Invalid request"),),
-        ),
-        ('{"u":400900217,"s":"NKNUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"}', ()),
-        ('{"e":"aggTrade","E":1,"s":"NKNUSDT"}', ()),
-        # websocket-api/connection-events, and the bare event
-        ('{"event":{"e":"serverShutdown","E":1770123456789}}', (PlannedClose("serverShutdown"),)),
-        (b'{"e":"serverShutdown","E":1770123456789}', (PlannedClose("serverShutdown"),)),
-    ),
+    samples=SAMPLES,
     malformed=(
         "",
         "[]",
@@ -100,6 +100,7 @@ CASE = VenueCase(
     ),
     emulator_path="/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms",
     exact_decimals=True,
+    rest_errors=((b'{"code":-1121,"msg":"Invalid symbol."}', "Invalid symbol."),),
     model=Model(
         reader(SYMBOLS),
         {"BookSnapshot": 4, "BookDelta": 177, "no event": 88}  # bookTicker, aggTrade, kline

@@ -7,16 +7,9 @@ import json
 from typing import Any
 
 from feeds.capture import Record
-from feeds.protocol import (
-    BookDelta,
-    BookSnapshot,
-    Event,
-    Heartbeat,
-    Level,
-    Reply,
-    Subscribed,
-    VenueError,
-)
+from feeds.protocol import BookDelta as Delta
+from feeds.protocol import BookSnapshot as Snap
+from feeds.protocol import Event, Heartbeat, Level, Reply, Subscribed, VenueError
 from feeds.venues.deribit import Deribit, DeribitRaw
 from tests.conformance import Replay, Top, VenueCase
 from tests.reference import Model
@@ -32,20 +25,10 @@ def note(kind: str, prev: str, change_id: int, bids: str, asks: str) -> str:
     )
 
 
-SNAPSHOT = note(
-    "snapshot",
-    "",
-    71500,
-    '[["new",91990.5,0.25],["new",91990,1.0]]',
-    '[["new",91991,0.4],["new",91992.5,2.0]]',
-)
-CHANGE = note(
-    "change",
-    '"prev_change_id":71500,',
-    71503,
-    '[["delete",91990,0.0]]',
-    '[["change",91991,0.1],["new",91991.5,0.3]]',
-)
+SNAPSHOT = note("snapshot", "", 71500, '[["new",91990.5,0.25],["new",91990,1.0]]',
+                '[["new",91991,0.4],["new",91992.5,2.0]]')  # fmt: skip
+CHANGE = note("change", '"prev_change_id":71500,', 71503, '[["delete",91990,0.0]]',
+              '[["change",91991,0.1],["new",91991.5,0.3]]')  # fmt: skip
 TEST_REQUEST = '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}'
 PUBLIC_TEST = '{"jsonrpc":"2.0","id":4,"method":"public/test","params":{}}'
 ACK = (
@@ -57,15 +40,10 @@ STREAM = (
     SNAPSHOT,
     CHANGE,
     note("change", '"prev_change_id":71503,', 71504, '[["new",91989,3.5]]', "[]"),
-    note(
-        "change",
-        '"prev_change_id":71504,',
-        71510,
-        '[["change",91990.5,0.05]]',
-        '[["delete",91991,0.0]]',
-    ),
+    note("change", '"prev_change_id":71504,', 71510, '[["change",91990.5,0.05]]',
+         '[["delete",91991,0.0]]'),
     TEST_REQUEST,
-)
+)  # fmt: skip
 
 TS = 1764892800000_000000
 BIDS: list[Level] = [[91990.5, 0.25, "new"], [91990, 1.0, "new"]]
@@ -76,6 +54,25 @@ CHANGES: tuple[list[Level], list[Level]] = (
 )
 """What the codec reads (levels reordered to [price, amount, action])."""
 
+SAMPLES = (
+    (ACK, (Subscribed("BTC/USDC"),)),
+    (SNAPSHOT, (Snap("BTC/USDC", BIDS, ASKS, seq=71500, venue_ts_ns=TS),)),
+    (CHANGE, (Delta("BTC/USDC", *CHANGES, last=71503, prev=71500, venue_ts_ns=TS),)),
+    (TEST_REQUEST, (Heartbeat(), Reply(PUBLIC_TEST))),
+    ('{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"heartbeat"}}', (Heartbeat(),)),
+    ('{"jsonrpc":"2.0","id":1,"result":"ok","usIn":1,"usOut":2,"usDiff":1}', (Heartbeat(),)),
+    ('{"jsonrpc":"2.0","id":4,"result":{"version":"1.2.26"}}', (Heartbeat(),)),
+    ('{"jsonrpc":"2.0","id":3,"result":["book.BTC_USDC.100ms"]}', ()),  # unsubscribed
+    ('{"jsonrpc":"2.0","id":2,"error":{"message":"Invalid params","code":-32602}}',
+     (VenueError("-32602: Invalid params"),)),
+    ('{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC_USDC.100ms",'
+     '"data":{}}}', ()),
+)  # fmt: skip
+REFUSALS = (  # set_heartbeat: at least 10 s
+    ('{"jsonrpc":"2.0","id":7,"method":"public/set_heartbeat","params":{"interval":5}}', None,
+     "-32602: Invalid params"),
+)  # fmt: skip
+
 CASE = VenueCase(
     codec=Deribit,
     symbols=("BTC/USDC",),
@@ -84,25 +81,7 @@ CASE = VenueCase(
         '{"jsonrpc":"2.0","id":2,"method":"public/subscribe","params":'
         '{"channels":["book.BTC_USDC.100ms"]}}',
     ),
-    samples=(
-        (ACK, (Subscribed("BTC/USDC"),)),
-        (SNAPSHOT, (BookSnapshot("BTC/USDC", BIDS, ASKS, seq=71500, venue_ts_ns=TS),)),
-        (CHANGE, (BookDelta("BTC/USDC", *CHANGES, last=71503, prev=71500, venue_ts_ns=TS),)),
-        (TEST_REQUEST, (Heartbeat(), Reply(PUBLIC_TEST))),
-        ('{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"heartbeat"}}', (Heartbeat(),)),
-        ('{"jsonrpc":"2.0","id":1,"result":"ok","usIn":1,"usOut":2,"usDiff":1}', (Heartbeat(),)),
-        ('{"jsonrpc":"2.0","id":4,"result":{"version":"1.2.26"}}', (Heartbeat(),)),
-        ('{"jsonrpc":"2.0","id":3,"result":["book.BTC_USDC.100ms"]}', ()),  # unsubscribed
-        (
-            '{"jsonrpc":"2.0","id":2,"error":{"message":"Invalid params","code":-32602}}',
-            (VenueError("-32602: Invalid params"),),
-        ),
-        (
-            '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC_USDC.100ms",'
-            '"data":{}}}',
-            (),
-        ),
-    ),
+    samples=SAMPLES,
     malformed=(
         "",
         "[]",
@@ -129,6 +108,9 @@ CASE = VenueCase(
         tops={"BTC/USDC": (91990.5, 0.05, 91991.5, 0.3)},
     ),
     emulator_symbols=("BTC/USDC", "ETH/USDC"),
+    # https://docs.deribit.com/api-reference/session-management/public-set_heartbeat
+    heartbeat=(10, TEST_REQUEST),
+    refusals=REFUSALS,
 )
 
 RECORDED: dict[str, tuple[str, Top]] = {
@@ -178,10 +160,21 @@ def read(record: Record, memo: dict[str, Any]) -> list[Event]:
     symbol, ts = OPTIONS[data["instrument_name"]], data["timestamp"] * 10**6
     bids, asks = ([[p, a, act] for act, p, a in data[k]] for k in ("bids", "asks"))
     if data["type"] == "snapshot":
-        return [BookSnapshot(symbol, bids, asks, data["change_id"], None, ts)]
+        return [Snap(symbol, bids, asks, data["change_id"], None, ts)]
     last, prev = data["change_id"], data["prev_change_id"]
-    return [BookDelta(symbol, bids, asks, None, last, prev, None, ts)]
+    return [Delta(symbol, bids, asks, None, last, prev, None, ts)]
 
+
+RAW_SAMPLES = (
+    (RECORDED_CHANGE, (Delta(PUT, [], PUT_ASKS, None, 33195896354, 33195894765, None,
+                             1626993733801_000000),)),
+    (RECORDED_SNAPSHOT, (Snap(CALL, CALL_BIDS, [[0.6235, 9.0, "new"]], 33190041117, None,
+                              1626993720915_000000),)),
+    ('{"jsonrpc":"2.0","id":0,"result":["trades.ETH-30JUL21-2800-C.raw",'
+     '"book.ETH-27AUG21-4000-P.raw","book.BTC-24SEP21-8000-P.raw"],"usIn":1626993723846980,'
+     '"usOut":1626993723847561,"usDiff":581,"testnet":false}',
+     (Subscribed("BTC/USD:BTC-210924-8000-P"),)),
+)  # fmt: skip
 
 RAW = VenueCase(
     name="deribit-raw",
@@ -193,39 +186,7 @@ RAW = VenueCase(
         + ",".join(f'"book.{name}.raw"' for name in OPTIONS)
         + "]}}",
     ),
-    samples=(
-        (
-            RECORDED_CHANGE,
-            (
-                BookDelta(
-                    PUT,
-                    [],
-                    PUT_ASKS,
-                    last=33195896354,
-                    prev=33195894765,
-                    venue_ts_ns=1626993733801_000000,
-                ),
-            ),
-        ),
-        (
-            RECORDED_SNAPSHOT,
-            (
-                BookSnapshot(
-                    CALL,
-                    CALL_BIDS,
-                    [[0.6235, 9.0, "new"]],
-                    seq=33190041117,
-                    venue_ts_ns=1626993720915_000000,
-                ),
-            ),
-        ),
-        (
-            '{"jsonrpc":"2.0","id":0,"result":["trades.ETH-30JUL21-2800-C.raw",'
-            '"book.ETH-27AUG21-4000-P.raw","book.BTC-24SEP21-8000-P.raw"],"usIn":1626993723846980,'
-            '"usOut":1626993723847561,"usDiff":581,"testnet":false}',
-            (Subscribed("BTC/USD:BTC-210924-8000-P"),),
-        ),
-    ),
+    samples=RAW_SAMPLES,
     malformed=(RECORDED_CHANGE.replace("34000-P.raw", "34000-P.100ms"),),
     recording="deribit.ndjson.gz",
     # 8 snapshots; 36 changes, each linked to the one before and its actions agreeing with the

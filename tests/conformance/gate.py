@@ -62,44 +62,26 @@ OBU_STREAM = (
     obu(28606991, 28606991, '[["105953.2","0.03"]]', "[]"),
 )
 
+OBU_SAMPLES = (
+    (OBU_ACK, (Subscribed(),)),
+    (OBU_FULL, (snap("BTC/USDT", FULL_BIDS, FULL_ASKS, seq=28606981, ts=1748572394325_000000),)),
+    (OBU_UPDATE, (delta("BTC/USDT", "105958.9:0", "105959:0.5", first=28606982, last=28606984,
+                        prev=28606981, ts=1748572394382_000000),)),
+    ('{"time":1,"time_ms":1001,"channel":"spot.pong","event":"","result":null}', (Heartbeat(),)),
+    ('{"time":1,"channel":"spot.obu","event":"subscribe",'
+     '"error":{"code":2,"message":"Alert sub ob.BTC_USDT.50"},"result":{"status":"fail"}}',
+     (VenueError("2: Alert sub ob.BTC_USDT.50"),)),
+    ('{"time":1,"channel":"spot.obu","event":"unsubscribe","result":{"status":"success"}}', ()),
+    ('{"time":1,"channel":"spot.trades","event":"update","result":{}}', ()),
+)  # fmt: skip
+
 OBU = VenueCase(
     codec=DocsGate,
     symbols=("BTC/USDT",),
     subscribe=(
         '{"time":1748572393,"channel":"spot.obu","event":"subscribe","payload":["ob.BTC_USDT.50"]}',
     ),
-    samples=(
-        (OBU_ACK, (Subscribed(),)),
-        (
-            OBU_FULL,
-            (snap("BTC/USDT", FULL_BIDS, FULL_ASKS, seq=28606981, ts=1748572394325_000000),),
-        ),
-        (
-            OBU_UPDATE,
-            (
-                delta(
-                    "BTC/USDT",
-                    "105958.9:0",
-                    "105959:0.5",
-                    first=28606982,
-                    last=28606984,
-                    prev=28606981,
-                    ts=1748572394382_000000,
-                ),
-            ),
-        ),
-        (
-            '{"time":1,"time_ms":1001,"channel":"spot.pong","event":"","result":null}',
-            (Heartbeat(),),
-        ),
-        (
-            '{"time":1,"channel":"spot.obu","event":"subscribe",'
-            '"error":{"code":2,"message":"Alert sub ob.BTC_USDT.50"},"result":{"status":"fail"}}',
-            (VenueError("2: Alert sub ob.BTC_USDT.50"),),
-        ),
-        ('{"time":1,"channel":"spot.obu","event":"unsubscribe","result":{"status":"success"}}', ()),
-        ('{"time":1,"channel":"spot.trades","event":"update","result":{}}', ()),
-    ),
+    samples=OBU_SAMPLES,
     malformed=(
         "",
         "[]",
@@ -168,6 +150,17 @@ def read(record: Record, memo: dict[str, Any]) -> list[Event]:
     return [BookDelta(r["s"].replace("_", "/"), r["b"], r["a"], r["U"], r["u"], venue_ts_ns=ts)]
 
 
+RECORDED_SAMPLES = (
+    (RECORDED_UPDATE, (delta("ZKS/ETH", "", ZKS, first=11077662, last=11077662, ts=ZKS_TS),)),
+    ('{"time":1619093532,"channel":"spot.order_book_update","event":"subscribe",'
+     '"result":{"status":"success"}}', (Subscribed(),)),
+    ('{"time":1619093534,"channel":"spot.tickers","event":"update","result":'
+     '{"currency_pair":"NEO_BTC","last":"0.0018716"}}', ()),
+    # since 2025 a full book may come on this channel too (announcement 44678)
+    (RECORDED_UPDATE.replace('"U":11077662,', '"full":true,'),
+     (snap("ZKS/ETH", "", ZKS, seq=11077662, ts=ZKS_TS),)),
+)  # fmt: skip
+
 BOOK_UPDATE = VenueCase(
     name="gate-book-update",
     codec=RecordedGate,
@@ -177,24 +170,7 @@ BOOK_UPDATE = VenueCase(
         f'"payload":["{pair}","100ms"]}}'
         for pair in PAIRS.split()
     ),  # as recorded
-    samples=(
-        (RECORDED_UPDATE, (delta("ZKS/ETH", "", ZKS, first=11077662, last=11077662, ts=ZKS_TS),)),
-        (
-            '{"time":1619093532,"channel":"spot.order_book_update","event":"subscribe",'
-            '"result":{"status":"success"}}',
-            (Subscribed(),),
-        ),
-        (
-            '{"time":1619093534,"channel":"spot.tickers","event":"update","result":'
-            '{"currency_pair":"NEO_BTC","last":"0.0018716"}}',
-            (),
-        ),
-        # since 2025 a full book may come on this channel too (announcement 44678)
-        (
-            RECORDED_UPDATE.replace('"U":11077662,', '"full":true,'),
-            (snap("ZKS/ETH", "", ZKS, seq=11077662, ts=ZKS_TS),),
-        ),
-    ),
+    samples=RECORDED_SAMPLES,
     malformed=(
         RECORDED_UPDATE.replace("ZKS_ETH", "ob.ZKS_ETH.50"),
         RECORDED_UPDATE.replace('"U":11077662', '"U":11077663'),
@@ -209,6 +185,9 @@ BOOK_UPDATE = VenueCase(
     # ending at the snapshot's id, whose loss is no gap)
     gap=45,
     emulated=False,
+    rest_errors=(
+        (b'{"label":"INVALID_CURRENCY","message":"Invalid currency"}', "Invalid currency"),
+    ),
     # 13 updates end at or before their snapshot's id (Gate drops them); each of the other
     # 159 starts right after the book's id (the first ones bridge: U == id + 1 <= u)
     model=Model(

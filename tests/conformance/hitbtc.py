@@ -12,9 +12,10 @@ from typing import Any
 from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Subscribed, VenueError
 from feeds.venues.hitbtc import Bequant, BequantV2, HitBTC, HitBTCV2
-from tests.conformance import Replay, VenueCase
+from tests.conformance import Replay, VenueCase, delta, snap
 from tests.reference import Model, Read
 
+TRADES = '{"method":"subscribe","ch":"trades","params":{"symbols":["BTCUSDT"]},"id":6}'
 ACK = '{"result":{"ch":"orderbook/full","subscriptions":["BTCUSDT"]},"id":1}'
 
 
@@ -37,36 +38,16 @@ STREAM = (
 )
 V3_SAMPLES = (
     (ACK, (Subscribed(),)),
-    (
-        SNAPSHOT,
-        (
-            BookSnapshot(
-                "BTC/USDT",
-                [["31490.00", "4.4095"]],
-                [["31500.10", "0.6300"], ["31500.50", "1.2000"]],
-                seq=27617207,
-                venue_ts_ns=1626866578803_000000,
-            ),
-        ),
-    ),
-    (
-        UPDATE,
-        (
-            BookDelta(
-                "BTC/USDT",
-                [["31495.20", "1.5000"]],
-                [["31500.10", "0"]],
-                last=27617208,
-                venue_ts_ns=1626866578804_000000,
-            ),
-        ),
-    ),
+    (SNAPSHOT, (snap("BTC/USDT", "31490.00:4.4095", "31500.10:0.6300 31500.50:1.2000",
+                     seq=27617207, ts=1626866578803_000000),)),
+    (UPDATE, (delta("BTC/USDT", "31495.20:1.5000", "31500.10:0", last=27617208,
+                    ts=1626866578804_000000),)),
     (  # https://api.hitbtc.com/#error-response, code 2001 of the error-code table
         '{"error":{"code":2001,"message":"Symbol not found","description":"NOPE"},"id":2}',
         (VenueError("2001: Symbol not found NOPE"),),
     ),
     ('{"ch":"trades","update":{"BTCUSDT":[]}}', ()),
-)
+)  # fmt: skip
 V3_MALFORMED = (
     "[]",
     '{"id":1}',
@@ -79,6 +60,14 @@ V3_MALFORMED = (
     UPDATE.replace('"t":1626866578804', '"t":null'),
     UPDATE.replace('"b":[["31495.20","1.5000"]]', '"b":{}'),
 )
+REFUSALS = (  # https://api.hitbtc.com/#error-codes
+    ('{"method":"subscribe","ch":"orderbook/full","params":{"symbols":["NOPE"]},"id":5}',
+     '{"error":{"code":2001,"message":"Symbol not found","description":"NOPE"},"id":5}',
+     "2001: Symbol not found NOPE"),
+    (TRADES, None, f"10001: Validation error unknown method or channel {TRADES}"),
+    ('{"method":"subscribe","ch":"orderbook/full","params":{},"id":7}', None,
+     "10001: Validation error params.symbols is required"),
+)  # fmt: skip
 V3_REPLAY = Replay(  # 1 snapshot, 3 updates each s = the previous s + 1
     messages=4, snapshots=1, deltas=3, checks=3, tops={"BTC/USDT": (31495.2, 1.5, 31499.0, 3.1)}
 )
@@ -96,6 +85,7 @@ def v3(codec: type[HitBTC]) -> VenueCase:
         frames=STREAM,
         replay=V3_REPLAY,
         emulator_symbols=("BTC/USDT",),  # the pushes are keyed by the symbol id
+        refusals=REFUSALS,
     )
 
 
@@ -121,27 +111,19 @@ def v2_reader(symbols: tuple[str, ...]) -> Read:
             return []  # candles, trades, tickers
         book = msg["params"]
         bids, asks = ([(lv["price"], lv["size"]) for lv in book[k]] for k in ("bid", "ask"))
-        when = datetime.fromisoformat(book["timestamp"]) - EPOCH
-        symbol, seq, ts = (
-            named[book["symbol"]],
-            book["sequence"],
-            when // timedelta(microseconds=1) * 1000,
-        )
+        ts = (datetime.fromisoformat(book["timestamp"]) - EPOCH) // timedelta(microseconds=1)
+        symbol, seq = named[book["symbol"]], book["sequence"]
         if msg["method"] == "snapshotOrderbook":
-            return [BookSnapshot(symbol, bids, asks, seq, None, ts)]
-        return [BookDelta(symbol, bids, asks, None, seq, None, None, ts)]
+            return [BookSnapshot(symbol, bids, asks, seq, None, ts * 1000)]
+        return [BookDelta(symbol, bids, asks, None, seq, None, None, ts * 1000)]
 
     return read
 
 
 def v2(
-    codec: type[HitBTCV2],
-    symbols: tuple[str, ...],
-    update: str,
-    delta: BookDelta,
-    replay: Replay,
-    counts: Mapping[str, int],
-) -> VenueCase:
+    codec: type[HitBTCV2], symbols: tuple[str, ...], update: str, delta: BookDelta,
+    replay: Replay, counts: Mapping[str, int],
+) -> VenueCase:  # fmt: skip
     snapshot = BookSnapshot(
         delta.symbol, delta.bids, delta.asks, delta.last, None, delta.venue_ts_ns
     )
@@ -154,24 +136,8 @@ def v2(
             f'{{"method":"subscribeOrderbook","params":{{"symbol":"{p}"}},"id":{n}}}'
             for n, p in enumerate(pairs, 1)
         ),  # the recorded requests, with our own ids
-        samples=(
-            (update, (delta,)),
-            ('{"jsonrpc":"2.0","result":true,"id":"HITBTC.ws.1"}', (Subscribed(),)),
-            (
-                '{"jsonrpc":"2.0","method":"ticker","params":{"ask":"1.19500","bid":"1.19000",'
-                '"timestamp":"2021-07-15T03:06:44.273Z","symbol":"EURSUSD"}}',
-                (),
-            ),
-            (
-                '{"jsonrpc":"2.0","error":{"code":2001,"message":"Symbol not found",'
-                '"description":"Try get /api/2/public/symbol"},"id":123}',
-                (VenueError("2001: Symbol not found Try get /api/2/public/symbol"),),
-            ),
-            (
-                update.replace("updateOrderbook", "snapshotOrderbook"),
-                (snapshot,),
-            ),
-        ),
+        samples=(*V2_CONTROL, (update, (delta,)),
+                 (update.replace("updateOrderbook", "snapshotOrderbook"), (snapshot,))),
         malformed=(
             '{"jsonrpc":"2.0"}',
             update.replace('"sequence":', '"sequence":-'),
@@ -186,56 +152,44 @@ def v2(
         replay=replay,
         emulated=False,
         model=Model(v2_reader(symbols), counts),
-    )
+    )  # fmt: skip
 
 
+V2_CONTROL = (
+    ('{"jsonrpc":"2.0","result":true,"id":"HITBTC.ws.1"}', (Subscribed(),)),
+    ('{"jsonrpc":"2.0","method":"ticker","params":{"ask":"1.19500","bid":"1.19000",'
+     '"timestamp":"2021-07-15T03:06:44.273Z","symbol":"EURSUSD"}}', ()),
+    ('{"jsonrpc":"2.0","error":{"code":2001,"message":"Symbol not found",'
+     '"description":"Try get /api/2/public/symbol"},"id":123}',
+     (VenueError("2001: Symbol not found Try get /api/2/public/symbol"),)),
+)  # fmt: skip
+BEQUANT_V2_UPDATE = (
+    '{"jsonrpc":"2.0","method":"updateOrderbook","params":{"ask":[{"price":"0.07649",'
+    '"size":"0"}],"bid":[],"sequence":7339897,"timestamp":"2021-07-03T00:56:18.317Z",'
+    '"symbol":"MKRBTC"}}'
+)
 CASES = (
     v3(HitBTC),
     v3(Bequant),
     # 2 snapshots a symbol (the second resent mid-stream at the last sequence), 99 updates
     # each continuing its symbol's sequence.
-    v2(
-        HitBTCV2,
-        ("ORN/BTC", "INSUR/BTC", "EURS/USD"),
-        HITBTC_V2_UPDATE,
-        BookDelta(
-            "EURS/USD", [("1.18242", "0")], [], last=7333533, venue_ts_ns=1626318413347_000000
-        ),
-        Replay(
-            messages=105,
-            snapshots=6,
-            deltas=99,
-            checks=99,
-            tops={
-                "ORN/BTC": (0.00014955, 0.8, 0.00015116, 2.27),
-                "INSUR/BTC": (3.2406e-05, 46.28, 3.877e-05, 236.63),
-                "EURS/USD": (1.19, 31643.41, 1.195, 88716.66),
-            },
-        ),
-        {"BookSnapshot": 6, "BookDelta": 99, "no event": 12}
-        | {"applied": 99, "continued": 99, "removed": 259},
-    ),
-    v2(
-        BequantV2,
-        ("ETH/DAI", "MKR/BTC", "BTC/EURS"),
-        '{"jsonrpc":"2.0","method":"updateOrderbook","params":{"ask":[{"price":"0.07649",'
-        '"size":"0"}],"bid":[],"sequence":7339897,"timestamp":"2021-07-03T00:56:18.317Z",'
-        '"symbol":"MKRBTC"}}',
-        BookDelta(
-            "MKR/BTC", [], [("0.07649", "0")], last=7339897, venue_ts_ns=1625273778317_000000
-        ),
-        Replay(  # 1 snapshot a symbol, 138 updates each continuing its symbol's sequence
-            messages=141,
-            snapshots=3,
-            deltas=138,
-            checks=138,
-            tops={
-                "ETH/DAI": (2137.049, 0.1619, 2141.927, 0.1662),
-                "MKR/BTC": (0.07612, 0.0037, 0.07626, 0.1216),
-                "BTC/EURS": (27477.96, 3e-05, 27841.39, 0.06255),
-            },
-        ),
-        {"BookSnapshot": 3, "BookDelta": 138, "no event": 11}
-        | {"applied": 138, "continued": 138, "removed": 230},
-    ),
-)
+    v2(HitBTCV2, ("ORN/BTC", "INSUR/BTC", "EURS/USD"), HITBTC_V2_UPDATE,
+       BookDelta("EURS/USD", [("1.18242", "0")], [], last=7333533,
+                 venue_ts_ns=1626318413347_000000),
+       Replay(messages=105, snapshots=6, deltas=99, checks=99, tops={
+           "ORN/BTC": (0.00014955, 0.8, 0.00015116, 2.27),
+           "INSUR/BTC": (3.2406e-05, 46.28, 3.877e-05, 236.63),
+           "EURS/USD": (1.19, 31643.41, 1.195, 88716.66)}),
+       {"BookSnapshot": 6, "BookDelta": 99, "no event": 12}
+       | {"applied": 99, "continued": 99, "removed": 259}),
+    # 1 snapshot a symbol, 138 updates each continuing its symbol's sequence
+    v2(BequantV2, ("ETH/DAI", "MKR/BTC", "BTC/EURS"), BEQUANT_V2_UPDATE,
+       BookDelta("MKR/BTC", [], [("0.07649", "0")], last=7339897,
+                 venue_ts_ns=1625273778317_000000),
+       Replay(messages=141, snapshots=3, deltas=138, checks=138, tops={
+           "ETH/DAI": (2137.049, 0.1619, 2141.927, 0.1662),
+           "MKR/BTC": (0.07612, 0.0037, 0.07626, 0.1216),
+           "BTC/EURS": (27477.96, 3e-05, 27841.39, 0.06255)}),
+       {"BookSnapshot": 3, "BookDelta": 138, "no event": 11}
+       | {"applied": 138, "continued": 138, "removed": 230}),
+)  # fmt: skip

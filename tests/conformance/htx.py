@@ -83,15 +83,12 @@ MBP = VenueCase(
     ),
     frames=(ACK, push(*PUSHES[0]), push(*PUSHES[1]), REP, *(push(*p) for p in PUSHES[2:])),
     # the answer, then 4 of the 5 pushes (the first was in it), each linked to the one before
-    replay=Replay(
-        messages=5,
-        snapshots=1,
-        deltas=5,
-        checks=4,
-        older=1,
-        tops={"BTC/USDT": (500.0, 3.0, 640.0, 1.5)},  # worked out by hand from the frames
-    ),
-)
+    replay=Replay(messages=5, snapshots=1, deltas=5, checks=4, older=1,
+                  tops={"BTC/USDT": (500.0, 3.0, 640.0, 1.5)}),  # worked out by hand
+    heartbeat=(5, '{"ping":1795000005000}'),  # closed unless answered {"pong": n}
+    refusals=(('{"sub":"market.btcusdt.mbp.7","id":"x"}', None,
+               "bad-request: invalid topic market.btcusdt.mbp.7"),),
+)  # fmt: skip
 
 STEP0_IDS = ("borusdt", "omgbtc", "yfihusd", "nesteth")
 STEP0_SYMBOLS = ("BOR/USDT", "OMG/BTC", "YFI/HUSD", "NEST/ETH")
@@ -118,37 +115,24 @@ def read_step0(record: Record, memo: dict[str, Any]) -> list[Event]:
     ]
 
 
+STEP0_SAMPLES = (
+    (gzip.compress(b'{"ch":"market.yfihusd.depth.step0","ts":1618678069722,"tick":{"bids":'
+                   b'[[49986.85,3.45E-4]],"asks":[[50171.6,0.001052]],"version":181648174,'
+                   b'"ts":1618678069720}}', mtime=0),
+     (BookSnapshot("YFI/HUSD", [[49986.85, 3.45e-4]], [[50171.6, 0.001052]], 181648174, None,
+                   1618678069722 * 10**6),)),
+    ('{"id":2,"status":"ok","subbed":"market.borusdt.depth.step0","ts":1}',
+     (Subscribed("BOR/USDT"),)),
+    ('{"id":12,"status":"ok","subbed":"market.borusdt.trade.detail","ts":1}', ()),
+)  # fmt: skip
+
 STEP0 = VenueCase(
     name="htx-step0",
     codec=HtxStep0,
     symbols=STEP0_SYMBOLS,
     # the recording's requests named the same topics with numeric ids
     subscribe=tuple(f'{{"sub":"market.{v}.depth.step0","id":"{v}"}}' for v in STEP0_IDS),
-    samples=(
-        (
-            gzip.compress(
-                b'{"ch":"market.yfihusd.depth.step0","ts":1618678069722,"tick":{"bids":'
-                b'[[49986.85,3.45E-4]],"asks":[[50171.6,0.001052]],"version":181648174,'
-                b'"ts":1618678069720}}',
-                mtime=0,
-            ),
-            (
-                BookSnapshot(
-                    "YFI/HUSD",
-                    [[49986.85, 3.45e-4]],
-                    [[50171.6, 0.001052]],
-                    181648174,
-                    None,
-                    1618678069722 * 10**6,
-                ),
-            ),
-        ),
-        (
-            '{"id":2,"status":"ok","subbed":"market.borusdt.depth.step0","ts":1}',
-            (Subscribed("BOR/USDT"),),
-        ),
-        ('{"id":12,"status":"ok","subbed":"market.borusdt.trade.detail","ts":1}', ()),
-    ),
+    samples=STEP0_SAMPLES,
     malformed=('{"ch":"market.omgbtc.depth.step0","ts":1,"tick":{"bids":[],"asks":[]}}',),
     recording="htx.ndjson.gz",
     # 118 whole books (the frames of 4 of the recording's 10 symbols; all 10: 292), each

@@ -44,6 +44,12 @@ MALFORMED = (
     L2 % ("BTC-USDT", '{"symbol":"BTC-USDT","changes":{},"sequenceStart":3,"sequenceEnd":2}'),
     L2 % ("BTC-USDT", '{"symbol":"BTC-USDT","changes":{"bids":{},"asks":[]},'
           '"sequenceStart":1,"sequenceEnd":2}'),
+    L2 % ("BTC-USDT", '{"symbol":"BTC-USDT","changes":{"bids":[]},"sequenceStart":1,'
+          '"sequenceEnd":2}'),
+    L2 % ("BTC-USDT", '{"symbol":"BTC-USDT","changes":{"bids":[],"asks":[]},'
+          '"sequenceStart":1,"sequenceEnd":true}'),
+    L2 % ("BTC-USDT", '{"symbol":"BTC-USDT","changes":{"bids":[],"asks":[]},'
+          '"sequenceStart":1,"sequenceEnd":2,"time":"x"}'),
 )  # fmt: skip
 
 
@@ -126,6 +132,7 @@ TODAY = VenueCase(
     ),
     malformed=MALFORMED,
     wire=(DOCS,),
+    rest_errors=((b'{"code":"400100","msg":"symbol not exists"}', "400100"),),
 )
 
 CASES = (RECORDING, TODAY)
