@@ -68,9 +68,9 @@ class ZeroPrice(enum.IntEnum):
 
     REFUSED = 0
     TEXT = 1
-    """The string ``"0"`` (KuCoin: such a change only advances the sequence)."""
+    """The string ``"0"`` (a change that only advances the venue's sequence)."""
     NUMBER = 2
-    """A JSON number equal to 0 (bitFlyer: an auction's fill)."""
+    """A JSON number equal to 0 (an auction's fill, not a resting level)."""
 
 
 # Path kinds and flags (feeds/_lane.c)

@@ -171,7 +171,7 @@ class SessionCore:
 
     def _counted(self, events: list[Event]) -> bool:
         """Whether ``events`` are a connection counter that continues the connection's, then
-        one delta (Bitfinex sends every book message so)."""
+        one delta (how a venue that counts every message of the connection sends a book message)."""
         if len(events) != 2:
             return False
         count = events[0]

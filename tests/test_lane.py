@@ -173,8 +173,9 @@ def test_fuzz_lane_reads_edited_frames_as_the_codec_does(
     for variant in (frame, frame.encode("utf-8", "surrogatepass")):
         codec = codec_of(case)
         codec_lanes = lanes(codec)
-        for earlier in every:  # the connection's state (channel ids) as the venue set it
-            codec.parse(earlier)
+        if not codec.lane_ids():  # ids the venue names on the connection (channel numbers)
+            for earlier in every:
+                codec.parse(earlier)
         try:
             agree(codec, codec_lanes, variant)
         except ParseError:  # the lane must never read what the codec refuses
