@@ -477,6 +477,7 @@ static PyObject *Book_copy(BookObject *self, PyObject *Py_UNUSED(ignored)) {
     copy->keep_text = 0;
     Side *from[2] = {&self->bids, &self->asks}, *to[2] = {&copy->bids, &copy->asks};
     for (int k = 0; k < 2; k++) {
+        if (from[k]->n == 0) continue;
         if (book_side_reserve(to[k], from[k]->n, 0) < 0) return Py_DECREF(copy), NULL;
         memcpy(to[k]->keys, from[k]->keys, (size_t)from[k]->n * sizeof(double));
         memcpy(to[k]->sizes, from[k]->sizes, (size_t)from[k]->n * sizeof(double));
