@@ -794,8 +794,13 @@ typedef struct {
     Py_ssize_t step, n;
 } Levels;
 
-static int crc_side(CrcText *c, const Levels *s, Py_ssize_t from, Py_ssize_t to,
+/* Writes levels [from, to) of one side, best first, into the CRC text. */
+typedef int (*SideText)(CrcText *c, const void *side, Py_ssize_t from, Py_ssize_t to,
+                        unsigned long code, int ask, int *first);
+
+static int crc_side(CrcText *c, const void *side, Py_ssize_t from, Py_ssize_t to,
                     unsigned long code, int ask, int *first) {
+    const Levels *s = side;
     for (Py_ssize_t i = from; i < to && i < s->n; i++) {
         PyObject *const *lv = s->at + i * s->step;
         if (crc_number(c, lv[0], code, 0, first) < 0 ||
@@ -805,20 +810,22 @@ static int crc_side(CrcText *c, const Levels *s, Py_ssize_t from, Py_ssize_t to,
     return 0;
 }
 
-static PyObject *crc_levels(unsigned long code, const Levels *b, const Levels *a) {
+/* The checksum of two sides in the layout's order, each written by `put`. */
+static PyObject *crc_layout(unsigned long code, SideText put, const void *b, const void *a,
+                            Py_ssize_t nb, Py_ssize_t na) {
     CrcText c = {.crc = 0xFFFFFFFFu, .n = 0};
     int first = 1;
     Py_ssize_t depth = LAYOUT_LEVELS(code);
     unsigned order = LAYOUT_ORDER(code);
     if (order == 0) {
-        for (Py_ssize_t i = 0; i < depth && (i < b->n || i < a->n); i++)
-            if (crc_side(&c, b, i, i + 1, code, 0, &first) < 0 ||
-                crc_side(&c, a, i, i + 1, code, 1, &first) < 0)
+        for (Py_ssize_t i = 0; i < depth && (i < nb || i < na); i++)
+            if (put(&c, b, i, i + 1, code, 0, &first) < 0 ||
+                put(&c, a, i, i + 1, code, 1, &first) < 0)
                 return NULL;
     } else {
         int asks_first = order == 1;
-        if (crc_side(&c, asks_first ? a : b, 0, depth, code, asks_first, &first) < 0 ||
-            crc_side(&c, asks_first ? b : a, 0, depth, code, !asks_first, &first) < 0)
+        if (put(&c, asks_first ? a : b, 0, depth, code, asks_first, &first) < 0 ||
+            put(&c, asks_first ? b : a, 0, depth, code, !asks_first, &first) < 0)
             return NULL;
     }
     crc_flush(&c);
@@ -826,6 +833,10 @@ static PyObject *crc_levels(unsigned long code, const Levels *b, const Levels *a
     if (LAYOUT_SIGNED(code) && crc >= 0x80000000u)
         return PyLong_FromLongLong((long long)crc - 0x100000000LL);
     return PyLong_FromUnsignedLong(crc);
+}
+
+static PyObject *crc_levels(unsigned long code, const Levels *b, const Levels *a) {
+    return crc_layout(code, crc_side, b, a, b->n, a->n);
 }
 
 static Levels book_levels(const Side *s) {
@@ -856,8 +867,10 @@ static int crc_value(CrcText *c, double value, unsigned long code, int negate, i
     return 0;
 }
 
-static int crc_values(CrcText *c, const Side *s, double sign, Py_ssize_t from, Py_ssize_t to,
+static int crc_values(CrcText *c, const void *side, Py_ssize_t from, Py_ssize_t to,
                       unsigned long code, int ask, int *first) {
+    const Side *s = side;
+    double sign = ask ? -1.0 : 1.0;
     for (Py_ssize_t i = from; i < to && i < s->n; i++) {
         Py_ssize_t k = s->n - 1 - i;
         if (crc_value(c, sign * s->keys[k], code, 0, first) < 0 ||
@@ -867,29 +880,6 @@ static int crc_values(CrcText *c, const Side *s, double sign, Py_ssize_t from, P
     return 0;
 }
 
-static PyObject *crc_book_values(BookObject *self, unsigned long code) {
-    CrcText c = {.crc = 0xFFFFFFFFu, .n = 0};
-    int first = 1, asks_first = LAYOUT_ORDER(code) == 1;
-    Py_ssize_t depth = LAYOUT_LEVELS(code);
-    const Side *b = &self->bids, *a = &self->asks;
-    if (LAYOUT_ORDER(code) == 0) {
-        for (Py_ssize_t i = 0; i < depth && (i < b->n || i < a->n); i++)
-            if (crc_values(&c, b, 1.0, i, i + 1, code, 0, &first) < 0 ||
-                crc_values(&c, a, -1.0, i, i + 1, code, 1, &first) < 0)
-                return NULL;
-    } else if (crc_values(&c, asks_first ? a : b, asks_first ? -1.0 : 1.0, 0, depth, code,
-                          asks_first, &first) < 0 ||
-               crc_values(&c, asks_first ? b : a, asks_first ? 1.0 : -1.0, 0, depth, code,
-                          !asks_first, &first) < 0) {
-        return NULL;
-    }
-    crc_flush(&c);
-    uint32_t crc = c.crc ^ 0xFFFFFFFFu;
-    if (LAYOUT_SIGNED(code) && crc >= 0x80000000u)
-        return PyLong_FromLongLong((long long)crc - 0x100000000LL);
-    return PyLong_FromUnsignedLong(crc);
-}
-
 static PyObject *Book_crc32(BookObject *self, PyObject *arg) {
     unsigned long code;
     if (layout_of(arg, &code) < 0) return NULL;
@@ -897,7 +887,8 @@ static PyObject *Book_crc32(BookObject *self, PyObject *arg) {
         PyErr_SetString(PyExc_ValueError, "the book keeps price levels, not orders");
         return NULL;
     }
-    if (!self->keep_text && LAYOUT_TEXT(code) != 0) return crc_book_values(self, code);
+    if (!self->keep_text && LAYOUT_TEXT(code) != 0)
+        return crc_layout(code, crc_values, &self->bids, &self->asks, self->bids.n, self->asks.n);
     if (need_text(self) < 0) return NULL;
     Levels b = book_levels(&self->bids), a = book_levels(&self->asks);
     return crc_levels(code, &b, &a);

@@ -201,15 +201,21 @@ class SessionCore:
             self._actions = []
             self._delta(sym, ev, now_ns)
             return self._publish(now_ns)
-        book = sym.book
         try:
-            changed = book.apply(ev.bids, ev.asks)
+            changed = sym.book.apply(ev.bids, ev.asks)
         except BadLevel as exc:
             self._actions = []
             self._bad_level(sym, exc, now_ns)
             return self._publish(now_ns)
+        return self._applied(sym, changed, now_ns)
+
+    def _applied(self, sym: SymbolState, changed: bool, now_ns: int) -> list[Action]:
+        """After a quick path applied a delta: counted, then published at once unless the
+        book crossed (then the general way, :meth:`_publish`)."""
+        stats = self.stats
         stats.book_msgs += 1
         sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
+        book = sym.book
         if book.crossed():
             self._actions = []
             self._touched[sym] = changed
@@ -239,23 +245,14 @@ class SessionCore:
         stats = self.stats
         if ts is not None:
             stats.latency_ns = now_ns - ts  # type: ignore[operator]
-        book = sym.book
-        changed = book.apply_lane(lane)
+        changed = sym.book.apply_lane(lane)
         if changed is None:  # a level's action contradicts the book: as a sequence gap
             self._actions = []
             stats.gaps += 1
             log.info("%s: %s level actions contradict the book", self.codec.venue, sym.symbol)
             self._resync(sym, Unusable.DESYNCED, now_ns)
             return self._publish(now_ns)
-        stats.book_msgs += 1
-        sym.updated_ns = stats.book_updated_ns[sym.symbol] = now_ns
-        if book.crossed():
-            self._actions = []
-            self._touched[sym] = changed
-            return self._publish(now_ns)
-        if changed:
-            sym.listener.on_book(book, now_ns)
-        return []
+        return self._applied(sym, changed, now_ns)
 
     def _lane_snapshot(
         self, sym: SymbolState, lane: Lane, hit: LaneHit, now_ns: int
