@@ -2,10 +2,10 @@
  *
  * A Lane is compiled from a venue's declared frame shape: the paths (object members, array
  * elements) of the values one book delta needs (a symbol, sequence ids, a time, level
- * arrays) and of the strings that must hold fixed values. `scan(frame)` walks the frame's JSON
- * once, in C, without building Python objects for what it does not need, and either returns
- * (symbol, first, last, prev, ts) with the levels parsed into the lane, or None: "not this
- * shape, or not sure". None is always safe: the caller then parses the frame the ordinary way
+ * arrays, a connection counter) and of the strings that must hold fixed values or be absent.
+ * `scan(frame)` walks the frame's JSON once, in C, without building Python objects for what it
+ * does not need, and either returns (symbol, first, last, prev, ts, counter) with the levels
+ * parsed into the lane, or None: "not this shape, or not sure". None is always safe: the caller then parses the frame the ordinary way
  * (the codec), which decides what the frame is and reports what is wrong with it. So the scan
  * declines anything it would have to interpret: invalid JSON, escapes in strings, a wanted
  * member twice, a number it cannot convert exactly as float() would, a level the book would
@@ -30,16 +30,16 @@ enum { K_NODE, K_MATCH, K_SYMBOL, K_FIRST, K_LAST, K_PREV, K_TS, K_COUNTER, K_BI
 enum { F_PAIR, F_OBJECT, F_TAGGED, F_ACTION, F_COUNTED };
 enum { TS_MS, TS_US, TS_NS, TS_TEXT };
 enum { A_NONE, A_NEW, A_CHANGE, A_DELETE };
-enum { ZERO_TEXT = 1, ZERO_NUMBER = 2 };
-static const double POW10[17] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7, 1e8,
-                                 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16}; /* a price that is no level, left out (skip_zero) */
+enum { ZERO_TEXT = 1, ZERO_NUMBER = 2 }; /* a price that is no level, left out (skip_zero) */
+static const double POW10[17] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7, 1e8,
+                                 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16};
 #define ARG_TEXT 1     /* an id or time may also be a string of digits */
 #define ARG_OPTIONAL 2 /* the value may be absent */
 #define ARG_CONTAINS 4 /* K_MATCH: the string contains the text */
 #define ARG_LINKED 8   /* K_FIRST: the delta follows id first - 1 (its prev) */
 
 typedef struct Node {
-    char *key; /* object member name; NULL: an array element */
+    char *key; /* object member name ("*" with wild); NULL: an array element */
     Py_ssize_t key_len, index;
     int kind, arg;
     unsigned bit;
@@ -90,11 +90,11 @@ static inline const char *ws(const char *p, const char *e) {
 
 static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* A string at p (p[0] == '"') without escapes: its contents in *s, *n; the end. */
 /* Bytes a string's scan stops at: 1 the closing quote, 2 a backslash or a control
  * character, 3 a byte of a multi-byte character (declined in a bytes frame). */
 static unsigned char STOP[256];
 
+/* A string at p (p[0] == '"') without escapes: its contents in *s, *n; the end. */
 static const char *str_(LaneObject *L, const char *p, const char **s, Py_ssize_t *n) {
     const char *e = L->end, *start = ++p;
     for (;;) {

@@ -1,13 +1,13 @@
 """The frame lane: a venue's most common frame, one book delta, read straight into the book.
 
-Most of what a venue sends is one frame kind: a book delta for one symbol. A codec declares
-that frame's shape as data (:class:`FrameShape`: where the symbol, the sequence ids, the
-time and the levels are, which strings must hold which values, how a level is written), and
-the session compiles it (:func:`lane`) into a compiled :class:`~feeds._book.Lane`
-(``feeds/_lane.c``). For each frame, ``lane.scan(frame)`` walks the JSON once in C and
-returns ``(symbol, first, last, prev, ts)`` with the levels parsed into the lane, or None;
-``book.apply_lane(lane)`` applies them. Nothing else is built: no dict per frame, no string
-per price.
+Most of what a venue sends is one frame kind: a book delta for one symbol (on some venues,
+also the whole book again). A codec declares that frame's shape as data (:class:`FrameShape`:
+where the symbol, the sequence ids, the time, the connection counter and the levels are,
+which strings must hold which values, how a level is written), and the session compiles it
+(:func:`lane`) into a compiled :class:`~feeds._book.Lane` (``feeds/_lane.c``). For each
+frame, ``lane.scan(frame)`` walks the JSON once in C and returns :data:`LaneHit` with the
+levels parsed into the lane, or None; ``book.apply_lane(lane)`` applies them (a whole book
+replaces the book). Nothing else is built: no dict per frame, no string per price.
 
 None means "not this shape, or not sure", and is always safe: the session then hands the
 frame to the codec, the one authority on what a frame means and what is wrong with it. The

@@ -258,8 +258,11 @@ class SessionCore:
         self, sym: SymbolState, lane: Lane, hit: LaneHit, now_ns: int
     ) -> list[Action] | None:
         """A whole book the lane read: as the frame's one :class:`BookSnapshot` event would be
-        (None when its time is unreadable: the codec says why)."""
+        (None when its time is unreadable: the codec says why; a counted frame, whose counter
+        the ordinary way checks)."""
         ts = hit[4]
+        if hit[5] is not None:
+            return None
         if ts.__class__ is str:
             ts = rfc3339_ns(ts)
             if ts is None:
