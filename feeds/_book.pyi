@@ -45,7 +45,7 @@ class Lane:
         form: int,
         symbols: dict[str, str] | dict[int, str],
         tags: tuple[str, str] = ...,
-        keys: tuple[str, str] = ...,
+        keys: tuple[str, ...] = ...,
         skip_zero: int = 0,
         whole: bool = False,
     ) -> None: ...

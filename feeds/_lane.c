@@ -63,8 +63,9 @@ typedef struct {
     unsigned required;
     int form, skip_zero, ts_mode;
     int whole; /* the frame is a whole book (a snapshot), not a delta */
-    char *tags[2], *keys[2]; /* F_TAGGED: bid and ask tags; F_OBJECT: price and size keys */
-    Py_ssize_t tag_len[2], key_len[2];
+    char *tags[2], *keys[3]; /* bid and ask tags; F_OBJECT: price, size (and side) keys */
+    Py_ssize_t tag_len[2], key_len[3];
+    int nkeys;
     PyObject *symbols; /* venue id -> canonical symbol */
     /* the last scan */
     LaneLevel *levels;
@@ -312,6 +313,17 @@ static int word(const char *s, Py_ssize_t n, const char *w) {
     return (size_t)n == strlen(w) && memcmp(s, w, (size_t)n) == 0;
 }
 
+/* A side's word at p (the lane's tags): its end, *ask set. */
+static const char *tag_(LaneObject *L, const char *p, int *ask) {
+    const char *s;
+    Py_ssize_t n;
+    if (*p != '"' || (p = str_(L, p, &s, &n)) == NULL) return NULL;
+    if (n == L->tag_len[0] && memcmp(s, L->tags[0], (size_t)n) == 0) *ask = 0;
+    else if (n == L->tag_len[1] && memcmp(s, L->tags[1], (size_t)n) == 0) *ask = 1;
+    else return NULL;
+    return p;
+}
+
 /* One level at p in the lane's form; `ask`: the side of its array (F_TAGGED: its tag). */
 static const char *level_each(LaneObject *L, const char *p, const void *ctx, const char *key,
                               Py_ssize_t key_len, Py_ssize_t index) {
@@ -330,13 +342,14 @@ static const char *level_each(LaneObject *L, const char *p, const void *ctx, con
             if (p >= e || *p != ':') return NULL;
             p = ws(p + 1, e);
             if (p >= e) return NULL;
-            int which = n == L->key_len[0] && memcmp(s, L->keys[0], (size_t)n) == 0   ? 1
-                        : n == L->key_len[1] && memcmp(s, L->keys[1], (size_t)n) == 0 ? 2
-                                                                                      : 0;
+            int which = 0;
+            for (int k = 0; k < L->nkeys && !which; k++)
+                if (n == L->key_len[k] && memcmp(s, L->keys[k], (size_t)n) == 0) which = 1 << k;
             if (which & got) return NULL; /* twice */
             got |= which;
             p = which == 1   ? number_(L, p, &price, &zero)
                 : which == 2 ? number_(L, p, &size, &zero_size)
+                : which == 4 ? tag_(L, p, &ask)
                              : skip_(L, p);
             if (p == NULL) return NULL;
             p = ws(p, e);
@@ -347,19 +360,17 @@ static const char *level_each(LaneObject *L, const char *p, const void *ctx, con
                 break;
             }
         }
-        if (p >= e || *p != '}' || got != 3) return NULL;
+        if (p >= e || *p != '}' || got != (1 << L->nkeys) - 1) return NULL;
         L->depth--;
         p++;
     } else {
         if (*p != '[' || ++L->depth > MAX_DEPTH) return NULL;
         p = ws(p + 1, e);
         if (L->form == F_TAGGED || L->form == F_ACTION) {
-            if (p >= e || *p != '"' || (p = str_(L, p, &s, &n)) == NULL) return NULL;
             if (L->form == F_TAGGED) {
-                if (n == L->tag_len[0] && memcmp(s, L->tags[0], (size_t)n) == 0) ask = 0;
-                else if (n == L->tag_len[1] && memcmp(s, L->tags[1], (size_t)n) == 0) ask = 1;
-                else return NULL;
+                if (p >= e || (p = tag_(L, p, &ask)) == NULL) return NULL;
             } else {
+                if (p >= e || *p != '"' || (p = str_(L, p, &s, &n)) == NULL) return NULL;
                 action = word(s, n, "new")      ? A_NEW
                          : word(s, n, "change") ? A_CHANGE
                          : word(s, n, "delete") ? A_DELETE
@@ -587,11 +598,13 @@ static int Lane_init(LaneObject *L, PyObject *args, PyObject *kwds) {
     Py_ssize_t *lens[2] = {L->tag_len, L->key_len};
     for (int w = 0; w < 2; w++) {
         if (pairs[w] == NULL) continue;
-        if (PyTuple_GET_SIZE(pairs[w]) != 2) {
-            PyErr_SetString(PyExc_ValueError, "tags and keys are pairs of str");
+        Py_ssize_t count = PyTuple_GET_SIZE(pairs[w]);
+        if (count != 2 && !(w == 1 && count == 3)) {
+            PyErr_SetString(PyExc_ValueError, "tags are two str, keys two or three");
             return -1;
         }
-        for (int k = 0; k < 2; k++) {
+        if (w == 1) L->nkeys = (int)count;
+        for (int k = 0; k < count; k++) {
             PyObject *t = PyTuple_GET_ITEM(pairs[w], k);
             if (!PyUnicode_Check(t) || (into[w][k] = copy_text(t, &lens[w][k])) == NULL) {
                 if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "expected str");
@@ -651,8 +664,8 @@ static void Lane_dealloc(LaneObject *L) {
         PyMem_Free(L->nodes[i].key);
         PyMem_Free(L->nodes[i].text);
     }
-    for (int k = 0; k < 2; k++) {
-        PyMem_Free(L->tags[k]);
+    for (int k = 0; k < 3; k++) {
+        if (k < 2) PyMem_Free(L->tags[k]);
         PyMem_Free(L->keys[k]);
     }
     PyMem_Free(L->levels);

@@ -42,7 +42,8 @@ class LevelForm(enum.IntEnum):
     PAIR = 0
     """``[price, size, ...]``; bids and asks in their own arrays."""
     OBJECT = 1
-    """``{"price": p, "size": s, ...}`` (the member names in :attr:`FrameShape.keys`)."""
+    """``{"price": p, "size": s, ...}`` (the member names in :attr:`FrameShape.keys`; with a
+    third, the member holding the level's side, one of :attr:`FrameShape.tags`)."""
     TAGGED = 2
     """``[side, price, size, ...]`` in one array; the side's words in :attr:`FrameShape.tags`."""
     ACTION = 3
@@ -124,9 +125,10 @@ class FrameShape:
     """Text before the venue id in the symbol's string (``diff_order_book_``)."""
     form: LevelForm = LevelForm.PAIR
     tags: tuple[str, str] = ("", "")
-    """:attr:`LevelForm.TAGGED`: the words of a bid and of an ask (``buy``, ``sell``)."""
-    keys: tuple[str, str] = ("price", "size")
-    """:attr:`LevelForm.OBJECT`: the members of a level's price and size."""
+    """The words of a bid and of an ask in a level (``buy``, ``sell``)."""
+    keys: tuple[str, ...] = ("price", "size")
+    """:attr:`LevelForm.OBJECT`: the members of a level's price and size, and of its side
+    when the level says it."""
     whole: bool = False
     """The frame is a whole book (a snapshot that replaces the symbol's), not a delta; its
     ``last`` id, if any, is the book's."""

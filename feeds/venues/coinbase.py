@@ -23,6 +23,7 @@ from typing import Final
 import orjson
 
 from feeds.codeckit import json_object, rfc3339_ns
+from feeds.lane import FrameShape, LevelForm, TimeUnit
 from feeds.protocol import (
     BookDelta,
     BookSnapshot,
@@ -75,6 +76,15 @@ class Coinbase(Codec):
     """Coinbase Advanced Trade: in-band level2 snapshot + updates, per-connection counter."""
 
     spec = SPEC
+    shapes = (
+        FrameShape(
+            match=((("channel",), "l2_data"), (("events", 0, "type"), "update")),
+            counter=("sequence_num",), symbol=("events", 0, "product_id"),
+            ts=("timestamp",), ts_unit=TimeUnit.RFC3339, levels=("events", 0, "updates"),
+            form=LevelForm.OBJECT, keys=("price_level", "new_quantity", "side"),
+            tags=("bid", "offer"),
+        ),
+    )  # fmt: skip
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -83,6 +93,10 @@ class Coinbase(Codec):
         for symbol in self.symbols:
             vid = self.venue_symbol(symbol)
             self._names[vid] = (*self._names.get(vid, ()), symbol)
+
+    def lane_ids(self) -> dict[str, str]:
+        """The products that serve one symbol (a USD and a USDC leg go the codec's way)."""
+        return {vid: names[0] for vid, names in self._names.items() if len(names) == 1}
 
     def venue_symbol(self, symbol: str) -> str:
         """``BTC/USD`` -> ``BTC-USD``; ``BTC/USDC`` -> ``BTC-USD`` too (same data, see
