@@ -108,6 +108,7 @@ def test_every_recorded_frame_the_lane_reads_the_codec_reads_alike(case: VenueCa
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES if c.replay])
 def test_recording_replays_the_same_with_and_without_the_lane(case: VenueCase) -> None:
     """The recording, or the documented stream of a venue without one."""
+
     def replay(codec_class: type[Codec]) -> tuple[object, ...]:
         legs: dict[str, LastBook] = {}
         states: list[object] = []
