@@ -117,9 +117,11 @@ class FrameShape:
     linked: bool = False
     """The delta follows the one whose last id is ``first`` - 1 (its ``prev``)."""
     ids_as_text: bool = False
-    """The ids (and a numeric time) may also be strings of digits."""
+    """The ids may also be strings of digits."""
     ts: Path = ()
     ts_unit: TimeUnit = TimeUnit.MS
+    ts_as_text: bool = False
+    """A numeric time may also be a string of digits."""
     ts_optional: bool = False
     symbol_prefix: str = ""
     """Text before the venue id in the symbol's string (``diff_order_book_``)."""
@@ -153,9 +155,7 @@ def lane(shape: FrameShape, symbols: dict[str, str] | dict[int, str]) -> Lane:
     if shape.counter:
         paths.append((shape.counter, _COUNTER, 0, None))
     if shape.ts:
-        flags = (ids if shape.ts_unit is not TimeUnit.RFC3339 else 0) | (
-            _OPTIONAL if shape.ts_optional else 0
-        )
+        flags = (_TEXT if shape.ts_as_text else 0) | (_OPTIONAL if shape.ts_optional else 0)
         paths.append((shape.ts, _TS, flags | shape.ts_unit << 2, None))
     sides = (shape.bids, _BIDS), (shape.asks, _ASKS), (shape.levels, _LEVELS), (shape.level, _LEVEL)
     for path, kind in sides:

@@ -314,7 +314,7 @@ def test_a_member_of_any_name_is_the_symbol() -> None:
 def test_match_contains_absent_prefix_linked_text_ids_and_times() -> None:
     shape = FrameShape(
         contains=((("c",), "@depth"),), absent=(("full",),), symbol=("ch",), symbol_prefix="b_",
-        first=("U",), linked=True, last=("u",), ids_as_text=True, ts=("t",),
+        first=("U",), linked=True, last=("u",), ids_as_text=True, ts=("t",), ts_as_text=True,
         ts_unit=TimeUnit.US, bids=("b",),
     )  # fmt: skip
     read = plain_lane(shape)

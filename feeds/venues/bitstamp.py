@@ -70,7 +70,7 @@ class Bitstamp(p.Codec):
     shapes = (
         FrameShape(
             match=((("event",), "data"),), symbol=("channel",), ts=("data", "microtimestamp"),
-            ts_unit=TimeUnit.US, ids_as_text=True, bids=("data", "bids"), asks=("data", "asks"),
+            ts_unit=TimeUnit.US, ts_as_text=True, bids=("data", "bids"), asks=("data", "asks"),
         ),
     )  # fmt: skip
 
