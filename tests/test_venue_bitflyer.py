@@ -1,6 +1,5 @@
-"""bitFlyer beyond the conformance suite (the recording followed by the independent model:
-tests/test_reference.py): the boards sent again that differ from the changes' book, counted;
-against the emulated venue, a lost change repaired by the next board."""
+"""bitFlyer beyond the conformance suite: the recorded boards sent again that differ from the
+changes' book, counted; against the emulated venue, a lost change repaired by the next board."""
 
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ from tests.venue_helpers import LastBook, RecordingLeg, model_levels
 
 
 def test_boards_sent_again_that_differ_from_the_changes_book_are_counted() -> None:
-    """10 of the recording's 15 boards sent again differ from the book its changes built,
-    within the board's price range (the channels are not ordered): each is counted."""
     assert CASE.model is not None
     model, differs = Replay(CASE.model, SeqRule.NONE), 0
     session = FeedSession(CASE.new_codec(), lambda _: LastBook(), lambda *_: None)
@@ -38,6 +35,7 @@ def test_boards_sent_again_that_differ_from_the_changes_book_are_counted() -> No
 
 
 def _differs(held: dict[float, list[Any]], levels: Any) -> bool:
+    """Whether a board differs from the book held, within the board's price range."""
     sent = {float(p): float(s) for p, s in levels}
     return bool(sent) and sent != {
         p: float(lv[1]) for p, lv in held.items() if min(sent) <= p <= max(sent)

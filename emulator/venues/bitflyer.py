@@ -12,8 +12,7 @@ from emulator.venues.base import Out, minimal
 from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, dumps, json_object
 
 _SNAPSHOT, _BOARD = "lightning_board_snapshot_", "lightning_board_"
-_SNAPSHOT_EVERY = 5  # heartbeat ticks of 1 s
-_DEPTH = 300
+_SNAPSHOT_EVERY, _DEPTH = 5, 300  # heartbeat ticks of 1 s; levels a side
 
 
 class Bitflyer(Adapter):
@@ -32,10 +31,9 @@ class Bitflyer(Adapter):
             error = {"code": -32602, "message": "Invalid params"}
             return [Out(dumps({"jsonrpc": "2.0", "id": rid, "error": error}))]
         answer = [] if rid is None else [Out(dumps({"jsonrpc": "2.0", "id": rid, "result": True}))]
-        subscribe = method == "subscribe"
         if not snapshot:
-            return Request(subscribe, [Sub(symbol, name)], {"answer": answer})
-        if not subscribe:
+            return Request(method == "subscribe", [Sub(symbol, name)], {"answer": answer})
+        if method == "unsubscribe":
             session.channels.discard(symbol)
             return answer
         session.channels.add(symbol)
@@ -46,9 +44,7 @@ class Bitflyer(Adapter):
 
     def heartbeat(self, session: KitSession, now_ns: int) -> list[Out]:
         session.beats += 1
-        if session.beats % _SNAPSHOT_EVERY:
-            return []
-        symbols = sorted(session.channels)
+        symbols = [] if session.beats % _SNAPSHOT_EVERY else sorted(session.channels)
         return [self._board(_SNAPSHOT, s, *self.book(s).top(_DEPTH)) for s in symbols]
 
     def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:

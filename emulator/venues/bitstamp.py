@@ -33,7 +33,7 @@ class Bitstamp(Adapter):
             return [_event("bts:heartbeat", data={"status": "success"})]
         channel = data.get("channel") if isinstance(data, dict) else None
         pair = channel.removeprefix(_CHANNEL) if isinstance(channel, str) else ""
-        symbol = self.symbols.get(pair.upper()) if pair != channel else None
+        symbol = self.symbols.get(pair) if pair != channel else None
         if event not in ("bts:subscribe", "bts:unsubscribe") or symbol is None:
             return [_event("bts:error", data=_BAD)]
         return Request(event == "bts:subscribe", [Sub(symbol, str(channel))])
@@ -52,7 +52,7 @@ class Bitstamp(Adapter):
     def rest(self, path: str, query: Mapping[str, str], now_ns: int) -> HttpAnswer | None:
         if not path.startswith(_REST):
             return None
-        symbol = self.symbols.get(path.removeprefix(_REST).strip("/").upper())
+        symbol = self.symbols.get(path.removeprefix(_REST).strip("/"))
         if symbol is None:
             return HttpAnswer(404, '{"status":"error","reason":"Invalid pair.","code":"404"}')
         return HttpAnswer(200, dumps(self._book(symbol, *self.book(symbol).top(10**6), now_ns)))
@@ -60,12 +60,9 @@ class Bitstamp(Adapter):
     def _book(self, symbol: str, bids: Levels, asks: Levels, now_ns: int) -> dict[str, object]:
         book = self.book(symbol)
         pd, sd = book.price_decimals, book.size_decimals
-        return {
-            "timestamp": str(now_ns // 10**9),
-            "microtimestamp": str(now_ns // 1000),
-            "bids": [[fixed(p, pd), fixed(s, sd, 8)] for p, s in bids],
-            "asks": [[fixed(p, pd), fixed(s, sd, 8)] for p, s in asks],
-        }
+        b, a = ([[fixed(p, pd), fixed(s, sd, 8)] for p, s in side] for side in (bids, asks))
+        return {"timestamp": str(now_ns // 10**9), "microtimestamp": str(now_ns // 1000),
+                "bids": b, "asks": a}  # fmt: skip
 
 
 ADAPTERS = (Bitstamp,)

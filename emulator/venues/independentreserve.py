@@ -21,15 +21,11 @@ class IndependentReserve(Adapter):
 
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
         req = json_object(text) or {}
-        event, tokens = req.get("Event"), req.get("Data")
+        event, tokens, depth = req.get("Event"), req.get("Data"), _depth(session.path)
         if event not in ("Subscribe", "Unsubscribe") or not isinstance(tokens, list):
             return [Out(dumps({"Event": "Error", "Data": "Invalid request"}))]
-        subs = [
-            Sub(self.symbols[t], t, _depth(session.path))
-            for t in tokens
-            if isinstance(t, str) and t in self.symbols
-        ]
-        return Request(event == "Subscribe", list(subs))
+        pairs = [t for t in tokens if isinstance(t, str) and t in self.symbols]
+        return Request(event == "Subscribe", [Sub(self.symbols[t], t, depth) for t in pairs])
 
     def answer(self, session: KitSession, req: Request, now_ns: int) -> list[Out]:
         pairs = [sub.topic for sub in session.subs.values()]
@@ -41,10 +37,9 @@ class IndependentReserve(Adapter):
         return self._frame(sub, "OrderBookSnapshot", bids, asks, now_ns, False)
 
     def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
-        new_b, new_a = self.book(sub.symbol).top(sub.depth)
-        bids = _changes(sub.bids, dict(new_b), reverse=True)
-        asks = _changes(sub.asks, dict(new_a), reverse=False)
-        sub.bids, sub.asks = dict(new_b), dict(new_a)
+        new_b, new_a = (dict(side) for side in self.book(sub.symbol).top(sub.depth))
+        bids, asks = _changes(sub.bids, new_b, True), _changes(sub.asks, new_a, False)
+        sub.bids, sub.asks = new_b, new_a
         if not (bids or asks):
             return None
         return self._frame(sub, "OrderBookChange", bids, asks, now_ns, corrupt)
@@ -62,16 +57,13 @@ class IndependentReserve(Adapter):
                 f'{{"Price":{minimal(p, pd)},"Volume":{minimal(s, sd)}}}' for p, s in levels
             )
 
-        base, quote = sub.topic.split("-")
-        return Out(
-            f'{{"Channel":"orderbook/{sub.depth}/{base}/{quote}","Data":{{"Bids":[{side(bids)}],'
-            f'"Offers":[{side(asks)}],"Crc32":{crc}}},"Time":{now_ns // 10**6},"Event":"{event}"}}',
-            book=True,
-        )
+        channel = "orderbook/{}/{}/{}".format(sub.depth, *sub.topic.split("-"))
+        data = f'{{"Bids":[{side(bids)}],"Offers":[{side(asks)}],"Crc32":{crc}}}'
+        time = now_ns // 10**6
+        return Out(f'{{"Channel":"{channel}","Data":{data},"Time":{time},"Event":"{event}"}}', True)
 
     def heartbeat(self, session: KitSession, now_ns: int) -> list[Out]:
-        stamp = now_ns // 10**6
-        return [Out(f'{{"Time":{stamp},"Event":"Heartbeat"}}')] if session.subs else []
+        return [Out(f'{{"Time":{now_ns // 10**6},"Event":"Heartbeat"}}')] if session.subs else []
 
 
 def _depth(path: str) -> int:
@@ -82,9 +74,9 @@ def _depth(path: str) -> int:
     return int(depth) if depth.isascii() and depth.isdigit() and path != depth else 0
 
 
-def _changes(old: dict[int, int], new: dict[int, int], *, reverse: bool) -> list[tuple[int, int]]:
-    """The atomic change from the top ``old`` to the top ``new``: levels gone or changed are
-    deleted, then changed and new levels inserted."""
+def _changes(old: dict[int, int], new: dict[int, int], reverse: bool) -> list[tuple[int, int]]:
+    """The atomic change from the top ``old`` to the top ``new`` (bids: ``reverse``): levels
+    gone or changed are deleted, then changed and new levels inserted."""
     out = [(p, 0) for p in sorted(old, reverse=reverse) if new.get(p) != old[p]]
     out += [(p, s) for p, s in sorted(new.items(), reverse=reverse) if old.get(p) != s]
     return out

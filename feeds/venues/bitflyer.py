@@ -19,6 +19,7 @@ documented: ``unsubscribe``, the JSON-RPC answers, the price-0 change.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from operator import itemgetter
 from typing import Final
 
@@ -31,6 +32,7 @@ from feeds.spec import TakerFee, VenueSpec
 
 _DOC: Final = "https://bf-lightning-api.readme.io/docs/endpoint-json-rpc"
 _BOARD: Final = "lightning_board_"
+_SNAPSHOT: Final = _BOARD + "snapshot_"
 _PRICE_SIZE: Final = itemgetter("price", "size")
 _PRICE: Final = itemgetter(0)
 
@@ -44,15 +46,17 @@ SPEC: Final = VenueSpec(
     integrity=p.Integrity(p.SeqRule.NONE, snapshot=p.SnapshotSource.IN_BAND,
                           verify_snapshots=True),
     # product codes BTC_JPY, ETH_BTC: https://bf-lightning-api.readme.io/docs/market-list
-    symbol_format="{base}_{quote}", asset_names={},
-    depths=None,  # the board channels take no depth
+    symbol_format="{base}_{quote}",
     subscribe_batch=1,  # one channel per request (_DOC: params.channel)
-    # _DOC sets no limit of channels per connection, requests per hour or frames per second
-    max_symbols_per_connection=100, sends_per_s=None, requests_per_hour=None,
-    rest_limits=None,
-    ping_interval_s=None,  # no application ping in _DOC: WebSocket pings keep it alive
-    max_connection_s=None,  # no documented connection lifetime
-    older_protocols=(),  # the 2021 recording speaks the same channels
+    # the defaults, as _DOC sets them: the board channels take no depth; no limit of channels
+    # per connection, requests per hour or frames per second; no application ping (WebSocket
+    # pings keep it alive); no connection lifetime. The 2021 recording speaks the same channels.
+)  # fmt: skip
+
+_CHANGES: Final = FrameShape(
+    match=((("method",), "channelMessage"),), symbol=("params", "channel"), symbol_prefix=_BOARD,
+    bids=("params", "message", "bids"), asks=("params", "message", "asks"),
+    form=LevelForm.OBJECT, skip_zero=ZeroPrice.NUMBER,
 )  # fmt: skip
 
 
@@ -61,23 +65,15 @@ class Bitflyer(p.Codec):
 
     spec = SPEC
     shapes = (
-        FrameShape(
-            match=((("method",), "channelMessage"),), symbol=("params", "channel"),
-            symbol_prefix=_BOARD, bids=("params", "message", "bids"),
-            asks=("params", "message", "asks"), form=LevelForm.OBJECT, skip_zero=ZeroPrice.NUMBER,
-        ),
-        FrameShape(
-            match=((("method",), "channelMessage"),), symbol=("params", "channel"), whole=True,
-            symbol_prefix=_BOARD + "snapshot_", bids=("params", "message", "bids"),
-            asks=("params", "message", "asks"), form=LevelForm.OBJECT,
-        ),
-    )  # fmt: skip
+        _CHANGES,
+        replace(_CHANGES, symbol_prefix=_SNAPSHOT, whole=True, skip_zero=ZeroPrice.REFUSED),
+    )
 
     def subscribe_frames(self, symbols: Sequence[str], method: str = "subscribe") -> list[str]:
         return [
             orjson.dumps({"method": method, "params": {"channel": prefix + vid}}).decode()
             for vid in map(self.venue_symbol, symbols)
-            for prefix in (_BOARD + "snapshot_", _BOARD)
+            for prefix in (_SNAPSHOT, _BOARD)
         ]
 
     def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
@@ -96,12 +92,10 @@ class Bitflyer(p.Codec):
         if type(channel) is not str:
             raise p.ParseError("channelMessage without a channel")
         if not channel.startswith(_BOARD):
-            if channel.startswith(("lightning_executions_", "lightning_ticker_")):
-                return []
-            return [p.Ignored(f"channel {channel[:40]}")]
-        product = channel[16:]  # after _BOARD
-        whole = product.startswith("snapshot_")
-        symbol = self._canonical.get(product[9:] if whole else product)
+            known = channel.startswith(("lightning_executions_", "lightning_ticker_"))
+            return [] if known else [p.Ignored(f"channel {channel[:40]}")]
+        whole = channel.startswith(_SNAPSHOT)
+        symbol = self._canonical.get(channel.removeprefix(_SNAPSHOT if whole else _BOARD))
         message = params.get("message")
         if symbol is None or type(message) is not dict:
             raise p.ParseError(f"{channel[:60]}: an unsubscribed product or no 'message' object")

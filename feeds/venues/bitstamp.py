@@ -17,7 +17,7 @@ answer), ``bts:request_reconnect``, ``bts:error``, ``bts:unsubscription_succeede
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
@@ -33,34 +33,23 @@ SPEC: Final = VenueSpec(
     aliases=("bitstamp1",),
     integrity=p.Integrity(seq=p.SeqRule.TIME, snapshot=p.SnapshotSource.REST),
     endpoints=p.Endpoints(ws="wss://ws.bitstamp.net", rest="https://www.bitstamp.net"),
-    symbol_format="{base}{quote}",  # BTCUSD; channels and URLs use it lower case: btcusd
-    asset_names={},  # the common tickers (btcusd, xrpeur, 1incheur)
-    # The channel has no depth: every changed level, and the REST snapshot is the whole book.
-    depths=None,
-    # One channel per bts:subscribe message; no documented limit of channels per connection
-    # nor of subscribe requests per hour.
-    max_symbols_per_connection=100,
-    subscribe_batch=1,
-    sends_per_s=None,  # no documented rate of client messages
-    requests_per_hour=None,
+    lower_case=True,  # pair ids in channels and URLs: btcusd, xrpeur, 1incheur
+    # Defaults: no depth (every changed level; the REST snapshot is the whole book); no limit
+    # documented of channels per connection, subscribe requests per hour or client messages per
+    # second; the 2022 recording speaks today's protocol (no older protocols).
+    subscribe_batch=1,  # one channel per bts:subscribe message
     # "All clients can make 400 requests per second ... a default limit threshold of 10,000
     # requests per 10 minutes" (https://www.bitstamp.net/api/#section/Request-limits). The
     # order book takes no limit parameter: every snapshot is the whole book, one request.
     rest_limits=p.RestLimits(budget=10_000, window_s=600.0, tiers=((100_000, 1),)),
-    # No idle timeout is documented; {"event":"bts:heartbeat"} is the liveness probe of a
-    # quiet connection (the session sends it when nothing arrived for half stale_after_s).
-    ping_interval_s=None,
+    # No idle timeout is documented (no ping_interval_s); {"event":"bts:heartbeat"} is the
+    # liveness probe of a quiet connection (sent when nothing arrived for half stale_after_s).
     # "Maximum connection age is 90 days", and bts:request_reconnect warns before a server
     # goes into maintenance (https://www.bitstamp.net/websocket/v2/): both make-before-break.
     max_connection_s=90 * 86_400.0,
-    older_protocols=(),  # the recording (2022) speaks today's protocol
-    fee=TakerFee(
-        40.0,
-        "taker 0.40 %, 30-day volume up to $10K",
-        "https://www.bitstamp.net/fee-schedule/",
-        "2026-12",
-    ),
-)
+    fee=TakerFee(40.0, "taker 0.40 %, 30-day volume up to $10K",
+                 "https://www.bitstamp.net/fee-schedule/", "2026-12"),
+)  # fmt: skip
 
 
 class Bitstamp(p.Codec):
@@ -79,14 +68,11 @@ class Bitstamp(p.Codec):
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
-        self._channels = {_CHANNEL + vid.lower(): s for vid, s in self._canonical.items()}
-        """Our channels as Bitstamp names them (lower case) -> symbol."""
-
-    def _pair(self, symbol: str) -> str:
-        return self.venue_symbol(symbol).lower()
+        self._channels = {_CHANNEL + vid: s for vid, s in self._canonical.items()}
+        """Our channels as Bitstamp names them -> symbol."""
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
-        channels = [{"channel": _CHANNEL + self._pair(s)} for s in symbols]
+        channels = [{"channel": _CHANNEL + self.venue_symbol(s)} for s in symbols]
         return [orjson.dumps({"event": "bts:subscribe", "data": c}).decode() for c in channels]
 
     def ping_frame(self) -> str:
@@ -94,36 +80,33 @@ class Bitstamp(p.Codec):
 
     def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> p.RestRequest:
         base = (rest_base or self.endpoints.rest).rstrip("/")
-        return p.RestRequest(f"{base}/api/v2/order_book/{self._pair(symbol)}", symbol)
+        return p.RestRequest(f"{base}/api/v2/order_book/{self.venue_symbol(symbol)}", symbol)
 
     def parse_snapshot(self, symbol: str, body: bytes) -> p.BookSnapshot:
         obj = json_object(body)
         if obj.get("status") == "error":  # {"status": "error", "reason": ..., "code": ...}
             raise p.ParseError(f"REST error for {symbol}: {str(obj.get('reason'))[:200]}")
-        return p.BookSnapshot(symbol, **_book(obj))
+        bids, asks = levels(obj.get("bids"), "bids"), levels(obj.get("asks"), "asks")
+        ts_ns = micros_ns(obj.get("microtimestamp"), "microtimestamp")
+        return p.BookSnapshot(symbol, bids, asks, venue_ts_ns=ts_ns)
 
     def parse(self, frame: str | bytes) -> list[p.Event]:
         obj = json_object(frame)
         event, channel, data = obj.get("event"), obj.get("channel"), obj.get("data")
-        if event == "data" and data.__class__ is dict and channel.__class__ is str:
-            # the hot path: a diff of one of our channels, checked field by field below
-            symbol = self._channels.get(channel)
-            if symbol is not None:
-                try:
-                    bids, asks, ts = data["bids"], data["asks"], data["microtimestamp"]
-                except KeyError as exc:
-                    raise p.ParseError(f"diff_order_book: no {exc}") from None
-                if bids.__class__ is not list or asks.__class__ is not list:
-                    raise p.ParseError("diff_order_book: 'bids' and 'asks' must be lists")
-                ts_ns = micros_ns(ts, "microtimestamp")
-                return [p.BookDelta(symbol, bids, asks, None, None, None, None, ts_ns)]
-        if type(event) is not str or type(channel) is not str:
+        if event.__class__ is not str or channel.__class__ is not str:
             raise p.ParseError("not a Bitstamp event: bad 'event' or 'channel'")
         book = channel.startswith(_CHANNEL)
-        if event == "data" and book:
-            if type(data) is not dict:
-                raise p.ParseError("diff_order_book: 'data' is not an object")
-            return [p.BookDelta(self._symbol(channel), **_book(data))]
+        if event == "data" and book:  # a diff, checked field by field
+            symbol = self._symbol(channel)
+            try:
+                diff = obj["data"]
+                bids, asks, ts = diff["bids"], diff["asks"], diff["microtimestamp"]
+            except (KeyError, TypeError) as exc:
+                raise p.ParseError(f"diff_order_book: bad 'data' ({str(exc)[:40]})") from None
+            if bids.__class__ is not list or asks.__class__ is not list:
+                raise p.ParseError("diff_order_book: 'bids' and 'asks' must be lists")
+            ts_ns = micros_ns(ts, "microtimestamp")
+            return [p.BookDelta(symbol, bids, asks, None, None, None, None, ts_ns)]
         if event == "bts:subscription_succeeded":
             return [p.Subscribed(self._symbol(channel))] if book else []
         if event == "bts:heartbeat":  # the answer to ours, "data": {"status": "success"}
@@ -136,19 +119,10 @@ class Bitstamp(p.Codec):
         return []  # live_trades, bts:unsubscription_succeeded, other channels
 
     def _symbol(self, channel: str) -> str:
-        symbol = self._canonical.get(channel[len(_CHANNEL) :].upper())
+        symbol = self._channels.get(channel)
         if symbol is None:
             raise p.ParseError(f"book message for an unsubscribed channel {channel[:60]!r}")
         return symbol
-
-
-def _book(obj: dict[str, Any]) -> dict[str, Any]:
-    """The levels and time of a diff's ``data`` or a REST snapshot (the same fields)."""
-    return {
-        "bids": levels(obj.get("bids"), "bids"),
-        "asks": levels(obj.get("asks"), "asks"),
-        "venue_ts_ns": micros_ns(obj.get("microtimestamp"), "microtimestamp"),
-    }
 
 
 CODECS: Final = (Bitstamp,)

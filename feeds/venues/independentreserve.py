@@ -29,21 +29,12 @@ SPEC: Final = VenueSpec(
     id="independentreserve",
     # wss://{server}/orderbook[/{depth}] (_DOC, "Initial subscription"); the REST base of
     # https://www.independentreserve.com/features/api (no REST use: snapshots are in-band)
-    endpoints=p.Endpoints(
-        ws="wss://websockets.independentreserve.com/orderbook",
-        rest="https://api.independentreserve.com",
-    ),
-    integrity=p.Integrity(
-        seq=p.SeqRule.NONE,
-        checksum=checksum.INDEPENDENT_RESERVE,
-        snapshot=p.SnapshotSource.IN_BAND,
-    ),
-    fee=TakerFee(
-        50.0,
-        "0.50 %, 30-day volume under A$50,000",
-        "https://www.independentreserve.com/fees",
-        "2026-12",
-    ),
+    endpoints=p.Endpoints(ws="wss://websockets.independentreserve.com/orderbook",
+                          rest="https://api.independentreserve.com"),
+    integrity=p.Integrity(seq=p.SeqRule.NONE, checksum=checksum.INDEPENDENT_RESERVE,
+                          snapshot=p.SnapshotSource.IN_BAND),
+    fee=TakerFee(50.0, "0.50 %, 30-day volume under A$50,000",
+                 "https://www.independentreserve.com/fees", "2026-12"),
     # "{primary}-{secondary}" in lower case: btc-aud, eth-usd, doge-nzd (_DOC, "Usage")
     symbol_format="{base}-{quote}",
     lower_case=True,
@@ -53,7 +44,7 @@ SPEC: Final = VenueSpec(
     default_depth=50,
     # No documented limit of pairs, requests or frames, nor connection lifetime; no ping: the
     # venue sends Heartbeat messages (_DOC, "Heartbeat message").
-)
+)  # fmt: skip
 
 
 class IndependentReserve(p.Codec):
@@ -64,16 +55,12 @@ class IndependentReserve(p.Codec):
     def ws_url(self, base: str) -> str:
         return f"{base.rstrip('/')}/{self.depth}"  # the depth is the last path segment (_DOC)
 
-    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
-        return [self._request("Subscribe", symbols)] if symbols else []
+    def subscribe_frames(self, symbols: Sequence[str], event: str = "Subscribe") -> list[str]:
+        pairs = [self.venue_symbol(s) for s in symbols]
+        return [orjson.dumps({"Event": event, "Data": pairs}).decode()] if pairs else []
 
     def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
-        return [self._request("Unsubscribe", symbols)] if symbols else []
-
-    def _request(self, event: str, symbols: Sequence[str]) -> str:
-        return orjson.dumps(
-            {"Event": event, "Data": [self.venue_symbol(s) for s in symbols]}
-        ).decode()
+        return self.subscribe_frames(symbols, "Unsubscribe")
 
     def parse(self, frame: str | bytes) -> list[p.Event]:
         obj = json_object(frame)
@@ -100,11 +87,9 @@ class IndependentReserve(p.Codec):
         if type(data) is not dict:
             raise p.ParseError("book message: 'Data' is not an object")
         bids, asks = _levels(data.get("Bids"), "Bids"), _levels(data.get("Offers"), "Offers")
-        crc = uint(data.get("Crc32"), "Crc32")
-        ts = millis_ns(obj.get("Time"), "Time")
-        if snapshot:
-            return p.BookSnapshot(symbol, bids, asks, checksum=crc, venue_ts_ns=ts)
-        return p.BookDelta(symbol, bids, asks, checksum=crc, venue_ts_ns=ts)
+        crc, ts = uint(data.get("Crc32"), "Crc32"), millis_ns(obj.get("Time"), "Time")
+        kind = p.BookSnapshot if snapshot else p.BookDelta
+        return kind(symbol, bids, asks, checksum=crc, venue_ts_ns=ts)
 
 
 def _levels(raw: object, what: str) -> list[p.Level]:

@@ -16,6 +16,7 @@ deletes the levels leaving its top 20 itself. Only on the docs: ping, error, uns
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 import orjson
@@ -42,23 +43,21 @@ SPEC: Final = VenueSpec(
     fee=TakerFee(15.5, "0.1550 % Level 1, spot", "https://poloniex.com/fee-schedule", "2026-12"),
 )
 
+_UPDATE: Final = FrameShape(
+    match=((("channel",), _CHANNEL), (("action",), "update")), absent=(("event",),),
+    symbol=("data", 0, "symbol"), last=("data", 0, "id"), prev=("data", 0, "lastId"),
+    ts=("data", 0, "ts"), bids=("data", 0, "bids"), asks=("data", 0, "asks"),
+)  # fmt: skip
+
 
 class Poloniex(Codec):
     """Poloniex spot ``book_lv2``: in-band top-20 snapshot, updates linked by ``lastId``."""
 
     spec = SPEC
     shapes = (
-        FrameShape(
-            match=((("channel",), _CHANNEL), (("action",), "update")), absent=(("event",),),
-            symbol=("data", 0, "symbol"), last=("data", 0, "id"), prev=("data", 0, "lastId"),
-            ts=("data", 0, "ts"), bids=("data", 0, "bids"), asks=("data", 0, "asks"),
-        ),
-        FrameShape(
-            match=((("channel",), _CHANNEL), (("action",), "snapshot")), absent=(("event",),),
-            whole=True, symbol=("data", 0, "symbol"), last=("data", 0, "id"),
-            ts=("data", 0, "ts"), bids=("data", 0, "bids"), asks=("data", 0, "asks"),
-        ),
-    )  # fmt: skip
+        _UPDATE,
+        replace(_UPDATE, match=(_UPDATE.match[0], (("action",), "snapshot")), prev=(), whole=True),
+    )
 
     def _request(self, event: str, symbols: Sequence[str]) -> list[str]:
         if not symbols:

@@ -46,13 +46,9 @@ SPEC: Final = VenueSpec(
     # An idle connection is closed after about 120 s; a "PING" text frame is answered
     # {"status":"UP"} (https://docs.upbit.com/reference/connection).
     ping_interval_s=60.0,
-    fee=TakerFee(
-        5.0,
-        "0.05 % KRW market, maker and taker",
-        "https://upbit.com/service_center/guide",
-        "2026-12",
-    ),
-)
+    fee=TakerFee(5.0, "0.05 % KRW market, maker and taker",
+                 "https://upbit.com/service_center/guide", "2026-12"),
+)  # fmt: skip
 
 
 class Upbit(p.Codec):

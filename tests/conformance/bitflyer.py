@@ -20,9 +20,8 @@ CHANGE = BOARD + (  # recorded
     '"asks":[{"price":96.13,"size":49.479871}]}}}'
 )
 SNAPSHOT = RPC + (  # recorded, cut to two bids (sent worst first) and one ask
-    'board_snapshot_BTC_USD","message":{"mid_price":50259.96,"bids":[{"price":30000.0,'
-    '"size":0.002},{"price":35000.0,"size":0.05}],"asks":[{"price":50291.63,"size":0.07496766}'
-    "]}}}"
+    'board_snapshot_BTC_USD","message":{"mid_price":50259.96,"bids":[{"price":30000.0,"size":0.002'
+    '},{"price":35000.0,"size":0.05}],"asks":[{"price":50291.63,"size":0.07496766}]}}}'
 )
 # the documented change, with a market order executed at the auction (price 0, dropped)
 AUCTION = (
@@ -63,6 +62,8 @@ REPLAY = Replay(342, 18, 334, 334, tops={
     "XRP/JPY": (96.03, 1084.86, 96.25, 465.0),
     "BTC/USD": (50302.32, 1.0, 50306.95, 0.10070945),
 })  # fmt: skip
+SUBSCRIBE = tuple(f'{{"method":"subscribe","params":{{"channel":"lightning_board_{k}{v}"}}}}'
+    for v in ("ETH_JPY", "XRP_JPY", "BTC_USD") for k in ("snapshot_", ""))  # fmt: skip
 
 
 def read(record: Record, memo: dict[str, Any]) -> list[Event]:
@@ -85,11 +86,7 @@ def read(record: Record, memo: dict[str, Any]) -> list[Event]:
 CASE = VenueCase(
     codec=Bitflyer,
     symbols=SYMBOLS,
-    subscribe=tuple(
-        f'{{"method":"subscribe","params":{{"channel":"lightning_board_{kind}{vid}"}}}}'
-        for vid in ("ETH_JPY", "XRP_JPY", "BTC_USD")
-        for kind in ("snapshot_", "")
-    ),
+    subscribe=SUBSCRIBE,
     samples=SAMPLES,
     malformed=MALFORMED,
     recording="bitflyer.ndjson.gz",

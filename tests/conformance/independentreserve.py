@@ -1,9 +1,7 @@
 """Independent Reserve: the documented order book snapshot stream (btc-aud at depth 5), from
 https://github.com/independentreserve/websockets/blob/master/orderbook-snapshot.md, and its
 checksum rule written independently: every ``Crc32`` proven on the plain-dict model's book,
-truncated to the depth (tests/test_reference.py). The 2022 recording speaks the older
-order-level channel, not replayed: what it shares is proven in
-tests/test_venue_independentreserve.py."""
+truncated to the depth (tests/test_reference.py)."""
 
 from __future__ import annotations
 
@@ -27,22 +25,15 @@ SNAPSHOT = CH + (
     '{"Price":31875.9,"Volume":0.788}],"Crc32":2893776693},"Time":1660895883834,'
     '"Event":"OrderBookSnapshot"}'
 )
-CHANGE = CH + (
-    '{"Bids":[],"Offers":[{"Price":31844.98,"Volume":0.02396605}],"Crc32":263206970},'
-    '"Time":1660895884514,"Event":"OrderBookChange"}'
-)
-BID = CH + (  # not documented: one more bid, signed by the documented rule (depth 5 truncated)
-    '{"Bids":[{"Price":31802.47,"Volume":0.1}],"Offers":[],"Crc32":3065582141},'
-    '"Time":1660895884600,"Event":"OrderBookChange"}'
-)
-UNBID = CH + (  # the same bid deleted again
-    '{"Bids":[{"Price":31802.47,"Volume":0}],"Offers":[],"Crc32":53450727},'
-    '"Time":1660895884700,"Event":"OrderBookChange"}'
-)
-REDO = CH + (  # not documented: a level deleted and inserted again in one change, as documented
-    '{"Bids":[{"Price":31802.45,"Volume":0},{"Price":31802.45,"Volume":0.5}],"Offers":[],'
-    '"Crc32":267977933},"Time":1660895884800,"Event":"OrderBookChange"}'
-)
+OBC = "{{" + CH[1:] + '{{"Bids":{},"Offers":{},"Crc32":{}}},"Time":{},"Event":"OrderBookChange"}}'
+"""An ``OrderBookChange`` of btc-aud, ``.format(Bids, Offers, Crc32, Time)``."""
+CHANGE = OBC.format("[]", '[{"Price":31844.98,"Volume":0.02396605}]', 263206970, 1660895884514)
+# not documented: one more bid, signed by the documented rule (depth 5 truncated), deleted again;
+# a level deleted and inserted again in one change, as documented
+BID = OBC.format('[{"Price":31802.47,"Volume":0.1}]', "[]", 3065582141, 1660895884600)
+UNBID = OBC.format('[{"Price":31802.47,"Volume":0}]', "[]", 53450727, 1660895884700)
+REDO = OBC.format('[{"Price":31802.45,"Volume":0},{"Price":31802.45,"Volume":0.5}]', "[]",
+                  267977933, 1660895884800)  # fmt: skip
 HEARTBEAT = '{"Time":1661145843028,"Event":"Heartbeat"}'
 SUBSCRIPTIONS = '{"Event":"Subscriptions","Data":["btc-aud"]}'  # README's shape
 MS = 10**6
@@ -77,30 +68,10 @@ CASE = VenueCase(
     depth=5,
     subscribe=('{"Event":"Subscribe","Data":["btc-aud"]}',),
     samples=(
-        (
-            SNAPSHOT,
-            (
-                BookSnapshot(
-                    "BTC/AUD",
-                    [*BIDS, [31785, 1.5]],
-                    ASKS,
-                    checksum=2893776693,
-                    venue_ts_ns=1660895883834 * MS,
-                ),
-            ),
-        ),
-        (
-            CHANGE,
-            (
-                BookDelta(
-                    "BTC/AUD",
-                    [],
-                    [[31844.98, 0.02396605]],
-                    checksum=263206970,
-                    venue_ts_ns=1660895884514 * MS,
-                ),
-            ),
-        ),
+        (SNAPSHOT, (BookSnapshot("BTC/AUD", [*BIDS, [31785, 1.5]], ASKS, checksum=2893776693,
+                                 venue_ts_ns=1660895883834 * MS),)),
+        (CHANGE, (BookDelta("BTC/AUD", [], [[31844.98, 0.02396605]], checksum=263206970,
+                            venue_ts_ns=1660895884514 * MS),)),
         (HEARTBEAT, (Heartbeat(),)),
         (SUBSCRIPTIONS, ()),
         ('{"Event":"Error","Data":"Invalid channel"}', (VenueError("Error: Invalid channel"),)),
@@ -108,41 +79,24 @@ CASE = VenueCase(
     ),
     malformed=(
         CH + '{"Bids":[],"Offers":[],"Crc32":1},"Event":"OrderBookChange"}',  # no Time
-        "",
-        "[]",
-        "{}",
-        '{"Event":5}',
-        '{"Channel":"orderbook/5/eth/aud","Data":{"Bids":[],"Offers":[],"Crc32":1},"Time":1,"Event":"OrderBookChange"}',
-        '{"Channel":"orderbook-btc-aud","Data":{"Bids":[],"Offers":[],"Crc32":1},"Time":1,"Event":"OrderBookChange"}',
+        "", "[]", "{}", '{"Event":5}', OBC.replace("btc", "eth").format("[]", "[]", 1, 1),
+        OBC.replace("orderbook/5/btc/aud", "orderbook-btc-aud").format("[]", "[]", 1, 1),
         '{"Channel":5,"Data":{},"Event":"OrderBookChange"}',
-        CH + '[],"Time":1,"Event":"OrderBookChange"}',
-        CH + '{"Bids":{},"Offers":[],"Crc32":1},"Time":1,"Event":"OrderBookChange"}',
-        CH + '{"Bids":[],"Offers":[5],"Crc32":1},"Time":1,"Event":"OrderBookChange"}',
-        CH + '{"Bids":[{"Price":1}],"Offers":[],"Crc32":1},"Time":1,"Event":"OrderBookChange"}',
-        CH + '{"Bids":[],"Offers":[],"Crc32":-1},"Time":1,"Event":"OrderBookChange"}',
-        CH + '{"Bids":[],"Offers":[],"Crc32":"1"},"Time":1,"Event":"OrderBookChange"}',
-        CH + '{"Bids":[],"Offers":[],"Crc32":1},"Time":-1,"Event":"OrderBookChange"}',
+        CH + '[],"Time":1,"Event":"OrderBookChange"}', OBC.format("{}", "[]", 1, 1),
+        OBC.format("[]", "[5]", 1, 1), OBC.format('[{"Price":1}]', "[]", 1, 1),
+        OBC.format("[]", "[]", -1, 1), OBC.format("[]", "[]", '"1"', 1),
+        OBC.format("[]", "[]", 1, -1),
     ),
     frames=(SUBSCRIPTIONS, SNAPSHOT, HEARTBEAT, CHANGE, BID, UNBID, REDO),
     # The documented snapshot and the change after it, one more bid added and deleted, a bid
     # changed by a delete and an insert: every checksum matches (after truncating the depth-5
     # book, whose fifth bid is gone).
-    replay=Replay(
-        messages=5,
-        snapshots=1,
-        deltas=4,
-        checks=5,
-        tops={"BTC/AUD": (31802.46, 0.25, 31844.98, 0.02396605)},
-    ),
+    replay=Replay(5, 1, 4, 5, tops={"BTC/AUD": (31802.46, 0.25, 31844.98, 0.02396605)}),
     emulator_path="/orderbook/50",
     wire=(SNAPSHOT, CHANGE, HEARTBEAT),
-    model=Model(
-        read,  # every checksum proven; the re-inserted bid removed first, then inserted
-        {"BookSnapshot": 1, "BookDelta": 4, "Heartbeat": 1, "no event": 1}
-        | {"applied": 4, "checksums": 5, "removed": 2},
-        checksum=checksum,
-        depth=5,
-    ),
-)
+    # every checksum proven; the re-inserted bid removed first, then inserted
+    model=Model(read, {"BookSnapshot": 1, "BookDelta": 4, "Heartbeat": 1, "no event": 1}
+                | {"applied": 4, "checksums": 5, "removed": 2}, checksum=checksum, depth=5),
+)  # fmt: skip
 
 FRAMES_OUT = FramesOut(CASE, ('{"Event":"Unsubscribe","Data":["btc-aud"]}',), None)

@@ -8,7 +8,7 @@ from typing import Any
 from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.poloniex import Poloniex
-from tests.conformance import Replay, Top, VenueCase
+from tests.conformance import Replay, Top, VenueCase, delta, snap
 from tests.reference import Model
 
 # Each pair's best bid, its size, best ask, its size after the whole recording (in the
@@ -41,6 +41,20 @@ UPDATE = (
     '"asks":[["36.842","353.838425"],["47","0"]],"bids":[],"lastId":1838395,"id":1838396,'
     '"ts":1661123517876}],"action":"update"}'
 )
+SAMPLES = (
+    (SNAPSHOT, (snap("DYP/USDT", "0.2002:140.8591", "0.2999:30.01 0.3999:22.5056", seq=8554,
+                     ts=1661123517823_000000),)),
+    (UPDATE, (delta("SOL/USDT", "", "36.842:353.838425 47:0", last=1838396, prev=1838395,
+                    ts=1661123517876_000000),)),
+    (SUBSCRIBE.replace('["book_lv2"]', '"book_lv2"'), (Subscribed(),)),  # the recorded ack
+    (SUBSCRIBE.replace('["book_lv2"]', '"trades"'), ()),
+    # https://api-docs.poloniex.com/spot/websocket: pong, error, unsubscribe answers
+    ('{"event":"pong"}', (Heartbeat(),)),
+    ('{"event":"error","message":"Subscription Failed"}',
+     (VenueError("error: Subscription Failed"),)),
+    ('{"event":"unsubscribe","channel":"book_lv2","symbols":["BTC_USDT"]}', ()),
+    ('{"channel":"trades","data":[{"symbol":"BTC_USDT","price":"21614.59"}]}', ()),
+)  # fmt: skip
 
 
 def read(record: Record, memo: dict[str, Any]) -> list[Event]:
@@ -69,43 +83,7 @@ CASE = VenueCase(
     codec=Poloniex,
     symbols=tuple(GOLDEN_TOPS),
     subscribe=(SUBSCRIBE,),
-    samples=(
-        (
-            SNAPSHOT,
-            (
-                BookSnapshot(
-                    "DYP/USDT",
-                    [["0.2002", "140.8591"]],
-                    [["0.2999", "30.01"], ["0.3999", "22.5056"]],
-                    seq=8554,
-                    venue_ts_ns=1661123517823_000000,
-                ),
-            ),
-        ),
-        (
-            UPDATE,
-            (
-                BookDelta(
-                    "SOL/USDT",
-                    [],
-                    [["36.842", "353.838425"], ["47", "0"]],
-                    last=1838396,
-                    prev=1838395,
-                    venue_ts_ns=1661123517876_000000,
-                ),
-            ),
-        ),
-        (SUBSCRIBE.replace('["book_lv2"]', '"book_lv2"'), (Subscribed(),)),  # the recorded ack
-        (SUBSCRIBE.replace('["book_lv2"]', '"trades"'), ()),
-        # https://api-docs.poloniex.com/spot/websocket: pong, error, unsubscribe answers
-        ('{"event":"pong"}', (Heartbeat(),)),
-        (
-            '{"event":"error","message":"Subscription Failed"}',
-            (VenueError("error: Subscription Failed"),),
-        ),
-        ('{"event":"unsubscribe","channel":"book_lv2","symbols":["BTC_USDT"]}', ()),
-        ('{"channel":"trades","data":[{"symbol":"BTC_USDT","price":"21614.59"}]}', ()),
-    ),
+    samples=SAMPLES,
     malformed=(
         "",
         "[]",

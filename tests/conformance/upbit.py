@@ -23,6 +23,31 @@ BOOK = (
 TRADE = b'{"ty":"trade","cd":"KRW-WAVES","tms":1618678275409,"tp":20230.0,"tv":1.205185}'  # cut
 HEAD = '{"ty":"orderbook","cd":"KRW-WAVES","tms":1,"tas":1.0,"tbs":1.0,'
 ROW = '{"ap":2.0,"bp":1.0,"as":1.0,"bs":1.0}'
+SAMPLES = (
+    (BOOK, (BookSnapshot("XTZ/BTC", [(0.00011802, 75.05997935), (0.00011725, 188.84008725)],
+                         [(0.00012221, 300.0), (0.00012222, 56.96613289)],
+                         venue_ts_ns=1_618_678_266_975_000_000),)),
+    ('{"ty":"orderbook","cd":"BTC-XTZ.30","tms":7,"tas":1,"tbs":2,'  # the count suffix echoed
+     '"obu":[{"ap":3,"bp":2,"as":1,"bs":2}]}',
+     (BookSnapshot("XTZ/BTC", [(2, 2)], [(3, 1)], venue_ts_ns=7_000_000),)),
+    (TRADE, ()),
+    ('{"status":"UP"}', (Heartbeat(),)),
+    ('{"error":{"name":"NO_TICKET","message":"no ticket"}}', (VenueError("NO_TICKET: no ticket"),)),
+)  # fmt: skip
+MALFORMED = (
+    "", "[]", "{}", '{"status":"DOWN"}', HEAD + '"obu":{}}',
+    HEAD + '"obu":[{"ap":2.0,"bp":1.0,"as":1.0}]}',  # a unit without bid_size
+    HEAD + '"obu":[' + ROW + "," + ROW + "]}",  # totals are not the sums
+    HEAD + '"obu":[{"ap":2.0,"bp":1.0,"as":"1.0","bs":1.0}]}',  # a size as text
+    HEAD.replace('"tms":1', '"tms":-1') + '"obu":[' + ROW + "]}",
+    HEAD.replace('"tas":1.0', '"tas":"1.0"') + '"obu":[' + ROW + "]}",
+    HEAD.replace("KRW-WAVES", "KRW-BTC") + '"obu":[' + ROW + "]}",  # not subscribed
+)  # fmt: skip
+# 42 whole books (26 KRW-WAVES, 16 BTC-XTZ), nothing to sequence; 3 trades skipped.
+REPLAY = Replay(42, 42, 0, 0, tops={
+    "WAVES/KRW": (20230.0, 23.55726098, 20240.0, 50.0),
+    "XTZ/BTC": (0.00011806, 539.57666926, 0.00012221, 300.0),
+})  # fmt: skip
 
 
 def read(record: Record, memo: dict[str, Any]) -> list[Event]:
@@ -48,55 +73,10 @@ CASE = VenueCase(
         '[{"ticket":"arbscan"},{"type":"orderbook","codes":["KRW-WAVES.30","BTC-XTZ.30"]},'
         '{"format":"SIMPLE"}]',
     ),
-    samples=(
-        (
-            BOOK,
-            (
-                BookSnapshot(
-                    "XTZ/BTC",
-                    [(0.00011802, 75.05997935), (0.00011725, 188.84008725)],
-                    [(0.00012221, 300.0), (0.00012222, 56.96613289)],
-                    venue_ts_ns=1_618_678_266_975_000_000,
-                ),
-            ),
-        ),
-        (  # the venue may echo the count suffix of the code
-            '{"ty":"orderbook","cd":"BTC-XTZ.30","tms":7,"tas":1,"tbs":2,'
-            '"obu":[{"ap":3,"bp":2,"as":1,"bs":2}]}',
-            (BookSnapshot("XTZ/BTC", [(2, 2)], [(3, 1)], venue_ts_ns=7_000_000),),
-        ),
-        (TRADE, ()),
-        ('{"status":"UP"}', (Heartbeat(),)),
-        (
-            '{"error":{"name":"NO_TICKET","message":"no ticket"}}',
-            (VenueError("NO_TICKET: no ticket"),),
-        ),
-    ),
-    malformed=(
-        "",
-        "[]",
-        "{}",
-        '{"status":"DOWN"}',
-        HEAD + '"obu":{}}',
-        HEAD + '"obu":[{"ap":2.0,"bp":1.0,"as":1.0}]}',  # a unit without bid_size
-        HEAD + '"obu":[' + ROW + "," + ROW + "]}",  # totals are not the sums
-        HEAD + '"obu":[{"ap":2.0,"bp":1.0,"as":"1.0","bs":1.0}]}',  # a size as text
-        HEAD.replace('"tms":1', '"tms":-1') + '"obu":[' + ROW + "]}",
-        HEAD.replace('"tas":1.0', '"tas":"1.0"') + '"obu":[' + ROW + "]}",
-        HEAD.replace("KRW-WAVES", "KRW-BTC") + '"obu":[' + ROW + "]}",  # not subscribed
-    ),
+    samples=SAMPLES,
+    malformed=MALFORMED,
     recording="upbit.ndjson.gz",
-    # 42 whole books (26 KRW-WAVES, 16 BTC-XTZ), nothing to sequence; 3 trades skipped.
-    replay=Replay(
-        messages=42,
-        snapshots=42,
-        deltas=0,
-        checks=0,
-        tops={
-            "WAVES/KRW": (20230.0, 23.55726098, 20240.0, 50.0),
-            "XTZ/BTC": (0.00011806, 539.57666926, 0.00012221, 300.0),
-        },
-    ),
+    replay=REPLAY,
     model=Model(read, {"BookSnapshot": 42, "no event": 3}),
 )
 
