@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.aio.msg
+import nats.errors
 import orjson
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
 from arbscan.cli import main
+from arbscan.cluster import bus
 from arbscan.cluster.bus import BUCKET, STREAM, NatsSink, connect, ensure_stream, read_stream
 from scanner.config import ClusterConfig
 from scanner.events import venue_event
@@ -397,6 +400,41 @@ def test_a_reader_that_restarts_resumes_without_loss_or_repeat(server: NatsServe
     first, second = asyncio.run(scenario())
     assert first == list(range(100))
     assert second == list(range(100, 500))
+
+
+def test_an_event_delivered_again_is_handed_on_once(
+    server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An acknowledgement lost (as across a server restart): the server delivers the batch
+    again, and the reader hands each event on once, in order."""
+    monkeypatch.setattr(bus, "ACK_WAIT_S", 0.5)
+    real_ack = nats.aio.msg.Msg.ack_sync
+    acked: list[int] = []  # how many times the acknowledged event had been delivered
+
+    async def ack_sync(msg: nats.aio.msg.Msg, timeout: float = 1.0) -> nats.aio.msg.Msg:
+        acked.append(msg.metadata.num_delivered)
+        if len(acked) == 1:  # the first acknowledgement never reaches the server
+            raise nats.errors.TimeoutError
+        return await real_ack(msg, timeout=timeout)
+
+    monkeypatch.setattr(nats.aio.msg.Msg, "ack_sync", ack_sync)
+
+    async def scenario() -> list[int]:
+        nc = await connect(server.url, "test")
+        js = nc.jetstream()
+        await ensure_stream(js, ClusterConfig())
+        for i in range(40):
+            event = {"schema": 1, "type": "stats", "ts": i}
+            await js.publish("arbscan.t.stats", orjson.dumps(event))
+        seen: list[int] = []
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(2.5, stop.set)  # the batch comes again at 0.5 s
+        await read_stream(js, lambda e: seen.append(e["ts"]), stop, durable="again", batch=50)
+        await nc.close()
+        return seen
+
+    assert asyncio.run(scenario()) == list(range(40))
+    assert acked == [1, 2]  # lost, then the batch delivered again and acknowledged
 
 
 def test_an_unreachable_server_is_one_line_and_exit_2(

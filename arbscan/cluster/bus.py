@@ -41,6 +41,9 @@ from scanner.sinks import Event, QueuedSink
 log = logging.getLogger(__name__)
 
 STREAM = "ARBSCAN"
+ACK_WAIT_S = 30.0
+"""How long the server waits for a durable reader's acknowledgement before delivering the
+events again (JetStream's default)."""
 SUBJECTS = "arbscan.>"
 BUCKET = "arbscan_leases"
 NatsError = (nats.errors.Error, nats.js.errors.Error, OSError, TimeoutError)
@@ -234,10 +237,13 @@ async def read_stream(
 
     With ``durable``, a durable consumer of that name: it starts at the stream's first event,
     and a reader that restarts with the same name resumes after the last event it handed on
-    (each batch is acknowledged, with its server's confirmation, once handed on). Without,
-    only events published from now on. A payload that is not a JSON object is dropped and
-    counted in the log."""
+    (each batch is acknowledged, with its server's confirmation, once handed on). An event the
+    server delivers again (its acknowledgement lost, e.g. across a server restart) is not
+    handed on twice: events go on in stream order, each once. Without ``durable``, only events
+    published from now on. A payload that is not a JSON object is dropped and counted in the
+    log."""
     config = ConsumerConfig(
+        ack_wait=ACK_WAIT_S,
         ack_policy=AckPolicy.ALL if durable else AckPolicy.NONE,
         deliver_policy=DeliverPolicy.ALL if durable else DeliverPolicy.NEW,
         max_ack_pending=batch * 4,
@@ -245,6 +251,7 @@ async def read_stream(
     )
     sub = await js.pull_subscribe(SUBJECTS, durable=durable, stream=STREAM, config=config)
     count = bad = 0
+    handed = 0  # the stream sequence of the last event handed on (durable)
     while not stop.is_set():
         try:
             msgs = await sub.fetch(batch, timeout=0.5)
@@ -255,6 +262,11 @@ async def read_stream(
             await asyncio.sleep(0.25)
             continue
         for msg in msgs:
+            if durable:
+                seq = msg.metadata.sequence.stream
+                if seq <= handed:  # delivered again: handed on already
+                    continue
+                handed = seq
             try:
                 event: Any = orjson.loads(msg.data)
             except orjson.JSONDecodeError:
