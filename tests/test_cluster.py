@@ -407,7 +407,7 @@ def test_an_event_delivered_again_is_handed_on_once(
 ) -> None:
     """An acknowledgement lost (as across a server restart): the server delivers the batch
     again, and the reader hands each event on once, in order."""
-    monkeypatch.setattr(bus, "ACK_WAIT_S", 0.5)
+    monkeypatch.setattr(bus, "ACK_WAIT_S", 1.0)
     real_ack = nats.aio.msg.Msg.ack_sync
     acked: list[int] = []  # how many times the acknowledged event had been delivered
 
@@ -428,13 +428,14 @@ def test_an_event_delivered_again_is_handed_on_once(
             await js.publish("arbscan.t.stats", orjson.dumps(event))
         seen: list[int] = []
         stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(2.5, stop.set)  # the batch comes again at 0.5 s
+        asyncio.get_running_loop().call_later(3.5, stop.set)  # the batch comes again at 1 s
         await read_stream(js, lambda e: seen.append(e["ts"]), stop, durable="again", batch=50)
         await nc.close()
         return seen
 
     assert asyncio.run(scenario()) == list(range(40))
-    assert acked == [1, 2]  # lost, then the batch delivered again and acknowledged
+    # the first acknowledgement lost, then the batch delivered again (in one fetch or more)
+    assert acked[0] == 1 and len(acked) > 1 and min(acked[1:]) >= 2
 
 
 def test_an_unreachable_server_is_one_line_and_exit_2(
