@@ -77,11 +77,8 @@ def test_emulated_numbers_are_written_as_recorded() -> None:
     model, venue, session = harness("htx", "/feed", depth=150)
     session.received(Htx(["BTC/USDT"]).subscribe_frames(["BTC/USDT"])[0], T0)
     (rep,) = session.received(Htx(["BTC/USDT"]).snapshot_frame("BTC/USDT"), T0)
-    ours = [
-        n
-        for f in [rep.frame, *(f for _ in range(5) for f in step(model, venue, session))]
-        for n in level_texts(f)
-    ]
+    frames = [rep.frame, *(f for _ in range(5) for f in step(model, venue, session))]
+    ours = [n for f in frames for n in level_texts(f)]
     theirs = [n for f in FRAMES for n in level_texts(gunzip(f).decode())]  # type: ignore[union-attr]
     assert len(theirs) == 40202  # both numbers of the 20101 levels of the 118 recorded books
     assert all(JAVA_NUMBER.fullmatch(n) for n in theirs)
