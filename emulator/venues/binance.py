@@ -14,16 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from emulator.market import VenueProfile
 from emulator.venues.base import HttpAnswer, Out, fixed
-from emulator.venues.kit import (
-    Adapter,
-    KitSession,
-    Levels,
-    Request,
-    Sub,
-    UpdateRanges,
-    dumps,
-    json_object,
-)
+from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, UpdateRanges, dumps
+from emulator.venues.kit import json_object as loads
 
 _KINDS = ("depth", "depth@100ms", "depth@1000ms")
 
@@ -51,7 +43,7 @@ class Binance(Adapter):
         return self._subs(list("/".join(parse_qs(url.query).get("streams", [])).split("/")))
 
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
-        req = json_object(text)
+        req = loads(text)
         if req is None:
             return [Out('{"error":{"code":3,"msg":"Invalid JSON: expected value"},"id":null}')]
         method, rid, params = req.get("method"), req.get("id"), req.get("params", [])

@@ -11,16 +11,8 @@ from __future__ import annotations
 
 from emulator.market import VenueProfile
 from emulator.venues.base import Out, minimal
-from emulator.venues.kit import (
-    Adapter,
-    KitSession,
-    Levels,
-    PrevLinks,
-    Request,
-    Sub,
-    dumps,
-    json_object,
-)
+from emulator.venues.kit import Adapter, KitSession, Levels, PrevLinks, Request, Sub, dumps
+from emulator.venues.kit import json_object as loads
 
 
 class Okx(Adapter):
@@ -34,7 +26,7 @@ class Okx(Adapter):
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
         if text == "ping":
             return [Out("pong")]
-        req = json_object(text) or {}
+        req = loads(text) or {}
         op, args = req.get("op"), req.get("args")
         if op not in ("subscribe", "unsubscribe") or not isinstance(args, list):
             return [self._error(session, "60012", f"Invalid request: {text[:60]}")]

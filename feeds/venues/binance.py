@@ -125,10 +125,8 @@ class Binance(proto.Codec):
         event = obj.get("e")
         if event == "depthUpdate":
             return [self._delta(obj)]
-        wrapped = obj.get("event")
-        if event == "serverShutdown" or (
-            isinstance(wrapped, dict) and wrapped.get("e") == "serverShutdown"
-        ):
+        wrapped = obj.get("event")  # the event alone, or inside {"event": {...}}
+        if "serverShutdown" in (event, wrapped.get("e") if isinstance(wrapped, dict) else None):
             return [proto.PlannedClose("serverShutdown")]
         if isinstance(event, str) or {"u", "s", "b", "a", "B", "A"} <= obj.keys():
             return []  # another event type, or a raw bookTicker (the only one without "e")

@@ -87,7 +87,6 @@ CASE = VenueCase(
     samples=SAMPLES,
     malformed=MALFORMED,
     recording="binance.ndjson.gz",
-    # 4 REST snapshots; 177 diffs: 1 older than its snapshot, 4 bridge it, 172 continue.
     replay=REPLAY,
     emulator_path="/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms",
     exact_decimals=True,
