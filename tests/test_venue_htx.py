@@ -31,12 +31,11 @@ from tests.venue_helpers import Recorder, fuzz, mutated
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "htx.ndjson.gz"))
 FRAMES = [r.data for r in RECORDS if r.dir == "in"]
-SYMBOLS = STEP0.symbols
 
 
 def test_the_session_answers_every_recorded_ping_as_recorded() -> None:
     # (every frame read and every push followed by the independent model: test_reference.py)
-    session = FeedSession(HtxStep0(SYMBOLS), lambda _: Recorder(), lambda *_: None)
+    session = FeedSession(HtxStep0(STEP0.symbols), lambda _: Recorder(), lambda *_: None)
     session.opened(RECORDS[0].t)
     sent = [a for r in RECORDS if r.dir == "in" for a in session.frame(r.data, r.t)]
     pongs = [r.data for r in RECORDS if isinstance(r.data, str) and "pong" in r.data]

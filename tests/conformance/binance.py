@@ -80,10 +80,8 @@ CASE = VenueCase(
     codec=Binance,
     symbols=SYMBOLS,
     # The recording subscribed by URL (a combined stream); this is the SUBSCRIBE request.
-    subscribe=(
-        '{"method":"SUBSCRIBE","params":["nknusdt@depth@100ms","blzeth@depth@100ms",'
-        '"lrcbtc@depth@100ms","runeeur@depth@100ms"],"id":1}',
-    ),
+    subscribe=('{"method":"SUBSCRIBE","params":["nknusdt@depth@100ms","blzeth@depth@100ms",'
+               '"lrcbtc@depth@100ms","runeeur@depth@100ms"],"id":1}',),
     samples=SAMPLES,
     malformed=MALFORMED,
     recording="binance.ndjson.gz",
@@ -91,11 +89,8 @@ CASE = VenueCase(
     emulator_path="/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms",
     exact_decimals=True,
     rest_errors=((b'{"code":-1121,"msg":"Invalid symbol."}', "Invalid symbol."),),
-    model=Model(
-        reader(SYMBOLS),
-        {"BookSnapshot": 4, "BookDelta": 177, "no event": 88}  # bookTicker, aggTrade, kline
-        | {"dropped": 1, "bridged": 4, "continued": 172, "applied": 176}
-        | {"removed": 33, "absent": 2},  # deletes of a level held, of none,
-        rest_url=limit_100,
-    ),
-)
+    # no event: bookTicker, aggTrade, kline; removed/absent: deletes of a level held, of none
+    model=Model(reader(SYMBOLS), {"BookSnapshot": 4, "BookDelta": 177, "no event": 88}
+                | {"dropped": 1, "bridged": 4, "continued": 172, "applied": 176}
+                | {"removed": 33, "absent": 2}, rest_url=limit_100),
+)  # fmt: skip
