@@ -33,8 +33,8 @@ DOCS_BIDS, DOCS_ASKS = "8476.97:256:0:12 8475.55:101:0:1", "8476.98:415:0:13 847
 TS = 1597026383085_000000
 
 
-def push(data: str) -> str:
-    return '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":' + data + "}"
+def push(data: str, action: str = "update") -> str:
+    return f'{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"{action}","data":{data}}}'
 
 
 UPDATE = push(
@@ -140,3 +140,28 @@ CASE = VenueCase(
 )
 
 FRAMES_OUT = FramesOut(CASE, ('{"op":"unsubscribe",' + ARGS,), "ping")
+
+# OKX's documented seqId links (no recording has them): a snapshot with checksum 0 (none),
+# an update, a keep-alive (prevSeqId = seqId) and a reset (seqId lower), the book after each
+# proven by its checksum, then updates linked to the reset (the resync check drops the first).
+B1, B2, A1 = ["100.5", "2", "0", "1"], ["100.4", "1", "0", "1"], ["100.6", "3", "0", "2"]
+B1X = ["100.5", "7", "0", "2"]
+CRC = okx_checksum([B1X, B2], [A1])
+
+
+def linked(bids: list[Any], asks: list[Any], checksum: int, prev: int, seq: int) -> str:
+    data = {"asks": asks, "bids": bids, "ts": "1", "checksum": checksum, "prevSeqId": prev,
+            "seqId": seq}  # fmt: skip
+    return push(json.dumps([data], separators=(",", ":")), "snapshot" if prev < 0 else "update")
+
+
+LINKS = VenueCase(
+    name="okx-links", codec=Okx, symbols=("BTC/USDT",), samples=(), malformed=(),
+    subscribe=('{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}',),
+    frames=(linked([B1, B2], [A1], 0, -1, 10), linked([B1X], [], CRC, 10, 11),
+            linked([], [], CRC, 11, 11), linked([], [], CRC, 11, 4), linked([B1], [], 0, 4, 6),
+            linked([B2], [], 0, 6, 8)),
+    replay=Replay(6, 1, 5, 8, tops={"BTC/USDT": (100.5, 2.0, 100.6, 3.0)}),
+    emulated=False,
+)  # fmt: skip
+CASES = (CASE, LINKS)
