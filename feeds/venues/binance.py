@@ -23,11 +23,9 @@ from feeds.lane import FrameShape
 from feeds.protocol import BookDelta, ParseError
 from feeds.spec import TakerFee, VenueSpec
 
-_DEPTH_STREAM = "@depth@100ms"
-"""Diff depth every 100 ms; ``@depth`` alone is every 1000 ms."""
+_DEPTH_STREAM = "@depth@100ms"  # diff depth every 100 ms; "@depth" alone is every 1000 ms
 
-_USED_WEIGHT: Final = "x-mbx-used-weight-1m"
-"""The header in which Binance and Binance.US report the REST weight used this minute."""
+_USED_WEIGHT: Final = "x-mbx-used-weight-1m"  # the REST weight used this minute (both venues)
 
 SPEC: Final = VenueSpec(
     id="binance",
