@@ -22,9 +22,8 @@ def test_subscribe_frames_and_urls() -> None:
     assert codec.ws_url("") == "wss://stream.binance.com:9443/ws"
     assert codec.ws_url("ws://127.0.0.1:8765/") == "ws://127.0.0.1:8765/ws"
     assert codec.ws_url("ws://127.0.0.1:8765/stream") == "ws://127.0.0.1:8765/stream"
-    assert codec.snapshot_request("BTC/USDT", "", 20) == RestRequest(
-        "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=100", "BTC/USDT", 5
-    )
-    assert BinanceUS(["ZRX/USDT"]).snapshot_request("ZRX/USDT", "http://127.0.0.1:9/", 20) == (
-        RestRequest("http://127.0.0.1:9/api/v3/depth?symbol=ZRXUSDT&limit=100", "ZRX/USDT", 1)
-    )
+    url = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=100"
+    assert codec.snapshot_request("BTC/USDT", "", 20) == RestRequest(url, "BTC/USDT", 5)
+    url = "http://127.0.0.1:9/api/v3/depth?symbol=ZRXUSDT&limit=100"
+    us = BinanceUS(["ZRX/USDT"]).snapshot_request("ZRX/USDT", "http://127.0.0.1:9/", 20)
+    assert us == RestRequest(url, "ZRX/USDT", 1)

@@ -31,12 +31,11 @@ from tests.venue_helpers import Recorder, fuzz, mutated
 
 RECORDS = list(read_capture(Path(__file__).parent / "fixtures" / "htx.ndjson.gz"))
 FRAMES = [r.data for r in RECORDS if r.dir == "in"]
-SYMBOLS = STEP0.symbols
 
 
 def test_the_session_answers_every_recorded_ping_as_recorded() -> None:
     # (every frame read and every push followed by the independent model: test_reference.py)
-    session = FeedSession(HtxStep0(SYMBOLS), lambda _: Recorder(), lambda *_: None)
+    session = FeedSession(HtxStep0(STEP0.symbols), lambda _: Recorder(), lambda *_: None)
     session.opened(RECORDS[0].t)
     sent = [a for r in RECORDS if r.dir == "in" for a in session.frame(r.data, r.t)]
     pongs = [r.data for r in RECORDS if isinstance(r.data, str) and "pong" in r.data]
@@ -77,11 +76,8 @@ def test_emulated_numbers_are_written_as_recorded() -> None:
     model, venue, session = harness("htx", "/feed", depth=150)
     session.received(Htx(["BTC/USDT"]).subscribe_frames(["BTC/USDT"])[0], T0)
     (rep,) = session.received(Htx(["BTC/USDT"]).snapshot_frame("BTC/USDT"), T0)
-    ours = [
-        n
-        for f in [rep.frame, *(f for _ in range(5) for f in step(model, venue, session))]
-        for n in level_texts(f)
-    ]
+    frames = [rep.frame, *(f for _ in range(5) for f in step(model, venue, session))]
+    ours = [n for f in frames for n in level_texts(f)]
     theirs = [n for f in FRAMES for n in level_texts(gunzip(f).decode())]  # type: ignore[union-attr]
     assert len(theirs) == 40202  # both numbers of the 20101 levels of the 118 recorded books
     assert all(JAVA_NUMBER.fullmatch(n) for n in theirs)

@@ -14,16 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from emulator.market import VenueProfile
 from emulator.venues.base import HttpAnswer, Out, fixed
-from emulator.venues.kit import (
-    Adapter,
-    KitSession,
-    Levels,
-    Request,
-    Sub,
-    UpdateRanges,
-    dumps,
-    json_object,
-)
+from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub, UpdateRanges, dumps
+from emulator.venues.kit import json_object as loads
 
 _KINDS = ("depth", "depth@100ms", "depth@1000ms")
 
@@ -38,7 +30,7 @@ class Binance(Adapter):
         ids = self.track(UpdateRanges(self.symbols.values(), self.rng, (10**9, 10**10), 6))
         self.last_id = ids.last
 
-    def _subs(self, streams: list[object]) -> list[Sub | Out]:
+    def _subs(self, streams: list[object]) -> list[Sub]:
         # Binance accepts unknown streams and sends nothing for them
         parts = [(s, *s.partition("@")) for s in streams if isinstance(s, str)]
         found = [(self.symbols.get(v.upper()), s) for s, v, _, k in parts if k in _KINDS]
@@ -46,20 +38,17 @@ class Binance(Adapter):
 
     def accept(self, path: str) -> list[Sub] | None:
         url = urlsplit(path)
-        if url.path == "/ws":
-            return []
         if url.path != "/stream":
-            return None
-        streams = "/".join(parse_qs(url.query).get("streams", [])).split("/")
-        return [sub for sub in self._subs(list(streams)) if isinstance(sub, Sub)]
+            return [] if url.path == "/ws" else None
+        return self._subs(list("/".join(parse_qs(url.query).get("streams", [])).split("/")))
 
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
-        req = json_object(text)
+        req = loads(text)
         if req is None:
             return [Out('{"error":{"code":3,"msg":"Invalid JSON: expected value"},"id":null}')]
         method, rid, params = req.get("method"), req.get("id"), req.get("params", [])
         if method in ("SUBSCRIBE", "UNSUBSCRIBE") and isinstance(params, list):
-            return Request(method == "SUBSCRIBE", self._subs(params), {"id": rid})
+            return Request(method == "SUBSCRIBE", [*self._subs(params)], {"id": rid})
         if method == "LIST_SUBSCRIPTIONS":
             return [Out(dumps({"result": [s.topic for s in session.subs.values()], "id": rid}))]
         # https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#error-messages
@@ -74,15 +63,10 @@ class Binance(Adapter):
         return [Out(dumps({"event": {"e": "serverShutdown", "E": now_ns // 1_000_000}}))]
 
     def delta(self, sub: Sub, bids: Levels, asks: Levels, now_ns: int, corrupt: bool) -> Out | None:
-        event = {
-            "e": "depthUpdate",
-            "E": now_ns // 1_000_000,
-            "s": self.venue_symbol(sub.symbol),
-            "U": sub.session.starts[sub.symbol],
-            "u": self.last_id[sub.symbol],
-            "b": self._levels(sub.symbol, bids),
-            "a": self._levels(sub.symbol, asks),
-        }
+        symbol = sub.symbol
+        event = {"e": "depthUpdate", "E": now_ns // 1_000_000, "s": self.venue_symbol(symbol),
+                 "U": sub.session.starts[symbol], "u": self.last_id[symbol],
+                 "b": self._levels(symbol, bids), "a": self._levels(symbol, asks)}  # fmt: skip
         combined = urlsplit(sub.session.path).path == "/stream"
         return Out(dumps({"stream": sub.topic, "data": event} if combined else event), True)
 
@@ -108,11 +92,8 @@ class Binance(Adapter):
         except ValueError:
             return HttpAnswer(400, '{"code":-1100,"msg":"Illegal characters found in limit."}')
         bids, asks = self.book(symbol).top(limit)
-        body = {
-            "lastUpdateId": self.last_id[symbol],
-            "bids": self._levels(symbol, bids),
-            "asks": self._levels(symbol, asks),
-        }
+        body = {"lastUpdateId": self.last_id[symbol], "bids": self._levels(symbol, bids),
+                "asks": self._levels(symbol, asks)}  # fmt: skip
         return HttpAnswer(200, dumps(body))
 
 

@@ -11,16 +11,8 @@ from __future__ import annotations
 
 from emulator.market import VenueProfile
 from emulator.venues.base import Out, minimal
-from emulator.venues.kit import (
-    Adapter,
-    KitSession,
-    Levels,
-    PrevLinks,
-    Request,
-    Sub,
-    dumps,
-    json_object,
-)
+from emulator.venues.kit import Adapter, KitSession, Levels, PrevLinks, Request, Sub, dumps
+from emulator.venues.kit import json_object as loads
 
 
 class Okx(Adapter):
@@ -34,7 +26,7 @@ class Okx(Adapter):
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
         if text == "ping":
             return [Out("pong")]
-        req = json_object(text) or {}
+        req = loads(text) or {}
         op, args = req.get("op"), req.get("args")
         if op not in ("subscribe", "unsubscribe") or not isinstance(args, list):
             return [self._error(session, "60012", f"Invalid request: {text[:60]}")]
@@ -57,14 +49,13 @@ class Okx(Adapter):
     def refusal(self, session: KitSession, now_ns: int) -> Out:
         return self._error(session, "60014", "Requests too frequent.")
 
-    def _error(self, session: KitSession, code: str, msg: str) -> Out:
-        return Out(dumps({"event": "error", "code": code, "msg": msg, "connId": _cid(session)}))
+    def _error(self, session: KitSession, code: str, msg: str, event: str = "error") -> Out:
+        return Out(dumps({"event": event, "code": code, "msg": msg, "connId": _cid(session)}))
 
     def notice(self, session: KitSession, now_ns: int) -> list[Out]:
         # https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection
         msg = "The connection will soon be closed for a service upgrade. Please reconnect."
-        notice = {"event": "notice", "code": "64008", "msg": msg, "connId": _cid(session)}
-        return [Out(dumps(notice))]
+        return [self._error(session, "64008", msg, "notice")]
 
     def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
         bids, asks = self.book(sub.symbol).top(400)
@@ -78,23 +69,13 @@ class Okx(Adapter):
     ) -> Out:
         book = self.book(symbol)
         pd, sd = book.price_decimals, book.size_decimals
-        text = [
-            [
-                [minimal(p, pd), "0", "0", "0"]
-                if s == 0
-                else [minimal(p, pd), minimal(s, sd), "0", str(1 + (p + s) % 23)]
-                for p, s in side
-            ]
-            for side in (asks, bids)
-        ]
-        data = {
-            "asks": text[0],
-            "bids": text[1],
-            "ts": str(now_ns // 1_000_000),
-            "checksum": self.book_checksum(book.top(25), minimal, symbol, corrupt),
-            "prevSeqId": -1 if action == "snapshot" else self.links.prev[symbol],
-            "seqId": self.links.last[symbol],
-        }
+        text = [[[minimal(p, pd), "0", "0", "0"] if s == 0
+                 else [minimal(p, pd), minimal(s, sd), "0", str(1 + (p + s) % 23)] for p, s in side]
+                for side in (asks, bids)]  # fmt: skip
+        data = {"asks": text[0], "bids": text[1], "ts": str(now_ns // 1_000_000),
+                "checksum": self.book_checksum(book.top(25), minimal, symbol, corrupt),
+                "prevSeqId": -1 if action == "snapshot" else self.links.prev[symbol],
+                "seqId": self.links.last[symbol]}  # fmt: skip
         arg = {"channel": "books", "instId": self.venue_symbol(symbol)}
         return Out(dumps({"arg": arg, "action": action, "data": [data]}), True)
 

@@ -10,86 +10,72 @@ and ``serverShutdown``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import count
 from typing import ClassVar, Final
 from urllib.parse import urlsplit
 
 import orjson
 
+from feeds import protocol as proto
 from feeds.codeckit import json_object, levels, uint
 from feeds.lane import FrameShape
-from feeds.protocol import (
-    BookDelta,
-    BookSnapshot,
-    Codec,
-    Endpoints,
-    Event,
-    Integrity,
-    ParseError,
-    PlannedClose,
-    RestLimits,
-    RestRequest,
-    SeqRule,
-    SnapshotSource,
-    Subscribed,
-    VenueError,
-)
+from feeds.protocol import BookDelta, ParseError
 from feeds.spec import TakerFee, VenueSpec
 
-_DEPTH_STREAM = "@depth@100ms"
-"""Diff depth every 100 ms; ``@depth`` alone is every 1000 ms."""
+_DEPTH_STREAM = "@depth@100ms"  # diff depth every 100 ms; "@depth" alone is every 1000 ms
 
-_USED_WEIGHT: Final = "x-mbx-used-weight-1m"
-"""The header in which Binance and Binance.US report the REST weight used this minute."""
+_USED_WEIGHT: Final = "x-mbx-used-weight-1m"  # the REST weight used this minute (both venues)
 
 SPEC: Final = VenueSpec(
     id="binance",
-    integrity=Integrity(seq=SeqRule.RANGE, snapshot=SnapshotSource.REST),
-    endpoints=Endpoints(ws="wss://stream.binance.com:9443", rest="https://api.binance.com"),
-    symbol_format="{base}{quote}",
-    ping_interval_s=None,  # WebSocket control-frame pings, answered by the library
-    max_symbols_per_connection=100,
+    integrity=proto.Integrity(seq=proto.SeqRule.RANGE, snapshot=proto.SnapshotSource.REST),
+    endpoints=proto.Endpoints(ws="wss://stream.binance.com:9443", rest="https://api.binance.com"),
+    # Defaults: ids "{base}{quote}", 100 streams a connection, no ping_interval_s (pings are
+    # WebSocket control frames, answered by the library).
     # "only valid for 24 hours", and "serverShutdown" before a shutdown (web-socket-streams;
     # the event's shape: websocket-api/connection-events)
     max_connection_s=24 * 3600.0,
     sends_per_s=5.0,  # "a limit of 5 incoming messages per second", pings and pongs included
     # GET /api/v3/depth weights since 2025-10-24 (sources: docs/venues.md, Binance)
-    rest_limits=RestLimits(
+    rest_limits=proto.RestLimits(
         6000, 60.0, ((100, 5), (500, 25), (1000, 50), (5000, 250)), used_weight_header=_USED_WEIGHT
     ),
     fee=TakerFee(10.0, "VIP 0, spot", "https://www.binance.com/en/fee/schedule", "2026-11"),
 )
 
-US_SPEC: Final = VenueSpec(
+# Binance.US: the same protocol, connection lifetime and send rate (docs.binance.us gives no
+# other), on its own hosts with its own REST budget (https://docs.binance.us/#order-book, "Limits")
+US_SPEC: Final = replace(
+    SPEC,
     id="binanceus",
-    integrity=SPEC.integrity,
-    endpoints=Endpoints(ws="wss://stream.binance.us:9443", rest="https://api.binance.us"),
-    max_connection_s=SPEC.max_connection_s,
-    sends_per_s=SPEC.sends_per_s,  # docs.binance.us gives no other
-    # its own budget (https://docs.binance.us/#order-book, "Limits")
-    rest_limits=RestLimits(
+    endpoints=proto.Endpoints(ws="wss://stream.binance.us:9443", rest="https://api.binance.us"),
+    rest_limits=proto.RestLimits(
         1200, 60.0, ((100, 1), (500, 5), (1000, 10), (5000, 50)), used_weight_header=_USED_WEIGHT
     ),
     fee=TakerFee(60.0, "Tier 0", "https://www.binance.us/fees", "2026-11"),
 )
 
 
-class Binance(Codec):
+_RAW: Final = FrameShape(
+    match=((("e",), "depthUpdate"),), symbol=("s",), first=("U",), last=("u",), ts=("E",),
+    bids=("b",), asks=("a",),
+)  # fmt: skip
+
+
+class Binance(proto.Codec):
     """Binance spot: diff depth over WebSocket, books seeded by REST snapshots."""
 
     spec = SPEC
     shapes = (
-        FrameShape(
-            match=((("e",), "depthUpdate"),), symbol=("s",), first=("U",), last=("u",),
-            ts=("E",), bids=("b",), asks=("a",),
-        ),
-        FrameShape(  # combined streams
-            contains=((("stream",), "@depth"),), match=((("data", "e"), "depthUpdate"),),
+        _RAW,
+        replace(  # combined streams: the same event under "data"
+            _RAW, contains=((("stream",), "@depth"),), match=((("data", "e"), "depthUpdate"),),
             symbol=("data", "s"), first=("data", "U"), last=("data", "u"), ts=("data", "E"),
             bids=("data", "b"), asks=("data", "a"),
         ),
     )  # fmt: skip
-    rest_limits: ClassVar[RestLimits]
+    rest_limits: ClassVar[proto.RestLimits]
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -106,28 +92,23 @@ class Binance(Codec):
         params = [self.venue_symbol(s).lower() + _DEPTH_STREAM for s in symbols]
         if not params:
             return []
-        return [
-            orjson.dumps({"method": "SUBSCRIBE", "params": params, "id": next(self._ids)}).decode()
-        ]
+        request = {"method": "SUBSCRIBE", "params": params, "id": next(self._ids)}
+        return [orjson.dumps(request).decode()]
 
-    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> RestRequest:
+    def snapshot_request(self, symbol: str, rest_base: str, levels: int = 100) -> proto.RestRequest:
         limit = self.rest_limits.snapshot_limit(levels)
         base = (rest_base or self.endpoints.rest).rstrip("/")
         url = f"{base}/api/v3/depth?symbol={self.venue_symbol(symbol)}&limit={limit}"
-        return RestRequest(url, symbol, self.rest_limits.snapshot_weight(limit))
+        return proto.RestRequest(url, symbol, self.rest_limits.snapshot_weight(limit))
 
-    def parse_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
+    def parse_snapshot(self, symbol: str, body: bytes) -> proto.BookSnapshot:
         obj = json_object(body)
         if "code" in obj and "lastUpdateId" not in obj:
             raise ParseError(f"REST error for {symbol}: {str(obj.get('msg'))[:200]}")
-        return BookSnapshot(
-            symbol=symbol,
-            bids=levels(obj.get("bids"), "bids"),
-            asks=levels(obj.get("asks"), "asks"),
-            seq=uint(obj.get("lastUpdateId"), "lastUpdateId"),
-        )
+        bids, asks = levels(obj.get("bids"), "bids"), levels(obj.get("asks"), "asks")
+        return proto.BookSnapshot(symbol, bids, asks, uint(obj.get("lastUpdateId"), "lastUpdateId"))
 
-    def parse(self, frame: str | bytes) -> list[Event]:
+    def parse(self, frame: str | bytes) -> list[proto.Event]:
         obj = json_object(frame)
         if "stream" in obj and "data" in obj:
             # Combined streams (/stream?streams=...) wrap each event as {"stream","data"}.
@@ -142,21 +123,19 @@ class Binance(Codec):
         event = obj.get("e")
         if event == "depthUpdate":
             return [self._delta(obj)]
-        wrapped = obj.get("event")
-        if event == "serverShutdown" or (
-            isinstance(wrapped, dict) and wrapped.get("e") == "serverShutdown"
-        ):
-            return [PlannedClose("serverShutdown")]
+        wrapped = obj.get("event")  # the event alone, or inside {"event": {...}}
+        if "serverShutdown" in (event, wrapped.get("e") if isinstance(wrapped, dict) else None):
+            return [proto.PlannedClose("serverShutdown")]
         if isinstance(event, str) or {"u", "s", "b", "a", "B", "A"} <= obj.keys():
             return []  # another event type, or a raw bookTicker (the only one without "e")
         if "result" in obj and "id" in obj:
             # {"result": null, "id": N} acknowledges a SUBSCRIBE (the only request we send).
-            return [Subscribed()] if obj["result"] is None else []
+            return [proto.Subscribed()] if obj["result"] is None else []
         error = obj.get("error", obj)
         if isinstance(error, dict) and "code" in error and "msg" in error:
             # Request errors: {"code": 0, "msg": "Unknown property", "id": N} or the same
             # object nested under "error" (web-socket-streams.md, "Error Messages").
-            return [VenueError(message=f"{error['code']}: {str(error['msg'])[:200]}")]
+            return [proto.VenueError(message=f"{error['code']}: {str(error['msg'])[:200]}")]
         raise ParseError("not a Binance market-stream frame")
 
     def _delta(self, obj: dict[str, object]) -> BookDelta:
@@ -171,11 +150,7 @@ class Binance(Codec):
             raise ParseError(f"depthUpdate for an unsubscribed symbol {str(vid)[:40]!r}")
         # ``__class__ is int`` refuses bools; U <= u is the update-id range.
         if not (
-            first.__class__ is int
-            and last.__class__ is int
-            and ts.__class__ is int
-            and 0 <= first <= last
-            and ts >= 0
+            first.__class__ is last.__class__ is ts.__class__ is int and ts >= 0 <= first <= last
         ):
             raise ParseError(f"depthUpdate: bad U={first!r:.40} u={last!r:.40} E={ts!r:.40}")
         if bids.__class__ is not list or asks.__class__ is not list:

@@ -33,12 +33,10 @@ SPEC: Final = VenueSpec(
     ),
     # mbp is served on /feed (the docs' "Market By Price" section); /ws serves depth.step0.
     endpoints=protocol.Endpoints(ws="wss://api.huobi.pro/feed", rest="https://api.huobi.pro"),
-    symbol_format="{base}{quote}",
-    lower_case=True,
+    lower_case=True,  # the default "{base}{quote}", in lower case
     depths=frozenset({5, 20, 150, 400}),
     default_depth=150,
-    subscribe_batch=1,  # one topic per "sub"
-    ping_interval_s=None,  # the venue pings; the codec answers each ping
+    subscribe_batch=1,  # one topic per "sub"; no ping_interval_s: the venue pings, we answer
     fee=TakerFee(20.0, "regular user, spot", "https://www.htx.com/fee/", "2026-12"),
     older_protocols=(OlderProtocol("feeds.venues.htx:HtxStep0", unless="/feed"),),
 )

@@ -18,16 +18,7 @@ import orjson
 from feeds import checksum
 from feeds import protocol as proto
 from feeds.codeckit import MS_NS, digits, json_object, levels, uint
-from feeds.protocol import (
-    BookDelta,
-    BookSnapshot,
-    Heartbeat,
-    ParseError,
-    PlannedClose,
-    Subscribed,
-    VenueError,
-    split_symbol,
-)
+from feeds.protocol import BookDelta, BookSnapshot, ParseError
 from feeds.spec import TakerFee, VenueSpec
 
 _CHANNEL: Final = "books"
@@ -48,8 +39,8 @@ SPEC: Final = VenueSpec(
     # limited to 480 times per hour" (https://www.okx.com/docs-v5/en/#overview-websocket-connect):
     # a resync by unsubscribe + subscribe spends two; the session reconnects when it cannot.
     requests_per_hour=480,
-    # No documented connection lifetime; a service upgrade is announced by a notice (below).
-    max_connection_s=None,
+    # No documented connection lifetime (max_connection_s): a service upgrade is announced
+    # by a notice (below).
     fee=TakerFee(10.0, "Regular Lv1, spot", "https://www.okx.com/fees", "2026-11"),
 )
 
@@ -63,11 +54,12 @@ class Okx(proto.Codec):
         """``BTC/USDT`` -> ``BTC-USDT`` (spot). Derivatives use ccxt's unified form:
         ``BTC/USDT:USDT`` -> ``BTC-USDT-SWAP``, ``BTC/USD:BTC-220527`` -> ``BTC-USD-220527``."""
         pair, _, contract = symbol.partition(":")
-        base, quote = split_symbol(pair)
+        base, quote = proto.split_symbol(pair)
         if not contract:
             return self.spec.symbol(base, quote)
         settle, _, expiry = contract.partition("-")
-        if settle not in (base, quote) or not (expiry == "" or _is_yymmdd(expiry)):
+        yymmdd = len(expiry) == 6 and expiry.isascii() and expiry.isdigit()
+        if settle not in (base, quote) or not (expiry == "" or yymmdd):
             raise ValueError(f"not an OKX swap or future: {symbol!r}")
         return f"{base}-{quote}-{expiry or 'SWAP'}"
 
@@ -86,7 +78,7 @@ class Okx(proto.Codec):
 
     def parse(self, frame: str | bytes) -> list[proto.Event]:
         if frame in ("pong", b"pong"):
-            return [Heartbeat()]
+            return [proto.Heartbeat()]
         obj = json_object(frame)
         arg = obj.get("arg")
         channel = arg.get("channel") if isinstance(arg, dict) else None
@@ -96,13 +88,13 @@ class Okx(proto.Codec):
             if event == "notice" and obj.get("code") == "64008":
                 # "The connection will soon be closed for a service upgrade", 30 s before:
                 # https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection
-                return [PlannedClose("notice 64008")]
+                return [proto.PlannedClose("notice 64008")]
             if event in ("error", "notice"):
                 message = f"{event} {obj.get('code')}: {str(obj.get('msg'))[:200]}"
                 known = self._canonical.get(inst) if isinstance(inst, str) else None
-                return [VenueError(message, known)]
+                return [proto.VenueError(message, known)]
             if event == "subscribe" and channel == _CHANNEL:
-                return [Subscribed(symbol=self._symbol(inst))]
+                return [proto.Subscribed(symbol=self._symbol(inst))]
             return []
         if channel != _CHANNEL:
             if channel is None:
@@ -133,13 +125,7 @@ class Okx(proto.Codec):
             return BookSnapshot(symbol, bids, asks, seq=seq, checksum=checksum, venue_ts_ns=ts_ns)
         if (seq is None) != (prev is None):
             raise ParseError("books update: seqId without prevSeqId or the reverse")
-        return BookDelta(
-            symbol, bids, asks, last=seq, prev=prev, checksum=checksum, venue_ts_ns=ts_ns
-        )
-
-
-def _is_yymmdd(text: str) -> bool:
-    return len(text) == 6 and text.isdigit() and text.isascii()
+        return BookDelta(symbol, bids, asks, None, seq, prev, checksum, ts_ns)
 
 
 CODECS: Final = (Okx,)

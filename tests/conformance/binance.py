@@ -60,52 +60,37 @@ SAMPLES = (
     ('{"event":{"e":"serverShutdown","E":1770123456789}}', (PlannedClose("serverShutdown"),)),
     (b'{"e":"serverShutdown","E":1770123456789}', (PlannedClose("serverShutdown"),)),
 )
+UPDATE, EMPTY = '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":1,"u":2,', '"b":[],"a":[]}'
+MALFORMED = (
+    "", "[]", '{"hello":1}', '{"stream":"nknusdt@depth@100ms","data":[]}',
+    '{"stream":"nknusdt@depth@100ms","data":{"e":"kline"}}',
+    UPDATE.replace("NKNUSDT", "ETHUSDT") + EMPTY,  # not subscribed
+    UPDATE.replace('"U":1', '"U":3') + EMPTY, UPDATE.replace('"U":1', '"U":true') + EMPTY,
+    UPDATE + '"E":-1,' + EMPTY, UPDATE + '"b":{},"a":[]}', UPDATE + '"b":[]}',
+)  # fmt: skip
+# 4 REST snapshots; 177 diffs: 1 older than its snapshot, 4 bridge it, 172 continue.
+REPLAY = Replay(180, 4, 177, 176, older=1, tops={
+    "NKN/USDT": (0.3527, 9602.0, 0.3531, 152.0),
+    "BLZ/ETH": (6.547e-05, 100.0, 6.56e-05, 1528.0),
+    "LRC/BTC": (6.37e-06, 2500.0, 6.38e-06, 2285.0),
+    "RUNE/EUR": (6.251, 69.3, 6.269, 69.3),
+})  # fmt: skip
 
 CASE = VenueCase(
     codec=Binance,
     symbols=SYMBOLS,
     # The recording subscribed by URL (a combined stream); this is the SUBSCRIBE request.
-    subscribe=(
-        '{"method":"SUBSCRIBE","params":["nknusdt@depth@100ms","blzeth@depth@100ms",'
-        '"lrcbtc@depth@100ms","runeeur@depth@100ms"],"id":1}',
-    ),
+    subscribe=('{"method":"SUBSCRIBE","params":["nknusdt@depth@100ms","blzeth@depth@100ms",'
+               '"lrcbtc@depth@100ms","runeeur@depth@100ms"],"id":1}',),
     samples=SAMPLES,
-    malformed=(
-        "",
-        "[]",
-        '{"hello":1}',
-        '{"stream":"nknusdt@depth@100ms","data":[]}',
-        '{"stream":"nknusdt@depth@100ms","data":{"e":"kline"}}',
-        '{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":3,"u":2,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":true,"u":2,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":1,"u":2,"E":-1,"b":[],"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":1,"u":2,"b":{},"a":[]}',
-        '{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":1,"u":2,"b":[]}',
-    ),
+    malformed=MALFORMED,
     recording="binance.ndjson.gz",
-    # 4 REST snapshots; 177 diffs: 1 older than its snapshot, 4 bridge it, 172 continue.
-    replay=Replay(
-        messages=180,
-        snapshots=4,
-        deltas=177,
-        checks=176,
-        older=1,
-        tops={
-            "NKN/USDT": (0.3527, 9602.0, 0.3531, 152.0),
-            "BLZ/ETH": (6.547e-05, 100.0, 6.56e-05, 1528.0),
-            "LRC/BTC": (6.37e-06, 2500.0, 6.38e-06, 2285.0),
-            "RUNE/EUR": (6.251, 69.3, 6.269, 69.3),
-        },
-    ),
+    replay=REPLAY,
     emulator_path="/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms",
     exact_decimals=True,
     rest_errors=((b'{"code":-1121,"msg":"Invalid symbol."}', "Invalid symbol."),),
-    model=Model(
-        reader(SYMBOLS),
-        {"BookSnapshot": 4, "BookDelta": 177, "no event": 88}  # bookTicker, aggTrade, kline
-        | {"dropped": 1, "bridged": 4, "continued": 172, "applied": 176}
-        | {"removed": 33, "absent": 2},  # deletes of a level held, of none,
-        rest_url=limit_100,
-    ),
-)
+    # no event: bookTicker, aggTrade, kline; removed/absent: deletes of a level held, of none
+    model=Model(reader(SYMBOLS), {"BookSnapshot": 4, "BookDelta": 177, "no event": 88}
+                | {"dropped": 1, "bridged": 4, "continued": 172, "applied": 176}
+                | {"removed": 33, "absent": 2}, rest_url=limit_100),
+)  # fmt: skip

@@ -19,14 +19,8 @@ from tests.reference import Model
 ACK = '{"id":"id1","status":"ok","subbed":"market.btcusdt.mbp.150","ts":1489474081631}'
 BIDS = [[618.37, 71.594], [423.33, 77.726], [223.18, 47.997], [219.34, 24.82], [210.34, 94.463]]
 # Sample A of the req answer: its seqNum and first five bids; one ask added.
-REP = json.dumps(
-    {
-        "id": "id21",
-        "rep": "market.btcusdt.mbp.150",
-        "status": "ok",
-        "data": {"seqNum": 100020142010, "bids": BIDS, "asks": [[645.14, 26.755973959140652]]},
-    }
-)
+DATA = {"seqNum": 100020142010, "bids": BIDS, "asks": [[645.14, 26.755973959140652]]}
+REP = json.dumps({"id": "id21", "rep": "market.btcusdt.mbp.150", "status": "ok", "data": DATA})
 TS = 1573199608679
 Side = list[list[float]]
 
@@ -47,6 +41,7 @@ PUSHES: tuple[tuple[int, int, Side, Side], ...] = (  # the first is in the answe
     (100020142030, 100020142020, [], [[640.0, 1.5]]),
     (100020142031, 100020142030, [[500.0, 3.0]], []),
 )
+CH = '{"ch":"market.btcusdt.mbp.150",'
 ERROR = (
     '{"id":"btcusdt","status":"error","err-code":"bad-request",'
     '"err-msg":"invalid topic market.btcusdt.mbp.7","ts":1494301904959}'
@@ -67,18 +62,14 @@ MBP = VenueCase(
         ('{"id":"x","status":"ok","unsubbed":"market.btcusdt.mbp.150","ts":1}', ()),
     ),
     malformed=(
-        b"\x1f\x8b\x08\x00garbage",
-        "[]",
-        '{"ping":-1}',
-        '{"status":"ok"}',
+        b"\x1f\x8b\x08\x00garbage", "[]", '{"ping":-1}', '{"status":"ok"}',
         '{"status":"ok","subbed":7}',
         '{"status":"ok","subbed":"market.ethusdt.mbp.150"}',  # a book topic not subscribed
         '{"status":"ok","rep":"market.btcusdt.mbp.150","data":[]}',
         '{"status":"ok","rep":"market.btcusdt.mbp.150","data":{"bids":[],"asks":[]}}',
-        '{"ch":"market.btcusdt.mbp.150","ts":1,"tick":[]}',
-        '{"ch":"market.btcusdt.mbp.150","tick":{"seqNum":2,"prevSeqNum":1}}',
-        '{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"seqNum":2}}',
-        '{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"seqNum":2,"prevSeqNum":1,"bids":{}}}',
+        CH + '"ts":1,"tick":[]}', CH + '"tick":{"seqNum":2,"prevSeqNum":1}}',
+        CH + '"ts":1,"tick":{"seqNum":2}}',
+        CH + '"ts":1,"tick":{"seqNum":2,"prevSeqNum":1,"bids":{}}}',
         '{"ch":null}',
     ),
     frames=(ACK, push(*PUSHES[0]), push(*PUSHES[1]), REP, *(push(*p) for p in PUSHES[2:])),
@@ -137,20 +128,14 @@ STEP0 = VenueCase(
     recording="htx.ndjson.gz",
     # 118 whole books (the frames of 4 of the recording's 10 symbols; all 10: 292), each
     # sorted, never crossed, its version never going back (tests/test_reference.py)
-    replay=Replay(
-        messages=118,
-        snapshots=118,
-        deltas=0,
-        checks=0,
-        tops={
-            "BOR/USDT": (710.01, 2.260165, 716.15, 0.118518),
-            "OMG/BTC": (0.000158, 2064.3774, 0.000159, 4049.005510062893),
-            "YFI/HUSD": (49988.88, 0.028864, 50171.26, 0.001056),
-            "NEST/ETH": (2.272e-05, 930.82, 2.288e-05, 441.82),
-        },
-    ),
+    replay=Replay(118, 118, 0, 0, tops={
+        "BOR/USDT": (710.01, 2.260165, 716.15, 0.118518),
+        "OMG/BTC": (0.000158, 2064.3774, 0.000159, 4049.005510062893),
+        "YFI/HUSD": (49988.88, 0.028864, 50171.26, 0.001056),
+        "NEST/ETH": (2.272e-05, 930.82, 2.288e-05, 441.82),
+    }),
     emulated=False,  # the emulator speaks mbp
     model=Model(read_step0, {"BookSnapshot": 118, "Reply": 6, "Subscribed": 4, "no event": 10}),
-)
+)  # fmt: skip
 
 CASES = (MBP, STEP0)

@@ -31,15 +31,20 @@ DOCS_SNAPSHOT = (
 )
 DOCS_BIDS, DOCS_ASKS = "8476.97:256:0:12 8475.55:101:0:1", "8476.98:415:0:13 8477:7:0:2"
 TS = 1597026383085_000000
-UPDATE = (
-    '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{'
-    '"asks":[],"bids":[["8476.97","256","0","12"]],"ts":"1597026383085","checksum":-3,'
-    '"prevSeqId":123456,"seqId":123457}]}'
+
+
+def push(data: str, action: str = "update") -> str:
+    return f'{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"{action}","data":{data}}}'
+
+
+UPDATE = push(
+    '[{"asks":[],"bids":[["8476.97","256","0","12"]],"ts":"1597026383085","checksum":-3,'
+    '"prevSeqId":123456,"seqId":123457}]'
 )
-
-
-def push(data: str) -> str:
-    return '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":' + data + "}"
+ARGS = (
+    '"args":[{"channel":"books","instId":"BTC-USD-220527"},'
+    '{"channel":"books","instId":"UNI-USD-SWAP"},{"channel":"books","instId":"BTC-USDT"}]}'
+)
 
 
 SYMBOLS = ("BTC/USD:BTC-220527", "UNI/USD:UNI", "BTC/USDT")
@@ -75,101 +80,88 @@ def read(record: Record, memo: dict[str, Any]) -> list[Event]:
     ]
 
 
+SAMPLES = (
+    (DOCS_SNAPSHOT,
+     (snap("BTC/USDT", DOCS_BIDS, DOCS_ASKS, seq=123456, checksum=-855196043, ts=TS),)),
+    (UPDATE,
+     (delta("BTC/USDT", "8476.97:256:0:12", "", last=123457, prev=123456, checksum=-3, ts=TS),)),
+    ("pong", (Heartbeat(),)),
+    (b"pong", (Heartbeat(),)),
+    ('{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3"}',
+     (Subscribed("BTC/USDT"),)),
+    ('{"event":"subscribe","arg":{"channel":"tickers","instId":"BTC-USDT"}}', ()),
+    ('{"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"}}', ()),
+    # https://www.okx.com/docs-v5/en/#overview-websocket-subscribe (failure example)
+    ('{"event":"error","code":"60012","msg":"Invalid request: {\\"op\\": \\"subscribe\\"}",'
+     '"connId":"a4d3ae55"}', (VenueError('error 60012: Invalid request: {"op": "subscribe"}'),)),
+    # https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection
+    ('{"event":"notice","code":"64008","msg":"The connection will soon be closed for a '
+     'service upgrade.","connId":"a4d3ae55"}', (PlannedClose("notice 64008"),)),
+    ('{"event":"notice","code":"64009","msg":"Something else."}',
+     (VenueError("notice 64009: Something else."),)),
+    ('{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[]}', ()),
+    # levels pass as sent: the book refuses a bad one (the session resyncs)
+    (push('[{"asks":[],"bids":[["1","-1"],["nan","1"]],"ts":"1","prevSeqId":1,"seqId":2}]'),
+     (delta("BTC/USDT", "1:-1 nan:1", "", last=2, prev=1, ts=10**6),)),
+)  # fmt: skip
+MALFORMED = (
+    "ping", "null", "[]", '{"x":1}',
+    '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"partial","data":[{"asks":[],'
+    '"bids":[],"ts":"1597026383085"}]}',
+    push('[{"asks":[],"bids":"8476.97","ts":"1","checksum":1,"prevSeqId":1,"seqId":2}]'),
+    push('[{"asks":[],"bids":[],"ts":"1","checksum":1,"seqId":2}]'),
+    push('[{"asks":[],"bids":[],"ts":"1","checksum":1,"prevSeqId":1,"seqId":-2}]'),
+    push('[{"asks":[],"bids":[],"ts":"1","checksum":true,"prevSeqId":1,"seqId":2}]'),
+    push('[{"asks":[],"bids":[],"ts":1597026383085,"checksum":1}]'),
+    push("{}"),
+    DOCS_SNAPSHOT.replace("BTC-USDT", "ETH-USDT"),  # an instrument not subscribed
+)  # fmt: skip
+# 3 snapshots + 287 updates, every one's checksum matched (2022: no seqId to link).
+REPLAY = Replay(290, 3, 287, 290, tops={
+    "BTC/USD:BTC-220527": (30229.4, 2.0, 30238.8, 3.0),
+    "UNI/USD:UNI": (5.137, 20.0, 5.145, 50.0),
+    "BTC/USDT": (30236.1, 0.18050747, 30236.2, 0.001),
+})  # fmt: skip
+COUNTS = {"Subscribed": 3, "BookSnapshot": 3, "BookDelta": 287, "no event": 117} | {
+    "applied": 287, "checksums": 290, "removed": 2283, "absent": 953}  # fmt: skip
+
 CASE = VenueCase(
     codec=Okx,
     symbols=SYMBOLS,
     # The recording subscribed tickers and trades with the books; the books request alone:
-    subscribe=(
-        '{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USD-220527"},'
-        '{"channel":"books","instId":"UNI-USD-SWAP"},{"channel":"books","instId":"BTC-USDT"}]}',
-    ),
-    samples=(
-        (
-            DOCS_SNAPSHOT,
-            (snap("BTC/USDT", DOCS_BIDS, DOCS_ASKS, seq=123456, checksum=-855196043, ts=TS),),
-        ),
-        (
-            UPDATE,
-            (
-                delta(
-                    "BTC/USDT", "8476.97:256:0:12", "", last=123457, prev=123456, checksum=-3, ts=TS
-                ),
-            ),
-        ),
-        ("pong", (Heartbeat(),)),
-        (b"pong", (Heartbeat(),)),
-        (
-            '{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3"}',
-            (Subscribed("BTC/USDT"),),
-        ),
-        ('{"event":"subscribe","arg":{"channel":"tickers","instId":"BTC-USDT"}}', ()),
-        ('{"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"}}', ()),
-        # https://www.okx.com/docs-v5/en/#overview-websocket-subscribe (failure example)
-        (
-            '{"event":"error","code":"60012","msg":"Invalid request: {\\"op\\": \\"subscribe\\"}",'
-            '"connId":"a4d3ae55"}',
-            (VenueError('error 60012: Invalid request: {"op": "subscribe"}'),),
-        ),
-        # https://www.okx.com/docs-v5/en/#overview-websocket-notification-of-websocket-disconnection
-        (
-            '{"event":"notice","code":"64008","msg":"The connection will soon be closed for a '
-            'service upgrade.","connId":"a4d3ae55"}',
-            (PlannedClose("notice 64008"),),
-        ),
-        (
-            '{"event":"notice","code":"64009","msg":"Something else."}',
-            (VenueError("notice 64009: Something else."),),
-        ),
-        ('{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[]}', ()),
-        (  # levels pass as sent: the book refuses a bad one (the session resyncs)
-            push('[{"asks":[],"bids":[["1","-1"],["nan","1"]],"ts":"1","prevSeqId":1,"seqId":2}]'),
-            (delta("BTC/USDT", "1:-1 nan:1", "", last=2, prev=1, ts=10**6),),
-        ),
-    ),
-    malformed=(
-        "ping",
-        "null",
-        "[]",
-        '{"x":1}',
-        '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"partial","data":[{"asks":[],'
-        '"bids":[],"ts":"1597026383085"}]}',
-        push('[{"asks":[],"bids":"8476.97","ts":"1","checksum":1,"prevSeqId":1,"seqId":2}]'),
-        push('[{"asks":[],"bids":[],"ts":"1","checksum":1,"seqId":2}]'),
-        push('[{"asks":[],"bids":[],"ts":"1","checksum":1,"prevSeqId":1,"seqId":-2}]'),
-        push('[{"asks":[],"bids":[],"ts":"1","checksum":true,"prevSeqId":1,"seqId":2}]'),
-        push('[{"asks":[],"bids":[],"ts":1597026383085,"checksum":1}]'),
-        push("{}"),
-        # an instrument this connection did not subscribe
-        DOCS_SNAPSHOT.replace("BTC-USDT", "ETH-USDT"),
-    ),
+    subscribe=('{"op":"subscribe",' + ARGS,),
+    samples=SAMPLES,
+    malformed=MALFORMED,
     recording="okx.ndjson.gz",
-    # 3 snapshots + 287 updates, every one's checksum matched (2022: no seqId to link).
-    replay=Replay(
-        messages=290,
-        snapshots=3,
-        deltas=287,
-        checks=290,
-        tops={
-            "BTC/USD:BTC-220527": (30229.4, 2.0, 30238.8, 3.0),
-            "UNI/USD:UNI": (5.137, 20.0, 5.145, 50.0),
-            "BTC/USDT": (30236.1, 0.18050747, 30236.2, 0.001),
-        },
-    ),
+    replay=REPLAY,
     # 2022 had no seqId/prevSeqId, nor the connId acks carry now
     wire_ignore=frozenset({"seqId", "prevSeqId", "connId"}),
-    model=Model(
-        read,
-        {"Subscribed": 3, "BookSnapshot": 3, "BookDelta": 287, "no event": 117}
-        | {"applied": 287, "checksums": 290, "removed": 2283, "absent": 953},
-        checksum=okx_checksum,
-    ),
+    model=Model(read, COUNTS, checksum=okx_checksum),
 )
 
-FRAMES_OUT = FramesOut(
-    CASE,
-    (
-        '{"op":"unsubscribe","args":[{"channel":"books","instId":"BTC-USD-220527"},'
-        '{"channel":"books","instId":"UNI-USD-SWAP"},{"channel":"books","instId":"BTC-USDT"}]}',
-    ),
-    "ping",
-)
+FRAMES_OUT = FramesOut(CASE, ('{"op":"unsubscribe",' + ARGS,), "ping")
+
+# OKX's documented seqId links (no recording has them): a snapshot with checksum 0 (none),
+# an update, a keep-alive (prevSeqId = seqId) and a reset (seqId lower), the book after each
+# proven by its checksum, then updates linked to the reset (the resync check drops the first).
+B1, B2, A1 = ["100.5", "2", "0", "1"], ["100.4", "1", "0", "1"], ["100.6", "3", "0", "2"]
+B1X = ["100.5", "7", "0", "2"]
+CRC = okx_checksum([B1X, B2], [A1])
+
+
+def linked(bids: list[Any], asks: list[Any], checksum: int, prev: int, seq: int) -> str:
+    data = {"asks": asks, "bids": bids, "ts": "1", "checksum": checksum, "prevSeqId": prev,
+            "seqId": seq}  # fmt: skip
+    return push(json.dumps([data], separators=(",", ":")), "snapshot" if prev < 0 else "update")
+
+
+LINKS = VenueCase(
+    name="okx-links", codec=Okx, symbols=("BTC/USDT",), samples=(), malformed=(),
+    subscribe=('{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}',),
+    frames=(linked([B1, B2], [A1], 0, -1, 10), linked([B1X], [], CRC, 10, 11),
+            linked([], [], CRC, 11, 11), linked([], [], CRC, 11, 4), linked([B1], [], 0, 4, 6),
+            linked([B2], [], 0, 6, 8)),
+    replay=Replay(6, 1, 5, 8, tops={"BTC/USDT": (100.5, 2.0, 100.6, 3.0)}),
+    emulated=False,
+)  # fmt: skip
+CASES = (CASE, LINKS)
