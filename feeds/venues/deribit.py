@@ -11,13 +11,14 @@ error answers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Final
 
 import orjson
 
 from feeds import protocol as proto
 from feeds.codeckit import json_object, millis_ns, uint
-from feeds.lane import FrameShape, LevelForm
+from feeds.lane import FrameShape, LevelForm, Path
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
@@ -42,26 +43,24 @@ _MONTHS: Final = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP",
                   "DEC")  # fmt: skip
 
 
+def _match(kind: str) -> tuple[tuple[Path, str], ...]:
+    return (("method",), "subscription"), (("params", "data", "type"), kind)
+
+
+_CHANGE: Final = FrameShape(
+    match=_match("change"), symbol=("params", "channel"), last=("params", "data", "change_id"),
+    prev=("params", "data", "prev_change_id"), ts=("params", "data", "timestamp"),
+    ts_optional=True, bids=("params", "data", "bids"), asks=("params", "data", "asks"),
+    form=LevelForm.ACTION,
+)  # fmt: skip
+
+
 class Deribit(Codec):
     """Deribit ``book.{instrument}.100ms``: in-band snapshot, ``prev_change_id`` links."""
 
     spec = SPEC
     interval: ClassVar[str] = "100ms"
-    shapes = (
-        FrameShape(
-            match=((("method",), "subscription"), (("params", "data", "type"), "change")),
-            symbol=("params", "channel"), last=("params", "data", "change_id"),
-            prev=("params", "data", "prev_change_id"), ts=("params", "data", "timestamp"),
-            ts_optional=True, bids=("params", "data", "bids"), asks=("params", "data", "asks"),
-            form=LevelForm.ACTION,
-        ),
-        FrameShape(
-            match=((("method",), "subscription"), (("params", "data", "type"), "snapshot")),
-            whole=True, symbol=("params", "channel"), last=("params", "data", "change_id"),
-            ts=("params", "data", "timestamp"), ts_optional=True, form=LevelForm.ACTION,
-            bids=("params", "data", "bids"), asks=("params", "data", "asks"),
-        ),
-    )  # fmt: skip
+    shapes = (_CHANGE, replace(_CHANGE, match=_match("snapshot"), prev=(), whole=True))
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)

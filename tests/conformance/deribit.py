@@ -11,7 +11,7 @@ from feeds.protocol import BookDelta as Delta
 from feeds.protocol import BookSnapshot as Snap
 from feeds.protocol import Event, Heartbeat, Level, Reply, Subscribed, VenueError
 from feeds.venues.deribit import Deribit, DeribitRaw
-from tests.conformance import Replay, Top, VenueCase
+from tests.conformance import FramesOut, Replay, Top, VenueCase
 from tests.reference import Model
 
 
@@ -83,35 +83,28 @@ CASE = VenueCase(
     ),
     samples=SAMPLES,
     malformed=(
-        "",
-        "[]",
-        '{"jsonrpc":"2.0"}',
+        "", "[]", '{"jsonrpc":"2.0"}', '{"jsonrpc":"2.0","method":"subscription","params":[]}',
         '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"ping"}}',
-        '{"jsonrpc":"2.0","method":"subscription","params":[]}',
-        CHANGE.replace("book.BTC_USDC.100ms", "book.ETH_USDC.100ms"),
-        CHANGE.replace("book.BTC_USDC.100ms", "book.BTC_USDC.raw"),
-        CHANGE.replace('"type":"change"', '"type":"update"'),
-        CHANGE.replace('"prev_change_id":71500,', ""),
-        CHANGE.replace('"change_id":71503', '"change_id":"71503"'),
-        CHANGE.replace('"timestamp":1764892800000', '"timestamp":-1'),
-        CHANGE.replace('["delete",91990,0.0]', '["delete",91990]'),
-        CHANGE.replace('[["delete",91990,0.0]]', "{}"),
-        CHANGE.replace('[["delete",91990,0.0]]', "[7]"),
+        *(CHANGE.replace(*r) for r in (
+            ("book.BTC_USDC.100ms", "book.ETH_USDC.100ms"), ("BTC_USDC.100ms", "BTC_USDC.raw"),
+            ('"type":"change"', '"type":"update"'), ('"prev_change_id":71500,', ""),
+            ('"change_id":71503', '"change_id":"71503"'), ('[["delete",91990,0.0]]', "{}"),
+            ('"timestamp":1764892800000', '"timestamp":-1'), ('[["delete",91990,0.0]]', "[7]"),
+            ('["delete",91990,0.0]', '["delete",91990]'),
+        )),
     ),
     frames=STREAM,
     # 1 snapshot + 3 changes, each linked to the one before (prev_change_id == change_id)
-    replay=Replay(
-        messages=4,
-        snapshots=1,
-        deltas=3,
-        checks=3,
-        tops={"BTC/USDC": (91990.5, 0.05, 91991.5, 0.3)},
-    ),
+    replay=Replay(4, 1, 3, 3, tops={"BTC/USDC": (91990.5, 0.05, 91991.5, 0.3)}),
     emulator_symbols=("BTC/USDC", "ETH/USDC"),
     # https://docs.deribit.com/api-reference/session-management/public-set_heartbeat
     heartbeat=(10, TEST_REQUEST),
     refusals=REFUSALS,
-)
+)  # fmt: skip
+FRAMES_OUT = FramesOut(CASE, (
+    '{"jsonrpc":"2.0","id":3,"method":"public/unsubscribe","params":'
+    '{"channels":["book.BTC_USDC.100ms"]}}',
+), PUBLIC_TEST)  # fmt: skip
 
 RECORDED: dict[str, tuple[str, Top]] = {
     "ETH-30JUL21-2800-C": ("ETH/USD:ETH-210730-2800-C", (0.0015, 4737.0, 0.0025, 873.0)),
@@ -191,7 +184,7 @@ RAW = VenueCase(
     recording="deribit.ndjson.gz",
     # 8 snapshots; 36 changes, each linked to the one before and its actions agreeing with the
     # book (deribit-raw-model-* prove both on every message)
-    replay=Replay(messages=44, snapshots=8, deltas=36, checks=36, tops=GOLDEN_TOPS),
+    replay=Replay(44, 8, 36, 36, tops=GOLDEN_TOPS),
     emulated=False,
     model=Model(
         read,
