@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Final
 import orjson
 
 from feeds import protocol as proto
-from feeds.codeckit import json_object, millis_ns, uint
+from feeds.codeckit import json_object, levels, millis_ns, uint
 from feeds.lane import FrameShape, LevelForm, Path
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
@@ -82,9 +82,8 @@ class Deribit(Codec):
         return f"{base}-{int(day[4:])}{_MONTHS[month - 1]}{day[:2]}-{strike}-{kind}"
 
     def _request(self, method: str, params: dict[str, Any]) -> str:
-        return orjson.dumps(
-            {"jsonrpc": "2.0", "id": _IDS[method], "method": method, "params": params}
-        ).decode()
+        body = {"jsonrpc": "2.0", "id": _IDS[method], "method": method, "params": params}
+        return orjson.dumps(body).decode()
 
     def _channels(self, method: str, symbols: Sequence[str]) -> list[str]:
         channels = [f"book.{self.venue_symbol(s)}.{self.interval}" for s in symbols]
@@ -137,13 +136,9 @@ class Deribit(Codec):
 
 
 def _book(symbol: str, data: dict[str, Any]) -> BookSnapshot | BookDelta:
-    change_id, ts = data.get("change_id"), data.get("timestamp")
-    if type(change_id) is not int or change_id < 0:
-        raise ParseError(f"bad change_id {str(change_id)[:40]!r}")
+    change_id, ts = uint(data.get("change_id"), "change_id"), data.get("timestamp")
     ts_ns = None if ts is None else millis_ns(ts, "timestamp")
-    bids, asks = data.get("bids"), data.get("asks")
-    if type(bids) is not list or type(asks) is not list:
-        raise ParseError("bids, asks: expected lists of levels")
+    bids, asks = levels(data.get("bids"), "bids"), levels(data.get("asks"), "asks")
     try:  # [action, price, amount] -> [price, amount, action]
         bids = [[price, amount, action] for action, price, amount in bids]
         asks = [[price, amount, action] for action, price, amount in asks]
