@@ -97,8 +97,7 @@ class Gate(Codec):
     def parse(self, frame: str | bytes) -> list[Event]:
         obj = json_object(frame)
         channel, event, result = obj.get("channel"), obj.get("event"), obj.get("result")
-        error = obj.get("error")
-        if error is not None:
+        if (error := obj.get("error")) is not None:
             # {"error": {"code": 2, "message": "Alert sub ob.BTC_USDT.50"}, ...}
             if not isinstance(error, dict):
                 raise ParseError("bad 'error'")

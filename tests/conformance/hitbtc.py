@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,54 +35,43 @@ STREAM = (
     push("update", 27617209, "[]", '[["31490.00","0"],["31489.90","2.0000"]]'),
     push("update", 27617210, '[["31499.00","3.1000"]]', "[]"),
 )  # fmt: skip
-V3_SAMPLES = (
-    (ACK, (Subscribed(),)),
-    (SNAPSHOT, (snap("BTC/USDT", "31490.00:4.4095", "31500.10:0.6300 31500.50:1.2000",
-                     seq=27617207, ts=1626866578803_000000),)),
-    (UPDATE, (delta("BTC/USDT", "31495.20:1.5000", "31500.10:0", last=27617208,
-                    ts=1626866578804_000000),)),
-    (  # https://api.hitbtc.com/#error-response, code 2001 of the error-code table
-        '{"error":{"code":2001,"message":"Symbol not found","description":"NOPE"},"id":2}',
-        (VenueError("2001: Symbol not found NOPE"),),
+V3 = VenueCase(
+    codec=HitBTC,
+    symbols=("BTC/USDT",),
+    subscribe=(
+        '{"method":"subscribe","ch":"orderbook/full","params":{"symbols":["BTCUSDT"]},"id":1}',
     ),
-    ('{"ch":"trades","update":{"BTCUSDT":[]}}', ()),
+    samples=(
+        (ACK, (Subscribed(),)),
+        (SNAPSHOT, (snap("BTC/USDT", "31490.00:4.4095", "31500.10:0.6300 31500.50:1.2000",
+                         seq=27617207, ts=1626866578803_000000),)),
+        (UPDATE, (delta("BTC/USDT", "31495.20:1.5000", "31500.10:0", last=27617208,
+                        ts=1626866578804_000000),)),
+        # https://api.hitbtc.com/#error-response, code 2001 of the error-code table
+        ('{"error":{"code":2001,"message":"Symbol not found","description":"NOPE"},"id":2}',
+         (VenueError("2001: Symbol not found NOPE"),)),
+        ('{"ch":"trades","update":{"BTCUSDT":[]}}', ()),
+    ),
+    malformed=(
+        "[]", '{"id":1}', '{"result":{"ch":"ticker/1s"},"id":1}', '{"error":"x","id":1}',
+        '{"ch":"orderbook/full","data":{}}',
+        *(UPDATE.replace(*r) for r in (("BTCUSDT", "ETHBTC"), ('"s":27617208', '"s":-1'),
+          ('"s":27617208', '"s":"27617208"'), ('"t":1626866578804', '"t":null'),
+          ('"b":[["31495.20","1.5000"]]', '"b":{}'))),
+    ),
+    frames=STREAM,
+    # 1 snapshot, 3 updates each s = the previous s + 1
+    replay=Replay(4, 1, 3, 3, tops={"BTC/USDT": (31495.2, 1.5, 31499.0, 3.1)}),
+    emulator_symbols=("BTC/USDT",),  # the pushes are keyed by the symbol id
+    refusals=(  # https://api.hitbtc.com/#error-codes
+        ('{"method":"subscribe","ch":"orderbook/full","params":{"symbols":["NOPE"]},"id":5}',
+         '{"error":{"code":2001,"message":"Symbol not found","description":"NOPE"},"id":5}',
+         "2001: Symbol not found NOPE"),
+        (TRADES, None, f"10001: Validation error unknown method or channel {TRADES}"),
+        ('{"method":"subscribe","ch":"orderbook/full","params":{},"id":7}', None,
+         "10001: Validation error params.symbols is required"),
+    ),
 )  # fmt: skip
-V3_MALFORMED = (
-    "[]",
-    '{"id":1}',
-    '{"result":{"ch":"ticker/1s"},"id":1}',
-    '{"ch":"orderbook/full","data":{}}',
-    '{"error":"x","id":1}',
-    *(UPDATE.replace(*r) for r in (("BTCUSDT", "ETHBTC"), ('"s":27617208', '"s":-1'),
-      ('"s":27617208', '"s":"27617208"'), ('"t":1626866578804', '"t":null'),
-      ('"b":[["31495.20","1.5000"]]', '"b":{}'))),
-)  # fmt: skip
-REFUSALS = (  # https://api.hitbtc.com/#error-codes
-    ('{"method":"subscribe","ch":"orderbook/full","params":{"symbols":["NOPE"]},"id":5}',
-     '{"error":{"code":2001,"message":"Symbol not found","description":"NOPE"},"id":5}',
-     "2001: Symbol not found NOPE"),
-    (TRADES, None, f"10001: Validation error unknown method or channel {TRADES}"),
-    ('{"method":"subscribe","ch":"orderbook/full","params":{},"id":7}', None,
-     "10001: Validation error params.symbols is required"),
-)  # fmt: skip
-# 1 snapshot, 3 updates each s = the previous s + 1
-V3_REPLAY = Replay(4, 1, 3, 3, tops={"BTC/USDT": (31495.2, 1.5, 31499.0, 3.1)})
-
-
-def v3(codec: type[HitBTC]) -> VenueCase:
-    return VenueCase(
-        codec=codec,
-        symbols=("BTC/USDT",),
-        subscribe=(
-            '{"method":"subscribe","ch":"orderbook/full","params":{"symbols":["BTCUSDT"]},"id":1}',
-        ),
-        samples=V3_SAMPLES,
-        malformed=V3_MALFORMED,
-        frames=STREAM,
-        replay=V3_REPLAY,
-        emulator_symbols=("BTC/USDT",),  # the pushes are keyed by the symbol id
-        refusals=REFUSALS,
-    )
 
 
 HITBTC_V2_UPDATE = (
@@ -158,10 +148,9 @@ BEQUANT_V2_UPDATE = (
     '"size":"0"}],"bid":[],"sequence":7339897,"timestamp":"2021-07-03T00:56:18.317Z",'
     '"symbol":"MKRBTC"}}'
 )
-V3 = v3(HitBTC)
 CASES = (
     V3,
-    v3(Bequant),
+    replace(V3, codec=Bequant),
     # 2 snapshots a symbol (the second resent mid-stream at the last sequence), 99 updates
     # each continuing its symbol's sequence.
     v2(HitBTCV2, ("ORN/BTC", "INSUR/BTC", "EURS/USD"), HITBTC_V2_UPDATE,
