@@ -24,12 +24,11 @@ from feeds.lane import FrameShape, LevelForm, TimeUnit
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 SPEC: Final = VenueSpec(
-    id="hitbtc",
-    # https://api.hitbtc.com/#socket-api-reference ("wss://api.hitbtc.com/api/3/ws/public")
+    id="hitbtc", aliases=("hitbtc2",),
+    # https://api.hitbtc.com/#socket-api-reference ("wss://api.hitbtc.com/api/3/ws/public");
+    # symbols in the default format: "ETHBTC", "BTCUSDT" (https://api.hitbtc.com/#symbols)
     endpoints=p.Endpoints(ws="wss://api.hitbtc.com/api/3/ws/public", rest="https://api.hitbtc.com"),
     integrity=p.Integrity(seq=p.SeqRule.COUNTER, snapshot=p.SnapshotSource.IN_BAND),
-    aliases=("hitbtc2",),
-    symbol_format="{base}{quote}",  # "ETHBTC", "BTCUSDT" (https://api.hitbtc.com/#symbols)
     # Accounts outside the tier schedule pay a fixed 0.2 % taker fee (upgraded accounts under
     # 10 BTC a month 0.07 %): the higher one, so no opportunity relies on an upgrade.
     fee=TakerFee(20.0, "fixed rate", "https://support.hitbtc.com/en/support/solutions/articles/"
@@ -37,14 +36,12 @@ SPEC: Final = VenueSpec(
     older_protocols=(OlderProtocol("feeds.venues.hitbtc:HitBTCV2", unless="/api/3/"),),
 )  # fmt: skip
 BEQUANT_SPEC: Final = replace(
-    SPEC,
-    id="bequant",
-    aliases=(),
+    SPEC, id="bequant", aliases=(),
     # https://api.bequant.io/#socket-api-reference
     endpoints=p.Endpoints(ws="wss://api.bequant.io/api/3/ws/public", rest="https://api.bequant.io"),
     fee=TakerFee(10.0, "taker", "https://bequant.io/fees-and-limits", "2026-12"),
     older_protocols=(OlderProtocol("feeds.venues.hitbtc:BequantV2", unless="/api/3/"),),
-)
+)  # fmt: skip
 
 _CH: Final = "orderbook/full"
 
