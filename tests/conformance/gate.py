@@ -62,50 +62,50 @@ OBU_STREAM = (
     obu(28606996, 28606996, "[]", '[["105959","0.2"]]'),
 )  # fmt: skip
 
-OBU_SAMPLES = (
-    (OBU_ACK, (Subscribed(),)),
-    (OBU_FULL, (snap("BTC/USDT", FULL_BIDS, FULL_ASKS, seq=28606981, ts=1748572394325_000000),)),
-    (OBU_UPDATE, (delta("BTC/USDT", "105958.9:0", "105959:0.5", first=28606982, last=28606984,
-                        prev=28606981, ts=1748572394382_000000),)),
-    ('{"time":1,"time_ms":1001,"channel":"spot.pong","event":"","result":null}', (Heartbeat(),)),
-    ('{"time":1,"channel":"spot.obu","event":"subscribe",'
-     '"error":{"code":2,"message":"Alert sub ob.BTC_USDT.50"},"result":{"status":"fail"}}',
-     (VenueError("2: Alert sub ob.BTC_USDT.50"),)),
-    ('{"time":1,"channel":"spot.obu","event":"unsubscribe","result":{"status":"success"}}', ()),
-    ('{"time":1,"channel":"spot.trades","event":"update","result":{}}', ()),
-)  # fmt: skip
-
 OBU = VenueCase(
     codec=DocsGate,
     symbols=("BTC/USDT",),
     subscribe=(
         '{"time":1748572393,"channel":"spot.obu","event":"subscribe","payload":["ob.BTC_USDT.50"]}',
     ),
-    samples=OBU_SAMPLES,
+    samples=(
+        (OBU_ACK, (Subscribed(),)),
+        (OBU_FULL, (snap("BTC/USDT", FULL_BIDS, FULL_ASKS, seq=28606981,
+                         ts=1748572394325_000000),)),
+        (OBU_UPDATE, (delta("BTC/USDT", "105958.9:0", "105959:0.5", first=28606982, last=28606984,
+                            prev=28606981, ts=1748572394382_000000),)),
+        ('{"time":1,"time_ms":1001,"channel":"spot.pong","event":"","result":null}',
+         (Heartbeat(),)),
+        ('{"time":1,"channel":"spot.obu","event":"subscribe",'
+         '"error":{"code":2,"message":"Alert sub ob.BTC_USDT.50"},"result":{"status":"fail"}}',
+         (VenueError("2: Alert sub ob.BTC_USDT.50"),)),
+        ('{"time":1,"channel":"spot.obu","event":"unsubscribe","result":{"status":"success"}}', ()),
+        ('{"time":1,"channel":"spot.trades","event":"update","result":{}}', ()),
+    ),
     malformed=(
         "", "[]", '{"time":1}', '{"channel":"spot.obu","error":"x"}',
         '{"channel":"spot.obu","event":"update","result":[]}',
         '{"channel":"spot.obu","event":"snapshot","result":{}}',
-        OBU_UPDATE.replace("ob.BTC_USDT.50", "ob.ETH_USDT.50"),
-        OBU_UPDATE.replace("ob.BTC_USDT.50", "ob.BTC_USDT.400"),  # another depth
-        OBU_UPDATE.replace('"U":28606982', '"U":28606985'),
-        OBU_UPDATE.replace('"U":28606982', '"U":true'), OBU_UPDATE.replace('"U":28606982,', ""),
-        OBU_UPDATE.replace('"t":1748572394382', '"t":-1'),
-        OBU_UPDATE.replace('"b":[["105958.9","0"]]', '"b":{}'),
         OBU_FULL.replace('"u":28606981', '"u":"28606981"'),
+        *(OBU_UPDATE.replace(*r) for r in (
+            ("ob.BTC_USDT.50", "ob.ETH_USDT.50"), ("ob.BTC_USDT.50", "ob.BTC_USDT.400"),  # depth
+            ('"U":28606982', '"U":28606985'), ('"U":28606982', '"U":true'), ('"U":28606982,', ""),
+            ('"t":1748572394382', '"t":-1'), ('"b":[["105958.9","0"]]', '"b":{}'),
+        )),
     ),
     frames=OBU_STREAM,
     # 2 full pushes + 5 increments, each continuing the one before (U == previous u + 1)
     replay=Replay(7, 2, 5, 5, tops={"BTC/USDT": (105958.9, 0.00908, 105959.0, 0.2)}),
 )  # fmt: skip
-# depth 400 names its stream so; requests carry the time in seconds
+# requests carry the time in seconds; depth 400 names its stream so
+UNSUB = (
+    '{"time":1748572393,"channel":"spot.obu","event":"unsubscribe","payload":["ob.BTC_USDT.%d"]}'
+)
+PING = '{"time":1748572393,"channel":"spot.ping"}'
 FRAMES_OUT = (
-    FramesOut(OBU, ('{"time":1748572393,"channel":"spot.obu","event":"unsubscribe",'
-                    '"payload":["ob.BTC_USDT.50"]}',), '{"time":1748572393,"channel":"spot.ping"}'),
-    FramesOut(replace(OBU, depth=400, samples=()), ('{"time":1748572393,"channel":"spot.obu",'
-              '"event":"unsubscribe","payload":["ob.BTC_USDT.400"]}',),
-              '{"time":1748572393,"channel":"spot.ping"}'),
-)  # fmt: skip
+    FramesOut(OBU, (UNSUB % 50,), PING),
+    FramesOut(replace(OBU, depth=400, samples=()), (UNSUB % 400,), PING),
+)
 
 PAIRS = (
     "INK_USDT HAI_ETH BTC_USDC NANO_USDT QTUM3S_USDT DIS_USDT NEO_BTC FAST_USDT ZKS_ETH OMG_USDT"
