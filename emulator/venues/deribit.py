@@ -46,10 +46,8 @@ class Deribit(Adapter):
             return [self._answer(rid, now_ns, result="ok")]
         if method not in ("public/subscribe", "public/unsubscribe"):
             return self._error(rid, now_ns, -32601, "Method not found")
-        channels = params.get("channels")
-        subs = (
-            [self._sub(c) for c in channels] if isinstance(channels, list) and channels else [None]
-        )
+        channels = params.get("channels") or [None]
+        subs = [self._sub(c) for c in channels] if isinstance(channels, list) else [None]
         if None in subs:
             return self._error(rid, now_ns, -32602, "Invalid params")
         return Request(method == "public/subscribe", [s for s in subs if s], {"id": rid})
@@ -99,9 +97,8 @@ class Deribit(Adapter):
                 price = minimal(p, pd)
                 side.append([action, float(price) if "." in price else int(price), s / 10**sd])
             sides.append(side)
-        data: dict[str, object] = {"type": kind, "timestamp": now_ns // 10**6}
-        if prev is not None:
-            data["prev_change_id"] = prev
+        link = {} if prev is None else {"prev_change_id": prev}
+        data = {"type": kind, "timestamp": now_ns // 10**6, **link}
         data |= {"instrument_name": self.venue_symbol(sub.symbol)}
         data |= {"change_id": self.links.last[sub.symbol], "bids": sides[0], "asks": sides[1]}
         params = {"channel": sub.topic, "data": data}

@@ -8,24 +8,16 @@ symbol is error 2001 ``Symbol not found``, any other bad request 10001 ``Validat
 from __future__ import annotations
 
 from emulator.market import VenueProfile
+from emulator.venues import kit
 from emulator.venues.base import Out, fixed
-from emulator.venues.kit import (
-    Adapter,
-    Counter,
-    KitSession,
-    Levels,
-    Request,
-    Sub,
-    dumps,
-    json_object,
-)
+from emulator.venues.kit import Adapter, KitSession, Levels, Request, Sub
 
 _CH = "orderbook/full"
 
 
 def _error(code: int, message: str, description: str, rid: object) -> list[Out]:
     error = {"code": code, "message": message, "description": description}
-    return [Out(dumps({"error": error, "id": rid}))]
+    return [Out(kit.dumps({"error": error, "id": rid}))]
 
 
 class HitBTC(Adapter):
@@ -33,10 +25,10 @@ class HitBTC(Adapter):
     profile = VenueProfile(lag_steps=2, spread_bps=2.5, size_decimals=5)
 
     def setup(self) -> None:
-        self.s = self.track(Counter(self.symbols.values(), self.rng, (10**6, 10**9)))
+        self.s = self.track(kit.Counter(self.symbols.values(), self.rng, (10**6, 10**9)))
 
     def parse(self, session: KitSession, text: str, now_ns: int) -> Request | list[Out]:
-        req = json_object(text) or {}
+        req = kit.json_object(text) or {}
         method, params, rid = req.get("method"), req.get("params"), req.get("id")
         names = params.get("symbols") if isinstance(params, dict) else None
         if method not in ("subscribe", "unsubscribe") or req.get("ch") != _CH:
@@ -50,8 +42,8 @@ class HitBTC(Adapter):
         return Request(method == "subscribe", subs, {"id": rid})
 
     def answer(self, session: KitSession, req: Request, now_ns: int) -> list[Out]:
-        names = [sub.topic for sub in session.subs.values()]
-        return [Out(dumps({"result": {"ch": _CH, "subscriptions": names}, "id": req.meta["id"]}))]
+        result = {"ch": _CH, "subscriptions": [sub.topic for sub in session.subs.values()]}
+        return [Out(kit.dumps({"result": result, "id": req.meta["id"]}))]
 
     def snapshot(self, sub: Sub, now_ns: int) -> Out | None:
         return self._push("snapshot", sub, *self.book(sub.symbol).top(10**6), now_ns)
@@ -64,7 +56,7 @@ class HitBTC(Adapter):
         pd, sd = book.price_decimals, book.size_decimals
         b, a = ([[fixed(p, pd), fixed(s, sd) if s else "0"] for p, s in x] for x in (bids, asks))
         body = {"t": now_ns // 1_000_000, "s": self.s.last[symbol], "a": a, "b": b}
-        return Out(dumps({"ch": _CH, kind: {sub.topic: body}}), book=True)
+        return Out(kit.dumps({"ch": _CH, kind: {sub.topic: body}}), book=True)
 
 
 class Bequant(HitBTC):

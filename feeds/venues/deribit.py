@@ -11,13 +11,14 @@ error answers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Final
 
 import orjson
 
 from feeds import protocol as proto
-from feeds.codeckit import json_object, millis_ns, uint
-from feeds.lane import FrameShape, LevelForm
+from feeds.codeckit import json_object, levels, millis_ns, uint
+from feeds.lane import FrameShape, LevelForm, Path
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
@@ -42,26 +43,24 @@ _MONTHS: Final = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP",
                   "DEC")  # fmt: skip
 
 
+def _match(kind: str) -> tuple[tuple[Path, str], ...]:
+    return (("method",), "subscription"), (("params", "data", "type"), kind)
+
+
+_CHANGE: Final = FrameShape(
+    match=_match("change"), symbol=("params", "channel"), last=("params", "data", "change_id"),
+    prev=("params", "data", "prev_change_id"), ts=("params", "data", "timestamp"),
+    ts_optional=True, bids=("params", "data", "bids"), asks=("params", "data", "asks"),
+    form=LevelForm.ACTION,
+)  # fmt: skip
+
+
 class Deribit(Codec):
     """Deribit ``book.{instrument}.100ms``: in-band snapshot, ``prev_change_id`` links."""
 
     spec = SPEC
     interval: ClassVar[str] = "100ms"
-    shapes = (
-        FrameShape(
-            match=((("method",), "subscription"), (("params", "data", "type"), "change")),
-            symbol=("params", "channel"), last=("params", "data", "change_id"),
-            prev=("params", "data", "prev_change_id"), ts=("params", "data", "timestamp"),
-            ts_optional=True, bids=("params", "data", "bids"), asks=("params", "data", "asks"),
-            form=LevelForm.ACTION,
-        ),
-        FrameShape(
-            match=((("method",), "subscription"), (("params", "data", "type"), "snapshot")),
-            whole=True, symbol=("params", "channel"), last=("params", "data", "change_id"),
-            ts=("params", "data", "timestamp"), ts_optional=True, form=LevelForm.ACTION,
-            bids=("params", "data", "bids"), asks=("params", "data", "asks"),
-        ),
-    )  # fmt: skip
+    shapes = (_CHANGE, replace(_CHANGE, match=_match("snapshot"), prev=(), whole=True))
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
         super().__init__(symbols, depth=depth)
@@ -83,9 +82,8 @@ class Deribit(Codec):
         return f"{base}-{int(day[4:])}{_MONTHS[month - 1]}{day[:2]}-{strike}-{kind}"
 
     def _request(self, method: str, params: dict[str, Any]) -> str:
-        return orjson.dumps(
-            {"jsonrpc": "2.0", "id": _IDS[method], "method": method, "params": params}
-        ).decode()
+        body = {"jsonrpc": "2.0", "id": _IDS[method], "method": method, "params": params}
+        return orjson.dumps(body).decode()
 
     def _channels(self, method: str, symbols: Sequence[str]) -> list[str]:
         channels = [f"book.{self.venue_symbol(s)}.{self.interval}" for s in symbols]
@@ -138,13 +136,9 @@ class Deribit(Codec):
 
 
 def _book(symbol: str, data: dict[str, Any]) -> BookSnapshot | BookDelta:
-    change_id, ts = data.get("change_id"), data.get("timestamp")
-    if type(change_id) is not int or change_id < 0:
-        raise ParseError(f"bad change_id {str(change_id)[:40]!r}")
+    change_id, ts = uint(data.get("change_id"), "change_id"), data.get("timestamp")
     ts_ns = None if ts is None else millis_ns(ts, "timestamp")
-    bids, asks = data.get("bids"), data.get("asks")
-    if type(bids) is not list or type(asks) is not list:
-        raise ParseError("bids, asks: expected lists of levels")
+    bids, asks = levels(data.get("bids"), "bids"), levels(data.get("asks"), "asks")
     try:  # [action, price, amount] -> [price, amount, action]
         bids = [[price, amount, action] for action, price, amount in bids]
         asks = [[price, amount, action] for action, price, amount in asks]

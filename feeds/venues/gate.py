@@ -13,42 +13,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any, ClassVar, Final
 
 import orjson
 
 from feeds import protocol as proto
-from feeds.codeckit import MS_NS, json_object, levels, millis_ns, uint
+from feeds.codeckit import json_object, levels, millis_ns, uint
 from feeds.lane import FrameShape
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, RestRequest, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 SPEC: Final = VenueSpec(
-    id="gate",
-    aliases=("gateio",),
+    id="gate", aliases=("gateio",), symbol_format="{base}_{quote}",
     integrity=proto.Integrity(seq=SeqRule.PREV_LINK, snapshot=proto.SnapshotSource.IN_BAND),
     endpoints=proto.Endpoints(ws="wss://api.gateio.ws/ws/v4/", rest="https://api.gateio.ws"),
-    symbol_format="{base}_{quote}",
-    depths=frozenset({50, 400}),
-    default_depth=50,
-    # One stream per request, as every documented example sends it.
-    subscribe_batch=1,
-    # No interval is documented for spot.ping; 20 s like the other venues' application pings.
-    ping_interval_s=20.0,
+    depths=frozenset({50, 400}), default_depth=50,
+    # One stream per request, as every documented example sends it; no spot.ping interval is
+    # documented: 20 s like the other venues' application pings.
+    subscribe_batch=1, ping_interval_s=20.0,
     fee=TakerFee(10.0, "VIP 0, spot", "https://www.gate.com/fee", "2026-12"),
     older_protocols=(OlderProtocol("feeds.venues.gate:GateBookUpdate", unless="spot.obu"),),
-)
+)  # fmt: skip
 
 BOOK_UPDATE_SPEC: Final = replace(
     SPEC,
     integrity=proto.Integrity(seq=SeqRule.RANGE, snapshot=proto.SnapshotSource.REST),
-    depths=None,
-    default_depth=None,
+    depths=None, default_depth=None,
     # Public endpoints: 200 requests per 10 s per endpoint per IP; a snapshot is one request
     # of up to 100 levels (https://www.gate.com/docs/developers/apiv4/en/#frequency-limit-rule).
     rest_limits=proto.RestLimits(budget=200, window_s=10.0, tiers=((100, 1),)),
     older_protocols=(),
-)
+)  # fmt: skip
+
+
+_FIELDS: Final = itemgetter("s", "b", "a", "u", "t")
 
 
 class Gate(Codec):
@@ -80,13 +79,8 @@ class Gate(Codec):
         return [self._stream(self.venue_symbol(symbol))]
 
     def _request(self, event: str, symbols: Sequence[str]) -> list[str]:
-        now = self._now()
-        return [
-            orjson.dumps(
-                {"time": now, "channel": self.channel, "event": event, "payload": self._payload(s)}
-            ).decode()
-            for s in symbols
-        ]
+        head = {"time": self._now(), "channel": self.channel, "event": event}
+        return [orjson.dumps(head | {"payload": self._payload(s)}).decode() for s in symbols]
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return self._request("subscribe", symbols)
@@ -103,12 +97,7 @@ class Gate(Codec):
     def parse(self, frame: str | bytes) -> list[Event]:
         obj = json_object(frame)
         channel, event, result = obj.get("channel"), obj.get("event"), obj.get("result")
-        error = obj.get("error")
-        if channel == self.channel and event == "update" and error is None:
-            if result.__class__ is not dict:
-                raise ParseError(f"{channel}: 'result' is not an object")
-            return [self._book(result)]
-        if error is not None:
+        if (error := obj.get("error")) is not None:
             # {"error": {"code": 2, "message": "Alert sub ob.BTC_USDT.50"}, ...}
             if not isinstance(error, dict):
                 raise ParseError("bad 'error'")
@@ -130,13 +119,7 @@ class Gate(Codec):
     def _book(self, result: dict[str, Any]) -> BookSnapshot | BookDelta:
         """The hot path: structure only; the book validates each level's numbers."""
         try:
-            stream, bids, asks, last, ts = (
-                result["s"],
-                result["b"],
-                result["a"],
-                result["u"],
-                result["t"],
-            )
+            stream, bids, asks, last, ts = _FIELDS(result)
         except KeyError as exc:
             raise ParseError(f"book update without {exc}") from None
         symbol = self._books.get(stream) if stream.__class__ is str else None
@@ -144,9 +127,7 @@ class Gate(Codec):
             raise ParseError(f"book for an unsubscribed stream {str(stream)[:40]!r}")
         if bids.__class__ is not list or asks.__class__ is not list:
             raise ParseError("'b' and 'a' must be lists of levels")
-        if last.__class__ is not int or last < 0:  # ``__class__ is int`` refuses bools
-            raise ParseError(f"bad u {str(last)[:40]!r}")
-        ts_ns = ts * MS_NS if ts.__class__ is int and ts >= 0 else millis_ns(ts, "t")
+        last, ts_ns = uint(last, "u"), millis_ns(ts, "t")
         if result.get("full") is True:
             return BookSnapshot(symbol, bids, asks, seq=last, venue_ts_ns=ts_ns)
         first = result.get("U")

@@ -24,31 +24,24 @@ from feeds.lane import FrameShape, LevelForm, TimeUnit
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
 
 SPEC: Final = VenueSpec(
-    id="hitbtc",
-    # https://api.hitbtc.com/#socket-api-reference ("wss://api.hitbtc.com/api/3/ws/public")
+    id="hitbtc", aliases=("hitbtc2",),
+    # https://api.hitbtc.com/#socket-api-reference ("wss://api.hitbtc.com/api/3/ws/public");
+    # symbols in the default format: "ETHBTC", "BTCUSDT" (https://api.hitbtc.com/#symbols)
     endpoints=p.Endpoints(ws="wss://api.hitbtc.com/api/3/ws/public", rest="https://api.hitbtc.com"),
     integrity=p.Integrity(seq=p.SeqRule.COUNTER, snapshot=p.SnapshotSource.IN_BAND),
-    aliases=("hitbtc2",),
-    symbol_format="{base}{quote}",  # "ETHBTC", "BTCUSDT" (https://api.hitbtc.com/#symbols)
     # Accounts outside the tier schedule pay a fixed 0.2 % taker fee (upgraded accounts under
     # 10 BTC a month 0.07 %): the higher one, so no opportunity relies on an upgrade.
-    fee=TakerFee(
-        20.0,
-        "fixed rate",
-        "https://support.hitbtc.com/en/support/solutions/articles/63000224917-trading-fees",
-        "2026-12",
-    ),
+    fee=TakerFee(20.0, "fixed rate", "https://support.hitbtc.com/en/support/solutions/articles/"
+                 "63000224917-trading-fees", "2026-12"),
     older_protocols=(OlderProtocol("feeds.venues.hitbtc:HitBTCV2", unless="/api/3/"),),
-)
+)  # fmt: skip
 BEQUANT_SPEC: Final = replace(
-    SPEC,
-    id="bequant",
-    aliases=(),
+    SPEC, id="bequant", aliases=(),
     # https://api.bequant.io/#socket-api-reference
     endpoints=p.Endpoints(ws="wss://api.bequant.io/api/3/ws/public", rest="https://api.bequant.io"),
     fee=TakerFee(10.0, "taker", "https://bequant.io/fees-and-limits", "2026-12"),
     older_protocols=(OlderProtocol("feeds.venues.hitbtc:BequantV2", unless="/api/3/"),),
-)
+)  # fmt: skip
 
 _CH: Final = "orderbook/full"
 
@@ -57,16 +50,13 @@ class HitBTC(p.Codec):
     """HitBTC API v3 ``orderbook/full``: in-band snapshot, then updates counted by ``s``."""
 
     spec = SPEC
-    shapes: ClassVar[tuple[FrameShape, ...]] = (
+    shapes: ClassVar[tuple[FrameShape, ...]] = tuple(
         FrameShape(
-            match=((("ch",), _CH),), symbol=("update", "*"), last=("update", "*", "s"),
-            ts=("update", "*", "t"), bids=("update", "*", "b"), asks=("update", "*", "a"),
-        ),
-        FrameShape(
-            match=((("ch",), _CH),), absent=(("update",),), whole=True,
-            symbol=("snapshot", "*"), last=("snapshot", "*", "s"), ts=("snapshot", "*", "t"),
-            bids=("snapshot", "*", "b"), asks=("snapshot", "*", "a"),
-        ),
+            match=((("ch",), _CH),), absent=(("update",),) if whole else (), whole=whole,
+            symbol=(kind, "*"), last=(kind, "*", "s"), ts=(kind, "*", "t"),
+            bids=(kind, "*", "b"), asks=(kind, "*", "a"),
+        )
+        for kind, whole in (("update", False), ("snapshot", True))
     )  # fmt: skip
 
     def __init__(self, symbols: Sequence[str], *, depth: int | None = None) -> None:
@@ -110,12 +100,18 @@ class HitBTC(p.Codec):
             return [p.Subscribed()]
         raise p.ParseError("not a HitBTC v3 frame")
 
+    _fields: ClassVar = ("s", "t", "b", "a")
+    """Where a book has its sequence, time, bids and asks."""
+    _time = staticmethod(millis_ns)
+    _levels = staticmethod(levels)
+
     def _book(self, kind: str, vid: object, book: object) -> p.BookSnapshot | p.BookDelta:
         symbol = self._canonical.get(vid) if type(vid) is str else None
         if symbol is None or type(book) is not dict:
-            raise p.ParseError(f"orderbook/full: bad book for {str(vid)[:40]!r}")
-        seq, ts = uint(book.get("s"), "s"), millis_ns(book.get("t"), "t")
-        bids, asks = levels(book.get("b"), "b"), levels(book.get("a"), "a")
+            raise p.ParseError(f"bad book for {str(vid)[:40]!r}")
+        s, t, b, a = self._fields
+        seq, ts = uint(book.get(s), s), self._time(book.get(t), t)
+        bids, asks = self._levels(book.get(b), b), self._levels(book.get(a), a)
         if kind == "snapshot":
             return p.BookSnapshot(symbol, bids, asks, seq=seq, venue_ts_ns=ts)
         return p.BookDelta(symbol, bids, asks, last=seq, venue_ts_ns=ts)
@@ -157,18 +153,15 @@ class HitBTCV2(HitBTC):
 
     def _request(self, method: str, symbols: Sequence[str]) -> list[str]:
         name = "subscribeOrderbook" if method == "subscribe" else "unsubscribeOrderbook"
-        return [
-            orjson.dumps(
-                {"method": name, "params": {"symbol": self.venue_symbol(s)}, "id": next(self._ids)}
-            ).decode()
-            for s in symbols
-        ]
+        bodies = [{"method": name, "params": {"symbol": self.venue_symbol(s)}} for s in symbols]
+        return [orjson.dumps(body | {"id": next(self._ids)}).decode() for body in bodies]
 
     def parse(self, frame: str | bytes) -> list[p.Event]:
         obj = json_object(frame)
         method, params = obj.get("method"), obj.get("params")
         if method in ("snapshotOrderbook", "updateOrderbook"):
-            return [self._v2_book(method == "snapshotOrderbook", params)]
+            vid = params.get("symbol") if type(params) is dict else None
+            return [self._book(method.removesuffix("Orderbook"), vid, params)]
         if type(method) is str:
             return []  # ticker, trades, candles...
         if "error" in obj:
@@ -177,31 +170,25 @@ class HitBTCV2(HitBTC):
             return [p.Subscribed()]
         raise p.ParseError("not a HitBTC v2 frame")
 
-    def _v2_book(self, snapshot: bool, params: object) -> p.BookSnapshot | p.BookDelta:
-        if type(params) is not dict:
-            raise p.ParseError("no 'params'")
-        vid = params.get("symbol")
-        symbol = self._canonical.get(vid) if type(vid) is str else None
-        if symbol is None:
-            raise p.ParseError(f"book for an unsubscribed symbol {str(vid)[:40]!r}")
-        seq, ts = uint(params.get("sequence"), "sequence"), rfc3339_ns(params.get("timestamp"))
+    _fields = ("sequence", "timestamp", "bid", "ask")
+
+    @staticmethod
+    def _time(value: object, what: str) -> int:
+        ts = rfc3339_ns(value)
         if ts is None:
-            raise p.ParseError("bad timestamp")
-        bids, asks = _pairs(params.get("bid"), "bid"), _pairs(params.get("ask"), "ask")
-        if snapshot:
-            return p.BookSnapshot(symbol, bids, asks, seq=seq, venue_ts_ns=ts)
-        return p.BookDelta(symbol, bids, asks, last=seq, venue_ts_ns=ts)
+            raise p.ParseError(f"bad {what}")
+        return ts
+
+    @staticmethod
+    def _levels(raw: object, what: str) -> list[p.Level]:
+        """``[{"price": "1.5", "size": "2"}, ...]`` -> ``[("1.5", "2"), ...]``."""
+        try:
+            return list(map(_PRICE_SIZE, levels(raw, what)))
+        except (TypeError, KeyError):
+            raise p.ParseError(f"{what}: expected price/size objects") from None
 
 
 _PRICE_SIZE: Final = itemgetter("price", "size")
-
-
-def _pairs(raw: object, what: str) -> list[p.Level]:
-    """``[{"price": "1.5", "size": "2"}, ...]`` -> ``[("1.5", "2"), ...]``."""
-    try:
-        return list(map(_PRICE_SIZE, levels(raw, what)))
-    except (TypeError, KeyError):
-        raise p.ParseError(f"{what}: expected price/size objects") from None
 
 
 class BequantV2(HitBTCV2):

@@ -9,9 +9,9 @@ from typing import Any
 from feeds.capture import Record
 from feeds.protocol import BookDelta as Delta
 from feeds.protocol import BookSnapshot as Snap
-from feeds.protocol import Event, Heartbeat, Level, Reply, Subscribed, VenueError
+from feeds.protocol import Event, Heartbeat, Reply, Subscribed, VenueError
 from feeds.venues.deribit import Deribit, DeribitRaw
-from tests.conformance import Replay, Top, VenueCase
+from tests.conformance import FramesOut, Replay, Top, VenueCase
 from tests.reference import Model
 
 
@@ -36,9 +36,7 @@ ACK = (
     '"usOut":1764892799990600,"usDiff":600,"testnet":false}'
 )
 STREAM = (
-    ACK,
-    SNAPSHOT,
-    CHANGE,
+    ACK, SNAPSHOT, CHANGE,
     note("change", '"prev_change_id":71503,', 71504, '[["new",91989,3.5]]', "[]"),
     note("change", '"prev_change_id":71504,', 71510, '[["change",91990.5,0.05]]',
          '[["delete",91991,0.0]]'),
@@ -46,18 +44,13 @@ STREAM = (
 )  # fmt: skip
 
 TS = 1764892800000_000000
-BIDS: list[Level] = [[91990.5, 0.25, "new"], [91990, 1.0, "new"]]
-ASKS: list[Level] = [[91991, 0.4, "new"], [91992.5, 2.0, "new"]]
-CHANGES: tuple[list[Level], list[Level]] = (
-    [[91990, 0.0, "delete"]],
-    [[91991, 0.1, "change"], [91991.5, 0.3, "new"]],
-)
-"""What the codec reads (levels reordered to [price, amount, action])."""
-
-SAMPLES = (
+SAMPLES = (  # the levels as the codec reads them: reordered to [price, amount, action]
     (ACK, (Subscribed("BTC/USDC"),)),
-    (SNAPSHOT, (Snap("BTC/USDC", BIDS, ASKS, seq=71500, venue_ts_ns=TS),)),
-    (CHANGE, (Delta("BTC/USDC", *CHANGES, last=71503, prev=71500, venue_ts_ns=TS),)),
+    (SNAPSHOT, (Snap("BTC/USDC", [[91990.5, 0.25, "new"], [91990, 1.0, "new"]],
+                     [[91991, 0.4, "new"], [91992.5, 2.0, "new"]], seq=71500, venue_ts_ns=TS),)),
+    (CHANGE, (Delta("BTC/USDC", [[91990, 0.0, "delete"]],
+                    [[91991, 0.1, "change"], [91991.5, 0.3, "new"]], last=71503, prev=71500,
+                    venue_ts_ns=TS),)),
     (TEST_REQUEST, (Heartbeat(), Reply(PUBLIC_TEST))),
     ('{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"heartbeat"}}', (Heartbeat(),)),
     ('{"jsonrpc":"2.0","id":1,"result":"ok","usIn":1,"usOut":2,"usDiff":1}', (Heartbeat(),)),
@@ -83,35 +76,28 @@ CASE = VenueCase(
     ),
     samples=SAMPLES,
     malformed=(
-        "",
-        "[]",
-        '{"jsonrpc":"2.0"}',
+        "", "[]", '{"jsonrpc":"2.0"}', '{"jsonrpc":"2.0","method":"subscription","params":[]}',
         '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"ping"}}',
-        '{"jsonrpc":"2.0","method":"subscription","params":[]}',
-        CHANGE.replace("book.BTC_USDC.100ms", "book.ETH_USDC.100ms"),
-        CHANGE.replace("book.BTC_USDC.100ms", "book.BTC_USDC.raw"),
-        CHANGE.replace('"type":"change"', '"type":"update"'),
-        CHANGE.replace('"prev_change_id":71500,', ""),
-        CHANGE.replace('"change_id":71503', '"change_id":"71503"'),
-        CHANGE.replace('"timestamp":1764892800000', '"timestamp":-1'),
-        CHANGE.replace('["delete",91990,0.0]', '["delete",91990]'),
-        CHANGE.replace('[["delete",91990,0.0]]', "{}"),
-        CHANGE.replace('[["delete",91990,0.0]]', "[7]"),
+        *(CHANGE.replace(*r) for r in (
+            ("book.BTC_USDC.100ms", "book.ETH_USDC.100ms"), ("BTC_USDC.100ms", "BTC_USDC.raw"),
+            ('"type":"change"', '"type":"update"'), ('"prev_change_id":71500,', ""),
+            ('"change_id":71503', '"change_id":"71503"'), ('[["delete",91990,0.0]]', "{}"),
+            ('"timestamp":1764892800000', '"timestamp":-1'), ('[["delete",91990,0.0]]', "[7]"),
+            ('["delete",91990,0.0]', '["delete",91990]'),
+        )),
     ),
     frames=STREAM,
     # 1 snapshot + 3 changes, each linked to the one before (prev_change_id == change_id)
-    replay=Replay(
-        messages=4,
-        snapshots=1,
-        deltas=3,
-        checks=3,
-        tops={"BTC/USDC": (91990.5, 0.05, 91991.5, 0.3)},
-    ),
+    replay=Replay(4, 1, 3, 3, tops={"BTC/USDC": (91990.5, 0.05, 91991.5, 0.3)}),
     emulator_symbols=("BTC/USDC", "ETH/USDC"),
     # https://docs.deribit.com/api-reference/session-management/public-set_heartbeat
     heartbeat=(10, TEST_REQUEST),
     refusals=REFUSALS,
-)
+)  # fmt: skip
+FRAMES_OUT = FramesOut(CASE, (
+    '{"jsonrpc":"2.0","id":3,"method":"public/unsubscribe","params":'
+    '{"channels":["book.BTC_USDC.100ms"]}}',
+), PUBLIC_TEST)  # fmt: skip
 
 RECORDED: dict[str, tuple[str, Top]] = {
     "ETH-30JUL21-2800-C": ("ETH/USD:ETH-210730-2800-C", (0.0015, 4737.0, 0.0025, 873.0)),
@@ -141,8 +127,6 @@ RECORDED_SNAPSHOT = (
     '"asks":[["new",0.6235,9.0]]}}}'
 )
 PUT, CALL = "BTC/USD:BTC-211231-34000-P", "BTC/USD:BTC-220624-15000-C"
-PUT_ASKS: list[Level] = [[0.239, 0.0, "delete"], [0.2385, 9.3, "change"]]
-CALL_BIDS: list[Level] = [[0.583, 9.0, "new"], [0.0005, 1.0, "new"]]
 
 
 def read(record: Record, memo: dict[str, Any]) -> list[Event]:
@@ -166,10 +150,10 @@ def read(record: Record, memo: dict[str, Any]) -> list[Event]:
 
 
 RAW_SAMPLES = (
-    (RECORDED_CHANGE, (Delta(PUT, [], PUT_ASKS, None, 33195896354, 33195894765, None,
-                             1626993733801_000000),)),
-    (RECORDED_SNAPSHOT, (Snap(CALL, CALL_BIDS, [[0.6235, 9.0, "new"]], 33190041117, None,
-                              1626993720915_000000),)),
+    (RECORDED_CHANGE, (Delta(PUT, [], [[0.239, 0.0, "delete"], [0.2385, 9.3, "change"]], None,
+                             33195896354, 33195894765, None, 1626993733801_000000),)),
+    (RECORDED_SNAPSHOT, (Snap(CALL, [[0.583, 9.0, "new"], [0.0005, 1.0, "new"]],
+                              [[0.6235, 9.0, "new"]], 33190041117, None, 1626993720915_000000),)),
     ('{"jsonrpc":"2.0","id":0,"result":["trades.ETH-30JUL21-2800-C.raw",'
      '"book.ETH-27AUG21-4000-P.raw","book.BTC-24SEP21-8000-P.raw"],"usIn":1626993723846980,'
      '"usOut":1626993723847561,"usDiff":581,"testnet":false}',
@@ -191,14 +175,11 @@ RAW = VenueCase(
     recording="deribit.ndjson.gz",
     # 8 snapshots; 36 changes, each linked to the one before and its actions agreeing with the
     # book (deribit-raw-model-* prove both on every message)
-    replay=Replay(messages=44, snapshots=8, deltas=36, checks=36, tops=GOLDEN_TOPS),
+    replay=Replay(44, 8, 36, 36, tops=GOLDEN_TOPS),
     emulated=False,
-    model=Model(
-        read,
-        {"BookSnapshot": 8, "BookDelta": 36, "Subscribed": 8, "applied": 36, "linked": 36}
-        | {"new": 121, "change": 5, "delete": 19, "removed": 19},
-        level_actions=True,
-    ),
-)
+    model=Model(read, {"BookSnapshot": 8, "BookDelta": 36, "Subscribed": 8, "applied": 36}
+                | {"linked": 36, "new": 121, "change": 5, "delete": 19, "removed": 19},
+                level_actions=True),
+)  # fmt: skip
 
 CASES = (CASE, RAW)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from feeds.capture import Record
 from feeds.protocol import BookDelta, BookSnapshot, Event, Heartbeat, Subscribed, VenueError
 from feeds.venues.gate import Gate, GateBookUpdate
-from tests.conformance import Replay, Top, VenueCase, delta, snap
+from tests.conformance import FramesOut, Replay, Top, VenueCase, delta, snap
 from tests.reference import Model
 
 
@@ -54,25 +55,11 @@ def obu(first: int, last: int, bids: str, asks: str) -> str:
 
 OBU_UPDATE = obu(28606982, 28606984, '[["105958.9","0"]]', '[["105959","0.5"]]')
 OBU_STREAM = (
-    OBU_ACK,
-    OBU_FULL,
-    OBU_UPDATE,
-    obu(28606985, 28606985, '[["105955.5","0.1"]]', "[]"),
+    OBU_ACK, OBU_FULL, OBU_UPDATE, obu(28606985, 28606985, '[["105955.5","0.1"]]', "[]"),
     obu(28606986, 28606990, "[]", '[["105961.3","0"],["105962","1.5"]]'),
     obu(28606991, 28606991, '[["105953.2","0.03"]]', "[]"),
-)
-
-OBU_SAMPLES = (
-    (OBU_ACK, (Subscribed(),)),
-    (OBU_FULL, (snap("BTC/USDT", FULL_BIDS, FULL_ASKS, seq=28606981, ts=1748572394325_000000),)),
-    (OBU_UPDATE, (delta("BTC/USDT", "105958.9:0", "105959:0.5", first=28606982, last=28606984,
-                        prev=28606981, ts=1748572394382_000000),)),
-    ('{"time":1,"time_ms":1001,"channel":"spot.pong","event":"","result":null}', (Heartbeat(),)),
-    ('{"time":1,"channel":"spot.obu","event":"subscribe",'
-     '"error":{"code":2,"message":"Alert sub ob.BTC_USDT.50"},"result":{"status":"fail"}}',
-     (VenueError("2: Alert sub ob.BTC_USDT.50"),)),
-    ('{"time":1,"channel":"spot.obu","event":"unsubscribe","result":{"status":"success"}}', ()),
-    ('{"time":1,"channel":"spot.trades","event":"update","result":{}}', ()),
+    OBU_FULL.replace("28606981", "28606995"),  # a full push replaces the book and its id
+    obu(28606996, 28606996, "[]", '[["105959","0.2"]]'),
 )  # fmt: skip
 
 OBU = VenueCase(
@@ -81,32 +68,43 @@ OBU = VenueCase(
     subscribe=(
         '{"time":1748572393,"channel":"spot.obu","event":"subscribe","payload":["ob.BTC_USDT.50"]}',
     ),
-    samples=OBU_SAMPLES,
+    samples=(
+        (OBU_ACK, (Subscribed(),)),
+        (OBU_FULL, (snap("BTC/USDT", FULL_BIDS, FULL_ASKS, seq=28606981,
+                         ts=1748572394325_000000),)),
+        (OBU_UPDATE, (delta("BTC/USDT", "105958.9:0", "105959:0.5", first=28606982, last=28606984,
+                            prev=28606981, ts=1748572394382_000000),)),
+        ('{"time":1,"time_ms":1001,"channel":"spot.pong","event":"","result":null}',
+         (Heartbeat(),)),
+        ('{"time":1,"channel":"spot.obu","event":"subscribe",'
+         '"error":{"code":2,"message":"Alert sub ob.BTC_USDT.50"},"result":{"status":"fail"}}',
+         (VenueError("2: Alert sub ob.BTC_USDT.50"),)),
+        ('{"time":1,"channel":"spot.obu","event":"unsubscribe","result":{"status":"success"}}', ()),
+        ('{"time":1,"channel":"spot.trades","event":"update","result":{}}', ()),
+    ),
     malformed=(
-        "",
-        "[]",
-        '{"time":1}',
+        "", "[]", '{"time":1}', '{"channel":"spot.obu","error":"x"}',
         '{"channel":"spot.obu","event":"update","result":[]}',
         '{"channel":"spot.obu","event":"snapshot","result":{}}',
-        '{"channel":"spot.obu","error":"x"}',
-        OBU_UPDATE.replace("ob.BTC_USDT.50", "ob.ETH_USDT.50"),
-        OBU_UPDATE.replace("ob.BTC_USDT.50", "ob.BTC_USDT.400"),  # another depth
-        OBU_UPDATE.replace('"U":28606982', '"U":28606985'),
-        OBU_UPDATE.replace('"U":28606982', '"U":true'),
-        OBU_UPDATE.replace('"U":28606982,', ""),
-        OBU_UPDATE.replace('"t":1748572394382', '"t":-1'),
-        OBU_UPDATE.replace('"b":[["105958.9","0"]]', '"b":{}'),
         OBU_FULL.replace('"u":28606981', '"u":"28606981"'),
+        *(OBU_UPDATE.replace(*r) for r in (
+            ("ob.BTC_USDT.50", "ob.ETH_USDT.50"), ("ob.BTC_USDT.50", "ob.BTC_USDT.400"),  # depth
+            ('"U":28606982', '"U":28606985'), ('"U":28606982', '"U":true'), ('"U":28606982,', ""),
+            ('"t":1748572394382', '"t":-1'), ('"b":[["105958.9","0"]]', '"b":{}'),
+        )),
     ),
     frames=OBU_STREAM,
-    # 1 full push + 4 increments, each continuing the one before (U == previous u + 1)
-    replay=Replay(
-        messages=5,
-        snapshots=1,
-        deltas=4,
-        checks=4,
-        tops={"BTC/USDT": (105955.5, 0.1, 105959.0, 0.5)},
-    ),
+    # 2 full pushes + 5 increments, each continuing the one before (U == previous u + 1)
+    replay=Replay(7, 2, 5, 5, tops={"BTC/USDT": (105958.9, 0.00908, 105959.0, 0.2)}),
+)  # fmt: skip
+# requests carry the time in seconds; depth 400 names its stream so
+UNSUB = (
+    '{"time":1748572393,"channel":"spot.obu","event":"unsubscribe","payload":["ob.BTC_USDT.%d"]}'
+)
+PING = '{"time":1748572393,"channel":"spot.ping"}'
+FRAMES_OUT = (
+    FramesOut(OBU, (UNSUB % 50,), PING),
+    FramesOut(replace(OBU, depth=400, samples=()), (UNSUB % 400,), PING),
 )
 
 PAIRS = (
@@ -171,31 +169,26 @@ BOOK_UPDATE = VenueCase(
         for pair in PAIRS.split()
     ),  # as recorded
     samples=RECORDED_SAMPLES,
-    malformed=(
-        RECORDED_UPDATE.replace("ZKS_ETH", "ob.ZKS_ETH.50"),
-        RECORDED_UPDATE.replace('"U":11077662', '"U":11077663'),
-        RECORDED_UPDATE.replace('"u":11077662', '"u":null'),
-    ),
+    malformed=tuple(RECORDED_UPDATE.replace(*r) for r in (
+        ("ZKS_ETH", "ob.ZKS_ETH.50"), ('"U":11077662', '"U":11077663'),
+        ('"u":11077662', '"u":null'),
+    )),
     recording="gate.ndjson.gz",
     # 10 REST snapshots; 172 updates: 4 below their snapshot dropped, 9 whose u is the
     # snapshot's id applied (Gate's procedure drops them: they repeat its sizes), 8 bridge it,
     # 151 continue (tests/test_reference.py proves Gate's rule on every message).
-    replay=Replay(messages=178, snapshots=10, deltas=172, checks=168, older=4, tops=GOLDEN_TOPS),
+    replay=Replay(178, 10, 172, 168, GOLDEN_TOPS, older=4),
     # QTUM3S/USDT's update 69526952-69526959 (its second one after the snapshot is the no-op
     # ending at the snapshot's id, whose loss is no gap)
     gap=45,
     emulated=False,
-    rest_errors=(
-        (b'{"label":"INVALID_CURRENCY","message":"Invalid currency"}', "Invalid currency"),
-    ),
+    rest_errors=((b'{"label":"INVALID_CURRENCY","message":"Invalid currency"}',
+                  "Invalid currency"),),
     # 13 updates end at or before their snapshot's id (Gate drops them); each of the other
     # 159 starts right after the book's id (the first ones bridge: U == id + 1 <= u)
-    model=Model(
-        read,
-        {"BookSnapshot": 10, "BookDelta": 172, "Subscribed": 10, "no event": 57}
-        | {"dropped": 13, "continued": 159, "applied": 159, "removed": 150},
-        drop_at_id=True,
-    ),
-)
+    model=Model(read, {"BookSnapshot": 10, "BookDelta": 172, "Subscribed": 10, "no event": 57}
+                | {"dropped": 13, "continued": 159, "applied": 159, "removed": 150},
+                drop_at_id=True),
+)  # fmt: skip
 
 CASES = (OBU, BOOK_UPDATE)
