@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from operator import itemgetter
 from typing import Any, ClassVar, Final
 
 import orjson
 
 from feeds import protocol as proto
-from feeds.codeckit import json_object, levels, millis_ns, uint
+from feeds.codeckit import MS_NS, json_object, levels, millis_ns, uint
 from feeds.lane import FrameShape
 from feeds.protocol import BookDelta, BookSnapshot, Codec, Event, ParseError, RestRequest, SeqRule
 from feeds.spec import OlderProtocol, TakerFee, VenueSpec
@@ -45,9 +44,6 @@ BOOK_UPDATE_SPEC: Final = replace(
     rest_limits=proto.RestLimits(budget=200, window_s=10.0, tiers=((100, 1),)),
     older_protocols=(),
 )  # fmt: skip
-
-
-_FIELDS: Final = itemgetter("s", "b", "a", "u", "t")
 
 
 class Gate(Codec):
@@ -97,7 +93,12 @@ class Gate(Codec):
     def parse(self, frame: str | bytes) -> list[Event]:
         obj = json_object(frame)
         channel, event, result = obj.get("channel"), obj.get("event"), obj.get("result")
-        if (error := obj.get("error")) is not None:
+        error = obj.get("error")
+        if channel == self.channel and event == "update" and error is None:
+            if result.__class__ is not dict:
+                raise ParseError(f"{channel}: 'result' is not an object")
+            return [self._book(result)]
+        if error is not None:
             # {"error": {"code": 2, "message": "Alert sub ob.BTC_USDT.50"}, ...}
             if not isinstance(error, dict):
                 raise ParseError("bad 'error'")
@@ -119,7 +120,13 @@ class Gate(Codec):
     def _book(self, result: dict[str, Any]) -> BookSnapshot | BookDelta:
         """The hot path: structure only; the book validates each level's numbers."""
         try:
-            stream, bids, asks, last, ts = _FIELDS(result)
+            stream, bids, asks, last, ts = (
+                result["s"],
+                result["b"],
+                result["a"],
+                result["u"],
+                result["t"],
+            )
         except KeyError as exc:
             raise ParseError(f"book update without {exc}") from None
         symbol = self._books.get(stream) if stream.__class__ is str else None
@@ -127,7 +134,9 @@ class Gate(Codec):
             raise ParseError(f"book for an unsubscribed stream {str(stream)[:40]!r}")
         if bids.__class__ is not list or asks.__class__ is not list:
             raise ParseError("'b' and 'a' must be lists of levels")
-        last, ts_ns = uint(last, "u"), millis_ns(ts, "t")
+        if last.__class__ is not int or last < 0:  # ``__class__ is int`` refuses bools
+            raise ParseError(f"bad u {str(last)[:40]!r}")
+        ts_ns = ts * MS_NS if ts.__class__ is int and ts >= 0 else millis_ns(ts, "t")
         if result.get("full") is True:
             return BookSnapshot(symbol, bids, asks, seq=last, venue_ts_ns=ts_ns)
         first = result.get("U")
