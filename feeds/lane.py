@@ -14,10 +14,11 @@ frame to the codec, the one authority on what a frame means and what is wrong wi
 scan declines whatever it would have to interpret (invalid JSON, a string with an escape, a
 wanted member given twice, a number float() would not read the plain way, a level the book
 refuses, an unknown symbol), so it never accepts a frame the codec would read differently.
-The session also takes the lane only for the plain case (a usable book and a delta that
-continues it exactly, :func:`feeds.sequencing.continues`); a gap, a drop, a resync, a state
-change all go the ordinary way. Tests replay every venue's recording both ways and fuzz
-frames through both, requiring the same books, answers and counters.
+The session also takes the lane only for the plain case (a usable book, a delta whose
+sequence is plainly applied or dropped, :func:`feeds.sequencing.lane_verdict`); a gap, a
+first delta to bridge, a resync, a state change all go the ordinary way. Tests replay every
+venue's recording both ways and fuzz frames through both, requiring the same books, answers
+and counters.
 """
 
 from __future__ import annotations

@@ -93,32 +93,35 @@ def verdict(rule: SeqRule, rest: bool, st: SeqState, ev: BookDelta) -> Verdict:
     return APPLY
 
 
-def continues(
+def lane_verdict(
     rule: SeqRule, st: SeqState, first: int | None, last: int | None, prev: int | None,
-    ts: int | None,
-) -> bool:  # fmt: skip
-    """Whether a delta with these ids continues the book exactly, the plain case of
-    :func:`verdict` (``st`` then advances as it would): the next id range (``first`` is the
-    book's id + 1), the next counter, the link to the book's id, or a time after the
-    snapshot's. False for anything else, with ``st`` unchanged: an overlap, a duplicate, a
-    gap, a first delta to bridge a snapshot are the ordinary path's to judge."""
+    ts: int | None, cut: bool,
+) -> Verdict | None:  # fmt: skip
+    """:func:`verdict` for a delta the frame lane read, where the answer is plain: APPLY (``st``
+    then advances as it would) or DROP; None, with ``st`` unchanged, for whatever the ordinary
+    path must judge: a gap, a delta without the ids to check, a first delta to bridge a
+    snapshot by its link, or (``cut``: the venue's levels carry their own sequences) an
+    overlap to cut level by level."""
     if rule is _TIME:
         snap = st.snap_ts
-        return snap is None or ts is None or ts > snap
+        return DROP if snap is not None and ts is not None and ts <= snap else APPLY
     if rule is _NONE:
-        return True
+        return APPLY
     held = st.last
     if held is None or last is None:
-        return False
+        return None
     if rule is _RANGE:
-        ok = first is not None and first == held + 1 and last >= first
+        if first is None or first > held + 1 or (cut and first <= held):
+            return None
+        if last < held:
+            return DROP
     elif rule is _COUNTER:
-        ok = last == held + 1
-    elif rule is _PREV_LINK:
-        ok = prev is not None and prev == held
-    else:
-        return False
-    if ok:
-        st.last = last
-        st.bridged = True
-    return ok
+        if last <= held:
+            return DROP
+        if last != held + 1:
+            return None
+    elif rule is not _PREV_LINK or prev is None or prev != held:
+        return None
+    st.last = last
+    st.bridged = True
+    return APPLY

@@ -40,7 +40,7 @@ from feeds.protocol import (
     SeqRule,
     SnapshotSource,
 )
-from feeds.sequencing import APPLY, DROP, SeqState, continues, verdict
+from feeds.sequencing import APPLY, DROP, SeqState, lane_verdict, verdict
 from feeds.symbolstate import SymbolState
 
 log = logging.getLogger("feeds.session")
@@ -228,8 +228,8 @@ class SessionCore:
         self, sym: SymbolState, lane: Lane, hit: LaneHit, now_ns: int
     ) -> list[Action] | None:
         """:meth:`_quick` for a frame the lane read (:mod:`feeds.lane`): None, with nothing
-        changed, unless the delta continues the book exactly (the frame then goes the
-        ordinary way)."""
+        changed, unless the delta's sequence is plainly applied or dropped
+        (:func:`~feeds.sequencing.lane_verdict`; else the frame goes the ordinary way)."""
         _, first, last, prev, ts, counter = hit
         # the connection's counter must continue (else the codec's way says what happened)
         if counter is not None and not (self._conn_counter and counter - 1 == self._conn_seq):
@@ -238,13 +238,17 @@ class SessionCore:
             ts = rfc3339_ns(ts)
             if ts is None:  # not a time: the codec says what is wrong
                 return None
-        if not continues(self._seq_rule, sym.seq, first, last, prev, ts):  # type: ignore[arg-type]
+        found = lane_verdict(self._seq_rule, sym.seq, first, last, prev, ts, self._level_seq)  # type: ignore[arg-type]
+        if found is None:
             return None
         if counter is not None:
             self._conn_seq = counter
         stats = self.stats
         if ts is not None:
             stats.latency_ns = now_ns - ts  # type: ignore[operator]
+        if found is DROP:  # already in the book
+            stats.older += 1
+            return []
         changed = sym.book.apply_lane(lane)
         if changed is None:  # a level's action contradicts the book: as a sequence gap
             self._actions = []

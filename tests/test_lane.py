@@ -23,7 +23,7 @@ from feeds.lane import FrameShape, LevelForm, TimeUnit, ZeroPrice, lane
 from feeds.levelrules import apply_level_actions
 from feeds.protocol import BookDelta, BookSnapshot, Codec, ConnectionSeq, Level, ParseError, SeqRule
 from feeds.replay import Replayer
-from feeds.sequencing import APPLY, SeqState, continues, verdict
+from feeds.sequencing import SeqState, lane_verdict, verdict
 from tests.conformance import VenueCase, discover
 from tests.fuzzing import fuzz_settings
 from tests.test_conformance import in_frames, records, round_trip
@@ -364,18 +364,22 @@ def test_apply_lane_needs_a_scan_and_a_book_without_text() -> None:
 IDS = st.none() | st.integers(0, 12)
 
 
-@given(st.sampled_from(SeqRule), IDS, IDS, IDS, IDS, IDS, IDS)
-def test_continues_is_the_plain_case_of_verdict(
+@given(st.sampled_from(SeqRule), IDS, IDS, IDS, IDS, IDS, IDS, st.booleans())
+def test_lane_verdict_is_verdict_where_it_answers(
     rule: SeqRule, held: int | None, snap: int | None, first: int | None, last: int | None,
-    prev: int | None, ts: int | None,
+    prev: int | None, ts: int | None, cut: bool,
 ) -> None:  # fmt: skip
     ours, theirs = SeqState(held, snap), SeqState(held, snap)
     ev = BookDelta("X/Y", [], [], first, last, prev, None, ts)
-    if continues(rule, ours, first, last, prev, ts):
-        assert verdict(rule, True, theirs, ev) is APPLY
-        assert (ours.last, ours.bridged) == (theirs.last, theirs.bridged)
-    else:
+    found = lane_verdict(rule, ours, first, last, prev, ts, cut)
+    if found is None:
         assert (ours.last, ours.bridged) == (held, False)
+    else:
+        assert verdict(rule, True, theirs, ev) is found
+        assert (ours.last, ours.bridged) == (theirs.last, theirs.bridged)
+        # an overlap the venue's level sequences must cut is never answered here
+        assert not (cut and rule is SeqRule.RANGE and first is not None and held is not None
+                    and first <= held)  # fmt: skip
 
 
 def test_counted_levels_on_numbered_channels_with_the_connection_counter() -> None:
